@@ -1,0 +1,42 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ClsModule } from 'nestjs-cls';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig, ConfigModule } from '@benteng/config';
+import { DatabaseModule } from '@benteng/database';
+import { RedisModule } from '@benteng/redis';
+import { HealthModule } from './health/health.module.js';
+import { AccessGuard } from './http/access.guard.js';
+import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
+
+@Module({
+  providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
+  exports: [LOG_DESTINATION],
+})
+class LogDestinationModule {}
+
+@Module({
+  imports: [
+    ConfigModule,
+    LoggerModule.forRootAsync({
+      imports: [LogDestinationModule],
+      inject: [AppConfig, LOG_DESTINATION],
+      useFactory: (config: AppConfig, destination: LogDestination) => ({
+        pinoHttp: destination ? [pinoHttpOptions(config), destination] : pinoHttpOptions(config),
+        // Tenant and principal are assigned once authentication has run (RequestContext).
+        assignResponse: true,
+      }),
+    }),
+    ClsModule.forRoot({ global: true, middleware: { mount: true } }),
+    DatabaseModule,
+    RedisModule,
+    HealthModule,
+  ],
+  providers: [
+    { provide: APP_GUARD, useClass: AccessGuard },
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+  ],
+})
+export class AppModule {}
+

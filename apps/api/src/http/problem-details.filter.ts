@@ -1,0 +1,75 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
+import { PROBLEM_CONTENT_TYPE, ProblemException, statusTitle, ValidationProblem, type ProblemDetails } from './problem.js';
+
+function statusOf(kind: DomainErrorKind): number {
+  switch (kind) {
+    case 'not_found':
+      return 404;
+    case 'forbidden':
+      return 403;
+    case 'conflict':
+      return 409;
+    case 'invalid':
+      return 400;
+    case 'precondition_failed':
+      return 412;
+    default:
+      return assertUnreachable(kind);
+  }
+}
+
+/** Errors Fastify raises before a handler runs (body too large, bad JSON, wrong media type). */
+function fastifyClientStatus(exception: unknown): number | undefined {
+  const status = (exception as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/**
+ * Every error leaves as RFC 9457 problem+json. Bodies carry fixed sentences and codes, never
+ * exception messages, stack traces or echoed input; unexpected errors are logged in full and the
+ * client gets the request id to quote.
+ */
+export function toProblem(exception: unknown, requestId: string | undefined): ProblemDetails {
+  const base = (status: number, type = 'about:blank'): ProblemDetails => ({
+    type,
+    title: statusTitle(status),
+    status,
+    ...(requestId ? { requestId } : {}),
+  });
+
+  if (exception instanceof DomainError) {
+    return { ...base(statusOf(exception.kind), `urn:benteng:problem:${exception.code}`), detail: exception.message, code: exception.code };
+  }
+  if (exception instanceof ValidationProblem) {
+    return { ...base(400, 'urn:benteng:problem:validation'), detail: 'The request is not valid.', errors: exception.errors };
+  }
+  if (exception instanceof ProblemException) {
+    return { ...exception.extensions, ...base(exception.getStatus()) };
+  }
+  if (exception instanceof HttpException) {
+    return base(exception.getStatus());
+  }
+  const clientStatus = fastifyClientStatus(exception);
+  if (clientStatus) return base(clientStatus);
+  return { ...base(500), detail: 'An unexpected error occurred. Quote the request id when reporting it.' };
+}
+
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  constructor(private readonly logger: PinoLogger) {
+    this.logger.setContext(ProblemDetailsFilter.name);
+  }
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const requestId = (request.raw as { id?: string } | undefined)?.id ?? request.id;
+    const problem = toProblem(exception, requestId);
+    if (problem.status >= 500) this.logger.error({ err: exception }, 'request failed');
+    reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
+  }
+}

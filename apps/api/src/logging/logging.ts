@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DestinationStream } from 'pino';
+import type { Options } from 'pino-http';
+import { REDACT_PATHS } from '@benteng/common';
+import type { AppConfig } from '@benteng/config';
+
+const SENSITIVE_QUERY_KEY = /token|sig|signature|key|secret|password|code|session/i;
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** Path plus query keys; values of credential-like keys are replaced (signed URLs carry tokens). */
+export function redactUrl(url: string): string {
+  const [path, query] = url.split('?', 2);
+  if (!query) return path ?? '';
+  const params = new URLSearchParams(query);
+  for (const key of [...params.keys()]) {
+    if (SENSITIVE_QUERY_KEY.test(key)) params.set(key, '[REDACTED]');
+  }
+  return `${path}?${params.toString()}`;
+}
+
+/**
+ * A caller-supplied X-Request-Id is kept when it looks like an id (so traces join across
+ * services), otherwise replaced: it ends up in logs and must not carry injected text.
+ */
+export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+  const incoming = req.headers['x-request-id'];
+  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
+
+export function pinoHttpOptions(config: AppConfig): Options {
+  return {
+    level: config.LOG_LEVEL,
+    genReqId: requestIdFor,
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    base: { service: 'benteng-api' },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    serializers: {
+      req: (req: { id: string; method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        userAgent: req.headers['user-agent'],
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
+  };
+}
+
+/** Where log lines go; tests replace it to read every line the app writes. */
+export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
+export type LogDestination = DestinationStream | undefined;

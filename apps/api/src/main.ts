@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConfigError, loadConfig } from '@benteng/config';
+import { configureApiApp, createFastifyAdapter } from './app.factory.js';
+import { AppModule } from './app.module.js';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), { bufferLogs: true });
+  await configureApiApp(app);
+  await app.listen({ host: config.HOST, port: config.PORT });
+}
+
+try {
+  await bootstrap();
+} catch (error) {
+  // Config errors name the variables; anything else is printed without connection strings.
+  process.stderr.write(`benteng-api failed to start: ${error instanceof ConfigError ? error.message : (error as Error).message}\n`);
+  process.exit(1);
+}

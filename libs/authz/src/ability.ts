@@ -1,0 +1,48 @@
+import { AbilityBuilder, type Ability } from '@casl/ability';
+import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
+import type { Invoice, InvoiceLine, Membership, Prisma, Tenant, User } from '@benteng/database';
+import type { Principal } from './principal.js';
+import { invoiceRules } from './rules/invoices.rules.js';
+import { membershipRules } from './rules/memberships.rules.js';
+import { tenantRules } from './rules/tenants.rules.js';
+
+export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete';
+
+type SubjectModels = {
+  Tenant: Tenant;
+  User: User;
+  Membership: Membership;
+  Invoice: Invoice;
+  InvoiceLine: InvoiceLine;
+};
+export type SubjectName = keyof SubjectModels;
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine'];
+
+export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
+export type AppSubjects = Subjects<SubjectModels>;
+export type AppAbility = Ability<[Action, AppSubjects | 'all'], PrismaQuery>;
+export type AppAbilityBuilder = AbilityBuilder<AppAbility>;
+
+/** What every rule set is given: the tenant the ability is bound to and who acts in it. */
+export interface RuleContext {
+  readonly tenantId: string;
+  readonly principal: Principal;
+}
+
+const RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: RuleContext) => void> = [
+  tenantRules,
+  membershipRules,
+  invoiceRules,
+];
+
+/**
+ * The one place that answers "what may this principal do in this tenant". Deny by default: a
+ * subject or action without a rule is refused, and every rule is bound to `tenantId` so a row of
+ * another tenant never matches, even before row-level security looks at it.
+ */
+export function defineAbilityFor(tenantId: string, principal: Principal): AppAbility {
+  const builder = new AbilityBuilder<AppAbility>(createPrismaAbility);
+  const context: RuleContext = { tenantId, principal };
+  for (const rules of RULE_SETS) rules(builder, context);
+  return builder.build();
+}

@@ -1,0 +1,25 @@
+/**
+ * What kind of failure a domain error is; the HTTP layer maps each kind to one status
+ * (apps/api/src/http/problem-details.ts) with an exhaustive switch.
+ */
+export type DomainErrorKind = 'not_found' | 'forbidden' | 'conflict' | 'invalid' | 'precondition_failed';
+
+/**
+ * Base of every feature's coded error. `code` is a stable machine-readable identifier; `message`
+ * is a fixed sentence per code, never built from ids or input values, because it reaches clients.
+ */
+export abstract class DomainError<Code extends string = string> extends Error {
+  abstract readonly kind: DomainErrorKind;
+
+  constructor(
+    readonly code: Code,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export function assertUnreachable(value: never): never {
+  throw new Error(`Unhandled case: ${String(value)}`);
+}

@@ -1,0 +1,2 @@
+export { DomainError, assertUnreachable, type DomainErrorKind } from './domain-error.js';
+export { REDACT_PATHS, SECRET_FIELDS } from './redaction.js';

@@ -1,0 +1,1 @@
+export { createRedis, InjectRedis, REDIS, RedisModule } from './redis.module.js';

@@ -1,0 +1,2 @@
+export { Scope } from './scope.js';
+export { RequestContext } from './request-context.js';

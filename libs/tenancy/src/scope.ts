@@ -1,0 +1,23 @@
+import { defineAbilityFor, type AppAbility, type Principal } from '@benteng/authz';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The tenant boundary every repository call carries: which tenant, who acts, and what they may do.
+ * The ability is always derived from the tenant and principal here, so a Scope cannot pair one
+ * tenant's id with rules built for another. Build it only from verified credentials (invariant 1).
+ */
+export class Scope {
+  private constructor(
+    readonly tenantId: string,
+    readonly principal: Principal,
+    readonly ability: AppAbility,
+  ) {
+    Object.freeze(this);
+  }
+
+  static for(tenantId: string, principal: Principal): Scope {
+    if (!UUID.test(tenantId)) throw new TypeError('Scope.for: tenantId must be a UUID');
+    return new Scope(tenantId.toLowerCase(), principal, defineAbilityFor(tenantId.toLowerCase(), principal));
+  }
+}

@@ -1,0 +1,77 @@
+import type { TestProject } from 'vitest/node';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadConfig, runtimeDatabaseUrl } from '@benteng/config';
+import { migrateDatabase, startLocalPostgres, type LocalPostgres } from '@benteng/database';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Owner (migration) connection to the test database. */
+    databaseUrl: string;
+    /** Runtime-role connection to the test database (RLS applies). */
+    appDatabaseUrl: string;
+    redisUrl: string;
+  }
+}
+
+const LOCAL_PG_PORT = Number(process.env.BENTENG_TEST_PG_PORT ?? 54330);
+
+/**
+ * The test database is `<name>_test` beside the database DATABASE_URL names (or `benteng_test` on
+ * an embedded PostgreSQL when DATABASE_URL is unset). It is dropped and migrated afresh once per
+ * run; test files then isolate themselves by creating their own tenants.
+ */
+function testDatabaseUrl(adminUrl: string): string {
+  const url = new URL(adminUrl);
+  const name = decodeURIComponent(url.pathname.slice(1)) || 'benteng';
+  url.pathname = `/${name.endsWith('_test') ? name : `${name}_test`}`;
+  return url.toString();
+}
+
+async function recreateDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  target.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: target.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function assertRedis(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch {
+    throw new Error(`Redis is not reachable at REDIS_URL (default redis://127.0.0.1:6379). Start one: redis-server --daemonize yes`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let local: LocalPostgres | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    local = await startLocalPostgres('pg-test', LOCAL_PG_PORT);
+    adminUrl = local.urlFor('benteng');
+  }
+  const databaseUrl = testDatabaseUrl(adminUrl);
+  await recreateDatabase(databaseUrl);
+  const config = loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, DATABASE_APP_URL: undefined });
+  await migrateDatabase(config);
+  const redisUrl = config.REDIS_URL;
+  await assertRedis(redisUrl);
+
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('appDatabaseUrl', runtimeDatabaseUrl(config));
+  project.provide('redisUrl', redisUrl);
+  return async () => {
+    await local?.stop();
+  };
+}
