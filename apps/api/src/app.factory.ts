@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@benteng/config';
 import { createValidationPipe } from './http/validation.js';
+import { requestIdFor } from './logging/logging.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
@@ -13,6 +14,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // Fastify's own request logging is off: nestjs-pino logs every request once, redacted.
     logger: false,
     return503OnClosing: true,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
   });
 }
 
@@ -22,9 +25,20 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  */
 export async function configureApiApp(app: NestFastifyApplication): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => {
+      reply.header('x-request-id', request.id);
+      done();
+    });
   await app.register(helmet, {
     // An API serves no documents: nothing may be framed, scripted or embedded.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
   app.useGlobalPipes(createValidationPipe());

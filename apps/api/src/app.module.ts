@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { RedisModule } from '@benteng/redis';
+import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
 import { AccessGuard } from './http/access.guard.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
@@ -14,7 +15,7 @@ import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging
   providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
   exports: [LOG_DESTINATION],
 })
-class LogDestinationModule {}
+export class LogDestinationModule {}
 
 @Module({
   imports: [
@@ -26,11 +27,15 @@ class LogDestinationModule {}
         pinoHttp: destination ? [pinoHttpOptions(config), destination] : pinoHttpOptions(config),
         // Tenant and principal are assigned once authentication has run (RequestContext).
         assignResponse: true,
+        // nestjs-pino's default route pattern `{/*splat}` matches nothing on the Fastify adapter of
+        // Nest 12.5, which silently disables request logging and request ids; '*' matches all.
+        forRoutes: ['*'],
       }),
     }),
     ClsModule.forRoot({ global: true, middleware: { mount: true } }),
     DatabaseModule,
     RedisModule,
+    TenancyModule,
     HealthModule,
   ],
   providers: [

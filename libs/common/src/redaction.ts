@@ -1,4 +1,4 @@
-/** Field names whose values never reach a log line, at any of the first three levels. */
+/** Field names whose values never reach a log line, at any of the first five levels of a logged object. */
 export const SECRET_FIELDS = [
   'password',
   'currentPassword',
@@ -24,5 +24,5 @@ export const REDACT_PATHS: string[] = [
   'req.headers["proxy-authorization"]',
   'req.headers["x-benteng-signature"]',
   'res.headers["set-cookie"]',
-  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`, `*.*.*.${field}`, `*.*.*.*.${field}`]),
 ];

@@ -37,13 +37,18 @@ export class InvoicesRepository {
     );
   }
 
-  create(scope: Scope, data: Omit<Prisma.InvoiceUncheckedCreateInput, 'tenantId' | 'lines'>, lines: Omit<Prisma.InvoiceLineUncheckedCreateWithoutInvoiceInput, 'tenantId'>[]): Promise<InvoiceWithLines> {
+  create(
+    scope: Scope,
+    data: Omit<Prisma.InvoiceUncheckedCreateInput, 'tenantId' | 'lines'>,
+    lines: Prisma.InvoiceLineCreateManyInvoiceInput[],
+  ): Promise<InvoiceWithLines> {
     return this.db.run(scope, (tx) =>
       tx.invoice.create({
         data: {
           ...data,
           tenantId: scope.tenantId,
-          lines: { create: lines.map((line) => ({ ...line, tenantId: scope.tenantId })) },
+          // Lines take tenant_id from their invoice through the composite foreign key.
+          lines: { createMany: { data: lines } },
         },
         include: { lines: { orderBy: { position: 'asc' } } },
       }),

@@ -1,2 +1,3 @@
 export { Scope } from './scope.js';
 export { RequestContext } from './request-context.js';
+export { TenancyModule } from './tenancy.module.js';

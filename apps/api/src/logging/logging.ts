@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { REDACT_PATHS } from '@benteng/common';
@@ -20,20 +20,19 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * A caller-supplied X-Request-Id is kept when it looks like an id (so traces join across
- * services), otherwise replaced: it ends up in logs and must not carry injected text.
+ * Fastify's request id generator. A caller-supplied X-Request-Id is kept when it looks like an id
+ * (so traces join across services), otherwise replaced: it ends up in logs and must not carry
+ * injected text. Fastify hands the id to the raw request, where pino-http and the problem filter
+ * read it, so one id names the request everywhere.
  */
-export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
+export function requestIdFor(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
-  const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  res.setHeader('x-request-id', id);
-  return id;
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 export function pinoHttpOptions(config: AppConfig): Options {
   return {
     level: config.LOG_LEVEL,
-    genReqId: requestIdFor,
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     base: { service: 'benteng-api' },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),

@@ -148,6 +148,10 @@ export class Migrator {
       await this.client.query(file.sql);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      // A file that opened its own transaction (BEGIN) leaves the session in an aborted transaction
+      // block: end it, or recording the error and releasing the lock fail too (25P02). Outside a
+      // transaction ROLLBACK only raises a warning.
+      await this.client.query('ROLLBACK').catch(() => undefined);
       await this.client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, message]);
       throw new MigrationError('MIGRATION_FAILED', file.name, `Migration ${file.name} failed and was rolled back: ${message}`);
     }

@@ -1,0 +1,52 @@
+import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { ROUTE_ACCESS, type RouteAccess } from './access.decorator.js';
+
+export interface RouteEntry {
+  method: string;
+  path: string;
+  controller: string;
+  handler: string;
+  access: RouteAccess | null;
+}
+
+function joinPath(...parts: (string | string[] | undefined)[]): string {
+  const segments = parts
+    .map((p) => (Array.isArray(p) ? p[0] : p) ?? '')
+    .flatMap((p) => p.split('/'))
+    .filter(Boolean);
+  return `/${segments.join('/')}`;
+}
+
+/**
+ * Every HTTP route of an application with the access it declares, read from the same metadata
+ * the router and AccessGuard use. The route-catalog test snapshots this list, so a change to who
+ * may call what shows up in review, and fails on any route that declares nothing.
+ */
+export function listRoutes(app: INestApplicationContext): RouteEntry[] {
+  const discovery = app.get(DiscoveryService);
+  const scanner = app.get(MetadataScanner);
+  const reflector = app.get(Reflector);
+  const routes: RouteEntry[] = [];
+  for (const wrapper of discovery.getControllers()) {
+    const { instance, metatype } = wrapper;
+    if (!instance || !metatype) continue;
+    const prototype = Object.getPrototypeOf(instance) as object;
+    const controllerPath = Reflect.getMetadata(PATH_METADATA, metatype) as string | string[] | undefined;
+    for (const name of scanner.getAllMethodNames(prototype)) {
+      const handler = (prototype as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+      const methodPath = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+      if (methodPath === undefined) continue;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
+      routes.push({
+        method: RequestMethod[method],
+        path: joinPath(controllerPath, methodPath),
+        controller: metatype.name,
+        handler: name,
+        access: reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]) ?? null,
+      });
+    }
+  }
+  return routes.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}

@@ -1,0 +1,1 @@
+export { ARGON2_OPTIONS, hashPassword, verifyPassword } from './password-hasher.js';

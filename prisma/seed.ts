@@ -1,0 +1,148 @@
+// `npm run db:seed`: the demo data set. Development and test only; idempotent (run it as often as
+// you like: tenants, users and memberships are upserted, invoices created once by number).
+//
+// Demo password: SEED_DEMO_PASSWORD, or the documented development default below. It is a demo
+// credential for a local database, printed by `npm start` and listed in the README; the seed
+// refuses to run when NODE_ENV=production, so it never reaches a production database.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { hashPassword } from '@benteng/auth';
+import { type AppConfig, loadConfig, ownerDatabaseUrl } from '@benteng/config';
+import { PrismaService, TenantDatabase, type MembershipRole } from '@benteng/database';
+import { InvoicesRepository, InvoicesService } from '@benteng/invoices';
+import { Scope } from '@benteng/tenancy';
+
+export const DEFAULT_DEMO_PASSWORD = 'benteng-demo-only';
+
+interface DemoTenant {
+  slug: string;
+  name: string;
+  domain: string;
+  invoicePrefix: string;
+  customers: string[];
+}
+
+export const DEMO_TENANTS: DemoTenant[] = [
+  { slug: 'acme-jakarta', name: 'Acme Jakarta', domain: 'acme-jakarta.example', invoicePrefix: 'ACME', customers: ['PT Sinar Jaya', 'CV Maju Bersama', 'PT Kopi Nusantara'] },
+  { slug: 'nusantara-logistik', name: 'Nusantara Logistik', domain: 'nusantara-logistik.example', invoicePrefix: 'NL', customers: ['PT Pelabuhan Timur', 'CV Armada Cepat', 'PT Gudang Sentosa'] },
+];
+export const DEMO_ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
+/** A consultant who belongs to both tenants: the tenant-switching demo. */
+export const DEMO_CONSULTANT = { email: 'consultant@benteng.example', name: 'Konsultan Bersama', roles: { 'acme-jakarta': 'member', 'nusantara-logistik': 'viewer' } } as const;
+
+export function demoEmail(tenant: DemoTenant, role: MembershipRole): string {
+  return `${role}@${tenant.domain}`;
+}
+
+export interface SeedSummary {
+  tenants: { slug: string; id: string }[];
+  users: { email: string; memberships: string[] }[];
+  invoicesCreated: number;
+}
+
+async function upsertUser(client: pg.ClientBase, email: string, displayName: string, passwordHash: string): Promise<string> {
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (email) DO UPDATE SET display_name = EXCLUDED.display_name, password_hash = EXCLUDED.password_hash, updated_at = now()
+     RETURNING id`,
+    [randomUUID(), email, displayName, passwordHash],
+  );
+  return rows[0]!.id;
+}
+
+async function upsertMembership(client: pg.ClientBase, tenantId: string, userId: string, role: MembershipRole): Promise<void> {
+  // The owner role is subject to FORCE ROW LEVEL SECURITY too (unless it is a superuser).
+  await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+  await client.query(
+    `INSERT INTO memberships (tenant_id, id, user_id, role) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+    [tenantId, randomUUID(), userId, role],
+  );
+}
+
+export async function seed(config: AppConfig, password: string, log: (line: string) => void = () => undefined): Promise<SeedSummary> {
+  if (config.NODE_ENV === 'production') throw new Error('db:seed creates demo users with a known password and refuses to run with NODE_ENV=production');
+  const passwordHash = await hashPassword(password);
+  const summary: SeedSummary = { tenants: [], users: [], invoicesCreated: 0 };
+  const owners = new Map<string, { tenantId: string; userId: string }>();
+
+  // Platform rows (tenants, users, memberships) are written through the owner connection: the
+  // runtime role cannot create tenants or users, by design.
+  const client = new pg.Client({ connectionString: ownerDatabaseUrl(config), application_name: 'benteng-seed' });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    for (const tenant of DEMO_TENANTS) {
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3)
+         ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, updated_at = now() RETURNING id`,
+        [randomUUID(), tenant.slug, tenant.name],
+      );
+      const tenantId = rows[0]!.id;
+      summary.tenants.push({ slug: tenant.slug, id: tenantId });
+      for (const role of DEMO_ROLES) {
+        const email = demoEmail(tenant, role);
+        const userId = await upsertUser(client, email, `${tenant.name} ${role}`, passwordHash);
+        await upsertMembership(client, tenantId, userId, role);
+        summary.users.push({ email, memberships: [`${tenant.slug}:${role}`] });
+        if (role === 'owner') owners.set(tenant.slug, { tenantId, userId });
+      }
+    }
+    const consultantId = await upsertUser(client, DEMO_CONSULTANT.email, DEMO_CONSULTANT.name, passwordHash);
+    for (const [slug, role] of Object.entries(DEMO_CONSULTANT.roles)) {
+      await upsertMembership(client, summary.tenants.find((t) => t.slug === slug)!.id, consultantId, role);
+    }
+    summary.users.push({ email: DEMO_CONSULTANT.email, memberships: Object.entries(DEMO_CONSULTANT.roles).map(([s, r]) => `${s}:${r}`) });
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    await client.end();
+  }
+
+  // Tenant data goes through the application's own service, as the tenant's owner, under RLS.
+  const prisma = new PrismaService(config);
+  try {
+    const invoices = new InvoicesService(new InvoicesRepository(new TenantDatabase(prisma)));
+    for (const tenant of DEMO_TENANTS) {
+      const owner = owners.get(tenant.slug)!;
+      const scope = Scope.for(owner.tenantId, { kind: 'user', userId: owner.userId, role: 'owner' });
+      const existing = new Set((await invoices.list(scope, { limit: 100 })).map((i) => i.number));
+      for (const [index, customer] of tenant.customers.entries()) {
+        const number = `${tenant.invoicePrefix}-2026-${String(index + 1).padStart(4, '0')}`;
+        if (existing.has(number)) continue;
+        await invoices.create(scope, {
+          number,
+          customerName: customer,
+          customerEmail: `finance@${customer.toLowerCase().replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '')}.example`,
+          customerTaxId: `01.234.567.${index}-012.000`,
+          dueDate: new Date(Date.UTC(2026, 11, 15 + index)),
+          lines: [
+            { description: 'Jasa konsultasi (per jam)', quantity: 8 + index, unitPriceMinor: 750_000n },
+            { description: 'Biaya perjalanan', quantity: 1, unitPriceMinor: 1_250_000n },
+          ],
+        });
+        summary.invoicesCreated++;
+      }
+    }
+  } finally {
+    await prisma.onModuleDestroy();
+  }
+  log(`seeded ${summary.tenants.length} tenants, ${summary.users.length} users, ${summary.invoicesCreated} new invoices`);
+  return summary;
+}
+
+export function demoPassword(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SEED_DEMO_PASSWORD && env.SEED_DEMO_PASSWORD.length > 0 ? env.SEED_DEMO_PASSWORD : DEFAULT_DEMO_PASSWORD;
+}
+
+// Run as a script (`npm run db:seed`), not when imported by `npm start` or the tests.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  try {
+    await seed(loadConfig(), demoPassword(), (line) => process.stdout.write(`db:seed ${line}\n`));
+  } catch (error) {
+    process.stderr.write(`db:seed failed: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import type { Provider, Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { AppConfig, loadConfig } from '@benteng/config';
+import { configureApiApp, createFastifyAdapter } from '../../apps/api/src/app.factory.js';
+import { AppModule } from '../../apps/api/src/app.module.js';
+import { LOG_DESTINATION } from '../../apps/api/src/logging/logging.js';
+
+/** Every JSON log line the app wrote, parsed, plus the raw text for "never appears" checks. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  raw = '';
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    const text = chunk.toString('utf8');
+    this.raw += text;
+    for (const line of text.split('\n').filter(Boolean)) this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  }
+}
+
+export interface TestApi {
+  app: NestFastifyApplication;
+  logs: LogCapture;
+  close(): Promise<void>;
+}
+
+/**
+ * The real API application (same module, adapter and configuration as production), with optional
+ * extra controllers for probing cross-cutting behaviour and provider overrides.
+ */
+export async function buildApi(options: { controllers?: Type[]; providers?: Provider[]; overrides?: { token: unknown; value: unknown }[]; logLevel?: string } = {}): Promise<TestApi> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: options.logLevel ?? 'info' });
+  const logs = new LogCapture();
+  let builder = Test.createTestingModule({
+    imports: [AppModule],
+    controllers: options.controllers ?? [],
+    providers: options.providers ?? [],
+  })
+    .overrideProvider(AppConfig)
+    .useValue(config)
+    .overrideProvider(LOG_DESTINATION)
+    .useValue(logs);
+  for (const { token, value } of options.overrides ?? []) builder = builder.overrideProvider(token).useValue(value);
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
+  await configureApiApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return { app, logs, close: () => app.close() };
+}
