@@ -1,12 +1,32 @@
 // `npm test`: the whole suite. Builds first (some tests start the compiled API and worker as real
 // processes), then runs Vitest once. DATABASE_URL / REDIS_URL are used when set; without
-// DATABASE_URL the tests start the embedded PostgreSQL under .data/pg-test.
+// DATABASE_URL the tests start the embedded PostgreSQL under .data/pg-test. Ends with one plain
+// summary line ("Tests: N passed, N failed") that CI logs and tools can read.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './lib/paths.mjs';
 
 const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+
+const results = join(root, '.data', 'vitest-results.json');
+mkdirSync(join(root, '.data'), { recursive: true });
+rmSync(results, { force: true });
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const result = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...process.argv.slice(2)];
+const result = spawnSync(process.execPath, [vitest, ...args], { cwd: root, stdio: 'inherit' });
+
+try {
+  const report = JSON.parse(readFileSync(results, 'utf8'));
+  const skipped = report.numPendingTests + (report.numTodoTests ?? 0);
+  process.stdout.write(`\nTests: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  if (report.numTotalTests === 0) {
+    process.stderr.write('No test ran.\n');
+    process.exit(1);
+  }
+} catch {
+  process.stderr.write('Vitest wrote no results file.\n');
+  process.exit(result.status || 1);
+}
 process.exit(result.status ?? 1);

@@ -366,8 +366,8 @@ describe('schema drift: migrations vs schema.prisma vs generated client', () => 
     const runtime = (prisma.client as unknown as { _runtimeDataModel?: RuntimeDataModel })._runtimeDataModel;
     if (!runtime) {
       throw new Error(
-        'The Prisma client no longer exposes _runtimeDataModel; read config.runtimeDataModel from ' +
-          'libs/database/src/generated/prisma/internal/class.ts instead.',
+        'The Prisma client no longer exposes _runtimeDataModel; read `config.runtimeDataModel` from ' +
+          "the generated client's internal/class.ts instead.",
       );
     }
     expect(clientDrift(dmmf, runtime)).toEqual([]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -17,15 +18,29 @@ declare module 'vitest' {
 const LOCAL_PG_PORT = Number(process.env.BENTENG_TEST_PG_PORT ?? 54330);
 
 /**
- * The test database is `<name>_test` beside the database DATABASE_URL names (or `benteng_test` on
- * an embedded PostgreSQL when DATABASE_URL is unset). It is dropped and migrated afresh once per
- * run; test files then isolate themselves by creating their own tenants.
+ * Each run gets its own database, `<name>_test_<random>` beside the one DATABASE_URL names (or
+ * `benteng_test_<random>` on the embedded PostgreSQL), migrated afresh and dropped at the end, so
+ * concurrent runs never share one. Test files isolate themselves further by creating their own
+ * tenants.
  */
 function testDatabaseUrl(adminUrl: string): string {
   const url = new URL(adminUrl);
-  const name = decodeURIComponent(url.pathname.slice(1)) || 'benteng';
-  url.pathname = `/${name.endsWith('_test') ? name : `${name}_test`}`;
+  const name = (decodeURIComponent(url.pathname.slice(1)) || 'benteng').replace(/_test(_[a-z0-9]+)?$/, '');
+  url.pathname = `/${name}_test_${randomBytes(4).toString('hex')}`;
   return url.toString();
+}
+
+async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  target.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: target.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function recreateDatabase(url: string): Promise<void> {
@@ -72,6 +87,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('appDatabaseUrl', runtimeDatabaseUrl(config));
   project.provide('redisUrl', redisUrl);
   return async () => {
+    await dropDatabase(databaseUrl).catch(() => undefined);
     await local?.stop();
   };
 }

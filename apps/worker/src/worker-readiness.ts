@@ -5,7 +5,12 @@ import type { Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { QUEUE_NAMES } from './queues.js';
 
-/** Waits until every queue's Redis connection is up, then says so once: "worker ready". */
+const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Waits until every queue's Redis connection is up, then says so once: "worker ready". A worker
+ * that cannot reach Redis within the timeout stops with an error instead of idling unnoticed.
+ */
 @Injectable()
 export class WorkerReadiness implements OnApplicationBootstrap {
   constructor(
@@ -18,7 +23,15 @@ export class WorkerReadiness implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     for (const name of QUEUE_NAMES) {
       const queue = this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
-      await queue.waitUntilReady();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Redis is not reachable at REDIS_URL')), READY_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([queue.waitUntilReady(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     this.logger.info({ queues: QUEUE_NAMES }, 'worker ready');
   }

@@ -77,5 +77,24 @@ export class AppConfig {
   LOG_PRETTY = false;
 }
 
+/** Every variable AppConfig reads; .env.example documents each (test: load-config.spec.ts). */
+export const CONFIG_VARIABLES = [
+  'NODE_ENV',
+  'DATABASE_URL',
+  'DATABASE_APP_URL',
+  'DATABASE_APP_PASSWORD',
+  'DATABASE_POOL_MAX',
+  'REDIS_URL',
+  'HOST',
+  'PORT',
+  'LOG_LEVEL',
+  'LOG_PRETTY',
+  'BODY_LIMIT_BYTES',
+  'WORKER_SHUTDOWN_TIMEOUT_S',
+] as const satisfies readonly (keyof AppConfig)[];
+
+/** Read by the npm scripts and the seed, not by the API or worker. */
+export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
+
 /** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
 export const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD', 'REDIS_URL'] as const;

@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { AppConfig } from './config.schema.js';
+import { AppConfig, CONFIG_VARIABLES } from './config.schema.js';
 
 /** The runtime role every migration grants to; see prisma/migrations/*_roles_and_tenancy. */
 export const RUNTIME_ROLE = 'benteng_app';
@@ -27,9 +27,8 @@ function flatten(errors: ValidationError[]): { variable: string; rule: string }[
  * environment holds many); empty strings count as unset so `FOO=` in a .env file means default.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const known = Object.keys(new AppConfig());
   const input: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD']) {
+  for (const key of CONFIG_VARIABLES) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }

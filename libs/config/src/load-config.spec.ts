@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '@benteng/database';
+import { CONFIG_VARIABLES, SCRIPT_VARIABLES } from './config.schema.js';
+import { ConfigError, loadConfig, runtimeDatabaseUrl } from './load-config.js';
+
+const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('uses documented defaults in development', () => {
+    const sut = loadConfig({});
+    expect(sut).toMatchObject({ NODE_ENV: 'development', PORT: 3000, HOST: '127.0.0.1', REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_POOL_MAX: 10, LOG_PRETTY: false });
+    expect(Object.isFrozen(sut)).toBe(true);
+  });
+
+  it('converts and validates values, treating empty strings as unset', () => {
+    expect(loadConfig({ PORT: '8080', LOG_PRETTY: 'true', DATABASE_APP_URL: '' })).toMatchObject({ PORT: 8080, LOG_PRETTY: true, DATABASE_APP_URL: undefined });
+  });
+
+  it('names every wrong variable and never echoes a value', () => {
+    const sut = errorOf({ PORT: 'eighty-SENTINEL1', REDIS_URL: 'http://SENTINEL2', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://user:SENTINEL3@h/db' });
+    expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
+    expect(sut.message).not.toMatch(/SENTINEL|eighty|loud|mysql/);
+  });
+
+  it('requires the runtime connection and its password in production', () => {
+    const sut = errorOf({ NODE_ENV: 'production', DATABASE_APP_PASSWORD: 'short-SENTINEL' });
+    expect(sut.problems.map((p) => p.variable).sort()).toEqual(['DATABASE_APP_PASSWORD', 'DATABASE_APP_URL']);
+    expect(sut.message).not.toContain('SENTINEL');
+    const ok = loadConfig({ NODE_ENV: 'production', DATABASE_APP_URL: 'postgresql://benteng_app:x@db/benteng', DATABASE_APP_PASSWORD: 'a-long-enough-password' });
+    expect(runtimeDatabaseUrl(ok)).toBe('postgresql://benteng_app:x@db/benteng');
+  });
+
+  it('derives the runtime role URL from the owner URL outside production', () => {
+    const sut = loadConfig({ DATABASE_URL: 'postgresql://postgres:owner-secret@db.internal:5433/benteng?sslmode=require' });
+    const url = new URL(runtimeDatabaseUrl(sut));
+    expect(url.username).toBe('benteng_app');
+    expect(url.password).toBe('benteng_app_dev_password');
+    expect(url.host).toBe('db.internal:5433');
+    expect(url.pathname).toBe('/benteng');
+    expect(url.searchParams.get('sslmode')).toBe('require');
+  });
+
+  it('is documented variable by variable in .env.example', () => {
+    const example = readFileSync(join(projectRoot(), '.env.example'), 'utf8');
+    const documented = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]).sort();
+    expect(documented).toEqual([...CONFIG_VARIABLES, ...SCRIPT_VARIABLES].sort());
+  });
+});
