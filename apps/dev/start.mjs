@@ -12,7 +12,7 @@ const fail = (line) => {
   process.exit(1);
 };
 
-const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+const build = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'build.mjs')], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const { loadConfig, ConfigError } = await import(join(dist, 'libs/config/src/index.js'));

@@ -10,6 +10,7 @@ function run(script, args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-if (!existsSync(join(root, 'libs/database/src/generated/prisma/client.ts'))) run(['..', 'scripts', 'prisma-generate.mjs'], []);
-run(['typescript', 'bin', 'tsc'], ['-p', 'tsconfig.build.json']);
-run(['tsc-alias', 'dist', 'bin', 'index.js'], ['-p', 'tsconfig.build.json']);
+if (!existsSync(join(root, 'libs/database/src/generated/prisma/client.ts'))) run(['..', 'apps', 'dev', 'prisma-generate.mjs'], []);
+run(['typescript', 'bin', 'tsc'], ['-p', 'apps/dev/tsconfig.build.json']);
+// tsc-alias reads the aliases and outDir of the base config (the build config only narrows inputs).
+run(['tsc-alias', 'dist', 'bin', 'index.js'], ['-p', 'tsconfig.json']);

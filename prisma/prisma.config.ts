@@ -4,8 +4,8 @@
 import { defineConfig } from 'prisma/config';
 
 export default defineConfig({
-  schema: 'prisma/schema.prisma',
-  migrations: { path: 'prisma/migrations' },
+  schema: 'schema.prisma',
+  migrations: { path: 'migrations' },
   datasource: {
     url: process.env.DATABASE_URL ?? 'postgresql://benteng_owner@127.0.0.1:5432/benteng',
   },
