@@ -21,18 +21,6 @@ const { seed, demoPassword, DEMO_TENANTS, DEMO_ROLES, DEMO_CONSULTANT, demoEmail
 const { Redis } = await import('ioredis');
 
 const env = { ...process.env };
-let localPostgres;
-if (!env.DATABASE_URL) {
-  const port = Number(env.BENTENG_LOCAL_PG_PORT ?? 54329);
-  log(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${port} (data in .data/pg)`);
-  try {
-    localPostgres = await startLocalPostgres('pg', port);
-  } catch (error) {
-    fail(`could not start the embedded PostgreSQL: ${error?.message ?? error}. Set DATABASE_URL to use your own server.`);
-  }
-  env.DATABASE_URL = localPostgres.urlFor('benteng');
-}
-
 let config;
 try {
   config = loadConfig(env);
@@ -46,7 +34,6 @@ try {
   await redis.connect();
   await redis.ping();
 } catch {
-  await localPostgres?.stop();
   fail(
     `Redis is not reachable at REDIS_URL (${new URL(config.REDIS_URL).host}). Start one, e.g.\n` +
       '  redis-server --daemonize yes --save "" --appendonly no\n' +
@@ -56,6 +43,21 @@ try {
 } finally {
   redis.disconnect();
 }
+
+let localPostgres;
+if (!env.DATABASE_URL) {
+  const port = Number(env.BENTENG_LOCAL_PG_PORT ?? 54329);
+  log(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${port} (data in .data/pg)`);
+  try {
+    localPostgres = await startLocalPostgres('pg', port);
+  } catch (error) {
+    fail(`could not start the embedded PostgreSQL: ${error?.message ?? error}. Set DATABASE_URL to use your own server.`);
+  }
+  env.DATABASE_URL = localPostgres.urlFor('benteng');
+}
+
+// Again, now that DATABASE_URL names the database in use.
+config = loadConfig(env);
 
 try {
   const result = await migrateDatabase(config, (line) => log(`db:migrate ${line}`));

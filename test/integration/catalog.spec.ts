@@ -96,6 +96,14 @@ describe('catalogViolations detects broken tables', () => {
       CREATE TABLE ${schema}._prisma_migrations (id varchar(36) PRIMARY KEY);
       GRANT SELECT ON ${schema}._prisma_migrations TO ${RUNTIME_ROLE};
 
+      CREATE VIEW ${schema}.owner_rights_view AS SELECT id FROM ${schema}.parents;
+      CREATE VIEW ${schema}.invoker_view WITH (security_invoker = true) AS SELECT id FROM ${schema}.parents;
+      CREATE MATERIALIZED VIEW ${schema}.snapshot AS SELECT id FROM ${schema}.parents;
+      GRANT SELECT ON ${schema}.snapshot TO ${RUNTIME_ROLE};
+      CREATE FUNCTION ${schema}.lookup_anything(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+      CREATE FUNCTION ${schema}.narrow_lookup(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+      REVOKE EXECUTE ON FUNCTION ${schema}.narrow_lookup(uuid) FROM PUBLIC;
+
       CREATE ROLE ${probeRole} NOLOGIN BYPASSRLS CREATEDB CREATEROLE;
       GRANT pg_read_all_data TO ${probeRole};
       CREATE TABLE ${schema}.owned_by_probe_role (id uuid PRIMARY KEY);
@@ -165,6 +173,14 @@ describe('catalogViolations detects broken tables', () => {
       `role ${probeRole}: owns table ${schema}.owned_by_probe_role`,
       `role ${probeRole}: is a member of pg_read_all_data (ignores table privileges)`,
     ]);
+  });
+
+  it('reports views and functions that step around RLS, and accepts the safe forms', () => {
+    expect(about('owner_rights_view')).toEqual([`${schema}.owner_rights_view: view without security_invoker runs with its owner's rights and bypasses RLS`]);
+    expect(about('invoker_view')).toEqual([]);
+    expect(about('snapshot')).toEqual([`${schema}.snapshot: materialized view readable by ${RUNTIME_ROLE} (materialized views have no RLS)`]);
+    expect(about('lookup_anything(uuid)')).toEqual([`${schema}.lookup_anything(uuid): SECURITY DEFINER function executable by PUBLIC`]);
+    expect(violations.filter((v) => v.includes('narrow_lookup'))).toEqual([]);
   });
 
   it('reports a grant on the migrations table', () => {

@@ -152,6 +152,42 @@ export async function catalogViolations(client: Queryable, schema: string, optio
   }
 
   if (role) violations.push(...(await secretColumnViolations(client, schema, runtimeRole, secretColumns)));
+  violations.push(...(await bypassViolations(client, schema, runtimeRole)));
+  return violations;
+}
+
+/**
+ * Objects that read tables with their owner's rights and so step around RLS: views without
+ * security_invoker, materialized views the runtime role can read, and SECURITY DEFINER functions
+ * that anyone may execute (PUBLIC gets EXECUTE on new functions by default). Cross-tenant paths
+ * must be named, narrow functions granted to a named role (ARCHITECTURE.md, invariant 4).
+ */
+async function bypassViolations(client: Queryable, schema: string, runtimeRole: string): Promise<string[]> {
+  const violations: string[] = [];
+  const { rows: views } = await client.query<{ name: string; kind: string; invoker: boolean; readable: boolean }>(
+    `SELECT c.relname AS name, c.relkind AS kind,
+            coalesce(c.reloptions @> ARRAY['security_invoker=true'] OR c.reloptions @> ARRAY['security_invoker=on'], false) AS invoker,
+            EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = $2) AND has_table_privilege($2, c.oid, 'SELECT') AS readable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('v', 'm')
+      ORDER BY c.relname`,
+    [schema, runtimeRole],
+  );
+  for (const view of views) {
+    const at = `${schema}.${view.name}`;
+    if (view.kind === 'v' && !view.invoker) violations.push(`${at}: view without security_invoker runs with its owner's rights and bypasses RLS`);
+    if (view.kind === 'm' && view.readable) violations.push(`${at}: materialized view readable by ${runtimeRole} (materialized views have no RLS)`);
+  }
+  const { rows: functions } = await client.query<{ signature: string }>(
+    `SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS signature
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND p.prosecdef
+        AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                     WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+      ORDER BY 1`,
+    [schema],
+  );
+  for (const fn of functions) violations.push(`${schema}.${fn.signature}: SECURITY DEFINER function executable by PUBLIC`);
   return violations;
 }
 
