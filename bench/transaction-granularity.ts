@@ -2,12 +2,13 @@
 // TenantDatabase.run does today) versus one per request, with a no-transaction, no-RLS baseline.
 // The figures and the decision are in docs/decisions/0001-transaction-granularity.md.
 //
-//   node_modules/.bin/node scripts/build.mjs
 //   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/benteng_bench \
-//     node_modules/.bin/node dist/bench/transaction-granularity.js
+//     node_modules/.bin/node apps/dev/run.mjs bench/transaction-granularity.js
+// (apps/dev/run.mjs builds, then runs dist/bench/transaction-granularity.js.)
 //
 // DATABASE_URL names the owner (migration) database. It must be on a loopback host and its name
 // must end in `_bench`: the benchmark migrates it and seeds 10 tenants x 2,000 invoices into it.
+// BENCH_FRESH_DB=1 drops and recreates that database first (needed when an applied migration changed).
 // Tunables (environment): BENCH_ROUNDS (3), BENCH_ROUND_MS (4000), BENCH_WARMUP_MS (1000),
 // BENCH_CONCURRENCY (64), BENCH_THINK_MS ("5,25": the non-DB pause between two reads, one set of
 // scenarios per value); the pool size is DATABASE_POOL_MAX (10, the app's default).
@@ -512,7 +513,10 @@ function summarise(scenario: Scenario, rounds: RoundResult[], poolMax: number) {
     },
     transactionStartWaitMs: hasTx ? { p50: round2(percentile(waits, 0.5)), p99: round2(percentile(waits, 0.99)) } : null,
     connectionHoldPerRequestMs: hasTx ? round2(mean(holds)) : null,
-    /** Share of the pool's connection-time spent inside a transaction (hold / (elapsed x pool)). */
+    /**
+     * Share of the pool's connection time spent inside transaction callbacks (hold / (elapsed x
+     * pool)). A lower bound: the hold starts after the pool wait, connect and BEGIN.
+     */
     poolBusyPct: hasTx ? round1(median(rounds.map((r) => (r.holdTotalMs / (r.elapsedMs * poolMax)) * 100))) : null,
     benchProcessCpuPct: round1(median(rounds.map((r) => r.benchCpuPct))),
     /** Node CPU time per completed request: robust to other load on the machine, unlike req/s. */
@@ -564,6 +568,22 @@ function assertSafeTarget(url: string): void {
   if (!database.endsWith('_bench')) throw new Error('DATABASE_URL must name a database ending in _bench: the benchmark seeds 20,000 invoices into it');
 }
 
+/** BENCH_FRESH_DB=1: drop and recreate the (disposable, `_bench`) database, e.g. after a migration changed. */
+async function recreateDatabase(url: string, log: (line: string) => void): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  target.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: target.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+    log(`recreated database ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`bench ${line}\n`);
   const loadAtStart = os.loadavg().map(round2);
@@ -574,7 +594,10 @@ async function main(): Promise<void> {
   assertSafeTarget(runtimeUrl);
   const poolMax = config.DATABASE_POOL_MAX;
 
-  const migrated = await migrateDatabase(config, (line) => log(`migrate: ${line}`));
+  if (process.env.BENCH_FRESH_DB === '1') await recreateDatabase(ownerUrl, log);
+  const migrated = await migrateDatabase(config, (line) => log(`migrate: ${line}`)).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message} (the _bench database is disposable: rerun with BENCH_FRESH_DB=1 to recreate it)`);
+  });
   log(`migrations: ${migrated.applied.length} applied, ${migrated.alreadyApplied.length} already applied`);
 
   const ownerPool = new pg.Pool({ connectionString: ownerUrl, max: 2, application_name: 'benteng-bench-seed' });
@@ -665,7 +688,8 @@ async function main(): Promise<void> {
           'C: owner (superuser) connection, no transaction, no RLS setting, explicit tenant_id filter.',
           'tx start wait = $transaction() called until its callback runs: pool wait + connect + BEGIN.',
           'hold = callback entered until $transaction() resolved (COMMIT done, connection back in the pool).',
-          'pool busy = sum of holds / (round duration x pool max); node/PG CPU ms per request from process.cpuUsage() and /proc/<backend pid>/stat.',
+          'pool busy = sum of holds / (round duration x pool max): a lower bound, as the hold leaves out BEGIN and Prisma start-up work.',
+          'Node/PG CPU ms per request from process.cpuUsage() and /proc/<backend pid>/stat of the pool backends.',
           'Round trips per request counted from the SQL Prisma 7.10 sends: each include is a second query; BEGIN, set_config and COMMIT are one each.',
         ],
       },

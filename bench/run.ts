@@ -1,0 +1,54 @@
+// `npm run bench`: runs every benchmark in turn, each as its own process, and collects their
+// figures in bench/results/latest.json. Benchmarks are not tests: nothing here asserts a timing.
+// PostgreSQL: the server DATABASE_URL names (the benchmarks use a disposable `benteng_bench`
+// database on it), or the embedded PostgreSQL under .data/pg-bench when DATABASE_URL is unset.
+// All traffic stays on 127.0.0.1.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { projectRoot, startLocalPostgres, type LocalPostgres } from '@benteng/database';
+
+const BENCHMARKS = ['transaction-granularity'] as const;
+const LOCAL_PORT = Number(process.env.BENTENG_BENCH_PG_PORT ?? 54331);
+
+function benchDatabaseUrl(adminUrl: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = '/benteng_bench';
+  return url.toString();
+}
+
+function runOne(name: string, env: NodeJS.ProcessEnv): Promise<number | null> {
+  const entry = join(projectRoot(), 'dist', 'bench', `${name}.js`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [entry], { env, stdio: 'inherit' });
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
+let local: LocalPostgres | undefined;
+try {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    process.stdout.write(`bench: DATABASE_URL is not set; starting the embedded PostgreSQL on 127.0.0.1:${LOCAL_PORT}\n`);
+    local = await startLocalPostgres('pg-bench', LOCAL_PORT);
+    adminUrl = local.urlFor('postgres');
+  }
+  const env = { ...process.env, NODE_ENV: 'development', DATABASE_URL: benchDatabaseUrl(adminUrl), DATABASE_APP_URL: '' };
+  const results: Record<string, unknown> = {};
+  const failed: string[] = [];
+  for (const name of BENCHMARKS) {
+    process.stdout.write(`\n=== ${name} ===\n`);
+    if ((await runOne(name, env)) !== 0) {
+      failed.push(name);
+      continue;
+    }
+    results[name] = JSON.parse(await readFile(join(projectRoot(), 'bench', 'results', `${name}.json`), 'utf8'));
+  }
+  const dir = join(projectRoot(), 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), benchmarks: results, failed }, null, 2)}\n`);
+  process.stdout.write(`\nbench: wrote bench/results/latest.json (${Object.keys(results).length} benchmark(s)${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`);
+  if (failed.length) process.exitCode = 1;
+} finally {
+  await local?.stop();
+}
