@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { accessibleWhere } from '@benteng/authz';
 import { loadConfig, ownerDatabaseUrl, runtimeDatabaseUrl } from '@benteng/config';
-import { createRuntimeClient, migrateDatabase, projectRoot, type RuntimeClient, type TenantTx } from '@benteng/database';
+import { createRuntimeClient, migrateDatabase, projectRoot, recreateDatabase, type RuntimeClient, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 
 // ---------------------------------------------------------------------------------------------
@@ -568,22 +568,6 @@ function assertSafeTarget(url: string): void {
   if (!database.endsWith('_bench')) throw new Error('DATABASE_URL must name a database ending in _bench: the benchmark seeds 20,000 invoices into it');
 }
 
-/** BENCH_FRESH_DB=1: drop and recreate the (disposable, `_bench`) database, e.g. after a migration changed. */
-async function recreateDatabase(url: string, log: (line: string) => void): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  target.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: target.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
-    log(`recreated database ${name}`);
-  } finally {
-    await admin.end();
-  }
-}
-
 async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`bench ${line}\n`);
   const loadAtStart = os.loadavg().map(round2);
@@ -594,7 +578,11 @@ async function main(): Promise<void> {
   assertSafeTarget(runtimeUrl);
   const poolMax = config.DATABASE_POOL_MAX;
 
-  if (process.env.BENCH_FRESH_DB === '1') await recreateDatabase(ownerUrl, log);
+  // BENCH_FRESH_DB=1: drop and recreate the disposable `_bench` database, e.g. after a migration changed.
+  if (process.env.BENCH_FRESH_DB === '1') {
+    await recreateDatabase(ownerUrl);
+    log('recreated the bench database');
+  }
   const migrated = await migrateDatabase(config, (line) => log(`migrate: ${line}`)).catch((error: unknown) => {
     throw new Error(`${(error as Error).message} (the _bench database is disposable: rerun with BENCH_FRESH_DB=1 to recreate it)`);
   });

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { loadConfig, runtimeDatabaseUrl } from '@benteng/config';
-import { migrateDatabase, startLocalPostgres, type LocalPostgres } from '@benteng/database';
+import { dropDatabase, migrateDatabase, recreateDatabase, startLocalPostgres, type LocalPostgres } from '@benteng/database';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -28,33 +27,6 @@ function testDatabaseUrl(adminUrl: string): string {
   const name = (decodeURIComponent(url.pathname.slice(1)) || 'benteng').replace(/_test(_[a-z0-9]+)?$/, '');
   url.pathname = `/${name}_test_${randomBytes(4).toString('hex')}`;
   return url.toString();
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  target.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: target.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function recreateDatabase(url: string): Promise<void> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.slice(1));
-  target.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: target.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
-  } finally {
-    await client.end();
-  }
 }
 
 async function assertRedis(url: string): Promise<void> {

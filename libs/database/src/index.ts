@@ -3,7 +3,7 @@ export { PrismaService, createRuntimeClient, type RuntimeClient } from './prisma
 export { TenantDatabase, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
 export { migrateDatabase, migrationsDir } from './migrate/migrate.js';
 export { Migrator, MigrationError, readMigrations, checksumOf, PRISMA_MIGRATE_LOCK_ID } from './migrate/migrator.js';
-export { ensureDatabase } from './migrate/ensure-database.js';
+export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure-database.js';
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, UserStatus } from './generated/prisma/client.js';

@@ -1,12 +1,27 @@
 import pg from 'pg';
 
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+}
+
+/** Runs `work` on the server's maintenance database (`postgres`), where databases are made. */
+async function onServer<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
- * Creates the database named in `url` when it does not exist yet (connecting to the server's
- * `postgres` database to do so), so `npm run db:migrate` works on a fresh server.
+ * Creates the database named in `url` when it does not exist yet, so `npm run db:migrate` works
+ * on a fresh server.
  */
 export async function ensureDatabase(url: string): Promise<'created' | 'exists'> {
-  const target = new URL(url);
-  const database = decodeURIComponent(target.pathname.replace(/^\//, ''));
   const probe = new pg.Client({ connectionString: url });
   try {
     await probe.connect();
@@ -16,14 +31,17 @@ export async function ensureDatabase(url: string): Promise<'created' | 'exists'>
   } finally {
     await probe.end().catch(() => undefined);
   }
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
-    return 'created';
-  } finally {
-    await client.end();
-  }
+  await onServer(url, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(databaseName(url))}`));
+  return 'created';
+}
+
+/** Drops the database named in `url`, disconnecting its sessions. For disposable test and bench databases. */
+export async function dropDatabase(url: string): Promise<void> {
+  await onServer(url, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(databaseName(url))} WITH (FORCE)`));
+}
+
+/** Drops and creates the database named in `url` afresh. For disposable test and bench databases. */
+export async function recreateDatabase(url: string): Promise<void> {
+  await dropDatabase(url);
+  await onServer(url, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(databaseName(url))}`));
 }
