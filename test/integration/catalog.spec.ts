@@ -101,8 +101,9 @@ describe('catalogViolations detects broken tables', () => {
       CREATE MATERIALIZED VIEW ${schema}.snapshot AS SELECT id FROM ${schema}.parents;
       GRANT SELECT ON ${schema}.snapshot TO ${RUNTIME_ROLE};
       CREATE FUNCTION ${schema}.lookup_anything(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+      GRANT EXECUTE ON FUNCTION ${schema}.lookup_anything(uuid) TO PUBLIC;
+      -- No grant at all: the init migration's ALTER DEFAULT PRIVILEGES keeps PUBLIC out.
       CREATE FUNCTION ${schema}.narrow_lookup(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
-      REVOKE EXECUTE ON FUNCTION ${schema}.narrow_lookup(uuid) FROM PUBLIC;
 
       CREATE ROLE ${probeRole} NOLOGIN BYPASSRLS CREATEDB CREATEROLE;
       GRANT pg_read_all_data TO ${probeRole};
