@@ -1,9 +1,11 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { Invoice, InvoiceLine, Membership, Prisma, Tenant, User } from '@benteng/database';
-import type { Principal } from './principal.js';
+import type { AuditEvent, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, User } from '@benteng/database';
+import type { Principal, UserPrincipal } from './principal.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
+import { sessionRules } from './rules/sessions.rules.js';
+import { systemRules } from './rules/system.rules.js';
 import { tenantRules } from './rules/tenants.rules.js';
 
 export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete';
@@ -14,9 +16,12 @@ type SubjectModels = {
   Membership: Membership;
   Invoice: Invoice;
   InvoiceLine: InvoiceLine;
+  Session: Session;
+  RefreshToken: RefreshToken;
+  AuditEvent: AuditEvent;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -29,11 +34,17 @@ export interface RuleContext {
   readonly principal: Principal;
 }
 
-const RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: RuleContext) => void> = [
+/** Rules for users, one file per feature. */
+const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRuleContext) => void> = [
   tenantRules,
   membershipRules,
+  sessionRules,
   invoiceRules,
 ];
+
+export interface UserRuleContext extends RuleContext {
+  readonly principal: UserPrincipal;
+}
 
 /**
  * The one place that answers "what may this principal do in this tenant". Deny by default: a
@@ -42,7 +53,7 @@ const RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: RuleContext
  */
 export function defineAbilityFor(tenantId: string, principal: Principal): AppAbility {
   const builder = new AbilityBuilder<AppAbility>(createPrismaAbility);
-  const context: RuleContext = { tenantId, principal };
-  for (const rules of RULE_SETS) rules(builder, context);
+  if (principal.kind === 'system') systemRules(builder, { tenantId, principal });
+  else for (const rules of USER_RULE_SETS) rules(builder, { tenantId, principal });
   return builder.build();
 }

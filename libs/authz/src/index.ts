@@ -9,5 +9,5 @@ export {
   type RuleContext,
   type SubjectName,
 } from './ability.js';
-export { principalId, type Principal, type UserPrincipal } from './principal.js';
+export { principalId, type Principal, type SystemPrincipal, type UserPrincipal } from './principal.js';
 export { accessibleWhere, AccessConditionError } from './accessible.js';

@@ -13,8 +13,18 @@ export interface UserPrincipal {
   readonly sessionId?: string;
 }
 
-export type Principal = UserPrincipal;
+/**
+ * The application acting on its own behalf inside one tenant, for work no user performs directly:
+ * recording a failed login, rotating a refresh token before the user is known to the request.
+ * Each system principal is named and gets only the rules its job needs (rules/system.rules.ts).
+ */
+export interface SystemPrincipal {
+  readonly kind: 'system';
+  readonly name: 'auth' | 'audit';
+}
+
+export type Principal = UserPrincipal | SystemPrincipal;
 
 export function principalId(principal: Principal): string {
-  return `${principal.kind}:${principal.userId}`;
+  return principal.kind === 'user' ? `user:${principal.userId}` : `system:${principal.name}`;
 }

@@ -72,6 +72,80 @@ export class AppConfig {
   @Max(600, { message: 'must be between 1 and 600' })
   WORKER_SHUTDOWN_TIMEOUT_S = 30;
 
+  /** `iss` of every token Benteng signs, and the issuer it accepts. */
+  @IsString()
+  @Matches(/^[\x21-\x7e]{1,200}$/, { message: 'must be 1-200 visible ASCII characters' })
+  AUTH_ISSUER = 'benteng';
+
+  /**
+   * Signing keys of access tokens: a JSON array of private JWKs (Ed25519 `OKP` or P-256 `EC`, each
+   * with a unique `kid`). The first signs; the others only verify, so a retired key keeps
+   * verifying until its last token has expired (rotation with overlap). Required in production;
+   * elsewhere each process generates an ephemeral key when unset.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o) || o.AUTH_SIGNING_KEYS !== undefined)
+  @IsString({ message: 'must be a JSON array of private JWKs (required when NODE_ENV=production)' })
+  @MinLength(2, { message: 'must be a JSON array of private JWKs (required when NODE_ENV=production)' })
+  AUTH_SIGNING_KEYS?: string;
+
+  /**
+   * Key of the HMAC that refresh tokens are stored under (a stolen database alone cannot be used
+   * to test guesses). At least 32 characters; required in production.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o) || o.AUTH_TOKEN_PEPPER !== undefined)
+  @IsString()
+  @MinLength(32, { message: 'must be at least 32 characters (required when NODE_ENV=production)' })
+  AUTH_TOKEN_PEPPER?: string;
+
+  /** Access token lifetime in seconds; at most 15 minutes (ARCHITECTURE.md, invariant 9). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(30, { message: 'must be between 30 and 900' })
+  @Max(900, { message: 'must be between 30 and 900' })
+  ACCESS_TOKEN_TTL_S = 600;
+
+  /** Refresh token lifetime in seconds (each rotation issues a new one). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(300, { message: 'must be between 300 and 7776000' })
+  @Max(7_776_000, { message: 'must be between 300 and 7776000' })
+  REFRESH_TOKEN_TTL_S = 1_209_600;
+
+  /** Absolute lifetime of a login session, however often it is refreshed. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(300, { message: 'must be between 300 and 31536000' })
+  @Max(31_536_000, { message: 'must be between 300 and 31536000' })
+  SESSION_MAX_AGE_S = 2_592_000;
+
+  /**
+   * Proxies whose X-Forwarded-For is believed, as a comma-separated list of IPs or CIDRs (e.g.
+   * "10.0.0.0/8,127.0.0.1"). Empty: the socket address is the client, whatever headers say.
+   */
+  @Matches(/^$|^[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*$/, { message: 'must be a comma-separated list of IP addresses or CIDR ranges' })
+  TRUSTED_PROXIES = '';
+
+  /** Failed logins per account (any IP) within LOGIN_WINDOW_S before the account is throttled. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000' })
+  @Max(1000, { message: 'must be between 1 and 1000' })
+  LOGIN_MAX_FAILURES_PER_ACCOUNT = 10;
+
+  /** Failed logins per client IP (any account) within LOGIN_WINDOW_S before the IP is throttled. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 100000' })
+  @Max(100_000, { message: 'must be between 1 and 100000' })
+  LOGIN_MAX_FAILURES_PER_IP = 100;
+
+  /** Window of the login failure counters, in seconds; blocks grow progressively from it. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 86400' })
+  @Max(86_400, { message: 'must be between 10 and 86400' })
+  LOGIN_WINDOW_S = 900;
+
   /** Human-readable logs for local development (pino-pretty); JSON otherwise. */
   @Transform(({ value }) => value === true || value === 'true' || value === '1')
   LOG_PRETTY = false;
@@ -91,10 +165,20 @@ export const CONFIG_VARIABLES = [
   'LOG_PRETTY',
   'BODY_LIMIT_BYTES',
   'WORKER_SHUTDOWN_TIMEOUT_S',
+  'AUTH_ISSUER',
+  'AUTH_SIGNING_KEYS',
+  'AUTH_TOKEN_PEPPER',
+  'ACCESS_TOKEN_TTL_S',
+  'REFRESH_TOKEN_TTL_S',
+  'SESSION_MAX_AGE_S',
+  'TRUSTED_PROXIES',
+  'LOGIN_MAX_FAILURES_PER_ACCOUNT',
+  'LOGIN_MAX_FAILURES_PER_IP',
+  'LOGIN_WINDOW_S',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
 export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
 
 /** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD', 'REDIS_URL'] as const;
+export const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD', 'REDIS_URL', 'AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER'] as const;

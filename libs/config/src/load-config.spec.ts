@@ -26,6 +26,10 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '8080', LOG_PRETTY: 'true', DATABASE_APP_URL: '' })).toMatchObject({ PORT: 8080, LOG_PRETTY: true, DATABASE_APP_URL: undefined });
   });
 
+  it('caps the access token lifetime at 15 minutes', () => {
+    expect(errorOf({ ACCESS_TOKEN_TTL_S: '901' }).problems.map((p) => p.variable)).toEqual(['ACCESS_TOKEN_TTL_S']);
+  });
+
   it('names every wrong variable and never echoes a value', () => {
     const sut = errorOf({ PORT: 'eighty-SENTINEL1', REDIS_URL: 'http://SENTINEL2', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://user:SENTINEL3@h/db' });
     expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'PORT', 'REDIS_URL']);
@@ -33,10 +37,16 @@ describe('loadConfig', () => {
   });
 
   it('requires the runtime connection and its password in production', () => {
-    const sut = errorOf({ NODE_ENV: 'production', DATABASE_APP_PASSWORD: 'short-SENTINEL' });
-    expect(sut.problems.map((p) => p.variable).sort()).toEqual(['DATABASE_APP_PASSWORD', 'DATABASE_APP_URL']);
+    const sut = errorOf({ NODE_ENV: 'production', DATABASE_APP_PASSWORD: 'short-SENTINEL', AUTH_TOKEN_PEPPER: 'short-SENTINEL' });
+    expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATABASE_APP_URL']);
     expect(sut.message).not.toContain('SENTINEL');
-    const ok = loadConfig({ NODE_ENV: 'production', DATABASE_APP_URL: 'postgresql://benteng_app:x@db/benteng', DATABASE_APP_PASSWORD: 'a-long-enough-password' });
+    const ok = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_APP_URL: 'postgresql://benteng_app:x@db/benteng',
+      DATABASE_APP_PASSWORD: 'a-long-enough-password',
+      AUTH_SIGNING_KEYS: '[{"kty":"OKP"}]',
+      AUTH_TOKEN_PEPPER: 'p'.repeat(32),
+    });
     expect(runtimeDatabaseUrl(ok)).toBe('postgresql://benteng_app:x@db/benteng');
   });
 

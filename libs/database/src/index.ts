@@ -7,4 +7,4 @@ export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, UserStatus } from './generated/prisma/client.js';
-export type { Invoice, InvoiceLine, Membership, Tenant, User } from './generated/prisma/client.js';
+export type { AuditEvent, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, User } from './generated/prisma/client.js';

@@ -25,6 +25,7 @@ export class InvoicesService {
 
   /** Creates a draft; totals are computed here from the lines, never taken from the client. */
   async create(scope: Scope, input: NewInvoice): Promise<InvoiceWithLines> {
+    if (scope.principal.kind !== 'user') throw new InvoiceError(InvoiceErrorCode.Forbidden);
     const userId = scope.principal.userId;
     const draft = { tenantId: scope.tenantId, createdById: userId, status: 'draft' as const };
     if (!scope.ability.can('create', subject('Invoice', draft as never))) {

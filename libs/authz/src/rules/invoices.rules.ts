@@ -1,10 +1,10 @@
-import type { AppAbilityBuilder, RuleContext } from '../ability.js';
+import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
 
 /**
  * Invoices: every role reads; members create and edit the drafts they created; owners and admins
  * do everything. Lines follow their invoice.
  */
-export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext): void {
+export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   can('read', 'Invoice', { tenantId });
   can('read', 'InvoiceLine', { tenantId });
 

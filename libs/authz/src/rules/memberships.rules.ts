@@ -1,10 +1,10 @@
-import type { AppAbilityBuilder, RuleContext } from '../ability.js';
+import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
 
 /**
  * Members see who else belongs to their tenant (for assignment and display); owners and admins
  * manage memberships. Changing roles beyond that is the identity feature's work.
  */
-export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext): void {
+export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   can('read', 'Membership', { tenantId });
   can('read', 'User', { memberships: { some: { tenantId } } });
   if (principal.role === 'owner' || principal.role === 'admin') {

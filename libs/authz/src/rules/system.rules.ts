@@ -1,0 +1,22 @@
+import type { AppAbilityBuilder, RuleContext } from '../ability.js';
+import type { SystemPrincipal } from '../principal.js';
+
+/**
+ * System principals act for the application inside one tenant and get only what their job needs:
+ * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log.
+ */
+export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: SystemPrincipal }): void {
+  switch (principal.name) {
+    case 'auth':
+      can('read', 'Tenant', { id: tenantId });
+      can('read', 'Membership', { tenantId });
+      can('read', 'User', { memberships: { some: { tenantId } } });
+      can(['create', 'read', 'update'], 'Session', { tenantId });
+      can(['create', 'read', 'update'], 'RefreshToken', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'audit':
+      can(['create', 'read'], 'AuditEvent', { tenantId });
+      return;
+  }
+}
