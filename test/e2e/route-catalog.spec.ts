@@ -14,7 +14,20 @@ describe('route catalog', () => {
       const routes = listRoutes(api.app);
       expect(routes.length).toBeGreaterThan(0);
       expect(routes.filter((r) => r.access === null).map((r) => `${r.method} ${r.path}`)).toEqual([]);
-      expect(routes.map((r) => ({ route: `${r.method} ${r.path}`, handler: `${r.controller}.${r.handler}`, access: r.access }))).toMatchSnapshot();
+      expect(routes.map((r) => ({ route: `${r.method} ${r.path}`, surface: r.surface, handler: `${r.controller}.${r.handler}`, access: r.access }))).toMatchSnapshot();
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('keeps each surface to its own authentication: /v1 routes use the public JWT strategy or are explicitly public', async () => {
+    const api = await buildApi();
+    try {
+      const strays = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none');
+      expect(strays).toEqual([]);
+      const publicOnV1 = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth === 'none').map((r) => `${r.method} ${r.path}`);
+      // Unauthenticated /v1 routes are few and deliberate.
+      expect(publicOnV1).toEqual(['POST /v1/auth/login', 'POST /v1/auth/refresh']);
     } finally {
       await api.close();
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
+import { generateSigningJwk } from '@benteng/auth';
 import { loadConfig, runtimeDatabaseUrl } from '@benteng/config';
 import { dropDatabase, migrateDatabase, recreateDatabase, startLocalPostgres, type LocalPostgres } from '@benteng/database';
 
@@ -11,6 +12,9 @@ declare module 'vitest' {
     /** Runtime-role connection to the test database (RLS applies). */
     appDatabaseUrl: string;
     redisUrl: string;
+    /** Shared by every API instance a test starts, as in a real multi-instance deployment. */
+    signingKeys: string;
+    tokenPepper: string;
   }
 }
 
@@ -58,6 +62,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('databaseUrl', databaseUrl);
   project.provide('appDatabaseUrl', runtimeDatabaseUrl(config));
   project.provide('redisUrl', redisUrl);
+  project.provide('signingKeys', JSON.stringify([await generateSigningJwk(), await generateSigningJwk()]));
+  project.provide('tokenPepper', randomBytes(32).toString('base64url'));
   return async () => {
     await dropDatabase(databaseUrl).catch(() => undefined);
     await local?.stop();

@@ -3,14 +3,16 @@ import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@benteng/config';
+import { trustProxyOption } from '@benteng/security';
 import { createValidationPipe } from './http/validation.js';
 import { requestIdFor } from './logging/logging.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
-    // X-Forwarded-For is honoured only from configured proxies (identity issue); never blindly.
-    trustProxy: false,
+    // X-Forwarded-For is honoured only when the socket peer is one of TRUSTED_PROXIES; with none
+    // configured the peer is the client. request.ip (read through clientIp) is then safe to limit on.
+    trustProxy: trustProxyOption(config),
     // Fastify's own request logging is off: nestjs-pino logs every request once, redacted.
     logger: false,
     return503OnClosing: true,

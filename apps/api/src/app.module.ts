@@ -2,14 +2,19 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from '@benteng/audit';
+import { AuthModule } from '@benteng/auth';
+import { ClockModule } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { RedisModule } from '@benteng/redis';
+import { SecurityModule } from '@benteng/security';
 import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
-import { AccessGuard } from './http/access.guard.js';
+import { AccessGuard, PublicJwtGuard } from './http/access.guard.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
+import { PublicModule } from './public/public.module.js';
 
 @Module({
   providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
@@ -35,10 +40,16 @@ export class LogDestinationModule {}
     ClsModule.forRoot({ global: true, middleware: { mount: true } }),
     DatabaseModule,
     RedisModule,
+    ClockModule,
     TenancyModule,
+    AuditModule,
+    SecurityModule,
+    AuthModule,
     HealthModule,
+    PublicModule,
   ],
   providers: [
+    PublicJwtGuard,
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
   ],

@@ -1,1 +1,10 @@
-export { ARGON2_OPTIONS, hashPassword, verifyPassword } from './password-hasher.js';
+export { AuthModule } from './auth.module.js';
+export { AuthService } from './auth.service.js';
+export { AuthError, AuthErrorCode } from './auth.errors.js';
+export type { AuthenticatedUser, RequestMeta, TokenPair } from './auth.types.js';
+export { AccessTokenError, AccessTokens, PUBLIC_AUDIENCE, type AccessClaims, type TokenRejection } from './access-tokens.js';
+export { RefreshTokens } from './refresh-tokens.js';
+export { RevocationStore, type Revocation, type RevocationKind } from './revocation-store.js';
+export { SigningKeys, generateSigningJwk, parseSigningKeys, SIGNING_ALGORITHMS, type SigningAlgorithm, type SigningKey } from './signing-keys.js';
+export { PUBLIC_JWT, PublicJwtStrategy } from './public-jwt.strategy.js';
+export { ARGON2_OPTIONS, hashPassword, PasswordHasher, verifyPassword } from './password-hasher.js';

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
 
 /**
@@ -22,5 +23,28 @@ export async function verifyPassword(encoded: string, password: string): Promise
   } catch {
     // A malformed stored hash is a failed verification, not a crash that tells the caller more.
     return false;
+  }
+}
+
+/**
+ * Injectable form, so login can verify exactly once per attempt, whether or not the account
+ * exists (tests count the calls). `dummyHash` is verified when there is no real hash: the unknown
+ * email path costs the same as a wrong password.
+ */
+@Injectable()
+export class PasswordHasher {
+  private dummy: Promise<string> | undefined;
+
+  hash(password: string): Promise<string> {
+    return hashPassword(password);
+  }
+
+  verify(encoded: string, password: string): Promise<boolean> {
+    return verifyPassword(encoded, password);
+  }
+
+  dummyHash(): Promise<string> {
+    this.dummy ??= hashPassword(`benteng-dummy-${crypto.randomUUID()}`);
+    return this.dummy;
   }
 }

@@ -6,6 +6,9 @@ type WhereInputs = {
   Membership: Prisma.MembershipWhereInput;
   Invoice: Prisma.InvoiceWhereInput;
   InvoiceLine: Prisma.InvoiceLineWhereInput;
+  Session: Prisma.SessionWhereInput;
+  RefreshToken: Prisma.RefreshTokenWhereInput;
+  AuditEvent: Prisma.AuditEventWhereInput;
   User: Prisma.UserWhereInput;
   Tenant: Prisma.TenantWhereInput;
 };

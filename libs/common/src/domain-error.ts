@@ -2,7 +2,7 @@
  * What kind of failure a domain error is; the HTTP layer maps each kind to one status
  * (apps/api/src/http/problem-details.ts) with an exhaustive switch.
  */
-export type DomainErrorKind = 'not_found' | 'forbidden' | 'conflict' | 'invalid' | 'precondition_failed';
+export type DomainErrorKind = 'not_found' | 'forbidden' | 'conflict' | 'invalid' | 'precondition_failed' | 'unauthenticated' | 'rate_limited';
 
 /**
  * Base of every feature's coded error. `code` is a stable machine-readable identifier; `message`
@@ -10,6 +10,8 @@ export type DomainErrorKind = 'not_found' | 'forbidden' | 'conflict' | 'invalid'
  */
 export abstract class DomainError<Code extends string = string> extends Error {
   abstract readonly kind: DomainErrorKind;
+  /** For `rate_limited`: seconds until the caller may try again (sent as Retry-After). */
+  retryAfterS?: number;
 
   constructor(
     readonly code: Code,

@@ -149,16 +149,33 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT password_hash FROM users WHERE id = p_user_id;
 $$;
 
--- Password change: store the new hash and revoke every other session of the user, in every
--- tenant. Returns the revoked sessions so the caller can publish their revocation.
-CREATE FUNCTION auth_change_password(p_user_id uuid, p_password_hash text, p_keep_tenant uuid, p_keep_session uuid)
-RETURNS TABLE (tenant_id uuid, session_id uuid)
+-- Password change: store the new hash of one (already authenticated) user.
+CREATE FUNCTION auth_set_password_hash(p_user_id uuid, p_password_hash text)
+RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   UPDATE users SET password_hash = p_password_hash, updated_at = now() WHERE id = p_user_id;
-  UPDATE sessions s SET revoked_at = now(), revoked_reason = 'password_changed'
+$$;
+
+-- Password change and logout-all: revoke every session of one user in every tenant, except the
+-- one named (NULLs keep none). Returns the revoked sessions so the caller publishes them.
+CREATE FUNCTION auth_revoke_user_sessions(p_user_id uuid, p_keep_tenant uuid, p_keep_session uuid, p_reason text)
+RETURNS TABLE (tenant_id uuid, session_id uuid)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  UPDATE sessions s SET revoked_at = now(), revoked_reason = p_reason
    WHERE s.user_id = p_user_id AND s.revoked_at IS NULL
-     AND NOT (s.tenant_id = p_keep_tenant AND s.id = p_keep_session)
+     AND NOT (s.tenant_id IS NOT DISTINCT FROM p_keep_tenant AND s.id IS NOT DISTINCT FROM p_keep_session)
   RETURNING s.tenant_id, s.id;
+$$;
+
+-- Revocation store resync: what must be refused right now, for every API instance's Redis
+-- markers. Sessions revoked since p_since (older ones only carry expired access tokens), locked
+-- users and suspended tenants. Ids only.
+CREATE FUNCTION auth_active_revocations(p_since timestamptz)
+RETURNS TABLE (kind text, id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT 'session', s.id FROM sessions s WHERE s.revoked_at >= p_since
+  UNION ALL SELECT 'user', u.id FROM users u WHERE u.status <> 'active'
+  UNION ALL SELECT 'tenant', t.id FROM tenants t WHERE t.status <> 'active';
 $$;
 
 -- Adding a member by email: the existing user's id, or a new user without a password (they set
@@ -185,16 +202,22 @@ $$;
 ALTER FUNCTION auth_login_lookup(text) OWNER TO benteng_platform;
 ALTER FUNCTION auth_user_memberships(uuid) OWNER TO benteng_platform;
 ALTER FUNCTION auth_password_hash(uuid) OWNER TO benteng_platform;
-ALTER FUNCTION auth_change_password(uuid, text, uuid, uuid) OWNER TO benteng_platform;
+ALTER FUNCTION auth_set_password_hash(uuid, text) OWNER TO benteng_platform;
+ALTER FUNCTION auth_revoke_user_sessions(uuid, uuid, uuid, text) OWNER TO benteng_platform;
+ALTER FUNCTION auth_active_revocations(timestamptz) OWNER TO benteng_platform;
 ALTER FUNCTION auth_find_or_create_user(text, text) OWNER TO benteng_platform;
 
 REVOKE ALL ON FUNCTION auth_login_lookup(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION auth_user_memberships(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION auth_password_hash(uuid) FROM PUBLIC;
-REVOKE ALL ON FUNCTION auth_change_password(uuid, text, uuid, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_set_password_hash(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_revoke_user_sessions(uuid, uuid, uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_active_revocations(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION auth_find_or_create_user(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION auth_login_lookup(text) TO benteng_app;
 GRANT EXECUTE ON FUNCTION auth_user_memberships(uuid) TO benteng_app;
 GRANT EXECUTE ON FUNCTION auth_password_hash(uuid) TO benteng_app;
-GRANT EXECUTE ON FUNCTION auth_change_password(uuid, text, uuid, uuid) TO benteng_app;
+GRANT EXECUTE ON FUNCTION auth_set_password_hash(uuid, text) TO benteng_app;
+GRANT EXECUTE ON FUNCTION auth_revoke_user_sessions(uuid, uuid, uuid, text) TO benteng_app;
+GRANT EXECUTE ON FUNCTION auth_active_revocations(timestamptz) TO benteng_app;
 GRANT EXECUTE ON FUNCTION auth_find_or_create_user(text, text) TO benteng_app;

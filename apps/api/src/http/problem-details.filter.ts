@@ -16,6 +16,10 @@ function statusOf(kind: DomainErrorKind): number {
       return 400;
     case 'precondition_failed':
       return 412;
+    case 'unauthenticated':
+      return 401;
+    case 'rate_limited':
+      return 429;
     default:
       return assertUnreachable(kind);
   }
@@ -70,6 +74,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const requestId = (request.raw as { id?: string } | undefined)?.id ?? request.id;
     const problem = toProblem(exception, requestId);
     if (problem.status >= 500) this.logger.error({ err: exception }, 'request failed');
+    if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
+    if (exception instanceof DomainError && exception.retryAfterS !== undefined) reply.header('retry-after', String(exception.retryAfterS));
     reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
   }
 }

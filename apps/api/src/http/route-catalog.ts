@@ -3,12 +3,23 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { ROUTE_ACCESS, type RouteAccess } from './access.decorator.js';
 
+export type Surface = 'public' | 'partner' | 'internal' | 'ops';
+
 export interface RouteEntry {
   method: string;
   path: string;
+  /** Which trust boundary serves the route, from its path. */
+  surface: Surface;
   controller: string;
   handler: string;
   access: RouteAccess | null;
+}
+
+export function surfaceOf(path: string): Surface {
+  if (path === '/v1' || path.startsWith('/v1/')) return 'public';
+  if (path.startsWith('/partner/')) return 'partner';
+  if (path.startsWith('/internal/')) return 'internal';
+  return 'ops';
 }
 
 function joinPath(...parts: (string | string[] | undefined)[]): string {
@@ -39,9 +50,11 @@ export function listRoutes(app: INestApplicationContext): RouteEntry[] {
       const methodPath = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
       if (methodPath === undefined) continue;
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
+      const path = joinPath(controllerPath, methodPath);
       routes.push({
         method: RequestMethod[method],
-        path: joinPath(controllerPath, methodPath),
+        path,
+        surface: surfaceOf(path),
         controller: metatype.name,
         handler: name,
         access: reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]) ?? null,

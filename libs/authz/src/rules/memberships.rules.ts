@@ -7,6 +7,8 @@ import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
 export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   can('read', 'Membership', { tenantId });
   can('read', 'User', { memberships: { some: { tenantId } } });
+  // Everyone manages their own account (password change).
+  can('update', 'User', { id: principal.userId });
   if (principal.role === 'owner' || principal.role === 'admin') {
     can(['create', 'update', 'delete'], 'Membership', { tenantId });
   }

@@ -1,0 +1,53 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { AuthService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
+import type { Scope } from '@benteng/tenancy';
+import { Authorize, Public } from '../http/access.decorator.js';
+import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
+import { ChangePasswordDto, LoginDto, RefreshDto, SwitchTenantDto } from './dto/auth.dto.js';
+
+@Controller('v1/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('login')
+  @HttpCode(200)
+  @Public('login: the credentials in the body are the authentication (throttled per account and IP)')
+  login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
+    return this.auth.login(body, meta);
+  }
+
+  @Post('refresh')
+  @HttpCode(200)
+  @Public('refresh: the refresh token in the body is the credential (throttled per IP)')
+  refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
+    return this.auth.refresh(body.refreshToken, meta);
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  @Authorize('delete', 'Session')
+  async logout(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Meta() meta: RequestMeta): Promise<void> {
+    await this.auth.logout(scope, user.sessionId, meta);
+  }
+
+  @Post('logout-all')
+  @HttpCode(204)
+  @Authorize('delete', 'Session')
+  async logoutAll(@CurrentScope() scope: Scope, @Meta() meta: RequestMeta): Promise<void> {
+    await this.auth.logoutAll(scope, meta);
+  }
+
+  @Post('switch-tenant')
+  @HttpCode(200)
+  @Authorize('read', 'Tenant')
+  switchTenant(@CurrentScope() scope: Scope, @Body() body: SwitchTenantDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
+    return this.auth.switchTenant(scope, body.tenant, meta);
+  }
+
+  @Post('password')
+  @HttpCode(204)
+  @Authorize('update', 'User')
+  async changePassword(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Meta() meta: RequestMeta): Promise<void> {
+    await this.auth.changePassword(scope, user.sessionId, body, meta);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Security events (ARCHITECTURE.md, invariant 10). One spelling per event, so a query or an alert
+ * rule can name it; add a type here before recording it anywhere.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'auth.login',
+  'auth.refresh',
+  'auth.refresh_reuse',
+  'auth.logout',
+  'auth.logout_all',
+  'auth.password_changed',
+  'auth.session_revoked',
+  'auth.tenant_switched',
+  'auth.rate_limited',
+  'authz.denied',
+  'member.added',
+  'member.role_changed',
+  'member.removed',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** The same three values as the `audit_events_outcome` CHECK constraint. */
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** A flat value: audit data is for filtering and reading, not for nested documents. */
+export type AuditDataValue = string | number | boolean | null;
+
+/**
+ * One security event as a caller describes it. The log adds tenant, id, time, sequence number and
+ * hashes.
+ *
+ * `data` must never carry secrets: no passwords, tokens, keys, hashes of them, or anything that
+ * would let a reader of the audit trail act as someone. The audit table is readable by tenant
+ * owners and admins and is copied to the logs, and it can never be corrected afterwards because it
+ * is append-only. The writer enforces this bluntly: a key matching
+ * /password|token|secret|key|hash/i is a programming error and throws, even for harmless names
+ * such as `apiKeyPrefix`; pick another name (`credentialPrefix`, `kid`). String values are cut to
+ * 200 characters, so input the caller controls (a user agent, an attempted email) cannot bloat a row.
+ */
+export interface AuditEntry {
+  type: AuditEventType;
+  outcome: AuditOutcome;
+  /** Who acted: `user:<uuid>`, `system:auth`, `anonymous` (see `auditActor`). */
+  actor: string;
+  /** What was acted on, as `<kind>:<id>`: `session:<uuid>`, `membership:<uuid>`. */
+  subject?: string;
+  requestId?: string;
+  ip?: string;
+  data?: Record<string, AuditDataValue>;
+}

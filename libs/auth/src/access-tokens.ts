@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
+import { AppConfig } from '@benteng/config';
+import { Clock } from '@benteng/common';
+import type { MembershipRole } from '@benteng/database';
+import { SIGNING_ALGORITHMS, SigningKeys } from './signing-keys.js';
+
+/** Every surface has its own audience: a partner or internal token is refused on /v1. */
+export const PUBLIC_AUDIENCE = 'benteng-public';
+const ROLES: readonly MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface AccessClaims {
+  sub: string;
+  tid: string;
+  sid: string;
+  role: MembershipRole;
+  exp: number;
+  iat: number;
+}
+
+export type TokenRejection = 'malformed' | 'unknown_key' | 'bad_signature' | 'expired' | 'wrong_audience' | 'wrong_issuer' | 'bad_claims';
+
+export class AccessTokenError extends Error {
+  constructor(readonly reason: TokenRejection) {
+    super(`access token rejected: ${reason}`);
+    this.name = 'AccessTokenError';
+  }
+}
+
+/**
+ * Issues and verifies the public surface's access tokens (JWT, EdDSA or ES256, `typ: at+jwt`,
+ * RFC 9068 style). Verification pins the algorithm to the one of the key named by `kid`, so
+ * `alg: none`, HS256 signed with a public key (algorithm confusion) and unknown keys all fail.
+ */
+@Injectable()
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(claims: { sub: string; tid: string; sid: string; role: MembershipRole }): Promise<{ token: string; expiresAt: Date }> {
+    const key = this.keys.active;
+    const iat = this.clock.nowSeconds();
+    const exp = iat + this.config.ACCESS_TOKEN_TTL_S;
+    const token = await new SignJWT({ tid: claims.tid, sid: claims.sid, role: claims.role })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setSubject(claims.sub)
+      .setIssuer(this.config.AUTH_ISSUER)
+      .setAudience(PUBLIC_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(crypto.randomUUID())
+      .sign(key.privateKey);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: string): Promise<AccessClaims> {
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new AccessTokenError('malformed');
+    }
+    const key = kid ? this.keys.find(kid) : undefined;
+    if (!key) throw new AccessTokenError('unknown_key');
+    try {
+      const { payload } = await jwtVerify(token, key.publicKey, {
+        algorithms: [key.alg],
+        issuer: this.config.AUTH_ISSUER,
+        audience: PUBLIC_AUDIENCE,
+        typ: 'at+jwt',
+        currentDate: this.clock.now(),
+        requiredClaims: ['sub', 'exp', 'iat'],
+      });
+      const { sub, tid, sid, role, exp, iat } = payload as Partial<AccessClaims>;
+      if (!sub || !UUID.test(sub) || !tid || !UUID.test(tid) || !sid || !UUID.test(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
+        throw new AccessTokenError('bad_claims');
+      }
+      return { sub, tid, sid, role, exp, iat };
+    } catch (error) {
+      throw error instanceof AccessTokenError ? error : new AccessTokenError(rejection(error));
+    }
+  }
+}
+
+function rejection(error: unknown): TokenRejection {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'wrong_audience';
+    if (error.claim === 'iss') return 'wrong_issuer';
+    return 'bad_claims';
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  return 'malformed';
+}
+
+export { SIGNING_ALGORITHMS };

@@ -1,0 +1,49 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { AppConfig } from '@benteng/config';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Opaque refresh tokens: `rt.<tenant id>.<256 random bits>`. The tenant part tells the server
+ * which tenant's table to look in, so a refresh needs no cross-tenant lookup; it grants nothing by
+ * itself (a forged tenant part simply finds no token). Only an HMAC of the whole token is stored.
+ */
+@Injectable()
+export class RefreshTokens {
+  private readonly pepper: Buffer;
+
+  constructor(config: AppConfig, logger: PinoLogger) {
+    if (config.AUTH_TOKEN_PEPPER) {
+      this.pepper = Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8');
+    } else {
+      // Validation requires it in production; elsewhere refresh tokens then last as long as the process.
+      this.pepper = randomBytes(32);
+      logger.warn('AUTH_TOKEN_PEPPER is not set: refresh tokens will not survive a restart of this process');
+    }
+  }
+
+  mint(tenantId: string): { token: string; hash: string } {
+    const token = `rt.${tenantId}.${randomBytes(32).toString('base64url')}`;
+    return { token, hash: this.hash(token) };
+  }
+
+  /** The tenant a well-formed token names, or undefined for anything else. */
+  parse(token: string): { tenantId: string } | undefined {
+    const [prefix, tenantId, secret, ...rest] = token.split('.');
+    if (prefix !== 'rt' || rest.length > 0 || !tenantId || !UUID.test(tenantId) || !secret || !SECRET.test(secret)) return undefined;
+    return { tenantId };
+  }
+
+  hash(token: string): string {
+    return createHmac('sha256', this.pepper).update(token).digest('hex');
+  }
+
+  matches(token: string, hash: string): boolean {
+    const a = Buffer.from(this.hash(token), 'hex');
+    const b = Buffer.from(hash, 'hex');
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}

@@ -1,0 +1,128 @@
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { PinoLogger } from 'nestjs-pino';
+import { Clock } from '@benteng/common';
+import { AppConfig } from '@benteng/config';
+import { PrismaService, TenantDatabase } from '@benteng/database';
+import { InjectRedis } from '@benteng/redis';
+import { Scope } from '@benteng/tenancy';
+
+export type RevocationKind = 'session' | 'user' | 'tenant';
+export interface Revocation {
+  kind: RevocationKind;
+  id: string;
+}
+
+const PREFIX = 'benteng:rev:';
+/** Set once the markers are complete (after a resync). Absent = Redis lost its state: ask Postgres. */
+const READY = `${PREFIX}ready`;
+const key = (kind: RevocationKind, id: string) => `${PREFIX}${kind}:${id}`;
+
+/**
+ * Is this access token's session still good? Checked on every authenticated request.
+ *
+ * Postgres is the source of truth (sessions.revoked_at, users.status, tenants.status); Redis holds
+ * a marker per revoked session, locked user and suspended tenant so the common case costs one
+ * MGET, shared by all API instances. Markers live as long as an access token can, after which
+ * nothing they would refuse can still be presented. The check never fails open: when Redis is
+ * unreachable, or has restarted empty (no READY key), it asks Postgres instead, and a resync
+ * rebuilds the markers from Postgres.
+ */
+@Injectable()
+export class RevocationStore implements OnApplicationBootstrap {
+  private resyncing: Promise<void> | undefined;
+
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    private readonly prisma: PrismaService,
+    private readonly db: TenantDatabase,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(RevocationStore.name);
+  }
+
+  onApplicationBootstrap(): void {
+    this.redis.on('ready', () => void this.resync());
+    if (this.redis.status === 'ready') void this.resync();
+  }
+
+  private get markerTtlS(): number {
+    return this.config.ACCESS_TOKEN_TTL_S + 60;
+  }
+
+  /** Publish revocations already committed to Postgres. */
+  async publish(revocations: Revocation[]): Promise<void> {
+    if (revocations.length === 0) return;
+    try {
+      const multi = this.redis.multi();
+      for (const r of revocations) multi.set(key(r.kind, r.id), '1', 'EX', this.markerTtlS);
+      const results = await multi.exec();
+      if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+    } catch {
+      // The markers may be incomplete: make every instance consult Postgres until a resync.
+      await this.redis.del(READY).catch(() => undefined);
+      this.logger.warn({ count: revocations.length }, 'revocation markers not written; checks fall back to Postgres');
+    }
+  }
+
+  /** Lift a user or tenant marker (unlock, reactivate). Postgres must already say so. */
+  async lift(revocation: Revocation): Promise<void> {
+    await this.redis.del(key(revocation.kind, revocation.id)).catch(async () => {
+      await this.redis.del(READY).catch(() => undefined);
+    });
+  }
+
+  async isRevoked(claims: { tid: string; sub: string; sid: string }): Promise<boolean> {
+    try {
+      const [ready, session, user, tenant] = await this.redis.mget(READY, key('session', claims.sid), key('user', claims.sub), key('tenant', claims.tid));
+      if (ready !== null) return session !== null || user !== null || tenant !== null;
+      void this.resync();
+    } catch {
+      // Redis unreachable: fall through to the source of truth.
+    }
+    return this.revokedInDatabase(claims);
+  }
+
+  /** The authoritative answer, from Postgres, inside the token's tenant. */
+  async revokedInDatabase(claims: { tid: string; sub: string; sid: string }): Promise<boolean> {
+    const scope = Scope.for(claims.tid, { kind: 'system', name: 'auth' });
+    const session = await this.db.run(scope, (tx) =>
+      tx.session.findFirst({
+        where: { id: claims.sid, userId: claims.sub },
+        select: {
+          revokedAt: true,
+          expiresAt: true,
+          tenant: { select: { status: true } },
+          membership: { select: { user: { select: { status: true } } } },
+        },
+      }),
+    );
+    if (!session) return true;
+    return session.revokedAt !== null || session.expiresAt <= this.clock.now() || session.tenant.status !== 'active' || session.membership.user.status !== 'active';
+  }
+
+  /** Rebuild every marker from Postgres, then mark the store READY. One at a time per process. */
+  resync(): Promise<void> {
+    this.resyncing ??= this.rebuild().finally(() => {
+      this.resyncing = undefined;
+    });
+    return this.resyncing;
+  }
+
+  private async rebuild(): Promise<void> {
+    try {
+      const since = new Date(this.clock.now().getTime() - this.markerTtlS * 1000);
+      const rows = await this.prisma.client.$queryRaw<{ kind: RevocationKind; id: string }[]>`SELECT kind, id FROM auth_active_revocations(${since})`;
+      const multi = this.redis.multi();
+      for (const row of rows) multi.set(key(row.kind, row.id), '1', 'EX', this.markerTtlS);
+      multi.set(READY, '1');
+      const results = await multi.exec();
+      if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+      this.logger.info({ markers: rows.length }, 'revocation markers rebuilt from Postgres');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'revocation resync failed; checks keep using Postgres');
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { Injectable } from '@nestjs/common';
+import { subject } from '@casl/ability';
+import { AuditLog, type AuditEntry } from '@benteng/audit';
+import { RevocationStore, type RequestMeta } from '@benteng/auth';
+import { accessibleWhere } from '@benteng/authz';
+import { Clock } from '@benteng/common';
+import { Prisma, PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
+import type { Scope } from '@benteng/tenancy';
+import { MemberError, MemberErrorCode } from './member.errors.js';
+
+export interface MemberView {
+  id: string;
+  userId: string;
+  email: string;
+  displayName: string;
+  role: MembershipRole;
+  createdAt: Date;
+}
+
+const MEMBER_SELECT = { id: true, userId: true, role: true, createdAt: true, user: { select: { email: true, displayName: true } } } as const;
+type MemberRow = Prisma.MembershipGetPayload<{ select: typeof MEMBER_SELECT }>;
+const view = (m: MemberRow): MemberView => ({ id: m.id, userId: m.userId, email: m.user.email, displayName: m.user.displayName, role: m.role, createdAt: m.createdAt });
+
+/**
+ * Tenant administration on /v1: who belongs to the tenant and with which role. Beyond the CASL
+ * rules (only owners and admins manage members): an admin cannot grant, change or remove the
+ * owner role; the last owner stays; a role change or removal ends the member's sessions at once.
+ */
+@Injectable()
+export class MembersService {
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly prisma: PrismaService,
+    private readonly revocations: RevocationStore,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(scope: Scope): Promise<MemberView[]> {
+    const rows = await this.db.run(scope, (tx) =>
+      tx.membership.findMany({ where: accessibleWhere(scope.ability, 'read', 'Membership'), select: MEMBER_SELECT, orderBy: { createdAt: 'asc' } }),
+    );
+    return rows.map(view);
+  }
+
+  async add(scope: Scope, input: { email: string; displayName: string; role: MembershipRole }, meta: RequestMeta): Promise<MemberView> {
+    this.assertMayGrant(scope, input.role);
+    // Users are global: finding or creating one by email is a named cross-tenant function.
+    const [row] = await this.prisma.client.$queryRaw<{ id: string }[]>`SELECT auth_find_or_create_user(${input.email.trim().toLowerCase()}, ${input.displayName}) AS id`;
+    const userId = row!.id;
+    try {
+      return await this.db.run(scope, async (tx) => {
+        const created = await tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role }, select: MEMBER_SELECT });
+        await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.added', created.id, meta), data: { role: input.role } });
+        return view(created);
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new MemberError(MemberErrorCode.AlreadyMember);
+      throw error;
+    }
+  }
+
+  async changeRole(scope: Scope, membershipId: string, role: MembershipRole, meta: RequestMeta): Promise<MemberView> {
+    const { member, sessions } = await this.db.run(scope, async (tx) => {
+      const target = await this.findForUpdate(tx, scope, membershipId, 'update');
+      if (target.role === 'owner' || role === 'owner') this.assertMayGrant(scope, 'owner');
+      if (target.role === 'owner' && role !== 'owner') await this.assertNotLastOwner(tx);
+      const updated = await tx.membership.update({ where: { tenantId_id: { tenantId: scope.tenantId, id: target.id } }, data: { role }, select: MEMBER_SELECT });
+      // Tokens carry the role: end the member's sessions so the new role applies at once.
+      const ended = await this.endSessions(tx, target.userId);
+      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.role_changed', target.id, meta), data: { from: target.role, to: role, sessionsRevoked: ended.length } });
+      return { member: view(updated), sessions: ended };
+    });
+    await this.revocations.publish(sessions.map((id) => ({ kind: 'session' as const, id })));
+    return member;
+  }
+
+  async remove(scope: Scope, membershipId: string, meta: RequestMeta): Promise<void> {
+    const sessions = await this.db.run(scope, async (tx) => {
+      const target = await this.findForUpdate(tx, scope, membershipId, 'delete');
+      if (target.role === 'owner') {
+        this.assertMayGrant(scope, 'owner');
+        await this.assertNotLastOwner(tx);
+      }
+      const ended = await this.endSessions(tx, target.userId);
+      // Sessions and refresh tokens go with the membership (composite FK, ON DELETE CASCADE).
+      await tx.membership.delete({ where: { tenantId_id: { tenantId: scope.tenantId, id: target.id } } });
+      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.removed', target.id, meta), data: { role: target.role, sessionsRevoked: ended.length } });
+      return ended;
+    });
+    await this.revocations.publish(sessions.map((id) => ({ kind: 'session' as const, id })));
+  }
+
+  /** The membership the scope may act on, row-locked; missing and forbidden are both "not found". */
+  private async findForUpdate(tx: TenantTx, scope: Scope, id: string, action: 'update' | 'delete') {
+    const target = await tx.membership.findFirst({ where: { AND: [accessibleWhere(scope.ability, action, 'Membership'), { id }] }, select: { id: true, userId: true, role: true } });
+    if (!target) throw new MemberError(MemberErrorCode.NotFound);
+    return target;
+  }
+
+  /** Locks the owner rows so two concurrent demotions cannot both pass the check. */
+  private async assertNotLastOwner(tx: TenantTx): Promise<void> {
+    const owners = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM memberships WHERE role = 'owner' FOR UPDATE`;
+    if (owners.length <= 1) throw new MemberError(MemberErrorCode.LastOwner);
+  }
+
+  private assertMayGrant(scope: Scope, role: MembershipRole): void {
+    if (scope.principal.kind !== 'user') throw new MemberError(MemberErrorCode.Forbidden);
+    if (!scope.ability.can('create', subject('Membership', { tenantId: scope.tenantId } as never))) throw new MemberError(MemberErrorCode.Forbidden);
+    if (role === 'owner' && scope.principal.role !== 'owner') throw new MemberError(MemberErrorCode.OwnerRequired);
+  }
+
+  private async endSessions(tx: TenantTx, userId: string): Promise<string[]> {
+    const sessions = await tx.session.findMany({ where: { userId, revokedAt: null }, select: { id: true } });
+    if (sessions.length > 0) {
+      await tx.session.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: this.clock.now(), revokedReason: 'membership_changed' } });
+    }
+    return sessions.map((s) => s.id);
+  }
+
+  private entry(scope: Scope, type: AuditEntry['type'], membershipId: string, meta: RequestMeta): AuditEntry {
+    const actor = scope.principal.kind === 'user' ? `user:${scope.principal.userId}` : `system:${scope.principal.name}`;
+    return { type, outcome: 'success', actor, subject: `membership:${membershipId}`, ip: meta.ip, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
+  }
+}

@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { AppConfig } from '@benteng/config';
+import { InjectRedis } from '@benteng/redis';
+
+export const THROTTLE_KEY_PREFIX = 'benteng:throttle:';
+
+/** Failed refresh-token presentations per client IP within LOGIN_WINDOW_S before the IP is throttled. */
+export const REFRESH_MAX_FAILURES_PER_IP = 30;
+
+/** No block, however often repeated, lasts longer than a day: a locked-out owner can always come back. */
+const MAX_BLOCK_S = 86_400;
+
+/** How long after a block ends its escalation level is remembered (the next block doubles). */
+const ESCALATION_MEMORY_S = 86_400;
+
+export interface ThrottleKey {
+  /** The email as typed; normalised and hashed before it reaches Redis. */
+  account?: string;
+  /** The client address from clientIp(request), never from a header. */
+  ip: string;
+}
+
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterS: number; reason: 'account' | 'ip' };
+export type RefreshThrottleDecision = { allowed: true } | { allowed: false; retryAfterS: number };
+
+/**
+ * One kind of failure counted per subject, with progressive blocks.
+ *
+ * rate-limiter-flexible's `blockDuration` is a fixed number, so two of its Redis limiters work
+ * together (the "dynamic block duration" recipe of its documentation):
+ * - `failures` counts failures in a fixed window of LOGIN_WINDOW_S. The failure that reaches the
+ *   maximum turns the key into a block with `block(subject, seconds)`: the same key, saturated,
+ *   with the block's TTL. When it expires the subject starts again from zero.
+ * - `blocks` counts how often the subject was blocked (atomic `penalty`), and `set` re-arms its TTL
+ *   at each block so the level outlives the block it caused. The n-th block lasts
+ *   window × 2^(n-1), capped at a day; a day after the last block ends the level is forgotten.
+ *
+ * Each Redis limiter has a RateLimiterMemory `insuranceLimiter` with the same rules: when Redis
+ * fails, the library runs the same operation on this process's memory. Limits then hold per
+ * instance (an attacker spreading requests over N instances gets up to N times the budget, and
+ * counts made meanwhile are not merged back) rather than not at all. `rejectIfRedisNotReady`
+ * sends commands to the insurance at once while ioredis is reconnecting instead of waiting.
+ */
+class ProgressiveFailureCounter {
+  private readonly failures: RateLimiterRedis;
+  private readonly blocks: RateLimiterRedis;
+
+  constructor(
+    redis: Redis,
+    name: string,
+    private readonly maxFailures: number,
+    private readonly windowS: number,
+  ) {
+    const prefix = `${THROTTLE_KEY_PREFIX}${name}`;
+    this.failures = insured(redis, { keyPrefix: `${prefix}:failures`, points: maxFailures, duration: windowS });
+    // Only penalty/set/get/delete are used on this one, so `points` never refuses anything.
+    this.blocks = insured(redis, { keyPrefix: `${prefix}:blocks`, points: Number.MAX_SAFE_INTEGER, duration: MAX_BLOCK_S + ESCALATION_MEMORY_S });
+  }
+
+  /** Milliseconds until the subject may try again; 0 when it is not blocked. */
+  async blockedForMs(subject: string): Promise<number> {
+    const state = await this.failures.get(subject);
+    // `>=`, not `>`: between the failure that reaches the maximum and its block() call, the count
+    // alone already refuses, so concurrent requests on other instances cannot slip through.
+    if (!state || state.consumedPoints < this.maxFailures) return 0;
+    return Math.max(state.msBeforeNext, 1);
+  }
+
+  async recordFailure(subject: string): Promise<void> {
+    const { consumedPoints } = await this.failures.penalty(subject);
+    // Exactly one failure sees the count equal the maximum (the increment is atomic in Redis), so
+    // a burst of concurrent failures escalates once, not once per request.
+    if (consumedPoints !== this.maxFailures) return;
+    const { consumedPoints: level } = await this.blocks.penalty(subject);
+    const blockS = Math.min(this.windowS * 2 ** (level - 1), MAX_BLOCK_S);
+    await this.failures.block(subject, blockS);
+    // Re-arms the level's TTL (penalty only sets one when the key is new). Not atomic with the
+    // penalty above: a concurrent block may lose one step of escalation, never the block itself.
+    await this.blocks.set(subject, level, blockS + ESCALATION_MEMORY_S);
+  }
+
+  async reset(subject: string): Promise<void> {
+    await Promise.all([this.failures.delete(subject), this.blocks.delete(subject)]);
+  }
+}
+
+function insured(redis: Redis, options: { keyPrefix: string; points: number; duration: number }): RateLimiterRedis {
+  return new RateLimiterRedis({
+    ...options,
+    storeClient: redis,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory(options),
+  });
+}
+
+/**
+ * Brute-force protection for login and token refresh, shared by every API instance through Redis.
+ *
+ * Protocol for a login: `check` BEFORE the password is verified (a blocked caller must not get
+ * another guess, nor spend our argon2 time), then `recordFailure` or `recordSuccess`. Failures are
+ * counted per account from any IP (a distributed guess at one password) and per IP over any
+ * account (one client spraying many accounts). Unknown emails are counted like known ones, so a
+ * block says nothing about whether an account exists (ARCHITECTURE.md, invariant 5).
+ *
+ * Fail mode: never open. While Redis is unavailable the limits apply per instance (see
+ * ProgressiveFailureCounter) and a warning is logged; should even that fail, the methods reject
+ * and the login fails with an error instead of proceeding unthrottled.
+ */
+@Injectable()
+export class LoginThrottle {
+  private readonly logger = new Logger(LoginThrottle.name);
+  private readonly accounts: ProgressiveFailureCounter;
+  private readonly ips: ProgressiveFailureCounter;
+  private readonly refreshIps: ProgressiveFailureCounter;
+  private degraded = false;
+
+  constructor(
+    config: AppConfig,
+    @InjectRedis() private readonly redis: Redis,
+  ) {
+    const window = config.LOGIN_WINDOW_S;
+    this.accounts = new ProgressiveFailureCounter(redis, 'login-account', config.LOGIN_MAX_FAILURES_PER_ACCOUNT, window);
+    this.ips = new ProgressiveFailureCounter(redis, 'login-ip', config.LOGIN_MAX_FAILURES_PER_IP, window);
+    this.refreshIps = new ProgressiveFailureCounter(redis, 'refresh-ip', REFRESH_MAX_FAILURES_PER_IP, window);
+  }
+
+  async check(key: ThrottleKey): Promise<ThrottleDecision> {
+    this.noteRedisState();
+    const [accountMs, ipMs] = await Promise.all([
+      key.account === undefined ? 0 : this.accounts.blockedForMs(accountSubject(key.account)),
+      this.ips.blockedForMs(ipSubject(key.ip)),
+    ]);
+    if (accountMs === 0 && ipMs === 0) return { allowed: true };
+    // Both must clear before a retry can succeed, so the caller is told the longer wait.
+    const reason = accountMs >= ipMs ? 'account' : 'ip';
+    return { allowed: false, retryAfterS: toSeconds(Math.max(accountMs, ipMs)), reason };
+  }
+
+  async recordFailure(key: ThrottleKey): Promise<void> {
+    this.noteRedisState();
+    await Promise.all([
+      key.account === undefined ? undefined : this.accounts.recordFailure(accountSubject(key.account)),
+      this.ips.recordFailure(ipSubject(key.ip)),
+    ]);
+  }
+
+  /**
+   * A correct password clears the account's failures and its escalation: only the owner (or
+   * someone who already has the password) can do that. The IP's count stays, so an attacker who
+   * owns one account cannot use its logins to reset their budget for spraying others.
+   */
+  async recordSuccess(key: ThrottleKey): Promise<void> {
+    this.noteRedisState();
+    if (key.account !== undefined) await this.accounts.reset(accountSubject(key.account));
+  }
+
+  /** Call before looking up a presented refresh token. */
+  async checkRefresh(ip: string): Promise<RefreshThrottleDecision> {
+    this.noteRedisState();
+    const ms = await this.refreshIps.blockedForMs(ipSubject(ip));
+    return ms === 0 ? { allowed: true } : { allowed: false, retryAfterS: toSeconds(ms) };
+  }
+
+  /** A refresh token that was unknown, expired or revoked: someone may be guessing tokens. */
+  async recordRefreshFailure(ip: string): Promise<void> {
+    this.noteRedisState();
+    await this.refreshIps.recordFailure(ipSubject(ip));
+  }
+
+  /** Logs each switch to and from per-instance limits once, so degraded protection is visible. */
+  private noteRedisState(): void {
+    const ready = this.redis.status === 'ready';
+    if (!ready && !this.degraded) {
+      this.logger.warn('Redis unavailable: login throttling falls back to per-instance limits');
+    } else if (ready && this.degraded) {
+      this.logger.log('Redis available again: login throttling is shared across instances');
+    }
+    this.degraded = !ready;
+  }
+}
+
+function toSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/**
+ * The account as a Redis key part: normalised so case and Unicode variants of one address share a
+ * counter (erring toward counting together), then hashed so no email is stored in Redis keys.
+ */
+function accountSubject(email: string): string {
+  const normalised = email.normalize('NFKC').trim().toLowerCase();
+  return createHash('sha256').update(normalised, 'utf8').digest('hex');
+}
+
+/**
+ * The IP as a Redis key part. An IPv6 client usually controls a whole /64 (one subscriber line),
+ * so counting single IPv6 addresses would give it 2^64 budgets; IPv6 is counted per /64. An IPv4
+ * address in mapped form counts as the IPv4 address.
+ */
+function ipSubject(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  return `${ipv6Hextets(ip).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, in hex without leading zeros. */
+function ipv6Hextets(ip: string): string[] {
+  const address = ip.split('%')[0]!.toLowerCase();
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [group];
+          // A trailing dotted IPv4 part (e.g. 64:ff9b::192.0.2.1) stands for two groups.
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const zeros = Array.from({ length: 8 - before.length - after.length }, () => '0');
+  return [...before, ...zeros, ...after].map((group) => Number.parseInt(group, 16).toString(16));
+}

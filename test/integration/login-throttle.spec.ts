@@ -1,0 +1,223 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@benteng/config';
+import { LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
+
+/** Every test uses fresh emails and IPs, so files and tests never share a counter. */
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const randomEmail = () => `User.${hex(6)}@Example.test`;
+const randomIp = () => `10.${[...randomBytes(3)].join('.')}`;
+const hextet = () => randomBytes(2).readUInt16BE().toString(16);
+const accountHash = (email: string) => createHash('sha256').update(email.toLowerCase()).digest('hex');
+const accountKey = (email: string, counter: 'failures' | 'blocks') => `${THROTTLE_KEY_PREFIX}login-account:${counter}:${accountHash(email)}`;
+
+const redis = new Redis(process.env.REDIS_URL!);
+const subjects: string[] = [];
+
+function throttle(env: Record<string, string> = {}, client: Redis = redis): LoginThrottle {
+  return new LoginThrottle(loadConfig({ ...process.env, ...env }), client);
+}
+
+/** Failures with a remembered subject, so afterAll can remove the keys they created. */
+async function fail(sut: LoginThrottle, key: { account?: string; ip: string }): Promise<void> {
+  subjects.push(key.ip, ...(key.account ? [accountHash(key.account)] : []));
+  await sut.recordFailure(key);
+}
+
+async function throttleKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${THROTTLE_KEY_PREFIX}*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+// Until the connection is ready the throttle uses its per-instance insurance (by design); these
+// tests are about the shared counters, so they start once Redis answers.
+beforeAll(async () => {
+  await redis.ping();
+});
+
+afterAll(async () => {
+  const ours = (await throttleKeys()).filter((key) => subjects.some((subject) => key.endsWith(`:${subject}`)));
+  if (ours.length > 0) await redis.del(...ours);
+  redis.disconnect();
+});
+
+describe('LoginThrottle on Redis', () => {
+  describe('per account', () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '10' });
+
+    it('refuses the 11th attempt after 10 failures spread over 10 IPs', async () => {
+      const email = randomEmail();
+      for (let i = 0; i < 9; i++) await fail(sut, { account: email, ip: randomIp() });
+      expect(await sut.check({ account: email, ip: randomIp() })).toEqual({ allowed: true });
+
+      // Case and surrounding spaces do not make a new account.
+      await fail(sut, { account: ` ${email.toUpperCase()} `, ip: randomIp() });
+      const decision = await sut.check({ account: email.toLowerCase(), ip: randomIp() });
+      expect(decision).toMatchObject({ allowed: false, reason: 'account' });
+      expect(decision.allowed === false && decision.retryAfterS).toBeGreaterThan(0);
+    });
+
+    it('leaves other accounts alone', async () => {
+      const victim = randomEmail();
+      const ip = randomIp();
+      for (let i = 0; i < 10; i++) await fail(sut, { account: victim, ip });
+      const other = randomEmail();
+      await fail(sut, { account: other, ip });
+      expect(await sut.check({ account: other, ip })).toEqual({ allowed: true });
+      expect(await sut.check({ account: victim, ip })).toMatchObject({ allowed: false, reason: 'account' });
+    });
+
+    it('resets the account counter on success', async () => {
+      const email = randomEmail();
+      const ip = randomIp();
+      for (let i = 0; i < 9; i++) await fail(sut, { account: email, ip });
+      await sut.recordSuccess({ account: email, ip });
+      for (let i = 0; i < 9; i++) await fail(sut, { account: email, ip });
+      expect(await sut.check({ account: email, ip })).toEqual({ allowed: true });
+    });
+
+    it('escalates once for a burst of concurrent failures', async () => {
+      const email = randomEmail();
+      await Promise.all(Array.from({ length: 25 }, () => fail(sut, { account: email, ip: randomIp() })));
+      const decision = await sut.check({ account: email, ip: randomIp() });
+      expect(decision).toMatchObject({ allowed: false, reason: 'account' });
+      expect(decision.allowed === false && decision.retryAfterS).toBeLessThanOrEqual(900);
+      expect(await redis.get(accountKey(email, 'blocks'))).toBe('1');
+    });
+  });
+
+  describe('per IP', () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_IP: '5', LOGIN_WINDOW_S: '60' });
+
+    it('refuses an IP after its failures over many accounts, whatever account it tries next', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < 5; i++) await fail(sut, { account: randomEmail(), ip });
+      const fresh = randomEmail();
+      const decision = await sut.check({ account: fresh, ip });
+      expect(decision).toMatchObject({ allowed: false, reason: 'ip' });
+      expect(decision.allowed === false && decision.retryAfterS).toBeGreaterThan(0);
+      expect(decision.allowed === false && decision.retryAfterS).toBeLessThanOrEqual(60);
+
+      expect(await sut.check({ account: fresh, ip: randomIp() })).toEqual({ allowed: true });
+      expect(await sut.check({ ip })).toMatchObject({ allowed: false, reason: 'ip' });
+    });
+
+    it('is not reset by a successful login from that IP', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < 5; i++) await fail(sut, { account: randomEmail(), ip });
+      const own = randomEmail();
+      await sut.recordSuccess({ account: own, ip });
+      expect(await sut.check({ account: own, ip })).toMatchObject({ allowed: false, reason: 'ip' });
+    });
+
+    it('counts IPv6 clients per /64, so rotating addresses inside one does not reset the budget', async () => {
+      const net = `2001:db8:${hextet()}:${hextet()}`;
+      subjects.push(`${net}::/64`);
+      for (let i = 1; i <= 5; i++) await fail(sut, { account: randomEmail(), ip: `${net}::${hextet()}:${i}` });
+      expect(await sut.check({ ip: `${net}:ffff:ffff:ffff:ffff` })).toMatchObject({ allowed: false, reason: 'ip' });
+      expect(await sut.check({ ip: `2001:db8:${hextet()}:${hextet()}::1` })).toEqual({ allowed: true });
+    });
+  });
+
+  describe('progressive blocks', () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '2', LOGIN_WINDOW_S: '10' });
+
+    async function blockAndReadRetry(email: string): Promise<number> {
+      // The previous block, if any, is made to expire now (as if its time had passed); the
+      // escalation level, a separate key, stays.
+      await redis.del(accountKey(email, 'failures'));
+      await fail(sut, { account: email, ip: randomIp() });
+      await fail(sut, { account: email, ip: randomIp() });
+      const decision = await sut.check({ account: email, ip: randomIp() });
+      if (decision.allowed) throw new Error('expected a block');
+      return decision.retryAfterS;
+    }
+
+    it('doubles each block from the window on', async () => {
+      const email = randomEmail();
+      const first = await blockAndReadRetry(email);
+      const second = await blockAndReadRetry(email);
+      const third = await blockAndReadRetry(email);
+      expect(first).toBeGreaterThan(0);
+      expect(first).toBeLessThanOrEqual(10);
+      expect(second).toBeGreaterThan(10);
+      expect(second).toBeLessThanOrEqual(20);
+      expect(third).toBeGreaterThan(20);
+      expect(third).toBeLessThanOrEqual(40);
+    });
+
+    it('never blocks longer than a day', async () => {
+      const email = randomEmail();
+      await blockAndReadRetry(email);
+      await redis.set(accountKey(email, 'blocks'), '30');
+      const retry = await blockAndReadRetry(email);
+      expect(retry).toBeGreaterThan(86_400 - 5);
+      expect(retry).toBeLessThanOrEqual(86_400);
+    });
+
+    it('starts again from the window after a successful login', async () => {
+      const email = randomEmail();
+      await blockAndReadRetry(email);
+      await blockAndReadRetry(email);
+      await redis.del(accountKey(email, 'failures'));
+      await sut.recordSuccess({ account: email, ip: randomIp() });
+      expect(await blockAndReadRetry(email)).toBeLessThanOrEqual(10);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    const sut = throttle();
+
+    it(`refuses an IP after ${REFRESH_MAX_FAILURES_PER_IP} failed presentations`, async () => {
+      const ip = randomIp();
+      subjects.push(ip);
+      for (let i = 0; i < REFRESH_MAX_FAILURES_PER_IP - 1; i++) await sut.recordRefreshFailure(ip);
+      expect(await sut.checkRefresh(ip)).toEqual({ allowed: true });
+      await sut.recordRefreshFailure(ip);
+      const decision = await sut.checkRefresh(ip);
+      expect(decision).toMatchObject({ allowed: false });
+      expect(decision.allowed === false && decision.retryAfterS).toBeGreaterThan(0);
+      expect(await sut.checkRefresh(randomIp())).toEqual({ allowed: true });
+      // Refresh failures are their own budget: the IP may still attempt a login.
+      expect(await sut.check({ ip })).toEqual({ allowed: true });
+    });
+  });
+
+  it('never puts an email into a Redis key', async () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '2' });
+    const email = randomEmail();
+    for (let i = 0; i < 3; i++) await fail(sut, { account: email, ip: randomIp() });
+    const keys = await throttleKeys();
+    expect(keys).toContain(accountKey(email, 'failures'));
+    expect(keys).toContain(accountKey(email, 'blocks'));
+    const local = email.split('@')[0]!.toLowerCase();
+    expect(keys.filter((key) => key.toLowerCase().includes(local) || key.includes('@'))).toEqual([]);
+  });
+
+  describe('with Redis unavailable', () => {
+    const dead = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 500 });
+    dead.on('error', () => undefined);
+    afterAll(() => dead.disconnect());
+
+    it('still blocks after the limit, within this instance (insurance limiter)', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_MAX_FAILURES_PER_IP: '5', LOGIN_WINDOW_S: '60' }, dead);
+      const email = randomEmail();
+      for (let i = 0; i < 10; i++) await sut.recordFailure({ account: email, ip: randomIp() });
+      const decision = await sut.check({ account: email, ip: randomIp() });
+      expect(decision).toMatchObject({ allowed: false, reason: 'account' });
+      expect(decision.allowed === false && decision.retryAfterS).toBeGreaterThan(0);
+
+      const ip = randomIp();
+      for (let i = 0; i < 5; i++) await sut.recordFailure({ account: randomEmail(), ip });
+      expect(await sut.check({ account: randomEmail(), ip })).toMatchObject({ allowed: false, reason: 'ip' });
+      expect(await sut.check({ account: randomEmail(), ip: randomIp() })).toEqual({ allowed: true });
+    });
+  });
+});
