@@ -1,5 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { Global, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { LoggerModule } from 'nestjs-pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, AuditVerifier, auditEventHash, GENESIS_HASH, type AuditEntry, type AuditLogSink } from '@benteng/audit';
+import {
+  AuditLog,
+  AuditModule,
+  AuditVerifier,
+  auditEventHash,
+  GENESIS_HASH,
+  type AuditEntry,
+  type AuditLogSink,
+  type ChainedEvent,
+} from '@benteng/audit';
+import { Clock, ClockModule } from '@benteng/common';
+import { TenantDatabase } from '@benteng/database';
 import { appPool, ownerPool, tenantDatabase } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 
@@ -216,6 +231,41 @@ describe('audit log', () => {
     });
   });
 
+  it('verifies a chain longer than one page, and finds a problem past the first page', async () => {
+    const tenant = await createTenant(owner, 'audit-long');
+    // Built here and inserted in one statement: appending 2,345 events one by one would be slow.
+    const chain: (ChainedEvent & { hash: string })[] = [];
+    let prevHash = GENESIS_HASH;
+    for (let seq = 1; seq <= 2345; seq++) {
+      const row: ChainedEvent = {
+        tenantId: tenant.id,
+        seq: BigInt(seq),
+        id: randomUUID(),
+        occurredAt: new Date(Date.UTC(2026, 11, 1, 0, 0, seq)),
+        type: 'auth.refresh',
+        outcome: 'success',
+        actor: 'system:auth',
+        subject: null,
+        requestId: null,
+        ip: null,
+        data: { n: seq },
+        prevHash,
+      };
+      prevHash = auditEventHash(row);
+      chain.push({ ...row, hash: prevHash });
+    }
+    await owner.query(
+      `INSERT INTO audit_events (tenant_id, id, seq, occurred_at, type, outcome, actor, data, prev_hash, hash)
+       SELECT $1, r.id, r.seq, r.at, 'auth.refresh', 'success', 'system:auth', r.data, r.prev, r.hash
+         FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, seq bigint, at timestamptz, data jsonb, prev text, hash text)`,
+      [tenant.id, JSON.stringify(chain.map((r) => ({ id: r.id, seq: Number(r.seq), at: r.occurredAt, data: r.data, prev: r.prevHash, hash: r.hash })))],
+    );
+    expect(await verifier.verify(tenant.id)).toEqual({ ok: true, count: 2345, head: { seq: 2345, hash: prevHash } });
+
+    await tamper(`UPDATE audit_events SET data = '{"n": 0}' WHERE tenant_id = $1 AND seq = 1500`, [tenant.id]);
+    expect(await verifier.verify(tenant.id)).toEqual({ ok: false, count: 1499, seq: 1500, problem: 'hash_mismatch' });
+  });
+
   describe('what an entry may carry', () => {
     let tenant: TestTenant;
 
@@ -279,5 +329,43 @@ describe('audit log', () => {
       },
     });
     expect(JSON.stringify(lines)).not.toContain('bk_live_secret');
+  });
+
+  it('wires into Nest: AuditModule with the app Clock and pino, one log line per event', async () => {
+    const at = new Date('2026-12-01T08:30:00.123Z');
+    const lines: Record<string, unknown>[] = [];
+    @Global()
+    @Module({ providers: [{ provide: TenantDatabase, useValue: db }], exports: [TenantDatabase] })
+    class TestDatabaseModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: [{ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }] }),
+        ClockModule,
+        TestDatabaseModule,
+        AuditModule,
+      ],
+    })
+      .overrideProvider(Clock)
+      .useValue({ now: () => at })
+      .compile();
+    try {
+      const tenant = await createTenant(owner, 'audit-nest');
+      await moduleRef.get(AuditLog).recordFor(tenant.id, event(1, { type: 'auth.rate_limited', outcome: 'denied' }));
+      expect(await moduleRef.get(AuditVerifier).verify(tenant.id)).toMatchObject({ ok: true, count: 1 });
+
+      const { rows: [row] } = await owner.query('SELECT occurred_at, id FROM audit_events WHERE tenant_id = $1', [tenant.id]);
+      expect(row.occurred_at.toISOString()).toBe(at.toISOString());
+      expect(parseInt(row.id.replaceAll('-', '').slice(0, 12), 16)).toBe(at.getTime());
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: 40,
+          context: 'AuditLog',
+          msg: 'audit auth.rate_limited denied',
+          audit: expect.objectContaining({ tenantId: tenant.id, eventId: row.id, seq: 1, data: event(1).data }),
+        }),
+      ]);
+    } finally {
+      await moduleRef.close();
+    }
   });
 });

@@ -60,6 +60,9 @@ export class AuditLog {
    * Records an event inside the caller's tenant transaction, so a change and its audit row commit
    * or roll back together. The transaction must be READ COMMITTED (TenantDatabase's default) and
    * bound to `tenantId`; anything else is a programming error and throws.
+   *
+   * The tenant's append lock is held from here until the caller commits, and every other audit
+   * write of the tenant waits for it: call this as the last step of the transaction.
    */
   async recordIn(tx: TenantTx, tenantId: string, entry: AuditEntry): Promise<void> {
     await this.append(tx, tenantId, normalizeEntry(entry));

@@ -122,7 +122,7 @@ export class AppConfig {
    * Proxies whose X-Forwarded-For is believed, as a comma-separated list of IPs or CIDRs (e.g.
    * "10.0.0.0/8,127.0.0.1"). Empty: the socket address is the client, whatever headers say.
    */
-  @Matches(/^$|^[0-9a-fA-F:.\/]+(,[0-9a-fA-F:.\/]+)*$/, { message: 'must be a comma-separated list of IP addresses or CIDR ranges' })
+  @Matches(/^$|^[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*$/, { message: 'must be a comma-separated list of IP addresses or CIDR ranges' })
   TRUSTED_PROXIES = '';
 
   /** Failed logins per account (any IP) within LOGIN_WINDOW_S before the account is throttled. */

@@ -13,6 +13,9 @@ export function createRedis(url: string, connectionName: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // A hung Redis must not stall requests: a command that takes longer fails, and callers fall
+    // back (revocation checks ask Postgres, throttles use their per-instance insurance).
+    commandTimeout: 1_500,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
 }
