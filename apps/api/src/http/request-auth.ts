@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedUser, RequestMeta } from '@benteng/auth';
+import { clientIp } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
 
 const AUTH = Symbol('benteng.auth');
@@ -27,5 +28,5 @@ export const CurrentUser = createParamDecorator((_: unknown, context: ExecutionC
 export const Meta = createParamDecorator((_: unknown, context: ExecutionContext): RequestMeta => {
   const request = context.switchToHttp().getRequest<FastifyRequest>();
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, requestId: String(request.id), ...(userAgent ? { userAgent } : {}) };
+  return { ip: clientIp(request), requestId: String(request.id), ...(userAgent ? { userAgent } : {}) };
 });
