@@ -81,7 +81,12 @@ export class AuthService implements OnModuleInit {
 
     const rows = await this.prisma.client.$queryRaw<LoginRow[]>`SELECT * FROM auth_login_lookup(${email})`;
     const user = rows[0];
-    const membership = user ? rows.find((r) => r.tenant_id !== null && (input.tenant === undefined || r.tenant_slug === input.tenant)) : undefined;
+    // A named tenant must be one of the user's; without one, the first active membership.
+    const membership = !user
+      ? undefined
+      : input.tenant !== undefined
+        ? rows.find((r) => r.tenant_id !== null && r.tenant_slug === input.tenant)
+        : (rows.find((r) => r.tenant_id !== null && r.tenant_status === 'active') ?? rows.find((r) => r.tenant_id !== null));
     // Exactly one argon2 verification on every path: unknown users are checked against a dummy hash.
     const passwordOk = await this.hasher.verify(user?.password_hash ?? (await this.hasher.dummyHash()), input.password);
 

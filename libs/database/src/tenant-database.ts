@@ -29,3 +29,17 @@ export class TenantDatabase {
     }, options);
   }
 }
+
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
+
+/**
+ * True for errors that mean "a concurrent transaction won; try again" (serialization failure,
+ * deadlock). The HTTP layer answers them with 409 instead of 500.
+ */
+export function isConcurrencyConflict(error: unknown): boolean {
+  const e = error as { code?: unknown; meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.code === 'P2034') return true;
+  const sqlState = e.meta?.code ?? e.meta?.driverAdapterError?.cause?.originalCode;
+  return typeof sqlState === 'string' && RETRYABLE_SQLSTATES.has(sqlState);
+}

@@ -10,16 +10,19 @@ import { MemberError, MemberErrorCode } from './member.errors.js';
 
 export interface MemberView {
   id: string;
-  userId: string;
   email: string;
   displayName: string;
   role: MembershipRole;
   createdAt: Date;
 }
 
-const MEMBER_SELECT = { id: true, userId: true, role: true, createdAt: true, user: { select: { email: true, displayName: true } } } as const;
+const MEMBER_SELECT = { id: true, role: true, createdAt: true, displayName: true, user: { select: { email: true, displayName: true } } } as const;
 type MemberRow = Prisma.MembershipGetPayload<{ select: typeof MEMBER_SELECT }>;
-const view = (m: MemberRow): MemberView => ({ id: m.id, userId: m.userId, email: m.user.email, displayName: m.user.displayName, role: m.role, createdAt: m.createdAt });
+/**
+ * The tenant's own name for the member wins over the user's global one, and the global user id
+ * stays internal: nothing here tells a tenant about the person's account elsewhere.
+ */
+const view = (m: MemberRow): MemberView => ({ id: m.id, email: m.user.email, displayName: m.displayName ?? m.user.displayName, role: m.role, createdAt: m.createdAt });
 
 /**
  * Tenant administration on /v1: who belongs to the tenant and with which role. Beyond the CASL
@@ -50,7 +53,7 @@ export class MembersService {
     const userId = row!.id;
     try {
       return await this.db.run(scope, async (tx) => {
-        const created = await tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role }, select: MEMBER_SELECT });
+        const created = await tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role, displayName: input.displayName }, select: MEMBER_SELECT });
         await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.added', created.id, meta), data: { role: input.role } });
         return view(created);
       });
@@ -63,6 +66,11 @@ export class MembersService {
   async changeRole(scope: Scope, membershipId: string, role: MembershipRole, meta: RequestMeta): Promise<MemberView> {
     const { member, sessions } = await this.db.run(scope, async (tx) => {
       const target = await this.findForUpdate(tx, scope, membershipId, 'update');
+      if (target.role === role) {
+        // Nothing changes: no sessions end, nothing is audited.
+        const unchanged = await tx.membership.findFirstOrThrow({ where: { id: target.id }, select: MEMBER_SELECT });
+        return { member: view(unchanged), sessions: [] };
+      }
       if (target.role === 'owner' || role === 'owner') this.assertMayGrant(scope, 'owner');
       if (target.role === 'owner' && role !== 'owner') await this.assertNotLastOwner(tx);
       const updated = await tx.membership.update({ where: { tenantId_id: { tenantId: scope.tenantId, id: target.id } }, data: { role }, select: MEMBER_SELECT });
@@ -91,17 +99,24 @@ export class MembersService {
     await this.revocations.publish(sessions.map((id) => ({ kind: 'session' as const, id })));
   }
 
-  /** The membership the scope may act on, row-locked; missing and forbidden are both "not found". */
+  /**
+   * The membership the scope may act on; missing and forbidden are both "not found". The row is
+   * locked first, so the role read below is the one the write will change: a concurrent promotion
+   * to owner is either seen (and the owner rules apply) or waits for this transaction.
+   */
   private async findForUpdate(tx: TenantTx, scope: Scope, id: string, action: 'update' | 'delete') {
+    // The owner rows are locked in the same statement and in id order: two owners demoting each
+    // other take the same locks in the same order, so one waits instead of deadlocking.
+    await tx.$queryRaw`SELECT id FROM memberships WHERE id = ${id}::uuid OR role = 'owner' ORDER BY id FOR UPDATE`;
     const target = await tx.membership.findFirst({ where: { AND: [accessibleWhere(scope.ability, action, 'Membership'), { id }] }, select: { id: true, userId: true, role: true } });
     if (!target) throw new MemberError(MemberErrorCode.NotFound);
     return target;
   }
 
-  /** Locks the owner rows so two concurrent demotions cannot both pass the check. */
+  /** Owner rows are already locked by findForUpdate: two concurrent demotions cannot both pass. */
   private async assertNotLastOwner(tx: TenantTx): Promise<void> {
-    const owners = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM memberships WHERE role = 'owner' FOR UPDATE`;
-    if (owners.length <= 1) throw new MemberError(MemberErrorCode.LastOwner);
+    const owners = await tx.membership.count({ where: { role: 'owner' } });
+    if (owners <= 1) throw new MemberError(MemberErrorCode.LastOwner);
   }
 
   private assertMayGrant(scope: Scope, role: MembershipRole): void {

@@ -15,6 +15,11 @@ END
 $$;
 GRANT USAGE ON SCHEMA public TO benteng_platform;
 
+-- The name a tenant knows a member by. Members added through the API get the name the admin typed,
+-- so adding someone by email never reveals the name they gave themselves, or that the email already
+-- had an account. NULL for memberships created on the platform side (seed, operators).
+ALTER TABLE "memberships" ADD COLUMN "display_name" text;
+
 -- Sessions: one per login (a refresh-token family). tenant_id leads; the composite FK to the
 -- membership deletes a removed member's sessions with it.
 CREATE TABLE "sessions" (
@@ -34,6 +39,31 @@ CREATE TABLE "sessions" (
 );
 CREATE INDEX "sessions_tenant_id_user_id_idx" ON "sessions" ("tenant_id", "user_id");
 CREATE INDEX "sessions_user_id_idx" ON "sessions" ("user_id");
+
+-- Revoked and deleted sessions, kept for one access-token lifetime so the revocation store can be
+-- rebuilt from Postgres even for sessions whose rows are gone (a removed member's sessions go with
+-- the membership). Written by triggers on sessions, so no code path can forget it.
+CREATE TABLE "session_revocations" (
+  "tenant_id"  uuid           NOT NULL,
+  "id"         uuid           NOT NULL,
+  "revoked_at" timestamptz(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  CONSTRAINT "session_revocations_pkey" PRIMARY KEY ("tenant_id", "id"),
+  CONSTRAINT "session_revocations_tenant_id_fkey" FOREIGN KEY ("tenant_id") REFERENCES "tenants" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
+);
+CREATE INDEX "session_revocations_revoked_at_idx" ON "session_revocations" ("revoked_at");
+
+CREATE FUNCTION sessions_record_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO session_revocations (tenant_id, id) VALUES (OLD.tenant_id, OLD.id) ON CONFLICT DO NOTHING;
+    RETURN OLD;
+  END IF;
+  IF NEW.revoked_at IS NOT NULL AND OLD.revoked_at IS NULL THEN
+    INSERT INTO session_revocations (tenant_id, id, revoked_at) VALUES (NEW.tenant_id, NEW.id, NEW.revoked_at) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NEW;
+END
+$$;
 
 -- Refresh tokens: only a keyed hash is stored. A rotated token keeps its row (rotated_at set) so
 -- that presenting it again is recognised as reuse (RFC 9700, section 4.14.2).
@@ -84,6 +114,11 @@ $$;
 CREATE TRIGGER "audit_events_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "audit_events"
   FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 
+CREATE TRIGGER "sessions_record_revocation" AFTER UPDATE OF "revoked_at" ON "sessions"
+  FOR EACH ROW EXECUTE FUNCTION sessions_record_revocation();
+CREATE TRIGGER "sessions_record_deletion" BEFORE DELETE ON "sessions"
+  FOR EACH ROW EXECUTE FUNCTION sessions_record_revocation();
+
 -- Row-level security, as for every tenant table.
 ALTER TABLE "sessions" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "sessions" FORCE ROW LEVEL SECURITY;
@@ -97,6 +132,12 @@ CREATE POLICY "tenant_isolation" ON "refresh_tokens"
   USING ("tenant_id" = (select nullif(current_setting('app.tenant_id', true), ''))::uuid)
   WITH CHECK ("tenant_id" = (select nullif(current_setting('app.tenant_id', true), ''))::uuid);
 
+ALTER TABLE "session_revocations" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "session_revocations" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "tenant_isolation" ON "session_revocations"
+  USING ("tenant_id" = (select nullif(current_setting('app.tenant_id', true), ''))::uuid)
+  WITH CHECK ("tenant_id" = (select nullif(current_setting('app.tenant_id', true), ''))::uuid);
+
 ALTER TABLE "audit_events" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "audit_events" FORCE ROW LEVEL SECURITY;
 CREATE POLICY "tenant_isolation" ON "audit_events"
@@ -106,6 +147,9 @@ CREATE POLICY "tenant_isolation" ON "audit_events"
 GRANT SELECT, INSERT, UPDATE, DELETE ON "sessions" TO benteng_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON "refresh_tokens" TO benteng_app;
 GRANT SELECT, INSERT ON "audit_events" TO benteng_app;
+GRANT SELECT, INSERT ON "session_revocations" TO benteng_app;
+-- The cross-tenant revocation below updates sessions as benteng_platform; its trigger records them.
+GRANT INSERT ON "session_revocations" TO benteng_platform;
 
 -- Cross-tenant functions --------------------------------------------------------------------
 -- Each returns only what its caller needs, takes no tenant from the caller, and is executable by
@@ -117,6 +161,7 @@ GRANT INSERT ("id", "email", "display_name") ON "users" TO benteng_platform;
 GRANT SELECT ("tenant_id", "user_id", "role", "created_at") ON "memberships" TO benteng_platform;
 GRANT SELECT ("id", "slug", "name", "status") ON "tenants" TO benteng_platform;
 GRANT SELECT ("tenant_id", "id", "user_id", "revoked_at") ON "sessions" TO benteng_platform;
+GRANT SELECT ("id", "revoked_at") ON "session_revocations" TO benteng_platform;
 GRANT UPDATE ("revoked_at", "revoked_reason") ON "sessions" TO benteng_platform;
 
 -- Login: the user's credentials and memberships, by email (one row per membership; one row with
@@ -173,7 +218,7 @@ $$;
 CREATE FUNCTION auth_active_revocations(p_since timestamptz)
 RETURNS TABLE (kind text, id uuid)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT 'session', s.id FROM sessions s WHERE s.revoked_at >= p_since
+  SELECT 'session', r.id FROM session_revocations r WHERE r.revoked_at >= p_since
   UNION ALL SELECT 'user', u.id FROM users u WHERE u.status <> 'active'
   UNION ALL SELECT 'tenant', t.id FROM tenants t WHERE t.status <> 'active';
 $$;

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
+import { isConcurrencyConflict } from '@benteng/database';
 import { PROBLEM_CONTENT_TYPE, ProblemException, statusTitle, ValidationProblem, type ProblemDetails } from './problem.js';
 
 function statusOf(kind: DomainErrorKind): number {
@@ -55,6 +56,9 @@ export function toProblem(exception: unknown, requestId: string | undefined): Pr
   }
   if (exception instanceof HttpException) {
     return base(exception.getStatus());
+  }
+  if (isConcurrencyConflict(exception)) {
+    return { ...base(409, 'urn:benteng:problem:concurrent_update'), detail: 'A concurrent change conflicted with this request. Retry it.', code: 'concurrent_update' };
   }
   const clientStatus = fastifyClientStatus(exception);
   if (clientStatus) return base(clientStatus);

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineAbilityFor } from '@benteng/authz';
+import type { MembershipRole } from '@benteng/database';
+import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
+import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { buildApi } from '../support/api.js';
+import { ownerPool } from '../support/db.js';
+import { createTenant, type TestTenant } from '../support/factories.js';
+import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+
+/**
+ * Function-level authorization, for every route the API serves: the list comes from the router's
+ * own metadata (listRoutes), so a route added tomorrow is in this matrix without anyone editing it.
+ *
+ * For each authenticated route and each role, the expected answer comes from the CASL rules
+ * (defineAbilityFor), the same source the AccessGuard consults: a role without the route's
+ * permission gets exactly 403, audited as authz.denied; a role with it gets past the guard, so
+ * neither 401 nor 403 (the random ids and empty bodies make 400/404 the usual answers).
+ */
+const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
+/** Past the guard: success, or the handler's own answer to a random id or an empty body. */
+const PAST_THE_GUARD = [200, 201, 204, 400, 404, 409];
+
+type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
+type OpenRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'none' }> };
+
+const api = await buildApi();
+afterAll(() => api.close());
+const routes = listRoutes(api.app);
+const jwtRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt');
+const openRoutes = routes.filter((r): r is OpenRoute => r.access?.auth === 'none');
+
+const label = (r: RouteEntry) => `${r.method} ${r.path}`;
+/** Path parameters become random UUIDs: an id nobody has, well-formed for ParseUUIDPipe. */
+const concretePath = (path: string) => path.replace(/:[A-Za-z0-9_]+/g, () => randomUUID());
+/** A minimal JSON body for methods that carry one. */
+const minimalBody = (method: string) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
+/** May a user of this role in this tenant perform the route's action on its subject at all? */
+const mayCall = (route: JwtRoute, tenantId: string, userId: string, role: MembershipRole) =>
+  defineAbilityFor(tenantId, { kind: 'user', userId, role }).can(route.access.action, route.access.subject);
+
+describe('function-level authorization matrix', () => {
+  const owner = ownerPool();
+  const client = new PublicClient(api);
+  const password = testPassword();
+  let tenant: TestTenant;
+  /** An access token whose session was ended by logout before any route is called with it. */
+  let revokedToken: string;
+
+  beforeAll(async () => {
+    tenant = await createTenant(owner, 'matrix');
+    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    const pair = await client.login(tenant.users.member.email, password);
+    arranged(await client.call('POST', '/v1/auth/logout', { token: pair.accessToken }), 204, 'logout');
+    revokedToken = pair.accessToken;
+  });
+
+  it('knows every auth kind the routes declare, so no route escapes the matrix', () => {
+    expect(routes.length).toBeGreaterThan(0);
+    expect(routes.filter((r) => r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none').map(label)).toEqual([]);
+    expect(jwtRoutes.length).toBeGreaterThan(0);
+  });
+
+  it('has both allowed and denied cells (a matrix that only allows, or only denies, tests nothing)', () => {
+    const cells = jwtRoutes.flatMap((r) => ROLES.map((role) => mayCall(r, randomUUID(), randomUUID(), role)));
+    expect(cells).toContain(true);
+    expect(cells).toContain(false);
+  });
+
+  describe.each(jwtRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+    // Split at collection time: what a role may do to a subject type does not depend on the ids.
+    // Each test checks that again with the real tenant and user.
+    const allowedRoles = ROLES.filter((role) => mayCall(route, randomUUID(), randomUUID(), role));
+    const deniedRoles = ROLES.filter((role) => !allowedRoles.includes(role));
+    const permission = `${route.access.action} ${route.access.subject}`;
+
+    for (const role of allowedRoles) {
+      it(`${role} may ${permission}: gets past the guard (neither 401 nor 403)`, async () => {
+        const user = tenant.users[role];
+        expect(mayCall(route, tenant.id, user.id, role)).toBe(true);
+        // A fresh session per cell: logout, logout-all and password change end sessions.
+        const { accessToken } = await client.login(user.email, password);
+        const res = await client.call(route.method, concretePath(route.path), { token: accessToken, body: minimalBody(route.method) });
+        expect(PAST_THE_GUARD, `${role} ${label(route)} -> ${res.status} ${res.text}`).toContain(res.status);
+      });
+    }
+
+    for (const role of deniedRoles) {
+      it(`${role} may not ${permission}: exactly 403, audited as authz.denied`, async () => {
+        const user = tenant.users[role];
+        expect(mayCall(route, tenant.id, user.id, role)).toBe(false);
+        const { accessToken } = await client.login(user.email, password);
+        const res = await client.call(route.method, concretePath(route.path), { token: accessToken, body: minimalBody(route.method) });
+        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true });
+        // The denial is in the tenant's audit log, tied to this very request.
+        const { rows } = await owner.query(
+          `SELECT actor, subject, outcome, data FROM audit_events WHERE tenant_id = $1 AND type = 'authz.denied' AND request_id = $2`,
+          [tenant.id, String(res.headers['x-request-id'])],
+        );
+        expect(rows).toEqual([
+          { actor: `user:${user.id}`, subject: `${route.access.action}:${route.access.subject}`, outcome: 'denied', data: { route: label(route), role } },
+        ]);
+      });
+    }
+
+    it('without a token: 401 with a Bearer challenge', async () => {
+      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route.method) });
+      expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    });
+
+    it('with a malformed token: 401', async () => {
+      const res = await client.call(route.method, concretePath(route.path), { token: 'not-a-jwt', body: minimalBody(route.method) });
+      expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
+    });
+
+    it('with the token of a revoked session: 401', async () => {
+      const res = await client.call(route.method, concretePath(route.path), { token: revokedToken, body: minimalBody(route.method) });
+      expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
+    });
+  });
+
+  describe('routes declared public', () => {
+    const named = (list: OpenRoute[]) => list.map((r) => [label(r), r] as const);
+    // Login and refresh: the body is the credential, so an empty one fails validation, not authentication.
+    const withBody = openRoutes.filter((r) => minimalBody(r.method) !== undefined);
+    const plainGets = openRoutes.filter((r) => r.method === 'GET' && !r.path.includes(':'));
+
+    it.each(named(openRoutes))('%s is reachable without a token', async (_, route) => {
+      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route.method) });
+      expect([401, 403], `${label(route)} -> ${res.status}`).not.toContain(res.status);
+      expect(res.status).toBeLessThan(500);
+    });
+
+    it.each(named(withBody))('%s answers an empty body with 400 (validation), not 401', async (_, route) => {
+      const res = await client.call(route.method, concretePath(route.path), { body: {} });
+      expect(problemOf(res)).toMatchObject({ status: 400, problemJson: true });
+    });
+
+    it.each(named(plainGets))('%s answers 200', async (_, route) => {
+      const res = await client.call(route.method, route.path);
+      expect(res.status, `${res.text}`).toBe(200);
+    });
+  });
+});
