@@ -102,12 +102,17 @@ export class AuthService implements OnModuleInit {
               ? 'tenant_suspended'
               : undefined;
     if (failure || !user || !membership?.tenant_id || !membership.role) {
-      await this.throttle.recordFailure({ account: email, ip: meta.ip });
+      const throttled = await this.throttle.recordFailure({ account: email, ip: meta.ip });
       const auditTenant = membership?.tenant_id ?? rows.find((r) => r.tenant_id)?.tenant_id;
-      const entry: AuditEntry = { type: 'auth.login', outcome: 'failure', actor: user ? `user:${user.user_id}` : 'anonymous', ip: meta.ip, data: { reason: failure ?? 'unknown' } };
-      if (meta.requestId) entry.requestId = meta.requestId;
-      if (auditTenant) await this.audit.recordFor(auditTenant, entry);
-      else this.logger.warn({ event: 'auth.login', outcome: 'failure', reason: failure, account: emailDigest(email), ip: meta.ip, requestId: meta.requestId }, 'login failed');
+      const actor = user ? `user:${user.user_id}` : 'anonymous';
+      const base = { actor, ip: meta.ip, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
+      const entries: AuditEntry[] = [{ ...base, type: 'auth.login', outcome: 'failure', data: { reason: failure ?? 'unknown' } }];
+      // The start of a block is a security event of its own (once per block, not per refusal).
+      if (throttled.blocked) entries.push({ ...base, type: 'auth.rate_limited', outcome: 'denied', data: { limit: throttled.blocked, blockSeconds: throttled.blockS } });
+      for (const entry of entries) {
+        if (auditTenant) await this.audit.recordFor(auditTenant, entry);
+        else this.logger.warn({ event: entry.type, outcome: entry.outcome, ...entry.data, account: emailDigest(email), ip: meta.ip, requestId: meta.requestId }, 'login failed');
+      }
       throw new AuthError(AuthErrorCode.InvalidCredentials);
     }
 

@@ -70,17 +70,19 @@ class ProgressiveFailureCounter {
     return Math.max(state.msBeforeNext, 1);
   }
 
-  async recordFailure(subject: string): Promise<void> {
+  /** Counts a failure; returns the length of the block it started, in seconds, or 0. */
+  async recordFailure(subject: string): Promise<number> {
     const { consumedPoints } = await this.failures.penalty(subject);
     // Exactly one failure sees the count equal the maximum (the increment is atomic in Redis), so
     // a burst of concurrent failures escalates once, not once per request.
-    if (consumedPoints !== this.maxFailures) return;
+    if (consumedPoints !== this.maxFailures) return 0;
     const { consumedPoints: level } = await this.blocks.penalty(subject);
     const blockS = Math.min(this.windowS * 2 ** (level - 1), MAX_BLOCK_S);
     await this.failures.block(subject, blockS);
     // Re-arms the level's TTL (penalty only sets one when the key is new). Not atomic with the
     // penalty above: a concurrent block may lose one step of escalation, never the block itself.
     await this.blocks.set(subject, level, blockS + ESCALATION_MEMORY_S);
+    return blockS;
   }
 
   async reset(subject: string): Promise<void> {
@@ -140,12 +142,19 @@ export class LoginThrottle {
     return { allowed: false, retryAfterS: toSeconds(Math.max(accountMs, ipMs)), reason };
   }
 
-  async recordFailure(key: ThrottleKey): Promise<void> {
+  /**
+   * Counts a failed attempt. Says which block, if any, this very failure started, so the caller
+   * audits the start of a block once instead of every refused attempt during it.
+   */
+  async recordFailure(key: ThrottleKey): Promise<{ blocked: 'account' | 'ip' | null; blockS: number }> {
     this.noteRedisState();
-    await Promise.all([
-      key.account === undefined ? undefined : this.accounts.recordFailure(accountSubject(key.account)),
+    const [accountS, ipS] = await Promise.all([
+      key.account === undefined ? 0 : this.accounts.recordFailure(accountSubject(key.account)),
       this.ips.recordFailure(ipSubject(key.ip)),
     ]);
+    if (accountS > 0) return { blocked: 'account', blockS: accountS };
+    if (ipS > 0) return { blocked: 'ip', blockS: ipS };
+    return { blocked: null, blockS: 0 };
   }
 
   /**
