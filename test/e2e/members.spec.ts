@@ -137,8 +137,8 @@ describe('members', () => {
       const ownerToken = await token(tenant, 'owner');
       const existing = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: other.users.owner.email, displayName: 'Whatever', role: 'viewer' } });
       const fresh = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: newEmail('fresh'), displayName: 'Whatever', role: 'viewer' } });
-      expect(existing.status, existing.text).toBe(201);
-      expect(fresh.status, fresh.text).toBe(201);
+      expect(existing.status, `${existing.text}`).toBe(201);
+      expect(fresh.status, `${fresh.text}`).toBe(201);
       expect(Object.keys(existing.body as object).sort()).toEqual(Object.keys(fresh.body as object).sort());
       expect(existing.body).toMatchObject({ displayName: 'Whatever', role: 'viewer' });
       expect(existing.text).not.toContain(other.users.owner.id);

@@ -26,12 +26,21 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+export interface BuildApiOptions {
+  controllers?: Type[];
+  providers?: Provider[];
+  overrides?: { token: unknown; value: unknown }[];
+  logLevel?: string;
+  /** Configuration variables for this app only (e.g. TRUSTED_PROXIES), over process.env. */
+  env?: Record<string, string>;
+}
+
 /**
  * The real API application (same module, adapter and configuration as production), with optional
  * extra controllers for probing cross-cutting behaviour and provider overrides.
  */
-export async function buildApi(options: { controllers?: Type[]; providers?: Provider[]; overrides?: { token: unknown; value: unknown }[]; logLevel?: string } = {}): Promise<TestApi> {
-  const config = loadConfig({ ...process.env, LOG_LEVEL: options.logLevel ?? 'info' });
+export async function buildApi(options: BuildApiOptions = {}): Promise<TestApi> {
+  const config = loadConfig({ ...process.env, ...options.env, LOG_LEVEL: options.logLevel ?? 'info' });
   const logs = new LogCapture();
   let builder = Test.createTestingModule({
     imports: [AppModule],

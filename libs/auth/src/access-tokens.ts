@@ -19,7 +19,7 @@ export interface AccessClaims {
   iat: number;
 }
 
-export type TokenRejection = 'malformed' | 'unknown_key' | 'bad_signature' | 'expired' | 'wrong_audience' | 'wrong_issuer' | 'bad_claims';
+export type TokenRejection = 'malformed' | 'unknown_key' | 'bad_algorithm' | 'bad_signature' | 'expired' | 'wrong_audience' | 'wrong_issuer' | 'bad_claims';
 
 export class AccessTokenError extends Error {
   constructor(readonly reason: TokenRejection) {
@@ -94,6 +94,8 @@ function rejection(error: unknown): TokenRejection {
     return 'bad_claims';
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  // `alg: none`, or HS256 made with a public key (algorithm confusion): worth telling apart in logs.
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'bad_algorithm';
   return 'malformed';
 }
 

@@ -159,17 +159,22 @@ export class AuthService implements OnModuleInit {
       if (!row) return { kind: 'unknown' };
       const now = this.clock.now();
       const { session } = row;
-      // A rotated token presented again, or the loser of two concurrent refreshes with one token:
-      // either way the token was used twice, so the whole family ends (RFC 9700, 4.14.2).
-      const claimed = row.rotatedAt ? 0 : (await tx.refreshToken.updateMany({ where: { id: row.id, rotatedAt: null }, data: { rotatedAt: now } })).count;
-      if (claimed === 0) {
+      const reuse = async (): Promise<RefreshOutcome> => {
         await tx.session.updateMany({ where: { id: session.id, revokedAt: null }, data: { revokedAt: now, revokedReason: 'refresh_token_reuse' } });
         await this.audit.recordIn(tx, tenantId, this.entry('auth.refresh_reuse', 'denied', `user:${session.userId}`, `session:${session.id}`, meta));
         return { kind: 'reuse', sessionId: session.id };
-      }
+      };
+      // A rotated token presented again: the token was used twice, so the whole family ends
+      // (RFC 9700, 4.14.2).
+      if (row.rotatedAt) return reuse();
+      // A dead session's last token is refused without being spent, so a client retrying after
+      // logout is not mistaken for a replay.
       if (session.revokedAt || session.expiresAt <= now || row.expiresAt <= now || session.tenant.status !== 'active' || session.membership.user.status !== 'active') {
         return { kind: 'inactive' };
       }
+      // The loser of two concurrent refreshes with one token finds it spent: reuse, as above.
+      const claimed = await tx.refreshToken.updateMany({ where: { id: row.id, rotatedAt: null }, data: { rotatedAt: now } });
+      if (claimed.count === 0) return reuse();
       const next = this.refreshTokens.mint(tenantId);
       await tx.refreshToken.create({ data: { tenantId, sessionId: session.id, tokenHash: next.hash, createdAt: now, expiresAt: this.refreshExpiry(now, session.expiresAt) } });
       await tx.session.update({ where: { tenantId_id: { tenantId, id: session.id } }, data: { lastSeenAt: now } });
@@ -222,7 +227,7 @@ export class AuthService implements OnModuleInit {
   /** Ends every session of the caller, in every tenant. */
   async logoutAll(scope: Scope, meta: RequestMeta): Promise<number> {
     const userId = this.userId(scope);
-    const revoked = await this.revokeEverywhere(userId, null, 'logout_all');
+    const revoked = await this.revokeEverywhere(userId, null, 'logout_all', meta);
     await this.audit.record(scope, { ...this.entry('auth.logout_all', 'success', `user:${userId}`, `user:${userId}`, meta), data: { sessions: revoked } });
     return revoked;
   }
@@ -240,14 +245,21 @@ export class AuthService implements OnModuleInit {
     }
     const hash = await this.hasher.hash(input.newPassword);
     await this.prisma.client.$executeRaw`SELECT auth_set_password_hash(${userId}::uuid, ${hash})`;
-    const revoked = await this.revokeEverywhere(userId, { tenantId: scope.tenantId, sessionId: currentSessionId }, 'password_changed');
+    const revoked = await this.revokeEverywhere(userId, { tenantId: scope.tenantId, sessionId: currentSessionId }, 'password_changed', meta);
     await this.audit.record(scope, { ...this.entry('auth.password_changed', 'success', `user:${userId}`, `user:${userId}`, meta), data: { sessionsRevoked: revoked } });
   }
 
-  private async revokeEverywhere(userId: string, keep: { tenantId: string; sessionId: string } | null, reason: string): Promise<number> {
+  /**
+   * Ends the user's sessions in every tenant (a named cross-tenant function) and records it in the
+   * audit log of each tenant that lost one, so every tenant's admins can see why.
+   */
+  private async revokeEverywhere(userId: string, keep: { tenantId: string; sessionId: string } | null, reason: string, meta: RequestMeta): Promise<number> {
     const rows = await this.prisma.client.$queryRaw<{ tenant_id: string; session_id: string }[]>`
       SELECT * FROM auth_revoke_user_sessions(${userId}::uuid, ${keep?.tenantId ?? null}::uuid, ${keep?.sessionId ?? null}::uuid, ${reason})`;
     await this.revocations.publish(rows.map((r) => ({ kind: 'session' as const, id: r.session_id })));
+    for (const row of rows) {
+      await this.audit.recordFor(row.tenant_id, { ...this.entry('auth.session_revoked', 'success', `user:${userId}`, `session:${row.session_id}`, meta), data: { reason } });
+    }
     return rows.length;
   }
 
@@ -262,6 +274,12 @@ export class AuthService implements OnModuleInit {
    */
   async switchTenant(scope: Scope, tenantSlug: string, meta: RequestMeta): Promise<TokenPair> {
     const userId = this.userId(scope);
+    // A new session must not outlive what the current one may: a locked user, a suspended tenant
+    // or a revoked session gets no fresh tokens here, whatever the Redis markers say.
+    const sessionId = scope.principal.kind === 'user' ? scope.principal.sessionId : undefined;
+    if (!sessionId || (await this.revocations.revokedInDatabase({ tid: scope.tenantId, sub: userId, sid: sessionId }))) {
+      throw new AuthError(AuthErrorCode.Unauthenticated);
+    }
     const target = (await this.memberships(scope)).find((m) => m.tenant_slug === tenantSlug && m.tenant_status === 'active');
     if (!target) throw new AuthError(AuthErrorCode.NoSuchMembership);
     return this.startSession(target.tenant_id, userId, target.role, meta, 'auth.tenant_switched');

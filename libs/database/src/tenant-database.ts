@@ -7,6 +7,10 @@ export type TenantTx = Parameters<Parameters<RuntimeClient['$transaction']>[0]>[
 
 export interface TenantTransactionOptions {
   isolationLevel?: 'ReadCommitted' | 'RepeatableRead' | 'Serializable';
+  /** Milliseconds to wait for a pooled connection (Prisma default 2000). */
+  maxWait?: number;
+  /** Milliseconds the transaction may run (Prisma default 5000). */
+  timeout?: number;
 }
 
 /**

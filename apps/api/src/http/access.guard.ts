@@ -4,14 +4,22 @@ import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
-import { PUBLIC_JWT, type AuthenticatedUser } from '@benteng/auth';
+import { AuthError, AuthErrorCode, PUBLIC_JWT, type AuthenticatedUser } from '@benteng/auth';
+import { clientIp } from '@benteng/security';
 import { RequestContext, Scope } from '@benteng/tenancy';
 import { ROUTE_ACCESS, type RouteAccess } from './access.decorator.js';
 import { attachAuth } from './request-auth.js';
 
 /** Runs the public JWT passport strategy (Bearer token, revocation check). */
 @Injectable()
-export class PublicJwtGuard extends AuthGuard(PUBLIC_JWT) {}
+export class PublicJwtGuard extends AuthGuard(PUBLIC_JWT) {
+  /** A missing token gets the same problem as an invalid one: nothing tells them apart. */
+  override handleRequest<TUser>(error: unknown, user: TUser | false): TUser {
+    if (error) throw error;
+    if (!user) throw new AuthError(AuthErrorCode.Unauthenticated);
+    return user;
+  }
+}
 
 /**
  * Deny by default. Unlike frameworks (and many boilerplates) that treat an undecorated route as
@@ -61,7 +69,7 @@ export class AccessGuard implements CanActivate {
         outcome: 'denied',
         actor: `user:${user.userId}`,
         subject: `${access.action}:${access.subject}`,
-        ip: request.ip,
+        ip: clientIp(request),
         requestId: String(request.id),
         data: { route: `${request.method} ${request.routeOptions.url ?? ''}`, role: user.role },
       });

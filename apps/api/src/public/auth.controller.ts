@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { AuthService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Public } from '../http/access.decorator.js';
@@ -11,6 +11,7 @@ export class AuthController {
 
   @Post('login')
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   @Public('login: the credentials in the body are the authentication (throttled per account and IP)')
   login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.login(body, meta);
@@ -18,6 +19,7 @@ export class AuthController {
 
   @Post('refresh')
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   @Public('refresh: the refresh token in the body is the credential (throttled per IP)')
   refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, meta);
@@ -39,6 +41,7 @@ export class AuthController {
 
   @Post('switch-tenant')
   @HttpCode(200)
+  @Header('cache-control', 'no-store')
   @Authorize('read', 'Tenant')
   switchTenant(@CurrentScope() scope: Scope, @Body() body: SwitchTenantDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.switchTenant(scope, body.tenant, meta);
