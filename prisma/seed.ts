@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { hashPassword } from '@benteng/auth';
+import { SystemClock } from '@benteng/common';
 import { type AppConfig, loadConfig, ownerDatabaseUrl } from '@benteng/config';
 import { PrismaService, TenantDatabase, type MembershipRole } from '@benteng/database';
 import { InvoicesRepository, InvoicesService } from '@benteng/invoices';
@@ -104,7 +105,7 @@ export async function seed(config: AppConfig, password: string, log: (line: stri
   // Tenant data goes through the application's own service, as the tenant's owner, under RLS.
   const prisma = new PrismaService(config);
   try {
-    const invoices = new InvoicesService(new InvoicesRepository(new TenantDatabase(prisma)));
+    const invoices = new InvoicesService(new InvoicesRepository(new TenantDatabase(prisma)), new SystemClock());
     for (const tenant of DEMO_TENANTS) {
       const owner = owners.get(tenant.slug)!;
       const scope = Scope.for(owner.tenantId, { kind: 'user', userId: owner.userId, role: 'owner' });

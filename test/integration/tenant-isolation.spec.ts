@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { accessibleBy, createPrismaAbility } from '@casl/prisma/runtime';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccessConditionError, accessibleWhere, type AppAbility } from '@benteng/authz';
+import { SystemClock } from '@benteng/common';
 import { InvoicesRepository, InvoicesService } from '@benteng/invoices';
 import { Scope } from '@benteng/tenancy';
 import { appPool, ownerPool, tenantDatabase } from '../support/db.js';
@@ -16,7 +17,7 @@ describe('tenant isolation (CASL + RLS)', () => {
   const app = appPool();
   const { db } = tenantDatabase();
   const repository = new InvoicesRepository(db);
-  const service = new InvoicesService(repository);
+  const service = new InvoicesService(repository, new SystemClock());
   let a: TestTenant;
   let b: TestTenant;
   let invoiceA: string;

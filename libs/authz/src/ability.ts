@@ -8,7 +8,7 @@ import { sessionRules } from './rules/sessions.rules.js';
 import { systemRules } from './rules/system.rules.js';
 import { tenantRules } from './rules/tenants.rules.js';
 
-export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete';
+export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay';
 
 type SubjectModels = {
   Tenant: Tenant;

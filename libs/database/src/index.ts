@@ -1,10 +1,11 @@
 export { DatabaseModule } from './database.module.js';
 export { PrismaService, createRuntimeClient, type RuntimeClient } from './prisma.service.js';
-export { isConcurrencyConflict, TenantDatabase, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
+export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
 export { migrateDatabase, migrationsDir } from './migrate/migrate.js';
 export { Migrator, MigrationError, readMigrations, checksumOf, PRISMA_MIGRATE_LOCK_ID } from './migrate/migrator.js';
 export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure-database.js';
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, UserStatus } from './generated/prisma/client.js';
-export type { AuditEvent, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, User } from './generated/prisma/client.js';
+export type { AuditEvent, DomainEvent, IdempotencyKey, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, User } from './generated/prisma/client.js';
+export { appendDomainEvent, type DomainEventInput } from './outbox.js';

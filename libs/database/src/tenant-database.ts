@@ -47,3 +47,8 @@ export function isConcurrencyConflict(error: unknown): boolean {
   const sqlState = e.meta?.code ?? e.meta?.driverAdapterError?.cause?.originalCode;
   return typeof sqlState === 'string' && RETRYABLE_SQLSTATES.has(sqlState);
 }
+
+/** True for a unique-constraint violation (Prisma P2002). */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2002';
+}

@@ -5,6 +5,8 @@ export enum InvoiceErrorCode {
   Forbidden = 'invoice.forbidden',
   NumberTaken = 'invoice.number_taken',
   NotDraft = 'invoice.not_draft',
+  WrongStatus = 'invoice.wrong_status',
+  VersionMismatch = 'invoice.version_mismatch',
 }
 
 function describe(code: InvoiceErrorCode): { kind: DomainErrorKind; message: string } {
@@ -17,6 +19,10 @@ function describe(code: InvoiceErrorCode): { kind: DomainErrorKind; message: str
       return { kind: 'conflict', message: 'An invoice with this number already exists.' };
     case InvoiceErrorCode.NotDraft:
       return { kind: 'conflict', message: 'Only draft invoices can be changed.' };
+    case InvoiceErrorCode.WrongStatus:
+      return { kind: 'conflict', message: "The invoice's status does not allow this action." };
+    case InvoiceErrorCode.VersionMismatch:
+      return { kind: 'precondition_failed', message: 'The invoice has changed since you read it. Fetch it again and retry.' };
     default:
       return assertUnreachable(code);
   }

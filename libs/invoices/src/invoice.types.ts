@@ -17,11 +17,27 @@ export interface NewInvoice {
   lines: NewInvoiceLine[];
 }
 
+/** A draft edit: every field optional; `lines` replaces all lines when given. */
+export interface InvoicePatch {
+  customerName?: string;
+  customerEmail?: string | null;
+  customerTaxId?: string | null;
+  dueDate?: Date | null;
+  currency?: string;
+  lines?: NewInvoiceLine[];
+}
+
+export const INVOICE_SORTS = ['createdAt', '-createdAt', 'number', '-number', 'dueDate', '-dueDate'] as const;
+export type InvoiceSort = (typeof INVOICE_SORTS)[number];
+
 export interface InvoiceListQuery {
   status?: InvoiceStatus;
   /** Id of the last invoice of the previous page. */
   after?: string;
   limit: number;
+  sort?: InvoiceSort;
 }
 
 export type InvoiceWithLines = Invoice & { lines: InvoiceLine[] };
+
+export type InvoiceTransition = 'issue' | 'void' | 'pay';

@@ -1,8 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere } from '@benteng/authz';
-import { Prisma, TenantDatabase } from '@benteng/database';
+import { appendDomainEvent, Prisma, TenantDatabase, type DomainEventInput, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import type { InvoiceListQuery, InvoiceWithLines } from './invoice.types.js';
+import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
+
+const WITH_LINES = { lines: { orderBy: { position: 'asc' } } } as const;
+
+function orderBy(sort: InvoiceSort = '-createdAt'): Prisma.InvoiceOrderByWithRelationInput[] {
+  const direction = sort.startsWith('-') ? 'desc' : 'asc';
+  const field = sort.replace(/^-/, '') as 'createdAt' | 'number' | 'dueDate';
+  // id breaks ties, so the cursor (the last id of a page) is stable under any sort.
+  return [{ [field]: direction }, { id: direction }];
+}
 
 /**
  * Invoice persistence. Every method takes the Scope first and runs in a tenant transaction; every
@@ -16,12 +25,9 @@ export class InvoicesRepository {
   list(scope: Scope, query: InvoiceListQuery): Promise<InvoiceWithLines[]> {
     return this.db.run(scope, (tx) =>
       tx.invoice.findMany({
-        where: {
-          AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), query.status ? { status: query.status } : {}],
-        },
-        include: { lines: { orderBy: { position: 'asc' } } },
-        // UUIDv7 ids grow with time: ordering by id is creation order and a stable cursor.
-        orderBy: { id: 'desc' },
+        where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), query.status ? { status: query.status } : {}] },
+        include: WITH_LINES,
+        orderBy: orderBy(query.sort),
         take: query.limit,
         ...(query.after ? { cursor: { tenantId_id: { tenantId: scope.tenantId, id: query.after } }, skip: 1 } : {}),
       }),
@@ -29,12 +35,11 @@ export class InvoicesRepository {
   }
 
   findById(scope: Scope, id: string): Promise<InvoiceWithLines | null> {
-    return this.db.run(scope, (tx) =>
-      tx.invoice.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), { id }] },
-        include: { lines: { orderBy: { position: 'asc' } } },
-      }),
-    );
+    return this.db.run(scope, (tx) => this.readable(tx, scope, id));
+  }
+
+  private readable(tx: TenantTx, scope: Scope, id: string): Promise<InvoiceWithLines | null> {
+    return tx.invoice.findFirst({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), { id }] }, include: WITH_LINES });
   }
 
   create(
@@ -50,15 +55,50 @@ export class InvoicesRepository {
           // Lines take tenant_id from their invoice through the composite foreign key.
           lines: { createMany: { data: lines } },
         },
-        include: { lines: { orderBy: { position: 'asc' } } },
+        include: WITH_LINES,
       }),
     );
   }
 
   /**
-   * Updates the customer fields of an invoice the scope may update. Returns the number of rows
-   * changed: 0 when the invoice does not exist, belongs to another tenant, or is not updatable.
+   * Reads the invoice, lets `decide` check it (authorization, status, version) and compute the
+   * change, then writes it only if the version is still the one read, with the domain event in
+   * the same transaction. Returns null when the invoice is not readable in this scope.
    */
+  mutate(
+    scope: Scope,
+    id: string,
+    decide: (current: InvoiceWithLines) => { data: Prisma.InvoiceUpdateManyMutationInput; lines?: Prisma.InvoiceLineCreateManyInvoiceInput[]; event?: DomainEventInput | ((updated: InvoiceWithLines) => DomainEventInput) },
+    now: Date,
+  ): Promise<{ outcome: 'not_found' } | { outcome: 'conflict' } | { outcome: 'updated'; invoice: InvoiceWithLines }> {
+    return this.db.run(scope, async (tx) => {
+      const current = await this.readable(tx, scope, id);
+      if (!current) return { outcome: 'not_found' as const };
+      const change = decide(current);
+      const written = await tx.invoice.updateMany({
+        where: { id, version: current.version },
+        data: { ...change.data, version: { increment: 1 }, updatedAt: now },
+      });
+      if (written.count === 0) return { outcome: 'conflict' as const };
+      if (change.lines) {
+        await tx.invoiceLine.deleteMany({ where: { invoiceId: id } });
+        await tx.invoiceLine.createMany({ data: change.lines.map((line) => ({ ...line, tenantId: scope.tenantId, invoiceId: id })) });
+      }
+      const updated = (await this.readable(tx, scope, id))!;
+      if (change.event) await appendDomainEvent(tx, scope.tenantId, typeof change.event === 'function' ? change.event(updated) : change.event, now);
+      return { outcome: 'updated' as const, invoice: updated };
+    });
+  }
+
+  /** Deletes a draft the scope may delete; false when there is nothing to delete. */
+  delete(scope: Scope, id: string, version: number): Promise<boolean> {
+    return this.db.run(scope, async (tx) => {
+      const deleted = await tx.invoice.deleteMany({ where: { AND: [accessibleWhere(scope.ability, 'delete', 'Invoice'), { id, version }] } });
+      return deleted.count === 1;
+    });
+  }
+
+  /** Kept for the foundation's isolation tests: a customer-name change as one guarded write. */
   updateCustomer(scope: Scope, id: string, data: Pick<Prisma.InvoiceUpdateInput, 'customerName' | 'customerEmail' | 'customerTaxId'>): Promise<number> {
     return this.db.run(scope, async (tx) => {
       const result = await tx.invoice.updateMany({

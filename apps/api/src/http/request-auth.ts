@@ -30,3 +30,10 @@ export const Meta = createParamDecorator((_: unknown, context: ExecutionContext)
   const userAgent = request.headers['user-agent'];
   return { ip: clientIp(request), requestId: String(request.id), ...(userAgent ? { userAgent } : {}) };
 });
+
+/** The Scope AccessGuard attached to this request (for interceptors; handlers use @CurrentScope). */
+export function scopeOf(request: FastifyRequest): Scope {
+  const auth = (request as WithAuth)[AUTH];
+  if (!auth) throw new Error('no authenticated principal on this route');
+  return auth.scope;
+}

@@ -1,8 +1,9 @@
 import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
 
 /**
- * Invoices: every role reads; members create and edit the drafts they created; owners and admins
- * do everything. Lines follow their invoice.
+ * Invoices: every role reads; members create drafts and edit, issue or delete the drafts they
+ * created; owners and admins edit and issue any draft, void drafts and issued invoices, and mark
+ * issued invoices paid. Nobody edits an invoice (or its lines) once it is issued.
  */
 export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   can('read', 'Invoice', { tenantId });
@@ -11,13 +12,16 @@ export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }
   switch (principal.role) {
     case 'owner':
     case 'admin':
-      can(['create', 'update', 'delete'], 'Invoice', { tenantId });
-      can(['create', 'update', 'delete'], 'InvoiceLine', { tenantId });
+      can('create', 'Invoice', { tenantId });
+      can(['update', 'issue', 'delete'], 'Invoice', { tenantId, status: 'draft' });
+      can('void', 'Invoice', { tenantId, status: { in: ['draft', 'issued'] } });
+      can('pay', 'Invoice', { tenantId, status: 'issued' });
+      can(['create', 'update', 'delete'], 'InvoiceLine', { tenantId, invoice: { is: { status: 'draft' } } });
       return;
     case 'member': {
       const ownDraft = { tenantId, createdById: principal.userId, status: 'draft' as const };
       can('create', 'Invoice', ownDraft);
-      can(['update', 'delete'], 'Invoice', ownDraft);
+      can(['update', 'issue', 'delete'], 'Invoice', ownDraft);
       can(['create', 'update', 'delete'], 'InvoiceLine', { tenantId, invoice: { is: ownDraft } });
       return;
     }

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { applyDecorators, CallHandler, ExecutionContext, HttpStatus, Injectable, NestInterceptor, UseInterceptors } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { from, lastValueFrom, type Observable } from 'rxjs';
+import { principalId } from '@benteng/authz';
+import { isUniqueViolation, TenantDatabase, type Prisma } from '@benteng/database';
+import type { Scope } from '@benteng/tenancy';
+import { ProblemException } from './problem.js';
+import { scopeOf } from './request-auth.js';
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+const IN_PROGRESS = 0;
+
+/** JSON with sorted keys, so the same body always hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * `Idempotency-Key` on creates (IETF draft-ietf-httpapi-idempotency-key-header). The first request
+ * with a key reserves it, runs, and stores its response; a retry with the same key and body gets
+ * that response again (`Idempotent-Replayed: true`); the same key with another body is 422; a retry
+ * while the first is still running is 409. Keys belong to the tenant, the principal and the route.
+ * Failed requests release their key, so a corrected retry can use it.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(private readonly db: TenantDatabase) {}
+
+  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const header = request.headers['idempotency-key'];
+    if (header === undefined) return next.handle();
+    if (typeof header !== 'string' || !KEY.test(header)) throw new ProblemException(HttpStatus.BAD_REQUEST, { detail: 'Idempotency-Key must be 1-255 visible ASCII characters.' });
+
+    const scope = scopeOf(request);
+    const principal = principalId(scope.principal);
+    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    const requestHash = createHash('sha256').update(canonical(request.body ?? null)).digest('hex');
+    const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
+
+    const reservation = await this.reserve(scope, principal, route, header, requestHash);
+    if (reservation.kind === 'replay') {
+      reply.header('idempotent-replayed', 'true').status(reservation.status);
+      return from([reservation.body]);
+    }
+    return from(
+      (async () => {
+        try {
+          const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+          await this.db.run(scope, (tx) =>
+            tx.idempotencyKey.updateMany({ where: { id: reservation.id }, data: { responseStatus: status, responseBody: (body ?? null) as Prisma.InputJsonValue } }),
+          );
+          return body;
+        } catch (error) {
+          await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id: reservation.id } }));
+          throw error;
+        }
+      })(),
+    );
+  }
+
+  private async reserve(scope: Scope, principal: string, route: string, key: string, requestHash: string): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown }> {
+    try {
+      const created = await this.db.run(scope, (tx) =>
+        tx.idempotencyKey.create({ data: { tenantId: scope.tenantId, principal, route, key, requestHash, responseStatus: IN_PROGRESS, responseBody: {} }, select: { id: true } }),
+      );
+      return { kind: 'reserved', id: created.id };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    const existing = await this.db.run(scope, (tx) => tx.idempotencyKey.findFirst({ where: { principal, route, key } }));
+    if (!existing) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+    if (existing.requestHash !== requestHash) {
+      throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, { detail: 'This Idempotency-Key was used with a different request body.', code: 'idempotency.key_reused' });
+    }
+    if (existing.responseStatus === IN_PROGRESS) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+    return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody };
+  }
+}
+
+/** Marks a create route as honouring Idempotency-Key. */
+export const Idempotent = () => applyDecorators(UseInterceptors(IdempotencyInterceptor));
+

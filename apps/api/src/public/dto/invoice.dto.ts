@@ -1,0 +1,131 @@
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+
+const CURRENCIES = Intl.supportedValuesOf('currency');
+const STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
+/** Largest unit price / quantity product stays far below 2^63 (bigint column). */
+const MAX_MINOR = 1_000_000_000_000_000;
+
+export class CustomerDto {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
+  email?: string | null;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(40)
+  taxId?: string | null;
+}
+
+export class InvoiceLineDto {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(500)
+  description!: string;
+
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  quantity!: number;
+
+  /** Integer minor units (e.g. sen); no floats anywhere near money. */
+  @IsInt()
+  @Min(0)
+  @Max(MAX_MINOR / 1_000_000)
+  unitPriceMinor!: number;
+}
+
+export class CreateInvoiceDto {
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$/, { message: 'must be 1-40 letters, digits, dots, dashes, slashes or underscores' })
+  number!: string;
+
+  @IsOptional()
+  @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
+  currency?: string;
+
+  @ValidateNested()
+  @Type(() => CustomerDto)
+  customer!: CustomerDto;
+
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date (YYYY-MM-DD)' })
+  dueDate?: string | null;
+
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => InvoiceLineDto)
+  lines!: InvoiceLineDto[];
+}
+
+export class UpdateCustomerDto {
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name?: string;
+
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
+  email?: string | null;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  taxId?: string | null;
+}
+
+export class UpdateInvoiceDto {
+  @IsOptional()
+  @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
+  currency?: string;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => UpdateCustomerDto)
+  customer?: UpdateCustomerDto;
+
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date (YYYY-MM-DD)' })
+  dueDate?: string | null;
+
+  @IsOptional()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => InvoiceLineDto)
+  lines?: InvoiceLineDto[];
+}
+
+export class ListInvoicesQuery {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  /** Opaque: the nextCursor of the previous page. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  cursor?: string;
+
+  @IsOptional()
+  @IsIn(STATUSES)
+  status?: (typeof STATUSES)[number];
+
+  @IsOptional()
+  @IsIn(INVOICE_SORTS)
+  sort?: InvoiceSort;
+}
