@@ -1,14 +1,15 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, User } from '@benteng/database';
+import type { AuditEvent, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
 import type { Principal, UserPrincipal } from './principal.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
 import { sessionRules } from './rules/sessions.rules.js';
 import { systemRules } from './rules/system.rules.js';
 import { tenantRules } from './rules/tenants.rules.js';
+import { ticketRules } from './rules/tickets.rules.js';
 
-export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay';
+export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay' | 'assign' | 'comment';
 
 type SubjectModels = {
   Tenant: Tenant;
@@ -19,9 +20,11 @@ type SubjectModels = {
   Session: Session;
   RefreshToken: RefreshToken;
   AuditEvent: AuditEvent;
+  Ticket: Ticket;
+  TicketComment: TicketComment;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -40,6 +43,7 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRu
   membershipRules,
   sessionRules,
   invoiceRules,
+  ticketRules,
 ];
 
 export interface UserRuleContext extends RuleContext {

@@ -9,6 +9,8 @@ type WhereInputs = {
   Session: Prisma.SessionWhereInput;
   RefreshToken: Prisma.RefreshTokenWhereInput;
   AuditEvent: Prisma.AuditEventWhereInput;
+  Ticket: Prisma.TicketWhereInput;
+  TicketComment: Prisma.TicketCommentWhereInput;
   User: Prisma.UserWhereInput;
   Tenant: Prisma.TenantWhereInput;
 };

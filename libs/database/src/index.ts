@@ -6,6 +6,6 @@ export { Migrator, MigrationError, readMigrations, checksumOf, PRISMA_MIGRATE_LO
 export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure-database.js';
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
-export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, UserStatus } from './generated/prisma/client.js';
-export type { AuditEvent, DomainEvent, IdempotencyKey, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, User } from './generated/prisma/client.js';
+export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, TicketPriority, TicketStatus, UserStatus } from './generated/prisma/client.js';
+export type { AuditEvent, DomainEvent, IdempotencyKey, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';

@@ -5,26 +5,14 @@ import { InvoiceError, InvoiceErrorCode, InvoicesService, type InvoicePatch, typ
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { Idempotent } from '../http/idempotency.js';
+import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { CreateInvoiceDto, ListInvoicesQuery, UpdateInvoiceDto } from './dto/invoice.dto.js';
 import { invoiceResponse, type InvoiceResponse } from './invoice.response.js';
 
 const DEFAULT_PAGE = 20;
-const encodeCursor = (id: string) => Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url');
-function decodeCursor(cursor: string): string {
-  const hex = Buffer.from(cursor, 'base64url').toString('hex');
-  if (hex.length !== 32) throw new InvoiceError(InvoiceErrorCode.NotFound);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** ETags are the invoice version: `"3"`. If-Match takes one; anything else cannot match (412). */
-function expectedVersion(ifMatch: string | undefined): number | undefined {
-  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(ifMatch);
-  if (!match) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
-  return Number(match[1]);
-}
-const etag = (version: number) => `"${version}"`;
+const mismatch = () => new InvoiceError(InvoiceErrorCode.VersionMismatch);
+const expectedVersion = (ifMatch: string | undefined) => parseIfMatch(ifMatch, mismatch);
 const dateOrNull = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(`${value}T00:00:00Z`));
 
 @Controller('v1/invoices')
@@ -41,8 +29,7 @@ export class InvoicesController {
       ...(query.sort ? { sort: query.sort } : {}),
       ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
     });
-    const last = items.at(-1);
-    return { items: items.map((i) => invoiceResponse(i, user)), nextCursor: items.length === limit && last ? encodeCursor(last.id) : null };
+    return { items: items.map((i) => invoiceResponse(i, user)), nextCursor: nextCursor(items, limit) };
   }
 
   @Post()

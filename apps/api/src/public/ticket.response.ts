@@ -1,0 +1,44 @@
+import type { CommentView, TicketView } from '@benteng/tickets';
+
+/** The public shape of a ticket: named fields only; people appear by tenant-local member id. */
+export interface TicketResponse {
+  id: string;
+  subject: string;
+  body: string;
+  status: string;
+  priority: string;
+  openedByMe: boolean;
+  assignee: { memberId: string; displayName: string } | null;
+  assignedToMe: boolean;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export function ticketResponse(ticket: TicketView, viewerUserId: string): TicketResponse {
+  return {
+    id: ticket.id,
+    subject: ticket.subject,
+    body: ticket.body,
+    status: ticket.status,
+    priority: ticket.priority,
+    openedByMe: ticket.openedById === viewerUserId,
+    assignee: ticket.assignee ? { memberId: ticket.assignee.id, displayName: ticket.assignee.displayName ?? ticket.assignee.user.displayName } : null,
+    assignedToMe: ticket.assigneeId === viewerUserId,
+    createdAt: ticket.createdAt.toISOString(),
+    updatedAt: ticket.updatedAt.toISOString(),
+    version: ticket.version,
+  };
+}
+
+export interface CommentResponse {
+  id: string;
+  body: string;
+  author: { displayName: string };
+  byMe: boolean;
+  createdAt: string;
+}
+
+export function commentResponse(comment: CommentView, viewerUserId: string): CommentResponse {
+  return { id: comment.id, body: comment.body, author: { displayName: comment.authorName }, byMe: comment.authorId === viewerUserId, createdAt: comment.createdAt.toISOString() };
+}
