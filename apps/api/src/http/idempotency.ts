@@ -11,6 +11,8 @@ import { scopeOf } from './request-auth.js';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const IN_PROGRESS = 0;
+/** A reservation older than this belongs to a request that died (crash, timeout): it is released. */
+const ABANDONED_AFTER_MS = 60_000;
 
 /** JSON with sorted keys, so the same body always hashes the same. */
 function canonical(value: unknown): string {
@@ -66,7 +68,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  private async reserve(scope: Scope, principal: string, route: string, key: string, requestHash: string): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown }> {
+  private async reserve(scope: Scope, principal: string, route: string, key: string, requestHash: string, retried = false): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown }> {
     try {
       const created = await this.db.run(scope, (tx) =>
         tx.idempotencyKey.create({ data: { tenantId: scope.tenantId, principal, route, key, requestHash, responseStatus: IN_PROGRESS, responseBody: {} }, select: { id: true } }),
@@ -80,7 +82,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (existing.requestHash !== requestHash) {
       throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, { detail: 'This Idempotency-Key was used with a different request body.', code: 'idempotency.key_reused' });
     }
-    if (existing.responseStatus === IN_PROGRESS) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+    if (existing.responseStatus === IN_PROGRESS) {
+      if (!retried && Date.now() - existing.createdAt.getTime() > ABANDONED_AFTER_MS) {
+        await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id: existing.id, responseStatus: IN_PROGRESS } }));
+        return this.reserve(scope, principal, route, key, requestHash, true);
+      }
+      throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+    }
     return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody };
   }
 }
