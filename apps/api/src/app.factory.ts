@@ -1,11 +1,20 @@
 import helmet from '@fastify/helmet';
-import type { INestApplication } from '@nestjs/common';
+import multipart from '@fastify/multipart';
+import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import type { AppConfig } from '@benteng/config';
+import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
+import { multipartLimits } from './http/multipart-upload.js';
 import { createValidationPipe } from './http/validation.js';
 import { requestIdFor } from './logging/logging.js';
+
+/** True when a string anywhere in a parsed JSON value or query object contains U+0000. */
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, v]) => key.includes('\u0000') || containsNul(v, depth + 1));
+}
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
@@ -33,6 +42,11 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
     .addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
       done();
+    })
+    // PostgreSQL cannot store or compare U+0000 in text: refuse it at the edge as a 400, for every
+    // route, instead of letting it surface as a database error (500) deep in a feature.
+    .addHook('preHandler', (request, _reply, done) => {
+      done(containsNul(request.body) || containsNul(request.query) || containsNul(request.params) ? new BadRequestException() : undefined);
     });
   await app.register(helmet, {
     // An API serves no documents: nothing may be framed, scripted or embedded.
@@ -43,6 +57,9 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
     frameguard: { action: 'deny' },
     crossOriginResourcePolicy: { policy: 'same-site' },
   });
+  // multipart/form-data for uploads (/v1/documents). Nothing is read until a handler asks, which
+  // is after authentication and authorization; the limits then apply while the form streams.
+  await app.register(multipart, { limits: multipartLimits(app.get(AppConfig)) });
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   return app;

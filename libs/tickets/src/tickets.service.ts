@@ -18,6 +18,15 @@ function orderBy(sort: TicketSort = '-createdAt'): Prisma.TicketOrderByWithRelat
   return [{ [field]: direction }, { id: direction }];
 }
 
+/**
+ * A comment's author by the name this tenant knows them by (RLS limits the memberships read to the
+ * current tenant), falling back to their own name once they have left.
+ */
+const AUTHOR = { select: { displayName: true, memberships: { select: { displayName: true }, take: 1 } } } as const;
+function commentView(c: { id: string; body: string; authorId: string; createdAt: Date; author: { displayName: string; memberships: { displayName: string | null }[] } }): CommentView {
+  return { id: c.id, body: c.body, authorId: c.authorId, authorName: c.author.memberships[0]?.displayName ?? c.author.displayName, createdAt: c.createdAt };
+}
+
 /** LIKE pattern for a literal substring: % _ and \ in the query match themselves. */
 const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -105,11 +114,11 @@ export class TicketsService {
       if (!(await this.readable(tx, scope, ticketId))) throw new TicketError(TicketErrorCode.NotFound);
       const rows = await tx.ticketComment.findMany({
         where: { AND: [accessibleWhere(scope.ability, 'read', 'TicketComment'), { ticketId }] },
-        include: { author: { select: { displayName: true } } },
+        include: { author: AUTHOR },
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
         take: 500,
       });
-      return rows.map((c) => ({ id: c.id, body: c.body, authorId: c.authorId, authorName: c.author.displayName, createdAt: c.createdAt }));
+      return rows.map(commentView);
     });
   }
 
@@ -120,9 +129,10 @@ export class TicketsService {
       const ticket = await this.readable(tx, scope, ticketId);
       if (!ticket) throw new TicketError(TicketErrorCode.NotFound);
       this.authorize(scope, 'comment', ticket);
-      const created = await tx.ticketComment.create({ data: { tenantId: scope.tenantId, ticketId, authorId: userId, body, createdAt: now }, include: { author: { select: { displayName: true } } } });
-      await tx.ticket.updateMany({ where: { id: ticketId }, data: { updatedAt: now } });
-      return { id: created.id, body: created.body, authorId: created.authorId, authorName: created.author.displayName, createdAt: created.createdAt };
+      const created = await tx.ticketComment.create({ data: { tenantId: scope.tenantId, ticketId, authorId: userId, body, createdAt: now }, include: { author: AUTHOR } });
+      // A new comment changes the ticket's representation: new version, new ETag.
+      await tx.ticket.updateMany({ where: { id: ticketId }, data: { updatedAt: now, version: { increment: 1 } } });
+      return commentView(created);
     });
   }
 

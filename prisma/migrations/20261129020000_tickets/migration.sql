@@ -43,10 +43,19 @@ CREATE INDEX "ticket_comments_tenant_id_ticket_id_created_at_idx" ON "ticket_com
 
 -- A member leaving the tenant leaves their tickets unassigned (the composite FK would otherwise
 -- block the removal). Runs in the removing transaction, under the same RLS scope.
+-- Each unassigned ticket gets its ticket.updated event in the outbox, like any other change.
 CREATE FUNCTION memberships_unassign_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE tickets SET assignee_id = NULL, version = version + 1, updated_at = now()
-   WHERE tenant_id = OLD.tenant_id AND assignee_id = OLD.user_id;
+  WITH unassigned AS (
+    UPDATE tickets SET assignee_id = NULL, version = version + 1, updated_at = now()
+     WHERE tenant_id = OLD.tenant_id AND assignee_id = OLD.user_id
+    RETURNING tenant_id, id, status, priority
+  )
+  INSERT INTO domain_events (tenant_id, id, type, subject_type, subject_id, payload, occurred_at)
+  SELECT tenant_id, gen_random_uuid(), 'ticket.updated', 'ticket', id,
+         jsonb_build_object('id', id, 'status', status, 'priority', priority, 'assigned', false, 'changed', jsonb_build_array('assignee')),
+         now()
+    FROM unassigned;
   RETURN OLD;
 END
 $$;

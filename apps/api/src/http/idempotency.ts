@@ -11,6 +11,12 @@ import { scopeOf } from './request-auth.js';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const IN_PROGRESS = 0;
+/** Response headers that belong to the stored response and are sent again on a replay. */
+const REPLAYED_HEADERS = ['location', 'etag'] as const;
+interface StoredResponse {
+  body: unknown;
+  headers: Record<string, string>;
+}
 /** A reservation older than this belongs to a request that died (crash, timeout): it is released. */
 const ABANDONED_AFTER_MS = 60_000;
 
@@ -43,12 +49,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     const scope = scopeOf(request);
     const principal = principalId(scope.principal);
-    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    // The concrete path, not the route template: one key on /tickets/A/comments and on
+    // /tickets/B/comments are two different requests.
+    const route = `${request.method} ${request.url.split('?')[0] ?? ''}`;
     const requestHash = createHash('sha256').update(canonical(request.body ?? null)).digest('hex');
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
 
     const reservation = await this.reserve(scope, principal, route, header, requestHash);
     if (reservation.kind === 'replay') {
+      for (const [name, value] of Object.entries(reservation.headers)) reply.header(name, value);
       reply.header('idempotent-replayed', 'true').status(reservation.status);
       return from([reservation.body]);
     }
@@ -56,8 +65,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       (async () => {
         try {
           const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+          const headers: Record<string, string> = {};
+          for (const name of REPLAYED_HEADERS) {
+            const value = reply.getHeader(name);
+            if (typeof value === 'string') headers[name] = value;
+          }
+          const stored: StoredResponse = { body: body ?? null, headers };
           await this.db.run(scope, (tx) =>
-            tx.idempotencyKey.updateMany({ where: { id: reservation.id }, data: { responseStatus: status, responseBody: (body ?? null) as Prisma.InputJsonValue } }),
+            tx.idempotencyKey.updateMany({ where: { id: reservation.id }, data: { responseStatus: status, responseBody: stored as unknown as Prisma.InputJsonValue } }),
           );
           return body;
         } catch (error) {
@@ -68,7 +83,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  private async reserve(scope: Scope, principal: string, route: string, key: string, requestHash: string, retried = false): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown }> {
+  private async reserve(
+    scope: Scope,
+    principal: string,
+    route: string,
+    key: string,
+    requestHash: string,
+    retried = false,
+  ): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown; headers: Record<string, string> }> {
     try {
       const created = await this.db.run(scope, (tx) =>
         tx.idempotencyKey.create({ data: { tenantId: scope.tenantId, principal, route, key, requestHash, responseStatus: IN_PROGRESS, responseBody: {} }, select: { id: true } }),
@@ -89,7 +111,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       }
       throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
     }
-    return { kind: 'replay', status: existing.responseStatus, body: existing.responseBody };
+    const stored = existing.responseBody as unknown as StoredResponse;
+    return { kind: 'replay', status: existing.responseStatus, body: stored.body, headers: stored.headers };
   }
 }
 

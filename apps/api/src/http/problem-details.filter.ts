@@ -21,6 +21,10 @@ function statusOf(kind: DomainErrorKind): number {
       return 401;
     case 'rate_limited':
       return 429;
+    case 'too_large':
+      return 413;
+    case 'unsupported_media_type':
+      return 415;
     default:
       return assertUnreachable(kind);
   }

@@ -1,10 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
+import { DocumentsModule } from '@benteng/documents';
 import { InvoicesModule } from '@benteng/invoices';
 import { MembersModule } from '@benteng/members';
 import { TicketsModule } from '@benteng/tickets';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
+import { SingleFileUploadInterceptor } from '../http/multipart-upload.js';
 import { AuthController } from './auth.controller.js';
+import { DocumentsController } from './documents.controller.js';
 import { InvoicesController } from './invoices.controller.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
@@ -14,8 +17,8 @@ import { WellKnownController } from './well-known.controller.js';
 
 /** The public surface, /v1: tenant users with short-lived access tokens. */
 @Module({
-  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule],
-  controllers: [AuthController, MeController, SessionsController, MembersController, InvoicesController, TicketsController, WellKnownController],
-  providers: [IdempotencyInterceptor],
+  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule],
+  controllers: [AuthController, MeController, SessionsController, MembersController, InvoicesController, TicketsController, DocumentsController, WellKnownController],
+  providers: [IdempotencyInterceptor, SingleFileUploadInterceptor],
 })
 export class PublicModule {}

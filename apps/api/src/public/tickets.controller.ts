@@ -4,6 +4,7 @@ import type { AuthenticatedUser } from '@benteng/auth';
 import { TicketError, TicketErrorCode, TicketsService, type TicketView } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
+import { ValidationProblem } from '../http/problem.js';
 import { Idempotent } from '../http/idempotency.js';
 import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
@@ -64,6 +65,8 @@ export class TicketsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TicketResponse> {
     const patch = { ...(body.status ? { status: body.status } : {}), ...(body.priority ? { priority: body.priority } : {}), ...(body.subject ? { subject: body.subject } : {}) };
+    // An empty change would still bump the version and announce an update: refuse it.
+    if (Object.keys(patch).length === 0) throw new ValidationProblem([{ pointer: '', rules: ['minProperties'] }]);
     return this.respond(await this.tickets.update(scope, id, patch, parseIfMatch(ifMatch, mismatch)), user, reply);
   }
 
