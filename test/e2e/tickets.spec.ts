@@ -403,21 +403,25 @@ describe('tickets', () => {
       expect(await ticketCount(w.tenant.id)).toBe(2);
     });
 
-    it("a hidden ticket's id as a list cursor answers exactly like a random id's", async () => {
+    it("a cursor naming a hidden ticket answers exactly like one naming a random id", async () => {
       const w = await world('tickets-cursor');
       const older = await open(w, 'member', { subject: 'Older' });
       const hidden = await open(w, 'peer', { subject: 'Hidden' });
       const newer = await open(w, 'member', { subject: 'Newer' });
       const token = await w.token('member');
-      const cursorOf = (id: string) => Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url');
-      // A visible cursor pages on (the control); the hidden one must not reveal where it sits.
-      expect(ids(await call('GET', `/v1/tickets?sort=-createdAt&cursor=${cursorOf(newer.id)}`, { token }))).toEqual([older.id]);
+      // Keyset cursors carry (sort value, id): the page starts after that point whatever the id
+      // names, so a hidden row's id reveals nothing. 1 ms after `newer`, no row ties on the value.
+      const at = new Date(Date.parse(newer.createdAt) + 1).toISOString();
+      const cursorOf = (v: string, id: string) => Buffer.from(JSON.stringify({ v, id })).toString('base64url');
+      expect(ids(await call('GET', `/v1/tickets?sort=-createdAt&cursor=${cursorOf(newer.createdAt, newer.id)}`, { token }))).toEqual([older.id]);
       for (const sort of ['-createdAt', 'createdAt'] as const) {
-        const probe = await call('GET', `/v1/tickets?sort=${sort}&cursor=${cursorOf(hidden.id)}`, { token });
-        const random = await call('GET', `/v1/tickets?sort=${sort}&cursor=${cursorOf(randomUUID())}`, { token });
+        const probe = await call('GET', `/v1/tickets?sort=${sort}&cursor=${cursorOf(at, hidden.id)}`, { token });
+        const random = await call('GET', `/v1/tickets?sort=${sort}&cursor=${cursorOf(at, randomUUID())}`, { token });
         expect([probe.status, random.status], `${sort}`).toEqual([200, 200]);
         expect(probe.body, `${sort}`).toEqual(random.body);
       }
+      const forged = await call('GET', `/v1/tickets?cursor=${Buffer.from('{"v":1,"id":"x"}').toString('base64url')}`, { token });
+      expect(forged.status).toBe(400);
     });
 
     it("another tenant's admin gets 404 for this tenant's ticket, exactly like a random id", async () => {

@@ -19,8 +19,11 @@ import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '.
  * neither 401 nor 403 (the random ids and empty bodies make 400/404 the usual answers).
  */
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
-/** Past the guard: success, or the handler's own answer to a random id or an empty body. */
-const PAST_THE_GUARD = [200, 201, 204, 400, 404, 409];
+/**
+ * Past the guard: success, or the handler's own answer to a random id or an empty body (415 from
+ * upload routes, which take multipart/form-data, not the empty JSON body sent here).
+ */
+const PAST_THE_GUARD = [200, 201, 204, 400, 404, 409, 415];
 
 type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
 type OpenRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'none' }> };

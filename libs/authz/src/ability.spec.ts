@@ -21,11 +21,23 @@ describe('abilities', () => {
 
   it('owners and admins manage invoices of their tenant, never of another', () => {
     for (const role of ['owner', 'admin'] as const) {
-      for (const action of ['create', 'update', 'delete'] as const) {
-        expect(sut(role).can(action, invoice({ status: 'issued' }))).toBe(true);
+      for (const action of ['create', 'update', 'issue', 'delete'] as const) {
+        expect(sut(role).can(action, invoice({}))).toBe(true);
         expect(sut(role).can(action, invoice({ tenantId: OTHER }))).toBe(false);
       }
+      expect(sut(role).can('void', invoice({ status: 'issued' }))).toBe(true);
+      expect(sut(role).can('pay', invoice({ status: 'issued' }))).toBe(true);
+      expect(sut(role).can('void', invoice({ status: 'issued', tenantId: OTHER }))).toBe(false);
     }
+  });
+
+  it('nobody edits, issues or deletes an invoice once it is issued, and only issued invoices are paid', () => {
+    for (const role of ['owner', 'admin', 'member'] as const) {
+      for (const action of ['update', 'issue', 'delete', 'pay'] as const) {
+        expect(sut(role).can(action, invoice({ status: action === 'pay' ? 'draft' : 'issued', createdById: ME }))).toBe(false);
+      }
+    }
+    expect(sut('member').can('void', invoice({ createdById: ME }))).toBe(false);
   });
 
   it('members create and edit only the drafts they created', () => {

@@ -1,7 +1,8 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
+import type { AuditEvent, Document, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
 import type { Principal, UserPrincipal } from './principal.js';
+import { documentRules } from './rules/documents.rules.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
 import { sessionRules } from './rules/sessions.rules.js';
@@ -22,9 +23,10 @@ type SubjectModels = {
   AuditEvent: AuditEvent;
   Ticket: Ticket;
   TicketComment: TicketComment;
+  Document: Document;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -44,6 +46,7 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRu
   sessionRules,
   invoiceRules,
   ticketRules,
+  documentRules,
 ];
 
 export interface UserRuleContext extends RuleContext {

@@ -11,6 +11,7 @@ type WhereInputs = {
   AuditEvent: Prisma.AuditEventWhereInput;
   Ticket: Prisma.TicketWhereInput;
   TicketComment: Prisma.TicketCommentWhereInput;
+  Document: Prisma.DocumentWhereInput;
   User: Prisma.UserWhereInput;
   Tenant: Prisma.TenantWhereInput;
 };

@@ -2,7 +2,16 @@
  * What kind of failure a domain error is; the HTTP layer maps each kind to one status
  * (apps/api/src/http/problem-details.ts) with an exhaustive switch.
  */
-export type DomainErrorKind = 'not_found' | 'forbidden' | 'conflict' | 'invalid' | 'precondition_failed' | 'unauthenticated' | 'rate_limited';
+export type DomainErrorKind =
+  | 'not_found'
+  | 'forbidden'
+  | 'conflict'
+  | 'invalid'
+  | 'precondition_failed'
+  | 'unauthenticated'
+  | 'rate_limited'
+  | 'too_large'
+  | 'unsupported_media_type';
 
 /**
  * Base of every feature's coded error. `code` is a stable machine-readable identifier; `message`

@@ -65,6 +65,16 @@ export class AppConfig {
   @Max(104_857_600, { message: 'must be between 1024 and 104857600' })
   BODY_LIMIT_BYTES = 1_048_576;
 
+  /**
+   * Largest document a user may upload (/v1/documents), in bytes. The upload is held in memory
+   * while its type is checked and is stored in PostgreSQL by default, hence the 50 MiB ceiling.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1024, { message: 'must be between 1024 and 52428800' })
+  @Max(52_428_800, { message: 'must be between 1024 and 52428800' })
+  DOCUMENTS_MAX_BYTES = 10_485_760;
+
   /** Seconds the worker waits for running jobs on shutdown before it exits anyway. */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
@@ -164,6 +174,7 @@ export const CONFIG_VARIABLES = [
   'LOG_LEVEL',
   'LOG_PRETTY',
   'BODY_LIMIT_BYTES',
+  'DOCUMENTS_MAX_BYTES',
   'WORKER_SHUTDOWN_TIMEOUT_S',
   'AUTH_ISSUER',
   'AUTH_SIGNING_KEYS',

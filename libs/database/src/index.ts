@@ -7,5 +7,6 @@ export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, InvoiceStatus, MembershipRole, TenantStatus, TicketPriority, TicketStatus, UserStatus } from './generated/prisma/client.js';
-export type { AuditEvent, DomainEvent, IdempotencyKey, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from './generated/prisma/client.js';
+export type { AuditEvent, Document, DomainEvent, IdempotencyKey, Invoice, InvoiceLine, Membership, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
+export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';

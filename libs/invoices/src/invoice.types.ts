@@ -1,4 +1,4 @@
-import type { Invoice, InvoiceLine, InvoiceStatus } from '@benteng/database';
+import type { Invoice, InvoiceLine, InvoiceStatus, Keyset } from '@benteng/database';
 
 export interface NewInvoiceLine {
   description: string;
@@ -32,8 +32,8 @@ export type InvoiceSort = (typeof INVOICE_SORTS)[number];
 
 export interface InvoiceListQuery {
   status?: InvoiceStatus;
-  /** Id of the last invoice of the previous page. */
-  after?: string;
+  /** Sort value and id of the last invoice of the previous page. */
+  after?: Keyset;
   limit: number;
   sort?: InvoiceSort;
 }

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere } from '@benteng/authz';
-import { appendDomainEvent, Prisma, TenantDatabase, type DomainEventInput, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type DomainEventInput, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
 
 const WITH_LINES = { lines: { orderBy: { position: 'asc' } } } as const;
 
-function orderBy(sort: InvoiceSort = '-createdAt'): Prisma.InvoiceOrderByWithRelationInput[] {
-  const direction = sort.startsWith('-') ? 'desc' : 'asc';
+function sortOf(sort: InvoiceSort = '-createdAt') {
+  const direction: 'asc' | 'desc' = sort.startsWith('-') ? 'desc' : 'asc';
   const field = sort.replace(/^-/, '') as 'createdAt' | 'number' | 'dueDate';
-  // id breaks ties, so the cursor (the last id of a page) is stable under any sort.
-  return [{ [field]: direction }, { id: direction }];
+  // id breaks ties, so (value, id) orders rows totally and a keyset cursor is exact.
+  return { field, direction, orderBy: [{ [field]: direction }, { id: direction }] as Prisma.InvoiceOrderByWithRelationInput[] };
 }
 
 /**
@@ -23,13 +23,19 @@ export class InvoicesRepository {
   constructor(private readonly db: TenantDatabase) {}
 
   list(scope: Scope, query: InvoiceListQuery): Promise<InvoiceWithLines[]> {
+    const { field, direction, orderBy } = sortOf(query.sort);
     return this.db.run(scope, (tx) =>
       tx.invoice.findMany({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), query.status ? { status: query.status } : {}] },
+        where: {
+          AND: [
+            accessibleWhere(scope.ability, 'read', 'Invoice'),
+            query.status ? { status: query.status } : {},
+            query.after ? (keysetWhere(field, direction, query.after, field === 'dueDate') as Prisma.InvoiceWhereInput) : {},
+          ],
+        },
         include: WITH_LINES,
-        orderBy: orderBy(query.sort),
+        orderBy,
         take: query.limit,
-        ...(query.after ? { cursor: { tenantId_id: { tenantId: scope.tenantId, id: query.after } }, skip: 1 } : {}),
       }),
     );
   }

@@ -1,6 +1,6 @@
-import type { Ticket, TicketPriority, TicketStatus } from '@benteng/database';
+import type { Keyset, Ticket, TicketPriority, TicketStatus } from '@benteng/database';
 
-export const TICKET_SORTS = ['createdAt', '-createdAt', 'updatedAt', '-updatedAt', 'priority', '-priority'] as const;
+export const TICKET_SORTS = ['createdAt', '-createdAt', 'updatedAt', '-updatedAt'] as const;
 export type TicketSort = (typeof TICKET_SORTS)[number];
 
 export interface TicketListQuery {
@@ -8,7 +8,7 @@ export interface TicketListQuery {
   priority?: TicketPriority;
   /** Only tickets assigned to the caller. */
   assignedToMe?: boolean;
-  after?: string;
+  after?: Keyset;
   limit: number;
   sort?: TicketSort;
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { subject } from '@casl/ability';
 import { accessibleWhere, type Action } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { appendDomainEvent, Prisma, TenantDatabase, type TenantTx, type TicketPriority, type TicketStatus } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type TenantTx, type TicketPriority, type TicketStatus } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { TicketError, TicketErrorCode } from './ticket.errors.js';
 import { ticketEvent } from './ticket.events.js';
@@ -12,10 +12,10 @@ export const MAX_TICKET_PAGE = 100;
 export const MAX_SEARCH_RESULTS = 20;
 const WITH_ASSIGNEE = { assignee: { select: { id: true, displayName: true, user: { select: { displayName: true } } } } } as const;
 
-function orderBy(sort: TicketSort = '-createdAt'): Prisma.TicketOrderByWithRelationInput[] {
-  const direction = sort.startsWith('-') ? 'desc' : 'asc';
-  const field = sort.replace(/^-/, '') as 'createdAt' | 'updatedAt' | 'priority';
-  return [{ [field]: direction }, { id: direction }];
+function sortOf(sort: TicketSort = '-createdAt') {
+  const direction: 'asc' | 'desc' = sort.startsWith('-') ? 'desc' : 'asc';
+  const field = sort.replace(/^-/, '') as 'createdAt' | 'updatedAt';
+  return { field, direction, orderBy: [{ [field]: direction }, { id: direction }] as Prisma.TicketOrderByWithRelationInput[] };
 }
 
 /**
@@ -44,6 +44,7 @@ export class TicketsService {
 
   list(scope: Scope, query: TicketListQuery): Promise<TicketView[]> {
     const userId = this.userId(scope);
+    const { field, direction, orderBy } = sortOf(query.sort);
     return this.db.run(scope, (tx) =>
       tx.ticket.findMany({
         where: {
@@ -52,12 +53,12 @@ export class TicketsService {
             query.status ? { status: query.status } : {},
             query.priority ? { priority: query.priority } : {},
             query.assignedToMe ? { assigneeId: userId } : {},
+            query.after ? (keysetWhere(field, direction, query.after) as Prisma.TicketWhereInput) : {},
           ],
         },
         include: WITH_ASSIGNEE,
-        orderBy: orderBy(query.sort),
+        orderBy,
         take: Math.min(Math.max(query.limit, 1), MAX_TICKET_PAGE),
-        ...(query.after ? { cursor: { tenantId_id: { tenantId: scope.tenantId, id: query.after } }, skip: 1 } : {}),
       }),
     );
   }

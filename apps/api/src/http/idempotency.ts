@@ -49,10 +49,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     const scope = scopeOf(request);
     const principal = principalId(scope.principal);
-    // The concrete path, not the route template: one key on /tickets/A/comments and on
-    // /tickets/B/comments are two different requests.
-    const route = `${request.method} ${request.url.split('?')[0] ?? ''}`;
-    const requestHash = createHash('sha256').update(canonical(request.body ?? null)).digest('hex');
+    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    // The path parameters are part of the request: one key on /tickets/A/comments and then on
+    // /tickets/B/comments is a different request (422), never a replay of A's answer.
+    const requestHash = createHash('sha256').update(canonical({ params: request.params ?? {}, body: request.body ?? null })).digest('hex');
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
 
     const reservation = await this.reserve(scope, principal, route, header, requestHash);

@@ -1,13 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedUser } from '@benteng/auth';
-import { DocumentError, DocumentErrorCode, DocumentsService } from '@benteng/documents';
+import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { attachmentDisposition } from '../http/content-disposition.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { Idempotent } from '../http/idempotency.js';
 import { SingleFileUpload, UploadedForm, type Upload } from '../http/multipart-upload.js';
+import { decodeCursor, nextCursor } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { documentResponse, type DocumentResponse } from './document.response.js';
 import { ListDocumentsQuery, UploadDocumentFields } from './dto/document.dto.js';
@@ -25,23 +25,20 @@ export class DocumentsController {
   @Authorize('read', 'Document')
   async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListDocumentsQuery): Promise<{ items: DocumentResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (after === null) throw new DocumentError(DocumentErrorCode.NotFound);
     const items = await this.documents.list(scope, {
       limit,
-      ...(after ? { after } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}),
       ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}),
       ...(query.ticketId ? { ticketId: query.ticketId } : {}),
     });
-    const last = items.at(-1);
-    return { items: items.map((d) => documentResponse(d, user)), nextCursor: items.length === limit && last ? encodeCursor(last.id) : null };
+    return { items: items.map((d) => documentResponse(d, user)), nextCursor: nextCursor(items, limit, 'createdAt') };
   }
 
   /** multipart/form-data: `file`, and optionally `invoiceId` or `ticketId`. */
   @Post()
   @Authorize('create', 'Document')
-  @SingleFileUpload(UploadDocumentFields)
   @Idempotent()
+  @SingleFileUpload(UploadDocumentFields)
   async upload(
     @CurrentScope() scope: Scope,
     @CurrentUser() user: AuthenticatedUser,

@@ -5,7 +5,7 @@ import { InvoiceError, InvoiceErrorCode, InvoicesService, type InvoicePatch, typ
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
+import { decodeCursor, etag, nextCursor, parseIfMatch, parseSort } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { CreateInvoiceDto, ListInvoicesQuery, UpdateInvoiceDto } from './dto/invoice.dto.js';
 import { invoiceResponse, type InvoiceResponse } from './invoice.response.js';
@@ -23,13 +23,14 @@ export class InvoicesController {
   @Authorize('read', 'Invoice')
   async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListInvoicesQuery): Promise<{ items: InvoiceResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
+    const { field } = parseSort(query.sort ?? '-createdAt');
     const items = await this.invoices.list(scope, {
       limit,
       ...(query.status ? { status: query.status } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'dueDate'].includes(field)) } : {}),
     });
-    return { items: items.map((i) => invoiceResponse(i, user)), nextCursor: nextCursor(items, limit) };
+    return { items: items.map((i) => invoiceResponse(i, user)), nextCursor: nextCursor(items, limit, field) };
   }
 
   @Post()

@@ -6,7 +6,7 @@ import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { ValidationProblem } from '../http/problem.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
+import { decodeCursor, etag, nextCursor, parseIfMatch, parseSort } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { AssignTicketDto, CommentDto, ListTicketsQuery, OpenTicketDto, SearchTicketsQuery, UpdateTicketDto } from './dto/ticket.dto.js';
 import { commentResponse, ticketResponse, type CommentResponse, type TicketResponse } from './ticket.response.js';
@@ -22,15 +22,16 @@ export class TicketsController {
   @Authorize('read', 'Ticket')
   async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListTicketsQuery): Promise<{ items: TicketResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
+    const { field } = parseSort(query.sort ?? '-createdAt');
     const items = await this.tickets.list(scope, {
       limit,
       ...(query.status ? { status: query.status } : {}),
       ...(query.priority ? { priority: query.priority } : {}),
       ...(query.assignedToMe ? { assignedToMe: true } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'updatedAt'].includes(field)) } : {}),
     });
-    return { items: items.map((t) => ticketResponse(t, user.userId)), nextCursor: nextCursor(items, limit) };
+    return { items: items.map((t) => ticketResponse(t, user.userId)), nextCursor: nextCursor(items, limit, field) };
   }
 
   /** Separate from list and writes: its own, cheaper rate-limit class (search). */

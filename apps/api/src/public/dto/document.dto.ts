@@ -22,7 +22,7 @@ export class ListDocumentsQuery {
 
   /** Opaque: the nextCursor of the previous page. */
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
   cursor?: string;
 
   @IsOptional()

@@ -81,6 +81,7 @@ export class UpdateCustomerDto {
 
   @IsOptional()
   @IsString()
+  @MinLength(1)
   @MaxLength(40)
   taxId?: string | null;
 }
@@ -118,7 +119,7 @@ export class ListInvoicesQuery {
 
   /** Opaque: the nextCursor of the previous page. */
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
   cursor?: string;
 
   @IsOptional()

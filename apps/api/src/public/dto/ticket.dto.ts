@@ -60,7 +60,7 @@ export class ListTicketsQuery {
   limit?: number;
 
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/)
+  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
   cursor?: string;
 
   @IsOptional()

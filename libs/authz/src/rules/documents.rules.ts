@@ -1,0 +1,30 @@
+import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+
+/**
+ * Documents: every role reads; members, admins and owners upload; members delete the documents
+ * they uploaded, owners and admins delete any; viewers change nothing. Documents are immutable
+ * (no update).
+ *
+ * A document attached to a ticket is exactly as visible as the ticket: members and viewers see
+ * only the tickets they opened or are assigned to (tickets.rules.ts), and an attachment must not
+ * reveal a ticket they cannot see. The condition below repeats that rule; change both together.
+ */
+export function documentRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+  switch (principal.role) {
+    case 'owner':
+    case 'admin':
+      can(['read', 'create', 'delete'], 'Document', { tenantId });
+      return;
+    case 'member':
+    case 'viewer': {
+      const visibleTicket = { OR: [{ openedById: principal.userId }, { assigneeId: principal.userId }] };
+      can('read', 'Document', { tenantId, ticketId: null });
+      can('read', 'Document', { tenantId, ticket: { is: visibleTicket } });
+      if (principal.role === 'viewer') return;
+      const ownUpload = { tenantId, uploadedById: principal.userId };
+      can('create', 'Document', ownUpload);
+      can('delete', 'Document', ownUpload);
+      return;
+    }
+  }
+}

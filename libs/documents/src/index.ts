@@ -1,0 +1,10 @@
+export { DocumentsModule } from './documents.module.js';
+export { DocumentsService, MAX_DOCUMENT_PAGE } from './documents.service.js';
+export { DocumentsRepository } from './documents.repository.js';
+export { DocumentStorage } from './document.storage.js';
+export { PostgresDocumentStorage } from './postgres-document.storage.js';
+export { DocumentError, DocumentErrorCode } from './document.errors.js';
+export { documentEvent, type DocumentEventType } from './document.events.js';
+export { detectDocumentType, isPlainText } from './document-type.js';
+export { MAX_STEM_LENGTH, safeFileName } from './document-file-name.js';
+export { DOCUMENT_TYPES, type DocumentDownload, type DocumentLink, type DocumentListQuery, type DocumentType, type NewDocument } from './document.types.js';
