@@ -1,5 +1,5 @@
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsOptional, IsUUID } from 'class-validator';
+import { PageQuery } from './page.dto.js';
 
 /** The text fields of an upload form, beside the file. At most one link. */
 export class UploadDocumentFields {
@@ -12,19 +12,7 @@ export class UploadDocumentFields {
   ticketId?: string;
 }
 
-export class ListDocumentsQuery {
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
-  /** Opaque: the nextCursor of the previous page. */
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
-  cursor?: string;
-
+export class ListDocumentsQuery extends PageQuery {
   @IsOptional()
   @IsUUID('all')
   invoiceId?: string;

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+import { PageQuery } from './page.dto.js';
 
 const CURRENCIES = Intl.supportedValuesOf('currency');
 const STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
@@ -109,19 +110,7 @@ export class UpdateInvoiceDto {
   lines?: InvoiceLineDto[];
 }
 
-export class ListInvoicesQuery {
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
-  /** Opaque: the nextCursor of the previous page. */
-  @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
-  cursor?: string;
-
+export class ListInvoicesQuery extends PageQuery {
   @IsOptional()
   @IsIn(STATUSES)
   status?: (typeof STATUSES)[number];
