@@ -1,4 +1,5 @@
 import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import { ownTickets } from './tickets.rules.js';
 
 /**
  * Documents: every role reads; members, admins and owners upload; members delete the documents
@@ -6,8 +7,8 @@ import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
  * (no update).
  *
  * A document attached to a ticket is exactly as visible as the ticket: members and viewers see
- * only the tickets they opened or are assigned to (tickets.rules.ts), and an attachment must not
- * reveal a ticket they cannot see. The condition below repeats that rule; change both together.
+ * only the tickets they opened or are assigned to (ownTickets in tickets.rules.ts), and an
+ * attachment must not reveal a ticket they cannot see.
  */
 export function documentRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   switch (principal.role) {
@@ -17,7 +18,7 @@ export function documentRules({ can }: AppAbilityBuilder, { tenantId, principal 
       return;
     case 'member':
     case 'viewer': {
-      const visibleTicket = { OR: [{ openedById: principal.userId }, { assigneeId: principal.userId }] };
+      const visibleTicket = ownTickets(principal.userId);
       can('read', 'Document', { tenantId, ticketId: null });
       can('read', 'Document', { tenantId, ticket: { is: visibleTicket } });
       if (principal.role === 'viewer') return;

@@ -6,8 +6,13 @@ import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
  * an object-level rule beyond the tenant. Viewers see the same tickets a member would and change
  * nothing.
  */
+/** The tickets a member or viewer may see: opened by them or assigned to them. Used by documents too. */
+export function ownTickets(userId: string) {
+  return { OR: [{ openedById: userId }, { assigneeId: userId }] };
+}
+
 export function ticketRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
-  const mine = { tenantId, OR: [{ openedById: principal.userId }, { assigneeId: principal.userId }] };
+  const mine = { tenantId, ...ownTickets(principal.userId) };
   switch (principal.role) {
     case 'owner':
     case 'admin':
