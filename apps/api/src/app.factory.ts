@@ -7,6 +7,7 @@ import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { multipartLimits } from './http/multipart-upload.js';
 import { createValidationPipe } from './http/validation.js';
+import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { requestIdFor } from './logging/logging.js';
 
 /** True when a string anywhere in a parsed JSON value or query object contains U+0000. */
@@ -61,6 +62,7 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
   // is after authentication and authorization; the limits then apply while the form streams.
   await app.register(multipart, { limits: multipartLimits(app.get(AppConfig)) });
   app.useGlobalPipes(createValidationPipe());
+  app.get(OpenApiDocument).bind(app);
   app.enableShutdownHooks();
   return app;
 }

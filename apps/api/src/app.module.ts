@@ -13,6 +13,7 @@ import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
 import { AccessGuard, PublicJwtGuard } from './http/access.guard.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { OpenApiModule } from './openapi/openapi.module.js';
 import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
 import { PublicModule } from './public/public.module.js';
 
@@ -47,6 +48,7 @@ export class LogDestinationModule {}
     AuthModule,
     HealthModule,
     PublicModule,
+    OpenApiModule,
   ],
   providers: [
     PublicJwtGuard,

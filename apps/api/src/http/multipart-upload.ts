@@ -19,7 +19,8 @@ import { AppConfig } from '@benteng/config';
 import { ProblemException } from './problem.js';
 import { createValidationPipe } from './validation.js';
 
-const UPLOAD_FIELDS = 'benteng:upload-fields';
+/** The DTO class of an upload's text fields (read by the OpenAPI document too). */
+export const UPLOAD_FIELDS = 'benteng:upload-fields';
 const UPLOAD = Symbol('benteng.upload');
 /** The form field that carries the file. */
 export const FILE_FIELD = 'file';

@@ -1,0 +1,164 @@
+/**
+ * Response schemas of the public surface, written out by hand: controllers build their responses
+ * field by field from TypeScript interfaces (invoice.response.ts and siblings), which leave no
+ * runtime trace for @nestjs/swagger to read. Each schema names exactly the fields the builder sends;
+ * none carries a tenant id except TokenPair, which tells the client which tenant the token is for.
+ */
+type Schema = Record<string, unknown>;
+
+export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
+const string: Schema = { type: 'string' };
+const uuid: Schema = { type: 'string', format: 'uuid' };
+const dateTime: Schema = { type: 'string', format: 'date-time' };
+const boolean: Schema = { type: 'boolean' };
+const integer: Schema = { type: 'integer' };
+/** Money in minor units, as a decimal string: JSON numbers lose precision above 2^53. */
+const minor: Schema = { type: 'string', pattern: '^-?\\d+$' };
+const role: Schema = { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] };
+
+const object = (properties: Record<string, Schema>, optional: string[] = []): Schema => ({
+  type: 'object',
+  properties,
+  required: Object.keys(properties).filter((key) => !optional.includes(key)),
+  additionalProperties: false,
+});
+const list = (item: string): Schema => object({ items: { type: 'array', items: ref(item) } });
+const page = (item: string): Schema => object({ items: { type: 'array', items: ref(item) }, nextCursor: nullable(string) });
+
+export const RESPONSE_SCHEMAS: Record<string, Schema> = {
+  /** RFC 9457 problem details, as ProblemDetailsFilter sends them. */
+  Problem: {
+    type: 'object',
+    properties: {
+      type: { type: 'string', description: "'about:blank' or a urn:benteng:problem:<code> URI" },
+      title: string,
+      status: { type: 'integer', minimum: 400, maximum: 599 },
+      detail: string,
+      code: { type: 'string', description: 'Stable machine-readable code of a domain error.' },
+      requestId: { type: 'string', description: 'Quote it when reporting an error.' },
+      errors: {
+        type: 'array',
+        description: 'Validation failures: where (JSON pointer) and which rules, never the offending value.',
+        items: object({ pointer: string, rules: { type: 'array', items: string } }),
+      },
+    },
+    required: ['type', 'title', 'status'],
+  },
+  TokenPair: object({
+    tokenType: { type: 'string', enum: ['Bearer'] },
+    accessToken: string,
+    expiresIn: { type: 'integer', description: 'Seconds until the access token expires.' },
+    refreshToken: string,
+    tenantId: uuid,
+    role,
+  }),
+  Me: object({
+    user: object({ id: uuid, email: { type: 'string', format: 'email' }, displayName: string }),
+    tenant: object({ id: uuid, slug: string, name: string }),
+    role,
+    sessionId: uuid,
+    memberships: { type: 'array', items: object({ tenant: object({ slug: string, name: string }), role }) },
+  }),
+  Session: object({ id: uuid, current: boolean, createdAt: dateTime, lastSeenAt: dateTime, expiresAt: dateTime, userAgent: nullable(string), ip: nullable(string) }),
+  SessionList: list('Session'),
+  Member: object({ id: uuid, email: { type: 'string', format: 'email' }, displayName: string, role, createdAt: dateTime }),
+  MemberList: list('Member'),
+  InvoiceLine: object({ position: integer, description: string, quantity: integer, unitPriceMinor: minor, amountMinor: minor }),
+  Invoice: object({
+    id: uuid,
+    number: string,
+    status: { type: 'string', enum: ['draft', 'issued', 'paid', 'void'] },
+    currency: string,
+    customer: object({ name: string, email: nullable({ type: 'string', format: 'email' }), taxId: nullable(string) }, ['email', 'taxId']),
+    totalMinor: minor,
+    dueDate: nullable({ type: 'string', format: 'date' }),
+    issuedAt: nullable(dateTime),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    version: integer,
+    createdByMe: boolean,
+    lines: { type: 'array', items: ref('InvoiceLine') },
+  }),
+  InvoicePage: page('Invoice'),
+  Ticket: object({
+    id: uuid,
+    subject: string,
+    body: string,
+    status: { type: 'string', enum: ['open', 'in_progress', 'resolved', 'closed'] },
+    priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] },
+    openedByMe: boolean,
+    assignee: nullable(object({ memberId: uuid, displayName: string })),
+    assignedToMe: boolean,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    version: integer,
+  }),
+  TicketPage: page('Ticket'),
+  TicketList: list('Ticket'),
+  Comment: object({ id: uuid, body: string, author: object({ displayName: string }), byMe: boolean, createdAt: dateTime }),
+  CommentList: list('Comment'),
+  Document: object({
+    id: uuid,
+    fileName: string,
+    contentType: string,
+    size: integer,
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    link: nullable({ oneOf: [object({ invoiceId: uuid }), object({ ticketId: uuid })] }),
+    uploadedByMe: boolean,
+    createdAt: dateTime,
+  }),
+  DocumentPage: page('Document'),
+  JsonWebKeySet: object({ keys: { type: 'array', items: { type: 'object', description: 'A public JSON Web Key (RFC 7517).' } } }),
+};
+
+/** A success body: a JSON schema, or raw bytes of the stored type (document downloads). */
+export type SuccessBody = { json: string } | { binary: true } | { none: true };
+
+/**
+ * What each public operation answers on success, keyed `Controller.handler`. An operation missing
+ * here fails the document build, so a new route cannot ship undocumented.
+ */
+export const SUCCESS_BODIES: Record<string, SuccessBody> = {
+  'AuthController.login': { json: 'TokenPair' },
+  'AuthController.refresh': { json: 'TokenPair' },
+  'AuthController.logout': { none: true },
+  'AuthController.logoutAll': { none: true },
+  'AuthController.switchTenant': { json: 'TokenPair' },
+  'AuthController.changePassword': { none: true },
+  'MeController.me': { json: 'Me' },
+  'SessionsController.list': { json: 'SessionList' },
+  'SessionsController.revoke': { none: true },
+  'MembersController.list': { json: 'MemberList' },
+  'MembersController.add': { json: 'Member' },
+  'MembersController.changeRole': { json: 'Member' },
+  'MembersController.remove': { none: true },
+  'InvoicesController.list': { json: 'InvoicePage' },
+  'InvoicesController.create': { json: 'Invoice' },
+  'InvoicesController.get': { json: 'Invoice' },
+  'InvoicesController.update': { json: 'Invoice' },
+  'InvoicesController.issue': { json: 'Invoice' },
+  'InvoicesController.void': { json: 'Invoice' },
+  'InvoicesController.pay': { json: 'Invoice' },
+  'InvoicesController.remove': { none: true },
+  'TicketsController.list': { json: 'TicketPage' },
+  'TicketsController.search': { json: 'TicketList' },
+  'TicketsController.open': { json: 'Ticket' },
+  'TicketsController.get': { json: 'Ticket' },
+  'TicketsController.update': { json: 'Ticket' },
+  'TicketsController.assign': { json: 'Ticket' },
+  'TicketsController.comments': { json: 'CommentList' },
+  'TicketsController.comment': { json: 'Comment' },
+  'DocumentsController.list': { json: 'DocumentPage' },
+  'DocumentsController.upload': { json: 'Document' },
+  'DocumentsController.get': { json: 'Document' },
+  'DocumentsController.download': { binary: true },
+  'DocumentsController.remove': { none: true },
+  'WellKnownController.jwks': { json: 'JsonWebKeySet' },
+};
+
+/** Errors only some routes raise beyond what their declarations imply (credentials, throttling). */
+export const EXTRA_ERRORS: Record<string, number[]> = {
+  'AuthController.login': [401, 429],
+  'AuthController.refresh': [401, 429],
+};
