@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '@benteng/audit';
@@ -13,6 +13,7 @@ import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
 import { AccessGuard, PublicJwtGuard } from './http/access.guard.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
 import { OpenApiModule } from './openapi/openapi.module.js';
 import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
 import { PublicModule } from './public/public.module.js';
@@ -54,6 +55,7 @@ export class LogDestinationModule {}
     PublicJwtGuard,
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    { provide: APP_INTERCEPTOR, useClass: UnexpectedBodyInterceptor },
   ],
 })
 export class AppModule {}

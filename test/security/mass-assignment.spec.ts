@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MembershipRole } from '@benteng/database';
+import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
+import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { buildApi } from '../support/api.js';
+import { ownerPool } from '../support/db.js';
+import { createTenant, type TestTenant } from '../support/factories.js';
+import { problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { fill, label, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, type Created } from '../support/route-factories.js';
+
+/**
+ * Mass assignment, for every route that takes a body: the list comes from the router's own
+ * metadata (listRoutes), so a write route added tomorrow is covered the day it is registered.
+ *
+ * The tenant's owner (who may do anything) sends the route a minimal body plus fields a client must
+ * never set: ownership, identity and server-computed values. Every one of them is refused by the
+ * strict validation (400, its pointer with rule whitelistValidation) and nothing is written: the
+ * object the route targets is exactly as it was, and no table with a tenant_id gained a row.
+ * `status` and `role` are only sent where the route's DTO does not take them on purpose (a ticket's
+ * status, a member's role): a probe sending the field alone tells which.
+ */
+const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
+const WRITES = ['POST', 'PUT', 'PATCH'];
+
+type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
+
+const api = await buildApi();
+afterAll(() => api.close());
+const routes = listRoutes(api.app);
+const writeRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt' && WRITES.includes(r.method));
+
+/** Fields no client may set, whatever the route. */
+const alwaysExtra = (victim: string) => ({
+  tenantId: randomUUID(),
+  id: randomUUID(),
+  createdBy: victim,
+  createdById: victim,
+  total: 1,
+  totalMinor: '1',
+  userId: victim,
+});
+/** Fields some routes take on purpose: sent only where the route's DTO refuses them. */
+const maybeExtra = { status: 'paid', role: 'owner' } as const;
+
+const whitelisted = (res: ApiResponse): string[] =>
+  ((res.body as { errors?: { pointer: string; rules: string[] }[] } | undefined)?.errors ?? []).filter((e) => e.rules.includes('whitelistValidation')).map((e) => e.pointer);
+
+describe('mass assignment matrix', () => {
+  const owner = ownerPool();
+  const client = new PublicClient(api);
+  const password = testPassword();
+  let tenant: TestTenant;
+  let other: TestTenant;
+  let tables: string[];
+  const { FACTORIES, handle, factoryFor, bodyFor, upload } = routeFactories({ api, client, owner, password });
+
+  /** Rows per tenant table for the tenant: a refused write adds none (and removes none). */
+  async function rowCounts(tenantId: string): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const table of tables) {
+      const { rows } = await owner.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" WHERE tenant_id = $1`, [tenantId]);
+      counts[table] = rows[0]!.n;
+    }
+    return counts;
+  }
+
+  const token = async () => (await client.login(tenant.users.owner.email, password)).accessToken;
+
+  beforeAll(async () => {
+    [tenant, other] = await Promise.all([createTenant(owner, 'ma'), createTenant(owner, 'ma-other')]);
+    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    tables = await tenantTables(owner);
+  });
+
+  it('finds write routes to probe, and every tenant table is counted', () => {
+    expect(writeRoutes.length).toBeGreaterThan(0);
+    expect(tables).toContain('invoices');
+    expect(Object.keys(FACTORIES).length).toBeGreaterThan(0);
+  });
+
+  it.each(writeRoutes.map((r) => [label(r), r] as const))('%s refuses fields the client may not set, and writes nothing', async (_, route) => {
+    const factory = paramsOf(route.path).length > 0 || FACTORIES[prefixOf(route.path)] ? FACTORIES[prefixOf(route.path)] : undefined;
+    if (paramsOf(route.path).length > 0) factoryFor(route); // a route with an id needs a factory
+    const created: Created | undefined = factory && paramsOf(route.path).length > 0 ? await factory.create(handle(tenant), route) : undefined;
+    const params = created?.params ?? randomParams(route.path);
+    for (const param of paramsOf(route.path)) expect(params[param], `a value for :${param} of ${label(route)}`).toBeDefined();
+    const minimal = factory ? (bodyFor(factory, route) ?? {}) : {};
+
+    // Probe: which of status/role does the route's DTO refuse? On random ids, so nothing real is touched.
+    const extra: Record<string, unknown> = alwaysExtra(other.users.owner.id);
+    for (const [field, value] of Object.entries(maybeExtra)) {
+      const probe = await client.call(route.method, fill(route.path, randomParams(route.path)), { token: await token(), body: { [field]: value } });
+      if (whitelisted(probe).includes(`/${field}`)) extra[field] = value;
+    }
+
+    // Logins write (sessions, audit): all of them happen before the counting starts.
+    const [jsonToken, formToken] = [await token(), await token()];
+    const before = await created?.read();
+    const countsBefore = await rowCounts(tenant.id);
+    const res = await client.call(route.method, fill(route.path, params), { token: jsonToken, body: { ...minimal, ...extra } });
+
+    // 415: not a JSON route (an upload). Its form fields are held to the same whitelist instead.
+    const isUpload = res.status === 415;
+    const refused = isUpload ? await upload(formToken, 'extra.txt', 'extra fields\n', { tenantId: other.id }) : res;
+    const fields = isUpload ? ['tenantId'] : Object.keys(extra);
+    expect(problemOf(refused), `${label(route)} -> ${refused.status} ${refused.text}`).toMatchObject({ status: 400, problemJson: true });
+    expect(whitelisted(refused), `${label(route)}: every extra field is named as whitelistValidation`).toEqual(expect.arrayContaining(fields.map((f) => `/${f}`)));
+    expect(await created?.read(), 'the object is unchanged').toEqual(before);
+    expect(await rowCounts(tenant.id), 'no row added or removed in any tenant table').toEqual(countsBefore);
+  });
+});
