@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalize, type CanonicalValue } from './canonical.js';
+import { canonicalize, type CanonicalValue } from '@benteng/common';
 
 /** The `prev_hash` of a tenant's first event (seq 1). */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -3,7 +3,6 @@ export { AuditLog, type AuditLogSink } from './audit-log.js';
 export { AuditVerifier, verifyChain, type ChainProblem, type ChainVerification } from './audit-verifier.js';
 export { auditEventHash, GENESIS_HASH, type ChainedEvent } from './audit-chain.js';
 export { auditActor, MAX_AUDIT_TEXT } from './audit-entry.js';
-export { canonicalize, type CanonicalValue } from './canonical.js';
 export {
   AUDIT_EVENT_TYPES,
   AUDIT_OUTCOMES,

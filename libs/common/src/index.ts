@@ -2,3 +2,4 @@ export { DomainError, assertUnreachable, type DomainErrorKind } from './domain-e
 export { REDACT_PATHS, SECRET_FIELDS } from './redaction.js';
 export { Clock, SystemClock } from './clock.js';
 export { ClockModule } from './clock.module.js';
+export { canonicalize, type CanonicalValue } from './canonical.js';

@@ -4,6 +4,7 @@ import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { principalId } from '@benteng/authz';
+import { canonicalize, type CanonicalValue } from '@benteng/common';
 import { isUniqueViolation, TenantDatabase, type Prisma } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ProblemException } from './problem.js';
@@ -20,13 +21,12 @@ interface StoredResponse {
 /** A reservation older than this belongs to a request that died (crash, timeout): it is released. */
 const ABANDONED_AFTER_MS = 60_000;
 
-/** JSON with sorted keys, so the same body always hashes the same. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value as object).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+/**
+ * The same request always hashes the same, whatever its key order. The JSON round trip first turns
+ * the parsed body into plain JSON values (dropping undefined fields an interceptor may have set).
+ */
+function requestHashOf(value: unknown): string {
+  return createHash('sha256').update(canonicalize(JSON.parse(JSON.stringify(value)) as CanonicalValue)).digest('hex');
 }
 
 /**
@@ -52,7 +52,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const route = `${request.method} ${request.routeOptions.url ?? ''}`;
     // The path parameters are part of the request: one key on /tickets/A/comments and then on
     // /tickets/B/comments is a different request (422), never a replay of A's answer.
-    const requestHash = createHash('sha256').update(canonical({ params: request.params ?? {}, body: request.body ?? null })).digest('hex');
+    const requestHash = requestHashOf({ params: request.params ?? {}, body: request.body ?? null });
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
 
     const reservation = await this.reserve(scope, principal, route, header, requestHash);
