@@ -48,7 +48,7 @@ describe('tenant isolation (CASL + RLS)', () => {
     });
 
     it('cannot update another tenant invoice', async () => {
-      expect(await repository.updateCustomer(a.scope('owner'), invoiceB, { customerName: 'hijacked' })).toBe(0);
+      await expect(service.update(a.scope('owner'), invoiceB, { customerName: 'hijacked' })).rejects.toMatchObject({ code: 'invoice.not_found' });
       const { rows } = await owner.query('SELECT customer_name FROM invoices WHERE id = $1', [invoiceB]);
       expect(rows[0].customer_name).toBe('PT Contoh');
     });
@@ -68,8 +68,8 @@ describe('tenant isolation (CASL + RLS)', () => {
       await expect(
         service.create(a.scope('viewer'), { number: 'VIEW-1', customerName: 'X', lines: [] }),
       ).rejects.toMatchObject({ code: 'invoice.forbidden' });
-      expect(await repository.updateCustomer(a.scope('member'), invoiceA, { customerName: 'not mine' })).toBe(0);
-      expect(await repository.updateCustomer(a.scope('admin'), invoiceA, { customerName: 'PT Contoh Baru' })).toBe(1);
+      await expect(service.update(a.scope('member'), invoiceA, { customerName: 'not mine' })).rejects.toMatchObject({ code: 'invoice.forbidden' });
+      expect((await service.update(a.scope('admin'), invoiceA, { customerName: 'PT Contoh Baru' })).customerName).toBe('PT Contoh Baru');
     });
   });
 

@@ -103,15 +103,4 @@ export class InvoicesRepository {
       return deleted.count === 1;
     });
   }
-
-  /** Kept for the foundation's isolation tests: a customer-name change as one guarded write. */
-  updateCustomer(scope: Scope, id: string, data: Pick<Prisma.InvoiceUpdateInput, 'customerName' | 'customerEmail' | 'customerTaxId'>): Promise<number> {
-    return this.db.run(scope, async (tx) => {
-      const result = await tx.invoice.updateMany({
-        where: { AND: [accessibleWhere(scope.ability, 'update', 'Invoice'), { id }] },
-        data: { ...data, version: { increment: 1 } },
-      });
-      return result.count;
-    });
-  }
 }
