@@ -20,7 +20,11 @@ export interface CatalogOptions {
   secretColumns?: readonly { table: string; column: string }[];
 }
 
-const DEFAULT_SECRET_COLUMNS = [{ table: 'users', column: 'password_hash' }] as const;
+const DEFAULT_SECRET_COLUMNS = [
+  { table: 'users', column: 'password_hash' },
+  { table: 'partner_clients', column: 'secret_hash' },
+  { table: 'partner_api_keys', column: 'key_hash' },
+] as const;
 
 /** The wording every policy message uses, so a reader knows what would satisfy the check. */
 const TENANT_PREDICATE = "tenant_id = (select nullif(current_setting('app.tenant_id', true), ''))::uuid";

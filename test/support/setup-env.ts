@@ -10,3 +10,13 @@ process.env.AUTH_SIGNING_KEYS = inject('signingKeys');
 process.env.AUTH_TOKEN_PEPPER = inject('tokenPepper');
 process.env.LOG_LEVEL ??= 'silent';
 process.env.DATABASE_POOL_MAX ??= '5';
+// Every test file talks to the API from 127.0.0.1, so per-IP counters are shared by every file
+// running at the same time. Generous limits here keep files independent; the rate-limit and abuse
+// tests set their own (and isolate their client addresses through a trusted proxy).
+process.env.RATE_LIMIT_POLICY ??= JSON.stringify({
+  anonymous: { auth: [1_000_000, 60], write: [1_000_000, 60], read: [1_000_000, 60], search: [1_000_000, 60], export: [1_000_000, 60] },
+});
+process.env.ABUSE_MAX_NOT_FOUND ??= '1000000';
+process.env.ABUSE_MAX_AUTH_FAILURES ??= '1000000';
+process.env.ABUSE_MAX_DISTINCT_OBJECTS ??= '1000000';
+process.env.ABUSE_MAX_BURST ??= '1000000';

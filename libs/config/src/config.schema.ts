@@ -156,6 +156,87 @@ export class AppConfig {
   @Max(86_400, { message: 'must be between 10 and 86400' })
   LOGIN_WINDOW_S = 900;
 
+  /**
+   * Which partner API keys and clients this deployment accepts: `live` or `test`. A key or client
+   * of the other environment is refused. Default: `live` in production, `test` elsewhere.
+   */
+  @IsOptional()
+  @IsIn(['live', 'test'], { message: 'must be live or test' })
+  PARTNER_ENVIRONMENT?: 'live' | 'test';
+
+  /** Lifetime of partner access tokens from POST /partner/oauth/token, seconds (at most 10 minutes). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(30, { message: 'must be between 30 and 600' })
+  @Max(600, { message: 'must be between 30 and 600' })
+  PARTNER_TOKEN_TTL_S = 600;
+
+  /** How long a rotated partner API key keeps working beside its replacement, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must be between 0 and 2592000' })
+  @Max(2_592_000, { message: 'must be between 0 and 2592000' })
+  PARTNER_KEY_ROTATION_OVERLAP_S = 86_400;
+
+  /**
+   * Overrides of the rate-limit policy table (libs/security/src/rate-limit-policy.ts), as JSON:
+   * {"<principal class>": {"<sensitivity>": [requests, windowSeconds]}, "tenant": [requests, windowSeconds]}.
+   * Classes: anonymous, user, partner:free, partner:standard, partner:premium, operator.
+   * Sensitivities: auth, write, read, search, export. Unset: the defaults.
+   */
+  @IsOptional()
+  @IsString({ message: 'must be a JSON object' })
+  RATE_LIMIT_POLICY?: string;
+
+  /** Sliding window of the abuse detector's counters, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 3600' })
+  @Max(3600, { message: 'must be between 10 and 3600' })
+  ABUSE_WINDOW_S = 60;
+
+  /** 404s on object routes per principal or IP within ABUSE_WINDOW_S before a block (id enumeration). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000000' })
+  @Max(1_000_000, { message: 'must be between 1 and 1000000' })
+  ABUSE_MAX_NOT_FOUND = 20;
+
+  /** 401/403 answers per principal or IP within ABUSE_WINDOW_S before a block. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000000' })
+  @Max(1_000_000, { message: 'must be between 1 and 1000000' })
+  ABUSE_MAX_AUTH_FAILURES = 30;
+
+  /** Distinct objects read per principal within ABUSE_WINDOW_S before a block (scraping). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000000' })
+  @Max(1_000_000, { message: 'must be between 1 and 1000000' })
+  ABUSE_MAX_DISTINCT_OBJECTS = 300;
+
+  /** Requests per principal or IP within ABUSE_BURST_WINDOW_S before a block (bursts). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000000' })
+  @Max(1_000_000, { message: 'must be between 1 and 1000000' })
+  ABUSE_MAX_BURST = 200;
+
+  /** Window of the burst counter, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 60' })
+  @Max(60, { message: 'must be between 1 and 60' })
+  ABUSE_BURST_WINDOW_S = 5;
+
+  /** How long a block placed by the abuse detector lasts, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 86400' })
+  @Max(86_400, { message: 'must be between 10 and 86400' })
+  ABUSE_BLOCK_S = 900;
+
   /** Human-readable logs for local development (pino-pretty); JSON otherwise. */
   @Transform(({ value }) => value === true || value === 'true' || value === '1')
   LOG_PRETTY = false;
@@ -186,6 +267,17 @@ export const CONFIG_VARIABLES = [
   'LOGIN_MAX_FAILURES_PER_ACCOUNT',
   'LOGIN_MAX_FAILURES_PER_IP',
   'LOGIN_WINDOW_S',
+  'PARTNER_ENVIRONMENT',
+  'PARTNER_TOKEN_TTL_S',
+  'PARTNER_KEY_ROTATION_OVERLAP_S',
+  'RATE_LIMIT_POLICY',
+  'ABUSE_WINDOW_S',
+  'ABUSE_MAX_NOT_FOUND',
+  'ABUSE_MAX_AUTH_FAILURES',
+  'ABUSE_MAX_DISTINCT_OBJECTS',
+  'ABUSE_MAX_BURST',
+  'ABUSE_BURST_WINDOW_S',
+  'ABUSE_BLOCK_S',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
@@ -193,3 +285,8 @@ export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 
 
 /** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
 export const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD', 'REDIS_URL', 'AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER'] as const;
+
+/** The partner environment this deployment accepts (PARTNER_ENVIRONMENT, or its default). */
+export function partnerEnvironment(config: AppConfig): 'live' | 'test' {
+  return config.PARTNER_ENVIRONMENT ?? (config.NODE_ENV === 'production' ? 'live' : 'test');
+}

@@ -1,3 +1,3 @@
-export { AppConfig, CONFIG_VARIABLES, NODE_ENVS, SCRIPT_VARIABLES, SECRET_VARIABLES, type NodeEnv } from './config.schema.js';
+export { AppConfig, CONFIG_VARIABLES, NODE_ENVS, SCRIPT_VARIABLES, SECRET_VARIABLES, partnerEnvironment, type NodeEnv } from './config.schema.js';
 export { ConfigError, loadConfig, ownerDatabaseUrl, runtimeDatabaseUrl, runtimeRolePassword, RUNTIME_ROLE } from './load-config.js';
 export { ConfigModule } from './config.module.js';
