@@ -102,7 +102,7 @@ describe('function-level authorization matrix', () => {
           [tenant.id, String(res.headers['x-request-id'])],
         );
         expect(rows).toEqual([
-          { actor: `user:${user.id}`, subject: `${route.access.action}:${route.access.subject}`, outcome: 'denied', data: { route: label(route), role } },
+          { actor: `user:${user.id}`, subject: `${route.access.action}:${route.access.subject}`, outcome: 'denied', data: { surface: 'public', route: label(route), role } },
         ]);
       });
     }

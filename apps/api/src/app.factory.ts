@@ -5,6 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
+import { AbuseObserver } from './http/abuse-observer.js';
 import { multipartLimits } from './http/multipart-upload.js';
 import { createValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
@@ -37,6 +38,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  */
 export async function configureApiApp(app: NestFastifyApplication): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
+  const abuse = app.get(AbuseObserver);
   app
     .getHttpAdapter()
     .getInstance()
@@ -48,6 +50,12 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
     // route, instead of letting it surface as a database error (500) deep in a feature.
     .addHook('preHandler', (request, _reply, done) => {
       done(containsNul(request.body) || containsNul(request.query) || containsNul(request.params) ? new BadRequestException() : undefined);
+    })
+    // Every answer feeds the abuse detector (404 walks, 401/403 storms, scraping, bursts), after
+    // the response has been sent.
+    .addHook('onResponse', (request, reply, done) => {
+      abuse.observe(request, reply);
+      done();
     });
   await app.register(helmet, {
     // An API serves no documents: nothing may be framed, scripted or embedded.

@@ -11,7 +11,8 @@ import { RedisModule } from '@benteng/redis';
 import { SecurityModule } from '@benteng/security';
 import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
-import { AccessGuard, PublicJwtGuard } from './http/access.guard.js';
+import { AccessGuard, PartnerGuard, PublicJwtGuard } from './http/access.guard.js';
+import { AbuseObserver } from './http/abuse-observer.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
 import { OpenApiModule } from './openapi/openapi.module.js';
@@ -53,6 +54,8 @@ export class LogDestinationModule {}
   ],
   providers: [
     PublicJwtGuard,
+    PartnerGuard,
+    AbuseObserver,
     { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_INTERCEPTOR, useClass: UnexpectedBodyInterceptor },

@@ -16,6 +16,17 @@ export const AUDIT_EVENT_TYPES = [
   'member.added',
   'member.role_changed',
   'member.removed',
+  'partner.client_created',
+  'partner.client_updated',
+  'partner.client_revoked',
+  'partner.secret_rotated',
+  'partner.key_created',
+  'partner.key_rotated',
+  'partner.key_revoked',
+  'partner.token_issued',
+  'partner.auth_refused',
+  'security.rate_limited',
+  'security.principal_blocked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -7,6 +7,9 @@ import { SIGNING_ALGORITHMS, SigningKeys } from './signing-keys.js';
 
 /** Every surface has its own audience: a partner or internal token is refused on /v1. */
 export const PUBLIC_AUDIENCE = 'benteng-public';
+/** Audience of client-credentials tokens for /partner/v1. */
+export const PARTNER_AUDIENCE = 'benteng-partner';
+const SCOPE_TOKEN = /^[a-z]+:[a-z]+$/;
 const ROLES: readonly MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -15,6 +18,16 @@ export interface AccessClaims {
   tid: string;
   sid: string;
   role: MembershipRole;
+  exp: number;
+  iat: number;
+}
+
+/** A partner access token's claims (RFC 9068: `client_id`, `scope`), after verification. */
+export interface PartnerAccessClaims {
+  sub: string;
+  client_id: string;
+  tid: string;
+  scope: string[];
   exp: number;
   iat: number;
 }
@@ -58,6 +71,45 @@ export class AccessTokens {
   }
 
   async verify(token: string): Promise<AccessClaims> {
+    const payload = await this.verifyFor(token, PUBLIC_AUDIENCE);
+    const { sub, tid, sid, role, exp, iat } = payload as Partial<AccessClaims>;
+    if (!sub || !UUID.test(sub) || !tid || !UUID.test(tid) || !sid || !UUID.test(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
+      throw new AccessTokenError('bad_claims');
+    }
+    return { sub, tid, sid, role, exp, iat };
+  }
+
+  /**
+   * A client-credentials token for /partner/v1: same keys and checks as the public tokens, but its
+   * own audience, so neither kind is accepted on the other surface (audience confusion).
+   */
+  async issuePartner(claims: { clientId: string; tid: string; scopes: readonly string[] }): Promise<{ token: string; expiresIn: number }> {
+    const key = this.keys.active;
+    const iat = this.clock.nowSeconds();
+    const expiresIn = this.config.PARTNER_TOKEN_TTL_S;
+    const token = await new SignJWT({ tid: claims.tid, client_id: claims.clientId, scope: claims.scopes.join(' ') })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setSubject(claims.clientId)
+      .setIssuer(this.config.AUTH_ISSUER)
+      .setAudience(PARTNER_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + expiresIn)
+      .setJti(crypto.randomUUID())
+      .sign(key.privateKey);
+    return { token, expiresIn };
+  }
+
+  async verifyPartner(token: string): Promise<PartnerAccessClaims> {
+    const payload = await this.verifyFor(token, PARTNER_AUDIENCE);
+    const { sub, client_id: clientId, tid, scope, exp, iat } = payload as { sub?: string; client_id?: unknown; tid?: unknown; scope?: unknown; exp?: number; iat?: number };
+    const scopes = typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined;
+    if (!sub || !UUID.test(sub) || clientId !== sub || typeof tid !== 'string' || !UUID.test(tid) || !scopes || !scopes.every((s) => SCOPE_TOKEN.test(s)) || !exp || !iat) {
+      throw new AccessTokenError('bad_claims');
+    }
+    return { sub, client_id: sub, tid, scope: scopes, exp, iat };
+  }
+
+  private async verifyFor(token: string, audience: string): Promise<Record<string, unknown>> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -70,16 +122,12 @@ export class AccessTokens {
       const { payload } = await jwtVerify(token, key.publicKey, {
         algorithms: [key.alg],
         issuer: this.config.AUTH_ISSUER,
-        audience: PUBLIC_AUDIENCE,
+        audience,
         typ: 'at+jwt',
         currentDate: this.clock.now(),
         requiredClaims: ['sub', 'exp', 'iat'],
       });
-      const { sub, tid, sid, role, exp, iat } = payload as Partial<AccessClaims>;
-      if (!sub || !UUID.test(sub) || !tid || !UUID.test(tid) || !sid || !UUID.test(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
-        throw new AccessTokenError('bad_claims');
-      }
-      return { sub, tid, sid, role, exp, iat };
+      return payload;
     } catch (error) {
       throw error instanceof AccessTokenError ? error : new AccessTokenError(rejection(error));
     }

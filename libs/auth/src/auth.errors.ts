@@ -8,6 +8,13 @@ export enum AuthErrorCode {
   WrongPassword = 'auth.wrong_password',
   NoSuchMembership = 'auth.no_such_membership',
   SessionNotFound = 'auth.session_not_found',
+  /** Partner surface: a missing, unknown, revoked, expired or out-of-place key or token. */
+  PartnerUnauthenticated = 'partner.unauthenticated',
+  /** POST /partner/oauth/token (RFC 6749 5.2). */
+  InvalidClient = 'oauth.invalid_client',
+  InvalidScope = 'oauth.invalid_scope',
+  InvalidGrant = 'oauth.unsupported_grant_type',
+  InvalidRequest = 'oauth.invalid_request',
 }
 
 function describe(code: AuthErrorCode): { kind: DomainErrorKind; message: string } {
@@ -27,6 +34,17 @@ function describe(code: AuthErrorCode): { kind: DomainErrorKind; message: string
       return { kind: 'not_found', message: 'You are not a member of that tenant.' };
     case AuthErrorCode.SessionNotFound:
       return { kind: 'not_found', message: 'Session not found.' };
+    case AuthErrorCode.PartnerUnauthenticated:
+      // One sentence for every reason; the reason is logged (and audited when the key was genuine).
+      return { kind: 'unauthenticated', message: 'A valid partner API key or access token is required.' };
+    case AuthErrorCode.InvalidClient:
+      return { kind: 'unauthenticated', message: 'Client authentication failed.' };
+    case AuthErrorCode.InvalidScope:
+      return { kind: 'invalid', message: 'The requested scope exceeds the scopes granted to the client.' };
+    case AuthErrorCode.InvalidGrant:
+      return { kind: 'invalid', message: 'Only the client_credentials grant is supported.' };
+    case AuthErrorCode.InvalidRequest:
+      return { kind: 'invalid', message: 'The token request is malformed.' };
     default:
       return assertUnreachable(code);
   }
@@ -39,5 +57,7 @@ export class AuthError extends DomainError<AuthErrorCode> {
     super(code, message);
     this.kind = kind;
     if (retryAfterS !== undefined) this.retryAfterS = retryAfterS;
+    // RFC 6749 5.2 requires an `error` member on token endpoint errors.
+    if (code.startsWith('oauth.')) this.extensions = { error: code.slice('oauth.'.length) };
   }
 }

@@ -22,7 +22,7 @@ const carries = (value: unknown): boolean => typeof value === 'object' && value 
  * reach of our log redaction (RFC 9700 4.3.2), so a request that puts one there is refused
  * outright, even when it also sends the header.
  */
-class HeaderOnlyBearerStrategy extends Strategy<VerifyFunction> {
+export class HeaderOnlyBearerStrategy extends Strategy<VerifyFunction> {
   override authenticate(req: RequestLike, options?: object): void {
     if (carries(req.query) || carries(req.body)) {
       (this as unknown as { fail: (challenge: string, status: number) => void }).fail('Bearer error="invalid_request"', 401);

@@ -1,10 +1,12 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Document, Invoice, InvoiceLine, Membership, Prisma, RefreshToken, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
+import type { AuditEvent, Document, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
 import type { Principal, UserPrincipal } from './principal.js';
 import { documentRules } from './rules/documents.rules.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
+import { partnerClientRules, partnerRules } from './rules/partner.rules.js';
+import { securityRules } from './rules/security.rules.js';
 import { sessionRules } from './rules/sessions.rules.js';
 import { systemRules } from './rules/system.rules.js';
 import { tenantRules } from './rules/tenants.rules.js';
@@ -24,9 +26,12 @@ type SubjectModels = {
   Ticket: Ticket;
   TicketComment: TicketComment;
   Document: Document;
+  PartnerClient: PartnerClient;
+  PartnerApiKey: PartnerApiKey;
+  SecurityBlock: SecurityBlock;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -47,6 +52,8 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRu
   invoiceRules,
   ticketRules,
   documentRules,
+  partnerClientRules,
+  securityRules,
 ];
 
 export interface UserRuleContext extends RuleContext {
@@ -60,7 +67,16 @@ export interface UserRuleContext extends RuleContext {
  */
 export function defineAbilityFor(tenantId: string, principal: Principal): AppAbility {
   const builder = new AbilityBuilder<AppAbility>(createPrismaAbility);
-  if (principal.kind === 'system') systemRules(builder, { tenantId, principal });
-  else for (const rules of USER_RULE_SETS) rules(builder, { tenantId, principal });
+  switch (principal.kind) {
+    case 'system':
+      systemRules(builder, { tenantId, principal });
+      break;
+    case 'partner':
+      partnerRules(builder, { tenantId, principal });
+      break;
+    case 'user':
+      for (const rules of USER_RULE_SETS) rules(builder, { tenantId, principal });
+      break;
+  }
   return builder.build();
 }

@@ -14,6 +14,9 @@ type WhereInputs = {
   Document: Prisma.DocumentWhereInput;
   User: Prisma.UserWhereInput;
   Tenant: Prisma.TenantWhereInput;
+  PartnerClient: Prisma.PartnerClientWhereInput;
+  PartnerApiKey: Prisma.PartnerApiKeyWhereInput;
+  SecurityBlock: Prisma.SecurityBlockWhereInput;
 };
 
 export class AccessConditionError extends Error {

@@ -9,5 +9,16 @@ export {
   type RuleContext,
   type SubjectName,
 } from './ability.js';
-export { principalId, type Principal, type SystemPrincipal, type UserPrincipal } from './principal.js';
+export {
+  PARTNER_SCOPES,
+  PARTNER_TIERS,
+  principalId,
+  type PartnerPrincipal,
+  type PartnerScope,
+  type PartnerTier,
+  type Principal,
+  type SystemPrincipal,
+  type UserPrincipal,
+} from './principal.js';
+export { PARTNER_SCOPE_GRANTS } from './rules/partner.rules.js';
 export { accessibleWhere, AccessConditionError } from './accessible.js';

@@ -20,11 +20,37 @@ export interface UserPrincipal {
  */
 export interface SystemPrincipal {
   readonly kind: 'system';
-  readonly name: 'auth' | 'audit';
+  readonly name: 'auth' | 'audit' | 'partner-auth' | 'security';
 }
 
-export type Principal = UserPrincipal | SystemPrincipal;
+/** What a partner client may be granted; each scope maps to CASL rules in rules/partner.rules.ts. */
+export const PARTNER_SCOPES = ['invoices:read', 'invoices:write', 'tickets:read', 'tickets:write', 'documents:read'] as const;
+export type PartnerScope = (typeof PARTNER_SCOPES)[number];
+export const PARTNER_TIERS = ['free', 'standard', 'premium'] as const;
+export type PartnerTier = (typeof PARTNER_TIERS)[number];
+
+/**
+ * A partner client (machine) on /partner/v1, authenticated by an API key or a client-credentials
+ * token. Its rules come from its scopes only, never from a user role.
+ */
+export interface PartnerPrincipal {
+  readonly kind: 'partner';
+  readonly clientId: string;
+  readonly scopes: readonly PartnerScope[];
+  readonly tier: PartnerTier;
+  /** The API key the request used, when it used one (not a token). */
+  readonly keyId?: string;
+}
+
+export type Principal = UserPrincipal | SystemPrincipal | PartnerPrincipal;
 
 export function principalId(principal: Principal): string {
-  return principal.kind === 'user' ? `user:${principal.userId}` : `system:${principal.name}`;
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'partner':
+      return `partner:${principal.clientId}`;
+    case 'system':
+      return `system:${principal.name}`;
+  }
 }

@@ -21,6 +21,11 @@ export abstract class DomainError<Code extends string = string> extends Error {
   abstract readonly kind: DomainErrorKind;
   /** For `rate_limited`: seconds until the caller may try again (sent as Retry-After). */
   retryAfterS?: number;
+  /**
+   * Extra problem members a protocol requires (e.g. OAuth 2.0's `error`, RFC 6749 5.2). Fixed
+   * vocabulary only: never ids, input values or messages.
+   */
+  extensions?: Readonly<Record<string, string>>;
 
   constructor(
     readonly code: Code,

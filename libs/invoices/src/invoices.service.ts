@@ -29,6 +29,18 @@ function priced(lines: NewInvoiceLine[]) {
   return { rows, totalMinor: rows.reduce((sum, line) => sum + line.amountMinor, 0n) };
 }
 
+/** Who an invoice is recorded as created by: a user, or a partner client (never both). */
+function creatorOf(scope: Scope): { createdById: string } | { createdByClientId: string } {
+  switch (scope.principal.kind) {
+    case 'user':
+      return { createdById: scope.principal.userId };
+    case 'partner':
+      return { createdByClientId: scope.principal.clientId };
+    case 'system':
+      throw new InvoiceError(InvoiceErrorCode.Forbidden);
+  }
+}
+
 @Injectable()
 export class InvoicesService {
   constructor(
@@ -49,9 +61,8 @@ export class InvoicesService {
 
   /** Creates a draft; totals are computed here from the lines, never taken from the client. */
   async create(scope: Scope, input: NewInvoice): Promise<InvoiceWithLines> {
-    if (scope.principal.kind !== 'user') throw new InvoiceError(InvoiceErrorCode.Forbidden);
-    const userId = scope.principal.userId;
-    const draft = { tenantId: scope.tenantId, createdById: userId, status: 'draft' as const };
+    const creator = creatorOf(scope);
+    const draft = { tenantId: scope.tenantId, ...creator, status: 'draft' as const };
     if (!scope.ability.can('create', subject('Invoice', draft as never))) throw new InvoiceError(InvoiceErrorCode.Forbidden);
     const { rows, totalMinor } = priced(input.lines);
     try {
@@ -66,7 +77,7 @@ export class InvoicesService {
           dueDate: input.dueDate ?? null,
           status: 'draft',
           totalMinor,
-          createdById: userId,
+          ...creator,
         },
         rows,
       );

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { subject } from '@casl/ability';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { RevocationStore, type RequestMeta } from '@benteng/auth';
-import { accessibleWhere } from '@benteng/authz';
+import { accessibleWhere, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { Prisma, PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
@@ -134,7 +134,7 @@ export class MembersService {
   }
 
   private entry(scope: Scope, type: AuditEntry['type'], membershipId: string, meta: RequestMeta): AuditEntry {
-    const actor = scope.principal.kind === 'user' ? `user:${scope.principal.userId}` : `system:${scope.principal.name}`;
+    const actor = principalId(scope.principal);
     return { type, outcome: 'success', actor, subject: `membership:${membershipId}`, ip: meta.ip, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
   }
 }

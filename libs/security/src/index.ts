@@ -1,3 +1,12 @@
+export {
+  ABUSE_KEY_PREFIX,
+  AbuseDetector,
+  ipBucket,
+  type AbuseObservation,
+  type AbuseSignal,
+  type ActiveBlock,
+  type PlacedBlock,
+} from './abuse-detector.js';
 export { clientIp, trustProxyOption } from './client-ip.js';
 export {
   LoginThrottle,
@@ -7,4 +16,17 @@ export {
   type ThrottleDecision,
   type ThrottleKey,
 } from './login-throttle.js';
+export {
+  DEFAULT_RATE_LIMIT_POLICY,
+  PRINCIPAL_CLASSES,
+  SENSITIVITIES,
+  rateLimitPolicy,
+  type Limit,
+  type PrincipalClass,
+  type RateLimitPolicy,
+  type Sensitivity,
+} from './rate-limit-policy.js';
+export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, type RateLimitSubject } from './rate-limiter.js';
 export { SecurityModule } from './security.module.js';
+export { SecurityBlocks, type SecurityBlockListQuery } from './security-blocks.service.js';
+export { SecurityError, SecurityErrorCode } from './security.errors.js';

@@ -1,13 +1,16 @@
 import { Global, Module } from '@nestjs/common';
+import { AbuseDetector } from './abuse-detector.js';
 import { LoginThrottle } from './login-throttle.js';
+import { RateLimiter } from './rate-limiter.js';
+import { SecurityBlocks } from './security-blocks.service.js';
 
 /**
- * Cross-cutting protections. Global because login, refresh and later every surface's rate limits
- * consult the same shared state; it relies on the global ConfigModule and RedisModule.
+ * Cross-cutting protections. Global because login, refresh and every surface's rate limits and
+ * anomaly checks consult the same shared state; it relies on the global ConfigModule and RedisModule.
  */
 @Global()
 @Module({
-  providers: [LoginThrottle],
-  exports: [LoginThrottle],
+  providers: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks],
+  exports: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks],
 })
 export class SecurityModule {}

@@ -43,8 +43,8 @@ export class TicketsService {
   ) {}
 
   list(scope: Scope, query: TicketListQuery): Promise<TicketView[]> {
-    const userId = this.userId(scope);
     const { field, direction, orderBy } = sortOf(query.sort);
+    const assignedToMe = query.assignedToMe ? { assigneeId: scope.principal.kind === 'user' ? scope.principal.userId : null } : {};
     return this.db.run(scope, (tx) =>
       tx.ticket.findMany({
         where: {
@@ -52,7 +52,7 @@ export class TicketsService {
             accessibleWhere(scope.ability, 'read', 'Ticket'),
             query.status ? { status: query.status } : {},
             query.priority ? { priority: query.priority } : {},
-            query.assignedToMe ? { assigneeId: userId } : {},
+            assignedToMe,
             query.after ? (keysetWhere(field, direction, query.after) as Prisma.TicketWhereInput) : {},
           ],
         },
@@ -82,12 +82,12 @@ export class TicketsService {
   }
 
   async open(scope: Scope, input: { subject: string; body: string; priority?: TicketPriority }): Promise<TicketView> {
-    const userId = this.userId(scope);
-    if (!scope.ability.can('create', subject('Ticket', { tenantId: scope.tenantId, openedById: userId } as never))) throw new TicketError(TicketErrorCode.Forbidden);
+    const opener = this.openerOf(scope);
+    if (!scope.ability.can('create', subject('Ticket', { tenantId: scope.tenantId, ...opener } as never))) throw new TicketError(TicketErrorCode.Forbidden);
     const now = this.clock.now();
     return this.db.run(scope, async (tx) => {
       const ticket = await tx.ticket.create({
-        data: { tenantId: scope.tenantId, subject: input.subject, body: input.body, priority: input.priority ?? 'normal', openedById: userId, createdAt: now, updatedAt: now },
+        data: { tenantId: scope.tenantId, subject: input.subject, body: input.body, priority: input.priority ?? 'normal', ...opener, createdAt: now, updatedAt: now },
         include: WITH_ASSIGNEE,
       });
       await appendDomainEvent(tx, scope.tenantId, ticketEvent('ticket.created', ticket), now);
@@ -124,7 +124,9 @@ export class TicketsService {
   }
 
   async comment(scope: Scope, ticketId: string, body: string): Promise<CommentView> {
-    const userId = this.userId(scope);
+    // Only users comment (a comment's author is a member); partner clients have no comment rule.
+    if (scope.principal.kind !== 'user') throw new TicketError(TicketErrorCode.Forbidden);
+    const userId = scope.principal.userId;
     const now = this.clock.now();
     return this.db.run(scope, async (tx) => {
       const ticket = await this.readable(tx, scope, ticketId);
@@ -168,8 +170,15 @@ export class TicketsService {
     if (!scope.ability.can(action, subject('Ticket', ticket as never))) throw new TicketError(TicketErrorCode.Forbidden);
   }
 
-  private userId(scope: Scope): string {
-    if (scope.principal.kind !== 'user') throw new TicketError(TicketErrorCode.Forbidden);
-    return scope.principal.userId;
+  /** Who a ticket is recorded as opened by: a user, or a partner client (never both). */
+  private openerOf(scope: Scope): { openedById: string } | { openedByClientId: string } {
+    switch (scope.principal.kind) {
+      case 'user':
+        return { openedById: scope.principal.userId };
+      case 'partner':
+        return { openedByClientId: scope.principal.clientId };
+      case 'system':
+        throw new TicketError(TicketErrorCode.Forbidden);
+    }
   }
 }

@@ -1,16 +1,19 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import type { Action, SubjectName } from '@benteng/authz';
+import type { Sensitivity } from '@benteng/security';
 
 export const ROUTE_ACCESS = 'benteng:route-access';
+export const ROUTE_SENSITIVITY = 'benteng:route-sensitivity';
 
 /**
  * What a route declares about who may call it. Every route must carry one (the global
  * AccessGuard refuses the rest); the route catalog test snapshots them all, and the
- * function-level matrix test drives every role through every declared route.
+ * function-level matrix test drives every principal through every declared route.
  */
 export type RouteAccess =
   | { readonly auth: 'none'; readonly reason: string }
-  | { readonly auth: 'public-jwt'; readonly action: Action; readonly subject: SubjectName };
+  | { readonly auth: 'public-jwt'; readonly action: Action; readonly subject: SubjectName }
+  | { readonly auth: 'partner'; readonly action: Action; readonly subject: SubjectName };
 
 /** No authentication: for health checks, key sets and login. Say why, so review can judge it. */
 export const Public = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'none', reason } satisfies RouteAccess);
@@ -22,3 +25,17 @@ export const Public = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'non
  */
 export const Authorize = (action: Action, subject: SubjectName) =>
   applyDecorators(SetMetadata(ROUTE_ACCESS, { auth: 'public-jwt', action, subject } satisfies RouteAccess));
+
+/**
+ * A partner client (API key or client-credentials token, /partner/v1 only) whose scopes grant
+ * `action` on `subject` through the partner CASL rules (libs/authz/src/rules/partner.rules.ts).
+ */
+export const PartnerAuthorize = (action: Action, subject: SubjectName) =>
+  applyDecorators(SetMetadata(ROUTE_ACCESS, { auth: 'partner', action, subject } satisfies RouteAccess));
+
+/**
+ * The rate-limit column a route is counted in (libs/security/src/rate-limit-policy.ts). Without
+ * it: `read` for GET and HEAD, `write` for everything else. Login, refresh and token endpoints
+ * say `auth`; searches `search`; exports `export`.
+ */
+export const RateLimit = (sensitivity: Sensitivity) => SetMetadata(ROUTE_SENSITIVITY, sensitivity);

@@ -50,7 +50,7 @@ export function toProblem(exception: unknown, requestId: string | undefined): Pr
   });
 
   if (exception instanceof DomainError) {
-    return { ...base(statusOf(exception.kind), `urn:benteng:problem:${exception.code}`), detail: exception.message, code: exception.code };
+    return { ...exception.extensions, ...base(statusOf(exception.kind), `urn:benteng:problem:${exception.code}`), detail: exception.message, code: exception.code };
   }
   if (exception instanceof ValidationProblem) {
     return { ...base(400, 'urn:benteng:problem:validation'), detail: 'The request is not valid.', errors: exception.errors };

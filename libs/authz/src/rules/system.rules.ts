@@ -3,7 +3,8 @@ import type { SystemPrincipal } from '../principal.js';
 
 /**
  * System principals act for the application inside one tenant and get only what their job needs:
- * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log.
+ * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log; `partner-auth`
+ * verifies partner credentials; `security` records abuse blocks.
  */
 export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: SystemPrincipal }): void {
   switch (principal.name) {
@@ -17,6 +18,16 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       return;
     case 'audit':
       can(['create', 'read'], 'AuditEvent', { tenantId });
+      return;
+    case 'partner-auth':
+      // Records when a key was last used and audits refused partner credentials.
+      can('update', 'PartnerApiKey', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'security':
+      // The abuse detector records the blocks it places, audits them and notifies tenant admins.
+      can(['create', 'read', 'update'], 'SecurityBlock', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
       return;
   }
 }

@@ -1,0 +1,332 @@
+import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { AppConfig } from '@benteng/config';
+import { InjectRedis } from '@benteng/redis';
+
+export const ABUSE_KEY_PREFIX = 'benteng:abuse:';
+
+/**
+ * - `not_found`: 404s on object routes (guessing ids: enumeration).
+ * - `auth_failure`: 401/403 answers (guessing credentials or probing permissions).
+ * - `scraping`: distinct objects read successfully (harvesting everything one may see).
+ * - `burst`: any request, counted over a short window (a flood the rate limit's window smooths).
+ */
+export type AbuseSignal = 'not_found' | 'auth_failure' | 'scraping' | 'burst';
+
+export interface AbuseObservation {
+  /** The client address from clientIp(request), never from a header. */
+  readonly ip: string;
+  /** 'user:<uuid>' | 'partner:<uuid>', when the request was authenticated. */
+  readonly principal?: string;
+  readonly tenantId?: string;
+  readonly method: string;
+  readonly status: number;
+  /** The route addresses one object by id (GET /v1/invoices/:id), so a 404 there is a miss on a guess. */
+  readonly objectRoute: boolean;
+  readonly objectId?: string;
+}
+
+export interface PlacedBlock {
+  /** For an IP, the counted address: the IPv4 address, or the IPv6 /64 (e.g. '2001:db8:1:2::/64'). */
+  readonly subject: { kind: 'principal'; principal: string; tenantId?: string } | { kind: 'ip'; ip: string };
+  readonly signal: AbuseSignal;
+  /** The count that crossed the threshold (at most threshold + 1: see `observe`). */
+  readonly observed: number;
+  readonly threshold: number;
+  readonly windowS: number;
+  readonly blockS: number;
+  /** The address of the request that crossed, as observed. */
+  readonly ip: string;
+}
+
+export interface ActiveBlock {
+  readonly subject: 'principal' | 'ip';
+  readonly signal: AbuseSignal;
+  readonly retryAfterS: number;
+}
+
+const SIGNALS: readonly AbuseSignal[] = ['not_found', 'auth_failure', 'scraping', 'burst'];
+
+/**
+ * When one observation makes a subject cross several signals, the block names the first of these:
+ * the most specific explanation (a flood of 404s is also a burst, but "not_found" says why).
+ */
+const SIGNAL_PRIORITY: readonly AbuseSignal[] = ['auth_failure', 'not_found', 'scraping', 'burst'];
+
+interface Counter {
+  readonly subjectKey: string;
+  readonly subject: PlacedBlock['subject'];
+  readonly signal: AbuseSignal;
+  readonly member: string;
+  readonly threshold: number;
+  readonly windowS: number;
+}
+
+/**
+ * Anomaly detection over the answers the API gives, shared by every instance through Redis.
+ *
+ * Each counter is a sliding window kept as a sorted set: one member per event scored with its time
+ * in ms; events older than the window are removed before counting. For `scraping` the member is
+ * the object id, so reading one object again only refreshes its time and distinct objects are
+ * counted. Hand-written on purpose: rate-limiter-flexible and the other maintained limiters count
+ * fixed or token-bucket windows and cannot count distinct members, which is what scraping needs.
+ *
+ * Thresholds: a counter crosses when its count exceeds its threshold (count > threshold), so
+ * `threshold` events within the window are always fine and the next one places the block. Each set
+ * is trimmed to its newest threshold + 1 members, enough to see the crossing, so a flood cannot
+ * grow Redis memory beyond that.
+ *
+ * A crossing places `SET benteng:abuse:block:<subject> <details> EX ABUSE_BLOCK_S NX`. NX makes the
+ * block exclusive: when observations cross at once on several instances, exactly one of them
+ * places it and reports it (for auditing), and a running block is not prolonged by the requests
+ * that keep arriving.
+ *
+ * Fail mode: open, unlike the rate limiter. Detection is a second line: while Redis fails, the
+ * rate limiter (with its per-instance insurance) and authentication still hold, whereas refusing
+ * every request because anomaly counters are unreachable would turn a Redis outage into a full
+ * outage. Failures are logged when they start and when they end.
+ */
+@Injectable()
+export class AbuseDetector {
+  private readonly logger = new Logger(AbuseDetector.name);
+  private degraded = false;
+
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Counts one answered request; returns the blocks this very call placed (empty when none). */
+  async observe(observation: AbuseObservation): Promise<PlacedBlock[]> {
+    const counters = this.countersFor(observation);
+    try {
+      const counts = await this.count(counters);
+      const crossings = firstCrossingPerSubject(counters, counts);
+      const placed = await this.place(crossings, observation.ip);
+      this.noteRecovery();
+      return placed;
+    } catch (error) {
+      this.noteFailure('observe', error);
+      return [];
+    }
+  }
+
+  /**
+   * The block in force for this client, if any. The principal's block wins over the IP's: it is
+   * the more specific finding, and the one an operator would lift.
+   */
+  async blockedFor(ip: string, principal?: string): Promise<ActiveBlock | undefined> {
+    const principalKey = principal ? blockKey(principalSubject(principal)) : undefined;
+    const ipKey = blockKey(ipSubject(ip));
+    try {
+      const multi = this.redis.multi();
+      if (principalKey) multi.get(principalKey).pttl(principalKey);
+      multi.get(ipKey).pttl(ipKey);
+      const replies = results(await multi.exec());
+      this.noteRecovery();
+      const found: [ActiveBlock['subject'], unknown, unknown][] = principalKey
+        ? [['principal', replies[0], replies[1]], ['ip', replies[2], replies[3]]]
+        : [['ip', replies[0], replies[1]]];
+      for (const [subject, value, pttl] of found) {
+        if (typeof value !== 'string') continue;
+        return { subject, signal: signalOf(value), retryAfterS: retryAfterS(pttl, this.config.ABUSE_BLOCK_S) };
+      }
+      return undefined;
+    } catch (error) {
+      this.noteFailure('blockedFor', error);
+      return undefined;
+    }
+  }
+
+  /**
+   * Ends a block early (an operator's decision). The counters stay, so a subject that carries on
+   * is blocked again by its next crossing. Redis errors are passed on: the operator must know.
+   */
+  async lift(subject: { principal: string } | { ip: string }): Promise<boolean> {
+    const key = blockKey('principal' in subject ? principalSubject(subject.principal) : ipSubject(subject.ip));
+    return (await this.redis.del(key)) > 0;
+  }
+
+  private countersFor(observation: AbuseObservation): Counter[] {
+    const { config } = this;
+    const event = `${Date.now()}:${randomBytes(6).toString('hex')}`;
+    const ip = ipBucket(observation.ip);
+    const subjects: { key: string; subject: PlacedBlock['subject'] }[] = [];
+    const principal = observation.principal || undefined;
+    if (principal !== undefined) {
+      subjects.push({
+        key: principalSubject(principal),
+        subject: { kind: 'principal', principal, ...(observation.tenantId === undefined ? {} : { tenantId: observation.tenantId }) },
+      });
+    }
+    subjects.push({ key: ipSubject(observation.ip), subject: { kind: 'ip', ip } });
+
+    const counters: Counter[] = [];
+    const each = (signal: AbuseSignal, threshold: number, windowS: number, who: typeof subjects) => {
+      for (const { key, subject } of who) counters.push({ subjectKey: key, subject, signal, member: event, threshold, windowS });
+    };
+    const { status } = observation;
+    each('burst', config.ABUSE_MAX_BURST, config.ABUSE_BURST_WINDOW_S, subjects);
+    if (status === 404 && observation.objectRoute) each('not_found', config.ABUSE_MAX_NOT_FOUND, config.ABUSE_WINDOW_S, subjects);
+    if (status === 401 || status === 403) each('auth_failure', config.ABUSE_MAX_AUTH_FAILURES, config.ABUSE_WINDOW_S, subjects);
+    const read = status >= 200 && status < 300 && observation.objectRoute && observation.method.toUpperCase() === 'GET';
+    if (read && principal !== undefined && observation.objectId) {
+      counters.push({
+        subjectKey: principalSubject(principal),
+        subject: subjects[0]!.subject,
+        signal: 'scraping',
+        // The id itself: a repeated read replaces its member instead of adding one.
+        member: observation.objectId,
+        threshold: config.ABUSE_MAX_DISTINCT_OBJECTS,
+        windowS: config.ABUSE_WINDOW_S,
+      });
+    }
+    return counters;
+  }
+
+  /** Every counter of one observation in one MULTI round trip; the count of each after adding. */
+  private async count(counters: Counter[]): Promise<number[]> {
+    const now = Date.now();
+    const multi = this.redis.multi();
+    for (const counter of counters) {
+      const key = counterKey(counter.signal, counter.subjectKey);
+      const windowMs = counter.windowS * 1000;
+      multi
+        .zremrangebyscore(key, '-inf', now - windowMs)
+        .zadd(key, now, counter.member)
+        // Keeps the newest threshold + 1 members: enough to see a crossing, and no more memory.
+        .zremrangebyrank(key, 0, -(counter.threshold + 2))
+        .zcard(key)
+        .pexpire(key, windowMs);
+    }
+    const replies = results(await multi.exec());
+    return counters.map((_, index) => Number(replies[index * 5 + 3]));
+  }
+
+  /** Tries to place each block (SET NX, one round trip); returns those this call placed. */
+  private async place(crossings: { counter: Counter; observed: number }[], ip: string): Promise<PlacedBlock[]> {
+    if (crossings.length === 0) return [];
+    const blockS = this.config.ABUSE_BLOCK_S;
+    const blockedAt = new Date().toISOString();
+    const multi = this.redis.multi();
+    for (const { counter, observed } of crossings) {
+      const details = JSON.stringify({ signal: counter.signal, observed, threshold: counter.threshold, windowS: counter.windowS, blockedAt });
+      multi.set(blockKey(counter.subjectKey), details, 'EX', blockS, 'NX');
+    }
+    const replies = results(await multi.exec());
+    return crossings
+      .filter((_, index) => replies[index] === 'OK')
+      .map(({ counter, observed }) => ({
+        subject: counter.subject,
+        signal: counter.signal,
+        observed,
+        threshold: counter.threshold,
+        windowS: counter.windowS,
+        blockS,
+        ip,
+      }));
+  }
+
+  private noteFailure(operation: string, error: unknown): void {
+    if (this.degraded) return;
+    this.degraded = true;
+    const reason = error instanceof Error ? error.message : 'unknown error';
+    this.logger.warn(`Redis unavailable in ${operation} (${reason}): abuse detection is off until it answers again`);
+  }
+
+  private noteRecovery(): void {
+    if (!this.degraded) return;
+    this.degraded = false;
+    this.logger.log('Redis available again: abuse detection is back on');
+  }
+}
+
+/** Per subject, the crossing of the highest-priority signal: one block per subject and observation. */
+function firstCrossingPerSubject(counters: Counter[], counts: number[]): { counter: Counter; observed: number }[] {
+  const bySubject = new Map<string, { counter: Counter; observed: number }>();
+  const rank = (signal: AbuseSignal) => SIGNAL_PRIORITY.indexOf(signal);
+  counters.forEach((counter, index) => {
+    const observed = counts[index]!;
+    if (observed <= counter.threshold) return;
+    const current = bySubject.get(counter.subjectKey);
+    if (!current || rank(counter.signal) < rank(current.counter.signal)) bySubject.set(counter.subjectKey, { counter, observed });
+  });
+  return [...bySubject.values()];
+}
+
+/** The replies of a MULTI, or the first error among them (ioredis resolves per-command errors). */
+function results(replies: [Error | null, unknown][] | null): unknown[] {
+  if (replies === null) throw new Error('Redis transaction aborted');
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+function signalOf(value: string): AbuseSignal {
+  try {
+    const signal: unknown = (JSON.parse(value) as { signal?: unknown }).signal;
+    if (SIGNALS.includes(signal as AbuseSignal)) return signal as AbuseSignal;
+  } catch {
+    // Fall through: a block whose details cannot be read is still a block.
+  }
+  return 'burst';
+}
+
+/** Seconds until the block ends; a key without TTL (set by hand) is reported as a full block. */
+function retryAfterS(pttl: unknown, blockS: number): number {
+  const ms = Number(pttl);
+  if (!(ms > 0)) return blockS;
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+function counterKey(signal: AbuseSignal, subjectKey: string): string {
+  return `${ABUSE_KEY_PREFIX}${signal}:${subjectKey}`;
+}
+
+function blockKey(subjectKey: string): string {
+  return `${ABUSE_KEY_PREFIX}block:${subjectKey}`;
+}
+
+function principalSubject(principal: string): string {
+  return `principal:${principal}`;
+}
+
+function ipSubject(ip: string): string {
+  return `ip:${ipBucket(ip)}`;
+}
+
+/**
+ * The IP as counted. An IPv6 client usually controls a whole /64 (one subscriber line), so counting
+ * single IPv6 addresses would give it 2^64 budgets; IPv6 is counted per /64, and an IPv4 address in
+ * mapped form as the IPv4 address. Same rule as LoginThrottle's `ipSubject` (login-throttle.ts),
+ * which keeps its own copy for now. A /64 given as such (as PlacedBlock reports it) maps to itself,
+ * so `lift` accepts either spelling.
+ */
+export function ipBucket(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  return `${ipv6Hextets(ip).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, in hex without leading zeros. */
+function ipv6Hextets(ip: string): string[] {
+  const address = ip.split('%')[0]!.toLowerCase();
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [group];
+          // A trailing dotted IPv4 part (e.g. 64:ff9b::192.0.2.1) stands for two groups.
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const zeros = Array.from({ length: 8 - before.length - after.length }, () => '0');
+  return [...before, ...zeros, ...after].map((group) => Number.parseInt(group, 16).toString(16));
+}

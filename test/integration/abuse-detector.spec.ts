@@ -1,0 +1,288 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@benteng/config';
+import { createRedis } from '@benteng/redis';
+import { ABUSE_KEY_PREFIX, AbuseDetector, type AbuseObservation, type PlacedBlock } from '@benteng/security';
+
+/** Every test uses fresh principals and IPs, so files and tests never share a counter. */
+const ids: string[] = [];
+const freshPrincipal = () => {
+  const id = randomUUID();
+  ids.push(id);
+  return `user:${id}`;
+};
+const freshIp = () => {
+  const ip = `10.${[...randomBytes(3)].join('.')}`;
+  ids.push(ip);
+  return ip;
+};
+const TENANT = randomUUID();
+const hextet = () => randomBytes(2).readUInt16BE().toString(16);
+
+const redisA = connect('abuse-detector-spec-a');
+const redisB = connect('abuse-detector-spec-b');
+
+function connect(name: string): Redis {
+  const redis = createRedis(process.env.REDIS_URL!, name);
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+async function ready(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
+
+/** Tiny thresholds for the signal under test; the others stay out of the way. */
+function detector(env: Record<string, string>, redis: Redis = redisA): AbuseDetector {
+  return new AbuseDetector(
+    redis,
+    loadConfig({
+      ...process.env,
+      ABUSE_WINDOW_S: '60',
+      ABUSE_MAX_NOT_FOUND: '1000',
+      ABUSE_MAX_AUTH_FAILURES: '1000',
+      ABUSE_MAX_DISTINCT_OBJECTS: '1000',
+      ABUSE_MAX_BURST: '1000',
+      ABUSE_BURST_WINDOW_S: '5',
+      ABUSE_BLOCK_S: '120',
+      ...env,
+    }),
+  );
+}
+
+const notFound = (ip: string, principal?: string): AbuseObservation => ({
+  ip,
+  ...(principal ? { principal, tenantId: TENANT } : {}),
+  method: 'GET',
+  status: 404,
+  objectRoute: true,
+  objectId: randomUUID(),
+});
+const read = (ip: string, principal: string, objectId: string, overrides: Partial<AbuseObservation> = {}): AbuseObservation => ({
+  ip,
+  principal,
+  tenantId: TENANT,
+  method: 'GET',
+  status: 200,
+  objectRoute: true,
+  objectId,
+  ...overrides,
+});
+async function observeAll(sut: AbuseDetector, observations: AbuseObservation[]): Promise<PlacedBlock[]> {
+  const placed: PlacedBlock[] = [];
+  for (const observation of observations) placed.push(...(await sut.observe(observation)));
+  return placed;
+}
+
+async function abuseKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redisA.scan(cursor, 'MATCH', `${ABUSE_KEY_PREFIX}*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+beforeAll(async () => {
+  await Promise.all([ready(redisA), ready(redisB)]);
+});
+
+afterAll(async () => {
+  const ours = (await abuseKeys()).filter((key) => ids.some((id) => key.includes(id)));
+  if (ours.length > 0) await redisA.del(...ours);
+  redisA.disconnect();
+  redisB.disconnect();
+});
+
+describe('AbuseDetector on Redis', () => {
+  describe('not_found', () => {
+    it('blocks the principal and the IP once, even when crossings race on two instances', async () => {
+      const env = { ABUSE_MAX_NOT_FOUND: '3' };
+      const [a, b] = [detector(env, redisA), detector(env, redisB)];
+      const principal = freshPrincipal();
+      const ip = freshIp();
+
+      const placed = (await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).observe(notFound(ip, principal))))).flat();
+
+      expect(placed).toHaveLength(2);
+      expect(placed).toEqual(
+        expect.arrayContaining([
+          { subject: { kind: 'principal', principal, tenantId: TENANT }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
+          { subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
+        ]),
+      );
+      const stored = JSON.parse((await redisA.get(`${ABUSE_KEY_PREFIX}block:principal:${principal}`))!) as Record<string, unknown>;
+      expect(stored).toMatchObject({ signal: 'not_found', observed: 4, threshold: 3, windowS: 60 });
+      expect(Date.parse(stored.blockedAt as string)).toBeGreaterThan(Date.now() - 60_000);
+      const ttl = await redisA.ttl(`${ABUSE_KEY_PREFIX}block:ip:${ip}`);
+      expect(ttl).toBeGreaterThan(100);
+      expect(ttl).toBeLessThanOrEqual(120);
+    });
+
+    it('allows exactly the threshold and blocks on the next one', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      expect(await observeAll(sut, [notFound(ip, principal), notFound(ip, principal), notFound(ip, principal)])).toEqual([]);
+      expect(await sut.blockedFor(ip, principal)).toBeUndefined();
+      expect((await sut.observe(notFound(ip, principal))).map((block) => block.subject.kind).sort()).toEqual(['ip', 'principal']);
+    });
+
+    it('blocks an IP that spreads its misses over many principals, without blocking any of them', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const ip = freshIp();
+      const principals = [freshPrincipal(), freshPrincipal(), freshPrincipal(), freshPrincipal()];
+      const placed = await observeAll(sut, principals.map((principal) => notFound(ip, principal)));
+      expect(placed).toEqual([expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4 })]);
+      expect(await sut.blockedFor(freshIp(), principals[0])).toBeUndefined();
+    });
+
+    it('does not count 404s on routes that are not object routes', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const observations = Array.from({ length: 10 }, () => ({ ...notFound(ip, principal), objectRoute: false }));
+      expect(await observeAll(sut, observations)).toEqual([]);
+      expect(await sut.blockedFor(ip, principal)).toBeUndefined();
+    });
+
+    it('names the most specific signal when one request crosses several', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3', ABUSE_MAX_BURST: '3' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const placed = await observeAll(sut, Array.from({ length: 4 }, () => notFound(ip, principal)));
+      expect(placed.map((block) => [block.subject.kind, block.signal])).toEqual([
+        ['principal', 'not_found'],
+        ['ip', 'not_found'],
+      ]);
+    });
+  });
+
+  describe('auth_failure', () => {
+    it('blocks an IP after 401s and 403s without a known principal', async () => {
+      const sut = detector({ ABUSE_MAX_AUTH_FAILURES: '2' });
+      const ip = freshIp();
+      const failure = (status: number): AbuseObservation => ({ ip, method: 'POST', status, objectRoute: false });
+      expect(await observeAll(sut, [failure(401), failure(403)])).toEqual([]);
+      expect(await observeAll(sut, [failure(200), failure(404)])).toEqual([]);
+      expect(await sut.observe(failure(401))).toEqual([
+        { subject: { kind: 'ip', ip }, signal: 'auth_failure', observed: 3, threshold: 2, windowS: 60, blockS: 120, ip },
+      ]);
+    });
+  });
+
+  describe('scraping', () => {
+    it('counts distinct objects: 50 ids read twice stay under a threshold of 50, the 51st id blocks', async () => {
+      const sut = detector({ ABUSE_MAX_DISTINCT_OBJECTS: '50' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const objects = Array.from({ length: 50 }, () => randomUUID());
+
+      expect(await observeAll(sut, objects.map((id) => read(ip, principal, id)))).toEqual([]);
+      expect(await observeAll(sut, objects.map((id) => read(ip, principal, id)))).toEqual([]);
+      // Writes, failures and list routes are not reads of an object.
+      const other = randomUUID();
+      expect(
+        await observeAll(sut, [
+          read(ip, principal, other, { method: 'PATCH' }),
+          read(ip, principal, other, { status: 404, objectRoute: false }),
+          read(ip, principal, other, { objectRoute: false }),
+        ]),
+      ).toEqual([]);
+
+      expect(await sut.observe(read(ip, principal, randomUUID()))).toEqual([
+        { subject: { kind: 'principal', principal, tenantId: TENANT }, signal: 'scraping', observed: 51, threshold: 50, windowS: 60, blockS: 120, ip },
+      ]);
+      expect(await sut.blockedFor(freshIp(), principal)).toMatchObject({ subject: 'principal', signal: 'scraping' });
+      // Scraping is counted per principal only: the IP is not blocked.
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+    });
+  });
+
+  describe('burst', () => {
+    it('blocks the principal and the IP when requests exceed the burst threshold', async () => {
+      const sut = detector({ ABUSE_MAX_BURST: '5', ABUSE_BURST_WINDOW_S: '5' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const ok = () => read(ip, principal, randomUUID(), { objectRoute: false });
+      expect(await observeAll(sut, Array.from({ length: 5 }, ok))).toEqual([]);
+      const placed = await sut.observe(ok());
+      expect(placed.map((block) => [block.subject.kind, block.signal, block.observed, block.windowS])).toEqual([
+        ['principal', 'burst', 6, 5],
+        ['ip', 'burst', 6, 5],
+      ]);
+    });
+
+    it('forgets requests older than the window and counts the recent ones (sliding, not fixed)', async () => {
+      const sut = detector({ ABUSE_MAX_BURST: '5', ABUSE_BURST_WINDOW_S: '1' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const ok = () => read(ip, principal, randomUUID(), { objectRoute: false });
+      // t=0: three requests; t=0.6 s: two more (which also keep the key alive); t=1.1 s: the first
+      // three have left the window, the two are still in it.
+      expect(await observeAll(sut, Array.from({ length: 3 }, ok))).toEqual([]);
+      await sleep(600);
+      expect(await observeAll(sut, Array.from({ length: 2 }, ok))).toEqual([]);
+      await sleep(500);
+      expect(await observeAll(sut, Array.from({ length: 3 }, ok))).toEqual([]);
+      expect(await sut.observe(ok())).toEqual([
+        expect.objectContaining({ subject: expect.objectContaining({ kind: 'principal' }), signal: 'burst', observed: 6 }),
+        expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'burst', observed: 6 }),
+      ]);
+    });
+  });
+
+  describe('blockedFor and lift', () => {
+    it('reports the block with its retry-after, the principal first, until lifted', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '1', ABUSE_BLOCK_S: '30' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      await observeAll(sut, [notFound(ip, principal), notFound(ip, principal)]);
+
+      const block = await sut.blockedFor(ip, principal);
+      expect(block).toMatchObject({ subject: 'principal', signal: 'not_found' });
+      expect(block!.retryAfterS).toBeGreaterThanOrEqual(1);
+      expect(block!.retryAfterS).toBeLessThanOrEqual(30);
+      // The principal is blocked from any address, the address for any principal.
+      expect(await sut.blockedFor(freshIp(), principal)).toMatchObject({ subject: 'principal' });
+      expect(await sut.blockedFor(ip, freshPrincipal())).toMatchObject({ subject: 'ip', signal: 'not_found' });
+      expect(await sut.blockedFor(freshIp(), freshPrincipal())).toBeUndefined();
+
+      expect(await sut.lift({ principal })).toBe(true);
+      expect(await sut.lift({ principal })).toBe(false);
+      expect(await sut.blockedFor(ip, principal)).toMatchObject({ subject: 'ip' });
+      expect(await sut.lift({ ip })).toBe(true);
+      expect(await sut.blockedFor(ip, principal)).toBeUndefined();
+    });
+  });
+
+  describe('IPv6', () => {
+    it('counts and blocks a /64, so rotating addresses inside it does not help', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const net = `2001:db8:${hextet()}:${hextet()}`;
+      ids.push(`${net}::/64`);
+      const placed = await observeAll(sut, [1, 2, 3, 4].map((i) => notFound(`${net}::${hextet()}:${i}`)));
+      expect(placed).toEqual([expect.objectContaining({ subject: { kind: 'ip', ip: `${net}::/64` }, signal: 'not_found' })]);
+      expect(await sut.blockedFor(`${net}:ffff:ffff:ffff:ffff`)).toMatchObject({ subject: 'ip' });
+      expect(await sut.blockedFor(`2001:db8:${hextet()}:${hextet()}::1`)).toBeUndefined();
+      expect(await sut.lift({ ip: `${net}::1` })).toBe(true);
+    });
+  });
+
+  describe('with Redis unavailable', () => {
+    const dead = createRedis('redis://127.0.0.1:1', 'abuse-detector-spec-dead');
+    dead.on('error', () => undefined);
+    afterAll(() => dead.disconnect());
+
+    it('lets requests through: observe places nothing and blockedFor finds nothing', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '1' }, dead);
+      const ip = freshIp();
+      expect(await observeAll(sut, [notFound(ip), notFound(ip), notFound(ip)])).toEqual([]);
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+    });
+  });
+});

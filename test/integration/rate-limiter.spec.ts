@@ -1,0 +1,252 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '@benteng/config';
+import { createRedis } from '@benteng/redis';
+import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
+
+/** Every test uses fresh owners and tenants, so files and tests never share a budget. */
+const ids: string[] = [];
+const fresh = (kind: 'user' | 'partner' | 'operator' | 'tenant') => {
+  const id = randomUUID();
+  ids.push(id);
+  return kind === 'tenant' ? id : `${kind}:${id}`;
+};
+const freshIp = () => {
+  const ip = `10.${[...randomBytes(3)].join('.')}`;
+  ids.push(ip);
+  return `ip:${ip}`;
+};
+
+const redisA = connect('rate-limiter-spec-a');
+const redisB = connect('rate-limiter-spec-b');
+
+function connect(name: string): Redis {
+  const redis = createRedis(process.env.REDIS_URL!, name);
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** createRedis does not queue commands while connecting; the shared counters need a ready client. */
+async function ready(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
+
+function limiter(policy: object, redis: Redis = redisA): RateLimiter {
+  return new RateLimiter(redis, loadConfig({ ...process.env, RATE_LIMIT_POLICY: JSON.stringify(policy) }));
+}
+
+const times = <T>(n: number, run: (index: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, index) => run(index)));
+const allowedCount = (results: RateLimitResult[]) => results.filter((result) => result.allowed).length;
+
+async function rateLimitKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redisA.scan(cursor, 'MATCH', `${RATE_LIMIT_KEY_PREFIX}*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+beforeAll(async () => {
+  await Promise.all([ready(redisA), ready(redisB)]);
+});
+
+afterAll(async () => {
+  const ours = (await rateLimitKeys()).filter((key) => ids.some((id) => key.endsWith(id)));
+  if (ours.length > 0) await redisA.del(...ours);
+  redisA.disconnect();
+  redisB.disconnect();
+});
+
+// draft-ietf-httpapi-ratelimit-headers-10: a list of items, each a quoted policy name with integer parameters.
+const POLICY_ITEM = /^"([a-z-]+)";q=(\d+);w=(\d+)$/;
+const STATE_ITEM = /^"([a-z-]+)";r=(\d+);t=(\d+)$/;
+
+function parseList(header: string | undefined, pattern: RegExp): { name: string; a: number; b: number }[] {
+  expect(header, 'header present').toBeTypeOf('string');
+  return header!.split(', ').map((item) => {
+    const match = pattern.exec(item);
+    expect(match, `item ${item}`).not.toBeNull();
+    return { name: match![1]!, a: Number(match![2]), b: Number(match![3]) };
+  });
+}
+
+describe('RateLimiter on Redis', () => {
+  it('allows exactly N of N + k concurrent requests', async () => {
+    const sut = limiter({ user: { write: [10, 60] } });
+    const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
+
+    const results = await times(25, () => sut.consume(subject, 'write'));
+
+    expect(allowedCount(results)).toBe(10);
+    for (const refused of results.filter((result) => !result.allowed)) {
+      expect(refused).toMatchObject({ exceeded: 'principal', policy: 'user-write' });
+      expect(refused.retryAfterS).toBeGreaterThanOrEqual(1);
+      expect(refused.retryAfterS).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('shares one budget between two instances on two connections', async () => {
+    const policy = { 'partner:standard': { search: [6, 60] } };
+    const [a, b] = [limiter(policy, redisA), limiter(policy, redisB)];
+    const subject: RateLimitSubject = { principalClass: 'partner:standard', owner: fresh('partner'), tenantId: fresh('tenant') };
+
+    for (let i = 0; i < 3; i++) expect((await a.consume(subject, 'search')).allowed).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await b.consume(subject, 'search')).allowed).toBe(true);
+    expect(await a.consume(subject, 'search')).toMatchObject({ allowed: false, exceeded: 'principal', policy: 'partner-standard-search' });
+    expect((await b.consume(subject, 'search')).allowed).toBe(false);
+
+    const racing: RateLimitSubject = { ...subject, owner: fresh('partner') };
+    const results = await times(20, (index) => (index % 2 === 0 ? a : b).consume(racing, 'search'));
+    expect(allowedCount(results)).toBe(6);
+  });
+
+  it('counts every key of one partner client against one budget', async () => {
+    // The owner is the client, whatever key authenticated the request: callers pass the client id.
+    const sut = limiter({ 'partner:free': { read: [3, 60] } });
+    const client = fresh('partner');
+    const results = await times(5, () => sut.consume({ principalClass: 'partner:free', owner: client }, 'read'));
+    expect(allowedCount(results)).toBe(3);
+  });
+
+  describe('tenant cap', () => {
+    it('refuses when the tenant is over its cap although each principal is within budget, and refunds the principal', async () => {
+      const sut = limiter({ user: { read: [100, 60] }, tenant: [5, 60] });
+      const tenantId = fresh('tenant');
+      for (let i = 0; i < 5; i++) {
+        expect((await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'read')).allowed).toBe(true);
+      }
+
+      const owner = fresh('user');
+      const refused = await sut.consume({ principalClass: 'user', owner, tenantId }, 'read');
+      expect(refused).toMatchObject({ allowed: false, exceeded: 'tenant', policy: 'user-read' });
+      expect(refused.retryAfterS).toBeGreaterThanOrEqual(1);
+      expect(refused.headers['Retry-After']).toBe(String(refused.retryAfterS));
+
+      // The refused request cost the principal nothing: its counter is back to zero, and the
+      // header says the whole budget is left.
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBe('0');
+      const [principal, tenant] = parseList(refused.headers.RateLimit, STATE_ITEM);
+      expect(principal).toMatchObject({ name: 'user-read', a: 100 });
+      expect(tenant).toMatchObject({ name: 'tenant', a: 0 });
+
+      // Another tenant is not affected.
+      expect((await sut.consume({ principalClass: 'user', owner, tenantId: fresh('tenant') }, 'read')).allowed).toBe(true);
+    });
+
+    it('aggregates every principal class and sensitivity of the tenant', async () => {
+      const sut = limiter({ tenant: [4, 60] });
+      const tenantId = fresh('tenant');
+      const results = [
+        await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'read'),
+        await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'write'),
+        await sut.consume({ principalClass: 'partner:premium', owner: fresh('partner'), tenantId }, 'search'),
+        await sut.consume({ principalClass: 'operator', owner: fresh('operator'), tenantId }, 'export'),
+        await sut.consume({ principalClass: 'partner:free', owner: fresh('partner'), tenantId }, 'read'),
+      ];
+      expect(results.map((result) => result.allowed)).toEqual([true, true, true, true, false]);
+      expect(results[4]).toMatchObject({ exceeded: 'tenant' });
+    });
+
+    it('is not consumed by requests the principal budget refuses', async () => {
+      const sut = limiter({ user: { export: [2, 60] }, tenant: [1000, 60] });
+      const tenantId = fresh('tenant');
+      const owner = fresh('user');
+      const results = await times(5, () => sut.consume({ principalClass: 'user', owner, tenantId }, 'export'));
+      expect(allowedCount(results)).toBe(2);
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}tenant:${tenantId}`)).toBe('2');
+    });
+  });
+
+  describe('headers', () => {
+    it('follow the draft format, with the tenant item for a tenant principal', async () => {
+      const sut = limiter({ user: { read: [3, 60] }, tenant: [50, 30] });
+      const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
+
+      const first = await sut.consume(subject, 'read');
+      expect(first.allowed).toBe(true);
+      expect(first.headers['RateLimit-Policy']).toBe('"user-read";q=3;w=60, "tenant";q=50;w=30');
+      expect(parseList(first.headers['RateLimit-Policy'], POLICY_ITEM)).toEqual([
+        { name: 'user-read', a: 3, b: 60 },
+        { name: 'tenant', a: 50, b: 30 },
+      ]);
+      const [principal, tenant] = parseList(first.headers.RateLimit, STATE_ITEM);
+      expect(principal).toMatchObject({ name: 'user-read', a: 2 });
+      expect(principal!.b).toBeGreaterThanOrEqual(59);
+      expect(principal!.b).toBeLessThanOrEqual(60);
+      expect(tenant).toMatchObject({ name: 'tenant', a: 49 });
+      expect(tenant!.b).toBeLessThanOrEqual(30);
+      expect(Object.keys(first.headers).sort()).toEqual(['RateLimit', 'RateLimit-Policy']);
+
+      await sut.consume(subject, 'read');
+      await sut.consume(subject, 'read');
+      const refused = await sut.consume(subject, 'read');
+      expect(refused.allowed).toBe(false);
+      expect(Object.keys(refused.headers).sort()).toEqual(['RateLimit', 'RateLimit-Policy', 'Retry-After']);
+      expect(refused.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
+      expect(Number(refused.headers['Retry-After'])).toBeLessThanOrEqual(60);
+      const [exhausted, untouched] = parseList(refused.headers.RateLimit, STATE_ITEM);
+      expect(exhausted).toMatchObject({ name: 'user-read', a: 0 });
+      expect(exhausted!.b).toBeGreaterThanOrEqual(1);
+      // The tenant cap was read, not consumed, by the refused request.
+      expect(untouched).toMatchObject({ name: 'tenant', a: 47 });
+    });
+
+    it('have no tenant item for an anonymous caller', async () => {
+      const sut = limiter({ anonymous: { auth: [1, 60] } });
+      const subject: RateLimitSubject = { principalClass: 'anonymous', owner: freshIp() };
+
+      const allowed = await sut.consume(subject, 'auth');
+      expect(allowed).toMatchObject({ allowed: true, policy: 'anonymous-auth' });
+      expect(allowed.headers['RateLimit-Policy']).toBe('"anonymous-auth";q=1;w=60');
+      expect(allowed.headers.RateLimit).toMatch(/^"anonymous-auth";r=0;t=(60|59)$/);
+
+      const refused = await sut.consume(subject, 'auth');
+      expect(refused).toMatchObject({ allowed: false, exceeded: 'principal' });
+      expect(refused.headers.RateLimit).toMatch(/^"anonymous-auth";r=0;t=\d+$/);
+      expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  it('keeps separate budgets per sensitivity', async () => {
+    const sut = limiter({ user: { read: [2, 60], write: [2, 60] } });
+    const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
+    await sut.consume(subject, 'read');
+    await sut.consume(subject, 'read');
+    expect((await sut.consume(subject, 'read')).allowed).toBe(false);
+
+    expect(await sut.consume(subject, 'write')).toMatchObject({ allowed: true, policy: 'user-write' });
+    expect((await sut.consume(subject, 'write')).allowed).toBe(true);
+    expect((await sut.consume(subject, 'write')).allowed).toBe(false);
+  });
+
+  it('refuses to start with an unknown class in RATE_LIMIT_POLICY, naming it but not the values', () => {
+    let error: unknown;
+    try {
+      limiter({ robots: { read: [123_457, 61] } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([{ variable: 'RATE_LIMIT_POLICY', rule: expect.stringContaining('"robots"') }]);
+    expect((error as Error).message).toContain('RATE_LIMIT_POLICY');
+    expect((error as Error).message).not.toContain('123457');
+  });
+
+  describe('with Redis unavailable', () => {
+    const dead = createRedis('redis://127.0.0.1:1', 'rate-limiter-spec-dead');
+    dead.on('error', () => undefined);
+    afterAll(() => dead.disconnect());
+
+    it('still limits, per instance (insurance limiter), instead of failing open', async () => {
+      const sut = limiter({ user: { write: [3, 60] }, tenant: [100, 60] }, dead);
+      const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
+      const results = await times(6, () => sut.consume(subject, 'write'));
+      expect(allowedCount(results)).toBe(3);
+      expect(results.find((result) => !result.allowed)?.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
+    });
+  });
+});
