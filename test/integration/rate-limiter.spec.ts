@@ -112,6 +112,16 @@ describe('RateLimiter on Redis', () => {
     expect(allowedCount(results)).toBe(3);
   });
 
+  it('counts anonymous IPv6 callers per /64, so rotating addresses inside one does not reset the budget', async () => {
+    const sut = limiter({ anonymous: { search: [2, 60] } });
+    const hextet = () => randomBytes(2).readUInt16BE().toString(16);
+    const net = `2001:db8:${hextet()}:${hextet()}`;
+    ids.push(`${net}::/64`);
+    const results = await times(4, (i) => sut.consume({ principalClass: 'anonymous', owner: `ip:${net}::${hextet()}:${i + 1}` }, 'search'));
+    expect(allowedCount(results)).toBe(2);
+    expect((await sut.consume({ principalClass: 'anonymous', owner: `ip:2001:db8:${hextet()}:${hextet()}::1` }, 'search')).allowed).toBe(true);
+  });
+
   describe('tenant cap', () => {
     it('refuses when the tenant is over its cap although each principal is within budget, and refunds the principal', async () => {
       const sut = limiter({ user: { read: [100, 60] }, tenant: [5, 60] });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { ipBucket } from './client-ip.js';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { AppConfig } from '@benteng/config';
@@ -296,37 +296,4 @@ function principalSubject(principal: string): string {
 
 function ipSubject(ip: string): string {
   return `ip:${ipBucket(ip)}`;
-}
-
-/**
- * The IP as counted. An IPv6 client usually controls a whole /64 (one subscriber line), so counting
- * single IPv6 addresses would give it 2^64 budgets; IPv6 is counted per /64, and an IPv4 address in
- * mapped form as the IPv4 address. Same rule as LoginThrottle's `ipSubject` (login-throttle.ts),
- * which keeps its own copy for now. A /64 given as such (as PlacedBlock reports it) maps to itself,
- * so `lift` accepts either spelling.
- */
-export function ipBucket(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  return `${ipv6Hextets(ip).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address, in hex without leading zeros. */
-function ipv6Hextets(ip: string): string[] {
-  const address = ip.split('%')[0]!.toLowerCase();
-  const [head = '', tail] = address.split('::');
-  const groups = (part: string) =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [group];
-          // A trailing dotted IPv4 part (e.g. 64:ff9b::192.0.2.1) stands for two groups.
-          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
-          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
-        });
-  const before = groups(head);
-  const after = tail === undefined ? [] : groups(tail);
-  const zeros = Array.from({ length: 8 - before.length - after.length }, () => '0');
-  return [...before, ...zeros, ...after].map((group) => Number.parseInt(group, 16).toString(16));
 }

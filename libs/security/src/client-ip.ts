@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { ConfigError, type AppConfig } from '@benteng/config';
 
@@ -49,4 +49,37 @@ const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 export function clientIp(request: FastifyRequest): string {
   const ip = request.ip;
   return IPV4_MAPPED.exec(ip)?.[1] ?? ip;
+}
+
+/**
+ * The IP as counted. An IPv6 client usually controls a whole /64 (one subscriber line), so counting
+ * single IPv6 addresses would give it 2^64 budgets; IPv6 is counted per /64, and an IPv4 address in
+ * mapped form as the IPv4 address. Used by LoginThrottle, RateLimiter and
+ * AbuseDetector alike. A /64 given as such (as PlacedBlock reports it) maps to itself,
+ * so `lift` accepts either spelling.
+ */
+export function ipBucket(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  return `${ipv6Hextets(ip).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, in hex without leading zeros. */
+function ipv6Hextets(ip: string): string[] {
+  const address = ip.split('%')[0]!.toLowerCase();
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [group];
+          // A trailing dotted IPv4 part (e.g. 64:ff9b::192.0.2.1) stands for two groups.
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const zeros = Array.from({ length: 8 - before.length - after.length }, () => '0');
+  return [...before, ...zeros, ...after].map((group) => Number.parseInt(group, 16).toString(16));
 }

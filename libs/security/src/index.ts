@@ -1,13 +1,12 @@
 export {
   ABUSE_KEY_PREFIX,
   AbuseDetector,
-  ipBucket,
   type AbuseObservation,
   type AbuseSignal,
   type ActiveBlock,
   type PlacedBlock,
 } from './abuse-detector.js';
-export { clientIp, trustProxyOption } from './client-ip.js';
+export { clientIp, ipBucket, trustProxyOption } from './client-ip.js';
 export {
   LoginThrottle,
   REFRESH_MAX_FAILURES_PER_IP,

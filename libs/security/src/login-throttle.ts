@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
 import { InjectRedis } from '@benteng/redis';
+import { ipBucket as ipSubject } from './client-ip.js';
 
 export const THROTTLE_KEY_PREFIX = 'benteng:throttle:';
 
@@ -203,35 +203,4 @@ function toSeconds(ms: number): number {
 function accountSubject(email: string): string {
   const normalised = email.normalize('NFKC').trim().toLowerCase();
   return createHash('sha256').update(normalised, 'utf8').digest('hex');
-}
-
-/**
- * The IP as a Redis key part. An IPv6 client usually controls a whole /64 (one subscriber line),
- * so counting single IPv6 addresses would give it 2^64 budgets; IPv6 is counted per /64. An IPv4
- * address in mapped form counts as the IPv4 address.
- */
-function ipSubject(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  return `${ipv6Hextets(ip).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address, in hex without leading zeros. */
-function ipv6Hextets(ip: string): string[] {
-  const address = ip.split('%')[0]!.toLowerCase();
-  const [head = '', tail] = address.split('::');
-  const groups = (part: string) =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [group];
-          // A trailing dotted IPv4 part (e.g. 64:ff9b::192.0.2.1) stands for two groups.
-          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
-          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
-        });
-  const before = groups(head);
-  const after = tail === undefined ? [] : groups(tail);
-  const zeros = Array.from({ length: 8 - before.length - after.length }, () => '0');
-  return [...before, ...zeros, ...after].map((group) => Number.parseInt(group, 16).toString(16));
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
 import { InjectRedis } from '@benteng/redis';
+import { ipBucket } from './client-ip.js';
 import { PRINCIPAL_CLASSES, SENSITIVITIES, rateLimitPolicy, type Limit, type PrincipalClass, type Sensitivity } from './rate-limit-policy.js';
 
 export const RATE_LIMIT_KEY_PREFIX = 'benteng:rl:';
@@ -12,7 +13,8 @@ export interface RateLimitSubject {
   /**
    * Credential owner the budget belongs to: 'ip:<addr>' (anonymous), 'user:<uuid>',
    * 'partner:<clientId>', 'operator:<id>'. Many keys of one partner client share one budget
-   * because the owner is the client: minting more keys does not buy more requests.
+   * because the owner is the client: minting more keys does not buy more requests. An IPv6
+   * 'ip:' owner is counted per /64 (see ipBucket), so rotating addresses does not either.
    */
   readonly owner: string;
   /** Tenant of the principal, for the per-tenant aggregate cap (absent for anonymous). */
@@ -97,14 +99,15 @@ export class RateLimiter {
     const cell = this.cells.get(cellKey(subject.principalClass, sensitivity));
     if (!cell) throw new Error('Unknown principal class or sensitivity');
     // An empty owner would pool every such caller into one budget: a bug in the caller.
-    if (subject.owner === '') throw new Error('A rate-limit subject needs an owner');
+    if (subject.owner === '' || subject.owner === 'ip:') throw new Error('A rate-limit subject needs an owner');
     this.noteRedisState();
 
     const tenantId = subject.tenantId;
     const policyHeader = [item(cell.policy, { q: cell.limit.points, w: cell.limit.windowS })];
     if (tenantId !== undefined) policyHeader.push(item(TENANT_POLICY, { q: this.tenant.limit.points, w: this.tenant.limit.windowS }));
 
-    const principal = await attempt(cell.limiter, subject.owner);
+    const owner = subject.owner.startsWith('ip:') ? `ip:${ipBucket(subject.owner.slice(3))}` : subject.owner;
+    const principal = await attempt(cell.limiter, owner);
     if (!principal.allowed) {
       // The tenant cap is read, not consumed, so its header still tells the truth.
       const tenant = tenantId === undefined ? undefined : await this.peekTenant(tenantId);
@@ -116,7 +119,7 @@ export class RateLimiter {
 
     const tenant = await attempt(this.tenant.limiter, tenantId);
     if (!tenant.allowed) {
-      const refunded = await cell.limiter.reward(subject.owner, 1);
+      const refunded = await cell.limiter.reward(owner, 1);
       return refusal(cell.policy, 'tenant', tenant.res, policyHeader, usage(refunded), usage(tenant.res));
     }
     return { allowed: true, policy: cell.policy, headers: headers(cell.policy, policyHeader, usage(principal.res), usage(tenant.res)) };

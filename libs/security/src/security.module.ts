@@ -6,7 +6,8 @@ import { SecurityBlocks } from './security-blocks.service.js';
 
 /**
  * Cross-cutting protections. Global because login, refresh and every surface's rate limits and
- * anomaly checks consult the same shared state; it relies on the global ConfigModule and RedisModule.
+ * anomaly checks consult the same shared state. It relies on the global ConfigModule, RedisModule,
+ * DatabaseModule, AuditModule and ClockModule (SecurityBlocks records blocks in the tenant).
  */
 @Global()
 @Module({
