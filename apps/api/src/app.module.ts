@@ -17,6 +17,7 @@ import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
 import { OpenApiModule } from './openapi/openapi.module.js';
 import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
+import { PartnerModule } from './partner/partner.module.js';
 import { PublicModule } from './public/public.module.js';
 
 @Module({
@@ -50,6 +51,7 @@ export class LogDestinationModule {}
     AuthModule,
     HealthModule,
     PublicModule,
+    PartnerModule,
     OpenApiModule,
   ],
   providers: [

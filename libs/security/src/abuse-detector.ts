@@ -5,6 +5,9 @@ import type { Redis } from 'ioredis';
 import { AppConfig } from '@benteng/config';
 import { InjectRedis } from '@benteng/redis';
 
+/** How much more authenticated traffic an address may carry than one principal (see countersFor). */
+export const SHARED_ADDRESS_FACTOR = 5;
+
 export const ABUSE_KEY_PREFIX = 'benteng:abuse:';
 
 /**
@@ -164,8 +167,16 @@ export class AbuseDetector {
     subjects.push({ key: ipSubject(observation.ip), subject: { kind: 'ip', ip } });
 
     const counters: Counter[] = [];
+    // An address is shared by everyone behind one NAT or proxy (an office, a partner's egress), so
+    // blocking it for one principal's misbehaviour would lock out their colleagues: the principal is
+    // blocked at the threshold, while its address's counters allow SHARED_ADDRESS_FACTOR times as
+    // much authenticated traffic (a crowd of principals misbehaving together still blocks the
+    // address). Unauthenticated traffic is only known by its address and counts at the threshold.
     const each = (signal: AbuseSignal, threshold: number, windowS: number, who: typeof subjects) => {
-      for (const { key, subject } of who) counters.push({ subjectKey: key, subject, signal, member: event, threshold, windowS });
+      for (const { key, subject } of who) {
+        const limit = subject.kind === 'ip' && principal !== undefined ? threshold * SHARED_ADDRESS_FACTOR : threshold;
+        counters.push({ subjectKey: key, subject, signal, member: event, threshold: limit, windowS });
+      }
     };
     const { status } = observation;
     each('burst', config.ABUSE_MAX_BURST, config.ABUSE_BURST_WINDOW_S, subjects);

@@ -27,5 +27,5 @@ export {
 } from './rate-limit-policy.js';
 export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, type RateLimitSubject } from './rate-limiter.js';
 export { SecurityModule } from './security.module.js';
-export { SecurityBlocks, type SecurityBlockListQuery } from './security-blocks.service.js';
+export { SecurityBlocks, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
 export { SecurityError, SecurityErrorCode } from './security.errors.js';

@@ -7,6 +7,14 @@ import { appendDomainEvent, keysetWhere, TenantDatabase, type Keyset, type Prism
 import { Scope } from '@benteng/tenancy';
 import type { PlacedBlock } from './abuse-detector.js';
 
+/**
+ * A block as tenant admins see it: a blocked user is named by their membership in this tenant
+ * (global user ids never leave the API), a partner client by its id.
+ */
+export type SecurityBlockView = SecurityBlock & {
+  subject: { kind: 'member'; memberId: string | null } | { kind: 'partner_client'; clientId: string };
+};
+
 export interface SecurityBlockListQuery {
   limit: number;
   /** Only blocks still in force (not expired, not lifted). */
@@ -57,6 +65,10 @@ export class SecurityBlocks {
           expiresAt: new Date(now.getTime() + block.blockS * 1000),
         },
       });
+      // Subscribers (tenant admins' webhooks) learn whom by member id, never the global user id.
+      const [kind, id = ''] = principal.split(':');
+      const member = kind === 'user' ? await tx.membership.findFirst({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), { userId: id }] }, select: { id: true } }) : null;
+      const subject = kind === 'user' ? { kind: 'member', memberId: member?.id ?? null } : { kind: 'partner_client', clientId: id };
       await appendDomainEvent(
         tx,
         tenantId,
@@ -64,7 +76,7 @@ export class SecurityBlocks {
           type: 'security.principal_blocked',
           subjectType: 'security_block',
           subjectId: row.id,
-          payload: { id: row.id, principal, signal: block.signal, blockedAt: now.toISOString(), expiresAt: row.expiresAt.toISOString() },
+          payload: { id: row.id, subject, signal: block.signal, blockedAt: now.toISOString(), expiresAt: row.expiresAt.toISOString() },
         },
         now,
       );
@@ -81,10 +93,10 @@ export class SecurityBlocks {
   }
 
   /** The tenant's blocks, newest first (GET /v1/security/blocks). */
-  list(scope: Scope, query: SecurityBlockListQuery): Promise<SecurityBlock[]> {
+  list(scope: Scope, query: SecurityBlockListQuery): Promise<SecurityBlockView[]> {
     const now = this.clock.now();
-    return this.db.run(scope, (tx) =>
-      tx.securityBlock.findMany({
+    return this.db.run(scope, async (tx) => {
+      const rows = await tx.securityBlock.findMany({
         where: {
           AND: [
             accessibleWhere(scope.ability, 'read', 'SecurityBlock'),
@@ -94,7 +106,16 @@ export class SecurityBlocks {
         },
         orderBy: [{ blockedAt: 'desc' }, { id: 'desc' }],
         take: query.limit,
-      }),
-    );
+      });
+      const userIds = rows.filter((r) => r.principal.startsWith('user:')).map((r) => r.principal.slice('user:'.length));
+      const members = userIds.length
+        ? await tx.membership.findMany({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), { userId: { in: userIds } }] }, select: { id: true, userId: true } })
+        : [];
+      const memberOf = new Map(members.map((m) => [m.userId, m.id]));
+      return rows.map((row): SecurityBlockView => {
+        const [kind, id = ''] = row.principal.split(':');
+        return { ...row, subject: kind === 'user' ? { kind: 'member', memberId: memberOf.get(id) ?? null } : { kind: 'partner_client', clientId: id } };
+      });
+    });
   }
 }

@@ -1,7 +1,8 @@
 import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { ROUTE_ACCESS, type RouteAccess } from './access.decorator.js';
+import type { Sensitivity } from '@benteng/security';
+import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 
 export type Surface = 'public' | 'partner' | 'internal' | 'ops';
 
@@ -13,6 +14,8 @@ export interface RouteEntry {
   controller: string;
   handler: string;
   access: RouteAccess | null;
+  /** The rate-limit column the route is counted in (declared with @RateLimit, else by method). */
+  rateLimit: Sensitivity;
 }
 
 export function surfaceOf(path: string): Surface {
@@ -51,13 +54,16 @@ export function listRoutes(app: INestApplicationContext): RouteEntry[] {
       if (methodPath === undefined) continue;
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
       const path = joinPath(controllerPath, methodPath);
+      const verb = RequestMethod[method];
+      const declared = reflector.getAllAndOverride<Sensitivity | undefined>(ROUTE_SENSITIVITY, [handler, metatype]);
       routes.push({
-        method: RequestMethod[method],
+        method: verb,
         path,
         surface: surfaceOf(path),
         controller: metatype.name,
         handler: name,
         access: reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]) ?? null,
+        rateLimit: declared ?? (verb === 'GET' || verb === 'HEAD' ? 'read' : 'write'),
       });
     }
   }

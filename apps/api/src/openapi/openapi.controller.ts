@@ -8,9 +8,9 @@ import { Public } from '../http/access.decorator.js';
 import { OpenApiDocument } from './openapi.document.provider.js';
 
 /**
- * The docs page is the one HTML document the API serves. Its policy still allows nothing but its
- * own origin's scripts, styles and images, and the document fetch; the global policy (default-src
- * 'none') stays on every other response.
+ * The docs pages are the only HTML documents the API serves. Their policy still allows nothing
+ * but their own origin's scripts, styles and images, and the document fetch; the global policy
+ * (default-src 'none') stays on every other response.
  */
 export const DOCS_CSP = [
   "default-src 'none'",
@@ -26,35 +26,60 @@ export const DOCS_CSP = [
 
 const swaggerUiDir = join(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'), '..');
 
-/** The page loads only these files; no inline script, so script-src needs no 'unsafe-inline'. */
-const ASSETS: Record<string, { type: string; body: () => string }> = {
-  'swagger-ui.css': { type: 'text/css; charset=utf-8', body: () => readFileSync(join(swaggerUiDir, 'swagger-ui.css'), 'utf8') },
-  'swagger-ui-bundle.js': { type: 'text/javascript; charset=utf-8', body: () => readFileSync(join(swaggerUiDir, 'swagger-ui-bundle.js'), 'utf8') },
-  'init.js': {
-    type: 'text/javascript; charset=utf-8',
-    body: () => "window.ui = SwaggerUIBundle({ url: '/v1/openapi.json', dom_id: '#swagger-ui', deepLinking: false, validatorUrl: null });\n",
-  },
-};
+interface Asset {
+  type: string;
+  body: () => string;
+}
 
-const PAGE = `<!doctype html>
+/**
+ * One surface's docs: the page, and the only files it loads (no inline script, so script-src
+ * needs no 'unsafe-inline'). `base` is where the surface serves openapi.json and docs/.
+ */
+class SwaggerUiPage {
+  readonly html: string;
+  private readonly files: Record<string, Asset>;
+  private readonly cache = new Map<string, string>();
+
+  constructor(base: string, title: string) {
+    this.files = {
+      'swagger-ui.css': { type: 'text/css; charset=utf-8', body: () => readFileSync(join(swaggerUiDir, 'swagger-ui.css'), 'utf8') },
+      'swagger-ui-bundle.js': { type: 'text/javascript; charset=utf-8', body: () => readFileSync(join(swaggerUiDir, 'swagger-ui-bundle.js'), 'utf8') },
+      'init.js': {
+        type: 'text/javascript; charset=utf-8',
+        body: () => `window.ui = SwaggerUIBundle({ url: '${base}/openapi.json', dom_id: '#swagger-ui', deepLinking: false, validatorUrl: null });\n`,
+      },
+    };
+    this.html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>Benteng public API</title>
-<link rel="stylesheet" href="/v1/docs/swagger-ui.css">
+<title>${title}</title>
+<link rel="stylesheet" href="${base}/docs/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="/v1/docs/swagger-ui-bundle.js"></script>
-<script src="/v1/docs/init.js"></script>
+<script src="${base}/docs/swagger-ui-bundle.js"></script>
+<script src="${base}/docs/init.js"></script>
 </body>
 </html>
 `;
+  }
+
+  /** A file from the fixed list, or 404 for any other name. */
+  asset(name: string, reply: FastifyReply): string {
+    const asset = Object.hasOwn(this.files, name) ? this.files[name] : undefined;
+    if (!asset) throw new NotFoundException();
+    let body = this.cache.get(name);
+    if (body === undefined) this.cache.set(name, (body = asset.body()));
+    reply.header('content-type', asset.type);
+    return body;
+  }
+}
 
 @ApiExcludeController()
 @Controller('v1')
 export class OpenApiController {
-  private readonly assets = new Map<string, string>();
+  private readonly page = new SwaggerUiPage('/v1', 'Benteng public API');
 
   constructor(private readonly document: OpenApiDocument) {}
 
@@ -62,7 +87,7 @@ export class OpenApiController {
   @Header('cache-control', 'no-cache')
   @Public('the OpenAPI description of the public surface: route shapes only, no data')
   openapi(): OpenAPIObject {
-    return this.document.get();
+    return this.document.get('public');
   }
 
   @Get('docs')
@@ -70,18 +95,44 @@ export class OpenApiController {
   @Header('content-security-policy', DOCS_CSP)
   @Public('the rendered OpenAPI page: static HTML over /v1/openapi.json')
   docs(): string {
-    return PAGE;
+    return this.page.html;
   }
 
   @Get('docs/:asset')
   @Header('cache-control', 'public, max-age=3600')
   @Public('the docs page scripts and styles (swagger-ui-dist), from a fixed list')
   asset(@Param('asset') name: string, @Res({ passthrough: true }) reply: FastifyReply): string {
-    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    if (!asset) throw new NotFoundException();
-    let body = this.assets.get(name);
-    if (body === undefined) this.assets.set(name, (body = asset.body()));
-    reply.header('content-type', asset.type);
-    return body;
+    return this.page.asset(name, reply);
+  }
+}
+
+/** The same for the partner surface: its own document, listing only /partner routes. */
+@ApiExcludeController()
+@Controller('partner/v1')
+export class PartnerOpenApiController {
+  private readonly page = new SwaggerUiPage('/partner/v1', 'Benteng partner API');
+
+  constructor(private readonly document: OpenApiDocument) {}
+
+  @Get('openapi.json')
+  @Header('cache-control', 'no-cache')
+  @Public('the OpenAPI description of the partner surface: route shapes only, no data')
+  openapi(): OpenAPIObject {
+    return this.document.get('partner');
+  }
+
+  @Get('docs')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('content-security-policy', DOCS_CSP)
+  @Public('the rendered partner OpenAPI page: static HTML over /partner/v1/openapi.json')
+  docs(): string {
+    return this.page.html;
+  }
+
+  @Get('docs/:asset')
+  @Header('cache-control', 'public, max-age=3600')
+  @Public('the partner docs page scripts and styles (swagger-ui-dist), from a fixed list')
+  asset(@Param('asset') name: string, @Res({ passthrough: true }) reply: FastifyReply): string {
+    return this.page.asset(name, reply);
   }
 }

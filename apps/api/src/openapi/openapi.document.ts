@@ -6,17 +6,30 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
-import { listRoutes, type RouteEntry } from '../http/route-catalog.js';
+import { listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { FILE_FIELD, UPLOAD_FIELDS } from '../http/multipart-upload.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
+import { PartnerModule } from '../partner/partner.module.js';
 import { PublicModule } from '../public/public.module.js';
-import { EXTRA_ERRORS, ref, RESPONSE_SCHEMAS, SUCCESS_BODIES } from './openapi.schemas.js';
+import {
+  CLIENT_AUTH_OPERATIONS,
+  CLIENT_SECRET_BASIC,
+  FORM_BODY_OPERATIONS,
+  PARTNER_EXTRA_ERRORS,
+  PARTNER_PROBLEM_SCHEMAS,
+  PARTNER_RESPONSE_SCHEMAS,
+  PARTNER_SECURITY_SCHEMES,
+  PARTNER_SUCCESS_BODIES,
+  partnerSecurity,
+} from './openapi.partner.js';
+import { EXTRA_ERRORS, ref, RESPONSE_SCHEMAS, SUCCESS_BODIES, type SuccessBody } from './openapi.schemas.js';
 
 type Schema = Record<string, unknown>;
 type Parameter = { name: string; in: string; required?: boolean; schema?: Schema; description?: string };
 interface Operation {
   operationId: string;
+  description?: string;
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
@@ -25,6 +38,88 @@ interface Operation {
 
 export const BEARER = 'bearer';
 const PROBLEM_MEDIA = PROBLEM_CONTENT_TYPE.split(';')[0]!;
+const FORM_MEDIA = 'application/x-www-form-urlencoded';
+
+/** The surfaces that publish an OpenAPI document; each lists only its own routes. */
+export const API_SURFACES = ['public', 'partner'] as const;
+export type ApiSurface = (typeof API_SURFACES)[number];
+
+/** What a surface's document is made of: its module's routes, its schemes, and its per-operation tables. */
+interface SurfaceDescription {
+  module: Type;
+  config: () => Omit<OpenAPIObject, 'paths'>;
+  /** Which paths of the module's routes belong in the document (an OpenAPI path, `{id}` style). */
+  includes: (path: string) => boolean;
+  responseSchemas: Record<string, Schema>;
+  successBodies: Record<string, SuccessBody>;
+  extraErrors: Record<string, number[]>;
+  /** The security requirements, errors, media types and description the route's access implies. */
+  access: (route: RouteEntry, key: string) => AccessDescription;
+}
+
+interface AccessDescription {
+  security: Record<string, string[]>[];
+  /** Errors the route's authentication and authorization add (401, 403, ...). */
+  errors: number[];
+  description?: string;
+  problemSchema?: string;
+  formBody?: boolean;
+}
+
+const SURFACES: Record<ApiSurface, SurfaceDescription> = {
+  public: {
+    module: PublicModule,
+    config: () =>
+      new DocumentBuilder()
+        .setTitle('Benteng public API')
+        .setDescription('Tenant users with short-lived access tokens. Every error is RFC 9457 application/problem+json.')
+        .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /v1/auth/login' }, BEARER)
+        .build(),
+    // /v1 and the key set its tokens are verified with (/.well-known); never another surface's routes.
+    includes: (path) => surfaceOf(path) === 'public' || surfaceOf(path) === 'ops',
+    responseSchemas: RESPONSE_SCHEMAS,
+    successBodies: SUCCESS_BODIES,
+    extraErrors: EXTRA_ERRORS,
+    access: (route) =>
+      route.access?.auth === 'public-jwt' ? { security: [{ [BEARER]: [] }], errors: [401, 403, ...(route.method !== 'GET' ? [409] : [])] } : { security: [], errors: [] },
+  },
+  partner: {
+    module: PartnerModule,
+    config: () => {
+      const config = new DocumentBuilder()
+        .setTitle('Benteng partner API')
+        .setDescription(
+          'Partner clients of one tenant, authenticated by an API key or a client-credentials access token (POST /partner/oauth/token). ' +
+            'Each route needs one scope of the client; the client, its keys, its tenant and its IP allowlist are checked again on every request. ' +
+            'Every error is RFC 9457 application/problem+json; token endpoint errors also carry the OAuth `error` code.',
+        )
+        .setVersion('1')
+        .build();
+      return { ...config, components: { ...config.components, securitySchemes: PARTNER_SECURITY_SCHEMES } };
+    },
+    includes: (path) => surfaceOf(path) === 'partner',
+    responseSchemas: PARTNER_RESPONSE_SCHEMAS,
+    successBodies: PARTNER_SUCCESS_BODIES,
+    extraErrors: PARTNER_EXTRA_ERRORS,
+    access: (route, key): AccessDescription => {
+      const extras = { ...(PARTNER_PROBLEM_SCHEMAS[key] ? { problemSchema: PARTNER_PROBLEM_SCHEMAS[key] } : {}), formBody: FORM_BODY_OPERATIONS.has(key) };
+      if (route.access?.auth !== 'partner') {
+        // Basic, or the client's id and secret in the body (the empty requirement).
+        const security: Record<string, string[]>[] = CLIENT_AUTH_OPERATIONS.has(key) ? [{ [CLIENT_SECRET_BASIC]: [] }, {}] : [];
+        return { security, errors: [], ...extras };
+      }
+      const { security, scopes } = partnerSecurity(`${route.method} ${route.path}`, route.access.action, route.access.subject);
+      return {
+        security,
+        // 429: every partner request is counted against its client's tier and its tenant.
+        errors: [401, 403, 429, ...(route.method !== 'GET' ? [409] : [])],
+        description: `Scope: ${scopes.map((s) => `\`${s}\``).join(' or ')}.`,
+        ...extras,
+      };
+    },
+  },
+};
 
 /** What a handler declares beyond its access: its DTOs, preconditions and idempotency. */
 interface HandlerTraits {
@@ -84,12 +179,8 @@ function referenced(schema: unknown, all: Record<string, Schema>, seen = new Set
   return seen;
 }
 
-function errorStatuses(route: RouteEntry, traits: HandlerTraits, key: string): number[] {
-  const statuses = new Set<number>([400, 500, ...(EXTRA_ERRORS[key] ?? [])]);
-  if (route.access?.auth === 'public-jwt') {
-    statuses.add(401).add(403);
-    if (route.method !== 'GET') statuses.add(409);
-  }
+function errorStatuses(route: RouteEntry, traits: HandlerTraits, extra: number[]): number[] {
+  const statuses = new Set<number>([400, 500, ...extra]);
   if (route.path.includes('/:')) statuses.add(404);
   if (traits.ifMatch) statuses.add(412);
   if (traits.upload) statuses.add(413).add(415);
@@ -100,21 +191,19 @@ function errorStatuses(route: RouteEntry, traits: HandlerTraits, key: string): n
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 /**
- * The OpenAPI 3 document of the public surface (/v1 and /.well-known). @nestjs/swagger reads the
- * paths, path parameters and body DTO names from the router metadata; what it cannot see is
- * filled in from the same declarations the app enforces: DTO schemas from class-validator rules,
- * security from each route's access declaration, error responses from its guards and interceptors.
+ * The OpenAPI 3 document of one surface: /v1 (with /.well-known) or /partner. @nestjs/swagger
+ * reads the paths, path parameters and body DTO names from the router metadata of the surface's
+ * module; what it cannot see is filled in from the same declarations the app enforces: DTO schemas
+ * from class-validator rules, security from each route's access declaration (for partners, the
+ * scopes whose grants match the route's action and subject), error responses from its guards and
+ * interceptors. Paths of another surface are dropped, so neither document lists the other's routes.
  */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
-    .setTitle('Benteng public API')
-    .setDescription('Tenant users with short-lived access tokens. Every error is RFC 9457 application/problem+json.')
-    .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /v1/auth/login' }, BEARER)
-    .build();
-  const document = SwaggerModule.createDocument(app, config, { include: [PublicModule] });
+export function buildOpenApiDocument(app: INestApplication, surface: ApiSurface = 'public'): OpenAPIObject {
+  const spec = SURFACES[surface];
+  const document = SwaggerModule.createDocument(app, spec.config(), { include: [spec.module] });
+  for (const path of Object.keys(document.paths)) if (!spec.includes(path)) delete document.paths[path];
   const dtos = dtoSchemas();
-  const schemas: Record<string, Schema> = { ...(document.components?.schemas as Record<string, Schema> | undefined), ...RESPONSE_SCHEMAS };
+  const schemas: Record<string, Schema> = { ...(document.components?.schemas as Record<string, Schema> | undefined), ...spec.responseSchemas };
   const classes = new Map(app.get(DiscoveryService).getControllers().map((w) => [w.metatype?.name, w.metatype as Type]));
   const routesByOperation = new Map(
     listRoutes(app)
@@ -128,7 +217,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (!route) throw new Error(`OpenAPI: no route for ${method.toUpperCase()} ${path}`);
       const key = `${route.controller}.${route.handler}`;
       const traits = traitsOf(classes.get(route.controller)!, route.handler);
-      describeOperation(value, route, traits, key, dtos);
+      describeOperation(value, route, traits, key, dtos, spec);
     }
   }
 
@@ -138,8 +227,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return document;
 }
 
-function describeOperation(operation: Operation, route: RouteEntry, traits: HandlerTraits, key: string, dtos: Record<string, Schema>): void {
-  const success = SUCCESS_BODIES[key];
+function describeOperation(operation: Operation, route: RouteEntry, traits: HandlerTraits, key: string, dtos: Record<string, Schema>, spec: SurfaceDescription): void {
+  const access = spec.access(route, key);
+  const success = spec.successBodies[key];
   if (!success) throw new Error(`OpenAPI: no success response declared for ${key}`);
   const successStatus = Object.keys(operation.responses).find((s) => s.startsWith('2')) ?? (route.method === 'POST' ? '201' : '200');
   operation.responses = {
@@ -149,9 +239,10 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
       ...('binary' in success ? { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } : {}),
     },
   };
-  for (const status of errorStatuses(route, traits, key)) {
-    operation.responses[String(status)] = { description: statusTitle(status), content: { [PROBLEM_MEDIA]: { schema: ref('Problem') } } };
+  for (const status of errorStatuses(route, traits, [...access.errors, ...(spec.extraErrors[key] ?? [])])) {
+    operation.responses[String(status)] = { description: statusTitle(status), content: { [PROBLEM_MEDIA]: { schema: ref(access.problemSchema ?? 'Problem') } } };
   }
+  if (access.description) operation.description = access.description;
 
   const parameters = (operation.parameters ?? []).map((p) => (p.in === 'path' && p.name === 'id' ? { ...p, schema: { type: 'string', format: 'uuid' } } : p));
   if (traits.query) {
@@ -175,5 +266,10 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
       },
     };
   }
-  operation.security = route.access?.auth === 'public-jwt' ? [{ [BEARER]: [] }] : [];
+  if (access.formBody && operation.requestBody) {
+    const json = operation.requestBody.content['application/json'];
+    if (!json) throw new Error(`OpenAPI: ${key} takes a form body but declares no body DTO`);
+    operation.requestBody.content = { [FORM_MEDIA]: json, 'application/json': json };
+  }
+  operation.security = access.security;
 }

@@ -1,30 +1,34 @@
+import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
+import { SECURITY_BLOCK_RESPONSE_SCHEMAS, SECURITY_BLOCK_SUCCESS_BODIES } from '../public/security-block.response.js';
+
 /**
  * Response schemas of the public surface, written out by hand: controllers build their responses
  * field by field from TypeScript interfaces (invoice.response.ts and siblings), which leave no
  * runtime trace for @nestjs/swagger to read. Each schema names exactly the fields the builder sends;
  * none carries a tenant id except TokenPair, which tells the client which tenant the token is for.
+ * Partner clients and security blocks keep their schemas beside their response builders.
  */
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
-const string: Schema = { type: 'string' };
-const uuid: Schema = { type: 'string', format: 'uuid' };
-const dateTime: Schema = { type: 'string', format: 'date-time' };
-const boolean: Schema = { type: 'boolean' };
-const integer: Schema = { type: 'integer' };
+export const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
+export const string: Schema = { type: 'string' };
+export const uuid: Schema = { type: 'string', format: 'uuid' };
+export const dateTime: Schema = { type: 'string', format: 'date-time' };
+export const boolean: Schema = { type: 'boolean' };
+export const integer: Schema = { type: 'integer' };
 /** Money in minor units, as a decimal string: JSON numbers lose precision above 2^53. */
-const minor: Schema = { type: 'string', pattern: '^-?\\d+$' };
+export const minor: Schema = { type: 'string', pattern: '^-?\\d+$' };
 const role: Schema = { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] };
 
-const object = (properties: Record<string, Schema>, optional: string[] = []): Schema => ({
+export const object = (properties: Record<string, Schema>, optional: string[] = []): Schema => ({
   type: 'object',
   properties,
   required: Object.keys(properties).filter((key) => !optional.includes(key)),
   additionalProperties: false,
 });
 const list = (item: string): Schema => object({ items: { type: 'array', items: ref(item) } });
-const page = (item: string): Schema => object({ items: { type: 'array', items: ref(item) }, nextCursor: nullable(string) });
+export const page = (item: string): Schema => object({ items: { type: 'array', items: ref(item) }, nextCursor: nullable(string) });
 
 export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   /** RFC 9457 problem details, as ProblemDetailsFilter sends them. */
@@ -110,6 +114,8 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   }),
   DocumentPage: page('Document'),
   JsonWebKeySet: object({ keys: { type: 'array', items: { type: 'object', description: 'A public JSON Web Key (RFC 7517).' } } }),
+  ...PARTNER_CLIENT_RESPONSE_SCHEMAS,
+  ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
 };
 
 /** A success body: a JSON schema, or raw bytes of the stored type (document downloads). */
@@ -155,6 +161,8 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   'DocumentsController.download': { binary: true },
   'DocumentsController.remove': { none: true },
   'WellKnownController.jwks': { json: 'JsonWebKeySet' },
+  ...PARTNER_CLIENT_SUCCESS_BODIES,
+  ...SECURITY_BLOCK_SUCCESS_BODIES,
 };
 
 /** Errors only some routes raise beyond what their declarations imply (credentials, throttling). */

@@ -1,7 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { AuthService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
-import { Authorize, Public } from '../http/access.decorator.js';
+import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
 import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
 import { ChangePasswordDto, LoginDto, RefreshDto, SwitchTenantDto } from './dto/auth.dto.js';
 
@@ -12,6 +12,7 @@ export class AuthController {
   @Post('login')
   @HttpCode(200)
   @Header('cache-control', 'no-store')
+  @RateLimit('auth')
   @Public('login: the credentials in the body are the authentication (throttled per account and IP)')
   login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.login(body, meta);
@@ -20,6 +21,7 @@ export class AuthController {
   @Post('refresh')
   @HttpCode(200)
   @Header('cache-control', 'no-store')
+  @RateLimit('auth')
   @Public('refresh: the refresh token in the body is the credential (throttled per IP)')
   refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, meta);
@@ -43,6 +45,7 @@ export class AuthController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @Authorize('read', 'Tenant')
+  @RateLimit('auth')
   switchTenant(@CurrentScope() scope: Scope, @Body() body: SwitchTenantDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.switchTenant(scope, body.tenant, meta);
   }
@@ -50,6 +53,7 @@ export class AuthController {
   @Post('password')
   @HttpCode(204)
   @Authorize('update', 'User')
+  @RateLimit('auth')
   async changePassword(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Meta() meta: RequestMeta): Promise<void> {
     await this.auth.changePassword(scope, user.sessionId, body, meta);
   }

@@ -3,6 +3,7 @@ import { AuthModule } from '@benteng/auth';
 import { DocumentsModule } from '@benteng/documents';
 import { InvoicesModule } from '@benteng/invoices';
 import { MembersModule } from '@benteng/members';
+import { PartnersModule } from '@benteng/partners';
 import { TicketsModule } from '@benteng/tickets';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { SingleFileUploadInterceptor } from '../http/multipart-upload.js';
@@ -11,14 +12,27 @@ import { DocumentsController } from './documents.controller.js';
 import { InvoicesController } from './invoices.controller.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
+import { PartnerClientsController, RevealOnceInterceptor } from './partner-clients.controller.js';
+import { SecurityBlocksController } from './security-blocks.controller.js';
 import { SessionsController } from './sessions.controller.js';
 import { TicketsController } from './tickets.controller.js';
 import { WellKnownController } from './well-known.controller.js';
 
 /** The public surface, /v1: tenant users with short-lived access tokens. */
 @Module({
-  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule],
-  controllers: [AuthController, MeController, SessionsController, MembersController, InvoicesController, TicketsController, DocumentsController, WellKnownController],
-  providers: [IdempotencyInterceptor, SingleFileUploadInterceptor],
+  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule],
+  controllers: [
+    AuthController,
+    MeController,
+    SessionsController,
+    MembersController,
+    InvoicesController,
+    TicketsController,
+    DocumentsController,
+    PartnerClientsController,
+    SecurityBlocksController,
+    WellKnownController,
+  ],
+  providers: [IdempotencyInterceptor, SingleFileUploadInterceptor, RevealOnceInterceptor],
 })
 export class PublicModule {}

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { AuthenticatedUser } from '@benteng/auth';
 import { TicketError, TicketErrorCode, TicketsService, type TicketView } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
-import { Authorize } from '../http/access.decorator.js';
+import { Authorize, RateLimit } from '../http/access.decorator.js';
 import { ValidationProblem } from '../http/problem.js';
 import { Idempotent } from '../http/idempotency.js';
 import { decodeCursor, etag, nextCursor, parseIfMatch, parseSort } from '../http/pagination.js';
@@ -37,6 +37,7 @@ export class TicketsController {
   /** Separate from list and writes: its own, cheaper rate-limit class (search). */
   @Get('search')
   @Authorize('read', 'Ticket')
+  @RateLimit('search')
   async search(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: SearchTicketsQuery): Promise<{ items: TicketResponse[] }> {
     return { items: (await this.tickets.search(scope, query.q)).map((t) => ticketResponse(t, user.userId)) };
   }

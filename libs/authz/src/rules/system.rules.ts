@@ -27,6 +27,7 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
     case 'security':
       // The abuse detector records the blocks it places, audits them and notifies tenant admins.
       can(['create', 'read', 'update'], 'SecurityBlock', { tenantId });
+      can('read', 'Membership', { tenantId });
       can('create', 'AuditEvent', { tenantId });
       return;
   }

@@ -1,0 +1,150 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
+import { boolean, dateTime, integer, minor, nullable, object, page, ref, RESPONSE_SCHEMAS, string, uuid, type Schema, type SuccessBody } from './openapi.schemas.js';
+
+/**
+ * What the partner document (/partner/v1/openapi.json) says beyond the routes themselves: its
+ * security schemes, the scope each route needs, and the response shapes of the partner surface
+ * (apps/api/src/partner/*.response.ts), written out field by field like the public ones.
+ */
+
+export const PARTNER_API_KEY = 'apiKey';
+export const PARTNER_OAUTH = 'oauth2';
+export const CLIENT_SECRET_BASIC = 'clientSecretBasic';
+export const PARTNER_TOKEN_URL = '/partner/oauth/token';
+
+/** Shown in the OAuth flow and on each operation; a scope added to @benteng/authz must be described here. */
+const SCOPE_DESCRIPTIONS: Record<PartnerScope, string> = {
+  'invoices:read': "List and read the tenant's invoices and their lines",
+  'invoices:write': 'Create draft invoices, recorded as created by this client',
+  'tickets:read': 'List and read the tickets this client opened',
+  'tickets:write': 'Open tickets',
+  'documents:read': "List, read and download the tenant's documents, except attachments of tickets other than this client's",
+};
+
+export const PARTNER_SECURITY_SCHEMES: NonNullable<NonNullable<OpenAPIObject['components']>['securitySchemes']> = {
+  [PARTNER_API_KEY]: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'bt_<live|test>_<prefix>_<secret>',
+    description: "A partner API key, as `Authorization: Bearer bt_…`. It carries its client's scopes; a key of the other environment (live/test) is refused.",
+  },
+  [PARTNER_OAUTH]: {
+    type: 'oauth2',
+    description: 'Client credentials grant (RFC 6749 4.4): a short-lived access token, as `Authorization: Bearer <token>`, with at most the scopes of its client.',
+    flows: { clientCredentials: { tokenUrl: PARTNER_TOKEN_URL, scopes: Object.fromEntries(PARTNER_SCOPES.map((s) => [s, SCOPE_DESCRIPTIONS[s]])) } },
+  },
+  [CLIENT_SECRET_BASIC]: {
+    type: 'http',
+    scheme: 'basic',
+    description: 'Token endpoint only: client id and secret, each form-urlencoded (client_secret_basic). The alternative is client_id and client_secret in the body (client_secret_post), never both.',
+  },
+};
+
+/** The scopes whose grants include (action, subject): any one of them lets a client call the route. */
+export function scopesGranting(action: string, subject: string): PartnerScope[] {
+  return PARTNER_SCOPES.filter((scope) => PARTNER_SCOPE_GRANTS[scope].some(([a, s]) => a === action && s === subject));
+}
+
+/**
+ * A partner route's security: an API key (its client must hold one of the scopes), or an OAuth
+ * token carrying one of them. Requirements are alternatives, so each granting scope gets its own.
+ */
+export function partnerSecurity(label: string, action: string, subject: string): { security: Record<string, string[]>[]; scopes: PartnerScope[] } {
+  const scopes = scopesGranting(action, subject);
+  if (scopes.length === 0) throw new Error(`OpenAPI: no partner scope grants ${action} ${subject} (${label})`);
+  return { security: [{ [PARTNER_API_KEY]: [] }, ...scopes.map((scope) => ({ [PARTNER_OAUTH]: [scope] }))], scopes };
+}
+
+const invoiceStatus: Schema = { type: 'string', enum: ['draft', 'issued', 'paid', 'void'] };
+const ticketStatus: Schema = { type: 'string', enum: ['open', 'in_progress', 'resolved', 'closed'] };
+const ticketPriority: Schema = { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] };
+
+export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
+  Problem: RESPONSE_SCHEMAS['Problem']!,
+  /** Token endpoint errors: a problem with RFC 6749 5.2's `error` member. */
+  OAuthProblem: {
+    allOf: [
+      ref('Problem'),
+      {
+        type: 'object',
+        properties: { error: { type: 'string', enum: ['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type'] } },
+      },
+    ],
+  },
+  PartnerToken: object({
+    access_token: string,
+    token_type: { type: 'string', enum: ['Bearer'] },
+    expires_in: { type: 'integer', description: 'Seconds until the token expires (at most 600).' },
+    scope: { type: 'string', description: 'The granted scopes, space-separated.' },
+  }),
+  InvoiceLine: RESPONSE_SCHEMAS['InvoiceLine']!,
+  PartnerInvoice: object({
+    id: uuid,
+    number: string,
+    status: invoiceStatus,
+    currency: string,
+    customer: object({ name: string, email: nullable({ type: 'string', format: 'email' }) }),
+    totalMinor: minor,
+    dueDate: nullable({ type: 'string', format: 'date' }),
+    issuedAt: nullable(dateTime),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    version: integer,
+    createdByThisClient: boolean,
+    lines: { type: 'array', items: ref('InvoiceLine') },
+  }),
+  PartnerInvoicePage: page('PartnerInvoice'),
+  PartnerTicket: object({
+    id: uuid,
+    subject: string,
+    body: string,
+    status: ticketStatus,
+    priority: ticketPriority,
+    openedByThisClient: boolean,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    version: integer,
+  }),
+  PartnerTicketPage: page('PartnerTicket'),
+  PartnerDocument: object({
+    id: uuid,
+    fileName: string,
+    contentType: string,
+    size: integer,
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    link: nullable({ oneOf: [object({ invoiceId: uuid }), object({ ticketId: uuid })] }),
+    createdAt: dateTime,
+  }),
+  PartnerDocumentPage: page('PartnerDocument'),
+};
+
+/** What each partner operation answers on success, keyed `Controller.handler`; a missing one fails the build. */
+export const PARTNER_SUCCESS_BODIES: Record<string, SuccessBody> = {
+  'PartnerTokenController.token': { json: 'PartnerToken' },
+  'PartnerInvoicesController.list': { json: 'PartnerInvoicePage' },
+  'PartnerInvoicesController.create': { json: 'PartnerInvoice' },
+  'PartnerInvoicesController.get': { json: 'PartnerInvoice' },
+  'PartnerTicketsController.list': { json: 'PartnerTicketPage' },
+  'PartnerTicketsController.open': { json: 'PartnerTicket' },
+  'PartnerTicketsController.get': { json: 'PartnerTicket' },
+  'PartnerDocumentsController.list': { json: 'PartnerDocumentPage' },
+  'PartnerDocumentsController.get': { json: 'PartnerDocument' },
+  'PartnerDocumentsController.download': { binary: true },
+};
+
+/** The token endpoint: client authentication failures and its own throttle. */
+export const PARTNER_EXTRA_ERRORS: Record<string, number[]> = {
+  'PartnerTokenController.token': [401, 429],
+};
+
+/** Operations whose problems carry more than the common Problem members. */
+export const PARTNER_PROBLEM_SCHEMAS: Record<string, string> = {
+  'PartnerTokenController.token': 'OAuthProblem',
+};
+
+/** Operations that take application/x-www-form-urlencoded beside JSON (RFC 6749 4.4.2). */
+export const FORM_BODY_OPERATIONS = new Set(['PartnerTokenController.token']);
+
+/** Operations that authenticate a client by HTTP Basic rather than a bearer credential. */
+export const CLIENT_AUTH_OPERATIONS = new Set(['PartnerTokenController.token']);

@@ -1,0 +1,57 @@
+import { Controller, Get, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DocumentsService } from '@benteng/documents';
+import type { Scope } from '@benteng/tenancy';
+import { PartnerAuthorize } from '../http/access.decorator.js';
+import { attachmentDisposition } from '../http/content-disposition.js';
+import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { CurrentScope } from '../http/request-auth.js';
+import { partnerDocumentResponse, type PartnerDocumentResponse } from './document.response.js';
+import { PartnerListDocumentsQuery } from './dto/document.dto.js';
+
+const DEFAULT_PAGE = 20;
+
+/** Text was checked to be UTF-8 on upload, so say so; other types have no charset. */
+const contentTypeHeader = (type: string) => (type.startsWith('text/') ? `${type}; charset=utf-8` : type);
+
+/**
+ * Documents for partner clients (documents:read): read-only. Documents on a ticket are visible
+ * only when the client opened that ticket (partner rules); the others are a 404.
+ */
+@Controller('partner/v1/documents')
+export class PartnerDocumentsController {
+  constructor(private readonly documents: DocumentsService) {}
+
+  @Get()
+  @PartnerAuthorize('read', 'Document')
+  async list(@CurrentScope() scope: Scope, @Query() query: PartnerListDocumentsQuery): Promise<{ items: PartnerDocumentResponse[]; nextCursor: string | null }> {
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const items = await this.documents.list(scope, {
+      limit,
+      ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}),
+      ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}),
+      ...(query.ticketId ? { ticketId: query.ticketId } : {}),
+    });
+    return { items: items.map((d) => partnerDocumentResponse(d)), nextCursor: nextCursor(items, limit, 'createdAt') };
+  }
+
+  @Get(':id')
+  @PartnerAuthorize('read', 'Document')
+  async get(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string): Promise<PartnerDocumentResponse> {
+    return partnerDocumentResponse(await this.documents.get(scope, id));
+  }
+
+  /** The bytes, with /v1's download headers: detected type, nosniff, attachment, no caching. */
+  @Get(':id/content')
+  @PartnerAuthorize('read', 'Document')
+  async download(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    const { document, content } = await this.documents.download(scope, id);
+    reply
+      .header('content-type', contentTypeHeader(document.contentType))
+      .header('content-length', String(content.length))
+      .header('content-disposition', attachmentDisposition(document.fileName))
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'private, no-store');
+    return content;
+  }
+}

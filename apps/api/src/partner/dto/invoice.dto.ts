@@ -1,0 +1,78 @@
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+import { PageQuery } from '../../public/dto/page.dto.js';
+
+const CURRENCIES = Intl.supportedValuesOf('currency');
+const STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
+/** Largest unit price / quantity product stays far below 2^63 (bigint column), as on /v1. */
+const MAX_UNIT_PRICE_MINOR = 1_000_000_000;
+
+/**
+ * The customer as a partner may give it: no tax id. Partners never read a customer's tax id back
+ * (partner invoice responses leave it out), so they do not write one either.
+ */
+export class PartnerCustomerDto {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name!: string;
+
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
+  email?: string | null;
+}
+
+export class PartnerInvoiceLineDto {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(500)
+  description!: string;
+
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  quantity!: number;
+
+  /** Integer minor units (e.g. sen); no floats anywhere near money. */
+  @IsInt()
+  @Min(0)
+  @Max(MAX_UNIT_PRICE_MINOR)
+  unitPriceMinor!: number;
+}
+
+/** POST /partner/v1/invoices: always a draft; status, totals and creator are never the client's to say. */
+export class PartnerCreateInvoiceDto {
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$/, { message: 'must be 1-40 letters, digits, dots, dashes, slashes or underscores' })
+  number!: string;
+
+  @IsOptional()
+  @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
+  currency?: string;
+
+  @ValidateNested()
+  @Type(() => PartnerCustomerDto)
+  customer!: PartnerCustomerDto;
+
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date (YYYY-MM-DD)' })
+  dueDate?: string | null;
+
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => PartnerInvoiceLineDto)
+  lines!: PartnerInvoiceLineDto[];
+}
+
+export class PartnerListInvoicesQuery extends PageQuery {
+  @IsOptional()
+  @IsIn(STATUSES)
+  status?: (typeof STATUSES)[number];
+
+  @IsOptional()
+  @IsIn(INVOICE_SORTS)
+  sort?: InvoiceSort;
+}

@@ -1,0 +1,33 @@
+import { Body, Controller, Header, Headers, HttpCode, Post, UseFilters } from '@nestjs/common';
+import { AuthError, AuthErrorCode, PartnerAuthService, type RequestMeta } from '@benteng/auth';
+import { Public, RateLimit } from '../http/access.decorator.js';
+import { Meta } from '../http/request-auth.js';
+import { clientAuthenticationOf } from './client-authentication.js';
+import { PartnerTokenRequestDto } from './dto/token.dto.js';
+import { OAuthProblemFilter } from './oauth-problem.filter.js';
+import { partnerTokenBody, type PartnerTokenBody } from './token.response.js';
+
+/**
+ * The OAuth 2.0 token endpoint of the partner surface: client credentials grant only (RFC 6749
+ * 4.4). The token is a JWT for the partner audience, refused on /v1; it names the client, and the
+ * client's current state (revocation, expiry, scopes, tenant status, IP allowlist) is checked
+ * again on every request it is used for.
+ */
+@Controller('partner/oauth')
+@UseFilters(OAuthProblemFilter)
+export class PartnerTokenController {
+  constructor(private readonly partners: PartnerAuthService) {}
+
+  @Post('token')
+  @HttpCode(200)
+  @Public('OAuth 2.0 client credentials token endpoint')
+  @RateLimit('auth')
+  @Header('cache-control', 'no-store')
+  @Header('pragma', 'no-cache')
+  async token(@Body() body: PartnerTokenRequestDto, @Headers('authorization') authorization: string | undefined, @Meta() meta: RequestMeta): Promise<PartnerTokenBody> {
+    const client = clientAuthenticationOf(authorization, body);
+    if (body.grant_type !== 'client_credentials') throw new AuthError(AuthErrorCode.InvalidGrant);
+    const token = await this.partners.issueToken({ ...client, ...(body.scope === undefined ? {} : { scope: body.scope }) }, meta);
+    return partnerTokenBody(token);
+  }
+}
