@@ -14,6 +14,6 @@ import { SigningKeys } from './signing-keys.js';
 @Module({
   imports: [PassportModule],
   providers: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, AuthService, PublicJwtStrategy, PartnerCredentials, PartnerAuthService, PartnerStrategy],
-  exports: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, AuthService, PartnerCredentials, PartnerAuthService],
+  exports: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, AuthService, PartnerCredentials, PartnerAuthService, PublicJwtStrategy, PartnerStrategy],
 })
 export class AuthModule {}

@@ -1,11 +1,11 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import passport from 'passport';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
-import { AuthError, AuthErrorCode, PARTNER_AUTH, PUBLIC_JWT, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
+import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
 import type { Action, SubjectName } from '@benteng/authz';
 import { principalId } from '@benteng/authz';
 import { InjectRedis } from '@benteng/redis';
@@ -14,24 +14,50 @@ import { RequestContext, Scope } from '@benteng/tenancy';
 import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 import { attachAuth, type RequestAuth } from './request-auth.js';
 
-/** Runs the public JWT passport strategy (Bearer token, revocation check). */
+/**
+ * Runs one passport strategy instance for one request and resolves with what it authenticated, or
+ * undefined when it failed without an error.
+ *
+ * Hand-written instead of @nestjs/passport's AuthGuard: AuthGuard authenticates by strategy *name*
+ * through passport's process-wide registry, where the strategy of the last application built wins.
+ * With two applications in one process (tests with another configuration, or a second listener) one
+ * app would authenticate with the other's configuration, clock and connections, even after that
+ * other app was closed. Passing this app's own instance avoids the registry. Passport binds
+ * success/fail onto the object it is given, so each request gets a fresh object whose prototype is
+ * the instance (as passport itself does for named strategies).
+ */
+export function authenticateWith<T>(strategy: object, request: FastifyRequest, reply: FastifyReply): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const middleware = passport.authenticate(Object.create(strategy) as passport.Strategy, { session: false }, (error: unknown, user: T | false) => {
+      if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      else resolve(user || undefined);
+    }) as (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
+    middleware(request, reply, (error?: unknown) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(undefined)));
+  });
+}
+
+/** The public surface's authentication: PublicJwtStrategy (Bearer access token, revocation check). */
 @Injectable()
-export class PublicJwtGuard extends AuthGuard(PUBLIC_JWT) {
+export class PublicJwtGuard {
+  constructor(private readonly strategy: PublicJwtStrategy) {}
+
   /** A missing token gets the same problem as an invalid one: nothing tells them apart. */
-  override handleRequest<TUser>(error: unknown, user: TUser | false): TUser {
-    if (error) throw error;
+  async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<AuthenticatedUser> {
+    const user = await authenticateWith<AuthenticatedUser>(this.strategy, request, reply);
     if (!user) throw new AuthError(AuthErrorCode.Unauthenticated);
     return user;
   }
 }
 
-/** Runs the partner passport strategy (API key or client-credentials token). */
+/** The partner surface's authentication: PartnerStrategy (API key or client-credentials token). */
 @Injectable()
-export class PartnerGuard extends AuthGuard(PARTNER_AUTH) {
-  override handleRequest<TUser>(error: unknown, user: TUser | false): TUser {
-    if (error) throw error;
-    if (!user) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
-    return user;
+export class PartnerGuard {
+  constructor(private readonly strategy: PartnerStrategy) {}
+
+  async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<AuthenticatedPartner> {
+    const partner = await authenticateWith<AuthenticatedPartner>(this.strategy, request, reply);
+    if (!partner) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
+    return partner;
   }
 }
 
@@ -94,7 +120,7 @@ export class AccessGuard implements CanActivate {
       return true;
     }
 
-    const auth = access.auth === 'public-jwt' ? await this.authenticateUser(context) : await this.authenticatePartner(context);
+    const auth = access.auth === 'public-jwt' ? await this.authenticateUser(request, reply) : await this.authenticatePartner(request, reply);
     attachAuth(request, auth);
     this.context.enterScope(auth.scope);
     const principal = principalId(auth.scope.principal);
@@ -104,15 +130,13 @@ export class AccessGuard implements CanActivate {
     return true;
   }
 
-  private async authenticateUser(context: ExecutionContext): Promise<RequestAuth> {
-    await this.jwt.canActivate(context);
-    const user = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthenticatedUser }>().user!;
+  private async authenticateUser(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    const user = await this.jwt.authenticate(request, reply);
     return { kind: 'user', user, scope: Scope.for(user.tenantId, { kind: 'user', userId: user.userId, role: user.role, sessionId: user.sessionId }) };
   }
 
-  private async authenticatePartner(context: ExecutionContext): Promise<RequestAuth> {
-    await this.partner.canActivate(context);
-    const partner = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthenticatedPartner }>().user!;
+  private async authenticatePartner(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    const partner = await this.partner.authenticate(request, reply);
     const principal = { kind: 'partner' as const, clientId: partner.clientId, scopes: partner.scopes, tier: partner.tier, ...(partner.keyId ? { keyId: partner.keyId } : {}) };
     return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal) };
   }
