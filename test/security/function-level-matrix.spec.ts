@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineAbilityFor } from '@benteng/authz';
+import { defineAbilityFor, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
 import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { createPartnerClient, createPartnerKey, partnerCall } from '../support/partners.js';
 import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
 
 /**
@@ -27,12 +28,26 @@ const PAST_THE_GUARD = [200, 201, 204, 400, 404, 409, 415];
 
 type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
 type OpenRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'none' }> };
+type PartnerRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'partner' }> };
 
 const api = await buildApi();
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
 const jwtRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt');
 const openRoutes = routes.filter((r): r is OpenRoute => r.access?.auth === 'none');
+const partnerRoutes = routes.filter((r): r is PartnerRoute => r.access?.auth === 'partner');
+
+/**
+ * Partner clients are tried with no scope, each scope alone, and every scope: the expected answer
+ * comes from the partner CASL rules (defineAbilityFor with a partner principal), as AccessGuard's.
+ */
+const SCOPE_SETS: { name: string; scopes: PartnerScope[] }[] = [
+  { name: 'no scope', scopes: [] },
+  ...PARTNER_SCOPES.map((scope) => ({ name: scope, scopes: [scope] })),
+  { name: 'every scope', scopes: [...PARTNER_SCOPES] },
+];
+const partnerMayCall = (route: PartnerRoute, tenantId: string, clientId: string, scopes: PartnerScope[]) =>
+  defineAbilityFor(tenantId, { kind: 'partner', clientId, scopes, tier: 'standard' }).can(route.access.action, route.access.subject);
 
 const label = (r: RouteEntry) => `${r.method} ${r.path}`;
 /** Path parameters become random UUIDs: an id nobody has, well-formed for ParseUUIDPipe. */
@@ -50,6 +65,8 @@ describe('function-level authorization matrix', () => {
   let tenant: TestTenant;
   /** An access token whose session was ended by logout before any route is called with it. */
   let revokedToken: string;
+  /** One partner client per scope set, each with an API key. */
+  const partners = new Map<string, { clientId: string; key: string }>();
 
   beforeAll(async () => {
     tenant = await createTenant(owner, 'matrix');
@@ -57,12 +74,18 @@ describe('function-level authorization matrix', () => {
     const pair = await client.login(tenant.users.member.email, password);
     arranged(await client.call('POST', '/v1/auth/logout', { token: pair.accessToken }), 204, 'logout');
     revokedToken = pair.accessToken;
+    for (const set of SCOPE_SETS) {
+      const { clientId } = await createPartnerClient(owner, tenant.id, tenant.users.owner.id, { scopes: set.scopes, name: `matrix ${set.name}` });
+      const { key } = await createPartnerKey(owner, tenant.id, clientId, tenant.users.owner.id);
+      partners.set(set.name, { clientId, key });
+    }
   });
 
   it('knows every auth kind the routes declare, so no route escapes the matrix', () => {
     expect(routes.length).toBeGreaterThan(0);
-    expect(routes.filter((r) => r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none').map(label)).toEqual([]);
+    expect(routes.filter((r) => r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none' && r.access?.auth !== 'partner').map(label)).toEqual([]);
     expect(jwtRoutes.length).toBeGreaterThan(0);
+    expect(partnerRoutes.length).toBeGreaterThan(0);
   });
 
   it('has both allowed and denied cells (a matrix that only allows, or only denies, tests nothing)', () => {
@@ -121,6 +144,67 @@ describe('function-level authorization matrix', () => {
     it('with the token of a revoked session: 401', async () => {
       const res = await client.call(route.method, concretePath(route.path), { token: revokedToken, body: minimalBody(route.method) });
       expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
+    });
+
+    it('with a partner API key holding every scope: 401 (a partner credential is not a /v1 credential)', async () => {
+      const res = await client.call(route.method, concretePath(route.path), { token: partners.get('every scope')!.key, body: minimalBody(route.method) });
+      expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
+    });
+  });
+
+  it('has both allowed and denied partner cells', () => {
+    const cells = partnerRoutes.flatMap((r) => SCOPE_SETS.map((set) => partnerMayCall(r, randomUUID(), randomUUID(), set.scopes)));
+    expect(cells).toContain(true);
+    expect(cells).toContain(false);
+  });
+
+  describe.each(partnerRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+    const allowed = SCOPE_SETS.filter((set) => partnerMayCall(route, randomUUID(), randomUUID(), set.scopes));
+    const denied = SCOPE_SETS.filter((set) => !allowed.includes(set));
+    const permission = `${route.access.action} ${route.access.subject}`;
+    const call = (credential?: string) =>
+      partnerCall(api, route.method.toLowerCase() as 'get' | 'post' | 'patch' | 'delete', concretePath(route.path), {
+        ...(credential === undefined ? {} : { credential }),
+        ...(minimalBody(route.method) ? { body: minimalBody(route.method)! } : {}),
+      });
+
+    for (const set of allowed) {
+      it(`a client with ${set.name} may ${permission}: gets past the guard (neither 401 nor 403)`, async () => {
+        const partner = partners.get(set.name)!;
+        expect(partnerMayCall(route, tenant.id, partner.clientId, set.scopes)).toBe(true);
+        const res = await call(partner.key);
+        expect(PAST_THE_GUARD, `${set.name} ${label(route)} -> ${res.status} ${res.text}`).toContain(res.status);
+      });
+    }
+
+    for (const set of denied) {
+      it(`a client with ${set.name} may not ${permission}: exactly 403, audited as authz.denied`, async () => {
+        const partner = partners.get(set.name)!;
+        expect(partnerMayCall(route, tenant.id, partner.clientId, set.scopes)).toBe(false);
+        const res = await call(partner.key);
+        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true });
+        const { rows } = await owner.query(
+          `SELECT actor, subject, outcome, data FROM audit_events WHERE tenant_id = $1 AND type = 'authz.denied' AND request_id = $2`,
+          [tenant.id, String(res.headers['x-request-id'])],
+        );
+        expect(rows).toEqual([
+          {
+            actor: `partner:${partner.clientId}`,
+            subject: `${route.access.action}:${route.access.subject}`,
+            outcome: 'denied',
+            data: { surface: 'partner', route: label(route), scope: set.scopes.join(' ') },
+          },
+        ]);
+      });
+    }
+
+    it('without a credential: 401', async () => {
+      expect(problemOf(await call())).toMatchObject({ status: 401, problemJson: true });
+    });
+
+    it("with a tenant user's access token (owner): 401 (a /v1 token is not a partner credential)", async () => {
+      const { accessToken } = await client.login(tenant.users.owner.email, password);
+      expect(problemOf(await call(accessToken))).toMatchObject({ status: 401, problemJson: true });
     });
   });
 
