@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { createRedis } from '@benteng/redis';
-import { ABUSE_KEY_PREFIX, AbuseDetector, type AbuseObservation, type PlacedBlock } from '@benteng/security';
+import { ABUSE_KEY_PREFIX, AbuseDetector, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
 
 /** Every test uses fresh principals and IPs, so files and tests never share a counter. */
 const ids: string[] = [];
@@ -60,6 +60,8 @@ const notFound = (ip: string, principal?: string): AbuseObservation => ({
   objectRoute: true,
   objectId: randomUUID(),
 });
+/** Any answered request without a principal: counted for `burst` only. */
+const anonymous = (ip: string): AbuseObservation => ({ ip, method: 'GET', status: 200, objectRoute: false });
 const read = (ip: string, principal: string, objectId: string, overrides: Partial<AbuseObservation> = {}): AbuseObservation => ({
   ip,
   principal,
@@ -74,6 +76,10 @@ async function observeAll(sut: AbuseDetector, observations: AbuseObservation[]):
   const placed: PlacedBlock[] = [];
   for (const observation of observations) placed.push(...(await sut.observe(observation)));
   return placed;
+}
+/** Each observation by one of two detectors (two instances), all at once. */
+async function race(detectors: [AbuseDetector, AbuseDetector], observations: AbuseObservation[]): Promise<PlacedBlock[]> {
+  return (await Promise.all(observations.map((observation, i) => detectors[i % 2]!.observe(observation)))).flat();
 }
 
 async function abuseKeys(): Promise<string[]> {
@@ -100,27 +106,37 @@ afterAll(async () => {
 
 describe('AbuseDetector on Redis', () => {
   describe('not_found', () => {
-    it('blocks the principal and the IP once, even when crossings race on two instances', async () => {
+    it('blocks the principal at the threshold and the IP past its own, once each, even when crossings race on two instances', async () => {
       const env = { ABUSE_MAX_NOT_FOUND: '3' };
-      const [a, b] = [detector(env, redisA), detector(env, redisB)];
+      const instances: [AbuseDetector, AbuseDetector] = [detector(env, redisA), detector(env, redisB)];
       const principal = freshPrincipal();
       const ip = freshIp();
+      const addressLimit = 3 * SHARED_ADDRESS_FACTOR;
 
-      const placed = (await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).observe(notFound(ip, principal))))).flat();
-
-      expect(placed).toHaveLength(2);
-      expect(placed).toEqual(
-        expect.arrayContaining([
-          { subject: { kind: 'principal', principal, tenantId: TENANT }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
-          { subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
-        ]),
-      );
+      // One principal's misses fill its address up to the address's limit: only the principal is blocked.
+      const byPrincipal = await race(instances, Array.from({ length: addressLimit }, () => notFound(ip, principal)));
+      expect(byPrincipal).toEqual([
+        { subject: { kind: 'principal', principal, tenantId: TENANT }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
+      ]);
+      expect(await instances[1].blockedFor(ip)).toBeUndefined();
       const stored = JSON.parse((await redisA.get(`${ABUSE_KEY_PREFIX}block:principal:${principal}`))!) as Record<string, unknown>;
       expect(stored).toMatchObject({ signal: 'not_found', observed: 4, threshold: 3, windowS: 60 });
       expect(Date.parse(stored.blockedAt as string)).toBeGreaterThan(Date.now() - 60_000);
+
+      // Authenticated misses of other principals push the address past its limit: it is blocked once.
+      const byOthers = await race(instances, Array.from({ length: 10 }, () => notFound(ip, freshPrincipal())));
+      expect(byOthers).toEqual([
+        { subject: { kind: 'ip', ip }, signal: 'not_found', observed: addressLimit + 1, threshold: addressLimit, windowS: 60, blockS: 120, ip },
+      ]);
       const ttl = await redisA.ttl(`${ABUSE_KEY_PREFIX}block:ip:${ip}`);
       expect(ttl).toBeGreaterThan(100);
       expect(ttl).toBeLessThanOrEqual(120);
+
+      // Unauthenticated misses count against their address at the plain threshold: blocked once too.
+      const other = freshIp();
+      expect(await race(instances, Array.from({ length: 10 }, () => notFound(other)))).toEqual([
+        { subject: { kind: 'ip', ip: other }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip: other },
+      ]);
     });
 
     it('allows exactly the threshold and blocks on the next one', async () => {
@@ -129,16 +145,54 @@ describe('AbuseDetector on Redis', () => {
       const ip = freshIp();
       expect(await observeAll(sut, [notFound(ip, principal), notFound(ip, principal), notFound(ip, principal)])).toEqual([]);
       expect(await sut.blockedFor(ip, principal)).toBeUndefined();
-      expect((await sut.observe(notFound(ip, principal))).map((block) => block.subject.kind).sort()).toEqual(['ip', 'principal']);
+      expect((await sut.observe(notFound(ip, principal))).map((block) => block.subject.kind)).toEqual(['principal']);
+
+      // The address carries SHARED_ADDRESS_FACTOR times as many authenticated misses: 4 so far, then
+      // colleagues' misses up to exactly that are fine, and the next one blocks it.
+      const addressLimit = 3 * SHARED_ADDRESS_FACTOR;
+      expect(await observeAll(sut, Array.from({ length: addressLimit - 4 }, () => notFound(ip, freshPrincipal())))).toEqual([]);
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+      expect(await sut.observe(notFound(ip, freshPrincipal()))).toEqual([
+        expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'not_found', observed: addressLimit + 1, threshold: addressLimit }),
+      ]);
+    });
+
+    it('blocks a principal that crosses the threshold, but not the address it shares with others', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const [principal, colleague] = [freshPrincipal(), freshPrincipal()];
+      const ip = freshIp();
+      const placed = await observeAll(sut, Array.from({ length: 4 }, () => notFound(ip, principal)));
+      expect(placed).toEqual([
+        { subject: { kind: 'principal', principal, tenantId: TENANT }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
+      ]);
+      expect(await sut.blockedFor(ip, principal)).toMatchObject({ subject: 'principal', signal: 'not_found' });
+      // A colleague behind the same address carries on.
+      expect(await sut.observe(notFound(ip, colleague))).toEqual([]);
+      expect(await sut.blockedFor(ip, colleague)).toBeUndefined();
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+    });
+
+    it('blocks an address at the plain threshold when its observations carry no principal', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const ip = freshIp();
+      expect(await observeAll(sut, [notFound(ip), notFound(ip), notFound(ip)])).toEqual([]);
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+      expect(await sut.observe(notFound(ip))).toEqual([
+        { subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip },
+      ]);
+      expect(await sut.blockedFor(ip, freshPrincipal())).toMatchObject({ subject: 'ip', signal: 'not_found' });
     });
 
     it('blocks an IP that spreads its misses over many principals, without blocking any of them', async () => {
       const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
       const ip = freshIp();
-      const principals = [freshPrincipal(), freshPrincipal(), freshPrincipal(), freshPrincipal()];
+      // One miss each: no principal comes near its threshold, the address exceeds 3 × SHARED_ADDRESS_FACTOR.
+      const principals = Array.from({ length: 3 * SHARED_ADDRESS_FACTOR + 1 }, () => freshPrincipal());
       const placed = await observeAll(sut, principals.map((principal) => notFound(ip, principal)));
-      expect(placed).toEqual([expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4 })]);
-      expect(await sut.blockedFor(freshIp(), principals[0])).toBeUndefined();
+      expect(placed).toEqual([
+        expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'not_found', observed: 3 * SHARED_ADDRESS_FACTOR + 1 }),
+      ]);
+      for (const principal of principals) expect(await sut.blockedFor(freshIp(), principal)).toBeUndefined();
     });
 
     it('does not count 404s on routes that are not object routes', async () => {
@@ -155,10 +209,9 @@ describe('AbuseDetector on Redis', () => {
       const principal = freshPrincipal();
       const ip = freshIp();
       const placed = await observeAll(sut, Array.from({ length: 4 }, () => notFound(ip, principal)));
-      expect(placed.map((block) => [block.subject.kind, block.signal])).toEqual([
-        ['principal', 'not_found'],
-        ['ip', 'not_found'],
-      ]);
+      expect(placed.map((block) => [block.subject.kind, block.signal])).toEqual([['principal', 'not_found']]);
+      const unauthenticated = await observeAll(sut, Array.from({ length: 4 }, () => notFound(ip)));
+      expect(unauthenticated.map((block) => [block.subject.kind, block.signal])).toEqual([['ip', 'not_found']]);
     });
   });
 
@@ -172,6 +225,32 @@ describe('AbuseDetector on Redis', () => {
       expect(await sut.observe(failure(401))).toEqual([
         { subject: { kind: 'ip', ip }, signal: 'auth_failure', observed: 3, threshold: 2, windowS: 60, blockS: 120, ip },
       ]);
+    });
+
+    it('blocks an address once its principals together exceed threshold × SHARED_ADDRESS_FACTOR', async () => {
+      const sut = detector({ ABUSE_MAX_AUTH_FAILURES: '2' });
+      const ip = freshIp();
+      const failure = (principal: string): AbuseObservation => ({ ip, principal, tenantId: TENANT, method: 'POST', status: 403, objectRoute: false });
+      // SHARED_ADDRESS_FACTOR principals, each at exactly its own threshold: nobody is blocked.
+      const principals = Array.from({ length: SHARED_ADDRESS_FACTOR }, () => freshPrincipal());
+      expect(await observeAll(sut, principals.flatMap((principal) => [failure(principal), failure(principal)]))).toEqual([]);
+      expect(await sut.blockedFor(ip)).toBeUndefined();
+
+      // One more failure, from yet another principal, takes the address past 2 × SHARED_ADDRESS_FACTOR.
+      const last = freshPrincipal();
+      expect(await sut.observe(failure(last))).toEqual([
+        {
+          subject: { kind: 'ip', ip },
+          signal: 'auth_failure',
+          observed: 2 * SHARED_ADDRESS_FACTOR + 1,
+          threshold: 2 * SHARED_ADDRESS_FACTOR,
+          windowS: 60,
+          blockS: 120,
+          ip,
+        },
+      ]);
+      expect(await sut.blockedFor(ip, freshPrincipal())).toMatchObject({ subject: 'ip', signal: 'auth_failure' });
+      for (const principal of [...principals, last]) expect(await sut.blockedFor(freshIp(), principal)).toBeUndefined();
     });
   });
 
@@ -204,34 +283,41 @@ describe('AbuseDetector on Redis', () => {
   });
 
   describe('burst', () => {
-    it('blocks the principal and the IP when requests exceed the burst threshold', async () => {
+    it('blocks the principal, and an IP without principal, when requests exceed the burst threshold', async () => {
       const sut = detector({ ABUSE_MAX_BURST: '5', ABUSE_BURST_WINDOW_S: '5' });
       const principal = freshPrincipal();
       const ip = freshIp();
       const ok = () => read(ip, principal, randomUUID(), { objectRoute: false });
       expect(await observeAll(sut, Array.from({ length: 5 }, ok))).toEqual([]);
       const placed = await sut.observe(ok());
-      expect(placed.map((block) => [block.subject.kind, block.signal, block.observed, block.windowS])).toEqual([
-        ['principal', 'burst', 6, 5],
-        ['ip', 'burst', 6, 5],
-      ]);
+      expect(placed.map((block) => [block.subject.kind, block.signal, block.observed, block.windowS])).toEqual([['principal', 'burst', 6, 5]]);
+
+      const other = freshIp();
+      expect(await observeAll(sut, Array.from({ length: 5 }, () => anonymous(other)))).toEqual([]);
+      const flood = await sut.observe(anonymous(other));
+      expect(flood.map((block) => [block.subject.kind, block.signal, block.observed, block.windowS])).toEqual([['ip', 'burst', 6, 5]]);
     });
 
     it('forgets requests older than the window and counts the recent ones (sliding, not fixed)', async () => {
       const sut = detector({ ABUSE_MAX_BURST: '5', ABUSE_BURST_WINDOW_S: '1' });
       const principal = freshPrincipal();
       const ip = freshIp();
+      const other = freshIp();
+      // Each step: n requests of the principal, and n from another address without principal.
       const ok = () => read(ip, principal, randomUUID(), { objectRoute: false });
+      const both = (n: number) => observeAll(sut, Array.from({ length: n }, () => [ok(), anonymous(other)]).flat());
       // t=0: three requests; t=0.6 s: two more (which also keep the key alive); t=1.1 s: the first
       // three have left the window, the two are still in it.
-      expect(await observeAll(sut, Array.from({ length: 3 }, ok))).toEqual([]);
+      expect(await both(3)).toEqual([]);
       await sleep(600);
-      expect(await observeAll(sut, Array.from({ length: 2 }, ok))).toEqual([]);
+      expect(await both(2)).toEqual([]);
       await sleep(500);
-      expect(await observeAll(sut, Array.from({ length: 3 }, ok))).toEqual([]);
+      expect(await both(3)).toEqual([]);
       expect(await sut.observe(ok())).toEqual([
         expect.objectContaining({ subject: expect.objectContaining({ kind: 'principal' }), signal: 'burst', observed: 6 }),
-        expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'burst', observed: 6 }),
+      ]);
+      expect(await sut.observe(anonymous(other))).toEqual([
+        expect.objectContaining({ subject: { kind: 'ip', ip: other }, signal: 'burst', observed: 6 }),
       ]);
     });
   });
@@ -241,7 +327,9 @@ describe('AbuseDetector on Redis', () => {
       const sut = detector({ ABUSE_MAX_NOT_FOUND: '1', ABUSE_BLOCK_S: '30' });
       const principal = freshPrincipal();
       const ip = freshIp();
-      await observeAll(sut, [notFound(ip, principal), notFound(ip, principal)]);
+      // The principal's misses block the principal; misses without principal block the address.
+      const placed = await observeAll(sut, [notFound(ip, principal), notFound(ip, principal), notFound(ip), notFound(ip)]);
+      expect(placed.map((block) => block.subject.kind)).toEqual(['principal', 'ip']);
 
       const block = await sut.blockedFor(ip, principal);
       expect(block).toMatchObject({ subject: 'principal', signal: 'not_found' });

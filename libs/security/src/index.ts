@@ -1,5 +1,6 @@
 export {
   ABUSE_KEY_PREFIX,
+  SHARED_ADDRESS_FACTOR,
   AbuseDetector,
   type AbuseObservation,
   type AbuseSignal,
