@@ -4,9 +4,10 @@
 // Demo password: SEED_DEMO_PASSWORD, or the documented development default below. It is a demo
 // credential for a local database, printed by `npm start` and listed in the README; the seed
 // refuses to run when NODE_ENV=production, so it never reaches a production database.
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { hashPassword } from '@benteng/auth';
+import { hashPassword, partnerClientSecretHash, partnerKeyHash } from '@benteng/auth';
+import { PARTNER_SCOPES } from '@benteng/authz';
 import { SystemClock } from '@benteng/common';
 import { type AppConfig, loadConfig, ownerDatabaseUrl } from '@benteng/config';
 import { PrismaService, TenantDatabase, type MembershipRole } from '@benteng/database';
@@ -35,9 +36,24 @@ export function demoEmail(tenant: DemoTenant, role: MembershipRole): string {
   return `${role}@${tenant.domain}`;
 }
 
+/** The demo partner client of the first tenant (an ERP integration on the test environment). */
+export const DEMO_PARTNER = { tenant: 'acme-jakarta', name: 'Demo ERP (sandbox)', keyPrefix: 'demoacmeerpa' } as const;
+
+/**
+ * The demo partner's API key and client secret, derived from the demo password so that they are
+ * the same on every `npm start` and can be printed next to the demo logins. Dev only, like the
+ * password they come from (seed refuses production).
+ */
+export function demoPartnerCredentials(password: string): { key: string; clientSecret: string } {
+  const derive = (label: string) => createHmac('sha256', password).update(label).digest('base64url');
+  return { key: `bt_test_${DEMO_PARTNER.keyPrefix}_${derive('benteng-demo-partner-key')}`, clientSecret: `bt_cs_${derive('benteng-demo-partner-secret')}` };
+}
+
 export interface SeedSummary {
   tenants: { slug: string; id: string }[];
   users: { email: string; memberships: string[] }[];
+  /** The demo partner client's id (for client credentials), when AUTH_TOKEN_PEPPER was set. */
+  partnerClientId?: string;
   invoicesCreated: number;
 }
 
@@ -59,6 +75,28 @@ async function upsertMembership(client: pg.ClientBase, tenantId: string, userId:
      ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
     [tenantId, randomUUID(), userId, role],
   );
+}
+
+/** The demo partner client and its API key, kept in step with the demo password and the pepper. */
+async function upsertDemoPartner(client: pg.Client, owner: { tenantId: string; userId: string }, pepper: string, password: string): Promise<string> {
+  const { key, clientSecret } = demoPartnerCredentials(password);
+  // Partner tables force row-level security: write inside the tenant, as the application would.
+  await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [owner.tenantId]);
+  const existing = await client.query<{ id: string }>('SELECT id FROM partner_clients WHERE tenant_id = $1 AND name = $2', [owner.tenantId, DEMO_PARTNER.name]);
+  const clientId = existing.rows[0]?.id ?? randomUUID();
+  await client.query(
+    `INSERT INTO partner_clients (tenant_id, id, name, environment, scopes, tier, secret_hash, created_by_id)
+     VALUES ($1, $2, $3, 'test', $4, 'standard', $5, $6)
+     ON CONFLICT (tenant_id, id) DO UPDATE SET scopes = EXCLUDED.scopes, secret_hash = EXCLUDED.secret_hash, revoked_at = NULL, expires_at = NULL, updated_at = now()`,
+    [owner.tenantId, clientId, DEMO_PARTNER.name, [...PARTNER_SCOPES], partnerClientSecretHash(pepper, clientSecret), owner.userId],
+  );
+  await client.query(
+    `INSERT INTO partner_api_keys (tenant_id, id, client_id, prefix, key_hash, environment, created_by_id)
+     VALUES ($1, $2, $3, $4, $5, 'test', $6)
+     ON CONFLICT (prefix) DO UPDATE SET key_hash = EXCLUDED.key_hash, revoked_at = NULL, expires_at = NULL`,
+    [owner.tenantId, randomUUID(), clientId, DEMO_PARTNER.keyPrefix, partnerKeyHash(pepper, key), owner.userId],
+  );
+  return clientId;
 }
 
 export async function seed(config: AppConfig, password: string, log: (line: string) => void = () => undefined): Promise<SeedSummary> {
@@ -94,6 +132,13 @@ export async function seed(config: AppConfig, password: string, log: (line: stri
       await upsertMembership(client, summary.tenants.find((t) => t.slug === slug)!.id, consultantId, role);
     }
     summary.users.push({ email: DEMO_CONSULTANT.email, memberships: Object.entries(DEMO_CONSULTANT.roles).map(([s, r]) => `${s}:${r}`) });
+    // Partner credentials are stored as HMACs under AUTH_TOKEN_PEPPER; without it (a bare
+    // `npm run db:seed`) the API could not verify them, so the demo partner is left out.
+    if (config.AUTH_TOKEN_PEPPER) {
+      summary.partnerClientId = await upsertDemoPartner(client, owners.get(DEMO_PARTNER.tenant)!, config.AUTH_TOKEN_PEPPER, password);
+    } else {
+      log('AUTH_TOKEN_PEPPER is not set: the demo partner client is not seeded');
+    }
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');

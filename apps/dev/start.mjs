@@ -2,6 +2,8 @@
 // its data under .data/pg), checks Redis, migrates, seeds, starts the API and the worker, waits
 // until the API is ready and prints how to use it. Ctrl-C stops everything it started.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dist, root } from './lib/paths.mjs';
@@ -17,10 +19,30 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 const { loadConfig, ConfigError } = await import(join(dist, 'libs/config/src/index.js'));
 const { startLocalPostgres, migrateDatabase } = await import(join(dist, 'libs/database/src/index.js'));
-const { seed, demoPassword, DEMO_TENANTS, DEMO_ROLES, DEMO_CONSULTANT, demoEmail } = await import(join(dist, 'prisma/seed.js'));
+const { seed, demoPassword, demoPartnerCredentials, DEMO_TENANTS, DEMO_ROLES, DEMO_CONSULTANT, demoEmail } = await import(join(dist, 'prisma/seed.js'));
+const { generateSigningJwk } = await import(join(dist, 'libs/auth/src/index.js'));
 const { Redis } = await import('ioredis');
 
 const env = { ...process.env };
+
+// The demo's signing key and pepper persist in .data/dev-secrets.json (git-ignored), so tokens,
+// refresh tokens and partner keys survive a restart and the API, the worker and the seed agree.
+// Variables set in the environment win; production never gets here (the seed refuses it).
+if (env.NODE_ENV !== 'production' && (!env.AUTH_SIGNING_KEYS || !env.AUTH_TOKEN_PEPPER)) {
+  const file = join(root, '.data', 'dev-secrets.json');
+  let secrets;
+  if (existsSync(file)) {
+    secrets = JSON.parse(readFileSync(file, 'utf8'));
+  } else {
+    secrets = { AUTH_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]), AUTH_TOKEN_PEPPER: randomBytes(32).toString('base64url') };
+    mkdirSync(join(root, '.data'), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+    log('generated development secrets in .data/dev-secrets.json (signing key and token pepper)');
+  }
+  env.AUTH_SIGNING_KEYS ||= secrets.AUTH_SIGNING_KEYS;
+  env.AUTH_TOKEN_PEPPER ||= secrets.AUTH_TOKEN_PEPPER;
+}
+
 let config;
 try {
   config = loadConfig(env);
@@ -56,13 +78,14 @@ if (!env.DATABASE_URL) {
   env.DATABASE_URL = localPostgres.urlFor('benteng');
 }
 
+let seeded;
 // Again, now that DATABASE_URL names the database in use.
 config = loadConfig(env);
 
 try {
   const result = await migrateDatabase(config, (line) => log(`db:migrate ${line}`));
   log(`database migrated (${result.applied.length} applied, ${result.alreadyApplied.length} already applied)`);
-  await seed(config, demoPassword(env), (line) => log(`db:seed ${line}`));
+  seeded = await seed(config, demoPassword(env), (line) => log(`db:seed ${line}`));
 } catch (error) {
   await localPostgres?.stop();
   fail(`database setup failed: ${error?.message ?? error}`);
@@ -125,7 +148,8 @@ process.stdout.write(
   [
     '',
     'Benteng is running.',
-    `  API (public surface)   ${base}`,
+    `  API (public surface)   ${base}/v1 (docs: ${base}/v1/docs)`,
+    `  API (partner surface)  ${base}/partner/v1`,
     `  Readiness              ${base}/health/ready`,
     `  Worker                 BullMQ on ${new URL(config.REDIS_URL).host}`,
     `  PostgreSQL             ${localPostgres ? 'embedded (.data/pg)' : 'DATABASE_URL'}`,
@@ -138,6 +162,18 @@ process.stdout.write(
     `    curl -s -X POST ${base}/v1/auth/login -H 'content-type: application/json' -d '{"email":"${demoEmail(DEMO_TENANTS[0], 'owner')}","password":"${password}"}'`,
     `    curl -s ${base}/v1/me -H "authorization: Bearer <accessToken from the login answer>"`,
     '',
+    ...(seeded?.partnerClientId
+      ? [
+          `  Demo partner client of ${DEMO_TENANTS[0].name} (test environment, every scope):`,
+          `    client id      ${seeded.partnerClientId}`,
+          `    client secret  ${demoPartnerCredentials(password).clientSecret}`,
+          `    API key        ${demoPartnerCredentials(password).key}`,
+          `    curl -s ${base}/partner/v1/invoices -H "authorization: Bearer ${demoPartnerCredentials(password).key}"`,
+          `    curl -s -X POST ${base}/partner/oauth/token -u '${seeded.partnerClientId}:${demoPartnerCredentials(password).clientSecret}' -d grant_type=client_credentials`,
+          `  Partner API description: ${base}/partner/v1/openapi.json (${base}/partner/v1/docs)`,
+          '',
+        ]
+      : []),
     'Ctrl-C stops the API, the worker and the embedded database.',
     '',
   ].join('\n'),

@@ -9,6 +9,6 @@ export { SigningKeys, generateSigningJwk, parseSigningKeys, SIGNING_ALGORITHMS, 
 export { PUBLIC_JWT, PublicJwtStrategy } from './public-jwt.strategy.js';
 export { ARGON2_OPTIONS, hashPassword, PasswordHasher, verifyPassword } from './password-hasher.js';
 export { PARTNER_AUDIENCE, type PartnerAccessClaims } from './access-tokens.js';
-export { looksLikeApiKey, PartnerCredentials, type PartnerEnvironment } from './partner-credentials.js';
+export { looksLikeApiKey, partnerClientSecretHash, PartnerCredentials, partnerKeyHash, type PartnerEnvironment } from './partner-credentials.js';
 export { ipAllowed, PartnerAuthService, type AuthenticatedPartner, type PartnerTokenResponse } from './partner-auth.service.js';
 export { PARTNER_AUTH, PartnerStrategy } from './partner.strategy.js';

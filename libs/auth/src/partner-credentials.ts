@@ -9,6 +9,16 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const KEY = /^bt_(live|test)_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$/;
 const CLIENT_SECRET = /^bt_cs_[A-Za-z0-9_-]{43}$/;
 
+/** The stored form of a partner API key: HMAC-SHA256 under the pepper, labelled by kind. */
+export function partnerKeyHash(pepper: string | Buffer, key: string): string {
+  return createHmac('sha256', pepper).update(`partner-key\0${key}`).digest('hex');
+}
+
+/** The stored form of a partner client secret. */
+export function partnerClientSecretHash(pepper: string | Buffer, secret: string): string {
+  return createHmac('sha256', pepper).update(`partner-client-secret\0${secret}`).digest('hex');
+}
+
 /** True when a bearer credential looks like an API key rather than a JWT (for routing only). */
 export const looksLikeApiKey = (credential: string): boolean => credential.startsWith('bt_');
 
@@ -41,7 +51,7 @@ export class PartnerCredentials {
   mintKey(environment: PartnerEnvironment): { key: string; prefix: string; hash: string } {
     const prefix = Array.from({ length: 12 }, () => BASE32[randomInt(32)]).join('');
     const key = `bt_${environment}_${prefix}_${randomBytes(32).toString('base64url')}`;
-    return { key, prefix, hash: this.hash('partner-key', key) };
+    return { key, prefix, hash: partnerKeyHash(this.pepper, key) };
   }
 
   /** The environment and lookup prefix of a well-formed key; undefined for anything else. */
@@ -52,25 +62,21 @@ export class PartnerCredentials {
   }
 
   keyMatches(key: string, hash: string): boolean {
-    return this.matches('partner-key', key, hash);
+    return matches(partnerKeyHash(this.pepper, key), hash);
   }
 
   mintClientSecret(): { secret: string; hash: string } {
     const secret = `bt_cs_${randomBytes(32).toString('base64url')}`;
-    return { secret, hash: this.hash('partner-client-secret', secret) };
+    return { secret, hash: partnerClientSecretHash(this.pepper, secret) };
   }
 
   clientSecretMatches(secret: string, hash: string): boolean {
-    return CLIENT_SECRET.test(secret) && this.matches('partner-client-secret', secret, hash);
+    return CLIENT_SECRET.test(secret) && matches(partnerClientSecretHash(this.pepper, secret), hash);
   }
+}
 
-  private hash(label: string, value: string): string {
-    return createHmac('sha256', this.pepper).update(`${label}\0${value}`).digest('hex');
-  }
-
-  private matches(label: string, value: string, hash: string): boolean {
-    const a = Buffer.from(this.hash(label, value), 'hex');
-    const b = Buffer.from(hash, 'hex');
-    return a.length === b.length && timingSafeEqual(a, b);
-  }
+function matches(computed: string, stored: string): boolean {
+  const a = Buffer.from(computed, 'hex');
+  const b = Buffer.from(stored, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
 }
