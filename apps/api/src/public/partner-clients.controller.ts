@@ -1,13 +1,12 @@
-import { applyDecorators, Body, CallHandler, Controller, ExecutionContext, Get, Headers, HttpCode, Injectable, NestInterceptor, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { map, type Observable } from 'rxjs';
 import type { RequestMeta } from '@benteng/auth';
 import { PartnerClientsService, PartnerError, PartnerErrorCode, type PartnerClientPatch } from '@benteng/partners';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
-import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
+import { IdempotentRevealOnce, RevealOnce, revealOnce } from '../http/reveal-once.js';
 import { CreatePartnerClientDto, CreatePartnerKeyDto, ListPartnerClientsQuery, UpdatePartnerClientDto } from './dto/partner-client.dto.js';
 import {
   partnerClientResponse,
@@ -23,44 +22,6 @@ import {
 const DEFAULT_PAGE = 20;
 const mismatch = () => new PartnerError(PartnerErrorCode.VersionMismatch);
 const dateOrNull = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(value));
-
-const REVEALED = new WeakMap<FastifyRequest, Record<string, string>>();
-
-/** Hands a credential in clear to RevealOnceInterceptor, for this response only. */
-function revealOnce(request: FastifyRequest, fields: Record<string, string>): void {
-  REVEALED.set(request, fields);
-}
-
-/**
- * Puts a new credential into the response the client receives, and nowhere else.
- *
- * Why an interceptor: creates honour Idempotency-Key, and IdempotencyInterceptor stores the
- * handler's response (idempotency_keys.response_body) to replay it. A credential must never be
- * stored in clear (ARCHITECTURE.md, invariant 8), so the handler returns the response with the
- * credential null and hands the credential over through revealOnce; this interceptor runs outside
- * IdempotencyInterceptor and fills it in after the response was stored. A replay therefore answers
- * the same object with the credential null. Responses carrying a credential are `no-store`.
- */
-@Injectable()
-export class RevealOnceInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const http = context.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    return next.handle().pipe(
-      map((body: unknown) => {
-        const fields = REVEALED.get(request);
-        if (!fields || !body || typeof body !== 'object') return body;
-        REVEALED.delete(request);
-        http.getResponse<FastifyReply>().header('cache-control', 'no-store');
-        return { ...body, ...fields };
-      }),
-    );
-  }
-}
-
-/** The first interceptor listed runs outermost: RevealOnce around Idempotency, never the other way. */
-const IdempotentRevealOnce = () => applyDecorators(UseInterceptors(RevealOnceInterceptor, IdempotencyInterceptor));
-const RevealOnce = () => applyDecorators(UseInterceptors(RevealOnceInterceptor));
 
 /**
  * Partner clients and their API keys (owners and admins; libs/authz/src/rules/partner.rules.ts).
