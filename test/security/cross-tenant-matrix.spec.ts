@@ -1,44 +1,62 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineAbilityFor } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
-import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
-import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
-import { fill, label, LIST_QUERIES, paramsOf, prefixOf, randomParams, routeFactories } from '../support/route-factories.js';
+import {
+  callersFor,
+  fill,
+  isDriven,
+  label,
+  LIST_QUERIES,
+  mayCall,
+  mayCallAnywhere,
+  paramsOf,
+  prefixOf,
+  randomParams,
+  routeFactories,
+  undrivenRoutes,
+  type Created,
+  type DrivenRoute,
+} from '../support/route-factories.js';
 
 /**
  * Object-level authorization across tenants (BOLA), for every route the API serves: the list comes
- * from the router's own metadata (listRoutes), so tickets, documents and whatever comes next are in
- * this matrix the day their controller is registered.
+ * from the router's own metadata (listRoutes), so tickets, documents, partner routes and whatever
+ * comes next are in this matrix the day their controller is registered.
  *
- * For every authenticated route with a path parameter, an object exists in tenant A (made by the
- * factory registered for the route's prefix: a route without one fails, it is never skipped). Every
- * role of tenant B then calls the route with A's id and with a random one. Invariant 5: a role
- * without the route's permission gets 403 both times (function level, no existence involved); every
- * other role gets 404 both times, with the same body apart from the request id. Afterwards A's
- * object is exactly as it was, and nothing was written to A's audit log or outbox.
+ * For every authenticated route with a path parameter, objects exist in tenant A (made by the
+ * factory registered for the route's prefix, one of each variant it declares, e.g. a ticket opened
+ * by a user and one opened by A's partner client: a route without a factory fails, it is never
+ * skipped). Every caller of tenant B then calls the route with A's ids and with a random one: each
+ * role of B on /v1, B's partner clients (every scope, only the route's scope, every other scope)
+ * with an API key on /partner/v1. Invariant 5: a caller without the route's permission gets 403
+ * every time (function level, no existence involved); every other caller gets 404 every time, with
+ * the same body apart from the request id. Afterwards A's objects are exactly as they were, and
+ * nothing was written to A's audit log or outbox.
  *
- * Every authenticated list (a GET without parameters) called by any role of B never mentions an id
- * of any row tenant A owns, in any tenant table, nor A's users.
+ * Every authenticated list (a GET without parameters) called by any caller of B never mentions an
+ * id of any row tenant A owns, in any tenant table, nor A's users.
+ *
+ * Within one tenant, partner clients are separated too: another client of A reads exactly what the
+ * factories state it may (an invoice: yes; a ticket it did not open, or its attachment: a 404 like
+ * a random id's).
  */
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
-
-type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
 
 const api = await buildApi();
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
-const jwtRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt');
-const objectRoutes = jwtRoutes.filter((r) => paramsOf(r.path).length > 0);
-const listRoutesOfV1 = jwtRoutes.filter((r) => r.method === 'GET' && paramsOf(r.path).length === 0 && r.surface === 'public');
+const drivenRoutes = routes.filter(isDriven);
+const objectRoutes = drivenRoutes.filter((r) => paramsOf(r.path).length > 0);
+const collectionRoutes = drivenRoutes.filter((r) => r.method === 'GET' && paramsOf(r.path).length === 0);
+const partnerObjectRoutes = objectRoutes.filter((r) => r.access.auth === 'partner');
+const partnerCollectionRoutes = collectionRoutes.filter((r) => r.access.auth === 'partner');
 
-/** May a user of this role perform the route's action on its subject at all (what the AccessGuard asks)? */
-const mayCall = (route: JwtRoute, tenantId: string, userId: string, role: MembershipRole) =>
-  defineAbilityFor(tenantId, { kind: 'user', userId, role }).can(route.access.action, route.access.subject);
+/** The cells of a route: one per caller, named for the test title. */
+const cells = (route: DrivenRoute) => callersFor(route).map((caller) => [caller.name, caller] as const);
 
 describe('cross-tenant (BOLA) matrix', () => {
   const owner = ownerPool();
@@ -46,8 +64,7 @@ describe('cross-tenant (BOLA) matrix', () => {
   const password = testPassword();
   let tenantA: TestTenant;
   let tenantB: TestTenant;
-  const { FACTORIES, handle, factoryFor, bodyFor } = routeFactories({ api, client, owner, password });
-
+  const { FACTORIES, handle, factoryFor, bodyFor, variantsOf, partnerOf, as } = routeFactories({ api, client, owner, password });
 
   /** Rows tenant A's audit log and outbox hold: a refused cross-tenant call adds none. */
   async function sideEffectsIn(tenantId: string): Promise<{ audit: number; events: number }> {
@@ -82,9 +99,41 @@ describe('cross-tenant (BOLA) matrix', () => {
   }
   const headerNames = (res: ApiResponse) => Object.keys(res.headers).sort();
 
+  /** One object of every variant the route's factory declares, in tenant A, with its state before the attack. */
+  async function victims(route: DrivenRoute): Promise<{ variant: string; created: Created; before: unknown }[]> {
+    const factory = factoryFor(route);
+    const made = [];
+    for (const variant of variantsOf(factory, route)) {
+      const created = await factory.create(handle(tenantA), route, variant.name);
+      for (const param of paramsOf(route.path)) {
+        if (!created.params[param]) throw new Error(`add a factory for ${prefixOf(route.path)} that provides :${param} (${label(route)})`);
+      }
+      const before = await created.read();
+      expect(before, `the factory made an object in tenant A (${variant.name})`).not.toBeNull();
+      made.push({ variant: variant.name, created, before });
+    }
+    return made;
+  }
+
+  /** Asserts `res` is exactly the answer for a random id: status, body (bar request id), headers. */
+  function expectSameAs(res: ApiResponse, random: ApiResponse, what: string): void {
+    expect(comparable(res), `${what}: same body as for a random id`).toEqual(comparable(random));
+    expect(res.headers['content-type'], `${what}: same content type as for a random id`).toBe(random.headers['content-type']);
+    expect(headerNames(res), `${what}: same headers as for a random id`).toEqual(headerNames(random));
+  }
+
   beforeAll(async () => {
     [tenantA, tenantB] = await Promise.all([createTenant(owner, 'xt-a'), createTenant(owner, 'xt-b')]);
     await setPasswords(owner, [...ROLES.map((r) => tenantA.users[r].id), ...ROLES.map((r) => tenantB.users[r].id)], password);
+  });
+
+  it('knows every auth kind and surface the routes declare, so no route escapes the matrix', () => {
+    expect(undrivenRoutes(routes)).toEqual([]);
+    // Both surfaces with callers are in the matrix, objects and lists.
+    for (const auth of ['public-jwt', 'partner']) {
+      expect(objectRoutes.some((r) => r.access.auth === auth), `object routes with auth ${auth}`).toBe(true);
+      expect(collectionRoutes.some((r) => r.access.auth === auth), `list routes with auth ${auth}`).toBe(true);
+    }
   });
 
   it('finds routes with object ids to attack, and has a factory for every prefix among them', () => {
@@ -93,67 +142,125 @@ describe('cross-tenant (BOLA) matrix', () => {
     expect(missing.map((prefix) => `add a factory for ${prefix}`)).toEqual([]);
   });
 
-  it('has both 404 and 403 cells (a matrix that only forbids proves nothing about existence)', () => {
-    const cells = objectRoutes.flatMap((r) => ROLES.map((role) => mayCall(r, randomUUID(), randomUUID(), role)));
-    expect(cells).toContain(true);
-    expect(cells).toContain(false);
+  it('has both 404 and 403 cells on each surface (a matrix that only forbids proves nothing about existence)', () => {
+    for (const auth of ['public-jwt', 'partner']) {
+      const answers = objectRoutes.filter((r) => r.access.auth === auth).flatMap((r) => callersFor(r).map((caller) => mayCallAnywhere(r, caller)));
+      expect(answers, `cells with auth ${auth}`).toContain(true);
+      expect(answers, `cells with auth ${auth}`).toContain(false);
+    }
   });
 
   describe.each(objectRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
-    it.each(ROLES)("tenant B's %s: A's id is answered exactly like a random id, and A's object stays as it was", async (role) => {
-      const factory = factoryFor(route);
-      const created = await factory.create(handle(tenantA), route);
-      for (const param of paramsOf(route.path)) {
-        if (!created.params[param]) throw new Error(`add a factory for ${prefixOf(route.path)} that provides :${param} (${label(route)})`);
-      }
-      const before = await created.read();
-      expect(before, 'the factory made an object in tenant A').not.toBeNull();
+    it.each(cells(route))("tenant B's %s: A's ids are answered exactly like a random id, and A's objects stay as they were", async (_name, caller) => {
+      const objects = await victims(route);
       const effectsBefore = await sideEffectsIn(tenantA.id);
 
-      const user = tenantB.users[role];
-      const allowed = mayCall(route, tenantB.id, user.id, role);
-      const token = (await client.login(user.email, password)).accessToken;
-      const body = bodyFor(factory, route);
-      const foreign = await client.call(route.method, fill(route.path, created.params), { token, body });
+      const { token, principal } = await as(tenantB, caller);
+      const allowed = mayCall(route, tenantB.id, principal);
+      const body = bodyFor(factoryFor(route), route);
       const random = await client.call(route.method, fill(route.path, randomParams(route.path)), { token, body });
-
       const expected = allowed ? 404 : 403;
-      expect(foreign.status, `${role} ${label(route)} with A's id -> ${foreign.status} ${foreign.text}`).toBe(expected);
-      expect(random.status, `${role} ${label(route)} with a random id -> ${random.status} ${random.text}`).toBe(expected);
-      expect(comparable(foreign), 'same body as for a random id').toEqual(comparable(random));
-      expect(foreign.headers['content-type']).toBe(random.headers['content-type']);
-      expect(headerNames(foreign), 'same headers as for a random id').toEqual(headerNames(random));
-      expect(foreign.text).not.toContain(tenantA.id);
+      expect(random.status, `${caller.name} ${label(route)} with a random id -> ${random.status} ${random.text}`).toBe(expected);
 
-      expect(await created.read(), "A's object is unchanged and still there").toEqual(before);
+      for (const { variant, created } of objects) {
+        const foreign = await client.call(route.method, fill(route.path, created.params), { token, body });
+        expect(foreign.status, `${caller.name} ${label(route)} with A's id (${variant}) -> ${foreign.status} ${foreign.text}`).toBe(expected);
+        expectSameAs(foreign, random, `A's object (${variant})`);
+        expect(foreign.text).not.toContain(tenantA.id);
+      }
+
+      for (const { variant, created, before } of objects) expect(await created.read(), `A's object (${variant}) is unchanged and still there`).toEqual(before);
       expect(await sideEffectsIn(tenantA.id), "nothing written to A's audit log or outbox").toEqual(effectsBefore);
     });
   });
 
-  describe.each(listRoutesOfV1.map((r) => [label(r), r] as const))('%s', (_, route) => {
-    it.each(ROLES)("tenant B's %s never sees an id of tenant A", async (role) => {
-      // Objects of every registered kind in both tenants: A's must not show, B's own must (for its owner).
-      const ownObjects = new Map<string, string>();
+  /** Objects of every registered kind in both tenants, made once for all list cells: A's must not show, B's own must. */
+  let listFixture: Promise<Map<string, string>> | undefined;
+  const ownObjectsOfB = () =>
+    (listFixture ??= (async () => {
+      const own = new Map<string, string>();
       for (const [prefix, factory] of Object.entries(FACTORIES)) {
         await factory.create(handle(tenantA));
-        ownObjects.set(prefix, Object.values((await factory.create(handle(tenantB))).params)[0]!);
+        const { params } = await factory.create(handle(tenantB));
+        own.set(prefix, params.id ?? Object.values(params)[0]!);
       }
+      return own;
+    })());
+
+  describe.each(collectionRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+    it.each(cells(route))("tenant B's %s never sees an id of tenant A", async (_name, caller) => {
+      const ownObjects = await ownObjectsOfB();
       const foreignIds = await everyIdOf(tenantA);
       const foreignEmails = ROLES.map((r) => tenantA.users[r].email);
 
-      const user = tenantB.users[role];
-      const token = (await client.login(user.email, password)).accessToken;
+      const { token, principal } = await as(tenantB, caller);
       const listQuery = LIST_QUERIES[route.path];
       const res = await client.call('GET', listQuery ? `${route.path}?${listQuery.query}` : route.path, { token });
       if (res.status === 400) throw new Error(`add a query for ${route.path} to LIST_QUERIES in test/support/route-factories.ts: ${res.text}`);
-      expect(res.status, `${role} ${label(route)} -> ${res.status} ${res.text}`).toBe(mayCall(route, tenantB.id, user.id, role) ? 200 : 403);
+      expect(res.status, `${caller.name} ${label(route)} -> ${res.status} ${res.text}`).toBe(mayCall(route, tenantB.id, principal) ? 200 : 403);
       expect(foreignIds.filter((id) => res.text.includes(id)), "A's ids in B's response").toEqual([]);
       expect(foreignEmails.filter((email) => res.text.includes(email)), "A's users in B's response").toEqual([]);
       expect(res.text).not.toContain(tenantA.slug);
 
-      // The list works at all: B's owner sees B's own object of this kind.
-      const mustShow = role === 'owner' ? ownObjects.get(listQuery?.shows ?? route.path) : undefined;
+      // The list works at all: B's maker (owner, partner client with every scope) sees B's own object of this kind.
+      const mustShow = caller.maker ? ownObjects.get(listQuery?.shows ?? route.path) : undefined;
       expect(mustShow === undefined || res.text.includes(mustShow), `${label(route)} lists B's own object ${mustShow}`).toBe(true);
+    });
+  });
+
+  describe('within tenant A, another partner client', () => {
+    it('has partner routes with ids, and a stated visibility for every object they reach', () => {
+      expect(partnerObjectRoutes.length).toBeGreaterThan(0);
+      const unstated = partnerObjectRoutes.flatMap((r) => variantsOf(factoryFor(r), r).filter((v) => v.otherClientsSee === undefined).map((v) => `${label(r)}: ${v.name}`));
+      expect(unstated, 'declare otherClientsSee on these variants in test/support/route-factories.ts').toEqual([]);
+      // Both answers occur: a check that only ever expects 404 (or 200) could not tell rules apart.
+      const answers = partnerObjectRoutes.flatMap((r) => variantsOf(factoryFor(r), r).map((v) => v.otherClientsSee));
+      expect(answers).toContain(true);
+      expect(answers).toContain(false);
+    });
+
+    describe.each(partnerCollectionRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+      it('lists exactly the objects another client of A may read, of each variant', async () => {
+        const factory = FACTORIES[route.path];
+        if (!factory) throw new Error(`add a factory for ${route.path} (FACTORIES in test/support/route-factories.ts): the partner list needs objects to show or hide`);
+        // Made just now, so they lead the newest-first first page.
+        const made = [];
+        for (const variant of variantsOf(factory, route)) made.push({ variant, id: (await factory.create(handle(tenantA), route, variant.name)).params.id! });
+        const other = await partnerOf(tenantA, undefined, 'other');
+        const res = await client.call('GET', route.path, { token: other.key });
+        expect(res.status, `another client of A ${label(route)} -> ${res.status} ${res.text}`).toBe(200);
+        const listed = made.filter(({ id }) => res.text.includes(id)).map(({ variant }) => variant.name);
+        expect(listed, `the variants another client of A lists on ${label(route)}`).toEqual(made.filter(({ variant }) => variant.otherClientsSee).map(({ variant }) => variant.name));
+      });
+    });
+
+    describe.each(partnerObjectRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+      const factory = factoryFor(route);
+      const variants = variantsOf(factory, route);
+      /** A's object of this variant, and the API key of a second client of A with every scope (not the one the factories open tickets for). */
+      const arrange = async (variant: string) => {
+        const created = await factory.create(handle(tenantA), route, variant);
+        return { created, before: await created.read(), token: (await partnerOf(tenantA, undefined, 'other')).key, body: bodyFor(factory, route) };
+      };
+
+      it.each(variants.filter((v) => v.otherClientsSee === true).map((v) => [v.name] as const))('object %s: another client of A reads it', async (variant) => {
+        const { created, token, body } = await arrange(variant);
+        const res = await client.call(route.method, fill(route.path, created.params), { token, body });
+        expect(res.status >= 200 && res.status < 300, `another client of A ${label(route)} (${variant}) -> ${res.status} ${res.text}`).toBe(true);
+      });
+
+      it.each(variants.filter((v) => v.otherClientsSee === false).map((v) => [v.name] as const))(
+        'object %s: another client of A gets exactly the answer for a random id, and the object stays as it was',
+        async (variant) => {
+          const { created, before, token, body } = await arrange(variant);
+          const random = await client.call(route.method, fill(route.path, randomParams(route.path)), { token, body });
+          const res = await client.call(route.method, fill(route.path, created.params), { token, body });
+          expect(random.status, `another client of A ${label(route)} with a random id -> ${random.status} ${random.text}`).toBe(404);
+          expect(res.status, `another client of A ${label(route)} (${variant}) -> ${res.status} ${res.text}`).toBe(404);
+          expectSameAs(res, random, `A's object (${variant})`);
+          expect(await created.read(), 'the object is unchanged').toEqual(before);
+        },
+      );
     });
   });
 });

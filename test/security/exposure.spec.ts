@@ -1,33 +1,66 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineAbilityFor } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
-import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
-import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
-import { fill, label, LIST_QUERIES, paramsOf, prefixOf, routeFactories, tenantTables, type Created } from '../support/route-factories.js';
+import {
+  callersFor,
+  fill,
+  isDriven,
+  label,
+  LIST_QUERIES,
+  mayCall,
+  mayCallAnywhere,
+  paramsOf,
+  prefixOf,
+  routeFactories,
+  tenantTables,
+  undrivenRoutes,
+  type Caller,
+  type Created,
+  type DrivenRoute,
+} from '../support/route-factories.js';
 
 /**
- * Excessive data exposure, for every authenticated GET the API serves (listRoutes): what each role
- * sees is snapshotted as the set of key paths of the JSON answer (no values, so it is stable), so a
- * field that starts leaving shows up in review. No key anywhere names an internal id or secret, and
- * no answer mentions another tenant's id.
+ * Excessive data exposure, for every authenticated GET the API serves (listRoutes): what each
+ * caller sees is snapshotted as the set of key paths of the JSON answer (no values, so it is
+ * stable), so a field that starts leaving shows up in review. Callers: every role on /v1, the
+ * partner client with every scope on /partner/v1. No key anywhere names an internal id or secret,
+ * no answer carries a password hash, credential hash or credential in clear, and no answer
+ * mentions another tenant's id. Partner answers carry no tenant id and no user id at all: people
+ * are the tenant's business, not the partner's.
  */
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 /** Keys that must never leave, at any depth. */
-const FORBIDDEN_KEYS = ['tenantId', 'userId', 'createdById', 'openedById', 'assigneeId', 'uploadedById', 'passwordHash', 'tokenHash', 'storageKey'];
-
-type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
+const FORBIDDEN_KEYS = [
+  'tenantId',
+  'userId',
+  'createdById',
+  'openedById',
+  'assigneeId',
+  'uploadedById',
+  'createdByClientId',
+  'openedByClientId',
+  'passwordHash',
+  'tokenHash',
+  'secretHash',
+  'keyHash',
+  'clientSecret',
+  'key',
+  'storageKey',
+  'principal',
+  'liftedBy',
+];
 
 const api = await buildApi();
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
-const getRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt' && r.method === 'GET');
+const getRoutes = routes.filter((r): r is DrivenRoute => isDriven(r) && r.method === 'GET');
 
-const mayCall = (route: JwtRoute, tenantId: string, userId: string, role: MembershipRole) =>
-  defineAbilityFor(tenantId, { kind: 'user', userId, role }).can(route.access.action, route.access.subject);
+/** Who reads each route here: every role of the tenant on /v1; on /partner/v1 the client with every scope. */
+const readersOf = (route: DrivenRoute): Caller[] => (route.access.auth === 'partner' ? callersFor(route).filter((c) => c.maker) : callersFor(route));
 
 /** Every key path of a JSON value: nested keys dotted, array elements as `[]`. */
 function keyPaths(value: unknown, prefix = '', into = new Set<string>()): Set<string> {
@@ -50,9 +83,11 @@ describe('exposure matrix', () => {
   const password = testPassword();
   let tenant: TestTenant;
   let other: TestTenant;
-  const { FACTORIES, handle, factoryFor } = routeFactories({ api, client, owner, password });
+  const { FACTORIES, handle, factoryFor, partnerOf, as } = routeFactories({ api, client, owner, password });
   const objects = new Map<string, Created>();
   let foreignIds: string[];
+  /** Hashes and credentials of the tenant: no answer contains one. */
+  let secrets: string[];
 
   beforeAll(async () => {
     [tenant, other] = await Promise.all([createTenant(owner, 'exp'), createTenant(owner, 'exp-other')]);
@@ -70,11 +105,27 @@ describe('exposure matrix', () => {
       ids.push(...rows.map((r) => r.id));
     }
     foreignIds = ids;
+    const partner = await partnerOf(tenant);
+    const { rows } = await owner.query<{ secret: string }>(
+      `SELECT password_hash AS secret FROM users WHERE id = ANY ($2::uuid[]) AND password_hash IS NOT NULL
+       UNION ALL SELECT secret_hash FROM partner_clients WHERE tenant_id = $1
+       UNION ALL SELECT key_hash FROM partner_api_keys WHERE tenant_id = $1
+       UNION ALL SELECT token_hash FROM refresh_tokens WHERE tenant_id = $1`,
+      [tenant.id, ROLES.map((r) => tenant.users[r].id)],
+    );
+    secrets = [...rows.map((r) => r.secret), partner.key, partner.clientSecret];
   });
 
-  it('finds GET routes, and every role can read something', () => {
+  it('knows every auth kind and surface the routes declare, so no route escapes the matrix', () => {
+    expect(undrivenRoutes(routes)).toEqual([]);
+    for (const auth of ['public-jwt', 'partner']) expect(getRoutes.some((r) => r.access.auth === auth), `GET routes with auth ${auth}`).toBe(true);
+  });
+
+  it('finds GET routes, and every caller can read something', () => {
     expect(getRoutes.length).toBeGreaterThan(0);
-    for (const role of ROLES) expect(getRoutes.some((r) => mayCall(r, tenant.id, tenant.users[role].id, role)), `${role} reads something`).toBe(true);
+    expect(secrets.length).toBeGreaterThan(2);
+    const readers = new Map(getRoutes.flatMap((r) => readersOf(r).map((c) => [c.name, c] as const)));
+    for (const caller of readers.values()) expect(getRoutes.some((r) => readersOf(r).some((c) => c.name === caller.name) && mayCallAnywhere(r, caller)), `${caller.name} reads something`).toBe(true);
   });
 
   it('shows each role only the fields snapshotted, never an internal id or secret, never another tenant', async () => {
@@ -84,22 +135,25 @@ describe('exposure matrix', () => {
       const params = paramsOf(route.path).length > 0 ? objects.get(prefixOf(route.path))!.params : {};
       const query = LIST_QUERIES[route.path]?.query;
       const url = fill(route.path, params) + (query ? `?${query}` : '');
-      for (const role of ROLES) {
-        if (!mayCall(route, tenant.id, tenant.users[role].id, role)) continue;
-        const { accessToken } = await client.login(tenant.users[role].email, password);
-        const res = await client.call('GET', url, { token: accessToken });
-        // The owner made the objects; a role that only sees its own rows gets 404 (recorded, so a change shows).
-        if (res.status === 404 && role !== 'owner') {
-          seen[`${label(route)} as ${role}`] = ['(404: not visible to this role)'];
+      for (const caller of readersOf(route)) {
+        const { token, principal } = await as(tenant, caller);
+        if (!mayCall(route, tenant.id, principal)) continue;
+        const res = await client.call('GET', url, { token });
+        // The maker's objects; a role that only sees its own rows gets 404 (recorded, so a change shows).
+        if (res.status === 404 && !caller.maker) {
+          seen[`${label(route)} as ${caller.name}`] = ['(404: not visible to this role)'];
           continue;
         }
-        expect(res.status, `${role} ${label(route)} -> ${res.status} ${res.text}`).toBe(200);
+        expect(res.status, `${caller.name} ${label(route)} -> ${res.status} ${res.text}`).toBe(200);
+        expect(secrets.filter((secret) => res.text.includes(secret)), `${caller.name} ${label(route)}: hashes or credentials`).toEqual([]);
+        const people = route.access.auth === 'partner' ? [tenant.id, ...ROLES.map((r) => tenant.users[r].id)] : [];
+        expect(people.filter((id) => res.text.includes(id)), `${caller.name} ${label(route)}: the tenant's or its users' ids`).toEqual([]);
         // Downloads are the file's bytes, not a JSON document: nothing to map.
         if (!/^application\/json/.test(String(res.headers['content-type']))) continue;
         const paths = [...keyPaths(res.body)].sort();
-        seen[`${label(route)} as ${role}`] = paths;
-        expect(paths.filter((p) => FORBIDDEN_KEYS.includes(lastKey(p))), `${role} ${label(route)}: internal keys`).toEqual([]);
-        expect(foreignIds.filter((id) => res.text.includes(id)), `${role} ${label(route)}: another tenant's ids`).toEqual([]);
+        seen[`${label(route)} as ${caller.name}`] = paths;
+        expect(paths.filter((p) => FORBIDDEN_KEYS.includes(lastKey(p))), `${caller.name} ${label(route)}: internal keys`).toEqual([]);
+        expect(foreignIds.filter((id) => res.text.includes(id)), `${caller.name} ${label(route)}: another tenant's ids`).toEqual([]);
       }
     }
     expect(seen).toMatchSnapshot();

@@ -1,34 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
-import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
-import { fill, label, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, type Created } from '../support/route-factories.js';
+import { fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, undrivenRoutes, type Created } from '../support/route-factories.js';
 
 /**
  * Mass assignment, for every route that takes a body: the list comes from the router's own
  * metadata (listRoutes), so a write route added tomorrow is covered the day it is registered.
  *
- * The tenant's owner (who may do anything) sends the route a minimal body plus fields a client must
- * never set: ownership, identity and server-computed values. Every one of them is refused by the
- * strict validation (400, its pointer with rule whitelistValidation) and nothing is written: the
- * object the route targets is exactly as it was, and no table with a tenant_id gained a row.
+ * The route's most powerful caller in the tenant (the owner on /v1, the partner client with every
+ * scope on /partner/v1; anonymous routes with the credentials they take in the body) sends the
+ * route a minimal body plus fields a client must never set: ownership, identity and
+ * server-computed values. Every one of them is refused by the strict validation (400, its pointer
+ * with rule whitelistValidation) and nothing is written: the object the route targets is exactly
+ * as it was, and no table with a tenant_id gained a row.
  * `status` and `role` are only sent where the route's DTO does not take them on purpose (a ticket's
  * status, a member's role): a probe sending the field alone tells which.
  */
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const WRITES = ['POST', 'PUT', 'PATCH'];
 
-type JwtRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'public-jwt' }> };
-
 const api = await buildApi();
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
-const writeRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt' && WRITES.includes(r.method));
+const writeRoutes = routes.filter((r) => WRITES.includes(r.method) && (isDriven(r) || r.access?.auth === 'none'));
 
 /** Fields no client may set, whatever the route. */
 const alwaysExtra = (victim: string) => ({
@@ -36,6 +35,8 @@ const alwaysExtra = (victim: string) => ({
   id: randomUUID(),
   createdBy: victim,
   createdById: victim,
+  createdByClientId: randomUUID(),
+  openedByClientId: randomUUID(),
   total: 1,
   totalMinor: '1',
   userId: victim,
@@ -53,7 +54,20 @@ describe('mass assignment matrix', () => {
   let tenant: TestTenant;
   let other: TestTenant;
   let tables: string[];
-  const { FACTORIES, handle, factoryFor, bodyFor, upload } = routeFactories({ api, client, owner, password });
+  const { FACTORIES, handle, factoryFor, bodyFor, upload, partnerOf, as } = routeFactories({ api, client, owner, password });
+
+  /**
+   * Anonymous write routes: the body that would succeed for the tenant (the credential is the
+   * body). A route missing here fails: add its body, it is never skipped.
+   */
+  const ANONYMOUS_BODIES: Record<string, () => Promise<Record<string, unknown>>> = {
+    'POST /v1/auth/login': async () => ({ email: tenant.users.owner.email, password }),
+    'POST /v1/auth/refresh': async () => ({ refreshToken: (await client.login(tenant.users.owner.email, password)).refreshToken }),
+    'POST /partner/oauth/token': async () => {
+      const partner = await partnerOf(tenant);
+      return { grant_type: 'client_credentials', client_id: partner.clientId, client_secret: partner.clientSecret };
+    },
+  };
 
   /** Rows per tenant table for the tenant: a refused write adds none (and removes none). */
   async function rowCounts(tenantId: string): Promise<Record<string, number>> {
@@ -65,12 +79,27 @@ describe('mass assignment matrix', () => {
     return counts;
   }
 
-  const token = async () => (await client.login(tenant.users.owner.email, password)).accessToken;
+  /** The bearer credential of the route's most powerful caller (a fresh login for users); none for anonymous routes. */
+  const tokenFor = async (route: RouteEntry): Promise<string | undefined> => (isDriven(route) ? (await as(tenant, makerOf(route))).token : undefined);
+
+  /** What an anonymous route's body needs to succeed (its credentials); nothing for the others. */
+  async function credentialsFor(route: RouteEntry): Promise<Record<string, unknown>> {
+    if (isDriven(route)) return {};
+    const body = ANONYMOUS_BODIES[label(route)];
+    if (!body) throw new Error(`add ${label(route)} to ANONYMOUS_BODIES in test/security/mass-assignment.spec.ts: an anonymous write route is probed with the body that would succeed`);
+    return body();
+  }
 
   beforeAll(async () => {
     [tenant, other] = await Promise.all([createTenant(owner, 'ma'), createTenant(owner, 'ma-other')]);
     await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
     tables = await tenantTables(owner);
+  });
+
+  it('knows every auth kind and surface the routes declare, so no write route escapes the matrix', () => {
+    expect(undrivenRoutes(routes)).toEqual([]);
+    expect(writeRoutes.filter((r) => !isDriven(r) && !ANONYMOUS_BODIES[label(r)]).map(label), 'anonymous write routes without a body in ANONYMOUS_BODIES').toEqual([]);
+    for (const auth of ['public-jwt', 'partner', 'none']) expect(writeRoutes.some((r) => r.access?.auth === auth), `write routes with auth ${auth}`).toBe(true);
   });
 
   it('finds write routes to probe, and every tenant table is counted', () => {
@@ -85,24 +114,24 @@ describe('mass assignment matrix', () => {
     const created: Created | undefined = factory && paramsOf(route.path).length > 0 ? await factory.create(handle(tenant), route) : undefined;
     const params = created?.params ?? randomParams(route.path);
     for (const param of paramsOf(route.path)) expect(params[param], `a value for :${param} of ${label(route)}`).toBeDefined();
-    const minimal = factory ? (bodyFor(factory, route) ?? {}) : {};
 
     // Probe: which of status/role does the route's DTO refuse? On random ids, so nothing real is touched.
     const extra: Record<string, unknown> = alwaysExtra(other.users.owner.id);
     for (const [field, value] of Object.entries(maybeExtra)) {
-      const probe = await client.call(route.method, fill(route.path, randomParams(route.path)), { token: await token(), body: { [field]: value } });
+      const probe = await client.call(route.method, fill(route.path, randomParams(route.path)), { token: await tokenFor(route), body: { [field]: value } });
       if (whitelisted(probe).includes(`/${field}`)) extra[field] = value;
     }
 
     // Logins write (sessions, audit): all of them happen before the counting starts.
-    const [jsonToken, formToken] = [await token(), await token()];
+    const [jsonToken, formToken, credentials] = [await tokenFor(route), await tokenFor(route), await credentialsFor(route)];
+    const minimal = { ...(factory ? (bodyFor(factory, route) ?? {}) : {}), ...credentials };
     const before = await created?.read();
     const countsBefore = await rowCounts(tenant.id);
     const res = await client.call(route.method, fill(route.path, params), { token: jsonToken, body: { ...minimal, ...extra } });
 
     // 415: not a JSON route (an upload). Its form fields are held to the same whitelist instead.
     const isUpload = res.status === 415;
-    const refused = isUpload ? await upload(formToken, 'extra.txt', 'extra fields\n', { tenantId: other.id }) : res;
+    const refused = isUpload ? await upload(formToken!, 'extra.txt', 'extra fields\n', { tenantId: other.id }) : res;
     const fields = isUpload ? ['tenantId'] : Object.keys(extra);
     expect(problemOf(refused), `${label(route)} -> ${refused.status} ${refused.text}`).toMatchObject({ status: 400, problemJson: true });
     expect(whitelisted(refused), `${label(route)}: every extra field is named as whitelistValidation`).toEqual(expect.arrayContaining(fields.map((f) => `/${f}`)));

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import passport from 'passport';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
+import { assertUnreachable } from '@benteng/common';
 import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
 import type { Action, SubjectName } from '@benteng/authz';
 import { principalId } from '@benteng/authz';
@@ -120,7 +121,7 @@ export class AccessGuard implements CanActivate {
       return true;
     }
 
-    const auth = access.auth === 'public-jwt' ? await this.authenticateUser(request, reply) : await this.authenticatePartner(request, reply);
+    const auth = await this.authenticate(access, request, reply);
     attachAuth(request, auth);
     this.context.enterScope(auth.scope);
     const principal = principalId(auth.scope.principal);
@@ -128,6 +129,18 @@ export class AccessGuard implements CanActivate {
     await this.limit(request, reply, { principalClass: principalClassOf(auth), owner: principal, tenantId: auth.scope.tenantId }, sensitivity);
     await this.authorize(request, auth, access.action, access.subject, ip);
     return true;
+  }
+
+  /** Each auth kind has exactly one strategy; a kind nobody handles fails closed at compile time. */
+  private authenticate(access: Exclude<RouteAccess, { auth: 'none' }>, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    switch (access.auth) {
+      case 'public-jwt':
+        return this.authenticateUser(request, reply);
+      case 'partner':
+        return this.authenticatePartner(request, reply);
+      default:
+        return assertUnreachable(access);
+    }
   }
 
   private async authenticateUser(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
