@@ -1,18 +1,20 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Document, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User } from '@benteng/database';
+import type { AuditEvent, Document, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
 import type { Principal, UserPrincipal } from './principal.js';
 import { documentRules } from './rules/documents.rules.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
 import { partnerClientRules, partnerRules } from './rules/partner.rules.js';
 import { securityRules } from './rules/security.rules.js';
+import { exportRules } from './rules/exports.rules.js';
+import { webhookRules } from './rules/webhooks.rules.js';
 import { sessionRules } from './rules/sessions.rules.js';
 import { systemRules } from './rules/system.rules.js';
 import { tenantRules } from './rules/tenants.rules.js';
 import { ticketRules } from './rules/tickets.rules.js';
 
-export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay' | 'assign' | 'comment';
+export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay' | 'assign' | 'comment' | 'download';
 
 type SubjectModels = {
   Tenant: Tenant;
@@ -29,9 +31,13 @@ type SubjectModels = {
   PartnerClient: PartnerClient;
   PartnerApiKey: PartnerApiKey;
   SecurityBlock: SecurityBlock;
+  Export: Export;
+  WebhookEndpoint: WebhookEndpoint;
+  WebhookDelivery: WebhookDelivery;
+  PaymentEvent: PaymentEvent;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -54,6 +60,8 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRu
   documentRules,
   partnerClientRules,
   securityRules,
+  exportRules,
+  webhookRules,
 ];
 
 export interface UserRuleContext extends RuleContext {

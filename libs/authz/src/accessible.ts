@@ -17,6 +17,10 @@ type WhereInputs = {
   PartnerClient: Prisma.PartnerClientWhereInput;
   PartnerApiKey: Prisma.PartnerApiKeyWhereInput;
   SecurityBlock: Prisma.SecurityBlockWhereInput;
+  Export: Prisma.ExportWhereInput;
+  WebhookEndpoint: Prisma.WebhookEndpointWhereInput;
+  WebhookDelivery: Prisma.WebhookDeliveryWhereInput;
+  PaymentEvent: Prisma.PaymentEventWhereInput;
 };
 
 export class AccessConditionError extends Error {

@@ -237,6 +237,109 @@ export class AppConfig {
   @Max(86_400, { message: 'must be between 10 and 86400' })
   ABUSE_BLOCK_S = 900;
 
+  /**
+   * Keys of the HMAC that signs job envelopes (ARCHITECTURE.md, invariant 7), as
+   * "kid:secret,kid:secret" (secrets >= 32 characters). The first signs; every one verifies, so a
+   * retired key keeps verifying jobs already queued. Required in production; elsewhere derived
+   * from AUTH_TOKEN_PEPPER when unset.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o) || o.JOB_SIGNING_KEYS !== undefined)
+  @Matches(/^[A-Za-z0-9_-]{1,32}:[\x21-\x2b\x2d-\x7e]{32,}(,[A-Za-z0-9_-]{1,32}:[\x21-\x2b\x2d-\x7e]{32,})*$/, {
+    message: 'must be "kid:secret" pairs separated by commas, secrets of at least 32 characters (required when NODE_ENV=production)',
+  })
+  JOB_SIGNING_KEYS?: string;
+
+  /**
+   * AES-256-GCM keys that encrypt stored secrets (webhook signing secrets), as
+   * "kid:<32 bytes in base64>,...". The first encrypts; every one decrypts. Required in
+   * production; elsewhere derived from AUTH_TOKEN_PEPPER when unset.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o) || o.DATA_ENCRYPTION_KEYS !== undefined)
+  @Matches(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, {
+    message: 'must be "kid:<32 bytes base64>" pairs separated by commas (required when NODE_ENV=production)',
+  })
+  DATA_ENCRYPTION_KEYS?: string;
+
+  /** How long a finished export's file is kept before the cleanup job deletes it, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(60, { message: 'must be between 60 and 2592000' })
+  @Max(2_592_000, { message: 'must be between 60 and 2592000' })
+  EXPORT_TTL_S = 86_400;
+
+  /** Lifetime of a signed export download URL, seconds (at most 5 minutes). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 300' })
+  @Max(300, { message: 'must be between 10 and 300' })
+  EXPORT_URL_TTL_S = 300;
+
+  /**
+   * Delay before each webhook delivery attempt, seconds, comma-separated: the first is the
+   * initial attempt (0 = at once). Default as Svix: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+   */
+  @Matches(/^\d{1,6}(,\d{1,6}){0,19}$/, { message: 'must be 1-20 comma-separated whole numbers of seconds' })
+  WEBHOOK_RETRY_SCHEDULE_S = '0,5,300,1800,7200,18000,36000,36000';
+
+  /** Connect + response timeout of one webhook attempt, milliseconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(100, { message: 'must be between 100 and 60000' })
+  @Max(60_000, { message: 'must be between 100 and 60000' })
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  /** Most response bytes read from a webhook receiver (the rest is discarded), bytes. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(256, { message: 'must be between 256 and 1048576' })
+  @Max(1_048_576, { message: 'must be between 256 and 1048576' })
+  WEBHOOK_RESPONSE_MAX_BYTES = 65_536;
+
+  /** An endpoint failing without a success for this long is disabled, seconds (default 5 days). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 2592000' })
+  @Max(2_592_000, { message: 'must be between 1 and 2592000' })
+  WEBHOOK_DISABLE_AFTER_S = 432_000;
+
+  /** How long a rotated webhook secret keeps signing beside the new one, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must be between 0 and 604800' })
+  @Max(604_800, { message: 'must be between 0 and 604800' })
+  WEBHOOK_SECRET_ROTATION_OVERLAP_S = 86_400;
+
+  /**
+   * Private addresses outbound webhooks may reach anyway, as comma-separated CIDRs (for a local
+   * receiver in development and tests). Refused in production, where egress reaches public
+   * HTTPS addresses only.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o))
+  @Matches(/^$/, { message: 'must be empty in production (egress to private addresses is never allowed there)' })
+  EGRESS_ALLOW_PRIVATE = '';
+
+  /**
+   * Signing secret of the simulated payment provider's webhooks (Standard Webhooks, "whsec_<base64>").
+   * Unset: POST /webhooks/inbound/payments answers 503.
+   */
+  @IsOptional()
+  @Matches(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, { message: 'must be a Standard Webhooks secret (whsec_ followed by base64)' })
+  PAYMENTS_WEBHOOK_SECRET?: string;
+
+  /** Interval of the platform cleanup job (expired exports, sessions, idempotency keys), seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(5, { message: 'must be between 5 and 86400' })
+  @Max(86_400, { message: 'must be between 5 and 86400' })
+  PLATFORM_CLEANUP_INTERVAL_S = 600;
+
+  /** How often the outbox relay looks for new domain events, milliseconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(50, { message: 'must be between 50 and 60000' })
+  @Max(60_000, { message: 'must be between 50 and 60000' })
+  OUTBOX_POLL_INTERVAL_MS = 500;
+
   /** Human-readable logs for local development (pino-pretty); JSON otherwise. */
   @Transform(({ value }) => value === true || value === 'true' || value === '1')
   LOG_PRETTY = false;
@@ -278,13 +381,36 @@ export const CONFIG_VARIABLES = [
   'ABUSE_MAX_BURST',
   'ABUSE_BURST_WINDOW_S',
   'ABUSE_BLOCK_S',
+  'JOB_SIGNING_KEYS',
+  'DATA_ENCRYPTION_KEYS',
+  'EXPORT_TTL_S',
+  'EXPORT_URL_TTL_S',
+  'WEBHOOK_RETRY_SCHEDULE_S',
+  'WEBHOOK_TIMEOUT_MS',
+  'WEBHOOK_RESPONSE_MAX_BYTES',
+  'WEBHOOK_DISABLE_AFTER_S',
+  'WEBHOOK_SECRET_ROTATION_OVERLAP_S',
+  'EGRESS_ALLOW_PRIVATE',
+  'PAYMENTS_WEBHOOK_SECRET',
+  'PLATFORM_CLEANUP_INTERVAL_S',
+  'OUTBOX_POLL_INTERVAL_MS',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
 export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
 
 /** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'DATABASE_APP_URL', 'DATABASE_APP_PASSWORD', 'REDIS_URL', 'AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER'] as const;
+export const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'DATABASE_APP_URL',
+  'DATABASE_APP_PASSWORD',
+  'REDIS_URL',
+  'AUTH_SIGNING_KEYS',
+  'AUTH_TOKEN_PEPPER',
+  'JOB_SIGNING_KEYS',
+  'DATA_ENCRYPTION_KEYS',
+  'PAYMENTS_WEBHOOK_SECRET',
+] as const;
 
 /** The partner environment this deployment accepts (PARTNER_ENVIRONMENT, or its default). */
 export function partnerEnvironment(config: AppConfig): 'live' | 'test' {

@@ -24,6 +24,26 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       can('update', 'PartnerApiKey', { tenantId });
       can('create', 'AuditEvent', { tenantId });
       return;
+    case 'webhooks':
+      // The outbox relay and the delivery worker: publish events, record deliveries and attempts,
+      // disable failing endpoints and announce it (webhook_endpoint.disabled).
+      can(['read', 'update'], 'WebhookEndpoint', { tenantId });
+      can(['create', 'read', 'update'], 'WebhookDelivery', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'payments':
+      // Inbound payment events: mark an issued invoice paid, once per provider message.
+      can('read', 'Invoice', { tenantId });
+      can('read', 'InvoiceLine', { tenantId });
+      can('pay', 'Invoice', { tenantId, status: 'issued' });
+      can(['create', 'read'], 'PaymentEvent', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'cleanup':
+      // The platform cleanup job: expire export files.
+      can(['read', 'update'], 'Export', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
     case 'security':
       // The abuse detector records the blocks it places, audits them and notifies tenant admins.
       can(['create', 'read', 'update'], 'SecurityBlock', { tenantId });

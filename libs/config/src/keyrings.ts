@@ -1,0 +1,52 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import type { AppConfig } from './config.schema.js';
+
+/** Named keys: the first (`active`) signs or encrypts; every one verifies or decrypts (rotation). */
+export interface Keyring {
+  readonly active: { readonly kid: string; readonly key: Buffer };
+  find(kid: string): Buffer | undefined;
+  /** True when no key was configured and none could be derived: this process made one up. */
+  readonly ephemeral: boolean;
+}
+
+const EPHEMERAL = new Map<string, Buffer>();
+
+/**
+ * A key derived from AUTH_TOKEN_PEPPER for one purpose (HKDF-SHA256 with the purpose as `info`),
+ * so development and tests need one secret, not one per purpose, and the API and the worker agree
+ * on it. Without a pepper (non-production only) the key is random for this process.
+ */
+export function derivedKey(config: AppConfig, purpose: string): { key: Buffer; ephemeral: boolean } {
+  if (config.AUTH_TOKEN_PEPPER) {
+    return { key: Buffer.from(hkdfSync('sha256', config.AUTH_TOKEN_PEPPER, 'benteng', purpose, 32)), ephemeral: false };
+  }
+  let key = EPHEMERAL.get(purpose);
+  if (!key) EPHEMERAL.set(purpose, (key = randomBytes(32)));
+  return { key, ephemeral: true };
+}
+
+function keyring(entries: { kid: string; key: Buffer }[], ephemeral: boolean): Keyring {
+  const byKid = new Map(entries.map((e) => [e.kid, e.key]));
+  return { active: entries[0]!, find: (kid) => byKid.get(kid), ephemeral };
+}
+
+function parsePairs(value: string): { kid: string; value: string }[] {
+  return value.split(',').map((pair) => {
+    const at = pair.indexOf(':');
+    return { kid: pair.slice(0, at), value: pair.slice(at + 1) };
+  });
+}
+
+/** JOB_SIGNING_KEYS (validated by AppConfig), or a key derived for job envelopes. */
+export function jobSigningKeys(config: AppConfig): Keyring {
+  if (config.JOB_SIGNING_KEYS) return keyring(parsePairs(config.JOB_SIGNING_KEYS).map((p) => ({ kid: p.kid, key: Buffer.from(p.value, 'utf8') })), false);
+  const { key, ephemeral } = derivedKey(config, 'job-envelopes');
+  return keyring([{ kid: 'derived', key }], ephemeral);
+}
+
+/** DATA_ENCRYPTION_KEYS (validated by AppConfig), or a key derived for data encryption. */
+export function dataEncryptionKeys(config: AppConfig): Keyring {
+  if (config.DATA_ENCRYPTION_KEYS) return keyring(parsePairs(config.DATA_ENCRYPTION_KEYS).map((p) => ({ kid: p.kid, key: Buffer.from(p.value, 'base64') })), false);
+  const { key, ephemeral } = derivedKey(config, 'data-encryption');
+  return keyring([{ kid: 'derived', key }], ephemeral);
+}
