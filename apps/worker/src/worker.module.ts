@@ -25,7 +25,7 @@ import { WorkerReadiness } from './worker-readiness.js';
       useFactory: (config: AppConfig) => ({
         // BullMQ requires maxRetriesPerRequest = null on its blocking connections.
         connection: { url: config.REDIS_URL, maxRetriesPerRequest: null, connectionName: 'benteng-worker' },
-        prefix: 'benteng',
+        prefix: config.QUEUE_PREFIX,
       }),
     }),
     BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),

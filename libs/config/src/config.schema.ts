@@ -340,6 +340,13 @@ export class AppConfig {
   @Max(60_000, { message: 'must be between 50 and 60000' })
   OUTBOX_POLL_INTERVAL_MS = 500;
 
+  /**
+   * Prefix of every BullMQ key in Redis. API and worker must agree; separate deployments (or test
+   * runs) sharing one Redis use separate prefixes.
+   */
+  @Matches(/^[a-z][a-z0-9_-]{0,39}$/, { message: 'must be 1-40 lowercase letters, digits, - or _, starting with a letter' })
+  QUEUE_PREFIX = 'benteng';
+
   /** Human-readable logs for local development (pino-pretty); JSON otherwise. */
   @Transform(({ value }) => value === true || value === 'true' || value === '1')
   LOG_PRETTY = false;
@@ -394,6 +401,7 @@ export const CONFIG_VARIABLES = [
   'PAYMENTS_WEBHOOK_SECRET',
   'PLATFORM_CLEANUP_INTERVAL_S',
   'OUTBOX_POLL_INTERVAL_MS',
+  'QUEUE_PREFIX',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
