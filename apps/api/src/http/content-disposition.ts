@@ -9,3 +9,19 @@ export function attachmentDisposition(fileName: string): string {
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
+
+/** Text was checked to be UTF-8 on upload, so say so; other types have no charset. */
+const contentTypeHeader = (type: string) => (type.startsWith('text/') ? `${type}; charset=utf-8` : type);
+
+/**
+ * Headers of every file download, on every surface: the type the server decided (never the
+ * client's), nosniff so no browser second-guesses it, `attachment` so none renders it in the API's
+ * origin, and no caching anywhere.
+ */
+export function setDownloadHeaders(reply: { header(name: string, value: string): unknown }, file: { contentType: string; fileName: string; length?: number }): void {
+  reply.header('content-type', contentTypeHeader(file.contentType));
+  if (file.length !== undefined) reply.header('content-length', String(file.length));
+  reply.header('content-disposition', attachmentDisposition(file.fileName));
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('cache-control', 'private, no-store');
+}

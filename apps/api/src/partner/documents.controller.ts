@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
-import { attachmentDisposition } from '../http/content-disposition.js';
+import { setDownloadHeaders } from '../http/content-disposition.js';
 import { decodeCursor, nextCursor } from '../http/pagination.js';
 import { CurrentScope } from '../http/request-auth.js';
 import { partnerDocumentResponse, type PartnerDocumentResponse } from './document.response.js';
@@ -11,8 +11,6 @@ import { PartnerListDocumentsQuery } from './dto/document.dto.js';
 
 const DEFAULT_PAGE = 20;
 
-/** Text was checked to be UTF-8 on upload, so say so; other types have no charset. */
-const contentTypeHeader = (type: string) => (type.startsWith('text/') ? `${type}; charset=utf-8` : type);
 
 /**
  * Documents for partner clients (documents:read): read-only. Documents on a ticket are visible
@@ -46,12 +44,7 @@ export class PartnerDocumentsController {
   @PartnerAuthorize('read', 'Document')
   async download(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
     const { document, content } = await this.documents.download(scope, id);
-    reply
-      .header('content-type', contentTypeHeader(document.contentType))
-      .header('content-length', String(content.length))
-      .header('content-disposition', attachmentDisposition(document.fileName))
-      .header('x-content-type-options', 'nosniff')
-      .header('cache-control', 'private, no-store');
+    setDownloadHeaders(reply, { contentType: document.contentType, fileName: document.fileName, length: content.length });
     return content;
   }
 }

@@ -4,7 +4,7 @@ import type { AuthenticatedUser } from '@benteng/auth';
 import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
-import { attachmentDisposition } from '../http/content-disposition.js';
+import { setDownloadHeaders } from '../http/content-disposition.js';
 import { Idempotent } from '../http/idempotency.js';
 import { SingleFileUpload, UploadedForm, type Upload } from '../http/multipart-upload.js';
 import { decodeCursor, nextCursor } from '../http/pagination.js';
@@ -14,8 +14,6 @@ import { ListDocumentsQuery, UploadDocumentFields } from './dto/document.dto.js'
 
 const DEFAULT_PAGE = 20;
 
-/** Text was checked to be UTF-8 on upload, so say so; other types have no charset. */
-const contentTypeHeader = (type: string) => (type.startsWith('text/') ? `${type}; charset=utf-8` : type);
 
 @Controller('v1/documents')
 export class DocumentsController {
@@ -69,12 +67,7 @@ export class DocumentsController {
   @Authorize('read', 'Document')
   async download(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
     const { document, content } = await this.documents.download(scope, id);
-    reply
-      .header('content-type', contentTypeHeader(document.contentType))
-      .header('content-length', String(content.length))
-      .header('content-disposition', attachmentDisposition(document.fileName))
-      .header('x-content-type-options', 'nosniff')
-      .header('cache-control', 'private, no-store');
+    setDownloadHeaders(reply, { contentType: document.contentType, fileName: document.fileName, length: content.length });
     return content;
   }
 

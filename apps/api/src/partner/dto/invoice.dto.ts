@@ -1,12 +1,11 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+import { InvoiceLineDto } from '../../public/dto/invoice.dto.js';
 import { PageQuery } from '../../public/dto/page.dto.js';
 
 const CURRENCIES = Intl.supportedValuesOf('currency');
 const STATUSES = ['draft', 'issued', 'paid', 'void'] as const;
-/** Largest unit price / quantity product stays far below 2^63 (bigint column), as on /v1. */
-const MAX_UNIT_PRICE_MINOR = 1_000_000_000;
 
 /**
  * The customer as a partner may give it: no tax id. Partners never read a customer's tax id back
@@ -24,23 +23,8 @@ export class PartnerCustomerDto {
   email?: string | null;
 }
 
-export class PartnerInvoiceLineDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(500)
-  description!: string;
-
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  quantity!: number;
-
-  /** Integer minor units (e.g. sen); no floats anywhere near money. */
-  @IsInt()
-  @Min(0)
-  @Max(MAX_UNIT_PRICE_MINOR)
-  unitPriceMinor!: number;
-}
+/** A line as on /v1: one set of rules for money and quantities on every surface. */
+export class PartnerInvoiceLineDto extends InvoiceLineDto {}
 
 /** POST /partner/v1/invoices: always a draft; status, totals and creator are never the client's to say. */
 export class PartnerCreateInvoiceDto {
