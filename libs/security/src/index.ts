@@ -30,3 +30,4 @@ export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, t
 export { SecurityModule } from './security.module.js';
 export { SecurityBlocks, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
 export { SecurityError, SecurityErrorCode } from './security.errors.js';
+export { EgressError, SafeHttpClient, type EgressErrorReason, type EgressRequestOptions, type EgressResponse } from './egress.js';

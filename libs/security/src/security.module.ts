@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { AbuseDetector } from './abuse-detector.js';
+import { SafeHttpClient } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
 import { RateLimiter } from './rate-limiter.js';
 import { SecurityBlocks } from './security-blocks.service.js';
@@ -11,7 +12,7 @@ import { SecurityBlocks } from './security-blocks.service.js';
  */
 @Global()
 @Module({
-  providers: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks],
-  exports: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks],
+  providers: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks, SafeHttpClient],
+  exports: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks, SafeHttpClient],
 })
 export class SecurityModule {}
