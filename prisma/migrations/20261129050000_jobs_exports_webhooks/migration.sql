@@ -247,3 +247,26 @@ GRANT EXECUTE ON FUNCTION outbox_pending(integer) TO benteng_app;
 GRANT EXECUTE ON FUNCTION webhook_deliveries_due(timestamptz, integer) TO benteng_app;
 GRANT EXECUTE ON FUNCTION exports_expired(timestamptz, integer) TO benteng_app;
 GRANT EXECUTE ON FUNCTION payments_tenant_for_account(text, text) TO benteng_app;
+
+-- The platform cleanup's bookkeeping purge: rows past any use. Idempotency keys replay for a day
+-- (as Stripe's do); a session tombstone matters only while an access token of that session could
+-- still verify (at most 15 minutes), so a day is generous.
+CREATE FUNCTION platform_purge_expired(p_now timestamptz)
+RETURNS TABLE (idempotency_keys bigint, session_revocations bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  keys_removed bigint;
+  tombstones_removed bigint;
+BEGIN
+  DELETE FROM idempotency_keys WHERE created_at < p_now - interval '1 day';
+  GET DIAGNOSTICS keys_removed = ROW_COUNT;
+  DELETE FROM session_revocations WHERE revoked_at < p_now - interval '1 day';
+  GET DIAGNOSTICS tombstones_removed = ROW_COUNT;
+  RETURN QUERY SELECT keys_removed, tombstones_removed;
+END
+$$;
+GRANT SELECT ("created_at"), DELETE ON "idempotency_keys" TO benteng_platform;
+GRANT DELETE ON "session_revocations" TO benteng_platform;
+ALTER FUNCTION platform_purge_expired(timestamptz) OWNER TO benteng_platform;
+REVOKE ALL ON FUNCTION platform_purge_expired(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION platform_purge_expired(timestamptz) TO benteng_app;
