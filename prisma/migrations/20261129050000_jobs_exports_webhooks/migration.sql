@@ -29,18 +29,20 @@ CREATE TABLE "exports" (
   CONSTRAINT "exports_format" CHECK ("format" IN ('csv', 'jsonl'))
 );
 CREATE INDEX "exports_tenant_id_created_at_idx" ON "exports" ("tenant_id", "created_at");
-CREATE INDEX "exports_expires_at_idx" ON "exports" ("expires_at") WHERE "expires_at" IS NOT NULL;
+CREATE INDEX "exports_expires_at_idx" ON "exports" ("expires_at");
 
 -- The file of an export, in order. A retried export replaces its chunks.
 CREATE TABLE "export_chunks" (
   "tenant_id" uuid    NOT NULL,
+  "id"        uuid    NOT NULL,
   "export_id" uuid    NOT NULL,
   "seq"       integer NOT NULL,
   "bytes"     bytea   NOT NULL,
-  CONSTRAINT "export_chunks_pkey" PRIMARY KEY ("tenant_id", "export_id", "seq"),
+  CONSTRAINT "export_chunks_pkey" PRIMARY KEY ("tenant_id", "id"),
   CONSTRAINT "export_chunks_tenant_id_fkey" FOREIGN KEY ("tenant_id") REFERENCES "tenants" ("id") ON DELETE RESTRICT ON UPDATE CASCADE,
   CONSTRAINT "export_chunks_tenant_id_export_id_fkey" FOREIGN KEY ("tenant_id", "export_id") REFERENCES "exports" ("tenant_id", "id") ON DELETE CASCADE ON UPDATE CASCADE
 );
+CREATE UNIQUE INDEX "export_chunks_tenant_id_export_id_seq_key" ON "export_chunks" ("tenant_id", "export_id", "seq");
 
 -- Outbound webhooks --------------------------------------------------------------------------------
 CREATE TABLE "webhook_endpoints" (
@@ -94,7 +96,7 @@ CREATE TABLE "webhook_deliveries" (
 );
 CREATE UNIQUE INDEX "webhook_deliveries_tenant_id_endpoint_id_message_id_key" ON "webhook_deliveries" ("tenant_id", "endpoint_id", "message_id");
 CREATE INDEX "webhook_deliveries_tenant_id_endpoint_id_created_at_idx" ON "webhook_deliveries" ("tenant_id", "endpoint_id", "created_at");
-CREATE INDEX "webhook_deliveries_pending_idx" ON "webhook_deliveries" ("next_attempt_at") WHERE "status" = 'pending';
+CREATE INDEX "webhook_deliveries_status_next_attempt_at_idx" ON "webhook_deliveries" ("status", "next_attempt_at");
 
 -- The delivery log: one row per attempt.
 CREATE TABLE "webhook_attempts" (
@@ -118,10 +120,11 @@ CREATE INDEX "webhook_attempts_tenant_id_delivery_id_attempt_idx" ON "webhook_at
 -- through payments_tenant_for_account.
 CREATE TABLE "payment_accounts" (
   "tenant_id"  uuid           NOT NULL,
+  "id"         uuid           NOT NULL DEFAULT gen_random_uuid(),
   "provider"   text           NOT NULL,
   "account_id" text           NOT NULL,
   "created_at" timestamptz(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  CONSTRAINT "payment_accounts_pkey" PRIMARY KEY ("tenant_id", "provider", "account_id"),
+  CONSTRAINT "payment_accounts_pkey" PRIMARY KEY ("tenant_id", "id"),
   CONSTRAINT "payment_accounts_tenant_id_fkey" FOREIGN KEY ("tenant_id") REFERENCES "tenants" ("id") ON DELETE RESTRICT ON UPDATE CASCADE
 );
 CREATE UNIQUE INDEX "payment_accounts_provider_account_id_key" ON "payment_accounts" ("provider", "account_id");
@@ -202,7 +205,7 @@ RETURNS TABLE (tenant_id uuid, id uuid)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT tenant_id, id FROM domain_events WHERE published_at IS NULL ORDER BY occurred_at, id LIMIT least(greatest(p_limit, 1), 1000);
 $$;
-CREATE INDEX "domain_events_unpublished_idx" ON "domain_events" ("occurred_at", "id") WHERE "published_at" IS NULL;
+CREATE INDEX "domain_events_published_at_occurred_at_id_idx" ON "domain_events" ("published_at", "occurred_at", "id");
 
 -- The delivery sweeper: pending deliveries whose next attempt is due (a lost job is re-queued).
 CREATE FUNCTION webhook_deliveries_due(p_before timestamptz, p_limit integer)
