@@ -49,6 +49,12 @@ export function demoPartnerCredentials(password: string): { key: string; clientS
   return { key: `bt_test_${DEMO_PARTNER.keyPrefix}_${derive('benteng-demo-partner-key')}`, clientSecret: `bt_cs_${derive('benteng-demo-partner-secret')}` };
 }
 
+/**
+ * The first demo tenant's merchant account at the simulated payment provider: payment events for
+ * it (POST /webhooks/inbound/payments, signed with PAYMENTS_WEBHOOK_SECRET) settle its invoices.
+ */
+export const DEMO_PAYMENT_ACCOUNT = { tenant: 'acme-jakarta', provider: 'simpay', accountId: 'acct_demo_acme' } as const;
+
 export interface SeedSummary {
   tenants: { slug: string; id: string }[];
   users: { email: string; memberships: string[] }[];
@@ -132,6 +138,13 @@ export async function seed(config: AppConfig, password: string, log: (line: stri
       await upsertMembership(client, summary.tenants.find((t) => t.slug === slug)!.id, consultantId, role);
     }
     summary.users.push({ email: DEMO_CONSULTANT.email, memberships: Object.entries(DEMO_CONSULTANT.roles).map(([s, r]) => `${s}:${r}`) });
+    // payment_accounts forces row-level security too: written inside its tenant. An account id
+    // belongs to one tenant for good (unique per provider), so an existing row is left as it is.
+    await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [owners.get(DEMO_PAYMENT_ACCOUNT.tenant)!.tenantId]);
+    await client.query(
+      `INSERT INTO payment_accounts (tenant_id, provider, account_id) VALUES ($1, $2, $3) ON CONFLICT (provider, account_id) DO NOTHING`,
+      [owners.get(DEMO_PAYMENT_ACCOUNT.tenant)!.tenantId, DEMO_PAYMENT_ACCOUNT.provider, DEMO_PAYMENT_ACCOUNT.accountId],
+    );
     // Partner credentials are stored as HMACs under AUTH_TOKEN_PEPPER; without it (a bare
     // `npm run db:seed`) the API could not verify them, so the demo partner is left out.
     if (config.AUTH_TOKEN_PEPPER) {

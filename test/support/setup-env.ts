@@ -20,3 +20,9 @@ process.env.ABUSE_MAX_NOT_FOUND ??= '1000000';
 process.env.ABUSE_MAX_AUTH_FAILURES ??= '1000000';
 process.env.ABUSE_MAX_DISTINCT_OBJECTS ??= '1000000';
 process.env.ABUSE_MAX_BURST ??= '1000000';
+// Each test file gets its own BullMQ key prefix, so no file's worker takes another file's jobs and
+// queues left behind never meet a later run. Spawned workers inherit it (test/support/worker.ts).
+process.env.QUEUE_PREFIX ??= `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+// Every test file shares one database: only the webhook tests' worker relays the outbox, so no other
+// file's worker delivers their events with its own configuration.
+process.env.OUTBOX_RELAY_ENABLED ??= 'false';

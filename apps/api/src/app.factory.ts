@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { AbuseObserver } from './http/abuse-observer.js';
+import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
 import { multipartLimits } from './http/multipart-upload.js';
 import { createValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
@@ -57,6 +58,9 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
       abuse.observe(request, reply);
       done();
     });
+  // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare
+  // @KeepRawBody() only (apps/api/src/inbound/raw-body.ts).
+  keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance());
   await app.register(helmet, {
     // An API serves no documents: nothing may be framed, scripted or embedded.
     contentSecurityPolicy: {

@@ -7,10 +7,12 @@ import { AuthModule } from '@benteng/auth';
 import { ClockModule } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
+import { JobsModule } from '@benteng/jobs';
 import { RedisModule } from '@benteng/redis';
 import { SecurityModule } from '@benteng/security';
 import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
+import { InboundModule } from './inbound/inbound.module.js';
 import { AccessGuard, PartnerGuard, PublicJwtGuard } from './http/access.guard.js';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
@@ -41,17 +43,28 @@ export class LogDestinationModule {}
         forRoutes: ['*'],
       }),
     }),
-    ClsModule.forRoot({ global: true, middleware: { mount: true } }),
+    // The request id goes into the CLS store, where RequestContext reads it (audit, jobs queued by the request).
+    ClsModule.forRoot({
+      global: true,
+      middleware: {
+        mount: true,
+        setup: (cls, req: { id?: unknown }) => {
+          if (typeof req.id === 'string') cls.set('requestId', req.id);
+        },
+      },
+    }),
     DatabaseModule,
     RedisModule,
     ClockModule,
     TenancyModule,
     AuditModule,
     SecurityModule,
+    JobsModule.forProducer(),
     AuthModule,
     HealthModule,
     PublicModule,
     PartnerModule,
+    InboundModule,
     OpenApiModule,
   ],
   providers: [

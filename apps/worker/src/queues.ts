@@ -1,8 +1,8 @@
+import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
+
 /**
- * Queues the worker serves. Tenant jobs (exports, webhook deliveries) carry a signed tenant
- * envelope; platform jobs are a separate, named kind (ARCHITECTURE.md, invariant 7). Their
- * processors arrive with those features; the queues exist from the start so producers and the
- * worker agree on names.
+ * Queues the worker serves (libs/jobs): tenant jobs carry a signed tenant envelope and run in a
+ * Scope; platform jobs are a separate, named kind (ARCHITECTURE.md, invariant 7).
  */
-export const QUEUE_NAMES = ['platform'] as const;
+export const QUEUE_NAMES = [JOBS_QUEUE, PLATFORM_QUEUE] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];

@@ -3,18 +3,21 @@ import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
+import { JobHandlerRegistry } from '@benteng/jobs';
 import { QUEUE_NAMES } from './queues.js';
 
 const READY_TIMEOUT_MS = 10_000;
 
 /**
- * Waits until every queue's Redis connection is up, then says so once: "worker ready". A worker
- * that cannot reach Redis within the timeout stops with an error instead of idling unnoticed.
+ * Waits until every queue's Redis connection is up, then says so once: "worker ready", naming the
+ * queues and the job handlers it serves. A worker that cannot reach Redis within the timeout stops
+ * with an error instead of idling unnoticed.
  */
 @Injectable()
 export class WorkerReadiness implements OnApplicationBootstrap {
   constructor(
     private readonly moduleRef: ModuleRef,
+    private readonly handlers: JobHandlerRegistry,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(WorkerReadiness.name);
@@ -33,6 +36,6 @@ export class WorkerReadiness implements OnApplicationBootstrap {
         clearTimeout(timer);
       }
     }
-    this.logger.info({ queues: QUEUE_NAMES }, 'worker ready');
+    this.logger.info({ queues: QUEUE_NAMES, jobs: this.handlers.names }, 'worker ready');
   }
 }

@@ -1,34 +1,40 @@
-import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
-import { REDACT_PATHS } from '@benteng/common';
+import { AuditModule } from '@benteng/audit';
+import { ClockModule, REDACT_PATHS } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
-import { QUEUE_NAMES } from './queues.js';
+import { DatabaseModule } from '@benteng/database';
+import { JobsWorkerModule } from '@benteng/jobs';
+import { TenancyModule } from '@benteng/tenancy';
+import { JOB_HANDLER_MODULES, JOB_HANDLERS } from './job-handlers.js';
+import { WORKER_LOG_DESTINATION, WorkerLogDestinationModule, type WorkerLogDestination } from './worker-logging.js';
 import { WorkerReadiness } from './worker-readiness.js';
 
 @Module({
   imports: [
     ConfigModule,
     LoggerModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
+      imports: [WorkerLogDestinationModule],
+      inject: [AppConfig, WORKER_LOG_DESTINATION],
+      useFactory: (config: AppConfig, destination: WorkerLogDestination) => {
+        const options = {
           level: config.LOG_LEVEL,
           base: { service: 'benteng-worker' },
           redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
           ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
-        },
-      }),
+        };
+        return { pinoHttp: destination ? [options, destination] : options };
+      },
     }),
-    BullModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        // BullMQ requires maxRetriesPerRequest = null on its blocking connections.
-        connection: { url: config.REDIS_URL, maxRetriesPerRequest: null, connectionName: 'benteng-worker' },
-        prefix: config.QUEUE_PREFIX,
-      }),
-    }),
-    BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
+    // Gives handlers the job's request id and Scope through RequestContext, as requests have them.
+    ClsModule.forRoot({ global: true }),
+    DatabaseModule,
+    ClockModule,
+    TenancyModule,
+    AuditModule,
+    // The BullMQ connection (REDIS_URL, QUEUE_PREFIX), both queues, their processors and the handlers.
+    JobsWorkerModule.register(JOB_HANDLERS, JOB_HANDLER_MODULES),
   ],
   providers: [WorkerReadiness],
 })

@@ -27,6 +27,21 @@ export const AUDIT_EVENT_TYPES = [
   'partner.auth_refused',
   'security.rate_limited',
   'security.principal_blocked',
+  'job.rejected',
+  'job.probe',
+  'webhook.endpoint_created',
+  'webhook.endpoint_updated',
+  'webhook.endpoint_deleted',
+  'webhook.secret_rotated',
+  'webhook.endpoint_disabled',
+  'webhook.redelivered',
+  'webhook.pinged',
+  'export.requested',
+  'export.completed',
+  'export.failed',
+  'export.downloaded',
+  'export.expired',
+  'payments.event_received',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

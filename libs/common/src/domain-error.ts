@@ -10,6 +10,7 @@ export type DomainErrorKind =
   | 'precondition_failed'
   | 'unauthenticated'
   | 'rate_limited'
+  | 'gone'
   | 'too_large'
   | 'unsupported_media_type';
 

@@ -333,6 +333,14 @@ export class AppConfig {
   @Max(86_400, { message: 'must be between 5 and 86400' })
   PLATFORM_CLEANUP_INTERVAL_S = 600;
 
+  /**
+   * Whether this worker relays the outbox to webhook deliveries and sweeps lost deliveries. On in
+   * every real deployment; the test suite turns it off for every worker but the webhook tests' own,
+   * because all test files share one database.
+   */
+  @Transform(({ value }) => (value === undefined ? true : value === true || value === 'true' || value === '1'))
+  OUTBOX_RELAY_ENABLED = true;
+
   /** How often the outbox relay looks for new domain events, milliseconds. */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
@@ -401,6 +409,7 @@ export const CONFIG_VARIABLES = [
   'PAYMENTS_WEBHOOK_SECRET',
   'PLATFORM_CLEANUP_INTERVAL_S',
   'OUTBOX_POLL_INTERVAL_MS',
+  'OUTBOX_RELAY_ENABLED',
   'QUEUE_PREFIX',
 ] as const satisfies readonly (keyof AppConfig)[];
 

@@ -21,6 +21,8 @@ function statusOf(kind: DomainErrorKind): number {
       return 401;
     case 'rate_limited':
       return 429;
+    case 'gone':
+      return 410;
     case 'too_large':
       return 413;
     case 'unsupported_media_type':

@@ -4,7 +4,7 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { Sensitivity } from '@benteng/security';
 import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 
-export type Surface = 'public' | 'partner' | 'internal' | 'ops';
+export type Surface = 'public' | 'partner' | 'internal' | 'inbound' | 'ops';
 
 export interface RouteEntry {
   method: string;
@@ -22,6 +22,8 @@ export function surfaceOf(path: string): Surface {
   if (path === '/v1' || path.startsWith('/v1/')) return 'public';
   if (path.startsWith('/partner/')) return 'partner';
   if (path.startsWith('/internal/')) return 'internal';
+  // Webhooks third parties send us, authenticated by their own signatures (never in /v1's document).
+  if (path.startsWith('/webhooks/inbound/')) return 'inbound';
   return 'ops';
 }
 

@@ -1,5 +1,7 @@
+import { EXPORT_EXTRA_ERRORS, EXPORT_RESPONSE_SCHEMAS, EXPORT_SUCCESS_BODIES } from '../public/export.response.js';
 import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
 import { SECURITY_BLOCK_RESPONSE_SCHEMAS, SECURITY_BLOCK_SUCCESS_BODIES } from '../public/security-block.response.js';
+import { WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS, WEBHOOK_ENDPOINT_SUCCESS_BODIES } from '../public/webhook-endpoint.response.js';
 
 /**
  * Response schemas of the public surface, written out by hand: controllers build their responses
@@ -116,6 +118,8 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   JsonWebKeySet: object({ keys: { type: 'array', items: { type: 'object', description: 'A public JSON Web Key (RFC 7517).' } } }),
   ...PARTNER_CLIENT_RESPONSE_SCHEMAS,
   ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
+  ...EXPORT_RESPONSE_SCHEMAS,
+  ...WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS,
 };
 
 /** A success body: a JSON schema, or raw bytes of the stored type (document downloads). */
@@ -163,10 +167,13 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   'WellKnownController.jwks': { json: 'JsonWebKeySet' },
   ...PARTNER_CLIENT_SUCCESS_BODIES,
   ...SECURITY_BLOCK_SUCCESS_BODIES,
+  ...EXPORT_SUCCESS_BODIES,
+  ...WEBHOOK_ENDPOINT_SUCCESS_BODIES,
 };
 
 /** Errors only some routes raise beyond what their declarations imply (credentials, throttling). */
 export const EXTRA_ERRORS: Record<string, number[]> = {
   'AuthController.login': [401, 429],
   'AuthController.refresh': [401, 429],
+  ...EXPORT_EXTRA_ERRORS,
 };

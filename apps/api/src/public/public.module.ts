@@ -1,14 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
 import { DocumentsModule } from '@benteng/documents';
+import { ExportsModule } from '@benteng/exports';
 import { InvoicesModule } from '@benteng/invoices';
 import { MembersModule } from '@benteng/members';
 import { PartnersModule } from '@benteng/partners';
 import { TicketsModule } from '@benteng/tickets';
+import { WebhooksModule } from '@benteng/webhooks';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { SingleFileUploadInterceptor } from '../http/multipart-upload.js';
 import { AuthController } from './auth.controller.js';
 import { DocumentsController } from './documents.controller.js';
+import { ExportsController } from './exports.controller.js';
 import { InvoicesController } from './invoices.controller.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
@@ -17,11 +20,12 @@ import { RevealOnceInterceptor } from '../http/reveal-once.js';
 import { SecurityBlocksController } from './security-blocks.controller.js';
 import { SessionsController } from './sessions.controller.js';
 import { TicketsController } from './tickets.controller.js';
+import { WebhookEndpointsController } from './webhook-endpoints.controller.js';
 import { WellKnownController } from './well-known.controller.js';
 
 /** The public surface, /v1: tenant users with short-lived access tokens. */
 @Module({
-  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule],
+  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule, WebhooksModule, ExportsModule],
   controllers: [
     AuthController,
     MeController,
@@ -30,9 +34,11 @@ import { WellKnownController } from './well-known.controller.js';
     InvoicesController,
     TicketsController,
     DocumentsController,
+    ExportsController,
     PartnerClientsController,
     SecurityBlocksController,
     WellKnownController,
+    WebhookEndpointsController,
   ],
   providers: [IdempotencyInterceptor, SingleFileUploadInterceptor, RevealOnceInterceptor],
 })

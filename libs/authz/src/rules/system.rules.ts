@@ -4,7 +4,7 @@ import type { SystemPrincipal } from '../principal.js';
 /**
  * System principals act for the application inside one tenant and get only what their job needs:
  * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log; `partner-auth`
- * verifies partner credentials; `security` records abuse blocks.
+ * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for.
  */
 export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: SystemPrincipal }): void {
   switch (principal.name) {
@@ -43,6 +43,18 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       // The platform cleanup job: expire export files.
       can(['read', 'update'], 'Export', { tenantId });
       can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'jobs':
+      // The job worker re-derives a job's actor from current state before running it (invariant 7):
+      // is the tenant active, is the user still an active member (and with which role), is the
+      // login session the job was requested in still open, are the partner client and the key it
+      // used still valid. Read-only, and only the rows that answer those questions.
+      can('read', 'Tenant', { id: tenantId });
+      can('read', 'Membership', { tenantId });
+      can('read', 'User', { memberships: { some: { tenantId } } });
+      can('read', 'Session', { tenantId });
+      can('read', 'PartnerClient', { tenantId });
+      can('read', 'PartnerApiKey', { tenantId });
       return;
     case 'security':
       // The abuse detector records the blocks it places, audits them and notifies tenant admins.

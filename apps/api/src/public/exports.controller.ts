@@ -1,0 +1,101 @@
+import { Readable } from 'node:stream';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, StreamableFile } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { AuthenticatedUser, RequestMeta } from '@benteng/auth';
+import { ExportsService, type ExportDownload, type ExportFilters } from '@benteng/exports';
+import type { Scope } from '@benteng/tenancy';
+import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
+import { setDownloadHeaders } from '../http/content-disposition.js';
+import { Idempotent } from '../http/idempotency.js';
+import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
+import { CreateExportDto, DownloadLinkQuery, ListExportsQuery, type ExportFiltersDto } from './dto/export.dto.js';
+import { downloadUrlResponse, exportResponse, type DownloadUrlResponse, type ExportResponse } from './export.response.js';
+
+const DEFAULT_PAGE = 20;
+
+/** null and absent filter fields mean the same: no filter. */
+function filtersOf(dto: ExportFiltersDto | null | undefined): ExportFilters {
+  return {
+    ...(dto?.status ? { status: dto.status } : {}),
+    ...(dto?.createdFrom ? { createdFrom: dto.createdFrom } : {}),
+    ...(dto?.createdTo ? { createdTo: dto.createdTo } : {}),
+  };
+}
+
+/** The file as an attachment, streamed chunk by chunk from the database. */
+function fileResponse(reply: FastifyReply, download: ExportDownload, chunks: AsyncIterable<Buffer>): StreamableFile {
+  setDownloadHeaders(reply, { contentType: download.contentType, fileName: download.fileName, length: download.byteSize });
+  return new StreamableFile(Readable.from(chunks));
+}
+
+/**
+ * Exports of invoices or tickets (libs/exports): requested here, built by the worker in the
+ * requester's Scope, downloaded by the requester only, with the access token or a short-lived link
+ * signed for them.
+ */
+@Controller('v1/exports')
+export class ExportsController {
+  constructor(private readonly exports: ExportsService) {}
+
+  /** 202: the export is queued; poll its Location until `status` is `ready`. */
+  @Post()
+  @HttpCode(202)
+  @Authorize('create', 'Export')
+  @RateLimit('export')
+  @Idempotent()
+  async create(
+    @CurrentScope() scope: Scope,
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: CreateExportDto,
+    @Meta() meta: RequestMeta,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ExportResponse> {
+    const exp = await this.exports.request(scope, { type: body.type, format: body.format, filters: filtersOf(body.filters) }, meta);
+    reply.header('location', `/v1/exports/${exp.id}`);
+    return exportResponse(exp, user);
+  }
+
+  @Get()
+  @Authorize('read', 'Export')
+  async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListExportsQuery): Promise<{ items: ExportResponse[]; nextCursor: string | null }> {
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const cursor = query.cursor ? decodeCursor(query.cursor, true) : undefined;
+    const items = await this.exports.list(scope, { limit, ...(cursor ? { after: { value: cursor.value as Date, id: cursor.id } } : {}) });
+    return { items: items.map((e) => exportResponse(e, user)), nextCursor: nextCursor(items, limit, 'createdAt') };
+  }
+
+  @Get(':id')
+  @Authorize('read', 'Export')
+  async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<ExportResponse> {
+    return exportResponse(await this.exports.get(scope, id), user);
+  }
+
+  /** The file, for its requester: 409 until ready, 410 once expired. */
+  @Get(':id/content')
+  @Authorize('download', 'Export')
+  async content(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<StreamableFile> {
+    const download = await this.exports.openDownload(scope, id, 'token', meta);
+    return fileResponse(reply, download, this.exports.chunks(scope, download));
+  }
+
+  /** A link to the file that works without the access token, for EXPORT_URL_TTL_S (at most 5 minutes). */
+  @Post(':id/download-url')
+  @HttpCode(200)
+  @Authorize('download', 'Export')
+  async downloadUrl(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string): Promise<DownloadUrlResponse> {
+    return downloadUrlResponse(await this.exports.issueLink(scope, id));
+  }
+
+  @Get(':id/file')
+  @Public('the HMAC signature bound to tenant, export, user and expiry is the credential; the user is checked against current state')
+  async file(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: DownloadLinkQuery,
+    @Meta() meta: RequestMeta,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StreamableFile> {
+    const { scope, download } = await this.exports.openLinkDownload({ tenant: query.tenant, exportId: id, user: query.user, expires: query.expires, sig: query.sig }, meta);
+    return fileResponse(reply, download, this.exports.chunks(scope, download));
+  }
+}

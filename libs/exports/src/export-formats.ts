@@ -1,0 +1,127 @@
+import type { MembershipRole } from '@benteng/database';
+import type { ExportFormat, ExportType } from './export.types.js';
+
+/**
+ * Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @,
+ * and tab or carriage return, which some importers strip before looking at the next character.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A cell a spreadsheet shows as text: a leading formula character gets a `'` before it. */
+export function neutralizeCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** One CSV field (RFC 4180): neutralised, then quoted when it holds a quote, comma, CR or LF. */
+export function csvField(value: string | null): string {
+  if (value === null) return '';
+  const text = neutralizeCell(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** One CSV record, CRLF-terminated as RFC 4180 says. */
+export function csvRecord(values: readonly (string | null)[]): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+/** One JSON Lines record: the object on one line (JSON.stringify escapes CR, LF and lone surrogates). */
+export function jsonlRecord(record: Readonly<Record<string, string | null>>): string {
+  return `${JSON.stringify(record)}\n`;
+}
+
+/** Media types of the files (the download headers add `charset=utf-8` to text/csv; JSON is UTF-8 by definition). */
+export const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv',
+  jsonl: 'application/x-ndjson',
+};
+
+export const fileNameOf = (type: ExportType, format: ExportFormat, id: string): string => `${type}-${id}.${format}`;
+
+/** A column of an export: its name (CSV header, JSON key) and how to read it from a row. */
+export interface Column<R> {
+  readonly name: string;
+  readonly value: (row: R) => string | null;
+}
+
+/** The invoice fields an export reads: never creator ids, lines or internal timestamps. */
+export interface InvoiceExportRow {
+  id: string;
+  number: string;
+  status: string;
+  currency: string;
+  customerName: string;
+  customerEmail: string | null;
+  customerTaxId: string | null;
+  totalMinor: bigint;
+  dueDate: Date | null;
+  issuedAt: Date | null;
+  createdAt: Date;
+}
+
+export interface TicketExportRow {
+  id: string;
+  subject: string;
+  status: string;
+  priority: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
+const day = (date: Date | null): string | null => date?.toISOString().slice(0, 10) ?? null;
+
+/**
+ * Invoice columns for a role, by the same field rule as the API's invoice response
+ * (apps/api/src/public/invoice.response.ts): viewers never see the customer's email or tax id.
+ * Viewers cannot request exports today; the rule is applied anyway, so a change to the export rules
+ * cannot widen what a file shows.
+ */
+export function invoiceColumns(role: MembershipRole): Column<InvoiceExportRow>[] {
+  const contact: Column<InvoiceExportRow>[] =
+    role === 'viewer'
+      ? []
+      : [
+          { name: 'customerEmail', value: (r) => r.customerEmail },
+          { name: 'customerTaxId', value: (r) => r.customerTaxId },
+        ];
+  return [
+    { name: 'id', value: (r) => r.id },
+    { name: 'number', value: (r) => r.number },
+    { name: 'status', value: (r) => r.status },
+    { name: 'currency', value: (r) => r.currency },
+    { name: 'customerName', value: (r) => r.customerName },
+    ...contact,
+    // Minor units as a decimal string, as the API sends them.
+    { name: 'totalMinor', value: (r) => r.totalMinor.toString() },
+    { name: 'dueDate', value: (r) => day(r.dueDate) },
+    { name: 'issuedAt', value: (r) => iso(r.issuedAt) },
+    { name: 'createdAt', value: (r) => iso(r.createdAt) },
+  ];
+}
+
+/** Ticket columns: no body, no people (opener, assignee), so no user ids. */
+export const TICKET_COLUMNS: readonly Column<TicketExportRow>[] = [
+  { name: 'id', value: (r) => r.id },
+  { name: 'subject', value: (r) => r.subject },
+  { name: 'status', value: (r) => r.status },
+  { name: 'priority', value: (r) => r.priority },
+  { name: 'createdAt', value: (r) => iso(r.createdAt) },
+  { name: 'updatedAt', value: (r) => iso(r.updatedAt) },
+];
+
+/** Turns rows into the text of one format: a header first for CSV, then one record per row. */
+export class RecordEncoder<R> {
+  constructor(
+    private readonly format: ExportFormat,
+    private readonly columns: readonly Column<R>[],
+  ) {}
+
+  header(): string {
+    return this.format === 'csv' ? csvRecord(this.columns.map((c) => c.name)) : '';
+  }
+
+  record(row: R): string {
+    if (this.format === 'csv') return csvRecord(this.columns.map((c) => c.value(row)));
+    return jsonlRecord(Object.fromEntries(this.columns.map((c) => [c.name, c.value(row)])));
+  }
+}

@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { AuditLog } from '@benteng/audit';
+import { accessibleWhere, principalId } from '@benteng/authz';
+import { Clock } from '@benteng/common';
+import { AppConfig } from '@benteng/config';
+import { TenantDatabase, type Prisma } from '@benteng/database';
+import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
+import type { Scope } from '@benteng/tenancy';
+import { ExportBookkeeping } from './export-bookkeeping.js';
+import { ExportError } from './export.errors.js';
+import { ChunkedFile } from './export-file.js';
+import { rowSource, checkedFilters } from './export-rows.js';
+import { EXPORT_RUN_JOB, type ExportJobData, type ExportView } from './export.types.js';
+import { EXPORT_SELECT, exportView } from './export.view.js';
+
+/** Rows read per tenant transaction. */
+export const EXPORT_BATCH_ROWS = 1_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Another run of the same export took it over (a stalled job handed to another worker). */
+class Superseded extends Error {
+  constructor() {
+    super('export run superseded');
+    this.name = 'Superseded';
+  }
+}
+
+/**
+ * The exports this job may touch: its requester's own. The job acts for the requester, and the
+ * export rules grant `download` on exactly those (owners and admins `read` others' too, but a job
+ * must never write someone else's export).
+ */
+const own = (scope: Scope): Prisma.ExportWhereInput => accessibleWhere(scope.ability, 'download', 'Export');
+
+/**
+ * `exports.run`: builds an export's file in its requester's Scope, re-derived by the worker from
+ * current state (a locked or removed requester's job is refused before this runs; the listener in
+ * export-job-failures.ts then marks the export failed).
+ *
+ * Idempotent, because BullMQ delivers at least once:
+ * - a ready, failed or expired export is left alone;
+ * - otherwise (queued, or running when a worker died mid-file) the run *claims* it: status running,
+ *   version + 1, existing chunks deleted, all in one transaction;
+ * - every chunk is written only while the export is still running under this claim's version
+ *   (checked with a share lock on the export row, so a claim by another run waits for the write or
+ *   the write sees the new version and stops);
+ * - the final update (ready, counts, digest, expiry) is guarded the same way and carries the
+ *   `export.completed` audit event in its transaction, so at most one run completes an export.
+ *
+ * Memory stays flat: rows are read a batch at a time by keyset (id order) and the file goes to
+ * export_chunks about 1 MiB at a time, hashed on the way.
+ */
+@TenantJob(EXPORT_RUN_JOB)
+@Injectable()
+export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
+  constructor(
+    private readonly db: TenantDatabase,
+    private readonly audit: AuditLog,
+    private readonly bookkeeping: ExportBookkeeping,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(ExportRunHandler.name);
+  }
+
+  async handle(scope: Scope, data: ExportJobData, context: TenantJobContext<ExportJobData>): Promise<void> {
+    if (scope.principal.kind !== 'user') throw new JobRejection('wrong_actor');
+    const exportId = data?.exportId;
+    if (typeof exportId !== 'string' || !UUID.test(exportId)) throw new JobRejection('malformed');
+
+    const claim = await this.claim(scope, exportId);
+    if (claim.kind === 'not_permitted') throw new JobRejection('export_not_permitted');
+    if (claim.kind !== 'claimed') {
+      this.logger.info({ exportId, outcome: claim.kind }, 'export run skipped');
+      return;
+    }
+    const { export: exp, version } = claim;
+    let filters;
+    try {
+      filters = checkedFilters(exp.type, exp.filters);
+    } catch (error) {
+      if (!(error instanceof ExportError)) throw error;
+      await this.bookkeeping.markFailed(scope.tenantId, exportId, 'invalid_filters', context.requestId);
+      return;
+    }
+
+    try {
+      const file = new ChunkedFile((seq, bytes) => this.writeChunk(scope, exportId, version, seq, bytes));
+      const source = rowSource(scope, scope.principal.role, exp.type, exp.format, filters);
+      await file.write(source.header());
+      let rowCount = 0;
+      for (;;) {
+        const batch = await this.db.run(scope, (tx) => source.next(tx, EXPORT_BATCH_ROWS));
+        rowCount += batch.count;
+        await file.write(batch.text);
+        if (batch.count < EXPORT_BATCH_ROWS) break;
+      }
+      const { byteSize, sha256, chunks } = await file.end();
+      const completed = await this.complete(scope, exportId, version, { rowCount, byteSize, sha256 }, context.requestId);
+      this.logger.info({ exportId, rowCount, byteSize, chunks, completed }, completed ? 'export ready' : 'export run superseded at completion');
+    } catch (error) {
+      if (error instanceof Superseded) {
+        this.logger.info({ exportId }, 'export run superseded by another run');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async claim(scope: Scope, id: string): Promise<{ kind: 'not_permitted' | 'finished' | 'superseded' } | { kind: 'claimed'; export: ExportView; version: number }> {
+    return this.db.run(scope, async (tx) => {
+      const row = await tx.export.findFirst({ where: { AND: [own(scope), { id }] }, select: EXPORT_SELECT });
+      if (!row) return { kind: 'not_permitted' as const };
+      if (row.status !== 'queued' && row.status !== 'running') return { kind: 'finished' as const };
+      const claimed = await tx.export.updateMany({
+        where: { AND: [own(scope), { id, version: row.version, status: row.status }] },
+        data: { status: 'running', startedAt: this.clock.now(), rowCount: null, byteSize: null, sha256: null, version: { increment: 1 } },
+      });
+      if (claimed.count !== 1) return { kind: 'superseded' as const };
+      // After the update, which holds the row lock: a chunk write of an older run either finished
+      // before (and its chunk goes here) or waits and then finds the version changed.
+      await tx.exportChunk.deleteMany({ where: { exportId: id } });
+      return { kind: 'claimed' as const, export: exportView(row), version: row.version + 1 };
+    });
+  }
+
+  private async writeChunk(scope: Scope, exportId: string, version: number, seq: number, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    await this.db.run(scope, async (tx) => {
+      // FOR SHARE conflicts with a claim's UPDATE, so the check holds until this chunk commits.
+      // The export was found through the requester's `download` rule when it was claimed; this
+      // only asks whether that claim is still the current one.
+      const current = await tx.$queryRaw<{ version: number }[]>`
+        SELECT version FROM exports
+         WHERE tenant_id = ${scope.tenantId}::uuid AND id = ${exportId}::uuid AND status = 'running' AND version = ${version}
+           FOR SHARE`;
+      if (current.length !== 1) throw new Superseded();
+      await tx.exportChunk.create({ data: { tenantId: scope.tenantId, exportId, seq, bytes } });
+    });
+  }
+
+  private complete(scope: Scope, id: string, version: number, file: { rowCount: number; byteSize: number; sha256: string }, requestId: string): Promise<boolean> {
+    const now = this.clock.now();
+    return this.db.run(scope, async (tx) => {
+      const done = await tx.export.updateMany({
+        where: { AND: [own(scope), { id, status: 'running', version }] },
+        data: {
+          status: 'ready',
+          rowCount: file.rowCount,
+          byteSize: BigInt(file.byteSize),
+          sha256: file.sha256,
+          completedAt: now,
+          expiresAt: new Date(now.getTime() + this.config.EXPORT_TTL_S * 1000),
+          version: { increment: 1 },
+        },
+      });
+      if (done.count !== 1) return false;
+      await this.audit.recordIn(tx, scope.tenantId, {
+        type: 'export.completed',
+        outcome: 'success',
+        actor: principalId(scope.principal),
+        subject: `export:${id}`,
+        requestId,
+        data: { rowCount: file.rowCount, byteSize: file.byteSize },
+      });
+      return true;
+    });
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { ExportBookkeeping } from './export-bookkeeping.js';
+import { ExportJobFailures } from './export-job-failures.js';
+import { ExportRunHandler } from './export-run.handler.js';
+import { ExportsCleanupHandler } from './exports-cleanup.handler.js';
+
+/**
+ * The worker side of exports: `exports.run` (ExportRunHandler), `exports.cleanup`
+ * (ExportsCleanupHandler, scheduled), and the listener that fails an export whose job failed for
+ * good. Listed in apps/worker/src/job-handlers.ts (JOB_HANDLER_MODULES); JobsWorkerModule finds the
+ * handlers by their metadata.
+ */
+@Module({
+  providers: [ExportBookkeeping, ExportRunHandler, ExportsCleanupHandler, ExportJobFailures],
+})
+export class ExportsWorkerModule {}

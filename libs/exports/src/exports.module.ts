@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { DownloadLinks } from './download-links.js';
+import { ExportsService } from './exports.service.js';
+
+/**
+ * Exports on the API side. JobQueue comes from JobsModule.forProducer() (global, imported once by
+ * the application); database, audit and clock are global too.
+ */
+@Module({
+  providers: [ExportsService, DownloadLinks],
+  exports: [ExportsService],
+})
+export class ExportsModule {}

@@ -1,0 +1,27 @@
+export { ExportsModule } from './exports.module.js';
+export { ExportsWorkerModule } from './exports-worker.module.js';
+export { ExportsService, EXPORT_ATTEMPTS, MAX_EXPORT_PAGE, type DownloadVia, type ExportRequestMeta } from './exports.service.js';
+export { ExportRunHandler, EXPORT_BATCH_ROWS } from './export-run.handler.js';
+export { ExportsCleanupHandler } from './exports-cleanup.handler.js';
+export { ExportBookkeeping } from './export-bookkeeping.js';
+export { ExportJobFailures } from './export-job-failures.js';
+export { DownloadLinks, downloadLinkPath, signDownloadLink, verifyDownloadLink, type DownloadLinkClaims, type PresentedLink } from './download-links.js';
+export { ExportError, ExportErrorCode } from './export.errors.js';
+export { ChunkedFile, CHUNK_BYTES } from './export-file.js';
+export { CONTENT_TYPES, csvField, csvRecord, fileNameOf, invoiceColumns, jsonlRecord, neutralizeCell, TICKET_COLUMNS } from './export-formats.js';
+export { checkedFilters } from './export-rows.js';
+export {
+  EXPORT_FORMATS,
+  EXPORT_RUN_JOB,
+  EXPORT_STATUS_FILTERS,
+  EXPORT_TYPES,
+  EXPORTS_CLEANUP_JOB,
+  type ExportDownload,
+  type ExportFilters,
+  type ExportFormat,
+  type ExportJobData,
+  type ExportListQuery,
+  type ExportType,
+  type ExportView,
+  type NewExport,
+} from './export.types.js';

@@ -1,0 +1,25 @@
+export { JOBS_QUEUE, PLATFORM_QUEUE, type JobActor, type JobEnvelope, type PlatformJobEnvelope, type SignedEnvelope, type TenantJobEnvelope } from './job-envelope.js';
+export { JobRejection, type ActorRevokedDetail, type JobRejectionReason } from './job-rejection.js';
+export { JobSigner, JOB_NAME, parseEnvelope } from './job-signer.js';
+export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, JobQueue, jobActorOf, type PlatformJobEnqueueOptions, type TenantJobOptions } from './job-queue.js';
+export {
+  PlatformJob,
+  TenantJob,
+  PLATFORM_JOB,
+  TENANT_JOB,
+  type PlatformJobContext,
+  type PlatformJobHandler,
+  type PlatformJobOptions,
+  type TenantJobContext,
+  type TenantJobHandler,
+} from './job-handlers.js';
+export { JobHandlerRegistry } from './job-handler.registry.js';
+export { JobActors } from './job-actors.js';
+export { JobProbeHandler, JOB_PROBE } from './job-probe.handler.js';
+export { PlatformPurgeJob, PLATFORM_PURGE } from './platform-purge.job.js';
+export { TenantJobProcessor } from './tenant-job.processor.js';
+export { PlatformJobProcessor } from './platform-job.processor.js';
+export { PlatformJobScheduler } from './platform-job.scheduler.js';
+export { namesAnotherTenant } from './tenant-claims.js';
+export { jobActorId, LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY } from './job-runtime.js';
+export { JobsModule, JobsWorkerModule, type JobsProducerOptions } from './jobs.module.js';

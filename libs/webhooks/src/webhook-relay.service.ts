@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { subject } from '@casl/ability';
+import { PinoLogger } from 'nestjs-pino';
+import { accessibleWhere } from '@benteng/authz';
+import { Clock } from '@benteng/common';
+import { AppConfig } from '@benteng/config';
+import { PrismaService, TenantDatabase, type Prisma } from '@benteng/database';
+import { WebhookDispatcher } from './webhook-dispatch.js';
+import { ENDPOINT_DISABLED_EVENT, messageIdForEvent, WEBHOOK_EVENT_TYPES, type WebhookMessage } from './webhook.events.js';
+import { retrySchedule } from './webhook-retry.js';
+import type { DeliveryStatus } from './webhook.types.js';
+
+/** Events taken from the outbox per query. */
+export const RELAY_BATCH = 100;
+/** Overdue deliveries re-queued per sweep. */
+export const SWEEP_BATCH = 500;
+/** A pending delivery this far past its next attempt time has lost its job (or its worker). */
+export const SWEEP_GRACE_MS = 60_000;
+
+interface Pending {
+  tenant_id: string;
+  id: string;
+}
+
+/**
+ * The outbox relay and the delivery sweeper. Both start from a platform function that crosses
+ * tenants and returns ids only (ARCHITECTURE.md, invariant 4: `outbox_pending`,
+ * `webhook_deliveries_due`); every read and write after that happens in the row's own tenant, as
+ * the `webhooks` system principal, under RLS and the CASL rules.
+ */
+@Injectable()
+export class WebhookRelayService {
+  private readonly firstDelayMs: number;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly db: TenantDatabase,
+    private readonly dispatcher: WebhookDispatcher,
+    private readonly clock: Clock,
+    config: AppConfig,
+    private readonly logger: PinoLogger,
+  ) {
+    this.firstDelayMs = retrySchedule(config.WEBHOOK_RETRY_SCHEDULE_S)[0] ?? 0;
+    this.logger.setContext(WebhookRelayService.name);
+  }
+
+  /** Publishes one batch of unpublished events; resolves with how many the outbox offered (RELAY_BATCH: there may be more). */
+  async relayBatch(): Promise<number> {
+    const pending = await this.prisma.client.$queryRaw<Pending[]>`SELECT tenant_id::text AS tenant_id, id::text AS id FROM outbox_pending(${RELAY_BATCH}::int)`;
+    for (const { tenant_id: tenantId, id } of pending) {
+      try {
+        await this.relayEvent(tenantId, id);
+      } catch (error) {
+        // One tenant's trouble must not stop the others: the event stays unpublished and comes back.
+        this.logger.error({ err: error, tenantId, eventId: id }, 'outbox event not relayed');
+      }
+    }
+    return pending.length;
+  }
+
+  /**
+   * Publishes one event: in ONE transaction of its tenant, mark it published (only if nobody else
+   * did: another worker's relay may hold or have taken it) and create one delivery per enabled
+   * endpoint subscribed to its type; after the commit, queue the first attempt of each. A crash
+   * between commit and enqueue leaves deliveries that are due and have no job: the sweeper queues
+   * them. Resolves with the ids of the deliveries created.
+   */
+  async relayEvent(tenantId: string, eventId: string): Promise<string[]> {
+    const scope = WebhookDispatcher.scopeFor(tenantId);
+    const now = this.clock.now();
+    const created = await this.db.run(scope, async (tx) => {
+      // SKIP LOCKED: a row another relay is publishing right now is its business, not a wait.
+      const locked = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id::text AS id FROM domain_events WHERE tenant_id = ${tenantId}::uuid AND id = ${eventId}::uuid AND published_at IS NULL FOR UPDATE SKIP LOCKED`;
+      if (locked.length === 0) return [];
+      const published = await tx.domainEvent.updateMany({ where: { tenantId, id: eventId, publishedAt: null }, data: { publishedAt: now } });
+      if (published.count === 0) return [];
+      const event = await tx.domainEvent.findFirst({ where: { tenantId, id: eventId }, select: { id: true, type: true, subjectId: true, payload: true, occurredAt: true } });
+      if (!event || !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(event.type)) return [];
+      const endpoints = await tx.webhookEndpoint.findMany({
+        where: {
+          AND: [
+            accessibleWhere(scope.ability, 'read', 'WebhookEndpoint'),
+            { enabled: true, events: { has: event.type } },
+            // The endpoint an announcement is about never hears it (it is disabled anyway).
+            event.type === ENDPOINT_DISABLED_EVENT ? { NOT: { id: event.subjectId } } : {},
+          ],
+        },
+        select: { id: true },
+      });
+      if (endpoints.length === 0) return [];
+      if (!scope.ability.can('create', subject('WebhookDelivery', { tenantId } as never))) throw new Error('the webhooks principal may not create deliveries');
+      const message: WebhookMessage = { type: event.type, timestamp: event.occurredAt.toISOString(), data: event.payload as Record<string, unknown> };
+      const rows = endpoints.map((endpoint) => ({
+        tenantId,
+        id: randomUUID(),
+        endpointId: endpoint.id,
+        messageId: messageIdForEvent(event.id),
+        eventType: event.type,
+        eventId: event.id,
+        payload: message as unknown as Prisma.InputJsonObject,
+        status: 'pending' satisfies DeliveryStatus,
+        nextAttemptAt: new Date(now.getTime() + this.firstDelayMs),
+        createdAt: now,
+        updatedAt: now,
+      }));
+      await tx.webhookDelivery.createMany({ data: rows });
+      return rows.map((row) => row.id);
+    });
+    for (const deliveryId of created) {
+      try {
+        await this.dispatcher.attempt(tenantId, deliveryId, 1, this.firstDelayMs);
+      } catch (error) {
+        this.logger.warn({ err: error, tenantId, deliveryId }, 'delivery job not queued; the sweeper will queue it');
+      }
+    }
+    return created;
+  }
+
+  /**
+   * Re-queues pending deliveries whose next attempt is more than SWEEP_GRACE_MS overdue: their job
+   * was lost (a crash between commit and enqueue, Redis trouble) or their worker died mid-attempt
+   * (the claim's lease ran out). The job made is for the attempt after the last one claimed, so it
+   * cannot repeat an attempt. Resolves with how many were re-queued.
+   */
+  async sweep(): Promise<number> {
+    const now = this.clock.now();
+    const cutoff = new Date(now.getTime() - SWEEP_GRACE_MS);
+    const due = await this.prisma.client.$queryRaw<Pending[]>`SELECT tenant_id::text AS tenant_id, id::text AS id FROM webhook_deliveries_due(${cutoff}, ${SWEEP_BATCH}::int)`;
+    let queued = 0;
+    for (const { tenant_id: tenantId, id } of due) {
+      try {
+        const scope = WebhookDispatcher.scopeFor(tenantId);
+        const delivery = await this.db.run(scope, (tx) =>
+          tx.webhookDelivery.findFirst({
+            where: { AND: [accessibleWhere(scope.ability, 'read', 'WebhookDelivery'), { id, status: 'pending', nextAttemptAt: { lte: cutoff } }] },
+            select: { attempts: true },
+          }),
+        );
+        if (!delivery) continue;
+        await this.dispatcher.resweep(tenantId, id, delivery.attempts + 1, now);
+        queued++;
+      } catch (error) {
+        this.logger.error({ err: error, tenantId, deliveryId: id }, 'overdue delivery not re-queued');
+      }
+    }
+    if (queued > 0) this.logger.info({ queued }, 'overdue webhook deliveries re-queued');
+    return queued;
+  }
+}

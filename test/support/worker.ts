@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { projectRoot } from '@benteng/database';
+
+const WORKER = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'main.js');
+
+/**
+ * A BullMQ key prefix of its own (QUEUE_PREFIX) for one test file: pass it to every producer and
+ * every worker the file starts, so test files running at the same time never take each other's
+ * jobs. 1-40 characters, as QUEUE_PREFIX requires.
+ */
+export function uniqueQueuePrefix(label = 'test'): string {
+  return `t-${label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 20) || 'x'}-${randomBytes(5).toString('hex')}`;
+}
+
+export interface WorkerProcess {
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** The JSON log lines so far, parsed (other lines are skipped). */
+  lines(): Record<string, unknown>[];
+  /** Resolves once the output contains `text` (or a parsed line satisfies the predicate); rejects with the output on timeout or exit. */
+  waitFor(text: string | ((line: Record<string, unknown>) => boolean), ms: number): Promise<void>;
+  /** Resolves with the exit code. */
+  exit: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM (graceful shutdown), then the exit code; a no-op for a process that has exited. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts the compiled worker (dist/apps/worker/src/main.js) as a real process, with this test
+ * process's environment (test database, Redis, keys and pepper from test/support/setup-env.ts,
+ * so it verifies the jobs this process signs) plus `env`. LOG_LEVEL defaults to info so tests can
+ * read its log lines. Build first: `npm test` does; alone, `node apps/dev/build.mjs`.
+ */
+export function startWorker(env: Record<string, string> = {}): WorkerProcess {
+  if (!existsSync(WORKER)) throw new Error('dist/ is missing: run the suite with `npm test`, which builds first');
+  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = (): Record<string, unknown>[] =>
+    output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  return {
+    output: () => output,
+    lines,
+    exit,
+    kill: (signal) => child.kill(signal),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exit;
+    },
+    waitFor: async (match, ms) => {
+      const deadline = Date.now() + ms;
+      const found = () => (typeof match === 'string' ? output.includes(match) : lines().some(match));
+      while (!found()) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker never printed ${typeof match === 'string' ? `"${match}"` : 'the expected line'}:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+/** Starts a worker on `queuePrefix` and waits for its "worker ready" line. */
+export async function startReadyWorker(queuePrefix: string, env: Record<string, string> = {}, ms = 20_000): Promise<WorkerProcess> {
+  const worker = startWorker({ QUEUE_PREFIX: queuePrefix, ...env });
+  try {
+    await worker.waitFor('worker ready', ms);
+  } catch (error) {
+    worker.kill('SIGKILL');
+    throw error;
+  }
+  return worker;
+}
+
+/** Deletes every key of the given queues under a test's prefix (call in afterAll). */
+export async function obliterateQueues(queuePrefix: string, names: readonly string[] = ['jobs', 'platform']): Promise<void> {
+  for (const name of names) {
+    const queue = new Queue(name, { connection: { url: process.env.REDIS_URL, maxRetriesPerRequest: null }, prefix: queuePrefix });
+    try {
+      await queue.obliterate({ force: true });
+    } finally {
+      await queue.close();
+    }
+  }
+}
