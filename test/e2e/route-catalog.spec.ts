@@ -28,8 +28,9 @@ describe('route catalog', () => {
       const strays = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none');
       expect(strays).toEqual([]);
       const publicOnV1 = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth === 'none').map((r) => `${r.method} ${r.path}`);
-      // Unauthenticated /v1 routes are few and deliberate: login, refresh and the API description.
-      expect(publicOnV1).toEqual(['POST /v1/auth/login', 'POST /v1/auth/refresh', 'GET /v1/docs', 'GET /v1/docs/:asset', 'GET /v1/openapi.json']);
+      // Unauthenticated /v1 routes are few and deliberate: login, refresh, the API description, and
+      // an export's signed download link (its HMAC, bound to tenant, export, user and expiry, is the credential).
+      expect(publicOnV1).toEqual(['POST /v1/auth/login', 'POST /v1/auth/refresh', 'GET /v1/docs', 'GET /v1/docs/:asset', 'GET /v1/exports/:id/file', 'GET /v1/openapi.json']);
     } finally {
       await api.close();
     }

@@ -52,6 +52,11 @@ const FORBIDDEN_KEYS = [
   'storageKey',
   'principal',
   'liftedBy',
+  'requestedById',
+  // Webhook signing secrets: in clear only in the answer of the call that made one (create, rotate: not GETs).
+  'secret',
+  'secretCiphertext',
+  'previousSecretCiphertext',
 ];
 
 const api = await buildApi();
@@ -88,6 +93,9 @@ describe('exposure matrix', () => {
   let foreignIds: string[];
   /** Hashes and credentials of the tenant: no answer contains one. */
   let secrets: string[];
+  /** The webhook signing secrets the factories were shown once, and how many endpoints hold a current and a previous ciphertext. */
+  let revealed: string[];
+  let endpointsWithBothCiphertexts: number;
 
   beforeAll(async () => {
     [tenant, other] = await Promise.all([createTenant(owner, 'exp'), createTenant(owner, 'exp-other')]);
@@ -110,10 +118,16 @@ describe('exposure matrix', () => {
       `SELECT password_hash AS secret FROM users WHERE id = ANY ($2::uuid[]) AND password_hash IS NOT NULL
        UNION ALL SELECT secret_hash FROM partner_clients WHERE tenant_id = $1
        UNION ALL SELECT key_hash FROM partner_api_keys WHERE tenant_id = $1
-       UNION ALL SELECT token_hash FROM refresh_tokens WHERE tenant_id = $1`,
+       UNION ALL SELECT token_hash FROM refresh_tokens WHERE tenant_id = $1
+       UNION ALL SELECT secret_ciphertext FROM webhook_endpoints WHERE tenant_id = $1
+       UNION ALL SELECT previous_secret_ciphertext FROM webhook_endpoints WHERE tenant_id = $1 AND previous_secret_ciphertext IS NOT NULL`,
       [tenant.id, ROLES.map((r) => tenant.users[r].id)],
     );
-    secrets = [...rows.map((r) => r.secret), partner.key, partner.clientSecret];
+    // Secrets the factories were shown once (webhook signing secrets): no GET carries them again.
+    revealed = [...objects.values()].flatMap((o) => o.secrets ?? []);
+    secrets = [...rows.map((r) => r.secret), partner.key, partner.clientSecret, ...revealed];
+    const { rows: endpoints } = await owner.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_endpoints WHERE tenant_id = $1 AND previous_secret_ciphertext IS NOT NULL', [tenant.id]);
+    endpointsWithBothCiphertexts = endpoints[0]!.n;
   });
 
   it('knows every auth kind and surface the routes declare, so no route escapes the matrix', () => {
@@ -124,6 +138,9 @@ describe('exposure matrix', () => {
   it('finds GET routes, and every caller can read something', () => {
     expect(getRoutes.length).toBeGreaterThan(0);
     expect(secrets.length).toBeGreaterThan(2);
+    // The checked secrets include what a webhook endpoint keeps: both ciphertexts and the secrets once revealed.
+    expect(revealed.length, 'webhook signing secrets revealed to the factories').toBeGreaterThan(0);
+    expect(endpointsWithBothCiphertexts, 'webhook endpoints with both secret ciphertexts').toBeGreaterThan(0);
     const readers = new Map(getRoutes.flatMap((r) => readersOf(r).map((c) => [c.name, c] as const)));
     for (const caller of readers.values()) expect(getRoutes.some((r) => readersOf(r).some((c) => c.name === caller.name) && mayCallAnywhere(r, caller)), `${caller.name} reads something`).toBe(true);
   });
@@ -142,6 +159,11 @@ describe('exposure matrix', () => {
         // The maker's objects; a role that only sees its own rows gets 404 (recorded, so a change shows).
         if (res.status === 404 && !caller.maker) {
           seen[`${label(route)} as ${caller.name}`] = ['(404: not visible to this role)'];
+          continue;
+        }
+        // A role that sees the object but may not have it (an export's file is its requester's only): recorded too.
+        if (res.status === 403 && !caller.maker) {
+          seen[`${label(route)} as ${caller.name}`] = ['(403: visible but refused to this role)'];
           continue;
         }
         expect(res.status, `${caller.name} ${label(route)} -> ${res.status} ${res.text}`).toBe(200);

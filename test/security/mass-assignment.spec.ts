@@ -5,8 +5,9 @@ import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catal
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { createPaymentAccount, payableInvoice } from '../support/payment-provider.js';
 import { problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
-import { fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, undrivenRoutes, type Created } from '../support/route-factories.js';
+import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, undrivenRoutes, type Created } from '../support/route-factories.js';
 
 /**
  * Mass assignment, for every route that takes a body: the list comes from the router's own
@@ -24,7 +25,7 @@ import { fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, route
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const WRITES = ['POST', 'PUT', 'PATCH'];
 
-const api = await buildApi();
+const api = await buildApi({ env: ANONYMOUS_ENV });
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
 const writeRoutes = routes.filter((r) => WRITES.includes(r.method) && (isDriven(r) || r.access?.auth === 'none'));
@@ -54,7 +55,7 @@ describe('mass assignment matrix', () => {
   let tenant: TestTenant;
   let other: TestTenant;
   let tables: string[];
-  const { FACTORIES, handle, factoryFor, bodyFor, upload, partnerOf, as } = routeFactories({ api, client, owner, password });
+  const { FACTORIES, handle, factoryFor, bodyFor, upload, partnerOf, as, call } = routeFactories({ api, client, owner, password });
 
   /**
    * Anonymous write routes: the body that would succeed for the tenant (the credential is the
@@ -67,6 +68,8 @@ describe('mass assignment matrix', () => {
       const partner = await partnerOf(tenant);
       return { grant_type: 'client_credentials', client_id: partner.clientId, client_secret: partner.clientSecret };
     },
+    // The credential is the signature over the sent bytes, which `call` adds (SIGNED_ROUTES).
+    'POST /webhooks/inbound/payments': async () => ({ ...(await payableInvoice(owner, tenant, await createPaymentAccount(owner, tenant.id))).event }),
   };
 
   /** Rows per tenant table for the tenant: a refused write adds none (and removes none). */
@@ -118,7 +121,7 @@ describe('mass assignment matrix', () => {
     // Probe: which of status/role does the route's DTO refuse? On random ids, so nothing real is touched.
     const extra: Record<string, unknown> = alwaysExtra(other.users.owner.id);
     for (const [field, value] of Object.entries(maybeExtra)) {
-      const probe = await client.call(route.method, fill(route.path, randomParams(route.path)), { token: await tokenFor(route), body: { [field]: value } });
+      const probe = await call(route, fill(route.path, randomParams(route.path)), { token: await tokenFor(route), body: { [field]: value } });
       if (whitelisted(probe).includes(`/${field}`)) extra[field] = value;
     }
 
@@ -127,7 +130,7 @@ describe('mass assignment matrix', () => {
     const minimal = { ...(factory ? (bodyFor(factory, route) ?? {}) : {}), ...credentials };
     const before = await created?.read();
     const countsBefore = await rowCounts(tenant.id);
-    const res = await client.call(route.method, fill(route.path, params), { token: jsonToken, body: { ...minimal, ...extra } });
+    const res = await call(route, fill(route.path, params), { token: jsonToken, body: { ...minimal, ...extra } });
 
     // 415: not a JSON route (an upload). Its form fields are held to the same whitelist instead.
     const isUpload = res.status === 415;

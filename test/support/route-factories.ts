@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { defineAbilityFor, PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope, type Principal } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
@@ -7,6 +7,7 @@ import type { RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import type { TestApi } from './api.js';
 import type { TestTenant } from './factories.js';
 import { createPartnerClient, createPartnerKey } from './partners.js';
+import { INBOUND_PAYMENTS_PATH, newWebhookSecret, postRaw, SimulatedPaymentProvider } from './payment-provider.js';
 import { arranged, type ApiResponse, type PublicClient } from './public-api.js';
 
 /**
@@ -123,6 +124,11 @@ export interface Created {
   params: Record<string, string>;
   /** Everything about the object that a successful call would change, re-read through the owner connection. */
   read(): Promise<unknown>;
+  /**
+   * Credentials in clear the API revealed once while the object was made (a webhook signing
+   * secret): no later answer may carry one (the exposure matrix checks every GET for them).
+   */
+  secrets?: string[];
 }
 
 /**
@@ -177,7 +183,26 @@ export interface RouteFactories {
   partnerOf(tenant: TestTenant, scopes?: readonly PartnerScope[], tag?: string): Promise<PartnerHandle>;
   /** The bearer credential and principal of a caller in the tenant: a fresh login, or its client's API key. */
   as(tenant: TestTenant, caller: Caller): Promise<{ token: string; principal: Principal }>;
+  /**
+   * `client.call` for a route: a route in SIGNED_ROUTES gets its body as JSON text, signed as sent
+   * (the app must be built with ANONYMOUS_ENV); every other route is called as before.
+   */
+  call(route: RouteEntry, url: string, options: { token?: string; body?: unknown }): Promise<ApiResponse>;
 }
+
+/**
+ * Anonymous routes whose credential is not in the body but a signature over the request's exact
+ * bytes (signed webhooks), with the sender that signs them. The matrices build their app with
+ * ANONYMOUS_ENV, so that each sender's secret is the one the app verifies with, and send such
+ * routes' bodies signed as they are sent (extra fields included) through `call`: the route's
+ * validation is reached exactly as a genuine sender reaches it, never short-circuited by a 401.
+ */
+const PAYMENTS_SECRET = newWebhookSecret();
+const SIGNED_ROUTES: Record<string, SimulatedPaymentProvider> = {
+  [`POST ${INBOUND_PAYMENTS_PATH}`]: new SimulatedPaymentProvider(PAYMENTS_SECRET),
+};
+/** Configuration the matrices' app needs for the signed anonymous routes (SIGNED_ROUTES). */
+export const ANONYMOUS_ENV: Record<string, string> = { PAYMENTS_WEBHOOK_SECRET: PAYMENTS_SECRET };
 
 /** The variant a factory makes when none is named. */
 const DEFAULT_VARIANT: Variant = { name: 'default' };
@@ -392,6 +417,80 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
         return route.method === 'POST' || route.method === 'PUT' ? {} : undefined;
       },
     },
+    // An endpoint (made by the owner through the API, its secret rotated once so that both secret
+    // columns hold a ciphertext) with one finished delivery and its attempt: :id, :deliveryId. The
+    // delivery is inserted, not pinged: a pending one could be re-queued by a worker's sweeper and
+    // change under the "unchanged" check; a succeeded one without next_attempt_at is never due.
+    '/v1/webhook-endpoints': {
+      async create(t) {
+        const token = await t.token('owner');
+        const made = arranged(
+          await client.call('POST', '/v1/webhook-endpoints', { token, body: { url: 'https://hooks.example.com/lintas', description: `${SEARCH_TERM} ${randomBytes(4).toString('hex')}`, events: ['invoice.paid'] } }),
+          201,
+          'create webhook endpoint',
+        );
+        const id = idOf(made);
+        const rotated = arranged(await client.call('POST', `/v1/webhook-endpoints/${id}/secret/rotate`, { token }), 200, 'rotate webhook secret');
+        const secrets = [made, rotated].map((res) => (res.body as { secret: unknown }).secret);
+        if (!secrets.every((s): s is string => typeof s === 'string' && s.startsWith('whsec_'))) throw new Error(`the webhook endpoint factory expected two revealed whsec_ secrets, got ${JSON.stringify(secrets)}`);
+        const tenantId = t.tenant.id;
+        const deliveryId = randomUUID();
+        await inTenant(tenantId, async (c) => {
+          await c.query(
+            `INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, message_id, event_type, payload, status, attempts, next_attempt_at, last_status_code, delivered_at)
+             VALUES ($1, $2, $3, $4, 'invoice.paid', '{}', 'succeeded', 1, NULL, 200, now())`,
+            [tenantId, deliveryId, id, `msg_${randomUUID()}`],
+          );
+          await c.query(
+            `INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt, status_code, latency_ms, response_excerpt)
+             VALUES ($1, $2, $3, 1, 200, 42, 'ok')`,
+            [tenantId, randomUUID(), deliveryId],
+          );
+        });
+        return {
+          params: { id, deliveryId },
+          // The owner connection reads the ciphertext columns too: a rotated secret shows.
+          read: async () => ({
+            endpoint: await row('webhook_endpoints', tenantId, id),
+            deliveries: await children('webhook_deliveries', tenantId, 'endpoint_id', id, 'created_at, id'),
+            attempts: (
+              await owner.query<{ row: unknown }>(
+                `SELECT to_jsonb(a) AS row FROM webhook_attempts a JOIN webhook_deliveries d ON d.tenant_id = a.tenant_id AND d.id = a.delivery_id
+                  WHERE a.tenant_id = $1 AND d.endpoint_id = $2 ORDER BY a.delivery_id, a.attempt, a.id`,
+                [tenantId, id],
+              )
+            ).rows.map((r) => r.row),
+          }),
+          secrets,
+        };
+      },
+      body(route) {
+        if (route.method === 'PATCH') return { description: 'Diubah lintas tenant' };
+        if (route.method === 'POST' && route.path === '/v1/webhook-endpoints') return { url: 'https://hooks.example.com/x', events: ['invoice.paid'] };
+        // Rotation, ping and redelivery take no body.
+        return undefined;
+      },
+    },
+    // A finished export of the owner (requester-only: the one who may download it), inserted
+    // through the owner connection with its file in one chunk, so nothing is queued: :id.
+    '/v1/exports': {
+      async create(t) {
+        const tenantId = t.tenant.id;
+        const id = randomUUID();
+        const file = Buffer.from(`number,customer_name\r\nXT-${randomBytes(4).toString('hex')},PT ${SEARCH_TERM}\r\n`, 'utf8');
+        await inTenant(tenantId, async (c) => {
+          await c.query(
+            `INSERT INTO exports (tenant_id, id, type, format, filters, status, requested_by_id, row_count, byte_size, sha256, started_at, completed_at, expires_at)
+             VALUES ($1, $2, 'invoices', 'csv', '{"status":"issued"}', 'ready', $3, 1, $4, $5, now(), now(), now() + interval '1 day')`,
+            [tenantId, id, t.tenant.users.owner.id, file.length, createHash('sha256').update(file).digest('hex')],
+          );
+          await c.query('INSERT INTO export_chunks (tenant_id, id, export_id, seq, bytes) VALUES ($1, $2, $3, 0, $4)', [tenantId, randomUUID(), id, file]);
+        });
+        return { params: { id }, read: async () => ({ export: await row('exports', tenantId, id), chunks: await children('export_chunks', tenantId, 'export_id', id, 'seq') }) };
+      },
+      // Asking for a download link takes no body.
+      body: (route) => (route.method === 'POST' && route.path === '/v1/exports' ? { type: 'invoices', format: 'csv' } : undefined),
+    },
     // No route takes a block's id; lists show them. One block on a member, one on a partner client.
     '/v1/security/blocks': {
       async create(t) {
@@ -467,7 +566,14 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
     factory.body ? factory.body(route) : ['POST', 'PUT', 'PATCH'].includes(route.method) ? {} : undefined;
   const variantsOf = (factory: Factory, route: RouteEntry): Variant[] => factory.variants?.(route) ?? [DEFAULT_VARIANT];
 
-  return { FACTORIES, handle, row, upload, factoryFor, bodyFor, variantsOf, partnerOf, as };
+  const call = (route: RouteEntry, url: string, options: { token?: string; body?: unknown }): Promise<ApiResponse> => {
+    const signer = SIGNED_ROUTES[label(route)];
+    if (!signer || options.body === undefined) return client.call(route.method, url, options);
+    const text = JSON.stringify(options.body);
+    return postRaw(api, url, text, { 'content-type': 'application/json', ...signer.sign(text) }, client.ip);
+  };
+
+  return { FACTORIES, handle, row, upload, factoryFor, bodyFor, variantsOf, partnerOf, as, call };
 }
 
 /** Every table with a tenant_id column (new tables are included by themselves). */
