@@ -55,11 +55,16 @@ export function demoPartnerCredentials(password: string): { key: string; clientS
  */
 export const DEMO_PAYMENT_ACCOUNT = { tenant: 'acme-jakarta', provider: 'simpay', accountId: 'acct_demo_acme' } as const;
 
+/** The demo operator (internal listener): `npm run internal -- GET /internal/v1/whoami --operator <id>`. */
+export const DEMO_OPERATOR = { email: 'ops@benteng.example', name: 'Platform Ops (demo)', roles: ['platform-admin'] } as const;
+
 export interface SeedSummary {
   tenants: { slug: string; id: string }[];
   users: { email: string; memberships: string[] }[];
   /** The demo partner client's id (for client credentials), when AUTH_TOKEN_PEPPER was set. */
   partnerClientId?: string;
+  /** The demo operator's id. */
+  operatorId?: string;
   invoicesCreated: number;
 }
 
@@ -138,6 +143,13 @@ export async function seed(config: AppConfig, password: string, log: (line: stri
       await upsertMembership(client, summary.tenants.find((t) => t.slug === slug)!.id, consultantId, role);
     }
     summary.users.push({ email: DEMO_CONSULTANT.email, memberships: Object.entries(DEMO_CONSULTANT.roles).map(([s, r]) => `${s}:${r}`) });
+    // Operators are platform rows, written by the owner like tenants and users.
+    const operator = await client.query<{ id: string }>(
+      `INSERT INTO operators (id, email, display_name, roles) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (email) DO UPDATE SET display_name = EXCLUDED.display_name, roles = EXCLUDED.roles, status = 'active' RETURNING id`,
+      [randomUUID(), DEMO_OPERATOR.email, DEMO_OPERATOR.name, [...DEMO_OPERATOR.roles]],
+    );
+    summary.operatorId = operator.rows[0]!.id;
     // payment_accounts forces row-level security too: written inside its tenant. An account id
     // belongs to one tenant for good (unique per provider), so an existing row is left as it is.
     await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [owners.get(DEMO_PAYMENT_ACCOUNT.tenant)!.tenantId]);

@@ -174,6 +174,8 @@ process.stdout.write(
           '',
         ]
       : []),
+    `  Internal surface (operators, signed requests): http://${config.INTERNAL_HOST}:${config.INTERNAL_PORT}/internal/v1 (docs/internal-signatures.md)`,
+    ...(seeded?.operatorId ? [`    npm run internal -- GET /internal/v1/whoami --operator ${seeded.operatorId}`, ''] : ['']),
     'Ctrl-C stops the API, the worker and the embedded database.',
     '',
   ].join('\n'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
-import { buildApi } from '../support/api.js';
+import { definePlatformAbility, OPERATOR_ROLES } from '@benteng/authz';
+import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { buildApi, buildInternalApi } from '../support/api.js';
 
 /**
  * Every route of the API with the access it declares. A new route, or a change to who may call
@@ -72,6 +73,47 @@ describe('route catalog', () => {
       for (const route of listRoutes(api.app)) {
         expect(fastify.hasRoute({ method: route.method, url: route.path }), `${route.method} ${route.path}`).toBe(true);
       }
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+/**
+ * The internal listener's routes (a separate application): every one declares internal access, is
+ * snapshotted with the operator permission and roles it requires, and none belongs to another
+ * surface; the public application serves no internal route.
+ */
+describe('internal route catalog', () => {
+  it('declares internal access on every internal route, as snapshotted with operator permissions', async () => {
+    const api = await buildInternalApi();
+    try {
+      const routes = listRoutes(api.app);
+      expect(routes.length).toBeGreaterThan(0);
+      expect(routes.filter((r) => r.access?.auth !== 'internal-operator' && r.access?.auth !== 'internal-service').map((r) => `${r.method} ${r.path}`)).toEqual([]);
+      expect(routes.filter((r) => r.surface !== 'internal').map((r) => `${r.method} ${r.path}`)).toEqual([]);
+      // Routes without an operator are few and deliberate: the API description only.
+      expect(routes.filter((r) => r.access?.auth === 'internal-service').map((r) => `${r.method} ${r.path}`)).toEqual(['GET /internal/v1/openapi.json']);
+      // Which operator roles may call each route, from the operator rules themselves.
+      const operatorRoles = (r: RouteEntry) => {
+        const access = r.access;
+        if (access?.auth !== 'internal-operator') return null;
+        return OPERATOR_ROLES.filter((role) => (!access.roles || access.roles.includes(role)) && definePlatformAbility({ kind: 'operator', operatorId: 'catalog', roles: [role], service: 'catalog' }).can(access.action, access.subject));
+      };
+      expect(routes.map((r) => ({ route: `${r.method} ${r.path}`, handler: `${r.controller}.${r.handler}`, access: r.access, operatorRoles: operatorRoles(r) }))).toMatchSnapshot();
+      const fastify = api.app.getHttpAdapter().getInstance();
+      for (const route of routes) expect(fastify.hasRoute({ method: route.method, url: route.path }), `${route.method} ${route.path}`).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('keeps internal routes and internal authentication off the public application', async () => {
+    const api = await buildApi();
+    try {
+      const routes = listRoutes(api.app);
+      expect(routes.filter((r) => r.surface === 'internal' || r.path.startsWith('/internal')).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+      expect(routes.filter((r) => r.access?.auth === 'internal-operator' || r.access?.auth === 'internal-service').map((r) => `${r.method} ${r.path}`)).toEqual([]);
     } finally {
       await api.close();
     }

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { configureApiApp, createFastifyAdapter } from '../../apps/api/src/app.factory.js';
 import { AppModule } from '../../apps/api/src/app.module.js';
+import { configureInternalApp, InternalAppModule } from '../../apps/api/src/internal/internal.module.js';
 import { LOG_DESTINATION } from '../../apps/api/src/logging/logging.js';
 
 /** Every JSON log line the app wrote, parsed, plus the raw text for "never appears" checks. */
@@ -55,6 +56,27 @@ export async function buildApi(options: BuildApiOptions = {}): Promise<TestApi> 
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
   await configureApiApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return { app, logs, close: () => app.close() };
+}
+
+/**
+ * The real internal listener application (InternalAppModule, same adapter and configuration as
+ * production), for tests that drive /internal/v1 in-process beside buildApi's public app.
+ */
+export async function buildInternalApi(options: Omit<BuildApiOptions, 'controllers' | 'providers'> = {}): Promise<TestApi> {
+  const config = loadConfig({ ...process.env, ...options.env, LOG_LEVEL: options.logLevel ?? 'info' });
+  const logs = new LogCapture();
+  let builder = Test.createTestingModule({ imports: [InternalAppModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config)
+    .overrideProvider(LOG_DESTINATION)
+    .useValue(logs);
+  for (const { token, value } of options.overrides ?? []) builder = builder.overrideProvider(token).useValue(value);
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
+  await configureInternalApp(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, logs, close: () => app.close() };

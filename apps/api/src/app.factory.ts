@@ -11,13 +11,7 @@ import { multipartLimits } from './http/multipart-upload.js';
 import { createValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { requestIdFor } from './logging/logging.js';
-
-/** True when a string anywhere in a parsed JSON value or query object contains U+0000. */
-function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (depth > 64 || value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(([key, v]) => key.includes('\u0000') || containsNul(v, depth + 1));
-}
+import { containsNul, HELMET_OPTIONS } from './http/edge.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
@@ -61,15 +55,7 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
   // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare
   // @KeepRawBody() only (apps/api/src/inbound/raw-body.ts).
   keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance());
-  await app.register(helmet, {
-    // An API serves no documents: nothing may be framed, scripted or embedded.
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
-    },
-    frameguard: { action: 'deny' },
-    crossOriginResourcePolicy: { policy: 'same-site' },
-  });
+  await app.register(helmet, HELMET_OPTIONS);
   // multipart/form-data for uploads (/v1/documents). Nothing is read until a handler asks, which
   // is after authentication and authorization; the limits then apply while the form streams.
   await app.register(multipart, { limits: multipartLimits(app.get(AppConfig)) });

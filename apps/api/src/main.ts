@@ -4,12 +4,18 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig } from '@benteng/config';
 import { configureApiApp, createFastifyAdapter } from './app.factory.js';
 import { AppModule } from './app.module.js';
+import { configureInternalApp, InternalAppModule } from './internal/internal.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), { bufferLogs: true });
   await configureApiApp(app);
+  // The internal listener: a separate application on its own address (loopback by default), so
+  // the public ingress never routes to it and neither app knows the other's routes or credentials.
+  const internal = await NestFactory.create<NestFastifyApplication>(InternalAppModule, createFastifyAdapter(config), { bufferLogs: true });
+  await configureInternalApp(internal);
   await app.listen({ host: config.HOST, port: config.PORT });
+  await internal.listen({ host: config.INTERNAL_HOST, port: config.INTERNAL_PORT });
 }
 
 try {

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AuditLog } from './audit-log.js';
 import { AuditVerifier } from './audit-verifier.js';
+import { PlatformAuditLog } from './platform-audit-log.js';
 
 /** Global: every feature records security events, so none should have to import this module. */
 @Global()
@@ -9,3 +10,10 @@ import { AuditVerifier } from './audit-verifier.js';
   exports: [AuditLog, AuditVerifier],
 })
 export class AuditModule {}
+
+/** The platform audit log (events with no tenant): imported by the internal listener only. */
+@Module({
+  providers: [PlatformAuditLog],
+  exports: [PlatformAuditLog],
+})
+export class PlatformAuditModule {}

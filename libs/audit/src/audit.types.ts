@@ -27,6 +27,8 @@ export const AUDIT_EVENT_TYPES = [
   'partner.auth_refused',
   'security.rate_limited',
   'security.principal_blocked',
+  /** An operator lifted an abuse block early (POST /internal/v1/blocks/lift). */
+  'security.block_lifted',
   'job.rejected',
   'job.probe',
   'webhook.endpoint_created',
@@ -42,6 +44,13 @@ export const AUDIT_EVENT_TYPES = [
   'export.downloaded',
   'export.expired',
   'payments.event_received',
+  /** Operator admin actions on the internal listener (also in the platform audit log); data carries the reason. */
+  'operator.tenant_created',
+  'operator.tenant_suspended',
+  'operator.tenant_reactivated',
+  'operator.user_locked',
+  'operator.user_unlocked',
+  'operator.credential_revoked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -1,4 +1,4 @@
-export { AuditModule } from './audit.module.js';
+export { AuditModule, PlatformAuditModule } from './audit.module.js';
 export { AuditLog, type AuditLogSink } from './audit-log.js';
 export { AuditVerifier, verifyChain, type ChainProblem, type ChainVerification } from './audit-verifier.js';
 export { auditEventHash, GENESIS_HASH, type ChainedEvent } from './audit-chain.js';
@@ -11,3 +11,4 @@ export {
   type AuditEventType,
   type AuditOutcome,
 } from './audit.types.js';
+export { PLATFORM_AUDIT_EVENT_TYPES, PlatformAuditLog, type PlatformAuditEntry, type PlatformAuditEventType } from './platform-audit-log.js';

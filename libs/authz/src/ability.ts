@@ -1,7 +1,8 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Document, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
-import type { Principal, UserPrincipal } from './principal.js';
+import type { AuditEvent, Document, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
+import type { OperatorPrincipal, Principal, UserPrincipal } from './principal.js';
+import { operatorRules } from './rules/operator.rules.js';
 import { documentRules } from './rules/documents.rules.js';
 import { invoiceRules } from './rules/invoices.rules.js';
 import { membershipRules } from './rules/memberships.rules.js';
@@ -35,9 +36,11 @@ type SubjectModels = {
   WebhookEndpoint: WebhookEndpoint;
   WebhookDelivery: WebhookDelivery;
   PaymentEvent: PaymentEvent;
+  Operator: Operator;
+  PlatformAuditEvent: PlatformAuditEvent;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -85,6 +88,23 @@ export function defineAbilityFor(tenantId: string, principal: Principal): AppAbi
     case 'user':
       for (const rules of USER_RULE_SETS) rules(builder, { tenantId, principal });
       break;
+    case 'operator':
+      // Operators get no ability inside a tenant from this function: their rules are platform
+      // rules (definePlatformAbility), not bound to one tenant, and a tenant Scope built for an
+      // operator must not quietly inherit them. Acting inside a tenant (support impersonation,
+      // repairs) will be an explicit, audited Scope of its own, with the admin functions.
+      break;
   }
+  return builder.build();
+}
+
+/**
+ * What an operator may do on the platform (internal listener). Not bound to a tenant, because
+ * operator tools cross tenants; the rules stay deny by default and each cross-tenant read goes
+ * through a named SQL function (ARCHITECTURE.md, invariant 4), never a plain table query.
+ */
+export function definePlatformAbility(principal: OperatorPrincipal): AppAbility {
+  const builder = new AbilityBuilder<AppAbility>(createPrismaAbility);
+  operatorRules(builder, principal);
   return builder.build();
 }

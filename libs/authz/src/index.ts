@@ -1,5 +1,6 @@
 export {
   defineAbilityFor,
+  definePlatformAbility,
   SUBJECT_NAMES,
   type Action,
   type AppAbility,
@@ -10,9 +11,12 @@ export {
   type SubjectName,
 } from './ability.js';
 export {
+  OPERATOR_ROLES,
   PARTNER_SCOPES,
   PARTNER_TIERS,
   principalId,
+  type OperatorPrincipal,
+  type OperatorRole,
   type PartnerPrincipal,
   type PartnerScope,
   type PartnerTier,

@@ -42,7 +42,24 @@ export interface PartnerPrincipal {
   readonly keyId?: string;
 }
 
-export type Principal = UserPrincipal | SystemPrincipal | PartnerPrincipal;
+/** What an operator may be; each role maps to CASL rules in rules/operator.rules.ts. */
+export const OPERATOR_ROLES = ['support', 'security', 'platform-admin'] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
+
+/**
+ * A person running the platform, on the internal listener only: a service signature (the caller
+ * is a known internal service) naming an active operator record. Operators act across tenants, so
+ * their abilities are platform abilities (definePlatformAbility), never a tenant's.
+ */
+export interface OperatorPrincipal {
+  readonly kind: 'operator';
+  readonly operatorId: string;
+  readonly roles: readonly OperatorRole[];
+  /** The internal service whose key signed the request (e.g. ops-cli). */
+  readonly service: string;
+}
+
+export type Principal = UserPrincipal | SystemPrincipal | PartnerPrincipal | OperatorPrincipal;
 
 export function principalId(principal: Principal): string {
   switch (principal.kind) {
@@ -52,5 +69,7 @@ export function principalId(principal: Principal): string {
       return `partner:${principal.clientId}`;
     case 'system':
       return `system:${principal.name}`;
+    case 'operator':
+      return `operator:${principal.operatorId}`;
   }
 }

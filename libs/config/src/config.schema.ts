@@ -355,6 +355,39 @@ export class AppConfig {
   @Matches(/^[a-z][a-z0-9_-]{0,39}$/, { message: 'must be 1-40 lowercase letters, digits, - or _, starting with a letter' })
   QUEUE_PREFIX = 'benteng';
 
+  /**
+   * Address of the internal listener (/internal/v1: operators and services). Loopback by default:
+   * it is never put behind the public ingress (ARCHITECTURE.md, trust boundaries).
+   */
+  @IsString()
+  @Matches(/^[A-Za-z0-9.:\-[\]]+$/, { message: 'must be a host name or IP address' })
+  INTERNAL_HOST = '127.0.0.1';
+
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be a TCP port (1-65535)' })
+  @Max(65535, { message: 'must be a TCP port (1-65535)' })
+  INTERNAL_PORT = 3001;
+
+  /**
+   * HMAC keys of the internal callers (service clients), as "service:kid:secret,..." (secrets of
+   * at least 32 characters). Several kids for one service are accepted side by side (rotation
+   * with overlap: add the new key, move the caller, remove the old one). Required in production;
+   * elsewhere the service `ops-cli` gets the kid `derived`, derived from AUTH_TOKEN_PEPPER.
+   */
+  @ValidateIf((o: AppConfig) => isProduction(o) || o.INTERNAL_SERVICE_KEYS !== undefined)
+  @Matches(/^[a-z][a-z0-9-]{0,31}:[A-Za-z0-9_-]{1,32}:[\x21-\x2b\x2d-\x7e]{32,}(,[a-z][a-z0-9-]{0,31}:[A-Za-z0-9_-]{1,32}:[\x21-\x2b\x2d-\x7e]{32,})*$/, {
+    message: 'must be "service:kid:secret" triples separated by commas, secrets of at least 32 characters (required when NODE_ENV=production)',
+  })
+  INTERNAL_SERVICE_KEYS?: string;
+
+  /** How far a signed internal request's timestamp may be from the server's clock, seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 900' })
+  @Max(900, { message: 'must be between 10 and 900' })
+  INTERNAL_SIGNATURE_TOLERANCE_S = 300;
+
   /** Human-readable logs for local development (pino-pretty); JSON otherwise. */
   @Transform(({ value }) => value === true || value === 'true' || value === '1')
   LOG_PRETTY = false;
@@ -411,6 +444,10 @@ export const CONFIG_VARIABLES = [
   'OUTBOX_POLL_INTERVAL_MS',
   'OUTBOX_RELAY_ENABLED',
   'QUEUE_PREFIX',
+  'INTERNAL_HOST',
+  'INTERNAL_PORT',
+  'INTERNAL_SERVICE_KEYS',
+  'INTERNAL_SIGNATURE_TOLERANCE_S',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
@@ -427,6 +464,7 @@ export const SECRET_VARIABLES = [
   'JOB_SIGNING_KEYS',
   'DATA_ENCRYPTION_KEYS',
   'PAYMENTS_WEBHOOK_SECRET',
+  'INTERNAL_SERVICE_KEYS',
 ] as const;
 
 /** The partner environment this deployment accepts (PARTNER_ENVIRONMENT, or its default). */

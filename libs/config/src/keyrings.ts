@@ -50,3 +50,34 @@ export function dataEncryptionKeys(config: AppConfig): Keyring {
   const { key, ephemeral } = derivedKey(config, 'data-encryption');
   return keyring([{ kid: 'derived', key }], ephemeral);
 }
+
+/** One internal caller's key: which service it belongs to, its id and its secret. */
+export interface ServiceKey {
+  readonly service: string;
+  readonly kid: string;
+  readonly secret: Buffer;
+}
+
+/** The service the development key belongs to (npm run internal), and its kid. */
+export const DEV_INTERNAL_SERVICE = 'ops-cli';
+export const DERIVED_KID = 'derived';
+
+/**
+ * INTERNAL_SERVICE_KEYS (validated by AppConfig), or one key for `ops-cli` derived from
+ * AUTH_TOKEN_PEPPER. A kid names one key across every service (the verifier looks keys up by kid
+ * alone), so a kid used twice is refused rather than resolved by order.
+ */
+export function internalServiceKeys(config: AppConfig): { keys: ReadonlyMap<string, ServiceKey>; ephemeral: boolean } {
+  if (config.INTERNAL_SERVICE_KEYS) {
+    const keys = new Map<string, ServiceKey>();
+    for (const triple of config.INTERNAL_SERVICE_KEYS.split(',')) {
+      const [service, kid] = triple.split(':', 2) as [string, string];
+      const secret = triple.slice(service.length + kid.length + 2);
+      if (keys.has(kid)) throw new Error('INTERNAL_SERVICE_KEYS: a key id is used more than once');
+      keys.set(kid, { service, kid, secret: Buffer.from(secret, 'utf8') });
+    }
+    return { keys, ephemeral: false };
+  }
+  const { key, ephemeral } = derivedKey(config, `internal-service:${DEV_INTERNAL_SERVICE}`);
+  return { keys: new Map([[DERIVED_KID, { service: DEV_INTERNAL_SERVICE, kid: DERIVED_KID, secret: key }]]), ephemeral };
+}

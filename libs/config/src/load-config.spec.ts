@@ -38,7 +38,7 @@ describe('loadConfig', () => {
 
   it('requires the runtime connection and its password in production', () => {
     const sut = errorOf({ NODE_ENV: 'production', DATABASE_APP_PASSWORD: 'short-SENTINEL', AUTH_TOKEN_PEPPER: 'short-SENTINEL' });
-    expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATABASE_APP_URL', 'DATA_ENCRYPTION_KEYS', 'JOB_SIGNING_KEYS']);
+    expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATABASE_APP_URL', 'DATA_ENCRYPTION_KEYS', 'INTERNAL_SERVICE_KEYS', 'JOB_SIGNING_KEYS']);
     expect(sut.message).not.toContain('SENTINEL');
     const ok = loadConfig({
       NODE_ENV: 'production',
@@ -48,6 +48,7 @@ describe('loadConfig', () => {
       AUTH_TOKEN_PEPPER: 'p'.repeat(32),
       JOB_SIGNING_KEYS: `k1:${'j'.repeat(32)}`,
       DATA_ENCRYPTION_KEYS: `d1:${Buffer.alloc(32, 1).toString('base64')}`,
+      INTERNAL_SERVICE_KEYS: `ops-cli:k1:${'i'.repeat(32)}`,
     });
     expect(runtimeDatabaseUrl(ok)).toBe('postgresql://benteng_app:x@db/benteng');
   });

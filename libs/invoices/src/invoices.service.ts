@@ -36,7 +36,9 @@ function creatorOf(scope: Scope): { createdById: string } | { createdByClientId:
       return { createdById: scope.principal.userId };
     case 'partner':
       return { createdByClientId: scope.principal.clientId };
+    // Operators create no tenant data implicitly (their tenant ability is empty anyway).
     case 'system':
+    case 'operator':
       throw new InvoiceError(InvoiceErrorCode.Forbidden);
   }
 }

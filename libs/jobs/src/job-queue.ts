@@ -47,6 +47,9 @@ export function jobActorOf(principal: Principal, options: { bindSession?: boolea
       return { kind: 'partner', clientId: principal.clientId, scopes: [...principal.scopes], ...(principal.keyId ? { keyId: principal.keyId } : {}) };
     case 'system':
       return { kind: 'system', name: principal.name };
+    case 'operator':
+      // Operator jobs will be platform jobs of their own kind (invariant 7), not tenant jobs.
+      throw new Error('operators do not queue tenant jobs');
   }
 }
 

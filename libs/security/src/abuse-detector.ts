@@ -152,6 +152,30 @@ export class AbuseDetector {
     return (await this.redis.del(key)) > 0;
   }
 
+  /**
+   * The object ids a principal touched recently, as the counters still hold them (incident view):
+   * ids it asked for and got 404 (`not_found`, the newest ABUSE_MAX_NOT_FOUND + 1) and distinct
+   * objects it read (`scraping`, the newest ABUSE_MAX_DISTINCT_OBJECTS + 1), within ABUSE_WINDOW_S.
+   * Nothing older survives: the counters are trimmed, and the audit log does not record reads.
+   */
+  async recentObjects(principal: string): Promise<{ notFound: string[]; read: string[] }> {
+    const since = Date.now() - this.config.ABUSE_WINDOW_S * 1000;
+    const subject = principalSubject(principal);
+    const replies = results(
+      await this.redis
+        .multi()
+        .zrangebyscore(counterKey('not_found', subject), since, '+inf')
+        .zrangebyscore(counterKey('scraping', subject), since, '+inf')
+        .exec(),
+    );
+    const members = (reply: unknown): string[] => (Array.isArray(reply) ? reply.filter((m): m is string => typeof m === 'string') : []);
+    // not_found members are `<ms>:<random>:<object id>` (or `<ms>:<random>` without an id).
+    const notFound = members(replies[0])
+      .map((m) => m.split(':').slice(2).join(':'))
+      .filter((id) => id.length > 0);
+    return { notFound: [...new Set(notFound)], read: members(replies[1]) };
+  }
+
   private countersFor(observation: AbuseObservation): Counter[] {
     const { config } = this;
     const event = `${Date.now()}:${randomBytes(6).toString('hex')}`;
@@ -172,15 +196,19 @@ export class AbuseDetector {
     // blocked at the threshold, while its address's counters allow SHARED_ADDRESS_FACTOR times as
     // much authenticated traffic (a crowd of principals misbehaving together still blocks the
     // address). Unauthenticated traffic is only known by its address and counts at the threshold.
-    const each = (signal: AbuseSignal, threshold: number, windowS: number, who: typeof subjects) => {
+    const each = (signal: AbuseSignal, threshold: number, windowS: number, who: typeof subjects, member = event) => {
       for (const { key, subject } of who) {
         const limit = subject.kind === 'ip' && principal !== undefined ? threshold * SHARED_ADDRESS_FACTOR : threshold;
-        counters.push({ subjectKey: key, subject, signal, member: event, threshold: limit, windowS });
+        counters.push({ subjectKey: key, subject, signal, member, threshold: limit, windowS });
       }
     };
     const { status } = observation;
     each('burst', config.ABUSE_MAX_BURST, config.ABUSE_BURST_WINDOW_S, subjects);
-    if (status === 404 && observation.objectRoute) each('not_found', config.ABUSE_MAX_NOT_FOUND, config.ABUSE_WINDOW_S, subjects);
+    if (status === 404 && observation.objectRoute) {
+      // The guessed id rides along in the (still unique) member, for the incident view (recentObjects).
+      const member = observation.objectId ? `${event}:${observation.objectId}` : event;
+      each('not_found', config.ABUSE_MAX_NOT_FOUND, config.ABUSE_WINDOW_S, subjects, member);
+    }
     if (status === 401 || status === 403) each('auth_failure', config.ABUSE_MAX_AUTH_FAILURES, config.ABUSE_WINDOW_S, subjects);
     const read = status >= 200 && status < 300 && observation.objectRoute && observation.method.toUpperCase() === 'GET';
     if (read && principal !== undefined && observation.objectId) {

@@ -31,3 +31,20 @@ export { SecurityModule } from './security.module.js';
 export { SecurityBlocks, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
 export { SecurityError, SecurityErrorCode } from './security.errors.js';
 export { EgressError, SafeHttpClient, type EgressErrorReason, type EgressRequestOptions, type EgressResponse } from './egress.js';
+export {
+  SERVICE_SIGNATURE_HEADERS,
+  SIGNATURE_SCHEME,
+  ServiceSignatureVerifier,
+  canonicalQuery,
+  canonicalString,
+  rfc3986,
+  sha256Hex,
+  signServiceRequest,
+  type CanonicalRequest,
+  type IncomingServiceRequest,
+  type NonceStore,
+  type ServiceKeyLookup,
+  type ServiceSignatureRefusal,
+  type ServiceSignatureResult,
+  type SignServiceRequestInput,
+} from './service-signature.js';

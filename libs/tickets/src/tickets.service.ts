@@ -178,6 +178,7 @@ export class TicketsService {
       case 'partner':
         return { openedByClientId: scope.principal.clientId };
       case 'system':
+      case 'operator':
         throw new TicketError(TicketErrorCode.Forbidden);
     }
   }

@@ -1,5 +1,5 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import type { Action, SubjectName } from '@benteng/authz';
+import type { Action, OperatorRole, SubjectName } from '@benteng/authz';
 import type { Sensitivity } from '@benteng/security';
 
 export const ROUTE_ACCESS = 'benteng:route-access';
@@ -13,7 +13,11 @@ export const ROUTE_SENSITIVITY = 'benteng:route-sensitivity';
 export type RouteAccess =
   | { readonly auth: 'none'; readonly reason: string }
   | { readonly auth: 'public-jwt'; readonly action: Action; readonly subject: SubjectName }
-  | { readonly auth: 'partner'; readonly action: Action; readonly subject: SubjectName };
+  | { readonly auth: 'partner'; readonly action: Action; readonly subject: SubjectName }
+  /** Internal listener only: a signed service request naming an active operator (InternalAccessGuard). */
+  | { readonly auth: 'internal-operator'; readonly action: Action; readonly subject: SubjectName; readonly roles?: readonly OperatorRole[] }
+  /** Internal listener only: a signed service request, no operator needed (machine-readable descriptions). */
+  | { readonly auth: 'internal-service'; readonly reason: string };
 
 /** No authentication: for health checks, key sets and login. Say why, so review can judge it. */
 export const Public = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'none', reason } satisfies RouteAccess);
@@ -39,3 +43,16 @@ export const PartnerAuthorize = (action: Action, subject: SubjectName) =>
  * say `auth`; searches `search`; exports `export`.
  */
 export const RateLimit = (sensitivity: Sensitivity) => SetMetadata(ROUTE_SENSITIVITY, sensitivity);
+
+/**
+ * An operator on the internal listener: the request carries a valid service signature, names an
+ * active operator, and that operator's platform ability (rules/operator.rules.ts) allows `action`
+ * on `subject`. `roles`, when given, narrows the route further to operators holding one of them.
+ * State-changing methods also need a reason (X-Benteng-Reason). InternalAccessGuard enforces it;
+ * the public AccessGuard refuses these routes outright.
+ */
+export const InternalAccess = (action: Action, subject: SubjectName, options: { roles?: readonly OperatorRole[] } = {}) =>
+  SetMetadata(ROUTE_ACCESS, { auth: 'internal-operator', action, subject, ...(options.roles ? { roles: options.roles } : {}) } satisfies RouteAccess);
+
+/** A route any configured internal service may call without naming an operator. Say why. */
+export const InternalService = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'internal-service', reason } satisfies RouteAccess);

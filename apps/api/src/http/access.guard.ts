@@ -121,6 +121,12 @@ export class AccessGuard implements CanActivate {
       return true;
     }
 
+    // Internal routes live on the internal listener only (InternalAccessGuard); should one ever be
+    // mounted here, no public or partner credential reaches it.
+    if (access.auth === 'internal-operator' || access.auth === 'internal-service') {
+      this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'internal route on the public listener; refused');
+      throw new AuthError(AuthErrorCode.Unauthenticated);
+    }
     const auth = await this.authenticate(access, request, reply);
     attachAuth(request, auth);
     this.context.enterScope(auth.scope);
@@ -132,7 +138,7 @@ export class AccessGuard implements CanActivate {
   }
 
   /** Each auth kind has exactly one strategy; a kind nobody handles fails closed at compile time. */
-  private authenticate(access: Exclude<RouteAccess, { auth: 'none' }>, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+  private authenticate(access: Extract<RouteAccess, { auth: 'public-jwt' | 'partner' }>, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
     switch (access.auth) {
       case 'public-jwt':
         return this.authenticateUser(request, reply);

@@ -21,11 +21,12 @@ export const KeepRawBody = () => RouteConfig({ [KEEP_RAW_BODY]: true });
  * handler runs.
  *
  * Chosen over Nest's application-wide `rawBody: true`, which would keep a second copy of every
- * JSON and form body on every route.
+ * JSON and form body on every route. The internal listener passes `everyRoute`: every one of its
+ * requests is signed over its body (apps/api/src/internal/internal-access.guard.ts).
  */
-export function keepRawBodyWhereDeclared(fastify: FastifyInstance): void {
+export function keepRawBodyWhereDeclared(fastify: FastifyInstance, options: { everyRoute?: boolean } = {}): void {
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
-    if ((request.routeOptions.config as { [KEEP_RAW_BODY]?: unknown })[KEEP_RAW_BODY] !== true) {
+    if (options.everyRoute !== true && (request.routeOptions.config as { [KEEP_RAW_BODY]?: unknown })[KEEP_RAW_BODY] !== true) {
       done(null, payload);
       return;
     }

@@ -1,0 +1,120 @@
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { PlatformAuditLog } from '@benteng/audit';
+import { definePlatformAbility, type OperatorPrincipal } from '@benteng/authz';
+import { OperatorDirectory } from '@benteng/operators';
+import { clientIp, type ServiceSignatureRefusal } from '@benteng/security';
+import { ROUTE_ACCESS, type RouteAccess } from '../http/access.decorator.js';
+import { ValidationProblem } from '../http/problem.js';
+import { rawBodyOf } from '../inbound/raw-body.js';
+import { attachInternalCaller, InternalSignatures, type InternalCaller } from './internal-auth.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const REASON_MIN = 3;
+const REASON_MAX = 500;
+
+type OperatorDenial = 'missing_operator' | 'unknown_operator' | 'disabled_operator' | 'role_required' | 'ability';
+
+/**
+ * The internal listener's gate. Deny by default, in order:
+ *
+ * 1. A route without an internal declaration (InternalAccess / InternalService) is refused (403
+ *    and an error log): a programming mistake, never a caller's.
+ * 2. The service signature (libs/security/src/service-signature.ts) over method, path, query,
+ *    raw body, timestamp, nonce, key id, operator and reason. Any failure is one 401 body; the
+ *    reason (replayed nonce, stale timestamp, unknown or rotated-out key, altered body...) goes to
+ *    the log and the platform audit log only. A nonce store that cannot answer is a 503: the
+ *    request is refused (fail closed), but the caller did nothing wrong.
+ * 3. Operator routes: the signed X-Benteng-Operator must name an operator record that exists and
+ *    is active; its roles give a platform ability (rules/operator.rules.ts) that must allow the
+ *    route's action on its subject, and the route's `roles`, if any. Every failure here is one 403
+ *    body (the service is authenticated; the operator may not act), audited with its cause, so
+ *    the answer does not tell which operator ids exist.
+ * 4. State-changing methods need a reason (X-Benteng-Reason, 3-500 characters, signed): 400.
+ *
+ * No passport here, unlike the public AccessGuard (which runs its strategies through
+ * authenticateWith): a service signature is not a bearer credential to extract and look up; it is
+ * computed over the whole request, raw body included, so it is verified in one place that sees
+ * the request as received. Nothing of the public strategies exists in this application, so a
+ * public token or a partner key here is just an absent signature: 401.
+ */
+@Injectable()
+export class InternalAccessGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly logger: PinoLogger,
+    private readonly signatures: InternalSignatures,
+    private readonly operators: OperatorDirectory,
+    private readonly audit: PlatformAuditLog,
+  ) {
+    this.logger.setContext(InternalAccessGuard.name);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
+    if (access?.auth !== 'internal-operator' && access?.auth !== 'internal-service') {
+      this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'internal route declares no internal access; refused');
+      throw new ForbiddenException();
+    }
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    const ip = clientIp(request);
+
+    const verified = await this.signatures.verify({ method: request.method, url: request.url, headers: request.headers, rawBody: rawBodyOf(request) });
+    if (!verified.ok) {
+      await this.refuse(request, route, ip, verified.refusal, verified.service, verified.keyId);
+      throw verified.refusal === 'nonce_store_unavailable' ? new ServiceUnavailableException() : new UnauthorizedException();
+    }
+    const base = { service: verified.service, keyId: verified.keyId, ...(verified.reason !== undefined ? { reason: verified.reason } : {}) };
+
+    if (access.auth === 'internal-service') {
+      attachInternalCaller(request, base);
+      return true;
+    }
+
+    const denied = (cause: OperatorDenial, actor: string) => this.deny(request, route, ip, cause, actor, verified.service, `${access.action}:${access.subject}`);
+    if (!verified.operatorId) return denied('missing_operator', `service:${verified.service}`);
+    const record = await this.operators.find(verified.operatorId);
+    const actor = `operator:${verified.operatorId}`;
+    if (!record) return denied('unknown_operator', actor);
+    if (record.status !== 'active') return denied('disabled_operator', actor);
+    const principal: OperatorPrincipal = { kind: 'operator', operatorId: record.id, roles: record.roles, service: verified.service };
+    if (access.roles && !access.roles.some((role) => record.roles.includes(role))) return denied('role_required', actor);
+    const ability = definePlatformAbility(principal);
+    if (!ability.can(access.action, access.subject)) return denied('ability', actor);
+
+    if (!SAFE_METHODS.has(request.method)) {
+      const reason = verified.reason?.trim();
+      const length = reason === undefined ? 0 : [...reason].length;
+      // Control characters would forge log lines and audit text; the header encoding allows them.
+      if (reason === undefined || length < REASON_MIN || length > REASON_MAX || /\p{Cc}/u.test(reason)) {
+        throw new ValidationProblem([{ pointer: '/headers/x-benteng-reason', rules: [reason === undefined ? 'required' : 'length'] }]);
+      }
+    }
+    const caller: InternalCaller = { ...base, operator: { record, principal, ability } };
+    attachInternalCaller(request, caller);
+    return true;
+  }
+
+  private async refuse(request: FastifyRequest, route: string, ip: string, refusal: ServiceSignatureRefusal, service?: string, keyId?: string): Promise<void> {
+    const fields = { event: 'internal.auth_refused', refusal, route, ip, service, keyId, requestId: String(request.id) };
+    this.logger.warn(fields, 'internal request refused: signature');
+    await this.audit.record({
+      type: 'internal.auth_refused',
+      outcome: 'denied',
+      actor: service ? `service:${service}` : 'anonymous',
+      subject: route,
+      ip,
+      requestId: String(request.id),
+      data: { refusal, ...(keyId ? { keyId } : {}) },
+    });
+  }
+
+  private async deny(request: FastifyRequest, route: string, ip: string, cause: OperatorDenial, actor: string, service: string, permission: string): Promise<never> {
+    this.logger.warn({ event: 'internal.authz_denied', cause, route, ip, actor, service, permission, requestId: String(request.id) }, 'internal request refused: operator');
+    await this.audit.record({ type: 'internal.authz_denied', outcome: 'denied', actor, subject: permission, ip, requestId: String(request.id), data: { cause, route, service } });
+    throw new ForbiddenException();
+  }
+}

@@ -1,0 +1,78 @@
+import { Controller, Get, Header, Injectable, type INestApplication } from '@nestjs/common';
+import { listRoutes } from '../http/route-catalog.js';
+import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
+import { InternalService } from '../http/access.decorator.js';
+
+const SIGNATURE = 'serviceSignature';
+const PROBLEM_MEDIA = PROBLEM_CONTENT_TYPE.split(';')[0]!;
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+type Document = { openapi: string; info: Record<string, string>; paths: Record<string, Record<string, unknown>>; components: Record<string, unknown> };
+
+/**
+ * The internal listener's own OpenAPI document, built from its route catalog: only the routes
+ * this application serves (it has no public or partner routes to leak), each with the operator
+ * permission it requires (`x-benteng-access`) and the signature it needs.
+ */
+export function buildInternalOpenApi(app: INestApplication): Document {
+  const paths: Document['paths'] = {};
+  for (const route of listRoutes(app).filter((r) => r.surface === 'internal')) {
+    const path = route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    const access = route.access;
+    const errors = [401, 503, ...(access?.auth === 'internal-operator' ? [403] : []), ...(STATE_CHANGING.has(route.method) ? [400] : [])].sort();
+    (paths[path] ??= {})[route.method.toLowerCase()] = {
+      operationId: `${route.controller}_${route.handler}`,
+      security: [{ [SIGNATURE]: [] }],
+      ...(access?.auth === 'internal-operator' ? { 'x-benteng-access': { action: access.action, subject: access.subject, ...(access.roles ? { roles: access.roles } : {}) } } : {}),
+      parameters: [
+        { name: 'X-Benteng-Operator', in: 'header', required: access?.auth === 'internal-operator', schema: { type: 'string', format: 'uuid' } },
+        ...(STATE_CHANGING.has(route.method) ? [{ name: 'X-Benteng-Reason', in: 'header', required: true, description: 'Percent-encoded UTF-8, 3-500 characters; signed.', schema: { type: 'string' } }] : []),
+      ],
+      responses: {
+        '200': { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } },
+        ...Object.fromEntries(errors.map((status) => [String(status), { description: statusTitle(status), content: { [PROBLEM_MEDIA]: { schema: { $ref: '#/components/schemas/Problem' } } } }])),
+      },
+    };
+  }
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Benteng internal API', version: '1', description: 'Operators and services only, on the internal listener. Every request is signed (docs/internal-signatures.md).' },
+    paths,
+    components: {
+      securitySchemes: {
+        [SIGNATURE]: { type: 'apiKey', in: 'header', name: 'X-Benteng-Signature', description: 'BENTENG-HMAC-SHA256 over the canonical request, with X-Benteng-Key-Id, X-Benteng-Timestamp and X-Benteng-Nonce.' },
+      },
+      schemas: {
+        Problem: { type: 'object', required: ['type', 'title', 'status'], properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, requestId: { type: 'string' } } },
+      },
+    },
+  };
+}
+
+/** Holds the internal application (bound in configureInternalApp) and builds its document once. */
+@Injectable()
+export class InternalOpenApiDocument {
+  private app: INestApplication | undefined;
+  private document: Document | undefined;
+
+  bind(app: INestApplication): void {
+    this.app = app;
+  }
+
+  get(): Document {
+    if (!this.app) throw new Error('InternalOpenApiDocument is not bound to the application');
+    return (this.document ??= buildInternalOpenApi(this.app));
+  }
+}
+
+@Controller('internal/v1')
+export class InternalOpenApiController {
+  constructor(private readonly document: InternalOpenApiDocument) {}
+
+  @Get('openapi.json')
+  @Header('cache-control', 'no-store')
+  @InternalService('the internal API description, for internal services and the CLI; still signed')
+  openapi() {
+    return this.document.get();
+  }
+}

@@ -1,0 +1,91 @@
+import helmet from '@fastify/helmet';
+import { BadRequestException, Module, type INestApplication } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger, LoggerModule } from 'nestjs-pino';
+import { PlatformAuditModule } from '@benteng/audit';
+import { ClockModule } from '@benteng/common';
+import { AppConfig, ConfigModule } from '@benteng/config';
+import { DatabaseModule } from '@benteng/database';
+import { OperatorsModule } from '@benteng/operators';
+import { RedisModule } from '@benteng/redis';
+import { containsNul, HELMET_OPTIONS } from '../http/edge.js';
+import { UnexpectedBodyInterceptor } from '../http/unexpected-body.interceptor.js';
+import { createValidationPipe } from '../http/validation.js';
+import { keepRawBodyWhereDeclared } from '../inbound/raw-body.js';
+import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from '../logging/logging.js';
+import { InternalAccessGuard } from './internal-access.guard.js';
+import { InternalSignatures, RedisNonceStore } from './internal-auth.js';
+import { InternalOpenApiController, InternalOpenApiDocument } from './internal-openapi.js';
+import { InternalProblemDetailsFilter } from './internal-problem.filter.js';
+import { OperatorsController } from './operators.controller.js';
+import { InternalTenantsController } from './tenants.controller.js';
+import { InternalAdminModule } from './admin.module.js';
+import { InternalIncidentsModule } from './incidents.module.js';
+
+@Module({
+  providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
+  exports: [LOG_DESTINATION],
+})
+export class InternalLogDestinationModule {}
+
+/**
+ * The internal listener (/internal/v1): operators and services, on its own port (INTERNAL_HOST,
+ * loopback by default), never behind the public ingress. A separate Nest application: it shares
+ * library modules with the public app but no controller, guard, strategy or filter, so no public
+ * or partner credential has anything to authenticate against here, and no internal route exists
+ * on the public listener (test/e2e/internal-surface.spec.ts).
+ */
+@Module({
+  imports: [
+    ConfigModule,
+    LoggerModule.forRootAsync({
+      imports: [InternalLogDestinationModule],
+      inject: [AppConfig, LOG_DESTINATION],
+      useFactory: (config: AppConfig, destination: LogDestination) => ({
+        pinoHttp: destination ? [pinoHttpOptions(config), destination] : pinoHttpOptions(config),
+        assignResponse: true,
+        forRoutes: ['*'],
+      }),
+    }),
+    DiscoveryModule,
+    DatabaseModule,
+    RedisModule,
+    ClockModule,
+    PlatformAuditModule,
+    OperatorsModule,
+    InternalAdminModule,
+    InternalIncidentsModule,
+  ],
+  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController],
+  providers: [
+    RedisNonceStore,
+    InternalSignatures,
+    InternalOpenApiDocument,
+    { provide: APP_GUARD, useClass: InternalAccessGuard },
+    { provide: APP_FILTER, useClass: InternalProblemDetailsFilter },
+    { provide: APP_INTERCEPTOR, useClass: UnexpectedBodyInterceptor },
+  ],
+})
+export class InternalAppModule {}
+
+/** Everything that makes a Nest application the internal listener, as production runs it. */
+export async function configureInternalApp(app: NestFastifyApplication): Promise<INestApplication> {
+  app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify
+    .addHook('onRequest', (request, reply, done) => {
+      reply.header('x-request-id', request.id);
+      done();
+    })
+    .addHook('preHandler', (request, _reply, done) => {
+      done(containsNul(request.body) || containsNul(request.query) || containsNul(request.params) ? new BadRequestException() : undefined);
+    });
+  // Every internal request is signed over its exact body bytes.
+  keepRawBodyWhereDeclared(fastify, { everyRoute: true });
+  await app.register(helmet, HELMET_OPTIONS);
+  app.useGlobalPipes(createValidationPipe());
+  app.get(InternalOpenApiDocument).bind(app);
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,16 @@
+import { Controller, Get } from '@nestjs/common';
+import { PlatformTenants } from '@benteng/operators';
+import { InternalAccess } from '../http/access.decorator.js';
+import { CurrentOperator, type OperatorContext } from './internal-auth.js';
+
+/** Tenants across the platform, for operators (every role reads; the SQL function returns the allowed columns only). */
+@Controller('internal/v1/tenants')
+export class InternalTenantsController {
+  constructor(private readonly tenants: PlatformTenants) {}
+
+  @Get()
+  @InternalAccess('read', 'Tenant')
+  async list(@CurrentOperator() operator: OperatorContext) {
+    return { items: await this.tenants.list(operator.ability) };
+  }
+}

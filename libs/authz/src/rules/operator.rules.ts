@@ -1,0 +1,57 @@
+import type { AppAbilityBuilder } from '../ability.js';
+import type { OperatorPrincipal } from '../principal.js';
+
+/**
+ * Operators on the internal listener. Platform rules, not tenant rules: nothing here carries a
+ * tenant condition, because these subjects are read through named cross-tenant functions
+ * (internal_list_tenants) that return only what the route needs.
+ *
+ * - support: reads tenants (to find one and help its users);
+ * - security: reads tenants and the platform audit log; suspends tenants, locks users, revokes
+ *   sessions and partner credentials (incidentResponse);
+ * - platform-admin: manages tenants and operators, reads the platform audit log, and responds to
+ *   incidents as security does.
+ *
+ * Every operator reads their own operator record (whoami) and may record an operator action in
+ * the platform audit log (each state-changing call carries a reason).
+ */
+export function operatorRules({ can }: AppAbilityBuilder, principal: OperatorPrincipal): void {
+  if (principal.roles.length === 0) return;
+  can('read', 'Operator', { id: principal.operatorId });
+  can('create', 'PlatformAuditEvent');
+  for (const role of principal.roles) {
+    switch (role) {
+      case 'support':
+        can('read', 'Tenant');
+        break;
+      case 'security':
+        can('read', 'Tenant');
+        can('read', 'PlatformAuditEvent');
+        incidentResponse(can);
+        break;
+      case 'platform-admin':
+        can('manage', 'Tenant');
+        can('manage', 'Operator');
+        can('read', 'PlatformAuditEvent');
+        incidentResponse(can);
+        break;
+    }
+  }
+}
+
+/**
+ * Security and platform-admin: cut access off (and restore it) during an incident. Field rules,
+ * so the ability names exactly what changes: a tenant's or a user's status (suspend, lock), and a
+ * session's or partner credential's revocation time. No read of the records themselves follows
+ * from these; the internal admin routes change them through named SECURITY DEFINER functions
+ * (prisma/migrations/20261129070000_admin) and audit each change.
+ */
+function incidentResponse(can: AppAbilityBuilder['can']): void {
+  can('update', 'Tenant', ['status']);
+  can('update', 'User', ['status']);
+  can('update', 'Session', ['revokedAt']);
+  can('update', 'PartnerClient', ['revokedAt']);
+  can('update', 'PartnerApiKey', ['revokedAt']);
+  // End an abuse block early (POST /internal/v1/blocks/lift, apps/api/src/internal/incidents.controller.ts).
+  can('update', 'SecurityBlock', ['liftedAt', 'liftedBy']);
+}

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { OPERATOR_ROLES, type OperatorRole } from '@benteng/authz';
+import { PrismaService } from '@benteng/database';
+
+export interface OperatorRecord {
+  id: string;
+  email: string;
+  displayName: string;
+  roles: OperatorRole[];
+  status: 'active' | 'disabled';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Operator records, read one at a time through internal_operator_lookup (SECURITY DEFINER, owned
+ * by benteng_platform): the runtime role has no grant on the operators table itself.
+ */
+@Injectable()
+export class OperatorDirectory {
+  constructor(private readonly prisma: PrismaService) {}
+
+  async find(operatorId: string): Promise<OperatorRecord | undefined> {
+    if (!UUID.test(operatorId)) return undefined;
+    const [row] = await this.prisma.client.$queryRaw<{ id: string; email: string; display_name: string; roles: string[]; status: 'active' | 'disabled' }[]>`
+      SELECT id::text AS id, email, display_name, roles, status::text AS status FROM internal_operator_lookup(${operatorId}::uuid)`;
+    if (!row) return undefined;
+    // The CHECK constraint allows only known roles; anything else is dropped rather than trusted.
+    const roles = row.roles.filter((r): r is OperatorRole => (OPERATOR_ROLES as readonly string[]).includes(r));
+    return { id: row.id, email: row.email, displayName: row.display_name, roles, status: row.status };
+  }
+}
