@@ -12,6 +12,7 @@ import { createValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { requestIdFor } from './logging/logging.js';
 import { containsNul, HELMET_OPTIONS } from './http/edge.js';
+import { processMetrics } from './metrics/metrics.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
@@ -50,6 +51,9 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
     // the response has been sent.
     .addHook('onResponse', (request, reply, done) => {
       abuse.observe(request, reply);
+      // Request count and latency by surface, route pattern, method and status (the process
+      // registry, served by the internal listener at /internal/metrics).
+      processMetrics.observeHttp(request, reply);
       done();
     });
   // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare

@@ -10,6 +10,7 @@ import { DatabaseModule } from '@benteng/database';
 import { JobsModule } from '@benteng/jobs';
 import { RedisModule } from '@benteng/redis';
 import { SecurityModule } from '@benteng/security';
+import { MetricsModule } from './metrics/metrics.js';
 import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
 import { InboundModule } from './inbound/inbound.module.js';
@@ -59,6 +60,7 @@ export class LogDestinationModule {}
     TenancyModule,
     AuditModule,
     SecurityModule,
+    MetricsModule,
     JobsModule.forProducer(),
     AuthModule,
     HealthModule,

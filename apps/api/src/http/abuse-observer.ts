@@ -5,6 +5,7 @@ import { principalId } from '@benteng/authz';
 import { AbuseDetector, clientIp, SecurityBlocks } from '@benteng/security';
 import { REFUSED_AS_BLOCKED } from './access.guard.js';
 import { authOfRequest } from './request-auth.js';
+import { processMetrics } from '../metrics/metrics.js';
 
 /**
  * Feeds every answered request to the abuse detector once the response is sent (Fastify
@@ -51,6 +52,9 @@ export class AbuseObserver {
       ...(auth ? { principal: principalId(auth.scope.principal), tenantId: auth.scope.tenantId } : {}),
       ...(objectRoute && typeof named === 'string' ? { objectId: named } : {}),
     });
-    for (const block of placed) await this.blocks.placed(block, String(request.id));
+    for (const block of placed) {
+      processMetrics.blocksPlaced.inc({ signal: block.signal });
+      await this.blocks.placed(block, String(request.id));
+    }
   }
 }

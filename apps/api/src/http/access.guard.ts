@@ -14,6 +14,7 @@ import { AbuseDetector, clientIp, RateLimiter, SecurityError, SecurityErrorCode,
 import { RequestContext, Scope } from '@benteng/tenancy';
 import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 import { attachAuth, type RequestAuth } from './request-auth.js';
+import { processMetrics, surfaceOfRequest } from '../metrics/metrics.js';
 
 /**
  * Runs one passport strategy instance for one request and resolves with what it authenticated, or
@@ -165,6 +166,7 @@ export class AccessGuard implements CanActivate {
     if (!block) return;
     (request as FastifyRequest & { [REFUSED_AS_BLOCKED]?: boolean })[REFUSED_AS_BLOCKED] = true;
     this.logger.info({ event: 'security.blocked_request', subject: block.subject, signal: block.signal, ip, principal }, 'request refused: blocked');
+    processMetrics.blockedRequests.inc({ surface: surfaceOfRequest(request) });
     throw new SecurityError(SecurityErrorCode.Blocked, block.retryAfterS);
   }
 
@@ -188,6 +190,7 @@ export class AccessGuard implements CanActivate {
         });
       }
     }
+    processMetrics.rateLimited.inc({ surface: surfaceOfRequest(request), principal_class: subject.principalClass });
     throw new SecurityError(SecurityErrorCode.RateLimited, retryAfterS);
   }
 

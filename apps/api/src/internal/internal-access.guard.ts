@@ -1,12 +1,14 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { PlatformAuditLog } from '@benteng/audit';
 import { definePlatformAbility, type OperatorPrincipal } from '@benteng/authz';
 import { OperatorDirectory } from '@benteng/operators';
-import { clientIp, type ServiceSignatureRefusal } from '@benteng/security';
+import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type RateLimitSubject, type Sensitivity, type ServiceSignatureRefusal } from '@benteng/security';
 import { ROUTE_ACCESS, type RouteAccess } from '../http/access.decorator.js';
+import { sensitivityOf } from '../http/access.guard.js';
+import { processMetrics } from '../metrics/metrics.js';
 import { ValidationProblem } from '../http/problem.js';
 import { rawBodyOf } from '../inbound/raw-body.js';
 import { attachInternalCaller, InternalSignatures, type InternalCaller } from './internal-auth.js';
@@ -48,6 +50,7 @@ export class InternalAccessGuard implements CanActivate {
     private readonly signatures: InternalSignatures,
     private readonly operators: OperatorDirectory,
     private readonly audit: PlatformAuditLog,
+    private readonly limits: RateLimiter,
   ) {
     this.logger.setContext(InternalAccessGuard.name);
   }
@@ -68,6 +71,11 @@ export class InternalAccessGuard implements CanActivate {
       throw verified.refusal === 'nonce_store_unavailable' ? new ServiceUnavailableException() : new UnauthorizedException();
     }
     const base = { service: verified.service, keyId: verified.keyId, ...(verified.reason !== undefined ? { reason: verified.reason } : {}) };
+
+    // Rate limit per signed caller (the 'operator' row of RATE_LIMIT_POLICY), before the operator
+    // lookup: the owner is the signed operator id, or the key id on service routes.
+    const owner = access.auth === 'internal-operator' && verified.operatorId ? `operator:${verified.operatorId}` : `service:${verified.keyId}`;
+    await this.limit(request, context.switchToHttp().getResponse<FastifyReply>(), { principalClass: 'operator', owner }, sensitivityOf(this.reflector, context, request.method), ip);
 
     if (access.auth === 'internal-service') {
       attachInternalCaller(request, base);
@@ -96,6 +104,16 @@ export class InternalAccessGuard implements CanActivate {
     const caller: InternalCaller = { ...base, operator: { record, principal, ability } };
     attachInternalCaller(request, caller);
     return true;
+  }
+
+  private async limit(request: FastifyRequest, reply: FastifyReply, subject: RateLimitSubject, sensitivity: Sensitivity, ip: string): Promise<void> {
+    const result = await this.limits.consume(subject, sensitivity);
+    for (const [name, value] of Object.entries(result.headers)) reply.header(name, value);
+    if (result.allowed) return;
+    const retryAfterS = result.retryAfterS ?? 1;
+    this.logger.warn({ event: 'security.rate_limited', policy: result.policy, owner: subject.owner, ip, requestId: String(request.id) }, 'internal rate limit exceeded');
+    processMetrics.rateLimited.inc({ surface: 'internal', principal_class: subject.principalClass });
+    throw new SecurityError(SecurityErrorCode.RateLimited, retryAfterS);
   }
 
   private async refuse(request: FastifyRequest, route: string, ip: string, refusal: ServiceSignatureRefusal, service?: string, keyId?: string): Promise<void> {

@@ -22,6 +22,9 @@ import { OperatorsController } from './operators.controller.js';
 import { InternalTenantsController } from './tenants.controller.js';
 import { InternalAdminModule } from './admin.module.js';
 import { InternalIncidentsModule } from './incidents.module.js';
+import { RateLimiter } from '@benteng/security';
+import { MetricsController } from '../metrics/metrics.controller.js';
+import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
 
 @Module({
   providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
@@ -56,9 +59,12 @@ export class InternalLogDestinationModule {}
     OperatorsModule,
     InternalAdminModule,
     InternalIncidentsModule,
+    MetricsModule,
   ],
-  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController],
+  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController, MetricsController],
   providers: [
+    RateLimiter,
+    QueueDepths,
     RedisNonceStore,
     InternalSignatures,
     InternalOpenApiDocument,
@@ -73,9 +79,14 @@ export class InternalAppModule {}
 export async function configureInternalApp(app: NestFastifyApplication): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(Metrics);
   fastify
     .addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
+      done();
+    })
+    .addHook('onResponse', (request, reply, done) => {
+      metrics.observeHttp(request, reply);
       done();
     })
     .addHook('preHandler', (request, _reply, done) => {

@@ -1,0 +1,136 @@
+import { Global, Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AppConfig } from '@benteng/config';
+import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
+import { surfaceOf } from '../http/route-catalog.js';
+
+/** Requests no route matched: one label value, never the raw URL (unbounded cardinality, and ids). */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+
+/**
+ * The process's Prometheus metrics: one prom-client Registry per process, shared by the public
+ * and the internal application that apps/api/src/main.ts creates side by side. The two are
+ * separate Nest containers, so the registry lives at module scope (a per-container provider would
+ * give each app its own, empty, registry); MetricsModule hands the same object to both.
+ *
+ * The public app records (HTTP hooks in app.factory.ts, AccessGuard, AbuseObserver); the internal
+ * app records its own requests and serves GET /internal/metrics (metrics.controller.ts).
+ * Labels are bounded: surface, route pattern (routeOptions.url), method, status, principal class.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'benteng_http_requests_total',
+    help: 'HTTP requests answered, by surface, route pattern, method and status.',
+    labelNames: ['surface', 'route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'benteng_http_request_duration_seconds',
+    help: 'HTTP request latency in seconds, by surface, route pattern, method and status.',
+    labelNames: ['surface', 'route', 'method', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'benteng_auth_failures_total',
+    help: 'Requests answered 401, by surface.',
+    labelNames: ['surface'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'benteng_rate_limit_refusals_total',
+    help: 'Requests refused with 429 by the rate limiter, by surface and principal class.',
+    labelNames: ['surface', 'principal_class'] as const,
+    registers: [this.registry],
+  });
+  readonly blockedRequests = new Counter({
+    name: 'benteng_blocked_requests_total',
+    help: 'Requests refused because their address or principal is blocked by the abuse detector, by surface.',
+    labelNames: ['surface'] as const,
+    registers: [this.registry],
+  });
+  readonly blocksPlaced = new Counter({
+    name: 'benteng_abuse_blocks_placed_total',
+    help: 'Blocks placed by the abuse detector, by signal.',
+    labelNames: ['signal'] as const,
+    registers: [this.registry],
+  });
+  readonly queueJobs = new Gauge({
+    name: 'benteng_queue_jobs',
+    help: 'BullMQ jobs by queue and state, read when scraped.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly queueScrapeErrors = new Counter({
+    name: 'benteng_queue_scrape_errors_total',
+    help: 'Scrapes whose queue depth read failed (Redis unavailable), by queue.',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  /** Fastify onResponse: one count and one latency sample per answered request. */
+  observeHttp(request: FastifyRequest, reply: FastifyReply): void {
+    const route = request.routeOptions.url;
+    const surface = surfaceOfRequest(request);
+    const labels = { surface, route: route ?? UNMATCHED_ROUTE, method: request.method, status: String(reply.statusCode) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    if (reply.statusCode === 401) this.authFailures.inc({ surface });
+  }
+}
+
+/** The surface of a request: from its route pattern, else (no route matched) from its path. */
+export function surfaceOfRequest(request: FastifyRequest): string {
+  return surfaceOf(request.routeOptions.url ?? request.url.split('?')[0] ?? '/');
+}
+
+/** The one Metrics object of this process. */
+export const processMetrics = new Metrics();
+
+/**
+ * Queue depths for the scrape: getJobCounts on 'jobs' and 'platform', through the queues' own
+ * connection (REDIS_URL, prefix QUEUE_PREFIX, as the worker uses them). Read only: nothing is
+ * added to or removed from a queue here.
+ */
+@Injectable()
+export class QueueDepths implements OnModuleDestroy {
+  private queues: Queue[] | undefined;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async refresh(): Promise<void> {
+    this.queues ??= [JOBS_QUEUE, PLATFORM_QUEUE].map(
+      (name) => new Queue(name, { connection: { url: this.config.REDIS_URL, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: 'benteng-metrics' }, prefix: this.config.QUEUE_PREFIX }),
+    );
+    await Promise.all(
+      this.queues.map(async (queue) => {
+        try {
+          const counts = await queue.getJobCounts(...QUEUE_STATES);
+          for (const state of QUEUE_STATES) this.metrics.queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
+        } catch {
+          this.metrics.queueScrapeErrors.inc({ queue: queue.name });
+        }
+      }),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all((this.queues ?? []).map((queue) => queue.close()));
+  }
+}
+
+/** Gives every Nest application of the process the same Metrics object. */
+@Global()
+@Module({
+  providers: [{ provide: Metrics, useValue: processMetrics }],
+  exports: [Metrics],
+})
+export class MetricsModule {}
