@@ -25,6 +25,10 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'operator.user_locked',
   'operator.user_unlocked',
   'operator.credential_revoked',
+  /** Bull Board (apps/api/src/internal/queue-board.ts): a login ticket minted, a board session opened, a state-changing board call. */
+  'internal.queue_board_ticket',
+  'internal.queue_board_opened',
+  'internal.queue_board_action',
 ] as const;
 export type PlatformAuditEventType = (typeof PLATFORM_AUDIT_EVENT_TYPES)[number];
 

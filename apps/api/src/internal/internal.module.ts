@@ -25,6 +25,7 @@ import { InternalIncidentsModule } from './incidents.module.js';
 import { RateLimiter } from '@benteng/security';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
+import { QueueBoardController, QueueBoardQueues, QueueBoardSessions, registerQueueBoard } from './queue-board.js';
 
 @Module({
   providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
@@ -61,10 +62,12 @@ export class InternalLogDestinationModule {}
     InternalIncidentsModule,
     MetricsModule,
   ],
-  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController, MetricsController],
+  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController, MetricsController, QueueBoardController],
   providers: [
     RateLimiter,
     QueueDepths,
+    QueueBoardSessions,
+    QueueBoardQueues,
     RedisNonceStore,
     InternalSignatures,
     InternalOpenApiDocument,
@@ -95,6 +98,8 @@ export async function configureInternalApp(app: NestFastifyApplication): Promise
   // Every internal request is signed over its exact body bytes.
   keepRawBodyWhereDeclared(fastify, { everyRoute: true });
   await app.register(helmet, HELMET_OPTIONS);
+  // Bull Board at /internal/queues: ticket + session cookie, platform-admin only (docs/metrics.md).
+  await registerQueueBoard(app);
   app.useGlobalPipes(createValidationPipe());
   app.get(InternalOpenApiDocument).bind(app);
   app.enableShutdownHooks();

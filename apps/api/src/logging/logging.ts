@@ -5,7 +5,7 @@ import type { Options } from 'pino-http';
 import { REDACT_PATHS } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 
-const SENSITIVE_QUERY_KEY = /token|sig|signature|key|secret|password|code|session/i;
+const SENSITIVE_QUERY_KEY = /token|ticket|sig|signature|key|secret|password|code|session/i;
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 /** Path plus query keys; values of credential-like keys are replaced (signed URLs carry tokens). */
