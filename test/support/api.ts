@@ -40,11 +40,24 @@ export interface BuildApiOptions {
  * The real API application (same module, adapter and configuration as production), with optional
  * extra controllers for probing cross-cutting behaviour and provider overrides.
  */
-export async function buildApi(options: BuildApiOptions = {}): Promise<TestApi> {
+export function buildApi(options: BuildApiOptions = {}): Promise<TestApi> {
+  return buildApplication(AppModule, configureApiApp, options);
+}
+
+/**
+ * The real internal listener application (InternalAppModule, same adapter and configuration as
+ * production), for tests that drive /internal/v1 in-process beside buildApi's public app.
+ */
+export function buildInternalApi(options: Omit<BuildApiOptions, 'controllers' | 'providers'> = {}): Promise<TestApi> {
+  return buildApplication(InternalAppModule, configureInternalApp, options);
+}
+
+/** One listener's application, built and configured as main.ts does, with its logs captured. */
+async function buildApplication(root: Type, configure: (app: NestFastifyApplication) => Promise<unknown>, options: BuildApiOptions): Promise<TestApi> {
   const config = loadConfig({ ...process.env, ...options.env, LOG_LEVEL: options.logLevel ?? 'info' });
   const logs = new LogCapture();
   let builder = Test.createTestingModule({
-    imports: [AppModule],
+    imports: [root],
     controllers: options.controllers ?? [],
     providers: options.providers ?? [],
   })
@@ -55,28 +68,7 @@ export async function buildApi(options: BuildApiOptions = {}): Promise<TestApi> 
   for (const { token, value } of options.overrides ?? []) builder = builder.overrideProvider(token).useValue(value);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
-  await configureApiApp(app);
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
-  return { app, logs, close: () => app.close() };
-}
-
-/**
- * The real internal listener application (InternalAppModule, same adapter and configuration as
- * production), for tests that drive /internal/v1 in-process beside buildApi's public app.
- */
-export async function buildInternalApi(options: Omit<BuildApiOptions, 'controllers' | 'providers'> = {}): Promise<TestApi> {
-  const config = loadConfig({ ...process.env, ...options.env, LOG_LEVEL: options.logLevel ?? 'info' });
-  const logs = new LogCapture();
-  let builder = Test.createTestingModule({ imports: [InternalAppModule] })
-    .overrideProvider(AppConfig)
-    .useValue(config)
-    .overrideProvider(LOG_DESTINATION)
-    .useValue(logs);
-  for (const { token, value } of options.overrides ?? []) builder = builder.overrideProvider(token).useValue(value);
-  const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
-  await configureInternalApp(app);
+  await configure(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, logs, close: () => app.close() };
