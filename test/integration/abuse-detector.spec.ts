@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { createRedis } from '@benteng/redis';
 import { ABUSE_KEY_PREFIX, AbuseDetector, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
+import { ready, scanKeys } from '../support/redis.js';
 
 /** Every test uses fresh principals and IPs, so files and tests never share a counter. */
 const ids: string[] = [];
@@ -28,10 +29,6 @@ function connect(name: string): Redis {
   const redis = createRedis(process.env.REDIS_URL!, name);
   redis.on('error', () => undefined);
   return redis;
-}
-
-async function ready(redis: Redis): Promise<void> {
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 }
 
 /** Tiny thresholds for the signal under test; the others stay out of the way. */
@@ -82,16 +79,7 @@ async function race(detectors: [AbuseDetector, AbuseDetector], observations: Abu
   return (await Promise.all(observations.map((observation, i) => detectors[i % 2]!.observe(observation)))).flat();
 }
 
-async function abuseKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redisA.scan(cursor, 'MATCH', `${ABUSE_KEY_PREFIX}*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
+const abuseKeys = (): Promise<string[]> => scanKeys(redisA, `${ABUSE_KEY_PREFIX}*`);
 
 beforeAll(async () => {
   await Promise.all([ready(redisA), ready(redisB)]);

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
+import { scanKeys } from '../support/redis.js';
 
 /** Every test uses fresh emails and IPs, so files and tests never share a counter. */
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -25,16 +26,7 @@ async function fail(sut: LoginThrottle, key: { account?: string; ip: string }): 
   await sut.recordFailure(key);
 }
 
-async function throttleKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${THROTTLE_KEY_PREFIX}*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
+const throttleKeys = (): Promise<string[]> => scanKeys(redis, `${THROTTLE_KEY_PREFIX}*`);
 
 // Until the connection is ready the throttle uses its per-instance insurance (by design); these
 // tests are about the shared counters, so they start once Redis answers.

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@benteng/config';
 import { createRedis } from '@benteng/redis';
 import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
+import { ready, scanKeys } from '../support/redis.js';
 
 /** Every test uses fresh owners and tenants, so files and tests never share a budget. */
 const ids: string[] = [];
@@ -27,11 +28,6 @@ function connect(name: string): Redis {
   return redis;
 }
 
-/** createRedis does not queue commands while connecting; the shared counters need a ready client. */
-async function ready(redis: Redis): Promise<void> {
-  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-}
-
 function limiter(policy: object, redis: Redis = redisA): RateLimiter {
   return new RateLimiter(redis, loadConfig({ ...process.env, RATE_LIMIT_POLICY: JSON.stringify(policy) }));
 }
@@ -39,16 +35,7 @@ function limiter(policy: object, redis: Redis = redisA): RateLimiter {
 const times = <T>(n: number, run: (index: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, index) => run(index)));
 const allowedCount = (results: RateLimitResult[]) => results.filter((result) => result.allowed).length;
 
-async function rateLimitKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redisA.scan(cursor, 'MATCH', `${RATE_LIMIT_KEY_PREFIX}*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
+const rateLimitKeys = (): Promise<string[]> => scanKeys(redisA, `${RATE_LIMIT_KEY_PREFIX}*`);
 
 beforeAll(async () => {
   await Promise.all([ready(redisA), ready(redisB)]);

@@ -25,3 +25,23 @@ export function tenantDatabase(): { db: TenantDatabase; prisma: PrismaService } 
   afterAll(() => prisma.onModuleDestroy());
   return { db: new TenantDatabase(prisma), prisma };
 }
+
+/**
+ * Runs `work` on the owner connection in one transaction bound to the tenant, as the application's
+ * would be: tables that force row-level security are then written inside the tenant, not around it.
+ */
+export async function ownerInTenant<T>(owner: pg.Pool, tenantId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await owner.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,27 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-
-/** Runs `work` on the owner connection in one transaction bound to the tenant (as the app's would be). */
-async function inTenant<T>(owner: pg.Pool, tenantId: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await owner.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+import { ownerInTenant } from './db.js';
 
 /** Invoices with the given customer names (one line-less invoice each), through the owner connection. */
 export async function insertNamedInvoices(owner: pg.Pool, tenantId: string, createdById: string, names: readonly string[]): Promise<string[]> {
-  return inTenant(owner, tenantId, async (c) => {
+  return ownerInTenant(owner, tenantId, async (c) => {
     const ids: string[] = [];
     for (const [index, name] of names.entries()) {
       const id = randomUUID();
@@ -38,7 +22,7 @@ export async function insertNamedInvoices(owner: pg.Pool, tenantId: string, crea
 
 /** `count` invoices in one INSERT ... SELECT generate_series (the owner connection). */
 export async function insertManyInvoices(owner: pg.Pool, tenantId: string, createdById: string, count: number): Promise<void> {
-  await inTenant(owner, tenantId, (c) =>
+  await ownerInTenant(owner, tenantId, (c) =>
     c.query(
       `INSERT INTO invoices (tenant_id, id, number, status, customer_name, customer_email, total_minor, created_by_id)
        SELECT $1, gen_random_uuid(), 'BULK-' || g, 'issued', 'PT Massal Sejahtera ' || g, 'bulk' || g || '@example.test', g * 100, $2

@@ -6,6 +6,7 @@ import { PartnerCredentials, type PartnerEnvironment } from '@benteng/auth';
 import type { PartnerScope, PartnerTier } from '@benteng/authz';
 import { loadConfig } from '@benteng/config';
 import type { TestApi } from './api.js';
+import { ownerInTenant } from './db.js';
 
 /**
  * Partner clients and API keys for tests, inserted with the owner connection (the way an operator
@@ -16,22 +17,6 @@ let credentials: PartnerCredentials | undefined;
 function partnerCredentials(): PartnerCredentials {
   // The pepper is set, so the logger (used only to warn about a missing one) is never called.
   return (credentials ??= new PartnerCredentials(loadConfig(process.env), { warn: () => undefined } as unknown as PinoLogger));
-}
-
-async function inTenant<T>(owner: pg.Pool, tenantId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await owner.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
 }
 
 export interface PartnerClientSeed {
@@ -53,7 +38,7 @@ export interface TestPartnerClient {
 export async function createPartnerClient(owner: pg.Pool, tenantId: string, createdByUserId: string, seed: PartnerClientSeed = {}): Promise<TestPartnerClient> {
   const clientId = randomUUID();
   const { secret, hash } = partnerCredentials().mintClientSecret();
-  await inTenant(owner, tenantId, (client) =>
+  await ownerInTenant(owner, tenantId, (client) =>
     client.query(
       `INSERT INTO partner_clients (tenant_id, id, name, environment, scopes, tier, ip_allowlist, secret_hash, expires_at, revoked_at, created_by_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -94,7 +79,7 @@ export async function createPartnerKey(owner: pg.Pool, tenantId: string, clientI
   const keyId = randomUUID();
   const environment = seed.environment ?? 'test';
   const { key, prefix, hash } = partnerCredentials().mintKey(environment);
-  await inTenant(owner, tenantId, (client) =>
+  await ownerInTenant(owner, tenantId, (client) =>
     client.query(
       `INSERT INTO partner_api_keys (tenant_id, id, client_id, prefix, key_hash, environment, expires_at, revoked_at, replaced_by_id, created_by_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

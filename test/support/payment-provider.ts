@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import type { TestApi } from './api.js';
 import { insertInvoice } from './factories.js';
 import type { ApiResponse } from './public-api.js';
+import { ownerInTenant } from './db.js';
 
 export const INBOUND_PAYMENTS_PATH = '/webhooks/inbound/payments';
 export const PROVIDER = 'simpay';
@@ -92,20 +93,9 @@ export async function postRaw(api: TestApi, url: string, payload: string | Buffe
 
 /** Registers a provider account for a tenant through the owner connection (the platform path). */
 export async function createPaymentAccount(owner: pg.Pool, tenantId: string, accountId = `acct_${randomBytes(6).toString('hex')}`): Promise<string> {
-  const client = await owner.connect();
-  try {
-    await client.query('BEGIN');
-    // payment_accounts forces row-level security: write inside the tenant, as the application would.
-    await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-    await client.query('INSERT INTO payment_accounts (tenant_id, provider, account_id) VALUES ($1, $2, $3)', [tenantId, PROVIDER, accountId]);
-    await client.query('COMMIT');
-    return accountId;
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
+  // payment_accounts forces row-level security: write inside the tenant, as the application would.
+  await ownerInTenant(owner, tenantId, (client) => client.query('INSERT INTO payment_accounts (tenant_id, provider, account_id) VALUES ($1, $2, $3)', [tenantId, PROVIDER, accountId]));
+  return accountId;
 }
 
 /**

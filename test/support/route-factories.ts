@@ -9,6 +9,7 @@ import type { TestTenant } from './factories.js';
 import { createPartnerClient, createPartnerKey } from './partners.js';
 import { INBOUND_PAYMENTS_PATH, newWebhookSecret, postRaw, SimulatedPaymentProvider } from './payment-provider.js';
 import { arranged, type ApiResponse, type PublicClient } from './public-api.js';
+import { ownerInTenant } from './db.js';
 
 /**
  * The objects behind the routes that take an id, one factory per route prefix, shared by the
@@ -252,20 +253,7 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
     return rows.map((r) => r.row);
   }
 
-  async function inTenant(tenantId: string, work: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    const c = await owner.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-      await work(c);
-      await c.query('COMMIT');
-    } catch (error) {
-      await c.query('ROLLBACK');
-      throw error;
-    } finally {
-      c.release();
-    }
-  }
+  const inTenant = (tenantId: string, work: (c: pg.PoolClient) => Promise<void>): Promise<void> => ownerInTenant(owner, tenantId, work);
 
   async function upload(token: string, fileName: string, text: string, fields: Record<string, string> = {}): Promise<ApiResponse> {
     const boundary = `----benteng${randomBytes(8).toString('hex')}`;
