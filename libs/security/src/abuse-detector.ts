@@ -120,21 +120,22 @@ export class AbuseDetector {
    * The block in force for this client, if any. The principal's block wins over the IP's: it is
    * the more specific finding, and the one an operator would lift.
    */
-  async blockedFor(ip: string, principal?: string): Promise<ActiveBlock | undefined> {
-    const principalKey = principal ? blockKey(principalSubject(principal)) : undefined;
-    const ipKey = blockKey(ipSubject(ip));
+  async blockedFor(ip: string | undefined, principal?: string): Promise<ActiveBlock | undefined> {
+    // One round trip for whichever of the two the caller asks about (the gate asks for the address
+    // before authentication and for the principal after it, never for the address twice).
+    const keys: [ActiveBlock['subject'], string][] = [];
+    if (principal) keys.push(['principal', blockKey(principalSubject(principal))]);
+    if (ip !== undefined) keys.push(['ip', blockKey(ipSubject(ip))]);
+    if (keys.length === 0) return undefined;
     try {
       const multi = this.redis.multi();
-      if (principalKey) multi.get(principalKey).pttl(principalKey);
-      multi.get(ipKey).pttl(ipKey);
+      for (const [, key] of keys) multi.get(key).pttl(key);
       const replies = results(await multi.exec());
       this.noteRecovery();
-      const found: [ActiveBlock['subject'], unknown, unknown][] = principalKey
-        ? [['principal', replies[0], replies[1]], ['ip', replies[2], replies[3]]]
-        : [['ip', replies[0], replies[1]]];
-      for (const [subject, value, pttl] of found) {
+      for (const [index, [subject]] of keys.entries()) {
+        const value = replies[index * 2];
         if (typeof value !== 'string') continue;
-        return { subject, signal: signalOf(value), retryAfterS: retryAfterS(pttl, this.config.ABUSE_BLOCK_S) };
+        return { subject, signal: signalOf(value), retryAfterS: retryAfterS(replies[index * 2 + 1], this.config.ABUSE_BLOCK_S) };
       }
       return undefined;
     } catch (error) {

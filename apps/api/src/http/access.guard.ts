@@ -132,7 +132,7 @@ export class AccessGuard implements CanActivate {
     attachAuth(request, auth);
     this.context.enterScope(auth.scope);
     const principal = principalId(auth.scope.principal);
-    await this.refuseIfBlocked(request, ip, principal);
+    await this.refuseIfBlocked(request, undefined, principal);
     await this.limit(request, reply, { principalClass: principalClassOf(auth), owner: principal, tenantId: auth.scope.tenantId }, sensitivity);
     await this.authorize(request, auth, access.action, access.subject, ip);
     return true;
@@ -161,11 +161,12 @@ export class AccessGuard implements CanActivate {
     return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal) };
   }
 
-  private async refuseIfBlocked(request: FastifyRequest, ip: string, principal?: string): Promise<void> {
+  /** The address is checked before authentication, the principal after it (one key each time). */
+  private async refuseIfBlocked(request: FastifyRequest, ip: string | undefined, principal?: string): Promise<void> {
     const block = await this.abuse.blockedFor(ip, principal);
     if (!block) return;
     (request as FastifyRequest & { [REFUSED_AS_BLOCKED]?: boolean })[REFUSED_AS_BLOCKED] = true;
-    this.logger.info({ event: 'security.blocked_request', subject: block.subject, signal: block.signal, ip, principal }, 'request refused: blocked');
+    this.logger.info({ event: 'security.blocked_request', subject: block.subject, signal: block.signal, ip: clientIp(request), principal }, 'request refused: blocked');
     processMetrics.blockedRequests.inc({ surface: surfaceOfRequest(request) });
     throw new SecurityError(SecurityErrorCode.Blocked, block.retryAfterS);
   }
