@@ -30,7 +30,8 @@ export interface TestApi {
 export interface BuildApiOptions {
   controllers?: Type[];
   providers?: Provider[];
-  overrides?: { token: unknown; value: unknown }[];
+  /** Providers replaced in this app: by a value, or by a class Nest instantiates with injection. */
+  overrides?: ({ token: unknown; value: unknown } | { token: unknown; useClass: Type })[];
   logLevel?: string;
   /** Configuration variables for this app only (e.g. TRUSTED_PROXIES), over process.env. */
   env?: Record<string, string>;
@@ -65,7 +66,9 @@ async function buildApplication(root: Type, configure: (app: NestFastifyApplicat
     .useValue(config)
     .overrideProvider(LOG_DESTINATION)
     .useValue(logs);
-  for (const { token, value } of options.overrides ?? []) builder = builder.overrideProvider(token).useValue(value);
+  for (const override of options.overrides ?? []) {
+    builder = 'useClass' in override ? builder.overrideProvider(override.token).useClass(override.useClass) : builder.overrideProvider(override.token).useValue(override.value);
+  }
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
   await configure(app);

@@ -1,0 +1,275 @@
+/**
+ * The controls Benteng claims, one entry each: what threat it answers, which OWASP API Security
+ * Top 10 (2023) item and ASVS 5.0 chapter it belongs to, and where its code lives. This table is
+ * the source of docs/controls.md and the training report (`npm run security:report`): every entry
+ * needs at least one attack test tagged with its id (`tag(id, title)`) and at least one kill-switch
+ * scenario (test/security/kill-switches/) whose outcome is "detected", or the suite fails.
+ *
+ * Code locations are `path#symbol`; test/security/controls-catalog.spec.ts checks that each file
+ * exists and names the symbol, so the map cannot point at code that moved away.
+ */
+
+/** OWASP API Security Top 10, 2023 edition. */
+export const OWASP_API = {
+  'API1:2023': 'Broken Object Level Authorization',
+  'API2:2023': 'Broken Authentication',
+  'API3:2023': 'Broken Object Property Level Authorization',
+  'API4:2023': 'Unrestricted Resource Consumption',
+  'API5:2023': 'Broken Function Level Authorization',
+  'API6:2023': 'Unrestricted Access to Sensitive Business Flows',
+  'API7:2023': 'Server Side Request Forgery',
+  'API8:2023': 'Security Misconfiguration',
+  'API9:2023': 'Improper Inventory Management',
+  'API10:2023': 'Unsafe Consumption of APIs',
+} as const;
+export type OwaspApiItem = keyof typeof OWASP_API;
+
+/** OWASP ASVS 5.0 chapters. */
+export const ASVS = {
+  V1: 'Encoding and Sanitization',
+  V2: 'Validation and Business Logic',
+  V3: 'Web Frontend Security',
+  V4: 'API and Web Service',
+  V5: 'File Handling',
+  V6: 'Authentication',
+  V7: 'Session Management',
+  V8: 'Authorization',
+  V9: 'Self-contained Tokens',
+  V10: 'OAuth and OIDC',
+  V11: 'Cryptography',
+  V12: 'Secure Communication',
+  V13: 'Configuration',
+  V14: 'Data Protection',
+  V15: 'Secure Coding and Architecture',
+  V16: 'Security Logging and Error Handling',
+  V17: 'WebRTC',
+} as const;
+export type AsvsChapter = keyof typeof ASVS;
+
+export interface ControlDefinition {
+  title: string;
+  /** What goes wrong without it, for the training report (one or two sentences). */
+  threat: string;
+  owasp: readonly OwaspApiItem[];
+  asvs: readonly AsvsChapter[];
+  /** `path#symbol`, relative to the repository root. */
+  code: readonly string[];
+}
+
+const define = <T extends Record<string, ControlDefinition>>(controls: T): T => controls;
+
+export const CONTROLS = define({
+  // --- Authentication and sessions --------------------------------------------------------------
+  'AUTHN-ACCESS-TOKEN': {
+    title: 'Access tokens are verified: signature, algorithm allowlist, issuer, audience, expiry',
+    threat: 'A forged, unsigned (alg "none"), expired or other-surface token is accepted, so anyone can act as any user.',
+    owasp: ['API2:2023'],
+    asvs: ['V9', 'V6'],
+    code: ['libs/auth/src/access-tokens.ts#AccessTokens', 'libs/auth/src/public-jwt.strategy.ts#PublicJwtStrategy'],
+  },
+  'AUTHN-REVOCATION': {
+    title: 'Every request re-checks that its session, user and tenant are still valid',
+    threat: 'A logged-out session, a locked user or a suspended tenant keeps working until its token expires.',
+    owasp: ['API2:2023'],
+    asvs: ['V7'],
+    code: ['libs/auth/src/revocation-store.ts#RevocationStore'],
+  },
+  'AUTHN-REFRESH-ROTATION': {
+    title: 'Refresh tokens rotate on use; a reused refresh token ends the whole session family',
+    threat: 'A stolen refresh token is replayed alongside the victim and keeps minting access tokens.',
+    owasp: ['API2:2023'],
+    asvs: ['V7', 'V9'],
+    code: ['libs/auth/src/refresh-tokens.ts#RefreshTokens'],
+  },
+  'AUTHN-LOGIN-THROTTLE': {
+    title: 'Login attempts are throttled per account and per address',
+    threat: 'Online password guessing and credential stuffing run at full speed.',
+    owasp: ['API2:2023', 'API4:2023'],
+    asvs: ['V6'],
+    code: ['libs/security/src/login-throttle.ts#LoginThrottle'],
+  },
+  'AUTHN-PARTNER-CREDENTIALS': {
+    title: 'Partner API keys and client tokens are verified against current state on every request',
+    threat: 'A revoked, expired, other-environment or guessed partner key keeps access to tenant data.',
+    owasp: ['API2:2023'],
+    asvs: ['V6', 'V10'],
+    code: ['libs/auth/src/partner-auth.service.ts#PartnerAuthService', 'libs/auth/src/partner.strategy.ts#PartnerStrategy'],
+  },
+  'AUTHN-SERVICE-SIGNATURE': {
+    title: 'Internal requests carry an HMAC signature with timestamp window and single-use nonce',
+    threat: 'Anyone who reaches the internal listener, or replays a captured request, runs platform administration.',
+    owasp: ['API2:2023', 'API8:2023'],
+    asvs: ['V4', 'V11'],
+    code: ['libs/security/src/service-signature.ts#verifyServiceSignature'],
+  },
+  // --- Authorization and tenancy ----------------------------------------------------------------
+  'AUTHZ-FUNCTION': {
+    title: 'Every route declares an action and subject; the gate refuses principals without that permission',
+    threat: 'A member or viewer calls an owner-only function (roles, partner clients, webhook endpoints).',
+    owasp: ['API5:2023'],
+    asvs: ['V8'],
+    code: ['apps/api/src/http/access.guard.ts#AccessGuard', 'libs/authz/src/ability.ts#defineAbilityFor'],
+  },
+  'AUTHZ-OBJECT': {
+    title: 'Repository queries are filtered by the CASL ability of the tenant scope (fail closed)',
+    threat: 'A user reads or changes objects the role may not see (another member\u2019s ticket, a foreign tenant\u2019s invoice).',
+    owasp: ['API1:2023'],
+    asvs: ['V8'],
+    code: ['libs/authz/src/accessible.ts#accessibleWhere'],
+  },
+  'TENANT-RLS': {
+    title: 'PostgreSQL row-level security bounds every query to the transaction\u2019s tenant',
+    threat: 'One query that forgets its tenant condition returns or changes every tenant\u2019s rows.',
+    owasp: ['API1:2023'],
+    asvs: ['V8', 'V15'],
+    code: ['libs/database/src/tenant-database.ts#TenantDatabase'],
+  },
+  'AUTHZ-PARTNER-SCOPES': {
+    title: 'Partner credentials act only within their granted scopes',
+    threat: 'A read-only integration key creates invoices or reads tickets it was never granted.',
+    owasp: ['API5:2023'],
+    asvs: ['V8', 'V10'],
+    code: ['libs/authz/src/rules/partner.rules.ts#partnerRules'],
+  },
+  'AUTHZ-OPERATOR': {
+    title: 'Operators act on the platform only within their role',
+    threat: 'A support operator suspends tenants or revokes credentials reserved for security staff.',
+    owasp: ['API5:2023'],
+    asvs: ['V8'],
+    code: ['libs/authz/src/rules/operator.rules.ts#definePlatformAbility'],
+  },
+  'INPUT-VALIDATION': {
+    title: 'Request bodies are validated against allowlisted DTOs (unknown fields refused)',
+    threat: 'Mass assignment (status, tenantId, createdBy) and malformed input reach the database.',
+    owasp: ['API3:2023', 'API8:2023'],
+    asvs: ['V2', 'V15'],
+    code: ['apps/api/src/http/validation.ts#createValidationPipe'],
+  },
+  'OUTPUT-ALLOWLIST': {
+    title: 'Responses carry only the allowlisted fields of each resource',
+    threat: 'Hashes, secrets, internal flags or other users\u2019 data leak through response bodies.',
+    owasp: ['API3:2023'],
+    asvs: ['V14', 'V8'],
+    code: ['apps/api/src/http/unexpected-body.interceptor.ts#UnexpectedBodyInterceptor'],
+  },
+  // --- Resource consumption and abuse -----------------------------------------------------------
+  'RATE-LIMIT': {
+    title: 'Tiered rate limits per principal and sensitivity, shared across instances',
+    threat: 'One client exhausts the service for everyone, or scrapes and brute-forces without limit.',
+    owasp: ['API4:2023'],
+    asvs: ['V2'],
+    code: ['libs/security/src/rate-limiter.ts#RateLimiter'],
+  },
+  'CLIENT-IP-TRUST': {
+    title: 'X-Forwarded-For is honoured only from configured trusted proxies',
+    threat: 'A client rotates a spoofed X-Forwarded-For to escape per-address limits and blocks.',
+    owasp: ['API4:2023', 'API8:2023'],
+    asvs: ['V4', 'V13'],
+    code: ['libs/security/src/client-ip.ts#trustProxyOption'],
+  },
+  'ABUSE-DETECTION': {
+    title: 'Enumeration, scraping and credential-failure storms block the principal and its address',
+    threat: 'An attacker walks object ids or guesses credentials for as long as they like.',
+    owasp: ['API6:2023', 'API1:2023'],
+    asvs: ['V2', 'V16'],
+    code: ['libs/security/src/abuse-detector.ts#AbuseDetector'],
+  },
+  'BODY-LIMIT': {
+    title: 'Request bodies and uploads are size-limited at the edge',
+    threat: 'Huge bodies exhaust memory and CPU of the API.',
+    owasp: ['API4:2023'],
+    asvs: ['V4', 'V5'],
+    code: ['apps/api/src/app.factory.ts#createFastifyAdapter'],
+  },
+  'UPLOAD-CONTENT': {
+    title: 'Uploaded documents are accepted by their sniffed content type, not the declared one',
+    threat: 'HTML or executables are stored as "PDF" and later served to other users.',
+    owasp: ['API8:2023'],
+    asvs: ['V5'],
+    code: ['apps/api/src/http/multipart-upload.ts#readSingleFile'],
+  },
+  // --- Jobs, exports and webhooks ---------------------------------------------------------------
+  'JOB-ENVELOPE': {
+    title: 'Jobs carry a signed tenant context that the worker verifies and re-derives',
+    threat: 'Anyone who can write to Redis makes the worker act in another tenant or as another user.',
+    owasp: ['API8:2023'],
+    asvs: ['V11', 'V15'],
+    code: ['libs/jobs/src/job-signer.ts#JobSigner'],
+  },
+  'EXPORT-LINK': {
+    title: 'Export downloads need the requester\u2019s token or a short-lived signed link bound to them',
+    threat: 'A guessed or edited download link hands a tenant\u2019s full export to someone else.',
+    owasp: ['API1:2023', 'API2:2023'],
+    asvs: ['V8', 'V11'],
+    code: ['libs/exports/src/download-links.ts#DownloadLinks'],
+  },
+  'CSV-FORMULA': {
+    title: 'CSV exports neutralise spreadsheet formulas',
+    threat: 'A customer name like =HYPERLINK(...) runs as a formula on the exporter\u2019s machine.',
+    owasp: ['API8:2023'],
+    asvs: ['V1'],
+    code: ['libs/exports/src/csv.ts#csvCell'],
+  },
+  'WEBHOOK-SIGNING': {
+    title: 'Outbound webhooks are signed (Standard Webhooks) with per-endpoint secrets',
+    threat: 'Receivers cannot tell Benteng\u2019s events from forged ones.',
+    owasp: ['API8:2023'],
+    asvs: ['V11', 'V4'],
+    code: ['libs/webhooks/src/signing.ts#signDelivery'],
+  },
+  'WEBHOOK-INBOUND': {
+    title: 'Inbound provider webhooks are verified over raw bytes, time-boxed and deduplicated',
+    threat: 'A forged or replayed "payment succeeded" event marks invoices paid.',
+    owasp: ['API10:2023'],
+    asvs: ['V4', 'V11'],
+    code: ['libs/payments/src/inbound-verifier.ts#InboundVerifier'],
+  },
+  'SSRF-EGRESS': {
+    title: 'Outbound HTTP reaches public unicast addresses only, checked at connect time',
+    threat: 'A webhook URL points at 169.254.169.254, localhost or the internal network.',
+    owasp: ['API7:2023'],
+    asvs: ['V1', 'V12'],
+    code: ['libs/security/src/egress.ts#SafeHttpClient'],
+  },
+  // --- Errors, logs, headers --------------------------------------------------------------------
+  'ERROR-PROBLEM': {
+    title: 'Every error is RFC 9457 problem+json without stack traces or internal messages',
+    threat: 'Error bodies reveal stack traces, SQL or internal state.',
+    owasp: ['API8:2023'],
+    asvs: ['V16'],
+    code: ['apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter'],
+  },
+  'LOG-REDACTION': {
+    title: 'Logs redact credentials, tokens and secrets wherever they appear',
+    threat: 'Passwords, tokens and keys end up in log storage readable by many more people.',
+    owasp: ['API8:2023'],
+    asvs: ['V16', 'V14'],
+    code: ['apps/api/src/logging/logging.ts#REDACT_PATHS'],
+  },
+  'SECURITY-HEADERS': {
+    title: 'Security headers on every listener (CSP, nosniff, frame denial, no CORS grant)',
+    threat: 'Responses can be framed, sniffed into HTML or read cross-origin by a hostile page.',
+    owasp: ['API8:2023'],
+    asvs: ['V3', 'V4'],
+    code: ['apps/api/src/http/edge.ts#HELMET_OPTIONS'],
+  },
+});
+
+export type ControlId = keyof typeof CONTROLS;
+export const CONTROL_IDS = Object.keys(CONTROLS) as ControlId[];
+
+/**
+ * A test or describe title tagged with its control, OWASP item(s) and ASVS chapter(s), e.g.
+ * `[AUTHN-ACCESS-TOKEN · API2:2023 · ASVS V9,V6] refuses alg none`. The report finds tests by the
+ * `[ID ·` prefix; every id must be in CONTROLS (typed).
+ */
+export function tag(id: ControlId, title: string): string {
+  const control = CONTROLS[id];
+  return `[${id} · ${control.owasp.join(',')} · ASVS ${control.asvs.join(',')}] ${title}`;
+}
+
+/** Every control id a test's full name is tagged with. */
+export function controlTagsOf(fullName: string): ControlId[] {
+  const ids = [...fullName.matchAll(/\[([A-Z0-9-]+) · /g)].map((m) => m[1]!);
+  return ids.filter((id): id is ControlId => id in CONTROLS);
+}
