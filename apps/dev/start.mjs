@@ -25,22 +25,26 @@ const { Redis } = await import('ioredis');
 
 const env = { ...process.env };
 
-// The demo's signing key and pepper persist in .data/dev-secrets.json (git-ignored), so tokens,
-// refresh tokens and partner keys survive a restart and the API, the worker and the seed agree.
-// Variables set in the environment win; production never gets here (the seed refuses it).
-if (env.NODE_ENV !== 'production' && (!env.AUTH_SIGNING_KEYS || !env.AUTH_TOKEN_PEPPER)) {
+// The demo's signing key, pepper and payment-provider webhook secret persist in
+// .data/dev-secrets.json (git-ignored), so tokens, refresh tokens and partner keys survive a restart
+// and the API, the worker and the seed agree; the webhook secret lets a local "provider" sign
+// inbound payment events (POST /webhooks/inbound/payments would answer 503 without it). Variables
+// set in the environment win; production never gets here (the seed refuses it).
+if (env.NODE_ENV !== 'production' && (!env.AUTH_SIGNING_KEYS || !env.AUTH_TOKEN_PEPPER || !env.PAYMENTS_WEBHOOK_SECRET)) {
   const file = join(root, '.data', 'dev-secrets.json');
-  let secrets;
-  if (existsSync(file)) {
-    secrets = JSON.parse(readFileSync(file, 'utf8'));
-  } else {
-    secrets = { AUTH_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]), AUTH_TOKEN_PEPPER: randomBytes(32).toString('base64url') };
+  const secrets = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const generated = [];
+  if (!secrets.AUTH_SIGNING_KEYS) (secrets.AUTH_SIGNING_KEYS = JSON.stringify([await generateSigningJwk()])), generated.push('signing key');
+  if (!secrets.AUTH_TOKEN_PEPPER) (secrets.AUTH_TOKEN_PEPPER = randomBytes(32).toString('base64url')), generated.push('token pepper');
+  if (!secrets.PAYMENTS_WEBHOOK_SECRET) (secrets.PAYMENTS_WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`), generated.push('payments webhook secret');
+  if (generated.length > 0) {
     mkdirSync(join(root, '.data'), { recursive: true });
     writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-    log('generated development secrets in .data/dev-secrets.json (signing key and token pepper)');
+    log(`generated development secrets in .data/dev-secrets.json (${generated.join(', ')})`);
   }
   env.AUTH_SIGNING_KEYS ||= secrets.AUTH_SIGNING_KEYS;
   env.AUTH_TOKEN_PEPPER ||= secrets.AUTH_TOKEN_PEPPER;
+  env.PAYMENTS_WEBHOOK_SECRET ||= secrets.PAYMENTS_WEBHOOK_SECRET;
 }
 
 let config;
