@@ -34,9 +34,14 @@ if (env.NODE_ENV !== 'production' && (!env.AUTH_SIGNING_KEYS || !env.AUTH_TOKEN_
   const file = join(root, '.data', 'dev-secrets.json');
   const secrets = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const generated = [];
-  if (!secrets.AUTH_SIGNING_KEYS) (secrets.AUTH_SIGNING_KEYS = JSON.stringify([await generateSigningJwk()])), generated.push('signing key');
-  if (!secrets.AUTH_TOKEN_PEPPER) (secrets.AUTH_TOKEN_PEPPER = randomBytes(32).toString('base64url')), generated.push('token pepper');
-  if (!secrets.PAYMENTS_WEBHOOK_SECRET) (secrets.PAYMENTS_WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`), generated.push('payments webhook secret');
+  const fill = async (name, label, make) => {
+    if (secrets[name]) return;
+    secrets[name] = await make();
+    generated.push(label);
+  };
+  await fill('AUTH_SIGNING_KEYS', 'signing key', async () => JSON.stringify([await generateSigningJwk()]));
+  await fill('AUTH_TOKEN_PEPPER', 'token pepper', () => randomBytes(32).toString('base64url'));
+  await fill('PAYMENTS_WEBHOOK_SECRET', 'payments webhook secret', () => `whsec_${randomBytes(32).toString('base64')}`);
   if (generated.length > 0) {
     mkdirSync(join(root, '.data'), { recursive: true });
     writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });

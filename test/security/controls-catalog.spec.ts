@@ -91,7 +91,7 @@ describe('the threat model (docs/threat-model.md)', () => {
     for (const boundary of boundaries) {
       const rows = boundary.split('\n').filter((line) => STRIDE.some((category) => line.startsWith(`| ${category} |`)));
       expect(rows.map((row) => row.split('|')[1]!.trim())).toEqual(STRIDE);
-      for (const row of rows) expect(controlIdsIn(row.split('|')[3]!), row).not.toEqual([]);
+      for (const row of rows) expect(controlIdsIn(row.split('|')[3]!), `${row}`).not.toEqual([]);
     }
   });
 

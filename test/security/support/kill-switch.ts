@@ -141,6 +141,12 @@ const SHOWN_HEADERS = new Set([
   'webhook-timestamp',
   'webhook-signature',
   'location',
+  'x-benteng-key-id',
+  'x-benteng-timestamp',
+  'x-benteng-nonce',
+  'x-benteng-signature',
+  'x-benteng-operator',
+  'x-benteng-reason',
 ]);
 
 /** Picks the headers the report shows, as strings. */
