@@ -8,6 +8,7 @@ import type { TestApi } from '../support/api.js';
 import { addMembership, buildAuthApi, Caller, logLinesOf, PROBLEM_JSON, randomPassword, SecretLedger, setPassword, withoutRequestId } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 const owner = ownerPool();
 const secrets = new SecretLedger();
@@ -199,7 +200,7 @@ describe('failed logins', () => {
   });
 });
 
-describe('brute force (TRUSTED_PROXIES=127.0.0.1, one X-Forwarded-For address per attempt)', () => {
+describe(tag('AUTHN-LOGIN-THROTTLE', 'brute force (TRUSTED_PROXIES=127.0.0.1, one X-Forwarded-For address per attempt)'), () => {
   /** LOGIN_MAX_FAILURES_PER_ACCOUNT wrong passwords for one account, each from a new address. */
   async function failFromManyAddresses(email: string): Promise<void> {
     expect(config.LOGIN_MAX_FAILURES_PER_ACCOUNT).toBe(10);

@@ -7,6 +7,7 @@ import { buildAuthApi, Caller, PROBLEM_JSON, SecretLedger, setPassword, withoutR
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 const owner = ownerPool();
 const secrets = new SecretLedger();
@@ -53,7 +54,7 @@ async function sessionRow(tenantId: string, sessionId: string): Promise<{ revoke
   return rows[0];
 }
 
-describe('POST /v1/auth/refresh', () => {
+describe(tag('AUTHN-REFRESH-ROTATION', 'POST /v1/auth/refresh'), () => {
   it('rotates: a new refresh token and access token for the same session', async () => {
     const { client, session } = await loggedIn();
     const next = await client.refreshOk(session.refreshToken);

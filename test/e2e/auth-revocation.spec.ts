@@ -7,6 +7,7 @@ import type { TestApi } from '../support/api.js';
 import { addMembership, buildAuthApi, Caller, randomPassword, SecretLedger, setPassword, withoutRequestId, type Session } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 const owner = ownerPool();
 const secrets = new SecretLedger();
@@ -29,7 +30,7 @@ async function member(role: 'owner' | 'admin' | 'member' | 'viewer' = 'member') 
   return { tenant, user, password, client, session: await client.loginOk(user.email, password) };
 }
 
-describe('revocation takes effect on the next request', () => {
+describe(tag('AUTHN-REVOCATION', 'revocation takes effect on the next request'), () => {
   it('logout: the same access token is refused on the very next request, and its refresh token too', async () => {
     const { client, session } = await member();
     expect(await status(client, session)).toBe(200);
@@ -178,7 +179,7 @@ describe('revocation takes effect on the next request', () => {
   });
 });
 
-describe('revocation when Redis cannot be trusted (never fail open)', () => {
+describe(tag('AUTHN-REVOCATION', 'revocation when Redis cannot be trusted (never fail open)'), () => {
   it('with Redis unreachable: logins still work (per-instance throttling), a revoked session is refused and a valid one accepted, from Postgres', async () => {
     const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     deadRedis.on('error', () => undefined);

@@ -5,6 +5,7 @@ import type { TestApi } from '../support/api.js';
 import { addMembership, buildAuthApi, Caller, PROBLEM_JSON, SecretLedger, setPassword, withoutRequestId } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 const owner = ownerPool();
 const secrets = new SecretLedger();
@@ -76,7 +77,7 @@ describe('POST /v1/auth/switch-tenant', () => {
   });
 });
 
-describe('switching needs an account that may still log in', () => {
+describe(tag('AUTHN-REVOCATION', 'switching needs an account that may still log in'), () => {
   // A lock is written to Postgres (users.status); login and refresh read it there. Switching mints
   // a new session too, so it must read it as well: otherwise an access token issued before the lock
   // keeps minting fresh sessions, each with a fresh access token, while no user marker is in Redis.

@@ -9,6 +9,7 @@ import { buildAuthApi, Caller, logLinesOf, PROBLEM_JSON, SecretLedger, setPasswo
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 const owner = ownerPool();
 const secrets = new SecretLedger();
@@ -61,7 +62,7 @@ function expectRefused(res: request.Response): unknown {
   return logLinesOf(api, res).find((line) => line.event === 'auth.token_rejected')?.reason;
 }
 
-describe('GET /v1/me without a usable access token', () => {
+describe(tag('AUTHN-ACCESS-TOKEN', 'GET /v1/me without a usable access token'), () => {
   it('answers a request without a token with 401, WWW-Authenticate: Bearer and a problem body', async () => {
     const client = new Caller(api, secrets);
     for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }] as Record<string, string>[]) {
@@ -118,7 +119,7 @@ describe('GET /v1/me without a usable access token', () => {
   });
 });
 
-describe('where the access token may travel', () => {
+describe(tag('AUTHN-ACCESS-TOKEN', 'where the access token may travel'), () => {
   // passport-http-bearer also reads `access_token` from the query string and the body by default;
   // a token in a URL ends up in proxy and CDN access logs, browser history and Referer headers,
   // beyond pino's redaction (RFC 6750 §2.3, RFC 9700 §4.3.2).
@@ -133,7 +134,7 @@ describe('where the access token may travel', () => {
   });
 });
 
-describe('signing key rotation', () => {
+describe(tag('AUTHN-ACCESS-TOKEN', 'signing key rotation'), () => {
   it('accepts a token signed by the second (verify-only) key during the overlap', async () => {
     const { client, session, claims } = await loggedIn();
     const token = await sign(claims, { alg: 'EdDSA', kid: secondKey.kid!, typ: 'at+jwt' }, await privateKey(secondKey));

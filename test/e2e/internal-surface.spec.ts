@@ -9,13 +9,14 @@ import { buildAuthApi, Caller, PROBLEM_JSON, SecretLedger, setPassword } from '.
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * The internal surface (issue #7): its own listener (a separate Nest application), its own
  * authentication (signed service requests + operator records), its own OpenAPI document. Both
  * applications are built in-process, as production builds them in apps/api/src/main.ts.
  */
-describe('internal surface', () => {
+describe(tag('AUTHN-SERVICE-SIGNATURE', 'internal surface'), () => {
   const owner = ownerPool();
   const ledger = new SecretLedger();
   const dev = internalServiceKeys(loadConfig()).keys.get('derived')!;

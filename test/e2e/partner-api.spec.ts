@@ -22,6 +22,7 @@ import {
   type TestPartnerClient,
   type TestPartnerKey,
 } from '../support/partners.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * The partner surface (/partner/v1 and /partner/oauth/token), end to end over the real app: which
@@ -124,7 +125,7 @@ describe('partner API', () => {
     expect(expectedRefusal).toMatchObject({ status: 401, problemJson: true, wwwAuthenticate: 'Bearer', body: { status: 401, code: 'partner.unauthenticated' } });
   });
 
-  describe('API keys', () => {
+  describe(tag('AUTHN-PARTNER-CREDENTIALS', 'API keys'), () => {
     it('authenticate partner requests', async () => {
       const invoiceId = await insertInvoice(owner, tenant.id, { createdById: tenant.users.member.id });
       const key = await newKey(await newClient());
@@ -199,7 +200,7 @@ describe('partner API', () => {
     });
   });
 
-  describe('IP allowlists', () => {
+  describe(tag('AUTHN-PARTNER-CREDENTIALS', 'IP allowlists'), () => {
     it("refuse keys and tokens from outside the client's ranges (client address from a trusted proxy)", async () => {
       await withApp({ env: { TRUSTED_PROXIES: '127.0.0.1' } }, async (proxied) => {
         const client = await newClient({ ipAllowlist: ['203.0.113.0/24', '2001:db8:77::/48'] });
@@ -227,7 +228,7 @@ describe('partner API', () => {
     });
   });
 
-  describe('revocation on the next request', () => {
+  describe(tag('AUTHN-PARTNER-CREDENTIALS', 'revocation on the next request'), () => {
     it('a suspended tenant refuses both its keys and its tokens', async () => {
       const suspended = await createTenant(owner, 'partner-suspended');
       const client = await newClient({}, suspended);
@@ -271,7 +272,7 @@ describe('partner API', () => {
     });
   });
 
-  describe('client credentials (POST /partner/oauth/token)', () => {
+  describe(tag('AUTHN-PARTNER-CREDENTIALS', 'client credentials (POST /partner/oauth/token)'), () => {
     it('issues a bearer token (form body, HTTP Basic) that works on /partner/v1 and is refused on /v1', async () => {
       const client = await newClient({ scopes: ['invoices:read', 'tickets:read'] });
       const res = await tokenRequest(api, client);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
 import { scanKeys } from '../support/redis.js';
+import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh emails and IPs, so files and tests never share a counter. */
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -40,7 +41,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-describe('LoginThrottle on Redis', () => {
+describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
   describe('per account', () => {
     const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '10' });
 

@@ -166,15 +166,14 @@ export class AuthService implements OnModuleInit {
       };
       // A rotated token presented again: the token was used twice, so the whole family ends
       // (RFC 9700, 4.14.2).
-      if (row.rotatedAt) return reuse();
+      if (this.refreshTokens.wasSpent(row)) return reuse();
       // A dead session's last token is refused without being spent, so a client retrying after
       // logout is not mistaken for a replay.
       if (session.revokedAt || session.expiresAt <= now || row.expiresAt <= now || session.tenant.status !== 'active' || session.membership.user.status !== 'active') {
         return { kind: 'inactive' };
       }
       // The loser of two concurrent refreshes with one token finds it spent: reuse, as above.
-      const claimed = await tx.refreshToken.updateMany({ where: { id: row.id, rotatedAt: null }, data: { rotatedAt: now } });
-      if (claimed.count === 0) return reuse();
+      if (!(await this.refreshTokens.spend(tx, row.id, now))) return reuse();
       const next = this.refreshTokens.mint(tenantId);
       await tx.refreshToken.create({ data: { tenantId, sessionId: session.id, tokenHash: next.hash, createdAt: now, expiresAt: this.refreshExpiry(now, session.expiresAt) } });
       await tx.session.update({ where: { tenantId_id: { tenantId, id: session.id } }, data: { lastSeenAt: now } });

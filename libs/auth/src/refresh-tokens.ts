@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
+import type { TenantTx } from '@benteng/database';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
@@ -45,5 +46,22 @@ export class RefreshTokens {
     const a = Buffer.from(this.hash(token), 'hex');
     const b = Buffer.from(hash, 'hex');
     return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  /**
+   * Rotation with reuse detection (RFC 9700 4.14.2), step one: a token already rotated away is
+   * spent, and presenting it again is reuse (the caller ends the whole family).
+   */
+  wasSpent(row: { rotatedAt: Date | null }): boolean {
+    return row.rotatedAt !== null;
+  }
+
+  /**
+   * Step two: spends the presented token inside the refresh transaction. False when a concurrent
+   * refresh spent it first, which counts as reuse too (exactly one of two racing refreshes wins).
+   */
+  async spend(tx: TenantTx, id: string, now: Date): Promise<boolean> {
+    const claimed = await tx.refreshToken.updateMany({ where: { id, rotatedAt: null }, data: { rotatedAt: now } });
+    return claimed.count === 1;
   }
 }

@@ -1,11 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
 import { decodeJwt } from 'jose';
-import { AccessTokens, type AccessClaims } from '@benteng/auth';
-import { buildApi, type TestApi } from '../../support/api.js';
-import { ownerPool } from '../../support/db.js';
+import pg from 'pg';
+import request from 'supertest';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type AuthenticatedPartner, type TokenPair } from '@benteng/auth';
+import type { PartnerScope, PartnerTier } from '@benteng/authz';
+import { PrismaService, type TenantTx } from '@benteng/database';
+import { Clock } from '@benteng/common';
+import { internalServiceKeys, loadConfig } from '@benteng/config';
+import { LoginThrottle, SERVICE_SIGNATURE_HEADERS, signServiceRequest, type IncomingServiceRequest, type ServiceSignatureResult } from '@benteng/security';
+import { InternalSignatures } from '../../../apps/api/src/internal/internal-auth.js';
+import { buildApi, buildInternalApi, type TestApi } from '../../support/api.js';
+import { FakeClock } from '../../support/clock.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
-import { PublicClient } from '../../support/public-api.js';
-import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
+import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
+import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
+import { exchange, scenario, type AttackResult, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /** An unsigned JWT (`alg: none`) with whatever claims the attacker likes. */
 export function unsignedJwt(claims: Record<string, unknown>): string {
@@ -13,38 +23,328 @@ export function unsignedJwt(claims: Record<string, unknown>): string {
   return `${part({ alg: 'none', typ: 'at+jwt' })}.${part(claims)}.`;
 }
 
-/** AccessTokens without verification: the payload is believed as it is (the removed control). */
+/**
+ * Arrangement through the migration owner (a superuser that bypasses RLS), one short-lived pool per
+ * fixture so nothing registers hooks from inside a hook.
+ */
+async function withOwner<T>(work: (owner: pg.Pool) => Promise<T>): Promise<T> {
+  const owner = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
+  try {
+    return await work(owner);
+  } finally {
+    await owner.end();
+  }
+}
+
+/** A fresh tenant whose `role` user has a password (test users have none). */
+async function tenantWithLogin(label: string, role: 'owner' | 'member' = 'member'): Promise<{ tenant: TestTenant; email: string; password: string }> {
+  return withOwner(async (owner) => {
+    const tenant = await createTenant(owner, label);
+    const password = testPassword();
+    await setPasswords(owner, [tenant.users[role].id], password);
+    return { tenant, email: tenant.users[role].email, password };
+  });
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+// --- The controls, removed --------------------------------------------------------------------
+
+/** AUTHN-ACCESS-TOKEN removed: the payload is believed as it is, signed or not. */
 class UnverifiedAccessTokens extends AccessTokens {
   override verify(token: string): Promise<AccessClaims> {
     return Promise.resolve(decodeJwt(token) as unknown as AccessClaims);
   }
 }
 
+/** AUTHN-REVOCATION removed: no session, user or tenant is ever considered revoked. */
+class NeverRevoked extends RevocationStore {
+  override isRevoked(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}
+
+/** AUTHN-REFRESH-ROTATION removed: a refresh token is never spent, so it can be presented again and again. */
+class NonRotatingRefreshTokens extends RefreshTokens {
+  override wasSpent(): boolean {
+    return false;
+  }
+
+  override async spend(tx: TenantTx, id: string, now: Date): Promise<boolean> {
+    await tx.refreshToken.updateMany({ where: { id }, data: { rotatedAt: now } });
+    return true;
+  }
+}
+
+/** AUTHN-LOGIN-THROTTLE removed: every attempt is allowed and no failure is counted. */
+const UNTHROTTLED: Pick<LoginThrottle, 'check' | 'recordFailure' | 'recordSuccess' | 'checkRefresh' | 'recordRefreshFailure'> = {
+  check: () => Promise.resolve({ allowed: true }),
+  recordFailure: () => Promise.resolve({ blocked: null, blockS: 0 }),
+  recordSuccess: () => Promise.resolve(),
+  checkRefresh: () => Promise.resolve({ allowed: true }),
+  recordRefreshFailure: () => Promise.resolve(),
+};
+
+interface KeyLookupRow {
+  tenant_id: string;
+  client_id: string;
+  key_id: string;
+  key_hash: string;
+  scopes: string[];
+  tier: PartnerTier;
+}
+
+/**
+ * AUTHN-PARTNER-CREDENTIALS removed: a key is accepted when its secret matches its stored hash,
+ * whatever its revocation, expiry, environment, client or tenant say.
+ */
+@Injectable()
+class SecretOnlyPartnerAuth {
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(PartnerCredentials) private readonly credentials: PartnerCredentials,
+  ) {}
+
+  async authenticate(credential: string): Promise<AuthenticatedPartner> {
+    const parsed = this.credentials.parseKey(credential);
+    const rows = parsed ? await this.prisma.client.$queryRaw<KeyLookupRow[]>`SELECT * FROM partner_key_lookup(${parsed.prefix})` : [];
+    const row = rows[0];
+    if (!row || !this.credentials.keyMatches(credential, row.key_hash)) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
+    return { tenantId: row.tenant_id, clientId: row.client_id, keyId: row.key_id, scopes: row.scopes as PartnerScope[], tier: row.tier, via: 'api_key' };
+  }
+}
+
+/** AUTHN-SERVICE-SIGNATURE removed: every request counts as signed, its operator header believed. */
+class UnsignedAccepted {
+  verify(req: IncomingServiceRequest): Promise<ServiceSignatureResult> {
+    const operator = req.headers[SERVICE_SIGNATURE_HEADERS.operator];
+    const reason = req.headers[SERVICE_SIGNATURE_HEADERS.reason];
+    return Promise.resolve({
+      ok: true,
+      service: 'unverified',
+      keyId: 'none',
+      ...(typeof operator === 'string' ? { operatorId: operator } : {}),
+      ...(typeof reason === 'string' ? { reason: decodeURIComponent(reason) } : {}),
+    });
+  }
+}
+
+// --- The scenarios ----------------------------------------------------------------------------
+
+interface LoginFixture {
+  tenant: TestTenant;
+  email: string;
+  password: string;
+}
+
 export const AUTHN_SCENARIOS: KillSwitchScenario[] = [
-  scenario<TestApi, { tenant: TestTenant; invoiceId: string }>({
+  scenario<TestApi, LoginFixture>({
     control: 'AUTHN-ACCESS-TOKEN',
-    attack: 'an unsigned token (alg "none") naming the tenant owner reads an invoice',
+    attack: 'a member re-signs its own token as alg "none" claiming the owner role and lists the partner clients (owners and admins only)',
     removal: 'AccessTokens.verify is replaced by a decoder that checks nothing',
-    async fixtures() {
-      const owner = ownerPool();
-      try {
-        const tenant = await createTenant(owner, 'ks-alg-none');
-        const invoiceId = await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id });
-        return { tenant, invoiceId };
-      } finally {
-        await owner.end();
-      }
-    },
+    fixtures: () => tenantWithLogin('ks-alg-none'),
     target: (intact) => buildApi(intact ? {} : { overrides: [{ token: AccessTokens, useClass: UnverifiedAccessTokens }] }),
-    async run(api, { tenant, invoiceId }) {
-      const now = Math.floor(Date.now() / 1000);
-      const token = unsignedJwt({ sub: tenant.users.owner.id, tid: tenant.id, sid: randomUUID(), role: 'owner', iat: now, exp: now + 300 });
-      const url = `/v1/invoices/${invoiceId}`;
-      const res = await new PublicClient(api).call('GET', url, { token });
+    async run(api, { email, password }) {
+      const client = new PublicClient(api);
+      // A real, unrevoked session of a low-privilege user: only the token's claims are forged.
+      const genuine = decodeJwt((await client.login(email, password)).accessToken);
+      const token = unsignedJwt({ ...genuine, role: 'owner' });
+      const url = '/v1/partner-clients';
+      const res = await client.call('GET', url, { token });
       return {
-        succeeded: res.status === 200 && (res.body as { id?: string } | undefined)?.id === invoiceId,
-        observed: `GET /v1/invoices/:id answered ${res.status}`,
-        exchanges: [exchange({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } }, res)],
+        succeeded: res.status === 200 && Array.isArray((res.body as { items?: unknown } | undefined)?.items),
+        observed: `GET ${url} with a member's session forged as owner (alg "none") answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers: bearer(token) }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi & { clock: FakeClock }, LoginFixture>({
+    control: 'AUTHN-ACCESS-TOKEN',
+    attack: 'an access token captured from a log or a proxy keeps working after it expired',
+    removal: 'AccessTokens.verify is replaced by a decoder that checks nothing',
+    fixtures: () => tenantWithLogin('ks-expired'),
+    async target(intact) {
+      const clock = new FakeClock();
+      const overrides = [{ token: Clock, value: clock }, ...(intact ? [] : [{ token: AccessTokens, useClass: UnverifiedAccessTokens }])];
+      return Object.assign(await buildApi({ overrides }), { clock });
+    },
+    async run(api, { tenant, email, password }) {
+      const client = new PublicClient(api);
+      const { accessToken, expiresIn } = await client.login(email, password);
+      api.clock.advance(expiresIn + 60);
+      const url = '/v1/me';
+      const res = await client.call('GET', url, { token: accessToken });
+      return {
+        succeeded: res.status === 200 && (res.body as { tenant?: { id?: string } } | undefined)?.tenant?.id === tenant.id,
+        observed: `GET ${url} with a token expired a minute ago answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers: bearer(accessToken) }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, LoginFixture>({
+    control: 'AUTHN-REVOCATION',
+    attack: 'an access token captured before its owner logged out keeps reading /v1/me',
+    removal: 'RevocationStore.isRevoked always answers "not revoked"',
+    fixtures: () => tenantWithLogin('ks-revocation'),
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: RevocationStore, useClass: NeverRevoked }] }),
+    async run(api, { tenant, email, password }) {
+      const client = new PublicClient(api);
+      const { accessToken } = await client.login(email, password);
+      const logout = await client.call('POST', '/v1/auth/logout', { token: accessToken });
+      if (logout.status !== 204) throw new Error(`logout answered ${logout.status}`);
+      const url = '/v1/me';
+      const res = await client.call('GET', url, { token: accessToken });
+      return {
+        succeeded: res.status === 200 && (res.body as { tenant?: { id?: string } } | undefined)?.tenant?.id === tenant.id,
+        observed: `GET ${url} with the logged-out session's token answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers: bearer(accessToken) }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, LoginFixture>({
+    control: 'AUTHN-REFRESH-ROTATION',
+    attack: 'a refresh token stolen after the victim used it is replayed for a new token pair',
+    removal: 'RefreshTokens.wasSpent and RefreshTokens.spend treat every refresh token as unspent',
+    fixtures: () => tenantWithLogin('ks-refresh'),
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: RefreshTokens, useClass: NonRotatingRefreshTokens }] }),
+    async run(api, { email, password }) {
+      const client = new PublicClient(api);
+      const { refreshToken: stolen } = await client.login(email, password);
+      const victim = await client.call('POST', '/v1/auth/refresh', { body: { refreshToken: stolen } });
+      if (victim.status !== 200) throw new Error(`the victim's refresh answered ${victim.status}`);
+      const url = '/v1/auth/refresh';
+      const res = await client.call('POST', url, { body: { refreshToken: stolen } });
+      const pair = res.body as Partial<TokenPair> | undefined;
+      return {
+        succeeded: res.status === 200 && typeof pair?.accessToken === 'string',
+        observed: `POST ${url} with the spent refresh token answered ${res.status}`,
+        exchanges: [exchange({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body: { refreshToken: stolen } }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, LoginFixture>({
+    control: 'AUTHN-LOGIN-THROTTLE',
+    attack: 'online guessing: after 3 wrong passwords (LOGIN_MAX_FAILURES_PER_ACCOUNT=3) the next guess, the right one, logs in',
+    removal: 'LoginThrottle is replaced by one that allows every attempt and counts nothing',
+    fixtures: () => tenantWithLogin('ks-throttle'),
+    target: (intact) =>
+      buildApi({ env: { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' }, ...(intact ? {} : { overrides: [{ token: LoginThrottle, value: UNTHROTTLED }] }) }),
+    async run(api, { email, password }) {
+      const client = new PublicClient(api);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await client.call('POST', '/v1/auth/login', { body: { email, password: testPassword() } })).status);
+      const url = '/v1/auth/login';
+      const res = await client.call('POST', url, { body: { email, password } });
+      return {
+        succeeded: res.status === 200,
+        observed: `3 wrong guesses answered ${statuses.join(', ')}; the 4th guess (the right password) answered ${res.status}`,
+        exchanges: [exchange({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body: { email, password: '<the right password>' } }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { key: string; invoiceId: string }>({
+    control: 'AUTHN-PARTNER-CREDENTIALS',
+    attack: 'a partner API key revoked by the tenant admin keeps listing the tenant’s invoices',
+    removal: 'PartnerAuthService is replaced by a verifier that checks only the key’s secret (not its revocation, expiry, environment or tenant)',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const tenant = await createTenant(owner, 'ks-partner');
+        const invoiceId = await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id });
+        const client = await createPartnerClient(owner, tenant.id, tenant.users.owner.id, { scopes: ['invoices:read'] });
+        const { key } = await createPartnerKey(owner, tenant.id, client.clientId, tenant.users.owner.id, { revokedAt: new Date(Date.now() - 60_000) });
+        return { key, invoiceId };
+      }),
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: PartnerAuthService, useClass: SecretOnlyPartnerAuth }] }),
+    async run(api, { key, invoiceId }) {
+      const url = '/partner/v1/invoices';
+      const res = await partnerCall(api, 'get', url, { credential: key });
+      const items = (res.body as { items?: { id?: string }[] } | undefined)?.items ?? [];
+      return {
+        succeeded: res.status === 200 && items.some((i) => i.id === invoiceId),
+        observed: `GET ${url} with the revoked key answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers: bearer(key) }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { key: string; invoiceId: string }>({
+    control: 'AUTHN-PARTNER-CREDENTIALS',
+    attack: 'a live-environment key (bt_live_…) is used against the test deployment and reads its invoices',
+    removal: 'PartnerAuthService is replaced by a verifier that checks only the key’s secret (not its revocation, expiry, environment or tenant)',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const tenant = await createTenant(owner, 'ks-partner-env');
+        const invoiceId = await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id });
+        const client = await createPartnerClient(owner, tenant.id, tenant.users.owner.id, { scopes: ['invoices:read'], environment: 'live' });
+        const { key } = await createPartnerKey(owner, tenant.id, client.clientId, tenant.users.owner.id, { environment: 'live' });
+        return { key, invoiceId };
+      }),
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: PartnerAuthService, useClass: SecretOnlyPartnerAuth }] }),
+    async run(api, { key, invoiceId }) {
+      const url = '/partner/v1/invoices';
+      const res = await partnerCall(api, 'get', url, { credential: key });
+      const items = (res.body as { items?: { id?: string }[] } | undefined)?.items ?? [];
+      return {
+        succeeded: res.status === 200 && items.some((i) => i.id === invoiceId),
+        observed: `GET ${url} on the test deployment with a live key answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers: bearer(key) }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { operatorId: string; tenantId: string }>({
+    control: 'AUTHN-SERVICE-SIGNATURE',
+    attack: 'an unsigned request to the internal listener naming a platform-admin operator lists every tenant',
+    removal: 'InternalSignatures.verify accepts every request and believes its X-Benteng-Operator header',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const operatorId = randomUUID();
+        await owner.query(`INSERT INTO operators (id, email, display_name, roles) VALUES ($1, $2, $3, $4)`, [operatorId, `ks-${randomBytes(4).toString('hex')}@benteng.example`, 'Kill-switch operator', ['platform-admin']]);
+        const tenant = await createTenant(owner, 'ks-internal');
+        return { operatorId, tenantId: tenant.id };
+      }),
+    target: (intact) => buildInternalApi(intact ? {} : { overrides: [{ token: InternalSignatures, useClass: UnsignedAccepted }] }),
+    async run(api, { operatorId, tenantId }): Promise<AttackResult> {
+      const url = '/internal/v1/tenants';
+      const headers = { [SERVICE_SIGNATURE_HEADERS.operator]: operatorId };
+      const res = await request(api.app.getHttpServer()).get(url).set(headers);
+      const items = (res.body as { items?: { id?: string }[] } | undefined)?.items;
+      return {
+        succeeded: res.status === 200 && Array.isArray(items),
+        observed: `GET ${url} without a signature answered ${res.status}${Array.isArray(items) ? ` with ${items.length} tenants${items.some((t) => t.id === tenantId) ? ', the fixture tenant among them' : ''}` : ''}`,
+        exchanges: [exchange({ method: 'GET', url, headers }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { operatorId: string }>({
+    control: 'AUTHN-SERVICE-SIGNATURE',
+    attack: 'a captured signed request to the internal listener is replayed verbatim within its time window',
+    removal: 'InternalSignatures.verify accepts every request and believes its X-Benteng-Operator header',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const operatorId = randomUUID();
+        await owner.query(`INSERT INTO operators (id, email, display_name, roles) VALUES ($1, $2, $3, $4)`, [operatorId, `ks-${randomBytes(4).toString('hex')}@benteng.example`, 'Kill-switch operator', ['platform-admin']]);
+        return { operatorId };
+      }),
+    target: (intact) => buildInternalApi(intact ? {} : { overrides: [{ token: InternalSignatures, useClass: UnsignedAccepted }] }),
+    async run(api, { operatorId }): Promise<AttackResult> {
+      const dev = internalServiceKeys(loadConfig()).keys.get('derived')!;
+      const url = '/internal/v1/whoami';
+      // The genuine request, captured on the wire: signed once, sent twice.
+      const headers = signServiceRequest({ method: 'GET', url, keyId: dev.kid, secret: dev.secret, operatorId });
+      const original = await request(api.app.getHttpServer()).get(url).set(headers);
+      if (original.status !== 200) throw new Error(`the genuine request answered ${original.status}`);
+      const res = await request(api.app.getHttpServer()).get(url).set(headers);
+      return {
+        succeeded: res.status === 200,
+        observed: `the replayed GET ${url} answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url, headers }, res)],
       };
     },
   }),
