@@ -9,6 +9,7 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
 import { setPasswords } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Abuse detection (libs/security/src/abuse-detector.ts, apps/api/src/http/abuse-observer.ts,
@@ -38,7 +39,7 @@ interface Send {
   body?: object;
 }
 
-describe('abuse detection', () => {
+describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
   const owner = ownerPool();
   let api: TestApi;
   let observer: AbuseObserver;

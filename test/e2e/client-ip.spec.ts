@@ -8,6 +8,7 @@ import { loadConfig } from '@benteng/config';
 import { clientIp } from '@benteng/security';
 import { createFastifyAdapter } from '../../apps/api/src/app.factory.js';
 import { Public } from '../../apps/api/src/http/access.decorator.js';
+import { tag } from '../security/support/controls.js';
 
 @Controller('probe')
 @Public('test probe')
@@ -52,7 +53,7 @@ function apiTrusting(trustedProxies: string) {
   };
 }
 
-describe('client IP behind proxies', () => {
+describe(tag('CLIENT-IP-TRUST', 'client IP behind proxies'), () => {
   describe('without TRUSTED_PROXIES', () => {
     const api = apiTrusting('');
 

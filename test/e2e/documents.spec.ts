@@ -6,6 +6,7 @@ import { buildApi, type TestApi } from '../support/api.js';
 import { appPool, ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Documents on /v1 (libs/documents): the type comes from the bytes (magic numbers, strict UTF-8
@@ -263,7 +264,7 @@ describe('documents', () => {
     });
   });
 
-  describe('the bytes decide the type', () => {
+  describe(tag('UPLOAD-CONTENT', 'the bytes decide the type'), () => {
     it('a PDF named .png and declared image/png is stored as application/pdf, renamed .pdf', async () => {
       const tenant = await tenantWithLogins('doc-renamed');
       const document = await uploaded(await token(tenant, 'member'), { filename: 'scan.png', type: 'image/png', content: PDF });

@@ -9,6 +9,7 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, requestPartnerToken } from '../support/partners.js';
 import { setPasswords } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Rate limits (libs/security/src/rate-limiter.ts, apps/api/src/http/access.guard.ts): one budget per
@@ -154,7 +155,7 @@ async function build(env: Record<string, string>): Promise<TestApi> {
   return api;
 }
 
-describe('rate limits', () => {
+describe(tag('RATE-LIMIT', 'rate limits'), () => {
   const owner = ownerPool();
   let api: TestApi;
 

@@ -8,6 +8,7 @@ import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { problemOf, setPasswords } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * GET /v1/security/blocks: the abuse detector's blocks on the caller's tenant's principals, for
@@ -36,7 +37,7 @@ interface Page {
   nextCursor: string | null;
 }
 
-describe('security blocks', () => {
+describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
   const owner = ownerPool();
   const ledger = new SecretLedger();
   const clock = new FakeClock();

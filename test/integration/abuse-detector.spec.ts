@@ -6,6 +6,7 @@ import { loadConfig } from '@benteng/config';
 import { createRedis } from '@benteng/redis';
 import { ABUSE_KEY_PREFIX, AbuseDetector, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
 import { ready, scanKeys } from '../support/redis.js';
+import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh principals and IPs, so files and tests never share a counter. */
 const ids: string[] = [];
@@ -92,7 +93,7 @@ afterAll(async () => {
   redisB.disconnect();
 });
 
-describe('AbuseDetector on Redis', () => {
+describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
   describe('not_found', () => {
     it('blocks the principal at the threshold and the IP past its own, once each, even when crossings race on two instances', async () => {
       const env = { ABUSE_MAX_NOT_FOUND: '3' };

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '@benteng/config';
 import { createRedis } from '@benteng/redis';
 import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
 import { ready, scanKeys } from '../support/redis.js';
+import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh owners and tenants, so files and tests never share a budget. */
 const ids: string[] = [];
@@ -61,7 +62,7 @@ function parseList(header: string | undefined, pattern: RegExp): { name: string;
   });
 }
 
-describe('RateLimiter on Redis', () => {
+describe(tag('RATE-LIMIT', 'RateLimiter on Redis'), () => {
   it('allows exactly N of N + k concurrent requests', async () => {
     const sut = limiter({ user: { write: [10, 60] } });
     const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { fileTypeFromBuffer } from 'file-type';
 import type { DocumentType } from './document.types.js';
 
@@ -51,4 +52,16 @@ export async function detectDocumentType(content: Uint8Array, declaredName: stri
   if (detected) return BINARY_TYPES.has(detected.mime) ? (detected.mime as DocumentType) : null;
   if (!isPlainText(content)) return null;
   return /\.csv$/i.test(declaredName.trim()) ? 'text/csv' : 'text/plain';
+}
+
+/**
+ * The content check as an injectable unit: DocumentsService asks it for the type of every upload.
+ * Production binds exactly this class (DocumentsModule); it exists as a provider so the security
+ * suite's kill switch (test/security/kill-switches/limits.ts) can show what a missing check lets in.
+ */
+@Injectable()
+export class DocumentTypeDetector {
+  detect(content: Uint8Array, declaredName: string): Promise<DocumentType | null> {
+    return detectDocumentType(content, declaredName);
+  }
 }

@@ -10,7 +10,7 @@ import { DocumentError, DocumentErrorCode } from './document.errors.js';
 import { documentEvent } from './document.events.js';
 import { safeFileName } from './document-file-name.js';
 import { DocumentStorage } from './document.storage.js';
-import { detectDocumentType } from './document-type.js';
+import { DocumentTypeDetector } from './document-type.js';
 import type { DocumentDownload, DocumentLink, DocumentListQuery, NewDocument } from './document.types.js';
 import { DocumentsRepository } from './documents.repository.js';
 
@@ -32,6 +32,7 @@ export class DocumentsService {
   constructor(
     private readonly documents: DocumentsRepository,
     private readonly storage: DocumentStorage,
+    private readonly types: DocumentTypeDetector,
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
@@ -72,7 +73,7 @@ export class DocumentsService {
     if (input.content.length === 0) throw new DocumentError(DocumentErrorCode.Empty);
     // The HTTP layer stops larger uploads while they stream; this holds for every other caller.
     if (input.content.length > this.config.DOCUMENTS_MAX_BYTES) throw new DocumentError(DocumentErrorCode.TooLarge);
-    const contentType = await detectDocumentType(input.content, input.fileName);
+    const contentType = await this.types.detect(input.content, input.fileName);
     if (!contentType) throw new DocumentError(DocumentErrorCode.TypeNotAllowed);
     const link = linkOf(input);
     if (link && !(await this.documents.linkVisible(scope, link))) throw new DocumentError(DocumentErrorCode.LinkNotFound);

@@ -5,6 +5,6 @@ export { DocumentStorage } from './document.storage.js';
 export { PostgresDocumentStorage } from './postgres-document.storage.js';
 export { DocumentError, DocumentErrorCode } from './document.errors.js';
 export { documentEvent, type DocumentEventType } from './document.events.js';
-export { detectDocumentType, isPlainText } from './document-type.js';
+export { detectDocumentType, DocumentTypeDetector, isPlainText } from './document-type.js';
 export { MAX_STEM_LENGTH, safeFileName } from './document-file-name.js';
 export { DOCUMENT_TYPES, type DocumentDownload, type DocumentLink, type DocumentListQuery, type DocumentType, type NewDocument } from './document.types.js';
