@@ -11,6 +11,7 @@ import { auditOf, exportRow, insertManyInvoices, insertNamedInvoices, parseCsv, 
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Exports on /v1 (libs/exports) with the real worker process: a request is queued (202), built by
@@ -110,7 +111,7 @@ describe('exports', () => {
     return rows[0]!.id;
   }
 
-  it('queues a request (202, Location, audited), the worker makes the CSV, and formula cells come back neutralised', async () => {
+  it(tag('CSV-FORMULA', 'queues a request (202, Location, audited), the worker makes the CSV, and formula cells come back neutralised'), async () => {
     const names = [...FORMULA_NAMES, 'PT "Maju", Tbk'];
     await insertNamedInvoices(owner, a.id, a.users.owner.id, names);
     const ownerToken = await token(a, 'owner');
@@ -254,7 +255,7 @@ describe('exports', () => {
     expect(JSON.stringify((await client.call('GET', '/v1/exports', { token: ownerToken })).body)).not.toMatch(new RegExp(`${tenant.id}|${tenant.users.member.id}`));
   });
 
-  it('signs download links bound to tenant, export and user, for a few minutes, checked against the user now', async () => {
+  it(tag('EXPORT-LINK', 'signs download links bound to tenant, export and user, for a few minutes, checked against the user now'), async () => {
     const tenant = await tenantWithLogins('exports-link');
     const b = await tenantWithLogins('exports-link-b');
     await insertNamedInvoices(owner, tenant.id, tenant.users.owner.id, ['PT Tautan']);

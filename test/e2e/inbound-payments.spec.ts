@@ -10,6 +10,7 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPaymentAccount, newWebhookSecret, payableInvoice, paymentSucceeded, post, PROVIDER, SimulatedPaymentProvider, type PaymentEventBody } from '../support/payment-provider.js';
 import { problemOf, type ApiResponse } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * POST /webhooks/inbound/payments: payment events from the simulated provider "simpay", signed
@@ -111,7 +112,7 @@ describe('a valid payment event', () => {
     ]);
   });
 
-  it('is answered as a duplicate when replayed (the same bytes and headers), and the replay changes nothing', async () => {
+  it(tag('WEBHOOK-INBOUND', 'is answered as a duplicate when replayed (the same bytes and headers), and the replay changes nothing'), async () => {
     const { invoiceId, event } = await payableInvoice(owner, a, accountA);
     const first = await provider.deliver(api, event);
     expect(first.body).toEqual({ status: 'paid' });
@@ -126,7 +127,7 @@ describe('a valid payment event', () => {
     expect((await invoiceRow(a.id, invoiceId)).status).toBe('paid');
   });
 
-  it("is a duplicate from payment_events when Redis has forgotten the message (the provider's retry, re-signed later)", async () => {
+  it(tag('WEBHOOK-INBOUND', "is a duplicate from payment_events when Redis has forgotten the message (the provider's retry, re-signed later)"), async () => {
     const { event } = await payableInvoice(owner, a, accountA);
     const first = await provider.deliver(api, event);
     expect(first.body).toEqual({ status: 'paid' });
@@ -161,7 +162,7 @@ describe('a valid payment event', () => {
   });
 });
 
-describe('concurrent deliveries', () => {
+describe(tag('WEBHOOK-INBOUND', 'concurrent deliveries'), () => {
   it('of one message apply it once: one paid, the others duplicate or 409 (retry), one invoice.paid event, one record', async () => {
     const { invoiceId, event } = await payableInvoice(owner, a, accountA);
     const body = JSON.stringify(event);
@@ -188,7 +189,7 @@ describe('concurrent deliveries', () => {
   });
 });
 
-describe('signature verification', () => {
+describe(tag('WEBHOOK-INBOUND', 'signature verification'), () => {
   /** Sends a delivery expected to be refused; returns it after checking that nothing changed. */
   async function refused(send: () => Promise<ApiResponse>, status: 400 | 401): Promise<ApiResponse> {
     const before = await stateOfBoth();
@@ -431,7 +432,7 @@ describe('body validation (after the signature verified)', () => {
   });
 });
 
-describe('without PAYMENTS_WEBHOOK_SECRET', () => {
+describe(tag('WEBHOOK-INBOUND', 'without PAYMENTS_WEBHOOK_SECRET'), () => {
   let unconfigured: TestApi;
   beforeAll(async () => {
     unconfigured = await buildApi({ env: { PAYMENTS_WEBHOOK_SECRET: '' } });

@@ -10,6 +10,7 @@ import { createTenant, type TestTenant } from '../support/factories.js';
 import { problemOf, setPasswords } from '../support/public-api.js';
 import { WebhookReceiver, type ReceivedRequest } from '../support/webhook-receiver.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Outbound webhooks end to end (libs/webhooks): the real API and a real worker process on their own
@@ -372,7 +373,7 @@ describe('outbound webhooks', () => {
     });
   });
 
-  describe('server-side request forgery', () => {
+  describe(tag('SSRF-EGRESS', 'server-side request forgery'), () => {
     it('refuses private, loopback, link-local and IPv4-mapped addresses and credentials in URLs when an endpoint is saved', async () => {
       const { tokens } = await org('wh-ssrf-save', strictCaller);
       const refused: [string, string][] = [
@@ -422,7 +423,7 @@ describe('outbound webhooks', () => {
   });
 
   describe('delivering outbox events', () => {
-    it('delivers an event to every subscribed endpoint of its tenant, signed (Standard Webhooks), and to no other tenant', async () => {
+    it(tag('WEBHOOK-SIGNING', 'delivers an event to every subscribed endpoint of its tenant, signed (Standard Webhooks), and to no other tenant'), async () => {
       const a = await org('wh-deliver-a');
       const b = await org('wh-deliver-b');
       const endpointA = await createEndpoint(a.tokens.owner, { url: receiver.url('/tenant-a'), events: ['ticket.created'] });
@@ -670,7 +671,7 @@ describe('outbound webhooks', () => {
       expect(problemOf(await call('get', `/v1/webhook-endpoints/${endpoint.id}/deliveries`, tokens.viewer))).toMatchObject({ status: 403 });
     });
 
-    it('rotates the secret: the new one is shown once, and until the overlap ends both sign every message', async () => {
+    it(tag('WEBHOOK-SIGNING', 'rotates the secret: the new one is shown once, and until the overlap ends both sign every message'), async () => {
       const { tenant, tokens } = await org('wh-rotate');
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/rotate'), events: ['invoice.paid'] });
       const oldSecret = secrets.get(endpoint.id)![0]!;

@@ -19,6 +19,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../support/factori
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Tenant jobs (libs/jobs, ARCHITECTURE.md invariant 7): a job carries a signed envelope, and the
@@ -208,7 +209,7 @@ describe('tenant jobs, in-process worker', () => {
     return id;
   }
 
-  describe('runs a job in the Scope of its actor as they are now', () => {
+  describe(tag('JOB-ENVELOPE', 'runs a job in the Scope of its actor as they are now'), () => {
     it('a user: the membership role read when the job runs, not the one the producer had', async () => {
       const tenant = await createTenant(owner, 'jobs-role');
       const sessionId = await insertSession(tenant, tenant.users.admin.id);
@@ -252,7 +253,7 @@ describe('tenant jobs, in-process worker', () => {
     });
   });
 
-  describe('refuses for good, without retrying, and audits in the envelope tenant', () => {
+  describe(tag('JOB-ENVELOPE', 'refuses for good, without retrying, and audits in the envelope tenant'), () => {
     const permanent = (outcome: { state: string; attemptsMade: number; failedReason: string | undefined }, reason: string) => {
       expect(outcome.state).toBe('failed');
       expect(outcome.attemptsMade).toBe(1);
@@ -363,7 +364,7 @@ describe('tenant jobs, in-process worker', () => {
     });
   });
 
-  describe('refuses envelopes that do not verify, and logs them without writing into the claimed tenant', () => {
+  describe(tag('JOB-ENVELOPE', 'refuses envelopes that do not verify, and logs them without writing into the claimed tenant'), () => {
     const signer = () => moduleRef.get(JobSigner);
 
     async function addRaw(name: string, data: unknown): Promise<string> {
@@ -552,7 +553,7 @@ describe('tenant jobs, real worker process', () => {
     expect(worker.output()).not.toContain(MARKER);
   });
 
-  it('refuses the job of a user locked between the request and the run, and audits it', async () => {
+  it(tag('JOB-ENVELOPE', 'refuses the job of a user locked between the request and the run, and audits it'), async () => {
     const { accessToken } = await new PublicClient(api).login(tenant.users.admin.email, password);
     await worker.stop();
     const res = await api.app.getHttpAdapter().getInstance().inject({ method: 'POST', url: '/test/jobs/probe', headers: { authorization: `Bearer ${accessToken}` } });

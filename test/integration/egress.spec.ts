@@ -11,6 +11,7 @@ import { RequestFilteringHttpAgent } from 'request-filtering-agent';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { EgressError, SafeHttpClient } from '@benteng/security';
 import { egressAgentOptions, egressAllowList, guardedLookup } from '../../libs/security/src/egress.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * SafeHttpClient against real local HTTP servers. Every refusal also checks that the server saw no
@@ -118,7 +119,7 @@ afterAll(async () => {
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-describe('SafeHttpClient refuses internal destinations', () => {
+describe(tag('SSRF-EGRESS', 'SafeHttpClient refuses internal destinations'), () => {
   it.each([
     ['IPv4 loopback', (port: number) => `http://127.0.0.1:${port}/hook`],
     ['IPv4-mapped IPv6 loopback', (port: number) => `http://[::ffff:127.0.0.1]:${port}/hook`],
@@ -183,7 +184,7 @@ describe('SafeHttpClient refuses internal destinations', () => {
   });
 });
 
-describe('each connect-time layer on its own', () => {
+describe(tag('SSRF-EGRESS', 'each connect-time layer on its own'), () => {
   const policy = { allow: egressAllowList(config()) };
   const pointToLoopback: LookupFunction = (_hostname, options, callback) =>
     options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
@@ -223,7 +224,7 @@ describe('each connect-time layer on its own', () => {
   });
 });
 
-describe('SafeHttpClient never follows redirects', () => {
+describe(tag('SSRF-EGRESS', 'SafeHttpClient never follows redirects'), () => {
   it('returns a 302 to the metadata service as the response, and contacts nothing else', async () => {
     const redirector = await receiver((_q, response) => response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end(), '127.0.0.1');
     const response = await allowLocal.post(`http://127.0.0.1:${redirector.port}/hook`, '{}', {}, { timeoutMs: 2000 });
@@ -374,7 +375,7 @@ function selfSignedCertificate(): { key: string; cert: string } | undefined {
 
 const certificate = selfSignedCertificate();
 
-describe('SafeHttpClient over https', () => {
+describe(tag('SSRF-EGRESS', 'SafeHttpClient over https'), () => {
   it.skipIf(certificate === undefined)('verifies the receiver\'s certificate: a self-signed one is refused as tls', async () => {
     let requests = 0;
     const server = https.createServer(certificate!, (_q, response) => {

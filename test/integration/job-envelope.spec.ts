@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalize } from '@benteng/common';
 import { loadConfig } from '@benteng/config';
 import { JobRejection, JobSigner, type SignedEnvelope, type TenantJobEnvelope } from '@benteng/jobs';
+import { tag } from '../security/support/controls.js';
 
 const secret = () => randomBytes(24).toString('base64url');
 const signerWith = (keys?: string) => new JobSigner(loadConfig({ ...process.env, ...(keys ? { JOB_SIGNING_KEYS: keys } : {}) }));
@@ -33,7 +34,7 @@ function verdict(sut: JobSigner, signed: unknown): string {
 /** A deep copy as Redis gives it back (BullMQ stores job data as JSON). */
 const viaRedis = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-describe('job envelope signing', () => {
+describe(tag('JOB-ENVELOPE', 'job envelope signing'), () => {
   const sut = signerWith();
 
   it('round-trips: what is signed verifies after a trip through JSON, unchanged', () => {

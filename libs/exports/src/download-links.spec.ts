@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { downloadLinkPath, signDownloadLink, verifyDownloadLink as sut, type DownloadLinkClaims, type PresentedLink } from './download-links.js';
+import { tag } from '../../../test/security/support/controls.js';
 
 const KEY = randomBytes(32);
 const NOW = 1_800_000_000;
@@ -17,7 +18,7 @@ function presented(claims = CLAIMS, key = KEY): PresentedLink {
   return { tenant: claims.tenantId, exportId: claims.exportId, user: claims.userId, expires: String(claims.expires), sig: signDownloadLink(key, claims) };
 }
 
-describe('download links', () => {
+describe(tag('EXPORT-LINK', 'download links'), () => {
   it('verifies a genuine link until it expires', () => {
     expect(sut(KEY, presented(), NOW, TTL)).toEqual(CLAIMS);
     expect(sut(KEY, presented(), NOW + TTL - 1, TTL)).toEqual(CLAIMS);

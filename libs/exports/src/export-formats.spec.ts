@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { csvField, csvRecord, invoiceColumns, jsonlRecord, neutralizeCell, RecordEncoder, TICKET_COLUMNS, type InvoiceExportRow } from './export-formats.js';
+import { tag } from '../../../test/security/support/controls.js';
 
-describe('neutralizeCell (OWASP CSV injection)', () => {
+describe(tag('CSV-FORMULA', 'neutralizeCell (OWASP CSV injection)'), () => {
   it('prefixes a single quote to cells starting with = + - @ tab or CR', () => {
     for (const cell of ['=HYPERLINK("http://x","y")', '+1', '-2', '@SUM(A1)', '\tx', '\rx']) expect(neutralizeCell(cell), `${JSON.stringify(cell)}`).toBe(`'${cell}`);
   });
@@ -11,7 +12,7 @@ describe('neutralizeCell (OWASP CSV injection)', () => {
   });
 });
 
-describe('csvField (RFC 4180)', () => {
+describe(tag('CSV-FORMULA', 'csvField (RFC 4180)'), () => {
   it('quotes fields with a quote, comma, CR or LF and doubles embedded quotes', () => {
     expect(csvField('PT "Maju", Tbk')).toBe('"PT ""Maju"", Tbk"');
     expect(csvField('line\nbreak')).toBe('"line\nbreak"');

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { MembershipRole } from '@benteng/database';
 import type { ExportFormat, ExportType } from './export.types.js';
 
@@ -12,16 +13,29 @@ export function neutralizeCell(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
+/** How a CSV cell is made safe for spreadsheets (neutralizeCell; CsvFormulaGuard in the worker). */
+export type CellNeutralizer = (value: string) => string;
+
+/**
+ * The formula neutralisation of CSV exports as an injectable unit: ExportRunHandler writes every
+ * cell through it. Production always provides this class (ExportsWorkerModule); the seam exists so
+ * the security suite can build a worker without it and show what a file would then contain.
+ */
+@Injectable()
+export class CsvFormulaGuard {
+  readonly neutralize: CellNeutralizer = (value) => neutralizeCell(value);
+}
+
 /** One CSV field (RFC 4180): neutralised, then quoted when it holds a quote, comma, CR or LF. */
-export function csvField(value: string | null): string {
+export function csvField(value: string | null, neutralize: CellNeutralizer = neutralizeCell): string {
   if (value === null) return '';
-  const text = neutralizeCell(value);
+  const text = neutralize(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** One CSV record, CRLF-terminated as RFC 4180 says. */
-export function csvRecord(values: readonly (string | null)[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
+export function csvRecord(values: readonly (string | null)[], neutralize: CellNeutralizer = neutralizeCell): string {
+  return `${values.map((value) => csvField(value, neutralize)).join(',')}\r\n`;
 }
 
 /** One JSON Lines record: the object on one line (JSON.stringify escapes CR, LF and lone surrogates). */
@@ -114,14 +128,15 @@ export class RecordEncoder<R> {
   constructor(
     private readonly format: ExportFormat,
     private readonly columns: readonly Column<R>[],
+    private readonly neutralize: CellNeutralizer = neutralizeCell,
   ) {}
 
   header(): string {
-    return this.format === 'csv' ? csvRecord(this.columns.map((c) => c.name)) : '';
+    return this.format === 'csv' ? csvRecord(this.columns.map((c) => c.name), this.neutralize) : '';
   }
 
   record(row: R): string {
-    if (this.format === 'csv') return csvRecord(this.columns.map((c) => c.value(row)));
+    if (this.format === 'csv') return csvRecord(this.columns.map((c) => c.value(row)), this.neutralize);
     return jsonlRecord(Object.fromEntries(this.columns.map((c) => [c.name, c.value(row)])));
   }
 }

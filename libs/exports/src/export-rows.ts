@@ -2,7 +2,7 @@ import { accessibleWhere } from '@benteng/authz';
 import type { MembershipRole, Prisma, TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ExportError, ExportErrorCode } from './export.errors.js';
-import { invoiceColumns, RecordEncoder, TICKET_COLUMNS, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
+import { invoiceColumns, RecordEncoder, TICKET_COLUMNS, type CellNeutralizer, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
 import { EXPORT_STATUS_FILTERS, type ExportFilters, type ExportFormat, type ExportType } from './export.types.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -76,11 +76,11 @@ export interface RowSource {
   next(tx: TenantTx, limit: number): Promise<{ text: string; count: number }>;
 }
 
-export function rowSource(scope: Scope, role: MembershipRole, type: ExportType, format: ExportFormat, filters: ExportFilters): RowSource {
+export function rowSource(scope: Scope, role: MembershipRole, type: ExportType, format: ExportFormat, filters: ExportFilters, neutralize: CellNeutralizer): RowSource {
   let after: string | undefined;
   const where = filterWhere(filters);
   if (type === 'invoices') {
-    const encoder = new RecordEncoder<InvoiceExportRow>(format, invoiceColumns(role));
+    const encoder = new RecordEncoder<InvoiceExportRow>(format, invoiceColumns(role), neutralize);
     return {
       header: () => encoder.header(),
       async next(tx, limit) {
@@ -95,7 +95,7 @@ export function rowSource(scope: Scope, role: MembershipRole, type: ExportType, 
       },
     };
   }
-  const encoder = new RecordEncoder<TicketExportRow>(format, TICKET_COLUMNS);
+  const encoder = new RecordEncoder<TicketExportRow>(format, TICKET_COLUMNS, neutralize);
   return {
     header: () => encoder.header(),
     async next(tx, limit) {

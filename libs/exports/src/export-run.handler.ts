@@ -10,6 +10,7 @@ import type { Scope } from '@benteng/tenancy';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { ExportError } from './export.errors.js';
 import { ChunkedFile } from './export-file.js';
+import { CsvFormulaGuard } from './export-formats.js';
 import { rowSource, checkedFilters } from './export-rows.js';
 import { EXPORT_RUN_JOB, type ExportJobData, type ExportView } from './export.types.js';
 import { EXPORT_SELECT, exportView } from './export.view.js';
@@ -61,6 +62,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
+    private readonly formulas: CsvFormulaGuard,
   ) {
     this.logger.setContext(ExportRunHandler.name);
   }
@@ -88,7 +90,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
 
     try {
       const file = new ChunkedFile((seq, bytes) => this.writeChunk(scope, exportId, version, seq, bytes));
-      const source = rowSource(scope, scope.principal.role, exp.type, exp.format, filters);
+      const source = rowSource(scope, scope.principal.role, exp.type, exp.format, filters, this.formulas.neutralize);
       await file.write(source.header());
       let rowCount = 0;
       for (;;) {

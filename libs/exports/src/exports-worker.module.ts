@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { ExportJobFailures } from './export-job-failures.js';
+import { CsvFormulaGuard } from './export-formats.js';
 import { ExportRunHandler } from './export-run.handler.js';
 import { ExportsCleanupHandler } from './exports-cleanup.handler.js';
 
@@ -11,6 +12,6 @@ import { ExportsCleanupHandler } from './exports-cleanup.handler.js';
  * handlers by their metadata.
  */
 @Module({
-  providers: [ExportBookkeeping, ExportRunHandler, ExportsCleanupHandler, ExportJobFailures],
+  providers: [ExportBookkeeping, ExportRunHandler, ExportsCleanupHandler, ExportJobFailures, CsvFormulaGuard],
 })
 export class ExportsWorkerModule {}

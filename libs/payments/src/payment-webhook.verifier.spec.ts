@@ -4,6 +4,7 @@ import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 import { PaymentsError, PaymentsErrorCode } from './payment.errors.js';
 import { PaymentWebhookVerifier, SIGNATURE_TOLERANCE_S } from './payment-webhook.verifier.js';
+import { tag } from '../../../test/security/support/controls.js';
 
 class StillClock extends Clock {
   constructor(public at: Date) {
@@ -44,7 +45,7 @@ function refusal(run: () => unknown): { code: string; reason: unknown } {
   return { code: thrown.code, reason: logged.at(-1)?.line['reason'] };
 }
 
-describe('PaymentWebhookVerifier', () => {
+describe(tag('WEBHOOK-INBOUND', 'PaymentWebhookVerifier'), () => {
   const sut = make();
   const body = '{"type":"payment.succeeded"}';
   const verify = (h: Record<string, string>, raw = body) => sut.verify(sut.headersOf(h, meta), Buffer.from(raw), meta);

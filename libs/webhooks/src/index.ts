@@ -16,7 +16,7 @@ export {
   type WebhookMessage,
 } from './webhook.events.js';
 export { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secrets.js';
-export { signatureHeaders, type SignedHeaders } from './webhook-signature.js';
+export { signatureHeaders, WebhookSigner, type SignedHeaders } from './webhook-signature.js';
 export { nextDelayMs, retrySchedule } from './webhook-retry.js';
 export type {
   DeliveryStatus,

@@ -13,7 +13,7 @@ import { WebhookDispatcher } from './webhook-dispatch.js';
 import { endpointDisabledEvent, type DisabledReason } from './webhook.events.js';
 import { nextDelayMs, retrySchedule } from './webhook-retry.js';
 import { WebhookSecretBox } from './webhook-secrets.js';
-import { signatureHeaders } from './webhook-signature.js';
+import { WebhookSigner } from './webhook-signature.js';
 import type { DeliveryStatus } from './webhook.types.js';
 
 /** The delivery log keeps this much of a receiver's answer, bytes of UTF-8. */
@@ -75,6 +75,7 @@ export class WebhookDeliveryService {
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
+    private readonly signer: WebhookSigner,
   ) {
     this.schedule = retrySchedule(config.WEBHOOK_RETRY_SCHEDULE_S);
     this.logger.setContext(WebhookDeliveryService.name);
@@ -161,7 +162,7 @@ export class WebhookDeliveryService {
   private async send(claim: Claim): Promise<AttemptResult> {
     if (!claim.secrets) return { kind: 'error', error: 'secret_unavailable', latencyMs: 0 };
     const headers = {
-      ...signatureHeaders(claim.messageId, this.clock.now(), claim.body, claim.secrets),
+      ...this.signer.sign(claim.messageId, this.clock.now(), claim.body, claim.secrets),
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
     };

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secrets.js';
+import { tag } from '../../../test/security/support/controls.js';
 
 const keyOf = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 
-describe('webhook secrets', () => {
+describe(tag('WEBHOOK-SIGNING', 'webhook secrets'), () => {
   const tenantId = randomUUID();
   const endpointId = randomUUID();
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { mintWebhookSecret } from './webhook-secrets.js';
 import { signatureHeaders } from './webhook-signature.js';
+import { tag } from '../../../test/security/support/controls.js';
 
 /** Standard Webhooks verification written out, independent of the package that signs. */
 function verifies(secret: string, headers: Record<string, string>, body: string): boolean {
@@ -15,7 +16,7 @@ function verifies(secret: string, headers: Record<string, string>, body: string)
   });
 }
 
-describe('signatureHeaders', () => {
+describe(tag('WEBHOOK-SIGNING', 'signatureHeaders'), () => {
   const body = JSON.stringify({ type: 'invoice.paid', timestamp: '2026-11-29T00:00:00.000Z', data: { id: 'x', note: 'ümlaut ✓' } });
 
   it('signs id.timestamp.body with one secret, in whole seconds, verifiable by the package and by hand', () => {

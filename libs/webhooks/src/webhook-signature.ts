@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { Webhook } from 'standardwebhooks';
 
 export interface SignedHeaders {
@@ -23,4 +24,16 @@ export function signatureHeaders(messageId: string, at: Date, body: string, secr
     'webhook-timestamp': String(timestamp.getTime() / 1000),
     'webhook-signature': secrets.map((secret) => new Webhook(secret).sign(messageId, timestamp, body)).join(' '),
   };
+}
+
+/**
+ * The signing of outbound deliveries as an injectable unit: WebhookDeliveryService signs every
+ * attempt through it. Production always provides this class (WebhooksWorkerModule); the seam
+ * exists so the security suite can build a worker without it and show that receivers notice.
+ */
+@Injectable()
+export class WebhookSigner {
+  sign(messageId: string, at: Date, body: string, secrets: readonly string[]): SignedHeaders {
+    return signatureHeaders(messageId, at, body, secrets);
+  }
 }

@@ -7,6 +7,7 @@ import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 import { OutboxRelayLoop, WebhookDeliverJob, WebhookSweepJob } from './webhook.jobs.js';
 import { WebhookRelayService } from './webhook-relay.service.js';
 import { WebhookSecretBox } from './webhook-secrets.js';
+import { WebhookSigner } from './webhook-signature.js';
 
 /**
  * Webhook endpoint management for the API (/v1/webhook-endpoints). SafeHttpClient is provided
@@ -25,6 +26,6 @@ export class WebhooksModule {}
  * JobsWorkerModule.register in the worker's imports (JobsWorkerModule provides JobQueue globally).
  */
 @Module({
-  providers: [WebhookSecretBox, WebhookDispatcher, SafeHttpClient, WebhookDeliveryService, WebhookRelayService, WebhookDeliverJob, WebhookSweepJob, OutboxRelayLoop],
+  providers: [WebhookSecretBox, WebhookDispatcher, SafeHttpClient, WebhookSigner, WebhookDeliveryService, WebhookRelayService, WebhookDeliverJob, WebhookSweepJob, OutboxRelayLoop],
 })
 export class WebhooksWorkerModule {}
