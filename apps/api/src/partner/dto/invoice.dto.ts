@@ -23,8 +23,14 @@ export class PartnerCustomerDto {
   email?: string | null;
 }
 
-/** A line as on /v1: one set of rules for money and quantities on every surface. */
-export class PartnerInvoiceLineDto extends InvoiceLineDto {}
+/**
+ * A line as on /v1: one set of rules for money and quantities on every surface. The same class, not
+ * an empty subclass: a subclass carries no validation metadata of its own, so the partner OpenAPI
+ * document referenced a PartnerInvoiceLineDto schema it never defined (found by
+ * test/security/validation.spec.ts, which derives bodies from the document).
+ */
+export const PartnerInvoiceLineDto = InvoiceLineDto;
+export type PartnerInvoiceLineDto = InvoiceLineDto;
 
 /** POST /partner/v1/invoices: always a draft; status, totals and creator are never the client's to say. */
 export class PartnerCreateInvoiceDto {
