@@ -7,12 +7,13 @@ import { InvoicesRepository, InvoicesService } from '@benteng/invoices';
 import { Scope } from '@benteng/tenancy';
 import { appPool, ownerPool, tenantDatabase } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Invariants 2 and 3: tenant isolation holds in CASL and in PostgreSQL, each on its own.
  * Every test here runs as the runtime role (a superuser would bypass RLS and prove nothing).
  */
-describe('tenant isolation (CASL + RLS)', () => {
+describe(tag('TENANT-RLS', 'tenant isolation (CASL + RLS)'), () => {
   const owner = ownerPool();
   const app = appPool();
   const { db } = tenantDatabase();
@@ -30,7 +31,7 @@ describe('tenant isolation (CASL + RLS)', () => {
     invoiceB = await insertInvoice(owner, b.id, { createdById: b.users.owner.id, lines: 2 });
   });
 
-  describe('through the repository (CASL where + RLS transaction)', () => {
+  describe(tag('AUTHZ-OBJECT', 'through the repository (CASL where + RLS transaction)'), () => {
     it('lists and gets only the scope tenant rows', async () => {
       const list = await repository.list(a.scope('viewer'), { limit: 100 });
       expect(list.map((i) => i.id)).toEqual([invoiceA]);

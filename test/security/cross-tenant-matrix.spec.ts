@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForExport } from '../support/exports.js';
+import { startReadyWorker, type WorkerProcess } from '../support/worker.js';
 import type { MembershipRole } from '@benteng/database';
 import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
+import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
@@ -58,13 +61,34 @@ const partnerCollectionRoutes = collectionRoutes.filter((r) => r.access.auth ===
 /** The cells of a route: one per caller, named for the test title. */
 const cells = (route: DrivenRoute) => callersFor(route).map((caller) => [caller.name, caller] as const);
 
-describe('cross-tenant (BOLA) matrix', () => {
+// Both layers at once: the CASL where of each repository and RLS under it (each alone: test/integration/tenant-isolation.spec.ts).
+describe(tag('AUTHZ-OBJECT', tag('TENANT-RLS', 'cross-tenant (BOLA) matrix')), () => {
   const owner = ownerPool();
   const client = new PublicClient(api);
   const password = testPassword();
   let tenantA: TestTenant;
   let tenantB: TestTenant;
-  const { FACTORIES, handle, factoryFor, bodyFor, variantsOf, partnerOf, as } = routeFactories({ api, client, owner, password });
+  const { FACTORIES, handle: handleOf, factoryFor, bodyFor, variantsOf, partnerOf, as: signIn } = routeFactories({ api, client, owner, password });
+  /**
+   * One session per tenant and caller, shared by the cells (a login per cell costs a password hash
+   * each). No cell can end it: every call here is refused (403/404) or a GET.
+   */
+  const sessions = new Map<string, ReturnType<typeof signIn>>();
+  const as: typeof signIn = (tenant, caller) => {
+    const key = `${tenant.id} ${caller.name}`;
+    if (!sessions.has(key)) sessions.set(key, signIn(tenant, caller));
+    return sessions.get(key)!;
+  };
+  /** The factories' handle on a tenant, with the same shared sessions for its users. */
+  const tokens = new Map<string, Promise<string>>();
+  const handle: typeof handleOf = (tenant) => ({
+    ...handleOf(tenant),
+    token: (role) => {
+      const key = `${tenant.id} ${role}`;
+      if (!tokens.has(key)) tokens.set(key, handleOf(tenant).token(role));
+      return tokens.get(key)!;
+    },
+  });
 
   /** Rows tenant A's audit log and outbox hold: a refused cross-tenant call adds none. */
   async function sideEffectsIn(tenantId: string): Promise<{ audit: number; events: number }> {
@@ -205,6 +229,55 @@ describe('cross-tenant (BOLA) matrix', () => {
       // The list works at all: B's maker (owner, partner client with every scope) sees B's own object of this kind.
       const mustShow = caller.maker ? ownObjects.get(listQuery?.shows ?? route.path) : undefined;
       expect(mustShow === undefined || res.text.includes(mustShow), `${label(route)} lists B's own object ${mustShow}`).toBe(true);
+    });
+  });
+
+  /**
+   * What leaves tenant B by other roads than a response body: the export files its worker writes
+   * (built by the real worker from B's owner's request) and the payloads of B's outbox events and
+   * webhook deliveries (what B's endpoints receive). None carries an id, email or slug of tenant A.
+   */
+  describe('export files and webhook payloads', () => {
+    let worker: WorkerProcess | undefined;
+    afterAll(async () => {
+      await worker?.stop();
+    });
+
+    const foreignIn = async (text: string) => {
+      const ids = await everyIdOf(tenantA);
+      return [...ids.filter((id) => text.includes(id)), ...ROLES.map((r) => tenantA.users[r].email).filter((email) => text.includes(email)), ...(text.includes(tenantA.slug) ? [tenantA.slug] : [])];
+    };
+
+    it.each([
+      ['invoices', 'csv'],
+      ['tickets', 'jsonl'],
+    ] as const)("B's owner's %s export (%s) never carries an id of tenant A", async (type, format) => {
+      await ownObjectsOfB();
+      worker ??= await startReadyWorker(process.env.QUEUE_PREFIX!);
+      const { accessToken } = await client.login(tenantB.users.owner.email, password);
+      const requested = await client.call('POST', '/v1/exports', { token: accessToken, body: { type, format } });
+      expect(requested.status, `${requested.text}`).toBe(202);
+      const id = (requested.body as { id: string }).id;
+      const done = await waitForExport(owner, tenantB.id, id, (row) => row.status !== 'queued' && row.status !== 'running', 30_000);
+      expect(done.status, `${JSON.stringify(done)}`).toBe('ready');
+      expect(done.row_count, "the export holds B's own rows").toBeGreaterThan(0);
+      const file = await client.call('GET', `/v1/exports/${id}/content`, { token: accessToken });
+      expect(file.status, `${file.text}`).toBe(200);
+      expect(await foreignIn(file.text), `A's ids in B's ${type} export`).toEqual([]);
+    });
+
+    it("B's outbox events and webhook deliveries (a ping included) never carry an id of tenant A", async () => {
+      await ownObjectsOfB();
+      const { accessToken } = await client.login(tenantB.users.owner.email, password);
+      const endpoints = await client.call('GET', '/v1/webhook-endpoints', { token: accessToken });
+      const endpointId = (endpoints.body as { items: { id: string }[] }).items[0]!.id;
+      expect((await client.call('POST', `/v1/webhook-endpoints/${endpointId}/ping`, { token: accessToken })).status).toBeLessThan(300);
+      const { rows } = await owner.query<{ payload: string }>(
+        `SELECT payload::text AS payload FROM domain_events WHERE tenant_id = $1 UNION ALL SELECT payload::text FROM webhook_deliveries WHERE tenant_id = $1`,
+        [tenantB.id],
+      );
+      expect(rows.length, "B has events and deliveries to check").toBeGreaterThan(1);
+      expect(await foreignIn(rows.map((r) => r.payload).join('\n')), "A's ids in B's event and delivery payloads").toEqual([]);
     });
   });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
+import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
@@ -82,13 +83,20 @@ function keyPaths(value: unknown, prefix = '', into = new Set<string>()): Set<st
 }
 const lastKey = (path: string) => path.split('.').at(-1)!.replace(/\[\]$/, '');
 
-describe('exposure matrix', () => {
+describe(tag('OUTPUT-ALLOWLIST', 'exposure matrix'), () => {
   const owner = ownerPool();
   const client = new PublicClient(api);
   const password = testPassword();
   let tenant: TestTenant;
   let other: TestTenant;
-  const { FACTORIES, handle, factoryFor, partnerOf, as } = routeFactories({ api, client, owner, password });
+  const { FACTORIES, handle, factoryFor, partnerOf, as: signIn } = routeFactories({ api, client, owner, password });
+  /** One session per caller for all the GETs (a login per call costs a password hash each; a GET ends no session). */
+  const sessions = new Map<string, ReturnType<typeof signIn>>();
+  const as: typeof signIn = (tenant, caller) => {
+    const key = `${tenant.id} ${caller.name}`;
+    if (!sessions.has(key)) sessions.set(key, signIn(tenant, caller));
+    return sessions.get(key)!;
+  };
   const objects = new Map<string, Created>();
   let foreignIds: string[];
   /** Hashes and credentials of the tenant: no answer contains one. */

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineAbilityFor, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
+import { defineAbilityFor, definePlatformAbility, OPERATOR_ROLES, PARTNER_SCOPES, type OperatorRole, type PartnerScope } from '@benteng/authz';
+import { internalServiceKeys, loadConfig } from '@benteng/config';
 import type { MembershipRole } from '@benteng/database';
 import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
-import { buildApi } from '../support/api.js';
+import { buildApi, buildInternalApi } from '../support/api.js';
+import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../support/partners.js';
+import { signServiceRequest } from '@benteng/security';
 import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
 
 /**
@@ -58,7 +61,7 @@ const minimalBody = (method: string) => (['POST', 'PUT', 'PATCH'].includes(metho
 const mayCall = (route: JwtRoute, tenantId: string, userId: string, role: MembershipRole) =>
   defineAbilityFor(tenantId, { kind: 'user', userId, role }).can(route.access.action, route.access.subject);
 
-describe('function-level authorization matrix', () => {
+describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
   const owner = ownerPool();
   const client = new PublicClient(api);
   const password = testPassword();
@@ -67,6 +70,24 @@ describe('function-level authorization matrix', () => {
   let revokedToken: string;
   /** One partner client per scope set, each with an API key. */
   const partners = new Map<string, { clientId: string; key: string }>();
+  /**
+   * One session per role, shared by the cells (a login per cell costs a password hash each); a
+   * cell calling an /v1/auth route (logout, logout-all, password change end sessions) drops it, so
+   * the next cell logs in afresh.
+   */
+  const sessions = new Map<MembershipRole, string>();
+  async function tokenOf(role: MembershipRole): Promise<string> {
+    const cached = sessions.get(role);
+    if (cached) return cached;
+    const { accessToken } = await client.login(tenant.users[role].email, password);
+    sessions.set(role, accessToken);
+    return accessToken;
+  }
+  async function callAs(role: MembershipRole, route: JwtRoute) {
+    const token = await tokenOf(role);
+    if (route.path.startsWith('/v1/auth/')) sessions.delete(role);
+    return client.call(route.method, concretePath(route.path), { token, body: minimalBody(route.method) });
+  }
 
   beforeAll(async () => {
     tenant = await createTenant(owner, 'matrix');
@@ -105,9 +126,7 @@ describe('function-level authorization matrix', () => {
       it(`${role} may ${permission}: gets past the guard (neither 401 nor 403)`, async () => {
         const user = tenant.users[role];
         expect(mayCall(route, tenant.id, user.id, role)).toBe(true);
-        // A fresh session per cell: logout, logout-all and password change end sessions.
-        const { accessToken } = await client.login(user.email, password);
-        const res = await client.call(route.method, concretePath(route.path), { token: accessToken, body: minimalBody(route.method) });
+        const res = await callAs(role, route);
         expect(PAST_THE_GUARD, `${role} ${label(route)} -> ${res.status} ${res.text}`).toContain(res.status);
       });
     }
@@ -116,8 +135,7 @@ describe('function-level authorization matrix', () => {
       it(`${role} may not ${permission}: exactly 403, audited as authz.denied`, async () => {
         const user = tenant.users[role];
         expect(mayCall(route, tenant.id, user.id, role)).toBe(false);
-        const { accessToken } = await client.login(user.email, password);
-        const res = await client.call(route.method, concretePath(route.path), { token: accessToken, body: minimalBody(route.method) });
+        const res = await callAs(role, route);
         expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true });
         // The denial is in the tenant's audit log, tied to this very request.
         const { rows } = await owner.query(
@@ -158,7 +176,7 @@ describe('function-level authorization matrix', () => {
     expect(cells).toContain(false);
   });
 
-  describe.each(partnerRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+  describe.each(partnerRoutes.map((r) => [label(r), r] as const))(tag('AUTHZ-PARTNER-SCOPES', '%s'), (_, route) => {
     const allowed = SCOPE_SETS.filter((set) => partnerMayCall(route, randomUUID(), randomUUID(), set.scopes));
     const denied = SCOPE_SETS.filter((set) => !allowed.includes(set));
     const permission = `${route.access.action} ${route.access.subject}`;
@@ -203,8 +221,7 @@ describe('function-level authorization matrix', () => {
     });
 
     it("with a tenant user's access token (owner): 401 (a /v1 token is not a partner credential)", async () => {
-      const { accessToken } = await client.login(tenant.users.owner.email, password);
-      expect(problemOf(await call(accessToken))).toMatchObject({ status: 401, problemJson: true });
+      expect(problemOf(await call(await tokenOf('owner')))).toMatchObject({ status: 401, problemJson: true });
     });
   });
 
@@ -229,5 +246,82 @@ describe('function-level authorization matrix', () => {
       const res = await client.call(route.method, route.path);
       expect(res.status, `${res.text}`).toBe(200);
     });
+  });
+});
+
+/**
+ * The internal listener's operator routes (listRoutes of InternalAppModule) × operator roles: each
+ * role alone, and an operator whose roles were all withdrawn. The expected answer comes from the
+ * platform rules (definePlatformAbility) and the route's own `roles`, as InternalAccessGuard's: a
+ * role that may not call the route gets exactly 403, audited in the platform audit log as
+ * internal.authz_denied; a role that may gets past the guard (neither 401 nor 403).
+ */
+type OperatorRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'internal-operator' }> };
+const OPERATOR_ROLE_SETS: { name: string; roles: OperatorRole[] }[] = [{ name: 'no role', roles: [] }, ...OPERATOR_ROLES.map((role) => ({ name: role, roles: [role] }))];
+const operatorMayCall = (route: OperatorRoute, roles: OperatorRole[]) =>
+  (!route.access.roles || route.access.roles.some((role) => roles.includes(role))) &&
+  definePlatformAbility({ kind: 'operator', operatorId: randomUUID(), roles, service: 'matrix' }).can(route.access.action, route.access.subject);
+
+const internal = await buildInternalApi();
+afterAll(() => internal.close());
+const operatorRoutes = listRoutes(internal.app).filter((r): r is OperatorRoute => r.access?.auth === 'internal-operator');
+
+describe(tag('AUTHZ-OPERATOR', 'function-level authorization matrix, internal routes × operator roles'), () => {
+  const owner = ownerPool();
+  const key = internalServiceKeys(loadConfig()).keys.get('derived')!;
+  const operators = new Map<string, string>();
+
+  beforeAll(async () => {
+    for (const set of OPERATOR_ROLE_SETS) {
+      const id = randomUUID();
+      await owner.query('INSERT INTO operators (id, email, display_name, roles) VALUES ($1, $2, $3, $4)', [id, `matrix-${id}@benteng.example`, `matrix ${set.name}`, set.roles]);
+      operators.set(set.name, id);
+    }
+  });
+
+  /** A signed call as the operator, with a reason on state-changing methods and a minimal JSON body where one is carried. */
+  async function call(route: OperatorRoute, operatorId: string) {
+    const url = concretePath(route.path);
+    const body = minimalBody(route.method) === undefined ? undefined : JSON.stringify(minimalBody(route.method));
+    const reason = route.method === 'GET' || route.method === 'HEAD' ? undefined : 'function-level matrix';
+    const headers = signServiceRequest({ method: route.method, url, keyId: key.kid, secret: key.secret, operatorId, ...(reason ? { reason } : {}), ...(body !== undefined ? { body } : {}) });
+    const res = await internal.app
+      .getHttpAdapter()
+      .getInstance()
+      .inject({ method: route.method as 'GET', url, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { payload: body } : {}) });
+    return { status: res.statusCode, text: res.body, requestId: String(res.headers['x-request-id']) };
+  }
+
+  it('finds operator routes, with both allowed and denied cells', () => {
+    expect(operatorRoutes.length).toBeGreaterThan(0);
+    const cells = operatorRoutes.flatMap((r) => OPERATOR_ROLE_SETS.map((set) => operatorMayCall(r, set.roles)));
+    expect(cells).toContain(true);
+    expect(cells).toContain(false);
+  });
+
+  describe.each(operatorRoutes.map((r) => [label(r), r] as const))('%s', (_, route) => {
+    const allowed = OPERATOR_ROLE_SETS.filter((set) => operatorMayCall(route, set.roles));
+    const denied = OPERATOR_ROLE_SETS.filter((set) => !allowed.includes(set));
+    const permission = `${route.access.action}:${route.access.subject}`;
+
+    for (const set of allowed) {
+      it(`an operator with ${set.name} may ${permission}: gets past the guard (neither 401 nor 403)`, async () => {
+        const res = await call(route, operators.get(set.name)!);
+        expect(PAST_THE_GUARD, `${set.name} ${label(route)} -> ${res.status} ${res.text}`).toContain(res.status);
+      });
+    }
+
+    for (const set of denied) {
+      it(`an operator with ${set.name} may not ${permission}: exactly 403, audited as internal.authz_denied`, async () => {
+        const operatorId = operators.get(set.name)!;
+        const res = await call(route, operatorId);
+        expect(res.status, `${set.name} ${label(route)} -> ${res.status} ${res.text}`).toBe(403);
+        const { rows } = await owner.query<{ actor: string; subject: string; outcome: string; cause: string }>(
+          `SELECT actor, subject, outcome, data->>'cause' AS cause FROM platform_audit_events WHERE type = 'internal.authz_denied' AND request_id = $1`,
+          [res.requestId],
+        );
+        expect(rows).toEqual([{ actor: `operator:${operatorId}`, subject: permission, outcome: 'denied', cause: expect.stringMatching(/^(role_required|ability)$/) }]);
+      });
+    }
   });
 });

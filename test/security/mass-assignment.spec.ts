@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
+import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPaymentAccount, payableInvoice } from '../support/payment-provider.js';
@@ -48,7 +49,7 @@ const maybeExtra = { status: 'paid', role: 'owner' } as const;
 const whitelisted = (res: ApiResponse): string[] =>
   ((res.body as { errors?: { pointer: string; rules: string[] }[] } | undefined)?.errors ?? []).filter((e) => e.rules.includes('whitelistValidation')).map((e) => e.pointer);
 
-describe('mass assignment matrix', () => {
+describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
   const owner = ownerPool();
   const client = new PublicClient(api);
   const password = testPassword();

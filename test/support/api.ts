@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import type { Provider, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -7,6 +10,8 @@ import { configureApiApp, createFastifyAdapter } from '../../apps/api/src/app.fa
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { configureInternalApp, InternalAppModule } from '../../apps/api/src/internal/internal.module.js';
 import { LOG_DESTINATION } from '../../apps/api/src/logging/logging.js';
+import { recordResponses } from './leak-capture.js';
+import { leakRegistry } from './leak-registry.js';
 
 /** Every JSON log line the app wrote, parsed, plus the raw text for "never appears" checks. */
 export class LogCapture extends Writable {
@@ -35,6 +40,30 @@ export interface BuildApiOptions {
   logLevel?: string;
   /** Configuration variables for this app only (e.g. TRUSTED_PROXIES), over process.env. */
   env?: Record<string, string>;
+  /**
+   * A pino-http of this app's own. nestjs-pino keeps one per process, made by the first app built,
+   * so later apps log with the first app's options into its capture; an app whose logging differs
+   * (the LOG-REDACTION kill switch) needs its own.
+   */
+  ownLogger?: boolean;
+  /**
+   * Built with a control removed on purpose (test/security/kill-switches/): its logs and responses
+   * are left out of the file's secret-leakage check, which would otherwise report the leak the
+   * kill switch provokes. Implies `ownLogger`.
+   */
+  expectLeaks?: boolean;
+}
+
+/** True when the process-wide pino-http belongs to an app built with `ownLogger`, which no other app may inherit. */
+let processLoggerIsOwn = false;
+
+/** Forgets nestjs-pino's process-wide pino-http, so the next app builds its own (not exported by the package). */
+async function resetProcessLogger(): Promise<void> {
+  // The package's ESM build, which the apps load: dist/esm beside the CommonJS entry require() finds.
+  const cjsEntry = createRequire(import.meta.url).resolve('nestjs-pino');
+  const url = pathToFileURL(join(dirname(cjsEntry), '..', 'esm', 'PinoLogger.js')).href;
+  const module = (await import(/* @vite-ignore */ url)) as { __resetOutOfContextForTests(): void };
+  module.__resetOutOfContextForTests();
 }
 
 /**
@@ -57,6 +86,11 @@ export function buildInternalApi(options: Omit<BuildApiOptions, 'controllers' | 
 async function buildApplication(root: Type, configure: (app: NestFastifyApplication) => Promise<unknown>, options: BuildApiOptions): Promise<TestApi> {
   const config = loadConfig({ ...process.env, ...options.env, LOG_LEVEL: options.logLevel ?? 'info' });
   const logs = new LogCapture();
+  if (!options.expectLeaks) leakRegistry.watchLogs(logs);
+  // An app that may leak gets a logger of its own too, so no later app inherits its unchecked capture.
+  const ownLogger = options.ownLogger === true || options.expectLeaks === true;
+  if (ownLogger || processLoggerIsOwn) await resetProcessLogger();
+  processLoggerIsOwn = ownLogger;
   let builder = Test.createTestingModule({
     imports: [root],
     controllers: options.controllers ?? [],
@@ -71,6 +105,8 @@ async function buildApplication(root: Type, configure: (app: NestFastifyApplicat
   }
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
+  // Every response body of the run, for the file's secret-leakage check (test/support/setup-env.ts).
+  if (!options.expectLeaks) recordResponses(app.getHttpAdapter().getInstance());
   await configure(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose';
 import { hashPassword, type TokenPair } from '@benteng/auth';
 import type { MembershipRole } from '@benteng/database';
 import { buildApi, type BuildApiOptions, type LogCapture, type TestApi } from './api.js';
+import { leakRegistry } from './leak-registry.js';
 
 export const PROBLEM_JSON = /^application\/problem\+json/;
 
@@ -43,6 +44,7 @@ export class SecretLedger {
 
   add(...values: (string | undefined)[]): void {
     for (const value of values) if (value) this.secrets.add(value);
+    leakRegistry.issued('credential', ...values);
   }
 
   /** Tokens found in a response body (login, refresh, switch-tenant). */
@@ -115,6 +117,7 @@ export class Caller {
   }
 
   login(email: string, password: string, tenant?: string): Promise<request.Response> {
+    leakRegistry.seeded('password', password);
     this.ledger.add(password);
     return this.call('post', '/v1/auth/login', { body: { email, password, ...(tenant === undefined ? {} : { tenant }) } });
   }
@@ -140,6 +143,7 @@ export class Caller {
 
 /** Test users have no password; give one (argon2id, as the app stores it) through the owner connection. */
 export async function setPassword(owner: pg.Pool, ledger: SecretLedger, userId: string, password: string = randomPassword()): Promise<string> {
+  leakRegistry.seeded('password', password);
   ledger.add(password);
   await owner.query('UPDATE users SET password_hash = $1 WHERE id = $2', [await hashPassword(password), userId]);
   return password;

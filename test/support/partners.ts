@@ -7,6 +7,7 @@ import type { PartnerScope, PartnerTier } from '@benteng/authz';
 import { loadConfig } from '@benteng/config';
 import type { TestApi } from './api.js';
 import { ownerInTenant } from './db.js';
+import { leakRegistry } from './leak-registry.js';
 
 /**
  * Partner clients and API keys for tests, inserted with the owner connection (the way an operator
@@ -38,6 +39,7 @@ export interface TestPartnerClient {
 export async function createPartnerClient(owner: pg.Pool, tenantId: string, createdByUserId: string, seed: PartnerClientSeed = {}): Promise<TestPartnerClient> {
   const clientId = randomUUID();
   const { secret, hash } = partnerCredentials().mintClientSecret();
+  leakRegistry.seeded('partner client secret', secret);
   await ownerInTenant(owner, tenantId, (client) =>
     client.query(
       `INSERT INTO partner_clients (tenant_id, id, name, environment, scopes, tier, ip_allowlist, secret_hash, expires_at, revoked_at, created_by_id)
@@ -79,6 +81,7 @@ export async function createPartnerKey(owner: pg.Pool, tenantId: string, clientI
   const keyId = randomUUID();
   const environment = seed.environment ?? 'test';
   const { key, prefix, hash } = partnerCredentials().mintKey(environment);
+  leakRegistry.seeded('partner api key', key);
   await ownerInTenant(owner, tenantId, (client) =>
     client.query(
       `INSERT INTO partner_api_keys (tenant_id, id, client_id, prefix, key_hash, environment, expires_at, revoked_at, replaced_by_id, created_by_id)

@@ -5,13 +5,16 @@ import type { TestApi } from './api.js';
 import { insertInvoice } from './factories.js';
 import type { ApiResponse } from './public-api.js';
 import { ownerInTenant } from './db.js';
+import { leakRegistry } from './leak-registry.js';
 
 export const INBOUND_PAYMENTS_PATH = '/webhooks/inbound/payments';
 export const PROVIDER = 'simpay';
 
 /** A fresh Standard Webhooks secret: `whsec_` and 32 random bytes in base64. */
 export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  leakRegistry.seeded('webhook secret', secret);
+  return secret;
 }
 
 export interface PaymentEventBody {
@@ -42,6 +45,7 @@ export class SimulatedPaymentProvider {
     readonly secret: string,
     private readonly clock: () => Date = () => new Date(),
   ) {
+    leakRegistry.seeded('webhook secret', secret);
     this.webhook = new Webhook(secret);
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { hashPassword, type TokenPair } from '@benteng/auth';
 import type { TestApi } from './api.js';
+import { leakRegistry } from './leak-registry.js';
 
 export const PROBLEM_JSON = /^application\/problem\+json/;
 
@@ -54,6 +55,7 @@ export class PublicClient {
 
   /** Logs in and returns the token pair; throws on anything but 200 (usable in hooks too). */
   async login(email: string, password: string, tenant?: string): Promise<TokenPair> {
+    leakRegistry.seeded('password', password);
     const res = await this.call('POST', '/v1/auth/login', { body: { email, password, ...(tenant ? { tenant } : {}) } });
     return (arranged(res, 200, 'login') as { body: TokenPair }).body;
   }
@@ -80,6 +82,7 @@ export function problemOf(res: ApiResponse): { status: number; problemJson: bool
 
 /** Test users are created without a password; give them one through the owner connection. */
 export async function setPasswords(owner: pg.Pool, userIds: string[], password: string): Promise<void> {
+  leakRegistry.seeded('password', password);
   const hash = await hashPassword(password);
   await owner.query('UPDATE users SET password_hash = $1 WHERE id = ANY ($2::uuid[])', [hash, userIds]);
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
+import { leakRegistry, registerEnvironmentSecrets } from './leak-registry.js';
 
 // Every test process sees the test database and quiet logs; loadConfig() then works as in prod.
 process.env.NODE_ENV = 'test';
@@ -26,3 +27,16 @@ process.env.QUEUE_PREFIX ??= `t${Date.now().toString(36)}${Math.random().toStrin
 // Every test file shares one database: only the webhook tests' worker relays the outbox, so no other
 // file's worker delivers their events with its own configuration.
 process.env.OUTBOX_RELAY_ENABLED ??= 'false';
+
+// Secret leakage across the whole file (test/support/leak-registry.ts): the run's signing keys and
+// pepper, every password, token, key and secret the helpers seed or the apps issue, checked against
+// every log line and response body the file's apps produced. Registered first, so it runs after the
+// file's own afterAll hooks (which close the apps and flush their last lines).
+registerEnvironmentSecrets(process.env);
+afterAll(() => {
+  const leaks = leakRegistry.leaks();
+  if (leaks.length > 0) {
+    const list = leaks.map((leak) => `- a ${leak.kind} (${leak.hint}) in ${leak.where}`).join('\n');
+    throw new Error(`secret leakage: ${leaks.length} seeded secret(s) appeared where they must not (ARCHITECTURE.md invariant 8):\n${list}`);
+  }
+});

@@ -1,18 +1,19 @@
-import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
 import { multipartLimits } from './http/multipart-upload.js';
-import { createValidationPipe } from './http/validation.js';
+import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { requestIdFor } from './logging/logging.js';
-import { containsNul, HELMET_OPTIONS } from './http/edge.js';
+import { containsNul, SecurityHeaders } from './http/edge.js';
 import { processMetrics } from './metrics/metrics.js';
+import { PROBLEM_CONTENT_TYPE, statusTitle } from './http/problem.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
@@ -25,6 +26,14 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     return503OnClosing: true,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    // Errors Fastify's router answers by itself, before any hook, pipe or filter runs (a path
+    // parameter longer than maxParamLength: 414; a malformed URL: 400): problem+json with a fixed
+    // title like every other error, instead of Fastify's default JSON body, which echoed the path
+    // (found by test/security/openapi-fuzz.spec.ts).
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+      void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).header('x-request-id', request.id).send({ type: 'about:blank', title: statusTitle(status), status, requestId: request.id });
+    },
   });
 }
 
@@ -59,11 +68,11 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
   // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare
   // @KeepRawBody() only (apps/api/src/inbound/raw-body.ts).
   keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance());
-  await app.register(helmet, HELMET_OPTIONS);
+  await app.get(SecurityHeaders).register(app);
   // multipart/form-data for uploads (/v1/documents). Nothing is read until a handler asks, which
   // is after authentication and authorization; the limits then apply while the form streams.
   await app.register(multipart, { limits: multipartLimits(app.get(AppConfig)) });
-  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalPipes(app.get(RequestValidationPipe));
   app.get(OpenApiDocument).bind(app);
   app.enableShutdownHooks();
   return app;

@@ -4,6 +4,7 @@ import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '@benteng/audit';
 import { AuthModule } from '@benteng/auth';
+import { AbilityFactory } from '@benteng/authz';
 import { ClockModule } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
@@ -17,15 +18,17 @@ import { InboundModule } from './inbound/inbound.module.js';
 import { AccessGuard, PartnerGuard, PublicJwtGuard } from './http/access.guard.js';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
+import { SecurityHeaders } from './http/edge.js';
 import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
+import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiModule } from './openapi/openapi.module.js';
-import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from './logging/logging.js';
+import { LOG_DESTINATION, LogRedaction, pinoHttpOptions, type LogDestination } from './logging/logging.js';
 import { PartnerModule } from './partner/partner.module.js';
 import { PublicModule } from './public/public.module.js';
 
 @Module({
-  providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
-  exports: [LOG_DESTINATION],
+  providers: [{ provide: LOG_DESTINATION, useValue: undefined }, LogRedaction],
+  exports: [LOG_DESTINATION, LogRedaction],
 })
 export class LogDestinationModule {}
 
@@ -34,9 +37,9 @@ export class LogDestinationModule {}
     ConfigModule,
     LoggerModule.forRootAsync({
       imports: [LogDestinationModule],
-      inject: [AppConfig, LOG_DESTINATION],
-      useFactory: (config: AppConfig, destination: LogDestination) => ({
-        pinoHttp: destination ? [pinoHttpOptions(config), destination] : pinoHttpOptions(config),
+      inject: [AppConfig, LOG_DESTINATION, LogRedaction],
+      useFactory: (config: AppConfig, destination: LogDestination, redaction: LogRedaction) => ({
+        pinoHttp: destination ? [pinoHttpOptions(config, redaction), destination] : pinoHttpOptions(config, redaction),
         // Tenant and principal are assigned once authentication has run (RequestContext).
         assignResponse: true,
         // nestjs-pino's default route pattern `{/*splat}` matches nothing on the Fastify adapter of
@@ -73,8 +76,14 @@ export class LogDestinationModule {}
     PublicJwtGuard,
     PartnerGuard,
     AbuseObserver,
+    // The request gate's rules and the global validation pipe, by class so a test app can replace them (test/security/kill-switches/authz.ts).
+    AbilityFactory,
+    RequestValidationPipe,
     { provide: APP_GUARD, useClass: AccessGuard },
-    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    SecurityHeaders,
+    // Registered by class so a test app can replace it (test/security/kill-switches/edge.ts).
+    ProblemDetailsFilter,
+    { provide: APP_FILTER, useExisting: ProblemDetailsFilter },
     { provide: APP_INTERCEPTOR, useClass: UnexpectedBodyInterceptor },
   ],
 })

@@ -26,3 +26,4 @@ export {
 } from './principal.js';
 export { PARTNER_SCOPE_GRANTS } from './rules/partner.rules.js';
 export { accessibleWhere, AccessConditionError } from './accessible.js';
+export { AbilityFactory, type TenantAbilities } from './ability-factory.js';

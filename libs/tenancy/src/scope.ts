@@ -1,4 +1,6 @@
-import { defineAbilityFor, type AppAbility, type Principal } from '@benteng/authz';
+import { defineAbilityFor, type AppAbility, type Principal, type TenantAbilities } from '@benteng/authz';
+
+const DEFINED_ABILITIES: TenantAbilities = { forTenant: defineAbilityFor };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,8 +18,13 @@ export class Scope {
     Object.freeze(this);
   }
 
-  static for(tenantId: string, principal: Principal): Scope {
+  /**
+   * `abilities` is the rule source, defineAbilityFor unless a caller holds the injectable
+   * AbilityFactory (the request gates do, so a test application can replace the rules); it is
+   * always given this Scope's own tenant.
+   */
+  static for(tenantId: string, principal: Principal, abilities: TenantAbilities = DEFINED_ABILITIES): Scope {
     if (!UUID.test(tenantId)) throw new TypeError('Scope.for: tenantId must be a UUID');
-    return new Scope(tenantId.toLowerCase(), principal, defineAbilityFor(tenantId.toLowerCase(), principal));
+    return new Scope(tenantId.toLowerCase(), principal, abilities.forTenant(tenantId.toLowerCase(), principal));
   }
 }

@@ -8,7 +8,7 @@ import { AuditLog } from '@benteng/audit';
 import { assertUnreachable } from '@benteng/common';
 import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
 import type { Action, SubjectName } from '@benteng/authz';
-import { principalId } from '@benteng/authz';
+import { AbilityFactory, principalId } from '@benteng/authz';
 import { InjectRedis } from '@benteng/redis';
 import { AbuseDetector, clientIp, RateLimiter, SecurityError, SecurityErrorCode, type PrincipalClass, type RateLimitSubject, type Sensitivity } from '@benteng/security';
 import { RequestContext, Scope } from '@benteng/tenancy';
@@ -101,6 +101,7 @@ export class AccessGuard implements CanActivate {
     private readonly limits: RateLimiter,
     private readonly abuse: AbuseDetector,
     @InjectRedis() private readonly redis: Redis,
+    private readonly abilities: AbilityFactory,
   ) {
     this.logger.setContext(AccessGuard.name);
   }
@@ -152,13 +153,13 @@ export class AccessGuard implements CanActivate {
 
   private async authenticateUser(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
     const user = await this.jwt.authenticate(request, reply);
-    return { kind: 'user', user, scope: Scope.for(user.tenantId, { kind: 'user', userId: user.userId, role: user.role, sessionId: user.sessionId }) };
+    return { kind: 'user', user, scope: Scope.for(user.tenantId, { kind: 'user', userId: user.userId, role: user.role, sessionId: user.sessionId }, this.abilities) };
   }
 
   private async authenticatePartner(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
     const partner = await this.partner.authenticate(request, reply);
     const principal = { kind: 'partner' as const, clientId: partner.clientId, scopes: partner.scopes, tier: partner.tier, ...(partner.keyId ? { keyId: partner.keyId } : {}) };
-    return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal) };
+    return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal, this.abilities) };
   }
 
   /** The address is checked before authentication, the principal after it (one key each time). */

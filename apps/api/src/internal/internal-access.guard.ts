@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { PlatformAuditLog } from '@benteng/audit';
-import { definePlatformAbility, type OperatorPrincipal } from '@benteng/authz';
+import { AbilityFactory, type OperatorPrincipal } from '@benteng/authz';
 import { OperatorDirectory } from '@benteng/operators';
 import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type RateLimitSubject, type Sensitivity, type ServiceSignatureRefusal } from '@benteng/security';
 import { ROUTE_ACCESS, type RouteAccess } from '../http/access.decorator.js';
@@ -51,6 +51,7 @@ export class InternalAccessGuard implements CanActivate {
     private readonly operators: OperatorDirectory,
     private readonly audit: PlatformAuditLog,
     private readonly limits: RateLimiter,
+    private readonly abilities: AbilityFactory,
   ) {
     this.logger.setContext(InternalAccessGuard.name);
   }
@@ -90,7 +91,7 @@ export class InternalAccessGuard implements CanActivate {
     if (record.status !== 'active') return denied('disabled_operator', actor);
     const principal: OperatorPrincipal = { kind: 'operator', operatorId: record.id, roles: record.roles, service: verified.service };
     if (access.roles && !access.roles.some((role) => record.roles.includes(role))) return denied('role_required', actor);
-    const ability = definePlatformAbility(principal);
+    const ability = this.abilities.forPlatform(principal);
     if (!ability.can(access.action, access.subject)) return denied('ability', actor);
 
     if (!SAFE_METHODS.has(request.method)) {

@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import { BadRequestException, Module, type INestApplication } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,13 +6,14 @@ import { PlatformAuditModule } from '@benteng/audit';
 import { ClockModule } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
+import { AbilityFactory } from '@benteng/authz';
 import { OperatorsModule } from '@benteng/operators';
 import { RedisModule } from '@benteng/redis';
-import { containsNul, HELMET_OPTIONS } from '../http/edge.js';
+import { containsNul, SecurityHeaders } from '../http/edge.js';
 import { UnexpectedBodyInterceptor } from '../http/unexpected-body.interceptor.js';
-import { createValidationPipe } from '../http/validation.js';
+import { RequestValidationPipe } from '../http/validation.js';
 import { keepRawBodyWhereDeclared } from '../inbound/raw-body.js';
-import { LOG_DESTINATION, pinoHttpOptions, type LogDestination } from '../logging/logging.js';
+import { LOG_DESTINATION, LogRedaction, pinoHttpOptions, type LogDestination } from '../logging/logging.js';
 import { InternalAccessGuard } from './internal-access.guard.js';
 import { InternalSignatures, RedisNonceStore } from './internal-auth.js';
 import { InternalOpenApiController, InternalOpenApiDocument } from './internal-openapi.js';
@@ -28,8 +28,8 @@ import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
 import { QueueBoardController, QueueBoardQueues, QueueBoardSessions, registerQueueBoard } from './queue-board.js';
 
 @Module({
-  providers: [{ provide: LOG_DESTINATION, useValue: undefined }],
-  exports: [LOG_DESTINATION],
+  providers: [{ provide: LOG_DESTINATION, useValue: undefined }, LogRedaction],
+  exports: [LOG_DESTINATION, LogRedaction],
 })
 export class InternalLogDestinationModule {}
 
@@ -45,9 +45,9 @@ export class InternalLogDestinationModule {}
     ConfigModule,
     LoggerModule.forRootAsync({
       imports: [InternalLogDestinationModule],
-      inject: [AppConfig, LOG_DESTINATION],
-      useFactory: (config: AppConfig, destination: LogDestination) => ({
-        pinoHttp: destination ? [pinoHttpOptions(config), destination] : pinoHttpOptions(config),
+      inject: [AppConfig, LOG_DESTINATION, LogRedaction],
+      useFactory: (config: AppConfig, destination: LogDestination, redaction: LogRedaction) => ({
+        pinoHttp: destination ? [pinoHttpOptions(config, redaction), destination] : pinoHttpOptions(config, redaction),
         assignResponse: true,
         forRoutes: ['*'],
       }),
@@ -71,8 +71,12 @@ export class InternalLogDestinationModule {}
     RedisNonceStore,
     InternalSignatures,
     InternalOpenApiDocument,
+    SecurityHeaders,
+    InternalProblemDetailsFilter,
+    AbilityFactory,
+    RequestValidationPipe,
     { provide: APP_GUARD, useClass: InternalAccessGuard },
-    { provide: APP_FILTER, useClass: InternalProblemDetailsFilter },
+    { provide: APP_FILTER, useExisting: InternalProblemDetailsFilter },
     { provide: APP_INTERCEPTOR, useClass: UnexpectedBodyInterceptor },
   ],
 })
@@ -97,10 +101,10 @@ export async function configureInternalApp(app: NestFastifyApplication): Promise
     });
   // Every internal request is signed over its exact body bytes.
   keepRawBodyWhereDeclared(fastify, { everyRoute: true });
-  await app.register(helmet, HELMET_OPTIONS);
+  await app.get(SecurityHeaders).register(app);
   // Bull Board at /internal/queues: ticket + session cookie, platform-admin only (docs/metrics.md).
   await registerQueueBoard(app);
-  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalPipes(app.get(RequestValidationPipe));
   app.get(InternalOpenApiDocument).bind(app);
   app.enableShutdownHooks();
   return app;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { Injectable } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { REDACT_PATHS } from '@benteng/common';
@@ -30,20 +31,39 @@ export function requestIdFor(req: IncomingMessage): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-export function pinoHttpOptions(config: AppConfig): Options {
+/** A request as pino-http's request serializer receives it. */
+export interface LoggedRequest {
+  id: string;
+  method: string;
+  url: string;
+  headers: Record<string, unknown>;
+  remoteAddress?: string;
+}
+
+/**
+ * What request logs leave out (control LOG-REDACTION): credential fields censored by path at any of
+ * the first five levels of a logged object (REDACT_PATHS), credential-like query values in URLs,
+ * and every request header but the user agent. One injectable unit, provided beside the log
+ * destination of each listener, so the kill-switch suite can replace it in a test app; production
+ * always uses this class.
+ */
+@Injectable()
+export class LogRedaction {
+  readonly paths: readonly string[] = REDACT_PATHS;
+
+  request(req: LoggedRequest): Record<string, unknown> {
+    return { id: req.id, method: req.method, url: redactUrl(req.url), userAgent: req.headers['user-agent'], remoteAddress: req.remoteAddress };
+  }
+}
+
+export function pinoHttpOptions(config: AppConfig, redaction: LogRedaction = new LogRedaction()): Options {
   return {
     level: config.LOG_LEVEL,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    redact: { paths: [...redaction.paths], censor: '[REDACTED]' },
     base: { service: 'benteng-api' },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     serializers: {
-      req: (req: { id: string; method: string; url: string; headers: Record<string, unknown>; remoteAddress?: string }) => ({
-        id: req.id,
-        method: req.method,
-        url: redactUrl(req.url),
-        userAgent: req.headers['user-agent'],
-        remoteAddress: req.remoteAddress,
-      }),
+      req: (req: LoggedRequest) => redaction.request(req),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),

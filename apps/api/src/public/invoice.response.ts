@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { MembershipRole } from '@benteng/database';
 import type { InvoiceWithLines } from '@benteng/invoices';
 
@@ -50,4 +51,15 @@ export function invoiceResponse(invoice: InvoiceWithLines, viewer: { role: Membe
       amountMinor: line.amountMinor.toString(),
     })),
   };
+}
+
+/**
+ * The invoice routes' response shape as a provider (InvoicesController maps every answer through
+ * it), so a test application can replace the allowlist (test/security/kill-switches/authz.ts).
+ */
+@Injectable()
+export class InvoiceResponses {
+  shape(invoice: InvoiceWithLines, viewer: { role: MembershipRole; userId: string }): InvoiceResponse {
+    return invoiceResponse(invoice, viewer);
+  }
 }

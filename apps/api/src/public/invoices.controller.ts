@@ -8,7 +8,7 @@ import { Idempotent } from '../http/idempotency.js';
 import { decodeCursor, etag, nextCursor, parseIfMatch, parseSort } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { CreateInvoiceDto, ListInvoicesQuery, UpdateInvoiceDto } from './dto/invoice.dto.js';
-import { invoiceResponse, type InvoiceResponse } from './invoice.response.js';
+import { InvoiceResponses, type InvoiceResponse } from './invoice.response.js';
 
 const DEFAULT_PAGE = 20;
 const mismatch = () => new InvoiceError(InvoiceErrorCode.VersionMismatch);
@@ -17,7 +17,10 @@ const dateOrNull = (value: string | null | undefined) => (value === undefined ? 
 
 @Controller('v1/invoices')
 export class InvoicesController {
-  constructor(private readonly invoices: InvoicesService) {}
+  constructor(
+    private readonly invoices: InvoicesService,
+    private readonly views: InvoiceResponses,
+  ) {}
 
   @Get()
   @Authorize('read', 'Invoice')
@@ -30,7 +33,7 @@ export class InvoicesController {
       ...(query.sort ? { sort: query.sort } : {}),
       ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'dueDate'].includes(field)) } : {}),
     });
-    return { items: items.map((i) => invoiceResponse(i, user)), nextCursor: nextCursor(items, limit, field) };
+    return { items: items.map((i) => this.views.shape(i, user)), nextCursor: nextCursor(items, limit, field) };
   }
 
   @Post()
@@ -47,7 +50,7 @@ export class InvoicesController {
       lines: body.lines.map((l) => ({ description: l.description, quantity: l.quantity, unitPriceMinor: BigInt(l.unitPriceMinor) })),
     });
     reply.header('etag', etag(invoice.version)).header('location', `/v1/invoices/${invoice.id}`);
-    return invoiceResponse(invoice, user);
+    return this.views.shape(invoice, user);
   }
 
   @Get(':id')
@@ -55,7 +58,7 @@ export class InvoicesController {
   async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<InvoiceResponse> {
     const invoice = await this.invoices.get(scope, id);
     reply.header('etag', etag(invoice.version));
-    return invoiceResponse(invoice, user);
+    return this.views.shape(invoice, user);
   }
 
   @Patch(':id')
@@ -78,7 +81,7 @@ export class InvoicesController {
     if (body.lines) patch.lines = body.lines.map((l) => ({ description: l.description, quantity: l.quantity, unitPriceMinor: BigInt(l.unitPriceMinor) }));
     const invoice = await this.invoices.update(scope, id, patch, expectedVersion(ifMatch));
     reply.header('etag', etag(invoice.version));
-    return invoiceResponse(invoice, user);
+    return this.views.shape(invoice, user);
   }
 
   @Post(':id/issue')
@@ -112,6 +115,6 @@ export class InvoicesController {
   private async transition(scope: Scope, user: AuthenticatedUser, id: string, action: InvoiceTransition, ifMatch: string | undefined, reply: FastifyReply): Promise<InvoiceResponse> {
     const invoice = await this.invoices.transition(scope, id, action, expectedVersion(ifMatch));
     reply.header('etag', etag(invoice.version));
-    return invoiceResponse(invoice, user);
+    return this.views.shape(invoice, user);
   }
 }

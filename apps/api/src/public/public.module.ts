@@ -13,6 +13,7 @@ import { AuthController } from './auth.controller.js';
 import { DocumentsController } from './documents.controller.js';
 import { ExportsController } from './exports.controller.js';
 import { InvoicesController } from './invoices.controller.js';
+import { InvoiceResponses } from './invoice.response.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
 import { PartnerClientsController } from './partner-clients.controller.js';
@@ -40,6 +41,6 @@ import { WellKnownController } from './well-known.controller.js';
     WellKnownController,
     WebhookEndpointsController,
   ],
-  providers: [IdempotencyInterceptor, SingleFileUploadInterceptor, RevealOnceInterceptor],
+  providers: [IdempotencyInterceptor, SingleFileUploadInterceptor, RevealOnceInterceptor, InvoiceResponses],
 })
 export class PublicModule {}
