@@ -31,6 +31,17 @@ const key = (kind: RevocationKind, id: string) => `${PREFIX}${kind}:${id}`;
 @Injectable()
 export class RevocationStore implements OnApplicationBootstrap {
   private resyncing: Promise<void> | undefined;
+  private resyncingGeneration = -1;
+  /**
+   * Fault fix (test/faults/redis.fault.ts): Redis connections of this process, counted up on every
+   * drop. The markers are trusted only once a resync completed on the current connection
+   * (`syncedGeneration === generation`). A Redis that restarts with persistence on keeps its READY
+   * key from before the outage, but not the markers of revocations made while it was unreachable
+   * (publish() could neither write them nor delete READY); between its return and the resync,
+   * READY alone would let such a session through. Until then the check asks Postgres.
+   */
+  private generation = 0;
+  private syncedGeneration = -1;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
@@ -44,6 +55,9 @@ export class RevocationStore implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
+    this.redis.on('close', () => {
+      this.generation++;
+    });
     this.redis.on('ready', () => void this.resync());
     if (this.redis.status === 'ready') void this.resync();
   }
@@ -75,6 +89,11 @@ export class RevocationStore implements OnApplicationBootstrap {
   }
 
   async isRevoked(claims: { tid: string; sub: string; sid: string }): Promise<boolean> {
+    if (this.syncedGeneration !== this.generation) {
+      // Not yet resynced on this connection (see `generation`): Postgres answers.
+      if (this.redis.status === 'ready') void this.resync();
+      return this.revokedInDatabase(claims);
+    }
     try {
       const [ready, session, user, tenant] = await this.redis.mget(READY, key('session', claims.sid), key('user', claims.sub), key('tenant', claims.tid));
       if (ready !== null) return session !== null || user !== null || tenant !== null;
@@ -105,13 +124,18 @@ export class RevocationStore implements OnApplicationBootstrap {
 
   /** Rebuild every marker from Postgres, then mark the store READY. One at a time per process. */
   resync(): Promise<void> {
-    this.resyncing ??= this.rebuild().finally(() => {
-      this.resyncing = undefined;
+    // One per connection: a resync begun on a connection that has since dropped does not count.
+    if (this.resyncing && this.resyncingGeneration === this.generation) return this.resyncing;
+    const generation = this.generation;
+    const run = this.rebuild(generation).finally(() => {
+      if (this.resyncing === run) this.resyncing = undefined;
     });
-    return this.resyncing;
+    this.resyncing = run;
+    this.resyncingGeneration = generation;
+    return run;
   }
 
-  private async rebuild(): Promise<void> {
+  private async rebuild(generation: number): Promise<void> {
     try {
       const since = new Date(this.clock.now().getTime() - this.markerTtlS * 1000);
       const rows = await this.prisma.client.$queryRaw<{ kind: RevocationKind; id: string }[]>`SELECT kind, id FROM auth_active_revocations(${since})`;
@@ -120,6 +144,7 @@ export class RevocationStore implements OnApplicationBootstrap {
       multi.set(READY, '1');
       const results = await multi.exec();
       if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+      if (generation === this.generation) this.syncedGeneration = generation;
       this.logger.info({ markers: rows.length }, 'revocation markers rebuilt from Postgres');
     } catch (error) {
       this.logger.warn({ err: error }, 'revocation resync failed; checks keep using Postgres');
