@@ -4,11 +4,15 @@
 // database on it), or the embedded PostgreSQL under .data/pg-bench when DATABASE_URL is unset.
 // All traffic stays on 127.0.0.1.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, startLocalPostgres, type LocalPostgres } from '@benteng/database';
+import { printSummary } from './lib/summary.js';
 
-const BENCHMARKS = ['transaction-granularity'] as const;
+const ALL = ['read-path', 'export', 'webhook-fanout', 'revocation-limits', 'transaction-granularity'] as const;
+// BENCH_ONLY=read-path,export runs a subset.
+const BENCHMARKS = process.env.BENCH_ONLY ? ALL.filter((name) => process.env.BENCH_ONLY!.split(',').includes(name)) : ALL;
 const LOCAL_PORT = Number(process.env.BENTENG_BENCH_PG_PORT ?? 54331);
 
 function benchDatabaseUrl(adminUrl: string): string {
@@ -38,6 +42,7 @@ try {
   const failed: string[] = [];
   for (const name of BENCHMARKS) {
     process.stdout.write(`\n=== ${name} ===\n`);
+    await rm(join(projectRoot(), 'bench', 'results', `${name}.json`), { force: true });
     if ((await runOne(name, env)) !== 0) {
       failed.push(name);
       continue;
@@ -46,7 +51,11 @@ try {
   }
   const dir = join(projectRoot(), 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), benchmarks: results, failed }, null, 2)}\n`);
+  const cpus = os.cpus();
+  const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, node: process.version, loadAverage1mAtEnd: os.loadavg()[0] };
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, benchmarks: results, failed }, null, 2)}\n`);
+  process.stdout.write('\n');
+  printSummary(results as Record<string, Record<string, any>>);
   process.stdout.write(`\nbench: wrote bench/results/latest.json (${Object.keys(results).length} benchmark(s)${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`);
   if (failed.length) process.exitCode = 1;
 } finally {
