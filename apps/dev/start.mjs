@@ -67,7 +67,7 @@ try {
 } catch {
   fail(
     `Redis is not reachable at REDIS_URL (${new URL(config.REDIS_URL).host}). Start one, e.g.\n` +
-      '  redis-server --daemonize yes --save "" --appendonly no\n' +
+      '  redis-server --daemonize yes --save "" --appendonly yes --appendfsync everysec\n' +
       '  or: docker compose up -d redis\n' +
       'or point REDIS_URL at a running server.',
   );

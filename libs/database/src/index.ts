@@ -10,3 +10,4 @@ export { Prisma, ExportStatus, InvoiceStatus, MembershipRole, OperatorStatus, Pa
 export type { AuditEvent, Document, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, RefreshToken, PaymentAccount, PaymentEvent, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
 export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
+export { isDatabaseUnavailable } from './unavailable.js';

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
-import { isConcurrencyConflict } from '@benteng/database';
+import { isConcurrencyConflict, isDatabaseUnavailable } from '@benteng/database';
 import { PROBLEM_CONTENT_TYPE, ProblemException, statusTitle, ValidationProblem, type ProblemDetails } from './problem.js';
 
 function statusOf(kind: DomainErrorKind): number {
@@ -68,6 +68,9 @@ export function toProblem(exception: unknown, requestId: string | undefined): Pr
   }
   const clientStatus = fastifyClientStatus(exception);
   if (clientStatus) return base(clientStatus);
+  // PostgreSQL unreachable or restarting: the request may be retried (Retry-After), it is not a bug.
+  // The transaction either committed before the outage or rolled back: nothing is half-applied.
+  if (isDatabaseUnavailable(exception)) return { ...base(503), detail: 'A service this request needs is temporarily unavailable. Retry shortly.' };
   return { ...base(500), detail: 'An unexpected error occurred. Quote the request id when reporting it.' };
 }
 
@@ -86,6 +89,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (problem.status >= 500) this.logger.error({ err: exception }, 'request failed');
     if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
     if (exception instanceof DomainError && exception.retryAfterS !== undefined) reply.header('retry-after', String(exception.retryAfterS));
+    else if (isDatabaseUnavailable(exception)) reply.header('retry-after', '1');
     reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
   }
 }
