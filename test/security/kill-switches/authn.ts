@@ -316,8 +316,8 @@ export const AUTHN_SCENARIOS: KillSwitchScenario[] = [
       const items = (res.body as { items?: { id?: string }[] } | undefined)?.items;
       return {
         succeeded: res.status === 200 && Array.isArray(items),
-        observed: `GET ${url} without a signature answered ${res.status}${Array.isArray(items) ? ` with ${items.length} tenants${items.some((t) => t.id === tenantId) ? ', the fixture tenant among them' : ''}` : ''}`,
-        exchanges: [exchange({ method: 'GET', url, headers }, res)],
+        observed: `GET ${url} without a signature answered ${res.status}${Array.isArray(items) ? ` listing every tenant${items.some((t) => t.id === tenantId) ? ', the fixture tenant among them' : ''}` : ''}`,
+        exchanges: [exchange({ method: 'GET', url, headers }, res, { itemsAre: 'every tenant of the platform' })],
       };
     },
   }),

@@ -243,7 +243,7 @@ export const AUTHZ_SCENARIOS: KillSwitchScenario[] = [
       return {
         succeeded: listed,
         observed: `GET /internal/v1/tenants by an operator with no role answered ${res.statusCode}${listed ? ', listing every tenant' : ''}`,
-        exchanges: [{ ...exchange({ method: 'GET', url }, res), request: { method: 'GET', url, headers: shown } }],
+        exchanges: [{ ...exchange({ method: 'GET', url }, res, { itemsAre: 'every tenant of the platform' }), request: { method: 'GET', url, headers: shown } }],
       };
     },
   }),
