@@ -248,7 +248,22 @@ describe('resource limits and abuse', () => {
       partnerKey = (await partner(tenant, 1)).keys[0]!;
     });
 
-    it.each(['/v1/invoices', '/v1/tickets', '/v1/documents', '/v1/security/blocks'])('GET %s?limit above the maximum of 100: 400 problem+json', async (route) => {
+    it('GET /v1/members is paged like every list: pages follow nextCursor without overlap, up to every member', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await send(detecting, 'GET', `/v1/members?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { ip, token });
+        expect(res.status, `${res.text}`).toBe(200);
+        const body = res.body as { items: { id: string }[]; nextCursor: string | null };
+        expect(body.items.length).toBeLessThanOrEqual(3);
+        seen.push(...body.items.map((m) => m.id));
+        cursor = body.nextCursor;
+      } while (cursor);
+      expect(seen).toHaveLength(4);
+      expect(new Set(seen).size).toBe(4);
+    });
+
+    it.each(['/v1/invoices', '/v1/tickets', '/v1/documents', '/v1/security/blocks', '/v1/members'])('GET %s?limit above the maximum of 100: 400 problem+json', async (route) => {
       expect((await send(detecting, 'GET', `${route}?limit=100`, { ip, token })).status, 'limit=100').toBe(200);
       for (const limit of ['101', '1000000', '1e9', '-1', '0']) {
         const res = await send(detecting, 'GET', `${route}?limit=${limit}`, { ip, token });

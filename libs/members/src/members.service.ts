@@ -4,7 +4,7 @@ import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { RevocationStore, type RequestMeta } from '@benteng/auth';
 import { accessibleWhere, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { Prisma, PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
+import { keysetWhere, Prisma, PrismaService, TenantDatabase, type Keyset, type MembershipRole, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { MemberError, MemberErrorCode } from './member.errors.js';
 
@@ -39,9 +39,15 @@ export class MembersService {
     private readonly clock: Clock,
   ) {}
 
-  async list(scope: Scope): Promise<MemberView[]> {
+  /** One page of the tenant's members, oldest first (keyset on createdAt, id: stable under inserts). */
+  async list(scope: Scope, page: { limit: number; after?: Keyset }): Promise<MemberView[]> {
     const rows = await this.db.run(scope, (tx) =>
-      tx.membership.findMany({ where: accessibleWhere(scope.ability, 'read', 'Membership'), select: MEMBER_SELECT, orderBy: { createdAt: 'asc' } }),
+      tx.membership.findMany({
+        where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), page.after ? (keysetWhere('createdAt', 'asc', page.after) as Prisma.MembershipWhereInput) : {}] },
+        select: MEMBER_SELECT,
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: page.limit,
+      }),
     );
     return rows.map(view);
   }

@@ -1,10 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import type { RequestMeta } from '@benteng/auth';
 import { MembersService, type MemberView } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
+import { decodeCursor, nextCursor } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
+import { PageQuery } from './dto/page.dto.js';
 import { AddMemberDto, ChangeRoleDto } from './dto/auth.dto.js';
+
+/** Members per page when the client does not say (at most 100, PageQuery). */
+const MEMBERS_PAGE = 50;
 
 @Controller('v1/members')
 export class MembersController {
@@ -12,8 +17,12 @@ export class MembersController {
 
   @Get()
   @Authorize('read', 'Membership')
-  async list(@CurrentScope() scope: Scope): Promise<{ items: MemberView[] }> {
-    return { items: await this.members.list(scope) };
+  async list(@CurrentScope() scope: Scope, @Query() query: PageQuery): Promise<{ items: MemberView[]; nextCursor: string | null }> {
+    // Paged like every other list: a tenant's membership grows without bound (API4, found by
+    // test/security/resource-limits.spec.ts, which checks every list's page cap).
+    const limit = query.limit ?? MEMBERS_PAGE;
+    const items = await this.members.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}) });
+    return { items, nextCursor: nextCursor(items, limit, 'createdAt') };
   }
 
   @Post()
