@@ -1,10 +1,15 @@
+import { subject } from '@casl/ability';
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere } from '@benteng/authz';
-import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type DomainEventInput, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type DomainEventInput, type InvoiceLine, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
 
 const WITH_LINES = { lines: { orderBy: { position: 'asc' } } } as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type RawLine = Omit<InvoiceLine, 'unitPriceMinor' | 'amountMinor'> & { unitPriceMinor: string; amountMinor: string };
+type RawInvoice = Omit<InvoiceWithLines, 'lines'> & { lines: RawLine[] | string | null };
 
 function sortOf(sort: InvoiceSort = '-createdAt') {
   const direction: 'asc' | 'desc' = sort.startsWith('-') ? 'desc' : 'asc';
@@ -40,8 +45,40 @@ export class InvoicesRepository {
     );
   }
 
-  findById(scope: Scope, id: string): Promise<InvoiceWithLines | null> {
-    return this.db.run(scope, (tx) => this.readable(tx, scope, id));
+  /**
+   * The hottest read (GET /v1/invoices/:id, GET /partner/v1/invoices/:id): the invoice and its lines
+   * in one statement instead of Prisma's two (invoice, then lines), without Prisma's query
+   * interpretation, in a batch tenant transaction (TenantDatabase.read) rather than an interactive
+   * one (docs/benchmarks.md, "Changes and their effect — read path"). The row comes
+   * through RLS like every other read (the statement names no tenant: the transaction's
+   * app.tenant_id decides), and the CASL read rule is applied to it here, with the same conditions
+   * `accessibleWhere` would have put in the WHERE clause: a row the ability may not read is null,
+   * exactly like a missing one.
+   */
+  async findById(scope: Scope, id: string): Promise<InvoiceWithLines | null> {
+    if (!UUID.test(id)) return null;
+    const rows = await this.db.read(scope, (client) => client.$queryRaw<RawInvoice[]>`
+      SELECT i.tenant_id AS "tenantId", i.id, i.number, i.status::text AS status, i.currency, i.customer_name AS "customerName",
+             i.customer_email AS "customerEmail", i.customer_tax_id AS "customerTaxId", i.total_minor AS "totalMinor", i.due_date AS "dueDate",
+             i.issued_at AS "issuedAt", i.created_by_id AS "createdById", i.created_by_client_id AS "createdByClientId", i.version,
+             i.created_at AS "createdAt", i.updated_at AS "updatedAt",
+             (SELECT json_agg(json_build_object('tenantId', l.tenant_id, 'id', l.id, 'invoiceId', l.invoice_id, 'position', l.position,
+                       'description', l.description, 'quantity', l.quantity, 'unitPriceMinor', l.unit_price_minor::text,
+                       'amountMinor', l.amount_minor::text) ORDER BY l.position)
+                FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
+        FROM invoices i WHERE i.id = ${id}::uuid`);
+    const row = rows[0];
+    if (!row) return null;
+    const { lines, ...invoice } = row;
+    if (!scope.ability.can('read', subject('Invoice', invoice as never))) return null;
+    return {
+      ...invoice,
+      lines: ((typeof lines === 'string' ? (JSON.parse(lines) as RawLine[] | null) : lines) ?? []).map((line) => ({
+        ...line,
+        unitPriceMinor: BigInt(line.unitPriceMinor),
+        amountMinor: BigInt(line.amountMinor),
+      })),
+    } as InvoiceWithLines;
   }
 
   private readable(tx: TenantTx, scope: Scope, id: string): Promise<InvoiceWithLines | null> {
