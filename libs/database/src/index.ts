@@ -10,4 +10,5 @@ export { Prisma, ExportStatus, InvoiceStatus, MembershipRole, OperatorStatus, Pa
 export type { AuditEvent, Document, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, RefreshToken, PaymentAccount, PaymentEvent, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
 export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
+export { ExportStreams, INVOICE_TEXT_COLUMNS, tenantOnly, type InvoiceTextColumn, type InvoiceTextPage, type TextRow } from './export-stream.js';
 export { isDatabaseUnavailable } from './unavailable.js';

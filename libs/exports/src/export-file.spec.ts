@@ -15,6 +15,7 @@ describe('ChunkedFile', () => {
     expect(chunks.map((c) => c.seq)).toEqual([...chunks.keys()]);
     expect(Buffer.concat(chunks.map((c) => c.bytes))).toEqual(all);
     expect(chunks.slice(0, -1).every((c) => c.bytes.length >= 10)).toBe(true);
+    expect(chunks.slice(0, -1).map((c) => c.bytes.length)).toEqual(chunks.slice(0, -1).map(() => 10));
     expect(result).toEqual({ byteSize: all.length, sha256: createHash('sha256').update(all).digest('hex'), chunks: chunks.length });
   });
 

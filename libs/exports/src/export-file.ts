@@ -4,14 +4,15 @@ import { createHash, type Hash } from 'node:crypto';
 export const CHUNK_BYTES = 1024 * 1024;
 
 /**
- * An export file written as numbered chunks: text is buffered until a chunk is full, then handed to
- * `flush`, so memory stays at about one chunk however large the file grows. The SHA-256 and the
- * size are computed on the way through, over exactly the bytes stored.
+ * An export file written as numbered chunks of exactly `chunkBytes` (the last one may hold fewer):
+ * text is copied into the current chunk as it comes and each full chunk is handed to `flush`, so
+ * memory stays at about one chunk however large the file grows, whatever the size of the writes.
+ * The SHA-256 and the size are computed on the way through, over exactly the bytes stored.
  */
 export class ChunkedFile {
   private readonly hash: Hash = createHash('sha256');
-  private parts: Buffer[] = [];
-  private buffered = 0;
+  private current: Uint8Array<ArrayBuffer> | undefined;
+  private filled = 0;
   private seq = 0;
   private size = 0;
 
@@ -25,27 +26,27 @@ export class ChunkedFile {
     const bytes = Buffer.from(text, 'utf8');
     this.hash.update(bytes);
     this.size += bytes.length;
-    this.parts.push(bytes);
-    this.buffered += bytes.length;
-    if (this.buffered >= this.chunkBytes) await this.writeChunk();
+    let offset = 0;
+    while (offset < bytes.length) {
+      // A fresh ArrayBuffer per chunk (never a slice of Node's shared Buffer pool): `flush` owns it.
+      this.current ??= new Uint8Array(this.chunkBytes);
+      const n = Math.min(this.chunkBytes - this.filled, bytes.length - offset);
+      this.current.set(bytes.subarray(offset, offset + n), this.filled);
+      this.filled += n;
+      offset += n;
+      if (this.filled === this.chunkBytes) await this.writeChunk(this.current);
+    }
   }
 
   /** Writes what is left and returns the file's size, digest and number of chunks. */
   async end(): Promise<{ byteSize: number; sha256: string; chunks: number }> {
-    if (this.buffered > 0) await this.writeChunk();
+    if (this.current && this.filled > 0) await this.writeChunk(this.current.slice(0, this.filled));
     return { byteSize: this.size, sha256: this.hash.digest('hex'), chunks: this.seq };
   }
 
-  private async writeChunk(): Promise<void> {
-    // A fresh ArrayBuffer of exactly the chunk (never a slice of Node's shared Buffer pool).
-    const bytes = new Uint8Array(this.buffered);
-    let offset = 0;
-    for (const part of this.parts) {
-      bytes.set(part, offset);
-      offset += part.length;
-    }
-    this.parts = [];
-    this.buffered = 0;
+  private async writeChunk(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    this.current = undefined;
+    this.filled = 0;
     await this.flush(this.seq++, bytes);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvField, csvRecord, invoiceColumns, jsonlRecord, neutralizeCell, RecordEncoder, TICKET_COLUMNS, type InvoiceExportRow } from './export-formats.js';
+import { csvField, csvRecord, invoiceColumns, jsonlRecord, neutralizeCell, RecordEncoder, TextRecordEncoder, TICKET_COLUMNS, type InvoiceExportRow } from './export-formats.js';
 import { tag } from '../../../test/security/support/controls.js';
 
 describe(tag('CSV-FORMULA', 'neutralizeCell (OWASP CSV injection)'), () => {
@@ -72,5 +72,25 @@ describe('columns', () => {
   it('puts a header before CSV records only', () => {
     expect(new RecordEncoder('csv', TICKET_COLUMNS).header()).toBe('id,subject,status,priority,createdAt,updatedAt\r\n');
     expect(new RecordEncoder('jsonl', TICKET_COLUMNS).header()).toBe('');
+  });
+});
+
+describe(tag('CSV-FORMULA', 'TextRecordEncoder (rows read as text)'), () => {
+  it('writes the same bytes as RecordEncoder over the rows the text cells came from', () => {
+    const rows: InvoiceExportRow[] = [
+      { id: 'a1', number: '=1+1', status: 'issued', currency: 'IDR', customerName: 'PT "Maju", Tbk', customerEmail: null, customerTaxId: '-9', totalMinor: -5n, dueDate: new Date('2026-02-03T00:00:00Z'), issuedAt: null, createdAt: new Date('2026-01-02T03:04:05.006Z') },
+      { id: 'a2', number: 'N\r\n2', status: 'draft', currency: 'IDR', customerName: '@x', customerEmail: 'a@b.test', customerTaxId: null, totalMinor: 12n, dueDate: null, issuedAt: new Date('2026-01-02T03:04:05.999Z'), createdAt: new Date('2026-01-02T03:04:05Z') },
+    ];
+    const guard = (value: string) => `[${value}]`;
+    for (const role of ['owner', 'viewer'] as const) {
+      const columns = invoiceColumns(role);
+      const text = rows.map((r) => columns.map((c) => c.value(r)));
+      for (const format of ['csv', 'jsonl'] as const) {
+        for (const neutralize of [neutralizeCell, guard]) {
+          const expected = rows.map((r) => new RecordEncoder(format, columns, neutralize).record(r)).join('');
+          expect(new TextRecordEncoder(format, columns.map((c) => c.name), neutralize).records(text), `${role} ${format}`).toBe(expected);
+        }
+      }
+    }
   });
 });

@@ -35,7 +35,9 @@ export function csvField(value: string | null, neutralize: CellNeutralizer = neu
 
 /** One CSV record, CRLF-terminated as RFC 4180 says. */
 export function csvRecord(values: readonly (string | null)[], neutralize: CellNeutralizer = neutralizeCell): string {
-  return `${values.map((value) => csvField(value, neutralize)).join(',')}\r\n`;
+  let line = '';
+  for (let i = 0; i < values.length; i++) line += i === 0 ? csvField(values[i] ?? null, neutralize) : `,${csvField(values[i] ?? null, neutralize)}`;
+  return `${line}\r\n`;
 }
 
 /** One JSON Lines record: the object on one line (JSON.stringify escapes CR, LF and lone surrogates). */
@@ -138,5 +140,32 @@ export class RecordEncoder<R> {
   record(row: R): string {
     if (this.format === 'csv') return csvRecord(this.columns.map((c) => c.value(row)), this.neutralize);
     return jsonlRecord(Object.fromEntries(this.columns.map((c) => [c.name, c.value(row)])));
+  }
+}
+
+/**
+ * RecordEncoder for rows that arrive as text cells already formatted as the columns' `value`
+ * functions would format them (ExportStreams: the invoice columns as text, in `names` order).
+ * Same bytes, without building a row object and formatting it again.
+ */
+export class TextRecordEncoder {
+  constructor(
+    private readonly format: ExportFormat,
+    private readonly names: readonly string[],
+    private readonly neutralize: CellNeutralizer = neutralizeCell,
+  ) {}
+
+  records(rows: readonly (readonly (string | null)[])[]): string {
+    let text = '';
+    if (this.format === 'csv') {
+      for (const row of rows) text += csvRecord(row, this.neutralize);
+      return text;
+    }
+    for (const row of rows) {
+      const record: Record<string, string | null> = {};
+      for (let i = 0; i < this.names.length; i++) record[this.names[i]!] = row[i] ?? null;
+      text += jsonlRecord(record);
+    }
+    return text;
   }
 }

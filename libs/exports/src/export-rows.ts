@@ -1,8 +1,8 @@
 import { accessibleWhere } from '@benteng/authz';
-import type { MembershipRole, Prisma, TenantTx } from '@benteng/database';
+import type { ExportStreams, InvoiceTextColumn, MembershipRole, Prisma, TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ExportError, ExportErrorCode } from './export.errors.js';
-import { invoiceColumns, RecordEncoder, TICKET_COLUMNS, type CellNeutralizer, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
+import { invoiceColumns, RecordEncoder, TextRecordEncoder, TICKET_COLUMNS, type CellNeutralizer, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
 import { EXPORT_STATUS_FILTERS, type ExportFilters, type ExportFormat, type ExportType } from './export.types.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -38,13 +38,19 @@ export function checkedFilters(type: ExportType, filters: ExportFilters | undefi
   return result;
 }
 
-/** The stored filters as a Prisma condition on status and created_at (both days inclusive). */
-function filterWhere(filters: ExportFilters): Record<string, unknown> {
-  const where: Record<string, unknown> = {};
-  if (filters.status !== undefined) where.status = filters.status;
+/** The stored filters as a status and a created_at range [from, before) (both days inclusive). */
+function filterRange(filters: ExportFilters): { status?: string; from: Date | null; before: Date | null } {
   const from = filters.createdFrom ? dayStart(filters.createdFrom) : null;
   const to = filters.createdTo ? dayStart(filters.createdTo) : null;
-  if (from || to) where.createdAt = { ...(from ? { gte: from } : {}), ...(to ? { lt: new Date(to.getTime() + DAY_MS) } : {}) };
+  return { ...(filters.status !== undefined ? { status: filters.status } : {}), from, before: to ? new Date(to.getTime() + DAY_MS) : null };
+}
+
+/** The stored filters as a Prisma condition on status and created_at. */
+function filterWhere(filters: ExportFilters): Record<string, unknown> {
+  const where: Record<string, unknown> = {};
+  const { status, from, before } = filterRange(filters);
+  if (status !== undefined) where.status = status;
+  if (from || before) where.createdAt = { ...(from ? { gte: from } : {}), ...(before ? { lt: before } : {}) };
   return where;
 }
 
@@ -68,28 +74,67 @@ const TICKET_SELECT = { id: true, subject: true, status: true, priority: true, c
  * The rows of one export, a batch at a time, in id order (the primary key's order, so each batch is
  * an index range scan after the last id seen). Every batch is read in its own tenant transaction in
  * the requester's Scope: the rows they may read now (CASL where + RLS) and the export's filters.
+ *
+ * Invoices are read as text rows through ExportStreams (libs/database) when the requester's read
+ * condition on invoices is the tenant alone (every role today), which skips Prisma's query
+ * interpretation and the Date/BigInt round trip; with any other condition they are read through
+ * Prisma with `accessibleBy`, as tickets always are. Both give the same bytes.
  */
 export interface RowSource {
   /** CSV header (empty for JSONL). */
   header(): string;
   /** The next batch, encoded; `count` 0 when there is nothing left. */
-  next(tx: TenantTx, limit: number): Promise<{ text: string; count: number }>;
+  next(limit: number): Promise<{ text: string; count: number }>;
 }
 
-export function rowSource(scope: Scope, role: MembershipRole, type: ExportType, format: ExportFormat, filters: ExportFilters, neutralize: CellNeutralizer): RowSource {
+export interface RowReaders {
+  db: TenantDatabase;
+  streams: ExportStreams;
+}
+
+export function rowSource(
+  readers: RowReaders,
+  scope: Scope,
+  role: MembershipRole,
+  type: ExportType,
+  format: ExportFormat,
+  filters: ExportFilters,
+  neutralize: CellNeutralizer,
+): RowSource {
+  const { db, streams } = readers;
   let after: string | undefined;
   const where = filterWhere(filters);
   if (type === 'invoices') {
-    const encoder = new RecordEncoder<InvoiceExportRow>(format, invoiceColumns(role), neutralize);
+    const columns = invoiceColumns(role);
+    const encoder = new RecordEncoder<InvoiceExportRow>(format, columns, neutralize);
+    const names = columns.map((c) => c.name) as InvoiceTextColumn[];
+    const idAt = names.indexOf('id');
+    const textEncoder = new TextRecordEncoder(format, names, neutralize);
+    const range = filterRange(filters);
+    const access = accessibleWhere(scope.ability, 'read', 'Invoice');
     return {
       header: () => encoder.header(),
-      async next(tx, limit) {
-        const rows = await tx.invoice.findMany({
-          where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), where as Prisma.InvoiceWhereInput, after ? { id: { gt: after } } : {}] },
-          select: INVOICE_SELECT,
-          orderBy: { id: 'asc' },
-          take: limit,
+      async next(limit) {
+        const page = await streams.invoicePage(scope, access, {
+          columns: names,
+          ...(range.status !== undefined ? { status: range.status } : {}),
+          ...(range.from ? { createdFrom: range.from } : {}),
+          ...(range.before ? { createdBefore: range.before } : {}),
+          ...(after !== undefined ? { after } : {}),
+          limit,
         });
+        if (page) {
+          after = (page.at(-1)?.[idAt] as string | undefined) ?? after;
+          return { text: textEncoder.records(page), count: page.length };
+        }
+        const rows = await db.run(scope, (tx) =>
+          tx.invoice.findMany({
+            where: { AND: [access, where as Prisma.InvoiceWhereInput, after ? { id: { gt: after } } : {}] },
+            select: INVOICE_SELECT,
+            orderBy: { id: 'asc' },
+            take: limit,
+          }),
+        );
         after = rows.at(-1)?.id ?? after;
         return { text: rows.map((r) => encoder.record(r)).join(''), count: rows.length };
       },
@@ -98,13 +143,15 @@ export function rowSource(scope: Scope, role: MembershipRole, type: ExportType, 
   const encoder = new RecordEncoder<TicketExportRow>(format, TICKET_COLUMNS, neutralize);
   return {
     header: () => encoder.header(),
-    async next(tx, limit) {
-      const rows = await tx.ticket.findMany({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Ticket'), where as Prisma.TicketWhereInput, after ? { id: { gt: after } } : {}] },
-        select: TICKET_SELECT,
-        orderBy: { id: 'asc' },
-        take: limit,
-      });
+    async next(limit) {
+      const rows = await db.run(scope, (tx) =>
+        tx.ticket.findMany({
+          where: { AND: [accessibleWhere(scope.ability, 'read', 'Ticket'), where as Prisma.TicketWhereInput, after ? { id: { gt: after } } : {}] },
+          select: TICKET_SELECT,
+          orderBy: { id: 'asc' },
+          take: limit,
+        }),
+      );
       after = rows.at(-1)?.id ?? after;
       return { text: rows.map((r) => encoder.record(r)).join(''), count: rows.length };
     },

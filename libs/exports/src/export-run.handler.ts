@@ -4,7 +4,7 @@ import { AuditLog } from '@benteng/audit';
 import { accessibleWhere, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import { TenantDatabase, type Prisma } from '@benteng/database';
+import { ExportStreams, TenantDatabase, type Prisma } from '@benteng/database';
 import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
 import type { Scope } from '@benteng/tenancy';
 import { ExportBookkeeping } from './export-bookkeeping.js';
@@ -15,8 +15,12 @@ import { rowSource, checkedFilters } from './export-rows.js';
 import { EXPORT_RUN_JOB, type ExportJobData, type ExportView } from './export.types.js';
 import { EXPORT_SELECT, exportView } from './export.view.js';
 
-/** Rows read per tenant transaction. */
-export const EXPORT_BATCH_ROWS = 1_000;
+/**
+ * Rows read per tenant transaction (one read ahead while the previous batch is encoded and
+ * written). 2,000 invoice rows are about 0.3 MB of text; 5,000 were no faster and raised the
+ * worker's peak RSS by ~25 MiB (docs/benchmarks.md, "Changes and their effect — export").
+ */
+export const EXPORT_BATCH_ROWS = 2_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Another run of the same export took it over (a stalled job handed to another worker). */
@@ -49,8 +53,10 @@ const own = (scope: Scope): Prisma.ExportWhereInput => accessibleWhere(scope.abi
  * - the final update (ready, counts, digest, expiry) is guarded the same way and carries the
  *   `export.completed` audit event in its transaction, so at most one run completes an export.
  *
- * Memory stays flat: rows are read a batch at a time by keyset (id order) and the file goes to
- * export_chunks about 1 MiB at a time, hashed on the way.
+ * Memory stays flat: rows are read a batch at a time by keyset (id order), one batch ahead, and the
+ * file goes to export_chunks in chunks of exactly CHUNK_BYTES (1 MiB; the last one smaller), hashed
+ * on the way. Invoice rows and the chunks go through ExportStreams (libs/database) rather than
+ * Prisma: see export-rows.ts and docs/benchmarks.md.
  */
 @TenantJob(EXPORT_RUN_JOB)
 @Injectable()
@@ -63,6 +69,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
     private readonly formulas: CsvFormulaGuard,
+    private readonly streams: ExportStreams,
   ) {
     this.logger.setContext(ExportRunHandler.name);
   }
@@ -90,14 +97,22 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
 
     try {
       const file = new ChunkedFile((seq, bytes) => this.writeChunk(scope, exportId, version, seq, bytes));
-      const source = rowSource(scope, scope.principal.role, exp.type, exp.format, filters, this.formulas.neutralize);
+      const source = rowSource({ db: this.db, streams: this.streams }, scope, scope.principal.role, exp.type, exp.format, filters, this.formulas.neutralize);
       await file.write(source.header());
       let rowCount = 0;
-      for (;;) {
-        const batch = await this.db.run(scope, (tx) => source.next(tx, EXPORT_BATCH_ROWS));
-        rowCount += batch.count;
-        await file.write(batch.text);
-        if (batch.count < EXPORT_BATCH_ROWS) break;
+      // One batch read ahead: the next batch is read (its own tenant transaction) while this one is
+      // encoded and its chunks are written, so the database's time and the worker's overlap.
+      let next: Promise<{ text: string; count: number }> | undefined = source.next(EXPORT_BATCH_ROWS);
+      try {
+        while (next) {
+          const batch: { text: string; count: number } = await next;
+          next = batch.count < EXPORT_BATCH_ROWS ? undefined : source.next(EXPORT_BATCH_ROWS);
+          rowCount += batch.count;
+          await file.write(batch.text);
+        }
+      } finally {
+        // A read ahead abandoned because a write failed (e.g. superseded) must not end as an unhandled rejection.
+        next?.catch(() => undefined);
       }
       const { byteSize, sha256, chunks } = await file.end();
       const completed = await this.complete(scope, exportId, version, { rowCount, byteSize, sha256 }, context.requestId);
@@ -129,17 +144,12 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
   }
 
   private async writeChunk(scope: Scope, exportId: string, version: number, seq: number, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
-    await this.db.run(scope, async (tx) => {
-      // FOR SHARE conflicts with a claim's UPDATE, so the check holds until this chunk commits.
-      // The export was found through the requester's `download` rule when it was claimed; this
-      // only asks whether that claim is still the current one.
-      const current = await tx.$queryRaw<{ version: number }[]>`
-        SELECT version FROM exports
-         WHERE tenant_id = ${scope.tenantId}::uuid AND id = ${exportId}::uuid AND status = 'running' AND version = ${version}
-           FOR SHARE`;
-      if (current.length !== 1) throw new Superseded();
-      await tx.exportChunk.create({ data: { tenantId: scope.tenantId, exportId, seq, bytes } });
-    });
+    // Written while the export is still running under this claim's version, checked with a share
+    // lock on the export row (FOR SHARE conflicts with a claim's UPDATE, so the check holds until
+    // this chunk commits). The export was found through the requester's `download` rule when it was
+    // claimed; this only asks whether that claim is still the current one. ExportStreams sends the
+    // bytes as a binary parameter in the tenant transaction, without Prisma (docs/benchmarks.md).
+    if (!(await this.streams.writeChunk(scope, exportId, version, seq, bytes))) throw new Superseded();
   }
 
   private complete(scope: Scope, id: string, version: number, file: { rowCount: number; byteSize: number; sha256: string }, requestId: string): Promise<boolean> {
