@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
+import { subject } from '@casl/ability';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
 import { accessibleWhere, principalId } from '@benteng/authz';
@@ -28,6 +29,21 @@ export type AttemptResult =
   | { kind: 'error'; error: string; latencyMs: number };
 
 export type DeliverOutcome = 'succeeded' | 'retrying' | 'failed' | 'endpoint_disabled' | 'superseded' | 'skipped';
+
+/** The claim statement's row: the delivery, its endpoint (null columns: no such endpoint) and whether it was written. */
+interface ClaimRow {
+  endpoint_id: string;
+  message_id: string;
+  payload: unknown;
+  status: string;
+  attempts: number;
+  url: string | null;
+  enabled: boolean | null;
+  secret_ciphertext: string | null;
+  previous_secret_ciphertext: string | null;
+  previous_secret_expires_at: Date | null;
+  written: number;
+}
 
 interface Claim {
   attempt: number;
@@ -113,31 +129,52 @@ export class WebhookDeliveryService {
 
   private async claim(scope: Scope, deliveryId: string, attempt: number): Promise<Claim | 'missing' | 'not_pending' | 'already_claimed' | 'held'> {
     const now = this.clock.now();
+    const lease = new Date(now.getTime() + this.config.WEBHOOK_TIMEOUT_MS + LEASE_SLACK_MS);
+    this.assertMay(scope, 'update', 'WebhookDelivery');
+    this.assertMay(scope, 'read', 'WebhookEndpoint');
+    const tenantId = scope.tenantId;
     const claimed = await this.db.run(scope, async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${deliveryId}::uuid FOR UPDATE`;
-      const delivery = await tx.webhookDelivery.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'update', 'WebhookDelivery'), { id: deliveryId }] },
-        select: { endpointId: true, messageId: true, payload: true, status: true, attempts: true },
-      });
-      if (!delivery) return 'missing' as const;
-      if (delivery.status !== ('pending' satisfies DeliveryStatus)) return 'not_pending' as const;
-      if (delivery.attempts >= attempt) return 'already_claimed' as const;
-      const endpoint = await tx.webhookEndpoint.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'WebhookEndpoint'), { id: delivery.endpointId }] },
-        select: { url: true, enabled: true, secretCiphertext: true, previousSecretCiphertext: true, previousSecretExpiresAt: true },
-      });
-      if (!endpoint) return 'missing' as const;
-      if (!endpoint.enabled) {
-        await tx.webhookDelivery.update({ where: this.writable(scope, deliveryId), data: { nextAttemptAt: null, updatedAt: now }, select: { id: true } });
-        return 'held' as const;
-      }
-      const number = delivery.attempts + 1;
-      await tx.webhookDelivery.update({
-        where: this.writable(scope, deliveryId),
-        data: { attempts: number, nextAttemptAt: new Date(now.getTime() + this.config.WEBHOOK_TIMEOUT_MS + LEASE_SLACK_MS), updatedAt: now },
-        select: { id: true },
-      });
-      return { number, delivery, endpoint };
+      // One statement (hot path: it was a lock, two reads and an update): lock the delivery, read
+      // it with its endpoint, and, when the attempt is still to be made, either claim it (attempt
+      // counter + lease) or hold it (endpoint disabled: no next attempt time). A second claim of
+      // the same attempt waits for the lock and then sees the counter already moved on.
+      const [row] = await tx.$queryRaw<ClaimRow[]>`
+        WITH d AS (
+          SELECT id, endpoint_id, message_id, payload, status, attempts
+            FROM webhook_deliveries
+           WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid
+             FOR UPDATE
+        ), e AS (
+          SELECT url, enabled, secret_ciphertext, previous_secret_ciphertext, previous_secret_expires_at
+            FROM webhook_endpoints
+           WHERE tenant_id = ${tenantId}::uuid AND id = (SELECT endpoint_id FROM d)
+        ), u AS (
+          UPDATE webhook_deliveries w
+             SET attempts = CASE WHEN e.enabled THEN d.attempts + 1 ELSE w.attempts END,
+                 next_attempt_at = CASE WHEN e.enabled THEN ${lease}::timestamptz ELSE NULL END,
+                 updated_at = ${now}::timestamptz
+            FROM d, e
+           WHERE w.tenant_id = ${tenantId}::uuid AND w.id = d.id AND d.status = 'pending' AND d.attempts < ${attempt}::int
+          RETURNING w.id
+        )
+        SELECT d.endpoint_id::text AS endpoint_id, d.message_id, d.payload, d.status, d.attempts,
+               e.url, e.enabled, e.secret_ciphertext, e.previous_secret_ciphertext, e.previous_secret_expires_at,
+               (SELECT count(*) FROM u)::int AS written
+          FROM d LEFT JOIN e ON true`;
+      if (!row) return 'missing' as const;
+      if (row.status !== ('pending' satisfies DeliveryStatus)) return 'not_pending' as const;
+      if (row.attempts >= attempt) return 'already_claimed' as const;
+      if (row.url === null) return 'missing' as const;
+      if (!row.enabled) return 'held' as const;
+      if (row.written !== 1) throw new Error('webhook claim: the delivery row was not updated');
+      const delivery = { endpointId: row.endpoint_id, messageId: row.message_id, payload: row.payload };
+      const endpoint = {
+        url: row.url,
+        secretCiphertext: row.secret_ciphertext!,
+        previousSecretCiphertext: row.previous_secret_ciphertext,
+        previousSecretExpiresAt: row.previous_secret_expires_at,
+      };
+      return { number: row.attempts + 1, delivery, endpoint };
     });
     if (typeof claimed === 'string') return claimed;
     const { number, delivery, endpoint } = claimed;
@@ -186,19 +223,42 @@ export class WebhookDeliveryService {
     const now = this.clock.now();
     const statusCode = result.kind === 'response' ? result.statusCode : null;
     const verdict = statusCode !== null && statusCode >= 200 && statusCode < 300 ? 'success' : statusCode === 410 ? 'gone' : 'failure';
+    this.assertMay(scope, 'update', 'WebhookDelivery');
+    this.assertMay(scope, 'update', 'WebhookEndpoint');
+    const tenantId = scope.tenantId;
     return this.db.run(scope, async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM webhook_endpoints WHERE id = ${claim.endpointId}::uuid FOR UPDATE`;
-      await tx.$queryRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${deliveryId}::uuid FOR UPDATE`;
-      const delivery = await tx.webhookDelivery.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'update', 'WebhookDelivery'), { id: deliveryId }] },
-        select: { status: true, attempts: true },
-      });
-      const endpoint = await tx.webhookEndpoint.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'update', 'WebhookEndpoint'), { id: claim.endpointId }] },
-        select: { enabled: true, failingSince: true },
-      });
+      // Endpoint first, then delivery (the order this path has always taken), both locked and read
+      // in one statement: the lateral subquery refers to the endpoint's row, so PostgreSQL locks
+      // the endpoint before it looks at the delivery.
+      const [locked] = await tx.$queryRaw<{ enabled: boolean; failing_since: Date | null; status: string | null; attempts: number | null }[]>`
+        SELECT e.enabled, e.failing_since, d.status, d.attempts
+          FROM (SELECT enabled, failing_since FROM webhook_endpoints WHERE tenant_id = ${tenantId}::uuid AND id = ${claim.endpointId}::uuid FOR UPDATE) e
+          LEFT JOIN LATERAL (
+            SELECT status, attempts FROM webhook_deliveries WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid AND e.enabled IS NOT NULL FOR UPDATE
+          ) d ON true`;
       // Deleted with its endpoint while the attempt was in flight: nothing left to record.
-      if (!delivery || !endpoint) return { outcome: 'skipped' as const };
+      if (!locked || locked.status === null || locked.attempts === null) return { outcome: 'skipped' as const };
+      const endpoint = { enabled: locked.enabled, failingSince: locked.failing_since };
+      const delivery = { status: locked.status, attempts: locked.attempts };
+
+      if (verdict === 'success') {
+        // The common case in one statement: the attempt's log row, the delivery succeeded, and the
+        // endpoint's failure streak (if any) ended.
+        const excerpt = result.kind === 'response' ? result.excerpt : null;
+        await tx.$executeRaw`
+          WITH attempt AS (
+            INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt, status_code, latency_ms, error, response_excerpt, attempted_at)
+            VALUES (${tenantId}::uuid, ${randomUUID()}::uuid, ${deliveryId}::uuid, ${claim.attempt}::int, ${statusCode}::int, ${result.latencyMs}::int, NULL, ${excerpt}, ${now}::timestamptz)
+          ), streak AS (
+            UPDATE webhook_endpoints SET failing_since = NULL, updated_at = ${now}::timestamptz
+             WHERE tenant_id = ${tenantId}::uuid AND id = ${claim.endpointId}::uuid AND failing_since IS NOT NULL
+          )
+          UPDATE webhook_deliveries
+             SET status = 'succeeded', delivered_at = ${now}::timestamptz, last_status_code = ${statusCode}::int, next_attempt_at = NULL, updated_at = ${now}::timestamptz
+           WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid`;
+        return { outcome: 'succeeded' as const };
+      }
+
       await tx.webhookAttempt.create({
         data: {
           tenantId: scope.tenantId,
@@ -215,12 +275,6 @@ export class WebhookDeliveryService {
       });
       // A newer attempt (an admin's redelivery) was claimed meanwhile: that one decides what comes next.
       const latest = delivery.status === 'pending' && delivery.attempts === claim.attempt;
-
-      if (verdict === 'success') {
-        await this.updateDelivery(tx, scope, deliveryId, { status: 'succeeded', deliveredAt: now, lastStatusCode: statusCode, nextAttemptAt: null, updatedAt: now });
-        if (endpoint.failingSince) await this.updateEndpoint(tx, scope, claim.endpointId, { failingSince: null });
-        return { outcome: 'succeeded' as const };
-      }
 
       if (verdict === 'gone') {
         await this.updateDelivery(tx, scope, deliveryId, { status: 'failed', lastStatusCode: statusCode, nextAttemptAt: null, updatedAt: now });
@@ -282,6 +336,17 @@ export class WebhookDeliveryService {
       data,
       select: { id: true },
     });
+  }
+
+  /**
+   * The hot path's statements are plain SQL, so the CASL rule they rely on is checked here: the
+   * principal may `action` this subject in its tenant (the same `{ tenantId }` condition that
+   * accessibleWhere would add, and that RLS enforces again in the database).
+   */
+  private assertMay(scope: Scope, action: 'read' | 'update', subjectType: 'WebhookDelivery' | 'WebhookEndpoint'): void {
+    if (!scope.ability.can(action, subject(subjectType, { tenantId: scope.tenantId } as never))) {
+      throw new Error(`webhook delivery: the principal may not ${action} ${subjectType}`);
+    }
   }
 
   private writable(scope: Scope, id: string): Prisma.WebhookDeliveryWhereUniqueInput {
