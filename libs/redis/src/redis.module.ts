@@ -11,6 +11,10 @@ export function createRedis(url: string, connectionName: string): Redis {
   return new Redis(url, {
     connectionName,
     enableOfflineQueue: false,
+    // Commands issued in the same tick (the block checks, revocation lookup and limiter scripts of
+    // concurrent requests) go out in one write: -14 % CPU per GET /v1/invoices/:id, +20 % req/s at
+    // 64 connections (docs/benchmarks.md). Order per connection is unchanged, so is every result.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     // A hung Redis must not stall requests: a command that takes longer fails, and callers fall
