@@ -22,6 +22,7 @@ import { WorkerModule } from '../../../apps/worker/src/worker.module.js';
 import { buildApi, LogCapture, type TestApi } from '../../support/api.js';
 import { FakeClock } from '../../support/clock.js';
 import { ownerInTenant } from '../../support/db.js';
+import { withOwner } from '../support/fixtures.js';
 import { exportRow, insertNamedInvoices, parseCsv, waitForExport } from '../../support/exports.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
@@ -41,15 +42,7 @@ import { exchange, scenario, type KillSwitchScenario, type Target } from '../sup
 
 // --- Shared helpers ---------------------------------------------------------------------------------
 
-/** The migration owner, for arranging rows (a superuser on test machines); ended after `work`. */
-export async function withOwner<T>(work: (owner: pg.Pool) => Promise<T>): Promise<T> {
-  const owner = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-  try {
-    return await work(owner);
-  } finally {
-    await owner.end();
-  }
-}
+export { withOwner };
 
 /** Polls `probe` until it returns a value; throws after `ms`. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {

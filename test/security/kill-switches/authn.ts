@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { decodeJwt } from 'jose';
-import pg from 'pg';
 import request from 'supertest';
 import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type AuthenticatedPartner, type TokenPair } from '@benteng/auth';
 import type { PartnerScope, PartnerTier } from '@benteng/authz';
@@ -13,8 +12,9 @@ import { InternalSignatures } from '../../../apps/api/src/internal/internal-auth
 import { buildApi, buildInternalApi, type TestApi } from '../../support/api.js';
 import { FakeClock } from '../../support/clock.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
+import { bearer, tenantWithPassword, withOwner } from '../support/fixtures.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
-import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
+import { PublicClient, testPassword } from '../../support/public-api.js';
 import { exchange, scenario, type AttackResult, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /** An unsigned JWT (`alg: none`) with whatever claims the attacker likes. */
@@ -27,26 +27,11 @@ export function unsignedJwt(claims: Record<string, unknown>): string {
  * Arrangement through the migration owner (a superuser that bypasses RLS), one short-lived pool per
  * fixture so nothing registers hooks from inside a hook.
  */
-async function withOwner<T>(work: (owner: pg.Pool) => Promise<T>): Promise<T> {
-  const owner = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-  try {
-    return await work(owner);
-  } finally {
-    await owner.end();
-  }
-}
-
-/** A fresh tenant whose `role` user has a password (test users have none). */
+/** A fresh tenant and the login of its `role` user (test users have no password otherwise). */
 async function tenantWithLogin(label: string, role: 'owner' | 'member' = 'member'): Promise<{ tenant: TestTenant; email: string; password: string }> {
-  return withOwner(async (owner) => {
-    const tenant = await createTenant(owner, label);
-    const password = testPassword();
-    await setPasswords(owner, [tenant.users[role].id], password);
-    return { tenant, email: tenant.users[role].email, password };
-  });
+  const { tenant, password } = await tenantWithPassword(label);
+  return { tenant, email: tenant.users[role].email, password };
 }
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 // --- The controls, removed --------------------------------------------------------------------
 

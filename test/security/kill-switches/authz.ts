@@ -9,6 +9,7 @@ import { InvoiceResponses, type InvoiceResponse } from '../../../apps/api/src/pu
 import { RequestValidationPipe } from '../../../apps/api/src/http/validation.js';
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
+import { bearer, withOwner } from '../support/fixtures.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../../support/public-api.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
@@ -20,16 +21,6 @@ import { exchange, scenario, type KillSwitchScenario } from '../support/kill-swi
  * is never changed at test time.
  */
 
-/** The migration owner: arranges fixtures (a superuser on test machines, so it bypasses RLS). */
-async function withOwner<T>(work: (owner: pg.Pool) => Promise<T>): Promise<T> {
-  const owner = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-  try {
-    return await work(owner);
-  } finally {
-    await owner.end();
-  }
-}
-
 /** A tenant whose users all have `password`. */
 async function tenantWithPasswords(owner: pg.Pool, label: string, password: string): Promise<TestTenant> {
   const tenant = await createTenant(owner, label);
@@ -37,7 +28,6 @@ async function tenantWithPasswords(owner: pg.Pool, label: string, password: stri
   return tenant;
 }
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** A public API call recorded as the report's exchange. */
 async function publicAttack(api: TestApi, as: { email: string; password: string }, method: string, url: string, body?: unknown): Promise<{ res: ApiResponse; exchanges: ReturnType<typeof exchange>[] }> {

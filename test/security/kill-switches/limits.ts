@@ -4,9 +4,9 @@ import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
 import { AbuseDetector, policyName, RateLimiter, type RateLimitResult, type RateLimitSubject, type Sensitivity } from '@benteng/security';
 import { AbuseObserver } from '../../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../../support/api.js';
-import { ownerPool } from '../../support/db.js';
-import { createTenant, type TestTenant } from '../../support/factories.js';
-import { setPasswords, testPassword, type ApiResponse } from '../../support/public-api.js';
+import { tenantWithPassword } from '../support/fixtures.js';
+import type { TestTenant } from '../../support/factories.js';
+import type { ApiResponse } from '../../support/public-api.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /**
@@ -67,18 +67,7 @@ export async function login(api: TestApi, email: string, password: string, ip: s
   return (res.body as { accessToken: string }).accessToken;
 }
 
-/** A fresh tenant whose users all have `password`. */
-export async function tenantWithPassword(label: string): Promise<{ tenant: TestTenant; password: string }> {
-  const owner = ownerPool();
-  try {
-    const tenant = await createTenant(owner, label);
-    const password = testPassword();
-    await setPasswords(owner, Object.values(tenant.users).map((u) => u.id), password);
-    return { tenant, password };
-  } finally {
-    await owner.end();
-  }
-}
+export { tenantWithPassword };
 
 /** A rate-limit policy: generous everywhere but the given cells (`{ user: { read: [5, 60] } }`). */
 export function policy(cells: Record<string, Record<string, [number, number]>>): string {
