@@ -191,7 +191,8 @@ describe('faults: PostgreSQL restarts during writes', () => {
       250,
     ).catch(async (error: Error) => {
       const { rows } = await stack.owner.query('SELECT status, error_code, count(*)::int AS n FROM exports WHERE tenant_id = $1 GROUP BY 1, 2', [tenant.id]);
-      throw new Error(`${error.message}: ${JSON.stringify(rows)}`);
+      // The worker's last log lines say where a stuck export waits.
+      throw new Error(`${error.message}: ${JSON.stringify(rows)}\nworker log (tail):\n${stack.worker!.output().slice(-6_000)}`);
     });
     // ... and its outbox relay publishes every event.
     await until(

@@ -1,6 +1,7 @@
 import { InjectQueue, OnQueueEvent, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
+import { isDatabaseUnavailable } from '@benteng/database';
 import { JOBS_QUEUE, JobSigner } from '@benteng/jobs';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { EXPORT_RUN_JOB, type ExportJobData } from './export.types.js';
@@ -13,6 +14,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * lookup per replayed failure, which the status guard makes harmless.
  */
 export const FAILURE_REPLAY_MS = 10 * 60_000;
+/** Recording a final failure while the database is unavailable: tries, 2 s more apart each time (about 40 s). */
+const RECORD_ATTEMPTS = 6;
+const RECORD_RETRY_MS = 2_000;
 /** The reason of a JobRejection, as its message carries it into BullMQ's failedReason. */
 const REJECTION = /^job rejected: ([a-z_]{1,40})/;
 
@@ -57,8 +61,18 @@ export class ExportJobFailures extends QueueEventsHost {
       const exportId = (envelope.data as Partial<ExportJobData> | null)?.exportId;
       if (typeof exportId !== 'string' || !UUID.test(exportId)) return;
       const errorCode = REJECTION.exec(failedReason ?? '')?.[1] ?? 'job_failed';
-      if (await this.bookkeeping.markFailed(envelope.tenantId, exportId, errorCode, envelope.requestId)) {
-        this.logger.warn({ jobId, tenantId: envelope.tenantId, exportId, errorCode }, 'export failed');
+      // A job that failed for good while PostgreSQL was away must still be recorded once it is back:
+      // otherwise its export stays queued or running forever.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (await this.bookkeeping.markFailed(envelope.tenantId, exportId, errorCode, envelope.requestId)) {
+            this.logger.warn({ jobId, tenantId: envelope.tenantId, exportId, errorCode }, 'export failed');
+          }
+          return;
+        } catch (error) {
+          if (attempt >= RECORD_ATTEMPTS || !isDatabaseUnavailable(error)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS * attempt));
+        }
       }
     } catch (error) {
       // The export stays as it was; the job's own failure is already logged by the job runtime.

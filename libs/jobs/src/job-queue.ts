@@ -8,8 +8,13 @@ import { RequestContext, type Scope } from '@benteng/tenancy';
 import { JOBS_QUEUE, PLATFORM_QUEUE, type JobActor, type PlatformJobEnvelope, type TenantJobEnvelope } from './job-envelope.js';
 import { JobSigner } from './job-signer.js';
 
-/** Retries of a job whose handler throws an ordinary error: 5 attempts, 1 s, 2 s, 4 s, 8 s apart. */
-export const DEFAULT_ATTEMPTS = 5;
+/**
+ * Retries of a job whose handler throws an ordinary error: 8 attempts, 1 s, 2 s, … 64 s apart, about
+ * two minutes in all. A database restart or failover (the job's gate and handler both need
+ * PostgreSQL) must not use up a job's attempts: with 5 attempts (15 s) an export queued just before
+ * a slow restart could fail for good (test/faults/postgres.fault.ts, seen once in CI).
+ */
+export const DEFAULT_ATTEMPTS = 8;
 export const DEFAULT_BACKOFF = { type: 'exponential', delay: 1_000 } as const;
 /** Finished jobs are kept for inspection, then trimmed (Redis is not an archive; the logs are). */
 const KEEP_COMPLETED = { age: 24 * 3600, count: 1_000 };
