@@ -169,6 +169,13 @@ export class ExportStreams implements OnModuleDestroy {
     }
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // While checked out, the pool's idle listener is off: a connection that dies between two
+    // statements (PostgreSQL restarting) emits 'error' on the client, which without a listener ends
+    // the worker (test/faults/postgres.fault.ts). The statement in progress fails on its own.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query({ name: 'set_tenant', text: "SELECT set_config('app.tenant_id', $1, true)", values: [scope.tenantId] });
@@ -184,6 +191,7 @@ export class ExportStreams implements OnModuleDestroy {
       throw error;
     } finally {
       // A connection that could not roll back is dropped, never reused with a tenant setting.
+      client.off('error', onError);
       client.release(broken);
     }
   }
