@@ -182,12 +182,28 @@ describe(tag('TENANT-RLS', 'tenant isolation (CASL + RLS)'), () => {
       await expect(attempt).rejects.toThrow(/permission denied/i);
     });
 
-    it('the tenant setting ends with the transaction: a later transaction on the pool starts with none', async () => {
-      await db.run(a.scope('owner'), (tx) => tx.invoice.count());
-      const counts = await Promise.all(
-        Array.from({ length: 8 }, () => app.query('SELECT count(*)::int AS n FROM invoices')),
-      );
-      expect(counts.every((r) => r.rows[0].n === 0)).toBe(true);
+    // The application's own client with a pool of one connection, so the statement after a scoped
+    // call provably runs on the connection that call used. A set_config(…, false) (session-wide)
+    // in libs/database/src/tenant-database.ts would leave tenant A on it, and the unscoped read
+    // below would then see A's rows.
+    const single = tenantDatabase(1);
+    const leftOnConnection = async () => {
+      const [row] = await single.prisma.client.$queryRaw<{ pid: number; setting: string | null; n: number }[]>`
+        SELECT pg_backend_pid() AS pid, current_setting('app.tenant_id', true) AS setting, (SELECT count(*)::int FROM invoices) AS n`;
+      return row!;
+    };
+
+    it.each(['run', 'read'] as const)('the tenant setting ends with the transaction (%s): the next statement on the same pooled connection sees no tenant and no rows', async (method) => {
+      const before = await leftOnConnection();
+      const seen =
+        method === 'run'
+          ? await single.db.run(a.scope('owner'), (tx) => tx.invoice.count())
+          : await single.db.read(a.scope('owner'), (client) => client.invoice.count());
+      expect(seen).toBeGreaterThan(0);
+      const after = await leftOnConnection();
+      expect(after.pid).toBe(before.pid);
+      expect(after.setting ?? '').toBe('');
+      expect(after.n).toBe(0);
     });
   });
 

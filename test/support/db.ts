@@ -20,8 +20,14 @@ export function appPool(max = 3): pg.Pool {
   return pool;
 }
 
-export function tenantDatabase(): { db: TenantDatabase; prisma: PrismaService } {
-  const prisma = new PrismaService(loadConfig());
+/**
+ * The application's own TenantDatabase on the application's own Prisma client and pool. `poolMax`
+ * overrides DATABASE_POOL_MAX: with 1, every call provably reuses the same connection, which is how
+ * a test shows that nothing a call set survives it on the pool.
+ */
+export function tenantDatabase(poolMax?: number): { db: TenantDatabase; prisma: PrismaService } {
+  const config = loadConfig();
+  const prisma = new PrismaService(poolMax === undefined ? config : { ...config, DATABASE_POOL_MAX: poolMax });
   afterAll(() => prisma.onModuleDestroy());
   return { db: new TenantDatabase(prisma), prisma };
 }
