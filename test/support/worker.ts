@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { projectRoot } from '@benteng/database';
+import { logHygiene } from './log-hygiene.js';
 
 const WORKER = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'main.js');
 
@@ -37,12 +38,25 @@ export interface WorkerProcess {
  * read its log lines. Build first: `npm test` does; alone, `node apps/dev/build.mjs`.
  */
 export function startWorker(env: Record<string, string> = {}): WorkerProcess {
-  if (!existsSync(WORKER)) throw new Error('dist/ is missing: run the suite with `npm test`, which builds first');
-  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startCompiled(WORKER, env);
+}
+
+/** The compiled API entry point, exactly what `npm start`, compose and production run. */
+export const API_ENTRY = join(projectRoot(), 'dist', 'apps', 'api', 'src', 'main.js');
+
+/**
+ * Starts a compiled entry point (the worker's or the API's `main.js`) as a real process, with this
+ * test process's environment plus `env`, and watches its output like startWorker's.
+ */
+export function startCompiled(entry: string, env: Record<string, string> = {}): WorkerProcess {
+  if (!existsSync(entry)) throw new Error('dist/ is missing: run the suite with `npm test`, which builds first');
+  const child = spawn(process.execPath, [entry], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Its log lines join the file's log hygiene check (test/support/setup-env.ts).
+  logHygiene.watch({ get raw() { return output; } });
   const lines = (): Record<string, unknown>[] =>
     output
       .split('\n')
@@ -67,7 +81,7 @@ export function startWorker(env: Record<string, string> = {}): WorkerProcess {
       const deadline = Date.now() + ms;
       const found = () => (typeof match === 'string' ? output.includes(match) : lines().some(match));
       while (!found()) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker never printed ${typeof match === 'string' ? `"${match}"` : 'the expected line'}:\n${output}`);
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${entry === WORKER ? 'worker' : 'process'} never printed ${typeof match === 'string' ? `"${match}"` : 'the expected line'}:\n${output}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },
