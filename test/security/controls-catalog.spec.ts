@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { ASVS, CONTROL_IDS, CONTROLS, controlTagsOf, OWASP_API, tag } from './support/controls.js';
 import type { KillSwitchScenario } from './support/kill-switch.js';
@@ -43,12 +44,21 @@ describe('the control catalog', () => {
     expect(control.code.length).toBeGreaterThan(0);
   });
 
-  it.each(CONTROL_IDS.flatMap((id) => CONTROLS[id].code.map((location) => [id, location] as const)))('%s: code location %s exists and names its symbol', (_id, location) => {
+  it.each(CONTROL_IDS.flatMap((id) => CONTROLS[id].code.map((location) => [id, location] as const)))('%s: code location %s exists and defines its symbol', (_id, location) => {
     const [path, symbol] = location.split('#');
     const file = join(root, path!);
     expect(existsSync(file), `${path} does not exist`).toBe(true);
     expect(symbol, 'a code location is path#symbol').toBeTruthy();
-    expect(new RegExp(`\\b${symbol!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`).test(readFileSync(file, 'utf8'))).toBe(true);
+    expect(definitionsIn(file), `${path} does not define ${symbol}`).toContain(symbol);
+  });
+
+  it('a code location is judged by definitions, not by text: a name only in a comment, a string or a call does not count', () => {
+    const probe = join(root, '.data', 'catalog-probe.ts');
+    mkdirSync(dirname(probe), { recursive: true });
+    writeFileSync(probe, "// Guarded by ProbeGuard.\nconst note = 'ProbeGuard';\nProbeGuard();\nexport class Other { method(): void {} }\nexport const value = 1;\n");
+    const names = definitionsIn(probe);
+    expect(names).not.toContain('ProbeGuard');
+    expect(names).toEqual(expect.arrayContaining(['Other', 'Other.method', 'method', 'value', 'note']));
   });
 
   it.each(CONTROL_IDS)('%s has at least one kill-switch scenario', (id) => {
@@ -105,4 +115,36 @@ describe('the threat model (docs/threat-model.md)', () => {
 
 function controlIdsIn(text: string): string[] {
   return [...new Set([...text.matchAll(/\b[A-Z]{3,}(?:-[A-Z0-9]+)+\b/g)].map((m) => m[0]).filter((id) => id in CONTROLS))];
+}
+
+/**
+ * The names a file defines, read with the TypeScript compiler API (not by searching its text, where
+ * a comment or a call would do): top-level classes, functions, variables, interfaces, types and
+ * enums, and each class member both as `member` and `Class.member`. For a SQL migration, the objects
+ * it creates (`CREATE POLICY name`, `CREATE FUNCTION name`, …).
+ */
+function definitionsIn(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  if (file.endsWith('.sql')) {
+    return [...text.matchAll(/\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:POLICY|FUNCTION|TABLE|VIEW|TYPE|ROLE|INDEX|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:[a-z_]+\.)?"?([A-Za-z_][A-Za-z0-9_]*)/gi)].map((m) => m[1]!);
+  }
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, file.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+  const names: string[] = [];
+  const nameOf = (node: { name?: ts.Node }) => (node.name && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name)) ? node.name.text : undefined);
+  for (const statement of source.statements) {
+    if (ts.isVariableStatement(statement)) {
+      for (const declaration of statement.declarationList.declarations) if (ts.isIdentifier(declaration.name)) names.push(declaration.name.text);
+    } else if (ts.isClassDeclaration(statement) || ts.isFunctionDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) {
+      const name = nameOf(statement);
+      if (!name) continue;
+      names.push(name);
+      if (ts.isClassDeclaration(statement)) {
+        for (const member of statement.members) {
+          const memberName = nameOf(member);
+          if (memberName) names.push(memberName, `${name}.${memberName}`);
+        }
+      }
+    }
+  }
+  return names;
 }

@@ -237,7 +237,7 @@ export const CONTROLS = define({
     threat: 'Error bodies reveal stack traces, SQL or internal state.',
     owasp: ['API8:2023'],
     asvs: ['V16'],
-    code: ['apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter', 'apps/api/src/internal/internal-problem.filter.ts#InternalProblemDetailsFilter', 'apps/api/src/app.factory.ts#frameworkErrors'],
+    code: ['apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter', 'apps/api/src/internal/internal-problem.filter.ts#InternalProblemDetailsFilter', 'apps/api/src/app.factory.ts#createFastifyAdapter'],
   },
   'LOG-REDACTION': {
     title: 'Logs redact credentials, tokens and secrets wherever they appear',
