@@ -235,15 +235,18 @@ export const LIMITS_SCENARIOS: KillSwitchScenario[] = [
     target: (intact) => buildApi(intact ? {} : { env: { BODY_LIMIT_BYTES: '104857600' } }),
     async run(api) {
       const padding = 'a'.repeat(3 * 1024 * 1024);
-      const body = JSON.stringify({ email: 'victim@example.test', password: 'guess', padding });
+      // A field after the padding: only a server that buffered and parsed all 3 MB can name it.
+      const body = JSON.stringify({ email: 'victim@example.test', password: 'guess', padding, afterThePadding: true });
       const res = await send(api, 'POST', '/v1/auth/login', { ip: freshIpv4(), headers: { 'content-type': 'application/json' }, body });
+      const pointers = ((res.body as { errors?: { pointer: string }[] } | undefined)?.errors ?? []).map((e) => e.pointer);
+      const parsedWhole = pointers.includes('/afterThePadding');
       return {
-        // Anything but 413 means the whole document was buffered and parsed (here: a 400 from validation).
-        succeeded: res.status !== 413,
-        observed: `a ${body.length.toLocaleString('en')}-byte body answered ${res.status}`,
+        // The harm is the work, not the status: the whole document was read into memory and parsed.
+        succeeded: parsedWhole,
+        observed: `a ${body.length.toLocaleString('en')}-byte body answered ${res.status}${parsedWhole ? ', naming the field after the padding: the whole document was buffered and parsed' : ', before the body was parsed'}`,
         exchanges: [
           exchange(
-            { method: 'POST', url: '/v1/auth/login', headers: { 'content-type': 'application/json' }, body: summary('{"email":"victim@example.test","password":"guess","padding":"aaaa…"}', body.length) },
+            { method: 'POST', url: '/v1/auth/login', headers: { 'content-type': 'application/json' }, body: summary('{"email":"victim@example.test","password":"guess","padding":"aaaa…","afterThePadding":true}', body.length) },
             res,
           ),
         ],
