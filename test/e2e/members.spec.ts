@@ -8,6 +8,7 @@ import { buildApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Member administration on /v1 (libs/members): beyond "owners and admins manage members", only an
@@ -81,6 +82,13 @@ describe('members', () => {
 
   const newEmail = (label: string) => `${label}.${randomBytes(5).toString('hex')}@example.test`;
 
+  /** How a person joins now (issue 14): the owner invites, the invitee registers with the token. */
+  async function joinByInvitation(tenant: TestTenant, email: string, role: MembershipRole): Promise<{ memberId: string; email: string }> {
+    const invited = arranged(await client.call('POST', '/v1/invitations', { token: await token(tenant, 'owner'), body: { email, role, displayName: 'Orang Baru' } }), 201, 'invite');
+    const joined = arranged(await client.call('POST', '/v1/invitations/register', { body: { token: (invited.body as { token: string }).token, password } }), 201, 'register');
+    return { memberId: (joined.body as { memberId: string }).memberId, email };
+  }
+
   /** The session id an access token names (its payload, unverified: the test issued it). */
   const sessionOf = (accessToken: string): string => (JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')) as { sid: string }).sid;
 
@@ -111,90 +119,24 @@ describe('members', () => {
   });
 
   describe('adding', () => {
-    it('owner adds a member: 201, listed, audited as member.added', async () => {
+    it(tag('MEMBERSHIP-CONSENT', 'there is no direct add: POST /v1/members is gone (404) and attaches nobody; members join by accepting an invitation'), async () => {
       const tenant = await tenantWithLogins('members-add');
+      const other = await tenantWithLogins('members-add-other');
       const ownerToken = await token(tenant, 'owner');
-      const email = newEmail('new');
-      const res = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: email.toUpperCase(), displayName: 'Orang Baru', role: 'member' } });
-      expect(res.status, `${res.text}`).toBe(201);
-      const added = res.body as Member;
-      expect(Object.keys(added).sort()).toEqual(MEMBER_KEYS);
-      expect(added).toMatchObject({ email, displayName: 'Orang Baru', role: 'member' });
-      expect(added.id).toMatch(UUID);
-      expect(added).not.toHaveProperty('userId');
-
-      const list = await client.call('GET', '/v1/members', { token: ownerToken });
-      expect((list.body as { items: Member[] }).items).toContainEqual(added);
-
-      expect(await auditRows(tenant.id, 'member.added', String(res.headers['x-request-id']))).toEqual([
-        { actor: `user:${tenant.users.owner.id}`, subject: `membership:${added.id}`, outcome: 'success', data: { role: 'member' } },
-      ]);
-    });
-
-    it("adding an email that already has an account reveals nothing about it: the tenant's own name, no global id", async () => {
-      const tenant = await tenantWithLogins('members-add-existing');
-      const other = await tenantWithLogins('members-add-existing-other');
-      const ownerToken = await token(tenant, 'owner');
-      const existing = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: other.users.owner.email, displayName: 'Whatever', role: 'viewer' } });
-      const fresh = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: newEmail('fresh'), displayName: 'Whatever', role: 'viewer' } });
-      expect(existing.status, `${existing.text}`).toBe(201);
-      expect(fresh.status, `${fresh.text}`).toBe(201);
-      expect(Object.keys(existing.body as object).sort()).toEqual(Object.keys(fresh.body as object).sort());
-      expect(existing.body).toMatchObject({ displayName: 'Whatever', role: 'viewer' });
-      expect(existing.text).not.toContain(other.users.owner.id);
-      const list = await client.call('GET', '/v1/members', { token: ownerToken });
-      const listed = (list.body as { items: Member[] }).items.find((m) => m.email === other.users.owner.email);
-      expect(listed?.displayName).toBe('Whatever');
-      expect(list.text).not.toContain(`owner ${other.slug}`);
-    });
-
-    it('admin adds a non-owner member', async () => {
-      const tenant = await tenantWithLogins('members-add-admin');
-      const res = await client.call('POST', '/v1/members', { token: await token(tenant, 'admin'), body: { email: newEmail('viewer'), displayName: 'Pengamat', role: 'viewer' } });
-      expect(res.status, `${res.text}`).toBe(201);
-      expect(res.body).toMatchObject({ role: 'viewer' });
-    });
-
-    it('refuses someone who is already a member with 409, whatever the case of the email, and changes nothing', async () => {
-      const tenant = await tenantWithLogins('members-dup');
-      const res = await client.call('POST', '/v1/members', {
-        token: await token(tenant, 'owner'),
-        body: { email: tenant.users.admin.email.toUpperCase(), displayName: 'Again', role: 'viewer' },
-      });
-      expect(problemOf(res)).toEqual({ status: 409, problemJson: true, code: 'member.already_member' });
-      expect(await roleOf(tenant.id, tenant.users.admin.id)).toBe('admin');
+      const res = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: other.users.owner.email, displayName: 'Whatever', role: 'viewer' } });
+      expect(problemOf(res)).toMatchObject({ status: 404, problemJson: true });
       expect(await memberCount(tenant.id)).toBe(4);
-    });
+      expect(await roleOf(tenant.id, other.users.owner.id)).toBeUndefined();
 
-    it('rejects mass assignment (tenantId, userId, id in the body) with 400 and creates nothing', async () => {
-      const tenant = await tenantWithLogins('members-mass');
-      const other = await createTenant(owner, 'members-mass-other');
-      const email = newEmail('mass');
-      const before = { tenant: await memberCount(tenant.id), other: await memberCount(other.id) };
-      const res = await client.call('POST', '/v1/members', {
-        token: await token(tenant, 'owner'),
-        body: { email, displayName: 'Mass', role: 'member', tenantId: other.id, userId: other.users.viewer.id, id: randomUUID() },
-      });
-      expect(problemOf(res)).toMatchObject({ status: 400, problemJson: true });
-      expect((res.body as { errors: { pointer: string }[] }).errors.map((e) => e.pointer).sort()).toEqual(['/id', '/tenantId', '/userId']);
-      expect(res.text).not.toContain(other.id);
-      expect(await memberCount(tenant.id)).toBe(before.tenant);
-      expect(await memberCount(other.id)).toBe(before.other);
-      const { rowCount } = await owner.query('SELECT 1 FROM users WHERE email = $1', [email]);
-      expect(rowCount).toBe(0);
+      const joined = await joinByInvitation(tenant, newEmail('new'), 'member');
+      const list = await client.call('GET', '/v1/members', { token: ownerToken });
+      expect((list.body as { items: Member[] }).items).toContainEqual({ id: joined.memberId, email: joined.email, displayName: 'Orang Baru', role: 'member', createdAt: expect.any(String) });
+      for (const item of (list.body as { items: Member[] }).items) expect(Object.keys(item).sort()).toEqual(MEMBER_KEYS);
+      expect(joined.memberId).toMatch(UUID);
     });
   });
 
   describe('the owner role', () => {
-    it('an admin cannot add an owner (403 member.owner_required), and no user is created', async () => {
-      const tenant = await tenantWithLogins('members-admin-owner');
-      const email = newEmail('would-be-owner');
-      const res = await client.call('POST', '/v1/members', { token: await token(tenant, 'admin'), body: { email, displayName: 'Calon', role: 'owner' } });
-      expect(problemOf(res)).toEqual({ status: 403, problemJson: true, code: 'member.owner_required' });
-      expect(await memberCount(tenant.id)).toBe(4);
-      expect((await owner.query('SELECT 1 FROM users WHERE email = $1', [email])).rowCount).toBe(0);
-    });
-
     it('an admin cannot promote to owner, demote an owner or remove an owner (403 member.owner_required)', async () => {
       const tenant = await tenantWithLogins('members-admin-owner');
       await makeOwner(tenant, 'viewer'); // two owners, so only the role rule can refuse
@@ -213,13 +155,12 @@ describe('members', () => {
       expect(await ownerCount(tenant.id)).toBe(2);
     });
 
-    it('an owner can add an owner, promote to owner, demote an owner and remove an owner', async () => {
+    it('an owner can invite an owner, promote to owner, demote an owner and remove an owner', async () => {
       const tenant = await tenantWithLogins('members-owner-ops');
       const ownerToken = await token(tenant, 'owner');
 
-      const added = await client.call('POST', '/v1/members', { token: ownerToken, body: { email: newEmail('co-owner'), displayName: 'Pemilik Dua', role: 'owner' } });
-      expect(added.status, `${added.text}`).toBe(201);
-      expect(added.body).toMatchObject({ role: 'owner' });
+      const added = await joinByInvitation(tenant, newEmail('co-owner'), 'owner');
+      expect(await roleOf(tenant.id, (await owner.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [added.email])).rows[0]!.id)).toBe('owner');
 
       const promoted = await client.call('PATCH', `/v1/members/${await membershipId(tenant, 'member')}`, { token: ownerToken, body: { role: 'owner' } });
       expect(promoted.status, `${promoted.text}`).toBe(200);
@@ -230,7 +171,7 @@ describe('members', () => {
       expect(demoted.status, `${demoted.text}`).toBe(200);
       expect(await roleOf(tenant.id, tenant.users.member.id)).toBe('admin');
 
-      const removed = await client.call('DELETE', `/v1/members/${(added.body as Member).id}`, { token: ownerToken });
+      const removed = await client.call('DELETE', `/v1/members/${added.memberId}`, { token: ownerToken });
       expect(removed.status, `${removed.text}`).toBe(204);
       expect(await ownerCount(tenant.id)).toBe(1);
     });
@@ -343,11 +284,10 @@ describe('members', () => {
       expect(await roleOf(other.id, other.users.member.id)).toBe('member');
     });
 
-    it.each(['member', 'viewer'] as const)('a %s gets 403 on POST, PATCH and DELETE, and nothing changes', async (role) => {
+    it.each(['member', 'viewer'] as const)('a %s gets 403 on PATCH and DELETE, and nothing changes', async (role) => {
       const tenant = await tenantWithLogins(`members-${role}-403`);
       const callerToken = await token(tenant, role);
       const target = await membershipId(tenant, role === 'member' ? 'viewer' : 'member');
-      expect(problemOf(await client.call('POST', '/v1/members', { token: callerToken, body: { email: newEmail('nope'), displayName: 'Nope', role: 'viewer' } }))).toEqual({ status: 403, problemJson: true });
       expect(problemOf(await client.call('PATCH', `/v1/members/${target}`, { token: callerToken, body: { role: 'admin' } }))).toEqual({ status: 403, problemJson: true });
       expect(problemOf(await client.call('PATCH', `/v1/members/${await membershipId(tenant, role)}`, { token: callerToken, body: { role: 'owner' } }))).toEqual({ status: 403, problemJson: true });
       expect(problemOf(await client.call('DELETE', `/v1/members/${target}`, { token: callerToken }))).toEqual({ status: 403, problemJson: true });

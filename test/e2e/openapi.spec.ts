@@ -97,6 +97,7 @@ describe('GET /v1/openapi.json', () => {
       expect(headers(method, path), `${method} ${path}`).toContain('If-Match');
     }
     for (const path of ['/v1/invoices', '/v1/tickets', '/v1/documents', '/v1/tickets/{id}/comments']) expect(headers('post', path)).toContain('Idempotency-Key');
+    expect(headers('post', '/v1/invitations')).toContain('Idempotency-Key');
   });
 
   it('requires the bearer token exactly on the routes that authenticate with it', () => {
@@ -118,7 +119,10 @@ describe('GET /v1/openapi.json', () => {
     const login = body('post', '/v1/auth/login');
     expect(login).toMatchObject({ additionalProperties: false, required: ['email', 'password'] });
     expect(body('post', '/v1/tickets')).toMatchObject({ additionalProperties: false, required: ['subject', 'body'] });
-    expect(body('post', '/v1/members')).toMatchObject({ additionalProperties: false, required: ['email', 'displayName', 'role'] });
+    expect(doc.paths['/v1/members']!['post'], 'members join by invitation only (issue 14)').toBeUndefined();
+    expect(body('post', '/v1/invitations')).toMatchObject({ additionalProperties: false, required: ['email', 'role'] });
+    expect(body('post', '/v1/invitations/accept')).toMatchObject({ additionalProperties: false, required: ['token'] });
+    expect(body('post', '/v1/invitations/register')).toMatchObject({ additionalProperties: false, required: ['token', 'password'] });
 
     const upload = doc.paths['/v1/documents']!['post']!.requestBody!.content['multipart/form-data']!.schema;
     expect(upload).toMatchObject({ required: ['file'], additionalProperties: false });

@@ -69,6 +69,12 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
       const partner = await partnerOf(tenant);
       return { grant_type: 'client_credentials', client_id: partner.clientId, client_secret: partner.clientSecret };
     },
+    // The credential is an invitation token the tenant's owner made for a new account.
+    'POST /v1/invitations/register': async () => {
+      const { token } = await as(tenant, { kind: 'user', name: 'owner', role: 'owner', maker: true });
+      const invited = await client.call('POST', '/v1/invitations', { token, body: { email: `ma.${randomUUID()}@example.test`, role: 'viewer' } });
+      return { token: (invited.body as { token: string }).token, password };
+    },
     // The credential is the signature over the sent bytes, which `call` adds (SIGNED_ROUTES).
     'POST /webhooks/inbound/payments': async () => ({ ...(await payableInvoice(owner, tenant, await createPaymentAccount(owner, tenant.id))).event }),
   };

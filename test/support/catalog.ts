@@ -24,6 +24,7 @@ const DEFAULT_SECRET_COLUMNS = [
   { table: 'users', column: 'password_hash' },
   { table: 'partner_clients', column: 'secret_hash' },
   { table: 'partner_api_keys', column: 'key_hash' },
+  { table: 'invitations', column: 'token_hash' },
 ] as const;
 
 /** The wording every policy message uses, so a reader knows what would satisfy the check. */

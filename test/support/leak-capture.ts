@@ -11,11 +11,12 @@ const CREDENTIAL_FIELDS: Record<string, SecretKind> = {
   client_secret: 'partner client secret',
 };
 
-/** Credential formats the API issues, by value (partner keys and client secrets, webhook secrets). */
+/** Credential formats the API issues, by value (partner keys and client secrets, webhook secrets, invitation tokens). */
 const CREDENTIAL_VALUES: [RegExp, SecretKind][] = [
   [/^bt_cs_[A-Za-z0-9_-]{20,}$/, 'partner client secret'],
   [/^bt_(test|live)_[A-Z2-7]{12}_[A-Za-z0-9_-]{20,}$/, 'partner api key'],
   [/^whsec_[A-Za-z0-9+/=]{20,}$/, 'webhook secret'],
+  [/^bt_inv_[A-Za-z0-9_-]{43}$/, 'invitation token'],
 ];
 
 /** Registers the credentials a JSON response issues (its top two levels), as issued by it. */

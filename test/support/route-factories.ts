@@ -308,6 +308,16 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
     return { params: { id }, read: documentRead(t.tenant.id, id) };
   }
 
+  const invitationBody = (role: MembershipRole) => ({ email: `xt.${randomBytes(5).toString('hex')}@example.test`, role, displayName: 'Anggota Lintas' });
+
+  /** A new account that joins the tenant by accepting an owner's invitation (POST /v1/invitations/register). */
+  async function joinByInvitation(t: TenantHandle, role: MembershipRole): Promise<{ memberId: string; email: string }> {
+    const body = invitationBody(role);
+    const invited = arranged(await client.call('POST', '/v1/invitations', { token: await t.token('owner'), body }), 201, 'invite');
+    const joined = arranged(await client.call('POST', '/v1/invitations/register', { body: { token: (invited.body as { token: string }).token, password } }), 201, 'accept invitation');
+    return { memberId: (joined.body as { memberId: string }).memberId, email: body.email };
+  }
+
   /** Fails loudly on a variant name the factory does not make (a typo would test the default twice). */
   const unknownVariant = (prefix: string, variant: string): never => {
     throw new Error(`the factory for ${prefix} makes no variant "${variant}"`);
@@ -336,21 +346,27 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
       },
       body: (route) => (route.method === 'PATCH' ? { customer: { name: 'Diubah lintas tenant' }, lines: [{ description: 'x', quantity: 1, unitPriceMinor: 1 }] } : route.method === 'POST' ? {} : undefined),
     },
+    // A member who joined through the only door there is: an invitation, accepted by registering.
     '/v1/members': {
       async create(t) {
-        const res = arranged(
-          await client.call('POST', '/v1/members', {
-            token: await t.token('owner'),
-            body: { email: `xt.${randomBytes(5).toString('hex')}@example.test`, displayName: 'Anggota Lintas', role: 'member' },
-          }),
-          201,
-          'add member',
-        );
-        const id = idOf(res);
-        return { params: { id }, read: () => row('memberships', t.tenant.id, id) };
+        const { memberId } = await joinByInvitation(t, 'member');
+        return { params: { id: memberId }, read: () => row('memberships', t.tenant.id, memberId) };
       },
       // A role every caller that may update memberships at all may grant (admins cannot grant owner).
       body: (route) => (route.method === 'PATCH' ? { role: 'viewer' } : route.method === 'POST' || route.method === 'PUT' ? {} : undefined),
+    },
+    // A pending invitation made by the owner through the API (its token revealed once): :id.
+    '/v1/invitations': {
+      async create(t) {
+        const res = arranged(await client.call('POST', '/v1/invitations', { token: await t.token('owner'), body: invitationBody('viewer') }), 201, 'invite');
+        const { id, token } = res.body as { id: string; token: string };
+        return { params: { id }, read: () => row('invitations', t.tenant.id, id), secrets: [token] };
+      },
+      body(route) {
+        if (route.method === 'POST' && route.path === '/v1/invitations') return invitationBody('viewer');
+        // Revocation takes no body.
+        return undefined;
+      },
     },
     '/v1/sessions': {
       async create(t) {

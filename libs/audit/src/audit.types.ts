@@ -16,6 +16,12 @@ export const AUDIT_EVENT_TYPES = [
   'member.added',
   'member.role_changed',
   'member.removed',
+  /** Invitations (issue 14): a membership starts only when the invitee accepts. */
+  'invitation.created',
+  'invitation.revoked',
+  'invitation.accepted',
+  /** A genuine token presented but refused (spent, revoked, expired, another account, already a member). */
+  'invitation.refused',
   'partner.client_created',
   'partner.client_updated',
   'partner.client_revoked',

@@ -1,6 +1,6 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Document, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
+import type { AuditEvent, Document, Invitation, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
 import type { OperatorPrincipal, Principal, UserPrincipal } from './principal.js';
 import { operatorRules } from './rules/operator.rules.js';
 import { documentRules } from './rules/documents.rules.js';
@@ -21,6 +21,7 @@ type SubjectModels = {
   Tenant: Tenant;
   User: User;
   Membership: Membership;
+  Invitation: Invitation;
   Invoice: Invoice;
   InvoiceLine: InvoiceLine;
   Session: Session;
@@ -40,7 +41,7 @@ type SubjectModels = {
   PlatformAuditEvent: PlatformAuditEvent;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;

@@ -4,6 +4,7 @@ import type { Prisma } from '@benteng/database';
 
 type WhereInputs = {
   Membership: Prisma.MembershipWhereInput;
+  Invitation: Prisma.InvitationWhereInput;
   Invoice: Prisma.InvoiceWhereInput;
   InvoiceLine: Prisma.InvoiceLineWhereInput;
   Session: Prisma.SessionWhereInput;

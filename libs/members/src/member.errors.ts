@@ -5,7 +5,6 @@ export enum MemberErrorCode {
   Forbidden = 'member.forbidden',
   OwnerRequired = 'member.owner_required',
   LastOwner = 'member.last_owner',
-  AlreadyMember = 'member.already_member',
 }
 
 function describe(code: MemberErrorCode): { kind: DomainErrorKind; message: string } {
@@ -18,8 +17,6 @@ function describe(code: MemberErrorCode): { kind: DomainErrorKind; message: stri
       return { kind: 'forbidden', message: 'Only an owner can grant, change or remove the owner role.' };
     case MemberErrorCode.LastOwner:
       return { kind: 'conflict', message: 'A tenant keeps at least one owner.' };
-    case MemberErrorCode.AlreadyMember:
-      return { kind: 'conflict', message: 'This person is already a member.' };
     default:
       return assertUnreachable(code);
   }

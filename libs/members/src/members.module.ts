@@ -1,10 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
+import { InvitationMailer, InvitationTokens, NoInvitationMailer } from './invitation-tokens.js';
+import { InvitationsService } from './invitations.service.js';
 import { MembersService } from './members.service.js';
 
 @Module({
   imports: [AuthModule],
-  providers: [MembersService],
-  exports: [MembersService],
+  // A deployment with a mailer replaces NoInvitationMailer here (libs/members/src/invitation-tokens.ts).
+  providers: [MembersService, InvitationsService, InvitationTokens, { provide: InvitationMailer, useClass: NoInvitationMailer }],
+  exports: [MembersService, InvitationsService],
 })
 export class MembersModule {}

@@ -4,7 +4,7 @@ import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { RevocationStore, type RequestMeta } from '@benteng/auth';
 import { accessibleWhere, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { keysetWhere, Prisma, PrismaService, TenantDatabase, type Keyset, type MembershipRole, type TenantTx } from '@benteng/database';
+import { keysetWhere, Prisma, TenantDatabase, type Keyset, type MembershipRole, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { MemberError, MemberErrorCode } from './member.errors.js';
 
@@ -28,12 +28,12 @@ const view = (m: MemberRow): MemberView => ({ id: m.id, email: m.user.email, dis
  * Tenant administration on /v1: who belongs to the tenant and with which role. Beyond the CASL
  * rules (only owners and admins manage members): an admin cannot grant, change or remove the
  * owner role; the last owner stays; a role change or removal ends the member's sessions at once.
+ * Nobody is added here: a membership starts when an invitee accepts (InvitationsService, issue 14).
  */
 @Injectable()
 export class MembersService {
   constructor(
     private readonly db: TenantDatabase,
-    private readonly prisma: PrismaService,
     private readonly revocations: RevocationStore,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
@@ -50,23 +50,6 @@ export class MembersService {
       }),
     );
     return rows.map(view);
-  }
-
-  async add(scope: Scope, input: { email: string; displayName: string; role: MembershipRole }, meta: RequestMeta): Promise<MemberView> {
-    this.assertMayGrant(scope, input.role);
-    // Users are global: finding or creating one by email is a named cross-tenant function.
-    const [row] = await this.prisma.client.$queryRaw<{ id: string }[]>`SELECT auth_find_or_create_user(${input.email.trim().toLowerCase()}, ${input.displayName}) AS id`;
-    const userId = row!.id;
-    try {
-      return await this.db.run(scope, async (tx) => {
-        const created = await tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role, displayName: input.displayName }, select: MEMBER_SELECT });
-        await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.added', created.id, meta), data: { role: input.role } });
-        return view(created);
-      });
-    } catch (error) {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new MemberError(MemberErrorCode.AlreadyMember);
-      throw error;
-    }
   }
 
   async changeRole(scope: Scope, membershipId: string, role: MembershipRole, meta: RequestMeta): Promise<MemberView> {

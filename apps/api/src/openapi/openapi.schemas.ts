@@ -1,4 +1,5 @@
 import { EXPORT_EXTRA_ERRORS, EXPORT_RESPONSE_SCHEMAS, EXPORT_SUCCESS_BODIES } from '../public/export.response.js';
+import { INVITATION_EXTRA_ERRORS, INVITATION_RESPONSE_SCHEMAS, INVITATION_SUCCESS_BODIES } from '../public/invitation.response.js';
 import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
 import { SECURITY_BLOCK_RESPONSE_SCHEMAS, SECURITY_BLOCK_SUCCESS_BODIES } from '../public/security-block.response.js';
 import { WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS, WEBHOOK_ENDPOINT_SUCCESS_BODIES } from '../public/webhook-endpoint.response.js';
@@ -120,6 +121,7 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
   ...EXPORT_RESPONSE_SCHEMAS,
   ...WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS,
+  ...INVITATION_RESPONSE_SCHEMAS,
 };
 
 /** A success body: a JSON schema, or raw bytes of the stored type (document downloads). */
@@ -140,7 +142,6 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   'SessionsController.list': { json: 'SessionList' },
   'SessionsController.revoke': { none: true },
   'MembersController.list': { json: 'MemberList' },
-  'MembersController.add': { json: 'Member' },
   'MembersController.changeRole': { json: 'Member' },
   'MembersController.remove': { none: true },
   'InvoicesController.list': { json: 'InvoicePage' },
@@ -169,6 +170,7 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   ...SECURITY_BLOCK_SUCCESS_BODIES,
   ...EXPORT_SUCCESS_BODIES,
   ...WEBHOOK_ENDPOINT_SUCCESS_BODIES,
+  ...INVITATION_SUCCESS_BODIES,
 };
 
 /** Errors only some routes raise beyond what their declarations imply (credentials, throttling). */
@@ -176,4 +178,5 @@ export const EXTRA_ERRORS: Record<string, number[]> = {
   'AuthController.login': [401, 429],
   'AuthController.refresh': [401, 429],
   ...EXPORT_EXTRA_ERRORS,
+  ...INVITATION_EXTRA_ERRORS,
 };

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Query } from '@nestjs/common';
 import type { RequestMeta } from '@benteng/auth';
 import { MembersService, type MemberView } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
@@ -6,11 +6,12 @@ import { Authorize } from '../http/access.decorator.js';
 import { decodeCursor, nextCursor } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
 import { PageQuery } from './dto/page.dto.js';
-import { AddMemberDto, ChangeRoleDto } from './dto/auth.dto.js';
+import { ChangeRoleDto } from './dto/auth.dto.js';
 
 /** Members per page when the client does not say (at most 100, PageQuery). */
 const MEMBERS_PAGE = 50;
 
+/** Members join through invitations (invitations.controller.ts): there is no route that adds one. */
 @Controller('v1/members')
 export class MembersController {
   constructor(private readonly members: MembersService) {}
@@ -21,14 +22,8 @@ export class MembersController {
     // Paged like every other list: a tenant's membership grows without bound (API4, found by
     // test/security/resource-limits.spec.ts, which checks every list's page cap).
     const limit = query.limit ?? MEMBERS_PAGE;
-    const items = await this.members.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}) });
+    const items = await this.members.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
     return { items, nextCursor: nextCursor(items, limit, 'createdAt') };
-  }
-
-  @Post()
-  @Authorize('create', 'Membership')
-  add(@CurrentScope() scope: Scope, @Body() body: AddMemberDto, @Meta() meta: RequestMeta): Promise<MemberView> {
-    return this.members.add(scope, body, meta);
   }
 
   @Patch(':id')

@@ -12,6 +12,7 @@ import { SingleFileUploadInterceptor } from '../http/multipart-upload.js';
 import { AuthController } from './auth.controller.js';
 import { DocumentsController } from './documents.controller.js';
 import { ExportsController } from './exports.controller.js';
+import { InvitationsController } from './invitations.controller.js';
 import { InvoicesController } from './invoices.controller.js';
 import { InvoiceResponses } from './invoice.response.js';
 import { MeController } from './me.controller.js';
@@ -32,6 +33,7 @@ import { WellKnownController } from './well-known.controller.js';
     MeController,
     SessionsController,
     MembersController,
+    InvitationsController,
     InvoicesController,
     TicketsController,
     DocumentsController,

@@ -11,5 +11,7 @@ export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principa
   can('update', 'User', { id: principal.userId });
   if (principal.role === 'owner' || principal.role === 'admin') {
     can(['create', 'update', 'delete'], 'Membership', { tenantId });
+    // Invitations are how a membership starts: the invitee's consent attaches them (issue 14).
+    can(['create', 'read', 'update'], 'Invitation', { tenantId });
   }
 }

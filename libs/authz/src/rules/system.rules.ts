@@ -4,7 +4,8 @@ import type { SystemPrincipal } from '../principal.js';
 /**
  * System principals act for the application inside one tenant and get only what their job needs:
  * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log; `partner-auth`
- * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for.
+ * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for;
+ * `invitations` turns an accepted invitation into a membership.
  */
 export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: SystemPrincipal }): void {
   switch (principal.name) {
@@ -55,6 +56,13 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       can('read', 'Session', { tenantId });
       can('read', 'PartnerClient', { tenantId });
       can('read', 'PartnerApiKey', { tenantId });
+      return;
+    case 'invitations':
+      // Acceptance: the invitee is not a member yet, so no user rule applies. The invitation's own
+      // tenant, one pending invitation, the membership it becomes, and the record of it.
+      can(['read', 'update'], 'Invitation', { tenantId });
+      can(['create', 'read'], 'Membership', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
       return;
     case 'security':
       // The abuse detector records the blocks it places, audits them and notifies tenant admins.

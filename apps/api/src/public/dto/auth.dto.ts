@@ -44,20 +44,6 @@ export class ChangePasswordDto {
   newPassword!: string;
 }
 
-export class AddMemberDto {
-  @IsEmail({}, { message: 'must be an email address' })
-  @MaxLength(254)
-  email!: string;
-
-  @IsString()
-  @MinLength(1)
-  @MaxLength(120)
-  displayName!: string;
-
-  @IsIn(ROLES)
-  role!: MembershipRole;
-}
-
 export class ChangeRoleDto {
   @IsIn(ROLES)
   role!: MembershipRole;
