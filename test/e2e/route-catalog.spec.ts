@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { definePlatformAbility, OPERATOR_ROLES } from '@benteng/authz';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Every route of the API with the access it declares. A new route, or a change to who may call
@@ -29,9 +30,18 @@ describe('route catalog', () => {
       const strays = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth !== 'public-jwt' && r.access?.auth !== 'none');
       expect(strays).toEqual([]);
       const publicOnV1 = listRoutes(api.app).filter((r) => r.surface === 'public' && r.access?.auth === 'none').map((r) => `${r.method} ${r.path}`);
-      // Unauthenticated /v1 routes are few and deliberate: login, refresh, the API description, and
-      // an export's signed download link (its HMAC, bound to tenant, export, user and expiry, is the credential).
-      expect(publicOnV1).toEqual(['POST /v1/auth/login', 'POST /v1/auth/refresh', 'GET /v1/docs', 'GET /v1/docs/:asset', 'GET /v1/exports/:id/file', 'GET /v1/openapi.json']);
+      // Unauthenticated /v1 routes are few and deliberate: login, refresh, the API description, an
+      // export's signed download link (its HMAC, bound to tenant, export, user and expiry, is the
+      // credential) and registering through an invitation (its single-use token is the credential).
+      expect(publicOnV1).toEqual([
+        'POST /v1/auth/login',
+        'POST /v1/auth/refresh',
+        'GET /v1/docs',
+        'GET /v1/docs/:asset',
+        'GET /v1/exports/:id/file',
+        'POST /v1/invitations/register',
+        'GET /v1/openapi.json',
+      ]);
     } finally {
       await api.close();
     }
@@ -60,9 +70,34 @@ describe('route catalog', () => {
       expect(column['POST /v1/auth/login']).toBe('auth');
       expect(column['POST /v1/auth/refresh']).toBe('auth');
       expect(column['POST /partner/oauth/token']).toBe('auth');
+      expect(column['POST /v1/invitations/accept']).toBe('auth');
+      expect(column['POST /v1/invitations/register']).toBe('auth');
+      expect(column['POST /v1/invitations']).toBe('write');
       expect(column['GET /v1/tickets/search']).toBe('search');
     } finally {
       await api.close();
+    }
+  });
+
+  it(tag('INPUT-VALIDATION', 'validates the query of every route, on both listeners: through a query DTO, or none at all and then every key is refused'), async () => {
+    for (const build of [buildApi, buildInternalApi]) {
+      const api = await build();
+      try {
+        const routes = listRoutes(api.app);
+        // A single `@Query('key')` or an untyped `@Query()` reaches the handler unvalidated: every
+        // query parameter goes through a DTO (the ValidationPipe refuses unknown keys), and a route
+        // without one refuses any key (UnexpectedBodyInterceptor; test/security/query-validation.spec.ts).
+        expect(routes.filter((r) => r.query === 'unvalidated').map((r) => `${r.method} ${r.path}`)).toEqual([]);
+        // Paging is the same everywhere: a cursor never comes without a page size (PageQuery).
+        const paged = routes.filter((r) => typeof r.query === 'object' && r.query?.params.includes('cursor'));
+        expect(paged.filter((r) => typeof r.query === 'object' && !r.query?.params.includes('limit')).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+        const publicApp = build === buildApi;
+        const known = ['GET /partner/v1/invoices', 'GET /v1/invoices', 'GET /v1/members'];
+        expect(paged.map((r) => `${r.method} ${r.path}`).filter((l) => known.includes(l)).sort()).toEqual(publicApp ? known : []);
+        expect(publicApp ? routes.find((r) => r.method === 'GET' && r.path === '/v1/partner-clients/:id/keys')?.query : null, 'the route of issue 14 takes no query').toBeNull();
+      } finally {
+        await api.close();
+      }
     }
   });
 

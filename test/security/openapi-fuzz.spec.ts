@@ -11,7 +11,7 @@ import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
 import { tag } from './support/controls.js';
-import { answerViolations, bodyOf, fuzzSeed, invalidBodyArb, operationsOf, resolve, validArb, type OpenApiDoc, type OperationEntry, type Parameter } from './support/fuzz-schema.js';
+import { answerViolations, bodyOf, cursorArb, fuzzSeed, invalidBodyArb, operationsOf, resolve, validArb, type OpenApiDoc, type OperationEntry, type Parameter } from './support/fuzz-schema.js';
 
 /**
  * Property-based fuzzing from the OpenAPI documents the API publishes: /v1/openapi.json,
@@ -19,7 +19,7 @@ import { answerViolations, bodyOf, fuzzSeed, invalidBodyArb, operationsOf, resol
  * /internal/v1/openapi.json. For every operation, fast-check derives requests from the operation's
  * parameters and request-body schema, both valid-shaped and mutated (wrong types, unknown and
  * prototype keys, overlong strings, huge arrays, deep nesting, arbitrary unicode in paths, queries
- * and headers), sent with a credential that reaches the handlers: the tenant owner's access token,
+ * and headers; undocumented and repeated query keys; crafted pagination cursors), sent with a credential that reaches the handlers: the tenant owner's access token,
  * a partner API key with every scope, a signed request of a platform-admin operator.
  *
  * Properties of every answer: never a 5xx; every 4xx/5xx is application/problem+json whose
@@ -106,8 +106,24 @@ const anyText = fc.oneof(
 
 const valueText = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value) ?? '');
 
-/** A value for a parameter: valid-shaped for its schema, or any text. */
-const paramArb = (doc: OpenApiDoc, p: Parameter): fc.Arbitrary<string> => fc.oneof({ weight: 2, arbitrary: validArb(doc, p.schema).map(valueText) }, { weight: 1, arbitrary: anyText });
+/** A value for a parameter: valid-shaped for its schema, or any text (a cursor: also a crafted one, issue 14). */
+const paramArb = (doc: OpenApiDoc, p: Parameter): fc.Arbitrary<string> =>
+  p.in === 'query' && p.name === 'cursor'
+    ? fc.oneof({ weight: 4, arbitrary: cursorArb }, { weight: 1, arbitrary: anyText })
+    : fc.oneof({ weight: 2, arbitrary: validArb(doc, p.schema).map(valueText) }, { weight: 1, arbitrary: anyText });
+
+/**
+ * Query entries beyond the documented ones: none mostly, else an undocumented key (a paging key on
+ * a route that does not page, a prototype key, arbitrary text) or a documented key given twice.
+ */
+const extraQueryArb = (documented: string[]): fc.Arbitrary<[string, string][]> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant<[string, string][]>([]) },
+    {
+      weight: 2,
+      arbitrary: fc.array(fc.tuple(fc.oneof(fc.constantFrom('cursor', 'limit', 'sort', 'foo', 'tenantId', '__proto__', 'constructor', ...documented), fc.string({ maxLength: 12 })), anyText), { minLength: 1, maxLength: 3 }),
+    },
+  );
 
 const MULTIPART_BOUNDARY = `----fuzz${randomBytes(6).toString('hex')}`;
 function multipart(fields: Record<string, string>, fileName: string, content: string): Buffer {
@@ -134,13 +150,18 @@ function requestArb(doc: OpenApiDoc, entry: OperationEntry): fc.Arbitrary<Sent> 
             contentType: `multipart/form-data; boundary=${MULTIPART_BOUNDARY}`,
           }))
       : fc.oneof(validArb(doc, body.schema), invalidBodyArb(doc, body.schema), fc.jsonValue({ maxDepth: 4 })).map((v) => ({ payload: JSON.stringify(v) ?? 'null', contentType: 'application/json' }));
-  return fc.tuple(paramsArb, bodyArb).map(([values, b]) => {
+  const documented = params.filter((p) => p.in === 'query').map((p) => p.name);
+  // On a paged route, half the requests carry the cursor as their only query parameter, so a bad
+  // cursor is not hidden behind another parameter's refusal.
+  const cursorOnly = documented.includes('cursor') ? fc.boolean() : fc.constant(false);
+  return fc.tuple(paramsArb, bodyArb, extraQueryArb(documented), cursorOnly).map(([values, b, extra, onlyCursor]) => {
     let path = entry.path;
     const query = new URLSearchParams();
+    if (!onlyCursor) for (const [key, value] of extra) query.append(key, value);
     const headers: Record<string, string> = {};
     for (const p of params) {
       const value = values[`${p.in}:${p.name}`];
-      if (value === undefined) continue;
+      if (value === undefined || (onlyCursor && p.in === 'query' && p.name !== 'cursor')) continue;
       if (p.in === 'path') path = path.replace(`{${p.name}}`, pct(value) || '%20');
       else if (p.in === 'query') query.append(p.name, value);
       else headers[p.name.toLowerCase()] = value;

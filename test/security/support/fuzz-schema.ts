@@ -207,6 +207,87 @@ export function wrongTypes(doc: OpenApiDoc, raw: Schema): unknown[] {
   return schema.nullable ? wrong : [...wrong, null];
 }
 
+/**
+ * Values a nested object, or an array of nested objects, must refuse whatever the schema's other
+ * rules say (issue 14: `customer: []` was a 500, `filters: []` was silently dropped): for an object,
+ * an empty and a one-element array, text, a number, a boolean and null; for an array of objects, an
+ * object with index keys in its place and elements that are arrays, text, numbers or null. Empty
+ * for any other schema.
+ */
+export function structuralWrongs(doc: OpenApiDoc, raw: Schema): unknown[] {
+  const schema = resolve(doc, raw);
+  const type = typeOf(schema);
+  if (type === 'object') return [[], [sampleValid(doc, schema)], 'x', 1, true, null];
+  if (type === 'array' && typeOf(resolve(doc, schema.items)) === 'object') {
+    const item = sampleValid(doc, schema.items);
+    return [{ 0: item }, [[]], [[item]], ['x'], [1], [null], [item, []]];
+  }
+  return [];
+}
+
+/** A cursor made of any JSON text. */
+const cursorOfText = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
+const cursorOf = (value: unknown): string => cursorOfText(JSON.stringify(value));
+
+/**
+ * Cursors no list ever issued (issue 14: a null value or a date outside PostgreSQL's range was a
+ * 500 on every paged route), each to be refused with 400 `pagination.invalid_cursor` by every paged
+ * route with its default sort: null values, dates outside the range or not in the API's form,
+ * wrong types, missing and extra keys, not an object, huge, not base64url, and the value of another
+ * sort field.
+ */
+export function craftedCursors(): { name: string; cursor: string }[] {
+  const id = randomUUID();
+  const at = '2026-01-02T03:04:05.678Z';
+  const valid = cursorOf({ v: at, id });
+  const flipped = valid.slice(0, -1) + (valid.at(-1) === 'A' ? 'B' : 'A');
+  return [
+    { name: 'a null value', cursor: cursorOf({ v: null, id }) },
+    { name: 'a null id', cursor: cursorOf({ v: at, id: null }) },
+    { name: 'a date before year 1 (outside PostgreSQL)', cursor: cursorOf({ v: '-010000-01-01T00:00:00.000Z', id }) },
+    { name: 'year 0', cursor: cursorOf({ v: '0000-01-01T00:00:00.000Z', id }) },
+    { name: 'the largest JavaScript date', cursor: cursorOf({ v: '+275760-09-13T00:00:00.000Z', id }) },
+    { name: 'February 30', cursor: cursorOf({ v: '2026-02-30T00:00:00.000Z', id }) },
+    { name: 'a leap second', cursor: cursorOf({ v: '2026-12-31T23:59:60.000Z', id }) },
+    { name: 'a date without time', cursor: cursorOf({ v: '2026-01-02', id }) },
+    { name: 'a date in another offset', cursor: cursorOf({ v: '2026-01-02T03:04:05.678+07:00', id }) },
+    { name: 'text where a date belongs (another sort field)', cursor: cursorOf({ v: 'INV-0001', id }) },
+    { name: 'U+0000 in the value', cursor: cursorOf({ v: 'a\u0000b', id }) },
+    { name: 'a number value', cursor: cursorOf({ v: 1_700_000_000_000, id }) },
+    { name: 'a boolean value', cursor: cursorOf({ v: true, id }) },
+    { name: 'an object value', cursor: cursorOf({ v: { $gt: at }, id }) },
+    { name: 'an array value', cursor: cursorOf({ v: [at], id }) },
+    { name: 'an id that is not a uuid', cursor: cursorOf({ v: at, id: "x' OR '1'='1" }) },
+    { name: 'a number id', cursor: cursorOf({ v: at, id: 42 }) },
+    { name: 'an extra key', cursor: cursorOf({ v: at, id, tenantId: randomUUID() }) },
+    { name: 'a __proto__ key', cursor: cursorOfText(`{"v":"${at}","id":"${id}","__proto__":{"polluted":true}}`) },
+    { name: 'no value', cursor: cursorOf({ id }) },
+    { name: 'no id', cursor: cursorOf({ v: at }) },
+    { name: 'an empty object', cursor: cursorOf({}) },
+    { name: 'an array', cursor: cursorOf([at, id]) },
+    { name: 'JSON null', cursor: cursorOf(null) },
+    { name: 'a JSON string', cursor: cursorOf('x') },
+    { name: 'a JSON number', cursor: cursorOf(1) },
+    { name: 'not JSON', cursor: cursorOfText('{"v":') },
+    { name: 'invalid UTF-8', cursor: Buffer.concat([Buffer.from(`{"v":"${at}","id":"${id}","x":"`), INVALID_UTF8, Buffer.from('"}')]).toString('base64url') },
+    { name: 'a lone surrogate', cursor: cursorOfText(`{"v":"\\ud800","id":"${id}"}`) },
+    { name: 'huge (257 characters)', cursor: 'A'.repeat(257) },
+    { name: 'huge (5,000 characters)', cursor: cursorOf({ v: at, id, pad: 'x'.repeat(3_700) }) },
+    { name: 'empty', cursor: '' },
+    { name: 'not base64url', cursor: 'not a cursor!' },
+    { name: 'standard base64 with padding', cursor: Buffer.from(JSON.stringify({ v: at, id })).toString('base64') },
+    { name: 'non-canonical base64url (padding bits set)', cursor: flipped },
+  ];
+}
+
+/** A cursor for the fuzzer: a crafted one, one of any JSON value, or any text. */
+export const cursorArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...craftedCursors().map((c) => c.cursor)) },
+  { weight: 2, arbitrary: fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => cursorOf({ v: d.toISOString(), id: randomUUID() })) },
+  { weight: 1, arbitrary: fc.record({ v: fc.jsonValue({ maxDepth: 2 }), id: fc.oneof(fc.uuid(), fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] }).map(cursorOf) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 80 }).map(cursorOfText) },
+);
+
 /** A string one character longer than the schema allows (or absurdly long where it sets no limit). */
 export const overlong = (schema: Schema): string => 'x'.repeat((schema.maxLength ?? 100_000) + 1);
 
@@ -232,6 +313,8 @@ export function invalidBodyArb(doc: OpenApiDoc, raw: Schema): fc.Arbitrary<unkno
   for (const [name, prop] of props) {
     const resolved = resolve(doc, prop);
     options.push(withProp(name, fc.constantFrom(...wrongTypes(doc, resolved))));
+    const structural = structuralWrongs(doc, resolved);
+    if (structural.length > 0) options.push(withProp(name, fc.constantFrom(...structural)));
     if (typeOf(resolved) === 'string' && !resolved.enum) options.push(withProp(name, fc.constant(overlong(resolved))));
     if (resolved.enum) options.push(withProp(name, fc.constantFrom(`${String(resolved.enum[0])}\u200b`, String(resolved.enum[0]).toUpperCase() + 'X', '')));
     if (typeOf(resolved) === 'array') options.push(withProp(name, fc.constant(Array.from({ length: (resolved.maxItems ?? 10_000) + 1 }, () => sampleValid(doc, resolved.items)))));

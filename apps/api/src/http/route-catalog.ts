@@ -1,6 +1,8 @@
 import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { getMetadataStorage } from 'class-validator';
 import type { Sensitivity } from '@benteng/security';
 import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 
@@ -16,6 +18,28 @@ export interface RouteEntry {
   access: RouteAccess | null;
   /** The rate-limit column the route is counted in (declared with @RateLimit, else by method). */
   rateLimit: Sensitivity;
+  /**
+   * How the handler reads the query string: through a DTO the ValidationPipe enforces (its name and
+   * parameters), not at all (null: UnexpectedBodyInterceptor refuses every query key), or another
+   * way that nothing validates (a single `@Query('key')`, an untyped object): 'unvalidated', which
+   * test/e2e/route-catalog.spec.ts refuses.
+   */
+  query: { dto: string; params: string[] } | null | 'unvalidated';
+}
+
+/** The query a handler takes, from the router's parameter metadata (see RouteEntry.query). */
+function queryOf(controller: Function, handler: string): RouteEntry['query'] {
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler) ?? {}) as Record<string, { index: number; data?: unknown }>;
+  const types = (Reflect.getMetadata('design:paramtypes', controller.prototype, handler) ?? []) as unknown[];
+  const reads = Object.entries(args).filter(([key]) => key.startsWith(`${RouteParamtypes.QUERY}:`));
+  if (reads.length === 0) return null;
+  const [first, ...rest] = reads;
+  const [, { index, data }] = first!;
+  const type = types[index];
+  if (rest.length > 0 || data !== undefined || typeof type !== 'function') return 'unvalidated';
+  const rules = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false);
+  if (rules.length === 0) return 'unvalidated';
+  return { dto: type.name, params: [...new Set(rules.map((r) => r.propertyName))].sort() };
 }
 
 export function surfaceOf(path: string): Surface {
@@ -66,6 +90,7 @@ export function listRoutes(app: INestApplicationContext): RouteEntry[] {
         handler: name,
         access: reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]) ?? null,
         rateLimit: declared ?? (verb === 'GET' || verb === 'HEAD' ? 'read' : 'write'),
+        query: queryOf(metatype, name),
       });
     }
   }

@@ -30,7 +30,7 @@ export class PartnerInvoicesController {
       limit,
       ...(query.status ? { status: query.status } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'dueDate'].includes(field)) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
     });
     return { items: items.map((i) => partnerInvoiceResponse(i, partner.clientId)), nextCursor: nextCursor(items, limit, field) };
   }

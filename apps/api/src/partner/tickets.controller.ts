@@ -34,7 +34,7 @@ export class PartnerTicketsController {
       ...(query.status ? { status: query.status } : {}),
       ...(query.priority ? { priority: query.priority } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'updatedAt'].includes(field)) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
     });
     return { items: items.map((t) => partnerTicketResponse(t, partner.clientId)), nextCursor: nextCursor(items, limit, field) };
   }

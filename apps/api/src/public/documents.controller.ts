@@ -25,7 +25,7 @@ export class DocumentsController {
     const limit = query.limit ?? DEFAULT_PAGE;
     const items = await this.documents.list(scope, {
       limit,
-      ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}),
       ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}),
       ...(query.ticketId ? { ticketId: query.ticketId } : {}),
     });

@@ -31,7 +31,7 @@ export class InvoicesController {
       limit,
       ...(query.status ? { status: query.status } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'dueDate'].includes(field)) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
     });
     return { items: items.map((i) => this.views.shape(i, user)), nextCursor: nextCursor(items, limit, field) };
   }

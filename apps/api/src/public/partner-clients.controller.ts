@@ -35,7 +35,7 @@ export class PartnerClientsController {
   @Authorize('read', 'PartnerClient')
   async list(@CurrentScope() scope: Scope, @Query() query: ListPartnerClientsQuery): Promise<{ items: PartnerClientResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.partners.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}) });
+    const items = await this.partners.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
     return { items: items.map(partnerClientResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
   }
 

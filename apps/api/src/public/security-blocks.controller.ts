@@ -26,7 +26,7 @@ export class SecurityBlocksController {
     const items = await this.blocks.list(scope, {
       limit,
       ...(query.active ? { active: true } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, 'blockedAt') } : {}),
     });
     const now = this.clock.now();
     return { items: items.map((block) => securityBlockResponse(block, now)), nextCursor: nextCursor(items, limit, 'blockedAt') };

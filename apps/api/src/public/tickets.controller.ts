@@ -29,7 +29,7 @@ export class TicketsController {
       ...(query.priority ? { priority: query.priority } : {}),
       ...(query.assignedToMe ? { assignedToMe: true } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, ['createdAt', 'updatedAt'].includes(field)) } : {}),
+      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
     });
     return { items: items.map((t) => ticketResponse(t, user.userId)), nextCursor: nextCursor(items, limit, field) };
   }

@@ -37,7 +37,7 @@ export class WebhookEndpointsController {
   @Authorize('read', 'WebhookEndpoint')
   async list(@CurrentScope() scope: Scope, @Query() query: ListWebhookEndpointsQuery): Promise<{ items: WebhookEndpointResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.webhooks.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}) });
+    const items = await this.webhooks.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
     return { items: items.map(webhookEndpointResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
   }
 
@@ -121,7 +121,7 @@ export class WebhookEndpointsController {
     @Query() query: ListWebhookDeliveriesQuery,
   ): Promise<{ items: WebhookDeliveryResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.webhooks.listDeliveries(scope, id, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, true) } : {}) });
+    const items = await this.webhooks.listDeliveries(scope, id, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
     return { items: items.map(webhookDeliveryResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
   }
 

@@ -1,6 +1,6 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsObject, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { IsIn, IsUUID, Matches } from 'class-validator';
 import { PAYMENT_EVENT_TYPES, type PaymentEventType } from '@benteng/payments';
+import { NestedObject } from '../../http/nested.decorator.js';
 
 /** What a `payment.succeeded` event says was paid, and to which merchant account. */
 export class PaymentEventDataDto {
@@ -26,8 +26,6 @@ export class PaymentEventDto {
   @IsIn(PAYMENT_EVENT_TYPES)
   type!: PaymentEventType;
 
-  @IsObject()
-  @ValidateNested()
-  @Type(() => PaymentEventDataDto)
+  @NestedObject(() => PaymentEventDataDto)
   data!: PaymentEventDataDto;
 }

@@ -1,6 +1,6 @@
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+import { NestedArray, NestedObject } from '../../http/nested.decorator.js';
 import { InvoiceLineDto } from '../../public/dto/invoice.dto.js';
 import { PageQuery } from '../../public/dto/page.dto.js';
 
@@ -41,8 +41,7 @@ export class PartnerCreateInvoiceDto {
   @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
   currency?: string;
 
-  @ValidateNested()
-  @Type(() => PartnerCustomerDto)
+  @NestedObject(() => PartnerCustomerDto)
   customer!: PartnerCustomerDto;
 
   @IsOptional()
@@ -52,8 +51,7 @@ export class PartnerCreateInvoiceDto {
 
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @ValidateNested({ each: true })
-  @Type(() => PartnerInvoiceLineDto)
+  @NestedArray(() => PartnerInvoiceLineDto)
   lines!: PartnerInvoiceLineDto[];
 }
 

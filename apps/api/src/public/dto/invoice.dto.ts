@@ -1,6 +1,6 @@
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { INVOICE_SORTS, type InvoiceSort } from '@benteng/invoices';
+import { NestedArray, NestedObject } from '../../http/nested.decorator.js';
 import { PageQuery } from './page.dto.js';
 
 const CURRENCIES = Intl.supportedValuesOf('currency');
@@ -52,8 +52,7 @@ export class CreateInvoiceDto {
   @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
   currency?: string;
 
-  @ValidateNested()
-  @Type(() => CustomerDto)
+  @NestedObject(() => CustomerDto)
   customer!: CustomerDto;
 
   @IsOptional()
@@ -63,8 +62,7 @@ export class CreateInvoiceDto {
 
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @ValidateNested({ each: true })
-  @Type(() => InvoiceLineDto)
+  @NestedArray(() => InvoiceLineDto)
   lines!: InvoiceLineDto[];
 }
 
@@ -92,9 +90,7 @@ export class UpdateInvoiceDto {
   @IsIn(CURRENCIES, { message: 'must be an ISO 4217 currency code' })
   currency?: string;
 
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => UpdateCustomerDto)
+  @NestedObject(() => UpdateCustomerDto, { optional: true })
   customer?: UpdateCustomerDto;
 
   @IsOptional()
@@ -102,11 +98,9 @@ export class UpdateInvoiceDto {
   @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date (YYYY-MM-DD)' })
   dueDate?: string | null;
 
-  @IsOptional()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @ValidateNested({ each: true })
-  @Type(() => InvoiceLineDto)
+  @NestedArray(() => InvoiceLineDto, { optional: true })
   lines?: InvoiceLineDto[];
 }
 

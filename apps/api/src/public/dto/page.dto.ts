@@ -1,5 +1,6 @@
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { CURSOR_TEXT, cursorText } from '../../http/pagination.js';
 
 /** `limit` and `cursor`, the same on every list route (class-validator reads inherited rules). */
 export class PageQuery {
@@ -10,8 +11,13 @@ export class PageQuery {
   @Max(100)
   limit?: number;
 
-  /** Opaque: the nextCursor of the previous page. */
+  /**
+   * Opaque: the nextCursor of the previous page. Any other text is 400 `pagination.invalid_cursor`,
+   * the same answer as a well-formed cursor whose content this API did not make (decodeCursor), so
+   * a client has one code to restart from the first page on.
+   */
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,256}$/)
+  @Transform(({ value }) => cursorText(value))
+  @Matches(CURSOR_TEXT)
   cursor?: string;
 }
