@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { decodeJwt } from 'jose';
 import { Clock } from '@benteng/common';
 import type { MembershipRole } from '@benteng/database';
 import { JobQueue } from '@benteng/jobs';
@@ -255,7 +256,7 @@ describe('exports', () => {
     expect(JSON.stringify((await client.call('GET', '/v1/exports', { token: ownerToken })).body)).not.toMatch(new RegExp(`${tenant.id}|${tenant.users.member.id}`));
   });
 
-  it(tag('EXPORT-LINK', 'signs download links bound to tenant, export and user, for a few minutes, checked against the user now'), async () => {
+  it(tag('EXPORT-LINK', 'signs download links bound to tenant, export, user and session, for a few minutes, checked against the user now'), async () => {
     const tenant = await tenantWithLogins('exports-link');
     const b = await tenantWithLogins('exports-link-b');
     await insertNamedInvoices(owner, tenant.id, tenant.users.owner.id, ['PT Tautan']);
@@ -271,6 +272,7 @@ describe('exports', () => {
     expect(url.pathname).toBe(`/v1/exports/${exp.id}/file`);
     expect(url.searchParams.get('tenant')).toBe(tenant.id);
     expect(url.searchParams.get('user')).toBe(tenant.users.member.id);
+    expect(url.searchParams.get('session')).toBe(decodeJwt(memberToken).sid);
 
     // No access token needed; the same bytes and headers as the authenticated route.
     const viaLink = await download(issued.url);
@@ -290,6 +292,7 @@ describe('exports', () => {
     const attempts = {
       tenant: tampered((u) => u.searchParams.set('tenant', other.tenant)),
       user: tampered((u) => u.searchParams.set('user', other.user)),
+      session: tampered((u) => u.searchParams.set('session', randomUUID())),
       expires: tampered((u) => u.searchParams.set('expires', String(Number(u.searchParams.get('expires')) + 60))),
       sig: tampered((u) => u.searchParams.set('sig', `${u.searchParams.get('sig')!.slice(0, 10)}${u.searchParams.get('sig')![10] === 'A' ? 'B' : 'A'}${u.searchParams.get('sig')!.slice(11)}`)),
       export: tampered((u) => (u.pathname = `/v1/exports/${other.export}/file`)),
@@ -317,6 +320,47 @@ describe('exports', () => {
       ['success', { via: 'link', byteSize: viaToken.bytes.length }],
       ['success', { via: 'link', byteSize: viaToken.bytes.length }],
       ['denied', { via: 'link', reason: 'user_not_active_member' }],
+    ]);
+  });
+
+  it(tag('EXPORT-LINK', 'a link ends with the session that minted it: logout, logout-all, password change; another session ending leaves it working'), async () => {
+    const tenant = await tenantWithLogins('exports-link-session');
+    const member = tenant.users.member;
+    const login = async () => (await client.login(member.email, password)).accessToken;
+    const [first, second] = [await login(), await login()];
+    const exp = await requestExport(first, { type: 'invoices', format: 'csv' });
+    await ready(tenant, exp.id);
+    const link = async (accessToken: string) => (arranged(await client.call('POST', `/v1/exports/${exp.id}/download-url`, { token: accessToken }), 200, 'issue link').body as { url: string }).url;
+    const refused = { status: 403, problemJson: true, code: 'export.link_invalid' };
+    const [fromFirst, fromSecond] = [await link(first), await link(second)];
+    expect((await download(fromFirst)).status).toBe(200);
+    expect((await download(fromSecond)).status).toBe(200);
+
+    // The second session logs out: its link ends, the first session's link keeps working.
+    arranged(await client.call('POST', '/v1/auth/logout', { token: second }), 204, 'logout');
+    expect(problemOf(await download(fromSecond))).toEqual(refused);
+    expect((await download(fromFirst)).status).toBe(200);
+
+    // Log out everywhere: every link minted before it ends, within its five minutes.
+    arranged(await client.call('POST', '/v1/auth/logout-all', { token: first }), 204, 'logout-all');
+    expect(problemOf(await download(fromFirst))).toEqual(refused);
+
+    // A password change ends every other session, and with them their links; the changing session's own link lives on.
+    const [third, fourth] = [await login(), await login()];
+    const [fromThird, fromFourth] = [await link(third), await link(fourth)];
+    arranged(await client.call('POST', '/v1/auth/password', { token: fourth, body: { currentPassword: password, newPassword: testPassword() } }), 204, 'change password');
+    expect(problemOf(await download(fromThird))).toEqual(refused);
+    expect((await download(fromFourth)).status).toBe(200);
+
+    const linkEvents = (await auditOf(owner, tenant.id, { subject: `export:${exp.id}`, types: ['export.downloaded'] })).filter((e) => e.data.via === 'link');
+    expect(linkEvents.map((e) => [e.outcome, e.data.reason ?? null])).toEqual([
+      ['success', null],
+      ['success', null],
+      ['denied', 'session_ended'],
+      ['success', null],
+      ['denied', 'session_ended'],
+      ['denied', 'session_ended'],
+      ['success', null],
     ]);
   });
 

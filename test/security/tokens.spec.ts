@@ -188,6 +188,81 @@ describe(tag('AUTHN-ACCESS-TOKEN', 'access tokens on /v1: forged, expired or mea
   });
 });
 
+/**
+ * A surface that verifies JWTs: how to get a genuine token, its audience and TTL, how to present a
+ * token, and what the refusal looks like with the reason the server logged. A new JWT surface is
+ * one more entry, and inherits every attack class below.
+ */
+interface JwtSurface {
+  name: string;
+  audience: () => string;
+  ttl: () => number;
+  /** A genuine token's claims (decoded), of a fresh tenant. */
+  genuine: () => Promise<JWTPayload>;
+  /** Presents the token; `accepted` when the surface served the request, else the logged reason. */
+  present: (token: string) => Promise<{ accepted: boolean; reason?: unknown }>;
+}
+
+const JWT_SURFACES: JwtSurface[] = [
+  {
+    name: '/v1 access token',
+    audience: () => 'benteng-public',
+    ttl: () => config.ACCESS_TOKEN_TTL_S,
+    genuine: async () => (await loggedIn()).claims,
+    async present(token) {
+      const res = await new Caller(api, secrets).me(token);
+      return res.status === 200 ? { accepted: true } : { accepted: false, reason: publicRefusal(res) };
+    },
+  },
+  {
+    name: '/partner/v1 client-credentials token',
+    audience: () => 'benteng-partner',
+    ttl: () => config.PARTNER_TOKEN_TTL_S,
+    genuine: async () => decodeJwt((await partner(await createTenant(owner, 'sec-tokens-life'))).token),
+    async present(token) {
+      const res = await partnerCall(api, 'get', '/partner/v1/invoices', { credential: token });
+      if (res.status === 200) return { accepted: true };
+      expect(refusalOf(res)).toEqual(partnerRefusal);
+      return { accepted: false, reason: logLinesOf(api, res).find((line) => line.event === 'partner.auth_refused')?.detail };
+    },
+  },
+];
+
+/**
+ * The classes of a correctly signed token this deployment would never mint (issue 14): a lifetime
+ * beyond the surface's TTL, an issue time in the future, and an audience that is not exactly the
+ * surface's own string. Each is signed with the real signing key, so only these checks stand in
+ * the way.
+ */
+const LIFETIME_AND_AUDIENCE_ATTACKS: { name: string; reason: string; forge: (claims: JWTPayload, s: JwtSurface, now: number) => JWTPayload }[] = [
+  { name: 'exp - iat one second over the TTL', reason: 'too_long_lived', forge: (c, s, now) => ({ ...c, iat: now, exp: now + s.ttl() + 1 }) },
+  { name: 'a ten-year lifetime', reason: 'too_long_lived', forge: (c, _s, now) => ({ ...c, iat: now, exp: now + 10 * 365 * 86_400 }) },
+  { name: 'iat an hour ahead, exp - iat within the TTL', reason: 'too_long_lived', forge: (c, s, now) => ({ ...c, iat: now + 3600, exp: now + 3600 + s.ttl() }) },
+  { name: 'aud as an array holding only the audience', reason: 'wrong_audience', forge: (c, s) => ({ ...c, aud: [s.audience()] }) },
+  { name: 'aud as an array holding the audience and another', reason: 'wrong_audience', forge: (c, s) => ({ ...c, aud: [s.audience(), 'benteng-internal'] }) },
+  { name: 'aud as an array with the audience second', reason: 'wrong_audience', forge: (c, s) => ({ ...c, aud: ['benteng-other', s.audience()] }) },
+  { name: 'aud missing', reason: 'wrong_audience', forge: ({ aud: _aud, ...c }) => c },
+];
+
+describe(tag('AUTHN-ACCESS-TOKEN', 'every JWT surface: lifetime at most its TTL, aud exactly its audience (generated)'), () => {
+  for (const surface of JWT_SURFACES) {
+    it(`${surface.name}: a re-signed genuine token is accepted, and every lifetime or audience class is refused`, async () => {
+      const claims = await surface.genuine();
+      const key = await privateKey(firstKey);
+      const header = { alg: 'EdDSA', kid: firstKey.kid!, typ: 'at+jwt' };
+      const now = clock.nowSeconds();
+      // The forging works: the same claims, re-signed with a fresh jti and exactly the TTL, pass.
+      const control = await sign({ ...claims, jti: randomUUID(), iat: now, exp: now + surface.ttl() }, header, key);
+      expect(claims.aud).toBe(surface.audience());
+      expect(await surface.present(control)).toEqual({ accepted: true });
+      for (const attack of LIFETIME_AND_AUDIENCE_ATTACKS) {
+        const token = await sign({ ...attack.forge(claims, surface, now), jti: randomUUID() }, header, key);
+        expect({ attack: attack.name, ...(await surface.present(token)) }).toEqual({ attack: attack.name, accepted: false, reason: attack.reason });
+      }
+    });
+  }
+});
+
 describe(tag('AUTHN-REVOCATION', 'revocation on the next request: logout, locked user, ended session, suspended tenant'), () => {
   it('logout: the access token is refused on the next request', async () => {
     const { client, session } = await loggedIn();

@@ -1,13 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { AuditLog } from './audit-log.js';
 import { AuditVerifier } from './audit-verifier.js';
+import { DeferredAuditLog } from './deferred-audit-log.js';
 import { PlatformAuditLog } from './platform-audit-log.js';
 
 /** Global: every feature records security events, so none should have to import this module. */
 @Global()
 @Module({
-  providers: [AuditLog, AuditVerifier],
-  exports: [AuditLog, AuditVerifier],
+  providers: [AuditLog, AuditVerifier, DeferredAuditLog],
+  exports: [AuditLog, AuditVerifier, DeferredAuditLog],
 })
 export class AuditModule {}
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { AppConfig } from '@benteng/config';
-import { Clock } from '@benteng/common';
+import { Clock, minted } from '@benteng/common';
 import type { MembershipRole } from '@benteng/database';
 import { SIGNING_ALGORITHMS, SigningKeys, type SigningKey } from './signing-keys.js';
 
@@ -32,7 +32,7 @@ export interface PartnerAccessClaims {
   iat: number;
 }
 
-export type TokenRejection = 'malformed' | 'unknown_key' | 'bad_algorithm' | 'bad_signature' | 'expired' | 'wrong_audience' | 'wrong_issuer' | 'bad_claims';
+export type TokenRejection = 'malformed' | 'unknown_key' | 'bad_algorithm' | 'bad_signature' | 'expired' | 'wrong_audience' | 'wrong_issuer' | 'bad_claims' | 'too_long_lived';
 
 export class AccessTokenError extends Error {
   constructor(readonly reason: TokenRejection) {
@@ -86,11 +86,11 @@ export class AccessTokens {
       .setExpirationTime(exp)
       .setJti(crypto.randomUUID())
       .sign(key.privateKey);
-    return { token, expiresAt: new Date(exp * 1000) };
+    return { token: minted('access token', token), expiresAt: new Date(exp * 1000) };
   }
 
   async verify(token: string): Promise<AccessClaims> {
-    const payload = await this.verifyFor(token, PUBLIC_AUDIENCE);
+    const payload = await this.verifyFor(token, PUBLIC_AUDIENCE, this.config.ACCESS_TOKEN_TTL_S);
     const { sub, tid, sid, role, exp, iat } = payload as Partial<AccessClaims>;
     if (!sub || !UUID.test(sub) || !tid || !UUID.test(tid) || !sid || !UUID.test(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
       throw new AccessTokenError('bad_claims');
@@ -115,11 +115,11 @@ export class AccessTokens {
       .setExpirationTime(iat + expiresIn)
       .setJti(crypto.randomUUID())
       .sign(key.privateKey);
-    return { token, expiresIn };
+    return { token: minted('partner access token', token), expiresIn };
   }
 
   async verifyPartner(token: string): Promise<PartnerAccessClaims> {
-    const payload = await this.verifyFor(token, PARTNER_AUDIENCE);
+    const payload = await this.verifyFor(token, PARTNER_AUDIENCE, this.config.PARTNER_TOKEN_TTL_S);
     const { sub, client_id: clientId, tid, scope, exp, iat } = payload as { sub?: string; client_id?: unknown; tid?: unknown; scope?: unknown; exp?: number; iat?: number };
     const scopes = typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined;
     if (!sub || !UUID.test(sub) || clientId !== sub || typeof tid !== 'string' || !UUID.test(tid) || !scopes || !scopes.every((s) => SCOPE_TOKEN.test(s)) || !exp || !iat) {
@@ -128,7 +128,14 @@ export class AccessTokens {
     return { sub, client_id: sub, tid, scope: scopes, exp, iat };
   }
 
-  private async verifyFor(token: string, audience: string): Promise<Record<string, unknown>> {
+  /**
+   * `maxLifetimeS` is the TTL this deployment issues the kind of token with: a token claiming a
+   * longer life (exp - iat), or issued in the future (so living longer from now), was not minted by
+   * this configuration, whatever its signature says (a minting bug, a key used elsewhere, an older
+   * and longer TTL). `aud` must be exactly this surface's audience as a string: jose accepts an
+   * array that merely contains it, which would make one token valid on several surfaces.
+   */
+  private async verifyFor(token: string, audience: string, maxLifetimeS: number): Promise<Record<string, unknown>> {
     const cacheKey = `${audience} ${token}`;
     const cached = this.verified.get(cacheKey);
     if (cached) {
@@ -156,6 +163,7 @@ export class AccessTokens {
         currentDate: this.clock.now(),
         requiredClaims: ['sub', 'exp', 'iat'],
       });
+      lifetimeAndAudience(payload, audience, maxLifetimeS, this.clock.nowSeconds());
       this.remember(cacheKey, kid!, key, payload);
       return payload;
     } catch (error) {
@@ -169,6 +177,18 @@ export class AccessTokens {
     if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(cacheKey, { kid, key, exp: payload.exp, ...(payload.nbf === undefined ? {} : { nbf: payload.nbf }), payload: Object.freeze(payload) });
   }
+}
+
+/**
+ * Checks jose does not make (see `verifyFor`). `iat` may be ahead of this clock by at most
+ * ISSUED_AT_SKEW_S, for instances whose clocks differ slightly; exp - iat gets no leeway.
+ */
+const ISSUED_AT_SKEW_S = 5;
+function lifetimeAndAudience(payload: JWTPayload, audience: string, maxLifetimeS: number, nowS: number): void {
+  if (typeof payload.aud !== 'string' || payload.aud !== audience) throw new AccessTokenError('wrong_audience');
+  const { iat, exp } = payload;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp)) throw new AccessTokenError('bad_claims');
+  if (iat > nowS + ISSUED_AT_SKEW_S || exp - iat > maxLifetimeS) throw new AccessTokenError('too_long_lived');
 }
 
 function rejection(error: unknown): TokenRejection {

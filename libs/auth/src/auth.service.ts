@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { AuditLog, type AuditEntry } from '@benteng/audit';
+import { AuditLog, DeferredAuditLog, type AuditEntry } from '@benteng/audit';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { PrismaService, TenantDatabase, type MembershipRole, type TenantStatus, type UserStatus } from '@benteng/database';
@@ -49,7 +49,7 @@ const truncate = (value: string | undefined, max: number) => (value && value.len
  * transaction as the `system:auth` principal or as the user, and is audited in that tenant.
  */
 @Injectable()
-export class AuthService implements OnModuleInit {
+export class AuthService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly prisma: PrismaService,
     private readonly db: TenantDatabase,
@@ -59,11 +59,20 @@ export class AuthService implements OnModuleInit {
     private readonly revocations: RevocationStore,
     private readonly throttle: LoginThrottle,
     private readonly audit: AuditLog,
+    private readonly failureAudit: DeferredAuditLog,
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(AuthService.name);
+  }
+
+  /**
+   * Failed logins still being recorded are written before the database goes: this module is torn
+   * down before the global ones (PrismaService), whose order among themselves Nest does not fix.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.failureAudit.onModuleDestroy();
   }
 
   async onModuleInit(): Promise<void> {
@@ -109,14 +118,22 @@ export class AuthService implements OnModuleInit {
       const entries: AuditEntry[] = [{ ...base, type: 'auth.login', outcome: 'failure', data: { reason: failure ?? 'unknown' } }];
       // The start of a block is a security event of its own (once per block, not per refusal).
       if (throttled.blocked) entries.push({ ...base, type: 'auth.rate_limited', outcome: 'denied', data: { limit: throttled.blocked, blockSeconds: throttled.blockS } });
-      for (const entry of entries) {
-        if (auditTenant) await this.audit.recordFor(auditTenant, entry);
-        else this.logger.warn({ event: entry.type, outcome: entry.outcome, ...entry.data, account: emailDigest(email), ip: meta.ip, requestId: meta.requestId }, 'login failed');
-      }
+      // Issue 14: every failure answers without waiting for its audit write. Awaiting the insert for
+      // known accounts only (an unknown email has no tenant to write in) made their 401 about 4 ms
+      // slower, which told which emails have accounts. Same hash work (above), same throttle
+      // calls, same deferral: nothing on this path depends on whether the account exists.
+      await this.failureAudit.defer({
+        tenantId: auditTenant ?? undefined,
+        entries,
+        untenanted: (entry) =>
+          this.logger.warn({ event: entry.type, outcome: entry.outcome, ...entry.data, account: emailDigest(email), ip: meta.ip, requestId: meta.requestId }, 'login failed'),
+      });
       throw new AuthError(AuthErrorCode.InvalidCredentials);
     }
 
     await this.throttle.recordSuccess({ account: email, ip: meta.ip });
+    // The tenant's failed attempts still being recorded come first in its chain.
+    await this.failureAudit.settled(membership.tenant_id);
     return this.startSession(membership.tenant_id, user.user_id, membership.role, meta, 'auth.login');
   }
 
@@ -140,13 +157,18 @@ export class AuthService implements OnModuleInit {
   }
 
   async refresh(token: string, meta: RequestMeta): Promise<TokenPair> {
+    // The address's refresh failures throttle the failures, not the people behind it: a valid
+    // refresh token is still honoured at a throttled address (an office where one client presents
+    // garbage must not end everyone's sessions), and anything else gets 429 there instead of 401.
+    // A malformed token costs nothing; a well-formed one one lookup, as it would anyway.
     const gate = await this.throttle.checkRefresh(meta.ip);
-    if (!gate.allowed) throw new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
-    const parsed = this.refreshTokens.parse(token);
-    if (!parsed) {
+    const failed = async (): Promise<AuthError> => {
+      if (!gate.allowed) return new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
       await this.throttle.recordRefreshFailure(meta.ip);
-      throw new AuthError(AuthErrorCode.InvalidRefreshToken);
-    }
+      return new AuthError(AuthErrorCode.InvalidRefreshToken);
+    };
+    const parsed = this.refreshTokens.parse(token);
+    if (!parsed) throw await failed();
     const tenantId = parsed.tenantId;
     const scope = Scope.for(tenantId, { kind: 'system', name: 'auth' });
     const hash = this.refreshTokens.hash(token);
@@ -190,8 +212,7 @@ export class AuthService implements OnModuleInit {
         throw new AuthError(AuthErrorCode.InvalidRefreshToken);
       case 'unknown':
       case 'inactive':
-        await this.throttle.recordRefreshFailure(meta.ip);
-        throw new AuthError(AuthErrorCode.InvalidRefreshToken);
+        throw await failed();
     }
   }
 
@@ -233,12 +254,13 @@ export class AuthService implements OnModuleInit {
 
   async changePassword(scope: Scope, currentSessionId: string, input: { currentPassword: string; newPassword: string }, meta: RequestMeta): Promise<void> {
     const userId = this.userId(scope);
-    const gate = await this.throttle.check({ account: `user:${userId}`, ip: meta.ip });
+    // The caller is signed in: the account's counters apply, not the address's (anonymous spraying).
+    const gate = await this.throttle.check({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
     if (!gate.allowed) throw new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
     const [row] = await this.prisma.client.$queryRaw<{ auth_password_hash: string | null }[]>`SELECT auth_password_hash(${userId}::uuid)`;
     const ok = await this.hasher.verify(row?.auth_password_hash ?? (await this.hasher.dummyHash()), input.currentPassword);
     if (!ok) {
-      await this.throttle.recordFailure({ account: `user:${userId}`, ip: meta.ip });
+      await this.throttle.recordFailure({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
       await this.audit.record(scope, { ...this.entry('auth.password_changed', 'failure', `user:${userId}`, `user:${userId}`, meta), data: { reason: 'wrong_password' } });
       throw new AuthError(AuthErrorCode.WrongPassword);
     }

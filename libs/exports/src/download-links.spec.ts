@@ -10,12 +10,13 @@ const CLAIMS: DownloadLinkClaims = {
   tenantId: '0193b7a0-0000-7000-8000-0000000000a1',
   exportId: '0193b7a0-0000-7000-8000-0000000000e1',
   userId: '0193b7a0-0000-7000-8000-0000000000c1',
+  sessionId: '0193b7a0-0000-7000-8000-0000000000d1',
   expires: NOW + TTL,
 };
 const OTHER = '0193b7a0-0000-7000-8000-0000000000ff';
 
 function presented(claims = CLAIMS, key = KEY): PresentedLink {
-  return { tenant: claims.tenantId, exportId: claims.exportId, user: claims.userId, expires: String(claims.expires), sig: signDownloadLink(key, claims) };
+  return { tenant: claims.tenantId, exportId: claims.exportId, user: claims.userId, session: claims.sessionId, expires: String(claims.expires), sig: signDownloadLink(key, claims) };
 }
 
 describe(tag('EXPORT-LINK', 'download links'), () => {
@@ -25,12 +26,13 @@ describe(tag('EXPORT-LINK', 'download links'), () => {
     expect(sut(KEY, presented(), NOW + TTL, TTL)).toBeNull();
   });
 
-  it('is bound to tenant, export, user and expiry: changing any one refuses it', () => {
+  it('is bound to tenant, export, user, session and expiry: changing any one refuses it', () => {
     const link = presented();
     for (const tampered of [
       { ...link, tenant: OTHER },
       { ...link, exportId: OTHER },
       { ...link, user: OTHER },
+      { ...link, session: OTHER },
       { ...link, expires: String(CLAIMS.expires + 60) },
       { ...link, sig: `${link.sig.slice(0, 20)}${link.sig[20] === 'A' ? 'B' : 'A'}${link.sig.slice(21)}` },
       // The same bytes spelled differently (base64url's unused low bits of the last character).
@@ -56,6 +58,6 @@ describe(tag('EXPORT-LINK', 'download links'), () => {
   it('puts every signed part in the URL', () => {
     const url = new URL(downloadLinkPath(CLAIMS, 'sig'), 'http://x');
     expect(url.pathname).toBe(`/v1/exports/${CLAIMS.exportId}/file`);
-    expect(Object.fromEntries(url.searchParams)).toEqual({ tenant: CLAIMS.tenantId, user: CLAIMS.userId, expires: String(CLAIMS.expires), sig: 'sig' });
+    expect(Object.fromEntries(url.searchParams)).toEqual({ tenant: CLAIMS.tenantId, user: CLAIMS.userId, session: CLAIMS.sessionId, expires: String(CLAIMS.expires), sig: 'sig' });
   });
 });

@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { RevocationStore } from '@benteng/auth';
+import { minted } from '@benteng/common';
 import { AppConfig, derivedKey } from '@benteng/config';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -7,11 +9,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SIG = /^[A-Za-z0-9_-]{43}$/;
 const EXPIRES = /^[1-9]\d{0,11}$/;
 
-/** What a download link is bound to: one export of one tenant, for one user, until one second. */
+/**
+ * What a download link is bound to: one export of one tenant, for one user and the login session
+ * that asked for it, until one second.
+ */
 export interface DownloadLinkClaims {
   tenantId: string;
   exportId: string;
   userId: string;
+  /** The session of the access token that minted the link: the link ends with it (issue 14). */
+  sessionId: string;
   /** Unix seconds. */
   expires: number;
 }
@@ -21,16 +28,18 @@ export interface PresentedLink {
   tenant: string;
   exportId: string;
   user: string;
+  session: string;
   expires: string;
   sig: string;
 }
 
 /**
- * The signed material: a version tag, then tenant, export, user and expiry. Every part is a
- * lowercase UUID or a decimal number, so no part can run into the next one.
+ * The signed material: a version tag, then tenant, export, user, session and expiry. Every part is
+ * a lowercase UUID or a decimal number, so no part can run into the next one. v2 added the session,
+ * so a v1 link (no session) can never verify.
  */
 function material(claims: DownloadLinkClaims): string {
-  return `export-download/v1|${claims.tenantId}|${claims.exportId}|${claims.userId}|${claims.expires}`;
+  return `export-download/v2|${claims.tenantId}|${claims.exportId}|${claims.userId}|${claims.sessionId}|${claims.expires}`;
 }
 
 export function signDownloadLink(key: Buffer, claims: DownloadLinkClaims): string {
@@ -44,8 +53,8 @@ export function signDownloadLink(key: Buffer, claims: DownloadLinkClaims): strin
  * decided afterwards from current state.
  */
 export function verifyDownloadLink(key: Buffer, link: PresentedLink, nowS: number, ttlS: number): DownloadLinkClaims | null {
-  if (!UUID.test(link.tenant) || !UUID.test(link.exportId) || !UUID.test(link.user) || !EXPIRES.test(link.expires) || !SIG.test(link.sig)) return null;
-  const claims: DownloadLinkClaims = { tenantId: link.tenant, exportId: link.exportId, userId: link.user, expires: Number(link.expires) };
+  if (!UUID.test(link.tenant) || !UUID.test(link.exportId) || !UUID.test(link.user) || !UUID.test(link.session) || !EXPIRES.test(link.expires) || !SIG.test(link.sig)) return null;
+  const claims: DownloadLinkClaims = { tenantId: link.tenant, exportId: link.exportId, userId: link.user, sessionId: link.session, expires: Number(link.expires) };
   // Compared as text, not as decoded bytes: base64url has several spellings of the same last
   // byte, and a link should have exactly one valid form. Both are 43 ASCII characters (SIG).
   const expected = Buffer.from(signDownloadLink(key, claims), 'ascii');
@@ -56,7 +65,7 @@ export function verifyDownloadLink(key: Buffer, link: PresentedLink, nowS: numbe
 }
 
 export function downloadLinkPath(claims: DownloadLinkClaims, sig: string): string {
-  const query = new URLSearchParams({ tenant: claims.tenantId, user: claims.userId, expires: String(claims.expires), sig });
+  const query = new URLSearchParams({ tenant: claims.tenantId, user: claims.userId, session: claims.sessionId, expires: String(claims.expires), sig });
   return `/v1/exports/${claims.exportId}/file?${query.toString()}`;
 }
 
@@ -71,17 +80,31 @@ export class DownloadLinks {
   private readonly key: Buffer;
   readonly ttlS: number;
 
-  constructor(config: AppConfig) {
+  constructor(
+    config: AppConfig,
+    private readonly revocations: RevocationStore,
+  ) {
     this.key = derivedKey(config, 'export-download-urls').key;
     this.ttlS = config.EXPORT_URL_TTL_S;
   }
 
   issue(claims: Omit<DownloadLinkClaims, 'expires'>, nowS: number): { path: string; expiresAt: Date } {
     const full = { ...claims, expires: nowS + this.ttlS };
-    return { path: downloadLinkPath(full, signDownloadLink(this.key, full)), expiresAt: new Date(full.expires * 1000) };
+    return { path: downloadLinkPath(full, minted('export link signature', signDownloadLink(this.key, full))), expiresAt: new Date(full.expires * 1000) };
   }
 
   verify(link: PresentedLink, nowS: number): DownloadLinkClaims | null {
     return verifyDownloadLink(this.key, link, nowS, this.ttlS);
+  }
+
+  /**
+   * Is the session that minted the link still open, its user active and its tenant active? A link
+   * is a credential derived from that session, so logout, logout-all, a password change, a lock or
+   * a removed membership end it like every access token of the session. Asked of Postgres (the
+   * revocation store's source of truth) rather than its Redis markers: a marker lives as long as an
+   * access token, which EXPORT_URL_TTL_S does not have to stay under, and downloads are rare.
+   */
+  async sessionLive(claims: DownloadLinkClaims): Promise<boolean> {
+    return !(await this.revocations.revokedInDatabase({ tid: claims.tenantId, sub: claims.userId, sid: claims.sessionId }));
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@benteng/auth';
 import { DownloadLinks } from './download-links.js';
 import { ExportsService } from './exports.service.js';
 
@@ -7,6 +8,8 @@ import { ExportsService } from './exports.service.js';
  * the application); database, audit and clock are global too.
  */
 @Module({
+  // AuthModule for the RevocationStore: a download link ends with the session that minted it.
+  imports: [AuthModule],
   providers: [ExportsService, DownloadLinks],
   exports: [ExportsService],
 })

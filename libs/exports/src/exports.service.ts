@@ -134,18 +134,22 @@ export class ExportsService {
   /** A signed link to the file, for the requester, valid for EXPORT_URL_TTL_S. */
   async issueLink(scope: Scope, id: string): Promise<{ path: string; expiresAt: Date }> {
     const userId = this.userOf(scope);
+    // The link is bound to the caller's session, so only a login session can mint one.
+    const sessionId = scope.principal.kind === 'user' ? scope.principal.sessionId : undefined;
+    if (!sessionId) throw new ExportError(ExportErrorCode.Forbidden);
     await this.db.run(scope, async (tx) => {
       const row = await this.readable(tx, scope, id);
       if (!row) throw new ExportError(ExportErrorCode.NotFound);
       await this.downloadable(tx, scope, row);
     });
-    return this.links.issue({ tenantId: scope.tenantId, exportId: id, userId }, this.clock.nowSeconds());
+    return this.links.issue({ tenantId: scope.tenantId, exportId: id, userId, sessionId }, this.clock.nowSeconds());
   }
 
   /**
-   * Opens a download through a signed link. The signature authenticates tenant, export, user and
-   * expiry together; only then is the tenant used, to look up the user's *current* membership, and
-   * the export is opened in that user's Scope exactly as with an access token. Every refusal is the
+   * Opens a download through a signed link. The signature authenticates tenant, export, user,
+   * session and expiry together; only then is the tenant used, to look up the user's *current*
+   * membership and whether the minting session is still open, and the export is opened in that
+   * user's Scope exactly as with an access token. Every refusal is the
    * same `export.link_invalid` to the caller; once the tenant is authenticated, the refusal is
    * audited there too, with its reason.
    */
@@ -169,6 +173,7 @@ export class ExportsService {
     };
     const scope = await this.currentUserScope(claims.tenantId, claims.userId);
     if (!scope) return refuse('user_not_active_member');
+    if (!(await this.links.sessionLive(claims))) return refuse('session_ended');
     try {
       return { scope, download: await this.openDownload(scope, claims.exportId, 'link', meta) };
     } catch (error) {

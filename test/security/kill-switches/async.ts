@@ -22,7 +22,7 @@ import { WorkerModule } from '../../../apps/worker/src/worker.module.js';
 import { buildApi, LogCapture, type TestApi } from '../../support/api.js';
 import { FakeClock } from '../../support/clock.js';
 import { ownerInTenant } from '../../support/db.js';
-import { withOwner } from '../support/fixtures.js';
+import { tenantWithPassword, withOwner } from '../support/fixtures.js';
 import { exportRow, insertNamedInvoices, parseCsv, waitForExport } from '../../support/exports.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
@@ -285,10 +285,21 @@ class ShapeOnlyJobSigner extends JobSigner {
 
 // --- EXPORT-LINK ------------------------------------------------------------------------------------
 
-/** DownloadLinks whose verify reads the claims off the link without checking signature or expiry. */
+/** DownloadLinks whose verify reads the claims off the link without checking signature or expiry, and which never asks after the minting session. */
 class UncheckedDownloadLinks extends DownloadLinks {
   override verify(link: PresentedLink): DownloadLinkClaims | null {
-    return { tenantId: link.tenant, exportId: link.exportId, userId: link.user, expires: Number(link.expires) };
+    return { tenantId: link.tenant, exportId: link.exportId, userId: link.user, sessionId: link.session, expires: Number(link.expires) };
+  }
+
+  override sessionLive(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+}
+
+/** DownloadLinks with every check but one: the session that minted a link is never asked after (the state before issue 14). */
+class SessionBlindDownloadLinks extends DownloadLinks {
+  override sessionLive(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 }
 
@@ -375,6 +386,10 @@ interface WorkerWithListener extends Target {
   listener: Listener;
 }
 
+interface ApiWorkerListener extends WorkerWithListener {
+  api: TestApi;
+}
+
 async function workerWithListener(options: WorkerOptions): Promise<WorkerWithListener> {
   const [worker, listener] = await Promise.all([buildWorker(options), Listener.start()]);
   return {
@@ -435,7 +450,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
   scenario<TestApi, ExportFixtures>({
     control: 'EXPORT-LINK',
     attack: "a member edits their own signed download link to name a colleague's export and user, and downloads the colleague's file",
-    removal: 'DownloadLinks.verify is replaced by one that reads the claims without checking the signature or expiry',
+    removal: 'DownloadLinks is replaced by one that reads the claims without checking the signature, expiry or minting session',
     fixtures: () =>
       withOwner(async (owner) => {
         const tenant = await createTenant(owner, 'ks-export-link');
@@ -449,7 +464,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
     target: (intact) => buildApi(intact ? {} : { overrides: [{ token: DownloadLinks, useClass: UncheckedDownloadLinks }] }),
     async run(api, { tenant, attackerExportId, victimExportId, victimFile }) {
       const links = api.app.get(DownloadLinks, { strict: false });
-      const own = links.issue({ tenantId: tenant.id, exportId: attackerExportId, userId: tenant.users.member.id }, Math.floor(Date.now() / 1000));
+      const own = links.issue({ tenantId: tenant.id, exportId: attackerExportId, userId: tenant.users.member.id, sessionId: randomUUID() }, Math.floor(Date.now() / 1000));
       const edited = new URL(own.path, 'http://api.test');
       edited.pathname = `/v1/exports/${victimExportId}/file`;
       edited.searchParams.set('user', tenant.users.admin.id);
@@ -467,7 +482,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
   scenario<TestApi & { clock: FakeClock }, ExportFixtures>({
     control: 'EXPORT-LINK',
     attack: 'a download link copied from browser history is used after its five minutes are over',
-    removal: 'DownloadLinks.verify is replaced by one that reads the claims without checking the signature or expiry',
+    removal: 'DownloadLinks is replaced by one that reads the claims without checking the signature, expiry or minting session',
     fixtures: () =>
       withOwner(async (owner) => {
         const tenant = await createTenant(owner, 'ks-export-expiry');
@@ -482,7 +497,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
     },
     async run(api, { tenant, victimExportId, victimFile }) {
       const links = api.app.get(DownloadLinks, { strict: false });
-      const { path } = links.issue({ tenantId: tenant.id, exportId: victimExportId, userId: tenant.users.admin.id }, api.clock.nowSeconds());
+      const { path } = links.issue({ tenantId: tenant.id, exportId: victimExportId, userId: tenant.users.admin.id, sessionId: randomUUID() }, api.clock.nowSeconds());
       // Six minutes later (the link lasts EXPORT_URL_TTL_S, five minutes by default; the file itself lasts an hour).
       api.clock.advance(6 * 60);
       const res = await api.app.getHttpAdapter().getInstance().inject({ method: 'GET', url: path });
@@ -490,6 +505,37 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
       return {
         succeeded: stolen,
         observed: `GET /v1/exports/:id/file with a link six minutes old answered ${res.statusCode}${stolen ? ' with the file' : ''}`,
+        exchanges: [exchange({ method: 'GET', url: path }, { statusCode: res.statusCode, headers: res.headers, body: res.body })],
+      };
+    },
+  }),
+
+  scenario<TestApi, { tenant: TestTenant; password: string; exportId: string; file: string }>({
+    control: 'EXPORT-LINK',
+    attack: 'a download link minted before the victim pressed "log out everywhere" still downloads the file (issue 14)',
+    removal: 'DownloadLinks.sessionLive answers "live" for every link (signature and expiry still checked)',
+    fixtures: async () => {
+      const { tenant, password } = await tenantWithPassword('ks-export-link-session');
+      const file = `id,customerName\r\n${randomUUID()},PT Sesi Berakhir\r\n`;
+      const exportId = await withOwner((owner) => insertReadyExport(owner, tenant.id, tenant.users.member.id, file));
+      return { tenant, password, exportId, file };
+    },
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: DownloadLinks, useClass: SessionBlindDownloadLinks }] }),
+    async run(api, { tenant, password, exportId, file }) {
+      const client = new PublicClient(api);
+      const { accessToken } = await client.login(tenant.users.member.email, password);
+      // The link leaks (a shared screen, a synced browser history); the victim notices and logs out everywhere.
+      const minted = await client.call('POST', `/v1/exports/${exportId}/download-url`, { token: accessToken });
+      if (minted.status !== 200) throw new Error(`download-url answered ${minted.status}`);
+      const url = new URL((minted.body as { url: string }).url, 'http://api.test');
+      const path = `${url.pathname}${url.search}`;
+      const logoutAll = await client.call('POST', '/v1/auth/logout-all', { token: accessToken });
+      if (logoutAll.status !== 200 && logoutAll.status !== 204) throw new Error(`logout-all answered ${logoutAll.status}`);
+      const res = await api.app.getHttpAdapter().getInstance().inject({ method: 'GET', url: path });
+      const stolen = res.statusCode === 200 && res.body === file;
+      return {
+        succeeded: stolen,
+        observed: `GET /v1/exports/:id/file with a link minted before logout-all answered ${res.statusCode}${stolen ? ' with the file' : ''}`,
         exchanges: [exchange({ method: 'GET', url: path }, { statusCode: res.statusCode, headers: res.headers, body: res.body })],
       };
     },
@@ -593,10 +639,10 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
     },
   }),
 
-  scenario<TestApi, { tenant: TestTenant; password: string }>({
+  scenario<ApiWorkerListener, { tenant: TestTenant; password: string }>({
     control: 'SSRF-EGRESS',
-    attack: 'a tenant owner registers the cloud metadata service (http://169.254.169.254/) as a webhook endpoint',
-    removal: 'SafeHttpClient (whose assertDeliverableUrl the endpoint service asks) is replaced by a plain HTTP client without destination checks',
+    attack: 'a tenant owner registers an internal address (a service on 127.0.0.1) as a webhook endpoint, and its deliveries reach that service',
+    removal: 'SafeHttpClient in the API (whose assertDeliverableUrl the endpoint service asks when saving) is replaced by a plain HTTP client without destination checks',
     fixtures: () =>
       withOwner(async (owner) => {
         const tenant = await createTenant(owner, 'ks-ssrf-save');
@@ -604,16 +650,54 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
         await setPasswords(owner, [tenant.users.owner.id], password);
         return { tenant, password };
       }),
-    target: (intact) => buildApi({ env: { EGRESS_ALLOW_PRIVATE: '' }, ...(intact ? {} : { overrides: [{ token: SafeHttpClient, useClass: UnguardedHttpClient }] }) }),
-    async run(api, { tenant, password }) {
+    // The save-time check alone, as the RLS switch proves RLS alone: in both runs the worker's own
+    // connect-time check is already gone, so only the API's check stands between the URL and the
+    // internal service the test owns. EGRESS_ALLOW_PRIVATE empty, as production requires.
+    target: async (intact) => {
+      const unguarded = { overrides: [{ token: SafeHttpClient, useClass: UnguardedHttpClient }] };
+      const [api, { worker, listener }] = await Promise.all([
+        buildApi({ env: { EGRESS_ALLOW_PRIVATE: '' }, ...(intact ? {} : unguarded) }),
+        workerWithListener({ env: { EGRESS_ALLOW_PRIVATE: '', WEBHOOK_RETRY_SCHEDULE_S: '0' }, ...unguarded }),
+      ]);
+      return {
+        api,
+        worker,
+        listener,
+        async close() {
+          await Promise.all([api.close(), worker.close(), listener.close()]);
+        },
+      };
+    },
+    async run({ api, worker, listener }, { tenant, password }) {
       const client = new PublicClient(api);
       const { accessToken } = await client.login(tenant.users.owner.email, password);
-      const body = { url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', events: ['invoice.paid'] };
+      const path = `/latest/meta-data/${randomBytes(4).toString('hex')}`;
+      const body = { url: listener.url(path), events: ['invoice.paid'] };
       const res = await client.call('POST', '/v1/webhook-endpoints', { token: accessToken, body });
+      const endpointId = res.status === 201 ? (res.body as { id: string }).id : undefined;
+      let attempt: { status_code: number | null; error: string | null } | undefined;
+      if (endpointId) {
+        // An event for the stored endpoint, delivered as the outbox relay would.
+        const deliveryId = randomUUID();
+        await withOwner((owner) =>
+          ownerInTenant(owner, tenant.id, (c) =>
+            c.query("INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, message_id, event_type, payload, next_attempt_at) VALUES ($1, $2, $3, $4, 'invoice.paid', $5, now())", [
+              tenant.id,
+              deliveryId,
+              endpointId,
+              `msg_${deliveryId}`,
+              JSON.stringify({ type: 'invoice.paid', timestamp: new Date().toISOString(), data: { id: randomUUID() } }),
+            ]),
+          ),
+        );
+        await deliverNow(worker, tenant.id, deliveryId);
+        attempt = await withOwner((owner) => firstAttempt(owner, tenant.id, deliveryId));
+      }
+      const reached = listener.on(path).length > 0;
       return {
-        succeeded: res.status === 201,
-        observed: `POST /v1/webhook-endpoints answered ${res.status}${res.status === 201 ? ': the endpoint is stored and every subscribed event will be POSTed there' : ''}`,
-        exchanges: [exchange({ method: 'POST', url: '/v1/webhook-endpoints', headers: { authorization: 'Bearer <owner access token>', 'content-type': 'application/json' }, body }, res)],
+        succeeded: reached,
+        observed: `POST /v1/webhook-endpoints answered ${res.status}${endpointId ? `; the next delivery ${reached ? `reached the service on 127.0.0.1 (answered ${attempt?.status_code})` : `failed (${attempt?.error})`}` : '; nothing stored, the service on 127.0.0.1 received nothing'}`,
+        exchanges: [exchange({ method: 'POST', url: '/v1/webhook-endpoints', headers: { authorization: 'Bearer <owner access token>', 'content-type': 'application/json' }, body: { ...body, url: 'http://127.0.0.1:<port of a service the test owns>/latest/meta-data/…' } }, res)],
       };
     },
   }),

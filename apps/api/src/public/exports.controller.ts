@@ -60,7 +60,7 @@ export class ExportsController {
   @Authorize('read', 'Export')
   async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListExportsQuery): Promise<{ items: ExportResponse[]; nextCursor: string | null }> {
     const limit = query.limit ?? DEFAULT_PAGE;
-    const cursor = query.cursor ? decodeCursor(query.cursor, true) : undefined;
+    const cursor = query.cursor ? decodeCursor(query.cursor, 'createdAt') : undefined;
     const items = await this.exports.list(scope, { limit, ...(cursor ? { after: { value: cursor.value as Date, id: cursor.id } } : {}) });
     return { items: items.map((e) => exportResponse(e, user)), nextCursor: nextCursor(items, limit, 'createdAt') };
   }
@@ -88,14 +88,14 @@ export class ExportsController {
   }
 
   @Get(':id/file')
-  @Public('the HMAC signature bound to tenant, export, user and expiry is the credential; the user is checked against current state')
+  @Public('the HMAC signature bound to tenant, export, user, session and expiry is the credential; the user and session are checked against current state', { credential: 'signed-link' })
   async file(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() query: DownloadLinkQuery,
     @Meta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<StreamableFile> {
-    const { scope, download } = await this.exports.openLinkDownload({ tenant: query.tenant, exportId: id, user: query.user, expires: query.expires, sig: query.sig }, meta);
+    const { scope, download } = await this.exports.openLinkDownload({ tenant: query.tenant, exportId: id, user: query.user, session: query.session, expires: query.expires, sig: query.sig }, meta);
     return fileResponse(reply, download, this.exports.chunks(scope, download));
   }
 }

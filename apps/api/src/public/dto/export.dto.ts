@@ -1,6 +1,6 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { IsIn, IsOptional, IsUUID, Matches } from 'class-validator';
 import { EXPORT_FORMATS, EXPORT_STATUS_FILTERS, EXPORT_TYPES, type ExportFormat, type ExportType } from '@benteng/exports';
+import { NestedObject } from '../../http/nested.decorator.js';
 import { PageQuery } from './page.dto.js';
 
 /** Every status either type knows; the service checks that it fits the export's type. */
@@ -29,17 +29,16 @@ export class CreateExportDto {
   @IsIn(EXPORT_FORMATS)
   format!: ExportFormat;
 
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => ExportFiltersDto)
-  filters?: ExportFiltersDto | null;
+  @NestedObject(() => ExportFiltersDto, { optional: true })
+  filters?: ExportFiltersDto;
 }
 
 export class ListExportsQuery extends PageQuery {}
 
 /**
  * The query of a signed download link, exactly as POST /v1/exports/:id/download-url made it: the
- * tenant, the user, the expiry (Unix seconds) and the signature over them and the export id.
+ * tenant, the user, the minting session, the expiry (Unix seconds) and the signature over them and
+ * the export id.
  */
 export class DownloadLinkQuery {
   @IsUUID('all')
@@ -47,6 +46,9 @@ export class DownloadLinkQuery {
 
   @IsUUID('all')
   user!: string;
+
+  @IsUUID('all')
+  session!: string;
 
   @Matches(/^[1-9]\d{0,11}$/, { message: 'must be Unix seconds' })
   expires!: string;
