@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipRole } from '@benteng/database';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PrismaService, type MembershipRole } from '@benteng/database';
+import { AbuseDetector } from '@benteng/security';
 import { AbuseObserver } from '../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../support/api.js';
 import { PROBLEM_JSON, randomIp, randomPassword } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
-import { createPartnerClient, createPartnerKey } from '../support/partners.js';
+import { createPartnerClient, createPartnerKey, requestPartnerToken } from '../support/partners.js';
 import { setPasswords } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
@@ -15,7 +16,9 @@ import { tag } from '../security/support/controls.js';
  * Abuse detection (libs/security/src/abuse-detector.ts, apps/api/src/http/abuse-observer.ts,
  * libs/security/src/security-blocks.service.ts): id enumeration and credential storms place a
  * block that the next request meets as 429 security.blocked, recorded, audited, announced and
- * logged once; legitimate traffic of the same volume places none.
+ * logged once; legitimate traffic of the same volume places none. An address blocked for failures
+ * without a valid credential refuses unauthenticated traffic only: the people behind it who hold
+ * valid credentials are still served (apps/api/src/http/access.guard.ts).
  *
  * The thresholds are the production defaults (libs/config/src/config.schema.ts), set explicitly
  * because setup-env raises them for every other file. Every request carries its own
@@ -229,7 +232,7 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
     const creator = o.tenant.users.owner.id;
     const client = await createPartnerClient(owner, o.tenant.id, creator, { scopes });
     const { key } = await createPartnerKey(owner, o.tenant.id, client.clientId, creator);
-    return { clientId: client.clientId, key, principal: `partner:${client.clientId}` };
+    return { client, clientId: client.clientId, key, principal: `partner:${client.clientId}` };
   }
 
   describe('a partner walking random invoice ids', () => {
@@ -281,37 +284,92 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
     });
   });
 
-  describe('a 401 storm from one address', () => {
-    it(`blocks the address after ${ABUSE.ABUSE_MAX_AUTH_FAILURES + 1} refused credentials: even a valid key is then refused there, and works from elsewhere`, async () => {
-      const o = await org('abuse-storm');
-      const valid = await partnerKey(o);
-      const ip = randomIp();
-      const base32 = 'abcdefghijklmnopqrstuvwxyz234567';
-      const wellFormed = () => `bt_test_${Array.from(randomBytes(12), (b) => base32[b % 32]).join('')}_${randomBytes(32).toString('base64url')}`;
-      // Guesses of every shape: well-formed unknown keys, the valid key's prefix with a wrong secret, junk.
-      const guesses = (i: number) => (i % 3 === 0 ? wellFormed() : i % 3 === 1 ? `${valid.key.slice(0, 21)}${randomBytes(32).toString('base64url')}` : `junk-${randomBytes(8).toString('hex')}`);
+  describe(tag('ABUSE-SHARED-ADDRESS', 'a 401 storm from one address shared with other people (an office NAT, a carrier CGNAT)'), () => {
+    const base32 = 'abcdefghijklmnopqrstuvwxyz234567';
+    const wellFormed = () => `bt_test_${Array.from(randomBytes(12), (b) => base32[b % 32]).join('')}_${randomBytes(32).toString('base64url')}`;
 
+    /** 40 refused credentials of every shape from `ip`: the address is blocked right after the 31st. */
+    async function storm(ip: string, validKey: string): Promise<void> {
+      // Guesses of every shape: well-formed unknown keys, the valid key's prefix with a wrong secret, junk.
+      const guesses = (i: number) => (i % 3 === 0 ? wellFormed() : i % 3 === 1 ? `${validKey.slice(0, 21)}${randomBytes(32).toString('base64url')}` : `junk-${randomBytes(8).toString('hex')}`);
       const responses = await walk(40, (i) => send('get', '/partner/v1/invoices', { xff: ip, token: guesses(i) }));
       expect(runs(responses)).toEqual([
         [401, ABUSE.ABUSE_MAX_AUTH_FAILURES + 1],
         [429, 40 - ABUSE.ABUSE_MAX_AUTH_FAILURES - 1],
       ]);
       for (const res of responses.slice(ABUSE.ABUSE_MAX_AUTH_FAILURES + 1)) expectBlocked(res, 'guess after the block');
+    }
 
-      // The address is blocked before any credential is looked at: the valid key is refused there,
-      // on the partner surface and on the public one.
-      expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip, token: valid.key }), 'valid key from the blocked address');
-      expectBlocked(await send('get', '/health/live', { xff: ip }), 'anonymous route from the blocked address');
+    it(`blocks the address's unauthenticated traffic after ${ABUSE.ABUSE_MAX_AUTH_FAILURES + 1} refused credentials, while every valid credential behind it is still served`, async () => {
+      const o = await org('abuse-storm');
+      const neighbour = await org('abuse-storm-neighbour');
+      const valid = await partnerKey(o);
+      const ip = randomIp();
+      // People of two tenants behind the attacker's address, signed in before the storm.
+      const memberToken = await login(o, 'member', ip);
+      const neighbourToken = await login(neighbour, 'admin', ip);
+      const clientToken = await partnerTokenFrom(valid.client, ip);
 
-      // The same valid key from another address works: the key's client was never the one guessing.
-      const elsewhere = await send('get', '/partner/v1/invoices', { xff: randomIp(), token: valid.key });
-      expect(elsewhere.status, `${elsewhere.text}`).toBe(200);
+      await storm(ip, valid.key);
+
+      // The attacker gets nothing more by attaching a credential that does not verify, or none, and
+      // each such refusal costs what verifying the credential costs: no database work for junk, a
+      // bad signature or no credential; one key lookup for a well-formed key.
+      const queries = vi.spyOn(api.app.get(PrismaService).client, '$queryRaw');
+      try {
+        expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip, token: `junk-${randomBytes(8).toString('hex')}` }), 'a junk key');
+        expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip }), 'no credential on a partner route');
+        expectBlocked(await send('get', '/v1/invoices', { xff: ip, token: `${memberToken.slice(0, -4)}AAAA` }), 'a tampered access token');
+        expectBlocked(await send('get', '/v1/me', { xff: ip }), 'no credential on a public route');
+        expectBlocked(await send('get', '/health/live', { xff: ip }), 'an anonymous route');
+        expect(queries).not.toHaveBeenCalled();
+        expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip, token: wellFormed() }), 'another unknown key');
+        expect(queries).toHaveBeenCalledTimes(1);
+      } finally {
+        queries.mockRestore();
+      }
+
+      // Valid credentials from the same address are judged by their own principal: served.
+      const served = [
+        ['partner API key', await send('get', '/partner/v1/invoices', { xff: ip, token: valid.key })],
+        ['partner client-credentials token', await send('get', '/partner/v1/invoices', { xff: ip, token: clientToken })],
+        ['user of the tenant', await send('get', '/v1/invoices', { xff: ip, token: memberToken })],
+        ["user of another tenant", await send('get', '/v1/invoices', { xff: ip, token: neighbourToken })],
+      ] as const;
+      expect(served.map(([who, res]) => [who, res.status])).toEqual(served.map(([who]) => [who, 200]));
+      // Signing in is the password's business (and the login throttle's), not the address block's.
+      const freshLogin = await send('post', '/v1/auth/login', { xff: ip, body: { email: o.tenant.users.owner.email, password: o.password } });
+      expect(freshLogin.status, `${freshLogin.text}`).toBe(200);
 
       // An address has no tenant: the block is logged once, not recorded in any tenant.
       expect(blockWarnings(`ip:${ip}`)).toEqual([
         expect.objectContaining({ level: 40, signal: 'auth_failure', observed: ABUSE.ABUSE_MAX_AUTH_FAILURES + 1, threshold: ABUSE.ABUSE_MAX_AUTH_FAILURES, blockS: ABUSE.ABUSE_BLOCK_S, ip }),
       ]);
       expect(await recorded(o.tenant.id)).toEqual({ blocks: [], audits: [], events: [] });
+      expect(blockWarnings(valid.principal)).toEqual([]);
+    });
+
+    it('an explicit deny of the address (an operator\'s, not the detector\'s) still refuses valid credentials there', async () => {
+      const o = await org('abuse-deny');
+      const valid = await partnerKey(o);
+      const ip = randomIp();
+      const token = await login(o, 'member', ip);
+      await api.app.get(AbuseDetector).deny(ip, ABUSE.ABUSE_BLOCK_S, 'operator:test');
+
+      expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip, token: valid.key }), 'valid key at a denied address');
+      expectBlocked(await send('get', '/v1/invoices', { xff: ip, token }), 'valid user at a denied address');
+      expectBlocked(await send('post', '/v1/auth/login', { xff: ip, body: { email: o.tenant.users.owner.email, password: o.password } }), 'login at a denied address');
+      // Elsewhere the same credentials work: the deny is the address's, not theirs.
+      expect((await send('get', '/partner/v1/invoices', { xff: randomIp(), token: valid.key })).status).toBe(200);
+      expect((await send('get', '/v1/invoices', { xff: randomIp(), token })).status).toBe(200);
+      expect(await api.app.get(AbuseDetector).lift({ ip })).toBe(true);
     });
   });
+
+  /** A client-credentials token for the client, requested from `xff`. */
+  async function partnerTokenFrom(client: { clientId: string; clientSecret: string }, xff: string): Promise<string> {
+    const res = await requestPartnerToken(api, client, { headers: { 'x-forwarded-for': xff } });
+    if (res.status !== 200) throw new Error(`token request answered ${res.status}: ${res.text}`);
+    return (res.body as { access_token: string }).access_token;
+  }
 });

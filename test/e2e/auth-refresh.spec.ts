@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
+import { REFRESH_MAX_FAILURES_PER_IP } from '@benteng/security';
 import type { TestApi } from '../support/api.js';
 import { buildAuthApi, Caller, PROBLEM_JSON, SecretLedger, setPassword, withoutRequestId, type Session } from '../support/auth-client.js';
 import { FakeClock } from '../support/clock.js';
@@ -142,6 +143,27 @@ describe(tag('AUTHN-REFRESH-ROTATION', 'POST /v1/auth/refresh'), () => {
     // None of them touched the real session.
     await client.refreshOk(session.refreshToken);
   });
+
+  it(
+    tag('ABUSE-SHARED-ADDRESS', `an address throttled after ${REFRESH_MAX_FAILURES_PER_IP} bad refresh tokens still honours a colleague's valid one; the bad ones there get 429`),
+    async () => {
+      const { tenant, client: colleague, session } = await loggedIn();
+      const attacker = new Caller(api, secrets, colleague.ip);
+      const unknown = () => `rt.${tenant.id}.${randomBytes(32).toString('base64url')}`;
+      for (let i = 0; i < REFRESH_MAX_FAILURES_PER_IP; i++) await expectInvalidRefresh(attacker, unknown(), `guess ${i + 1}`);
+
+      // The address is throttled: guesses of any shape get 429 there, and no lookup decides them differently.
+      for (const guess of [unknown(), 'garbage']) {
+        const refused = await attacker.refresh(guess);
+        expect(refused.status).toBe(429);
+        expect(refused.body).toMatchObject({ code: 'auth.rate_limited' });
+        expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+      }
+      // The colleague behind the same address keeps their session.
+      const next = await colleague.refreshOk(session.refreshToken);
+      expect((await colleague.me(next.accessToken)).status).toBe(200);
+    },
+  );
 });
 
 it('never writes an issued token or a password it was sent to the logs', () => {

@@ -335,6 +335,30 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
       expect(await sut.lift({ ip })).toBe(true);
       expect(await sut.blockedFor(ip, principal)).toBeUndefined();
     });
+
+    it('marks its own blocks automatic; an operator deny, or anything else under a block key, is explicit', async () => {
+      const sut = detector({ ABUSE_MAX_AUTH_FAILURES: '1', ABUSE_BLOCK_S: '30' });
+      const ip = freshIp();
+      const failure = (): AbuseObservation => ({ ip, method: 'GET', status: 401, objectRoute: false });
+      expect(await observeAll(sut, [failure(), failure()])).toEqual([expect.objectContaining({ subject: { kind: 'ip', ip }, signal: 'auth_failure' })]);
+      expect(await sut.blockedFor(ip)).toMatchObject({ subject: 'ip', signal: 'auth_failure', source: 'detector' });
+
+      // The operator's deny replaces the automatic block and lasts its own time.
+      await sut.deny(ip, 600, 'operator:test');
+      const denied = await sut.blockedFor(ip);
+      expect(denied).toMatchObject({ subject: 'ip', source: 'explicit' });
+      expect(denied!.retryAfterS).toBeGreaterThan(30);
+      // A later crossing does not turn it back into an automatic block (SET NX keeps the deny).
+      await observeAll(sut, [failure(), failure()]);
+      expect(await sut.blockedFor(ip)).toMatchObject({ source: 'explicit' });
+
+      // A value set by hand, or one that cannot be read, keeps its full effect (fails closed).
+      const other = freshIp();
+      await redisA.set(`${ABUSE_KEY_PREFIX}block:ip:${other}`, 'deny', 'EX', 30);
+      expect(await sut.blockedFor(other)).toMatchObject({ subject: 'ip', source: 'explicit' });
+      expect(await sut.lift({ ip })).toBe(true);
+      expect(await sut.lift({ ip: other })).toBe(true);
+    });
   });
 
   describe('IPv6', () => {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
-import { LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
+import { FAMILIAR_ADDRESS_S, LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
 import { scanKeys } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
 
@@ -22,9 +22,15 @@ function throttle(env: Record<string, string> = {}, client: Redis = redis): Logi
 }
 
 /** Failures with a remembered subject, so afterAll can remove the keys they created. */
-async function fail(sut: LoginThrottle, key: { account?: string; ip: string }): Promise<void> {
-  subjects.push(key.ip, ...(key.account ? [accountHash(key.account)] : []));
+async function fail(sut: LoginThrottle, key: { account?: string; ip: string; authenticated?: boolean }): Promise<void> {
+  subjects.push(key.ip, ...(key.account ? [accountHash(key.account), `${accountHash(key.account)}:${key.ip}`] : []));
   await sut.recordFailure(key);
+}
+
+/** A correct password, remembered like a failure (it marks the address familiar to the account). */
+async function succeed(sut: LoginThrottle, key: { account: string; ip: string }): Promise<void> {
+  subjects.push(`${accountHash(key.account)}:${key.ip}`);
+  await sut.recordSuccess(key);
 }
 
 const throttleKeys = (): Promise<string[]> => scanKeys(redis, `${THROTTLE_KEY_PREFIX}*`);
@@ -42,8 +48,9 @@ afterAll(async () => {
 });
 
 describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
-  describe('per account', () => {
-    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '10' });
+  describe('per account, from all addresses', () => {
+    // The per-address counter of one account is out of the way here: this is the distributed guess.
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000' });
 
     it('refuses the 11th attempt after 10 failures spread over 10 IPs', async () => {
       const email = randomEmail();
@@ -86,8 +93,98 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
     });
   });
 
+  describe('a guesser sharing an address with the account owner and colleagues (office NAT, CGNAT)', () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_MAX_FAILURES_PER_IP: '100' });
+
+    it('is slowed at its address on that account only: the owner elsewhere and a colleague at the same address are not refused', async () => {
+      const victim = randomEmail();
+      const colleague = randomEmail();
+      const shared = randomIp();
+      for (let i = 0; i < 3; i++) await fail(sut, { account: victim, ip: shared });
+
+      const decision = await sut.check({ account: victim, ip: shared });
+      expect(decision).toMatchObject({ allowed: false, reason: 'account_ip' });
+      expect(decision.allowed === false && decision.retryAfterS).toBeGreaterThan(0);
+      expect(await sut.check({ account: victim, ip: randomIp() })).toEqual({ allowed: true });
+      expect(await sut.check({ account: colleague, ip: shared })).toEqual({ allowed: true });
+    });
+
+    it('cannot reach the account-wide limit from one address: the pair blocks first, so the owner is never locked out everywhere', async () => {
+      const victim = randomEmail();
+      const shared = randomIp();
+      // The guesser tries until refused; a refused attempt is never recorded (AuthService checks first).
+      let recorded = 0;
+      for (let i = 0; i < 20; i++) {
+        if (!(await sut.check({ account: victim, ip: shared })).allowed) break;
+        await fail(sut, { account: victim, ip: shared });
+        recorded++;
+      }
+      expect(recorded).toBe(3);
+      expect(await sut.check({ account: victim, ip: randomIp() })).toEqual({ allowed: true });
+    });
+
+    it('a correct password at the address clears the pair', async () => {
+      const email = randomEmail();
+      const ip = randomIp();
+      for (let i = 0; i < 2; i++) await fail(sut, { account: email, ip });
+      await succeed(sut, { account: email, ip });
+      for (let i = 0; i < 2; i++) await fail(sut, { account: email, ip });
+      expect(await sut.check({ account: email, ip })).toEqual({ allowed: true });
+    });
+  });
+
+  describe('a guesser spread over many addresses', () => {
+    const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT: '10', LOGIN_MAX_FAILURES_PER_IP: '100' });
+
+    it('is capped at the account-wide limit; the owner at an address they signed in from keeps signing in, where a guesser still meets the pair limit', async () => {
+      const victim = randomEmail();
+      const home = randomIp();
+      await succeed(sut, { account: victim, ip: home });
+      const familiarTtl = await redis.ttl(`${THROTTLE_KEY_PREFIX}login-familiar:${accountHash(victim)}:${home}`);
+      expect(familiarTtl).toBeGreaterThan(FAMILIAR_ADDRESS_S - 60);
+      expect(familiarTtl).toBeLessThanOrEqual(FAMILIAR_ADDRESS_S);
+
+      for (let i = 0; i < 10; i++) await fail(sut, { account: victim, ip: randomIp() });
+      // Every address the account never signed in from is refused, even with the right password.
+      expect(await sut.check({ account: victim, ip: randomIp() })).toMatchObject({ allowed: false, reason: 'account' });
+      expect(await sut.check({ account: victim, ip: home })).toEqual({ allowed: true });
+
+      // Someone guessing from the owner's own address is still slowed there.
+      for (let i = 0; i < 3; i++) await fail(sut, { account: victim, ip: home });
+      expect(await sut.check({ account: victim, ip: home })).toMatchObject({ allowed: false, reason: 'account_ip' });
+    });
+
+    it('an address becomes familiar through a correct password only, not through failures', async () => {
+      const victim = randomEmail();
+      const attacker = randomIp();
+      for (let i = 0; i < 2; i++) await fail(sut, { account: victim, ip: attacker });
+      for (let i = 0; i < 10; i++) await fail(sut, { account: victim, ip: randomIp() });
+      expect(await sut.check({ account: victim, ip: attacker })).toMatchObject({ allowed: false, reason: 'account' });
+    });
+  });
+
   describe('per IP', () => {
     const sut = throttle({ LOGIN_MAX_FAILURES_PER_IP: '5', LOGIN_WINDOW_S: '60' });
+
+    it('spares accounts that signed in from the address: colleagues behind a sprayed NAT keep signing in', async () => {
+      const ip = randomIp();
+      const colleague = randomEmail();
+      await succeed(sut, { account: colleague, ip });
+      for (let i = 0; i < 5; i++) await fail(sut, { account: randomEmail(), ip });
+      expect(await sut.check({ account: randomEmail(), ip })).toMatchObject({ allowed: false, reason: 'ip' });
+      expect(await sut.check({ account: colleague, ip })).toEqual({ allowed: true });
+    });
+
+    it('neither refuses nor counts a signed-in user (a password change): only the account counters judge them', async () => {
+      const ip = randomIp();
+      for (let i = 0; i < 5; i++) await fail(sut, { account: randomEmail(), ip });
+      const user = `user:${randomBytes(8).toString('hex')}`;
+      expect(await sut.check({ account: user, ip, authenticated: true })).toEqual({ allowed: true });
+
+      const quiet = randomIp();
+      for (let i = 0; i < 5; i++) await fail(sut, { account: `user:${randomBytes(8).toString('hex')}`, ip: quiet, authenticated: true });
+      expect(await sut.check({ account: randomEmail(), ip: quiet })).toEqual({ allowed: true });
+    });
 
     it('refuses an IP after its failures over many accounts, whatever account it tries next', async () => {
       const ip = randomIp();
@@ -102,12 +199,14 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
       expect(await sut.check({ ip })).toMatchObject({ allowed: false, reason: 'ip' });
     });
 
-    it('is not reset by a successful login from that IP', async () => {
+    it('is not reset by a successful login from that IP: the sprayer signing in to its own account still meets the block on every other', async () => {
       const ip = randomIp();
       for (let i = 0; i < 5; i++) await fail(sut, { account: randomEmail(), ip });
       const own = randomEmail();
-      await sut.recordSuccess({ account: own, ip });
-      expect(await sut.check({ account: own, ip })).toMatchObject({ allowed: false, reason: 'ip' });
+      await succeed(sut, { account: own, ip });
+      // Its own account is familiar there now (its password is its own), nothing else is.
+      expect(await sut.check({ account: own, ip })).toEqual({ allowed: true });
+      expect(await sut.check({ account: randomEmail(), ip })).toMatchObject({ allowed: false, reason: 'ip' });
     });
 
     it('counts IPv6 clients per /64, so rotating addresses inside one does not reset the budget', async () => {
@@ -211,6 +310,11 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
       for (let i = 0; i < 5; i++) await sut.recordFailure({ account: randomEmail(), ip });
       expect(await sut.check({ account: randomEmail(), ip })).toMatchObject({ allowed: false, reason: 'ip' });
       expect(await sut.check({ account: randomEmail(), ip: randomIp() })).toEqual({ allowed: true });
+
+      // No address is familiar without Redis: the stricter limits apply.
+      const colleague = randomEmail();
+      await sut.recordSuccess({ account: colleague, ip });
+      expect(await sut.check({ account: colleague, ip })).toMatchObject({ allowed: false, reason: 'ip' });
     });
   });
 });

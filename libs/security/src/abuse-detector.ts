@@ -48,7 +48,19 @@ export interface ActiveBlock {
   readonly subject: 'principal' | 'ip';
   readonly signal: AbuseSignal;
   readonly retryAfterS: number;
+  /**
+   * 'detector': placed by `observe` from counted answers (automatic). 'explicit': any other entry
+   * under the block key, an operator's deny (see ExplicitBlock). The gate lets a valid credential
+   * through an automatic address block, never through an explicit one
+   * (apps/api/src/http/access.guard.ts).
+   */
+  readonly source: BlockSource;
 }
+
+export type BlockSource = 'detector' | 'explicit';
+
+/** Marks the blocks `observe` places, so they are told apart from explicit (operator) entries. */
+export const DETECTOR_SOURCE = 'detector';
 
 const SIGNALS: readonly AbuseSignal[] = ['not_found', 'auth_failure', 'scraping', 'burst'];
 
@@ -176,13 +188,23 @@ export class AbuseDetector {
       for (const [index, [subject, key]] of keys.entries()) {
         const value = values[index];
         if (typeof value !== 'string') continue;
-        return { subject, signal: signalOf(value), retryAfterS: retryAfterS(await this.redis.pttl(key), this.config.ABUSE_BLOCK_S) };
+        return { subject, signal: signalOf(value), source: sourceOf(value), retryAfterS: retryAfterS(await this.redis.pttl(key), this.config.ABUSE_BLOCK_S) };
       }
       return undefined;
     } catch (error) {
       this.noteFailure('blockedFor', error);
       return undefined;
     }
+  }
+
+  /**
+   * Places an explicit block on an address (an operator's deny entry): unlike the detector's own
+   * blocks it refuses every request from the address, valid credentials included, until it expires
+   * or is lifted. Replaces any automatic block there. Redis errors are passed on.
+   */
+  async deny(ip: string, seconds: number, by: string): Promise<void> {
+    const details = JSON.stringify({ source: 'operator', by, blockedAt: new Date().toISOString() });
+    await this.redis.set(blockKey(ipSubject(ip)), details, 'EX', Math.max(1, Math.ceil(seconds)));
   }
 
   /**
@@ -291,7 +313,7 @@ export class AbuseDetector {
     const blockedAt = new Date().toISOString();
     const multi = this.redis.multi();
     for (const { counter, observed } of crossings) {
-      const details = JSON.stringify({ signal: counter.signal, observed, threshold: counter.threshold, windowS: counter.windowS, blockedAt });
+      const details = JSON.stringify({ source: DETECTOR_SOURCE, signal: counter.signal, observed, threshold: counter.threshold, windowS: counter.windowS, blockedAt });
       multi.set(blockKey(counter.subjectKey), details, 'EX', blockS, 'NX');
     }
     const replies = results(await multi.exec());
@@ -342,6 +364,19 @@ function results(replies: [Error | null, unknown][] | null): unknown[] {
     if (error) throw error;
     return value;
   });
+}
+
+/**
+ * Only a value the detector wrote (JSON with `source: 'detector'`) is automatic. Anything else under
+ * a block key, an operator's entry, a value set by hand or one that cannot be read, is explicit:
+ * when in doubt the block keeps its full effect (fails closed).
+ */
+function sourceOf(value: string): BlockSource {
+  try {
+    return (JSON.parse(value) as { source?: unknown }).source === DETECTOR_SOURCE ? 'detector' : 'explicit';
+  } catch {
+    return 'explicit';
+  }
 }
 
 function signalOf(value: string): AbuseSignal {

@@ -5,16 +5,19 @@ export {
   type AbuseObservation,
   type AbuseSignal,
   type ActiveBlock,
+  type BlockSource,
   type PlacedBlock,
 } from './abuse-detector.js';
 export { clientIp, ipBucket, trustProxyOption } from './client-ip.js';
 export {
+  FAMILIAR_ADDRESS_S,
   LoginThrottle,
   REFRESH_MAX_FAILURES_PER_IP,
   THROTTLE_KEY_PREFIX,
   type RefreshThrottleDecision,
   type ThrottleDecision,
   type ThrottleKey,
+  type ThrottleLimit,
 } from './login-throttle.js';
 export {
   DEFAULT_RATE_LIMIT_POLICY,

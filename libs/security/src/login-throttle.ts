@@ -17,14 +17,30 @@ const MAX_BLOCK_S = 86_400;
 /** How long after a block ends its escalation level is remembered (the next block doubles). */
 const ESCALATION_MEMORY_S = 86_400;
 
+/**
+ * How long a successful sign-in makes its address familiar to the account: from a familiar
+ * address the account is spared the blocks other addresses caused (see LoginThrottle).
+ */
+export const FAMILIAR_ADDRESS_S = 30 * 86_400;
+
 export interface ThrottleKey {
   /** The email as typed; normalised and hashed before it reaches Redis. */
   account?: string;
   /** The client address from clientIp(request), never from a header. */
   ip: string;
+  /**
+   * The caller already holds a valid credential (a password change by a signed-in user): only the
+   * account's own counters apply, never the address's, which counts anonymous spraying.
+   */
+  authenticated?: boolean;
 }
 
-export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterS: number; reason: 'account' | 'ip' };
+/**
+ * `account`: the account's failures from all addresses (distributed guessing); `account_ip`: the
+ * account's failures from this address; `ip`: this address's failures over all accounts (spraying).
+ */
+export type ThrottleLimit = 'account' | 'account_ip' | 'ip';
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterS: number; reason: ThrottleLimit };
 export type RefreshThrottleDecision = { allowed: true } | { allowed: false; retryAfterS: number };
 
 /**
@@ -103,10 +119,23 @@ function insured(redis: Redis, options: { keyPrefix: string; points: number; dur
  * Brute-force protection for login and token refresh, shared by every API instance through Redis.
  *
  * Protocol for a login: `check` BEFORE the password is verified (a blocked caller must not get
- * another guess, nor spend our argon2 time), then `recordFailure` or `recordSuccess`. Failures are
- * counted per account from any IP (a distributed guess at one password) and per IP over any
- * account (one client spraying many accounts). Unknown emails are counted like known ones, so a
- * block says nothing about whether an account exists (ARCHITECTURE.md, invariant 5).
+ * another guess, nor spend our argon2 time), then `recordFailure` or `recordSuccess`. Unknown
+ * emails are counted like known ones, so a block says nothing about whether an account exists
+ * (ARCHITECTURE.md, invariant 5). Three counters, so that neither a guesser sharing an address with
+ * the account's owner (an office NAT, a carrier's CGNAT) nor one spread over many addresses gets
+ * what they want:
+ * - per account and address (LOGIN_MAX_FAILURES_PER_ACCOUNT_IP, 10): slows the guesser where it
+ *   guesses, and nobody else: the owner signs in from anywhere else, colleagues behind the same
+ *   address sign in to their own accounts.
+ * - per account, all addresses (LOGIN_MAX_FAILURES_PER_ACCOUNT, 50, above the first so one
+ *   address alone never reaches it): caps distributed guessing at one password.
+ * - per address, all accounts (LOGIN_MAX_FAILURES_PER_IP, 100): caps one client spraying many
+ *   accounts.
+ * The last two are not the owner's doing, so they spare an account at an address it signed in
+ * from within FAMILIAR_ADDRESS_S (a key set only by a correct password): the owner at their usual
+ * address keeps signing in during a distributed attack or a spray from the office next door, and
+ * a guesser at that address still meets the first counter. A password change by a signed-in user
+ * (`authenticated`) is judged by the account's counters only.
  *
  * Fail mode: never open. While Redis is unavailable the limits apply per instance (see
  * ProgressiveFailureCounter) and a warning is logged; should even that fail, the methods reject
@@ -116,6 +145,7 @@ function insured(redis: Redis, options: { keyPrefix: string; points: number; dur
 export class LoginThrottle {
   private readonly logger = new Logger(LoginThrottle.name);
   private readonly accounts: ProgressiveFailureCounter;
+  private readonly accountIps: ProgressiveFailureCounter;
   private readonly ips: ProgressiveFailureCounter;
   private readonly refreshIps: ProgressiveFailureCounter;
   private degraded = false;
@@ -126,45 +156,74 @@ export class LoginThrottle {
   ) {
     const window = config.LOGIN_WINDOW_S;
     this.accounts = new ProgressiveFailureCounter(redis, 'login-account', config.LOGIN_MAX_FAILURES_PER_ACCOUNT, window);
+    this.accountIps = new ProgressiveFailureCounter(redis, 'login-account-ip', config.LOGIN_MAX_FAILURES_PER_ACCOUNT_IP, window);
     this.ips = new ProgressiveFailureCounter(redis, 'login-ip', config.LOGIN_MAX_FAILURES_PER_IP, window);
     this.refreshIps = new ProgressiveFailureCounter(redis, 'refresh-ip', REFRESH_MAX_FAILURES_PER_IP, window);
   }
 
   async check(key: ThrottleKey): Promise<ThrottleDecision> {
     this.noteRedisState();
-    const [accountMs, ipMs] = await Promise.all([
-      key.account === undefined ? 0 : this.accounts.blockedForMs(accountSubject(key.account)),
-      this.ips.blockedForMs(ipSubject(key.ip)),
+    const account = key.account === undefined ? undefined : accountSubject(key.account);
+    const [accountMs, pairMs, ipMs, familiar] = await Promise.all([
+      account === undefined ? 0 : this.accounts.blockedForMs(account),
+      account === undefined ? 0 : this.accountIps.blockedForMs(pairSubject(account, key.ip)),
+      key.authenticated ? 0 : this.ips.blockedForMs(ipSubject(key.ip)),
+      account === undefined ? false : this.isFamiliar(account, key.ip),
     ]);
-    if (accountMs === 0 && ipMs === 0) return { allowed: true };
-    // Both must clear before a retry can succeed, so the caller is told the longer wait.
-    const reason = accountMs >= ipMs ? 'account' : 'ip';
-    return { allowed: false, retryAfterS: toSeconds(Math.max(accountMs, ipMs)), reason };
+    // Everything that must clear before a retry can succeed; the caller is told the longest wait.
+    const blocks: [ThrottleLimit, number][] = [
+      ['account', familiar ? 0 : accountMs],
+      ['account_ip', pairMs],
+      ['ip', familiar ? 0 : ipMs],
+    ];
+    const [reason, ms] = blocks.reduce((longest, block) => (block[1] > longest[1] ? block : longest));
+    return ms === 0 ? { allowed: true } : { allowed: false, retryAfterS: toSeconds(ms), reason };
   }
 
   /**
    * Counts a failed attempt. Says which block, if any, this very failure started, so the caller
    * audits the start of a block once instead of every refused attempt during it.
    */
-  async recordFailure(key: ThrottleKey): Promise<{ blocked: 'account' | 'ip' | null; blockS: number }> {
+  async recordFailure(key: ThrottleKey): Promise<{ blocked: ThrottleLimit | null; blockS: number }> {
     this.noteRedisState();
-    const [accountS, ipS] = await Promise.all([
-      key.account === undefined ? 0 : this.accounts.recordFailure(accountSubject(key.account)),
-      this.ips.recordFailure(ipSubject(key.ip)),
+    const account = key.account === undefined ? undefined : accountSubject(key.account);
+    const [accountS, pairS, ipS] = await Promise.all([
+      account === undefined ? 0 : this.accounts.recordFailure(account),
+      account === undefined ? 0 : this.accountIps.recordFailure(pairSubject(account, key.ip)),
+      key.authenticated ? 0 : this.ips.recordFailure(ipSubject(key.ip)),
     ]);
+    // The widest block this failure started, if any (each is audited once, when it starts).
     if (accountS > 0) return { blocked: 'account', blockS: accountS };
+    if (pairS > 0) return { blocked: 'account_ip', blockS: pairS };
     if (ipS > 0) return { blocked: 'ip', blockS: ipS };
     return { blocked: null, blockS: 0 };
   }
 
   /**
-   * A correct password clears the account's failures and its escalation: only the owner (or
-   * someone who already has the password) can do that. The IP's count stays, so an attacker who
-   * owns one account cannot use its logins to reset their budget for spraying others.
+   * A correct password clears the account's failures and their escalation, here and everywhere:
+   * only the owner (or someone who already has the password) can do that. It also makes this
+   * address familiar to the account for FAMILIAR_ADDRESS_S. The IP's count stays, so an attacker
+   * who owns one account cannot use its logins to reset their budget for spraying others.
    */
   async recordSuccess(key: ThrottleKey): Promise<void> {
     this.noteRedisState();
-    if (key.account !== undefined) await this.accounts.reset(accountSubject(key.account));
+    if (key.account === undefined) return;
+    const account = accountSubject(key.account);
+    await Promise.all([this.accounts.reset(account), this.accountIps.reset(pairSubject(account, key.ip)), this.markFamiliar(account, key.ip)]);
+  }
+
+  /**
+   * Whether the account signed in from this address recently. Read from Redis only: while Redis is
+   * unavailable no address is familiar, so the stricter limits apply (never open).
+   */
+  private async isFamiliar(account: string, ip: string): Promise<boolean> {
+    if (this.redis.status !== 'ready') return false;
+    return (await this.redis.exists(familiarKey(account, ip)).catch(() => 0)) === 1;
+  }
+
+  private async markFamiliar(account: string, ip: string): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    await this.redis.set(familiarKey(account, ip), '1', 'EX', FAMILIAR_ADDRESS_S).catch(() => undefined);
   }
 
   /** Call before looking up a presented refresh token. */
@@ -190,6 +249,15 @@ export class LoginThrottle {
     }
     this.degraded = !ready;
   }
+}
+
+/** One account at one address (IPv6: its /64): `<account digest>:<address>`. */
+function pairSubject(account: string, ip: string): string {
+  return `${account}:${ipSubject(ip)}`;
+}
+
+function familiarKey(account: string, ip: string): string {
+  return `${THROTTLE_KEY_PREFIX}login-familiar:${pairSubject(account, ip)}`;
 }
 
 function toSeconds(ms: number): number {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
-import { AbuseDetector, policyName, RateLimiter, type RateLimitResult, type RateLimitSubject, type Sensitivity } from '@benteng/security';
+import { AbuseDetector, LoginThrottle, policyName, type ActiveBlock, type ThrottleKey, RateLimiter, type RateLimitResult, type RateLimitSubject, type Sensitivity } from '@benteng/security';
 import { AbuseObserver } from '../../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { tenantWithPassword } from '../support/fixtures.js';
@@ -11,7 +11,7 @@ import { exchange, scenario, type KillSwitchScenario } from '../support/kill-swi
 
 /**
  * Kill-switch scenarios for resource consumption and abuse (issue 8): RATE-LIMIT, CLIENT-IP-TRUST,
- * ABUSE-DETECTION, BODY-LIMIT and UPLOAD-CONTENT. Every request goes through Fastify's inject from
+ * ABUSE-DETECTION, ABUSE-SHARED-ADDRESS, BODY-LIMIT and UPLOAD-CONTENT. Every request goes through Fastify's inject from
  * an address of its own (never 127.0.0.1, whose counters every test file shares), so a block or an
  * exhausted budget placed here cannot leak into another file.
  */
@@ -115,6 +115,39 @@ const BLIND_ABUSE_DETECTOR: Pick<AbuseDetector, 'observe' | 'blockedFor' | 'lift
 };
 
 /**
+ * An AbuseDetector whose every address block counts as explicit (the removed ABUSE-SHARED-ADDRESS
+ * control): the address is refused before any credential is looked at, as an operator's deny is,
+ * so one client's failures lock out everyone behind its address.
+ */
+export class AddressWideAbuseDetector extends AbuseDetector {
+  override async blockedFor(ip: string | undefined, principal?: string): Promise<ActiveBlock | undefined> {
+    const block = await super.blockedFor(ip, principal);
+    return block && { ...block, source: 'explicit' };
+  }
+}
+
+/**
+ * A LoginThrottle that sees every attempt as coming from one address (the removed login half of
+ * ABUSE-SHARED-ADDRESS): an account's failures at any address throttle it at every address. The
+ * one address is random per instance, so runs do not share its counters.
+ */
+export class AddressBlindLoginThrottle extends LoginThrottle {
+  private readonly everyone = freshIpv4();
+
+  override check(key: ThrottleKey): ReturnType<LoginThrottle['check']> {
+    return super.check({ ...key, ip: this.everyone });
+  }
+
+  override recordFailure(key: ThrottleKey): ReturnType<LoginThrottle['recordFailure']> {
+    return super.recordFailure({ ...key, ip: this.everyone });
+  }
+
+  override recordSuccess(key: ThrottleKey): Promise<void> {
+    return super.recordSuccess({ ...key, ip: this.everyone });
+  }
+}
+
+/**
  * A type check that believes the file's name, as naive upload handlers do (the removed
  * UPLOAD-CONTENT control): `.pdf` is a PDF whatever its bytes are.
  */
@@ -138,6 +171,8 @@ export const TRUST_EVERY_PEER = '0.0.0.0/1,128.0.0.0/1,::/1,8000::/1';
 const USER_READS = 5;
 const ANONYMOUS_READS = 3;
 const NOT_FOUND_THRESHOLD = 5;
+const AUTH_FAILURE_THRESHOLD = 5;
+const PAIR_FAILURES = 3;
 
 const overrides = (intact: boolean, token: unknown, replacement: { value: unknown } | { useClass: Type }) => (intact ? [] : [{ token, ...replacement }]);
 
@@ -224,6 +259,61 @@ export const LIMITS_SCENARIOS: KillSwitchScenario[] = [
         succeeded: statuses.every((status) => status === 404),
         observed: `${NOT_FOUND_THRESHOLD + 5} guesses: ${outcome(statuses)}`,
         exchanges: [exchange({ method: 'GET', url, headers: { authorization: 'Bearer <access token>' } }, last!)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { tenant: TestTenant; password: string }>({
+    control: 'ABUSE-SHARED-ADDRESS',
+    attack: `an anonymous client behind an office NAT sends ${AUTH_FAILURE_THRESHOLD + 3} bad tokens until the address is blocked; a colleague's valid access token from that address is refused`,
+    removal: 'AbuseDetector reports every address block as explicit, so the address is refused before any credential is looked at',
+    fixtures: () => tenantWithPassword('ks-shared-address'),
+    target: (intact) =>
+      buildApi({
+        env: { ABUSE_MAX_AUTH_FAILURES: String(AUTH_FAILURE_THRESHOLD), ABUSE_WINDOW_S: '60' },
+        overrides: overrides(intact, AbuseDetector, { useClass: AddressWideAbuseDetector }),
+      }),
+    async run(api, { tenant, password }) {
+      const office = freshIpv4();
+      // The colleague signed in from the office before the attacker started.
+      const token = await login(api, tenant.users.member.email, password, office);
+      const observer = api.app.get(AbuseObserver);
+      const statuses: number[] = [];
+      for (let i = 0; i < AUTH_FAILURE_THRESHOLD + 3; i++) {
+        statuses.push((await send(api, 'GET', '/v1/invoices', { ip: office, token: `junk-${randomBytes(8).toString('hex')}` })).status);
+        await observer.settled();
+      }
+      const res = await send(api, 'GET', '/v1/invoices', { ip: office, token });
+      return {
+        // The harm itself: the valid user behind the attacker's address is refused.
+        succeeded: res.status === 429,
+        observed: `${statuses.length} bad tokens from the office address: ${outcome(statuses)}; the colleague's valid token from the same address answered ${res.status}`,
+        exchanges: [exchange({ method: 'GET', url: '/v1/invoices', headers: { authorization: 'Bearer <a colleague\'s valid access token, from the blocked office address>' } }, res)],
+      };
+    },
+  }),
+
+  scenario<TestApi, { tenant: TestTenant; password: string }>({
+    control: 'ABUSE-SHARED-ADDRESS',
+    attack: `a guesser behind an office NAT tries ${PAIR_FAILURES} wrong passwords on a member's account (LOGIN_MAX_FAILURES_PER_ACCOUNT_IP=${PAIR_FAILURES}); the member, signing in from home with the right password, is refused`,
+    removal: 'LoginThrottle sees every attempt as coming from one address, so an account\'s failures at one address throttle it everywhere',
+    fixtures: () => tenantWithPassword('ks-shared-login'),
+    target: (intact) =>
+      buildApi({
+        env: { LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: String(PAIR_FAILURES) },
+        overrides: overrides(intact, LoginThrottle, { useClass: AddressBlindLoginThrottle }),
+      }),
+    async run(api, { tenant, password }) {
+      const office = freshIpv4();
+      const email = tenant.users.member.email;
+      const guesses: number[] = [];
+      for (let i = 0; i < PAIR_FAILURES; i++) guesses.push((await send(api, 'POST', '/v1/auth/login', { ip: office, body: { email, password: `wrong-${randomBytes(6).toString('hex')}` } })).status);
+      const res = await send(api, 'POST', '/v1/auth/login', { ip: freshIpv4(), body: { email, password } });
+      return {
+        // The harm itself: the owner of the account, elsewhere, with the right password, is refused.
+        succeeded: res.status === 429,
+        observed: `${PAIR_FAILURES} wrong guesses from the office answered ${guesses.join(', ')}; the member's own sign-in from home answered ${res.status}`,
+        exchanges: [exchange({ method: 'POST', url: '/v1/auth/login', headers: { 'content-type': 'application/json' }, body: { email, password: '<the right password, from home>' } }, res)],
       };
     },
   }),

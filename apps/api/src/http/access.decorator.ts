@@ -11,7 +11,7 @@ export const ROUTE_SENSITIVITY = 'benteng:route-sensitivity';
  * function-level matrix test drives every principal through every declared route.
  */
 export type RouteAccess =
-  | { readonly auth: 'none'; readonly reason: string }
+  | { readonly auth: 'none'; readonly reason: string; readonly credential?: RequestCredential }
   | { readonly auth: 'public-jwt'; readonly action: Action; readonly subject: SubjectName }
   | { readonly auth: 'partner'; readonly action: Action; readonly subject: SubjectName }
   /** Internal listener only: a signed service request naming an active operator (InternalAccessGuard). */
@@ -19,8 +19,22 @@ export type RouteAccess =
   /** Internal listener only: a signed service request, no operator needed (machine-readable descriptions). */
   | { readonly auth: 'internal-service'; readonly reason: string };
 
-/** No authentication: for health checks, key sets and login. Say why, so review can judge it. */
-export const Public = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'none', reason } satisfies RouteAccess);
+/**
+ * The credential an unauthenticated route verifies itself (in its handler or its own guard), when
+ * it has one: a login's password, a refresh token, a client secret, a signed download link, a
+ * webhook signature, an invitation token.
+ */
+export type RequestCredential = 'password' | 'refresh-token' | 'client-secret' | 'signed-link' | 'webhook-signature' | 'invitation-token';
+
+/**
+ * No authentication at the gate: for health checks, key sets and login. Say why, so review can
+ * judge it. A route that verifies a credential of its own names it (`credential`): an automatic
+ * address block (the abuse detector's) does not refuse such a route at the gate, because the
+ * people sharing the blocked address need it to sign in, refresh their session or fetch their
+ * export; the route's own check and throttle (libs/security/src/login-throttle.ts) judge it.
+ */
+export const Public = (reason: string, options: { credential?: RequestCredential } = {}) =>
+  SetMetadata(ROUTE_ACCESS, { auth: 'none', reason, ...(options.credential ? { credential: options.credential } : {}) } satisfies RouteAccess);
 
 /**
  * A tenant user with a valid access token whose role may perform `action` on some `subject`

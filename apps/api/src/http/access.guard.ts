@@ -10,10 +10,11 @@ import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type Auth
 import type { Action, SubjectName } from '@benteng/authz';
 import { AbilityFactory, principalId } from '@benteng/authz';
 import { InjectRedis } from '@benteng/redis';
-import { AbuseDetector, clientIp, RateLimiter, SecurityError, SecurityErrorCode, type PrincipalClass, type RateLimitSubject, type Sensitivity } from '@benteng/security';
+import { AbuseDetector, type ActiveBlock, clientIp, RateLimiter, SecurityError, SecurityErrorCode, type PrincipalClass, type RateLimitSubject, type Sensitivity } from '@benteng/security';
 import { RequestContext, Scope } from '@benteng/tenancy';
-import { ROUTE_ACCESS, ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
+import { ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 import { attachAuth, type RequestAuth } from './request-auth.js';
+import { DeclaredAccess } from './declared-access.js';
 import { processMetrics, surfaceOfRequest } from '../metrics/metrics.js';
 
 /**
@@ -76,9 +77,17 @@ export function sensitivityOf(reflector: Reflector, context: ExecutionContext, m
  * The request path's gate (ARCHITECTURE.md, "The request path"), in order:
  *
  * 1. Deny by default. Unlike frameworks (and many boilerplates) that treat an undecorated route as
- *    open, a route that declares no access is refused here (403 and an error log line: a
- *    programming mistake), so forgetting a decorator fails closed.
- * 2. An address the abuse detector blocked is refused before any credential is looked at.
+ *    open, a route that declares no access is refused (403 and an error log line: a programming
+ *    mistake), so forgetting a decorator fails closed (DeclaredAccess, declared-access.ts).
+ * 2. The address's block, read before any credential is looked at. An explicit one (an operator's
+ *    deny entry) refuses every request at once. An automatic one (the abuse detector's, placed by
+ *    failures that came without a valid credential) refuses only unauthenticated traffic: one
+ *    client's failures must not lock out everyone sharing its address (an office NAT, a mobile
+ *    carrier's CGNAT, a partner's egress). So a route that authenticates at the gate checks the
+ *    credential first: a valid, unrevoked one goes on to be judged by its principal's own block
+ *    and limits; a missing or invalid one is refused as blocked (a garbage token buys nothing).
+ *    Routes that verify a credential of their own (`@Public(…, { credential })`: login, refresh,
+ *    token, signed links, signed webhooks) are left to that check and its throttle.
  * 3. Authentication by the route's surface: a public access token on /v1, a partner API key or
  *    client-credentials token on /partner/v1. Each strategy only knows its own credential, so one
  *    surface's credential is a 401 on another. Then the principal's own block, if any.
@@ -102,23 +111,23 @@ export class AccessGuard implements CanActivate {
     private readonly abuse: AbuseDetector,
     @InjectRedis() private readonly redis: Redis,
     private readonly abilities: AbilityFactory,
+    private readonly declared: DeclaredAccess,
   ) {
     this.logger.setContext(AccessGuard.name);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
-    if (!access) {
-      this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'route declares no access; refused');
-      throw new ForbiddenException();
-    }
+    const access = this.declared.of(context);
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
     const ip = clientIp(request);
     const sensitivity = sensitivityOf(this.reflector, context, request.method);
-    await this.refuseIfBlocked(request, ip);
+    // One read (an MGET of one key) whatever the request carries; nothing else is looked up here.
+    const addressBlock = await this.abuse.blockedFor(ip);
+    if (addressBlock?.source === 'explicit') this.refuse(request, addressBlock);
 
     if (access.auth === 'none') {
+      if (addressBlock && access.credential === undefined) this.refuse(request, addressBlock);
       await this.limit(request, reply, { principalClass: 'anonymous', owner: `ip:${ip}` }, sensitivity);
       return true;
     }
@@ -129,11 +138,21 @@ export class AccessGuard implements CanActivate {
       this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'internal route on the public listener; refused');
       throw new AuthError(AuthErrorCode.Unauthenticated);
     }
-    const auth = await this.authenticate(access, request, reply);
+    let auth: RequestAuth;
+    try {
+      auth = await this.authenticate(access, request, reply);
+    } catch (error) {
+      // No credential, or one that does not verify: unauthenticated traffic, which the address's
+      // block does refuse. Costs what verifying the credential costs, nothing more (a signature
+      // for a token; one key lookup for a well-formed API key), and the refusal is not observed
+      // again, so a flood of garbage tokens neither prolongs the block nor reaches the handler.
+      if (addressBlock && error instanceof AuthError) this.refuse(request, addressBlock);
+      throw error;
+    }
     attachAuth(request, auth);
     this.context.enterScope(auth.scope);
     const principal = principalId(auth.scope.principal);
-    await this.refuseIfBlocked(request, undefined, principal);
+    await this.refuseIfBlocked(request, principal);
     await this.limit(request, reply, { principalClass: principalClassOf(auth), owner: principal, tenantId: auth.scope.tenantId }, sensitivity);
     await this.authorize(request, auth, access.action, access.subject, ip);
     return true;
@@ -162,12 +181,15 @@ export class AccessGuard implements CanActivate {
     return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal, this.abilities) };
   }
 
-  /** The address is checked before authentication, the principal after it (one key each time). */
-  private async refuseIfBlocked(request: FastifyRequest, ip: string | undefined, principal?: string): Promise<void> {
-    const block = await this.abuse.blockedFor(ip, principal);
-    if (!block) return;
+  /** After authentication: the principal's own block (one key; the address was read before). */
+  private async refuseIfBlocked(request: FastifyRequest, principal: string): Promise<void> {
+    const block = await this.abuse.blockedFor(undefined, principal);
+    if (block) this.refuse(request, block, principal);
+  }
+
+  private refuse(request: FastifyRequest, block: ActiveBlock, principal?: string): never {
     (request as FastifyRequest & { [REFUSED_AS_BLOCKED]?: boolean })[REFUSED_AS_BLOCKED] = true;
-    this.logger.info({ event: 'security.blocked_request', subject: block.subject, signal: block.signal, ip: clientIp(request), principal }, 'request refused: blocked');
+    this.logger.info({ event: 'security.blocked_request', subject: block.subject, signal: block.signal, source: block.source, ip: clientIp(request), principal }, 'request refused: blocked');
     processMetrics.blockedRequests.inc({ surface: surfaceOfRequest(request) });
     throw new SecurityError(SecurityErrorCode.Blocked, block.retryAfterS);
   }

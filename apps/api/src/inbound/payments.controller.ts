@@ -22,7 +22,7 @@ export class InboundPaymentsController {
 
   @Post('payments')
   @HttpCode(200)
-  @Public('signed by the payment provider (Standard Webhooks); the signature is the credential')
+  @Public('signed by the payment provider (Standard Webhooks); the signature is the credential', { credential: 'webhook-signature' })
   @RateLimit('auth')
   @KeepRawBody()
   @UseGuards(PaymentSignatureGuard)

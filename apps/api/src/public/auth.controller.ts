@@ -13,7 +13,7 @@ export class AuthController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @RateLimit('auth')
-  @Public('login: the credentials in the body are the authentication (throttled per account and IP)')
+  @Public('login: the credentials in the body are the authentication (throttled per account and address, per account, and per address)', { credential: 'password' })
   login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.login(body, meta);
   }
@@ -22,7 +22,7 @@ export class AuthController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @RateLimit('auth')
-  @Public('refresh: the refresh token in the body is the credential (throttled per IP)')
+  @Public('refresh: the refresh token in the body is the credential (throttled per IP)', { credential: 'refresh-token' })
   refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.auth.refresh(body.refreshToken, meta);
   }
