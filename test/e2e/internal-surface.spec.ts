@@ -122,7 +122,7 @@ describe(tag('AUTHN-SERVICE-SIGNATURE', 'internal surface'), () => {
     expect(await refusalOf(replay)).toBe('replayed_nonce');
     // and logged at warn with a stable event name (nestjs-pino writes through the first app's capture)
     const lines = [...internal.logs.lines, ...pub.logs.lines];
-    expect(lines.find((l) => l.event === 'internal.auth_refused' && l.refusal === 'replayed_nonce' && l.requestId === replay.headers['x-request-id'])).toMatchObject({ level: 40, keyId: 'derived', service: 'ops-cli' });
+    expect(lines.find((l) => l.event === 'internal.auth_refused' && l.refusal === 'replayed_nonce' && l.requestId === replay.headers['x-request-id'])).toMatchObject({ level: 40, keyId: 'derived', callerService: 'ops-cli', service: 'benteng-api' });
   });
 
   it('refuses stale and future timestamps (outside ±INTERNAL_SIGNATURE_TOLERANCE_S)', async () => {

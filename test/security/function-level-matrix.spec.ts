@@ -4,6 +4,7 @@ import { defineAbilityFor, definePlatformAbility, OPERATOR_ROLES, PARTNER_SCOPES
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import type { MembershipRole } from '@benteng/database';
 import type { RouteAccess } from '../../apps/api/src/http/access.decorator.js';
+import { JSON_MEDIA, mediaTypesByRoute } from '../../apps/api/src/http/media-types.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { tag } from './support/controls.js';
@@ -25,7 +26,7 @@ import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '.
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 /**
  * Past the guard: success, or the handler's own answer to a random id or an empty body (415 from
- * upload routes, which take multipart/form-data, not the empty JSON body sent here).
+ * upload routes, which take multipart/form-data, not the empty request sent here).
  */
 const PAST_THE_GUARD = [200, 201, 204, 400, 404, 409, 415];
 
@@ -55,8 +56,14 @@ const partnerMayCall = (route: PartnerRoute, tenantId: string, clientId: string,
 const label = (r: RouteEntry) => `${r.method} ${r.path}`;
 /** Path parameters become random UUIDs: an id nobody has, well-formed for ParseUUIDPipe. */
 const concretePath = (path: string) => path.replace(/:[A-Za-z0-9_]+/g, () => randomUUID());
-/** A minimal JSON body for methods that carry one. */
-const minimalBody = (method: string) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
+/**
+ * A minimal JSON body for methods that carry one, on routes that admit JSON. An upload route gets
+ * none: a JSON body there is refused (415) by its media type before any guard runs, and its form is
+ * read only after the guard, so an empty request reaches the guard as a form would.
+ */
+const admitted = mediaTypesByRoute(api.app);
+const minimalBody = (route: RouteEntry) =>
+  ['POST', 'PUT', 'PATCH'].includes(route.method) && (admitted.get(`${route.method} ${route.path}`) ?? [JSON_MEDIA]).includes(JSON_MEDIA) ? {} : undefined;
 /** May a user of this role in this tenant perform the route's action on its subject at all? */
 const mayCall = (route: JwtRoute, tenantId: string, userId: string, role: MembershipRole) =>
   defineAbilityFor(tenantId, { kind: 'user', userId, role }).can(route.access.action, route.access.subject);
@@ -86,7 +93,7 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
   async function callAs(role: MembershipRole, route: JwtRoute) {
     const token = await tokenOf(role);
     if (route.path.startsWith('/v1/auth/')) sessions.delete(role);
-    return client.call(route.method, concretePath(route.path), { token, body: minimalBody(route.method) });
+    return client.call(route.method, concretePath(route.path), { token, body: minimalBody(route) });
   }
 
   beforeAll(async () => {
@@ -149,23 +156,23 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
     }
 
     it('without a token: 401 with a Bearer challenge', async () => {
-      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route.method) });
+      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route) });
       expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
       expect(res.headers['www-authenticate']).toBe('Bearer');
     });
 
     it('with a malformed token: 401', async () => {
-      const res = await client.call(route.method, concretePath(route.path), { token: 'not-a-jwt', body: minimalBody(route.method) });
+      const res = await client.call(route.method, concretePath(route.path), { token: 'not-a-jwt', body: minimalBody(route) });
       expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
     });
 
     it('with the token of a revoked session: 401', async () => {
-      const res = await client.call(route.method, concretePath(route.path), { token: revokedToken, body: minimalBody(route.method) });
+      const res = await client.call(route.method, concretePath(route.path), { token: revokedToken, body: minimalBody(route) });
       expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
     });
 
     it('with a partner API key holding every scope: 401 (a partner credential is not a /v1 credential)', async () => {
-      const res = await client.call(route.method, concretePath(route.path), { token: partners.get('every scope')!.key, body: minimalBody(route.method) });
+      const res = await client.call(route.method, concretePath(route.path), { token: partners.get('every scope')!.key, body: minimalBody(route) });
       expect(problemOf(res)).toMatchObject({ status: 401, problemJson: true });
     });
   });
@@ -183,7 +190,7 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
     const call = (credential?: string) =>
       partnerCall(api, route.method.toLowerCase() as 'get' | 'post' | 'patch' | 'delete', concretePath(route.path), {
         ...(credential === undefined ? {} : { credential }),
-        ...(minimalBody(route.method) ? { body: minimalBody(route.method)! } : {}),
+        ...(minimalBody(route) ? { body: minimalBody(route)! } : {}),
       });
 
     for (const set of allowed) {
@@ -228,11 +235,11 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
   describe('routes declared public', () => {
     const named = (list: OpenRoute[]) => list.map((r) => [label(r), r] as const);
     // Login and refresh: the body is the credential, so an empty one fails validation, not authentication.
-    const withBody = openRoutes.filter((r) => minimalBody(r.method) !== undefined);
+    const withBody = openRoutes.filter((r) => minimalBody(r) !== undefined);
     const plainGets = openRoutes.filter((r) => r.method === 'GET' && !r.path.includes(':'));
 
     it.each(named(openRoutes))('%s is reachable without a token', async (_, route) => {
-      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route.method) });
+      const res = await client.call(route.method, concretePath(route.path), { body: minimalBody(route) });
       expect([401, 403], `${label(route)} -> ${res.status}`).not.toContain(res.status);
       expect(res.status).toBeLessThan(500);
     });
@@ -282,7 +289,7 @@ describe(tag('AUTHZ-OPERATOR', 'function-level authorization matrix, internal ro
   /** A signed call as the operator, with a reason on state-changing methods and a minimal JSON body where one is carried. */
   async function call(route: OperatorRoute, operatorId: string) {
     const url = concretePath(route.path);
-    const body = minimalBody(route.method) === undefined ? undefined : JSON.stringify(minimalBody(route.method));
+    const body = minimalBody(route) === undefined ? undefined : JSON.stringify(minimalBody(route));
     const reason = route.method === 'GET' || route.method === 'HEAD' ? undefined : 'function-level matrix';
     const headers = signServiceRequest({ method: route.method, url, keyId: key.kid, secret: key.secret, operatorId, ...(reason ? { reason } : {}), ...(body !== undefined ? { body } : {}) });
     const res = await internal.app

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditModule } from '@benteng/audit';
-import { ClockModule, REDACT_PATHS } from '@benteng/common';
+import { ClockModule, REDACT_PATHS, safeLogOptions } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { JobsWorkerModule } from '@benteng/jobs';
@@ -22,6 +22,9 @@ import { WorkerReadiness } from './worker-readiness.js';
           level: config.LOG_LEVEL,
           base: { service: 'benteng-worker' },
           redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+          // The API's serializers and hooks (libs/common/src/log-serializers.ts): database errors as
+          // codes and names, and each key bound once (a job's bindings carry requestId, tenantId, attempt).
+          ...safeLogOptions(),
           ...(config.LOG_PRETTY ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
         };
         return { pinoHttp: destination ? [options, destination] : options };

@@ -91,7 +91,9 @@ export class JobQueue {
     };
     const signed = this.signer.sign(envelope);
     const job = await this.tenantQueue.add(name, signed, this.jobOptions(opts));
-    this.logger.info({ job: name, jobId: job.id, queue: JOBS_QUEUE, tenantId: scope.tenantId, requestId: envelope.requestId }, 'job enqueued');
+    // The new job's names under `enqueued`: a job that queues another is logged with its own job,
+    // jobId, queue and requestId bound (libs/jobs/src/tenant-job.processor.ts), one binding per key.
+    this.logger.info({ enqueued: { job: name, jobId: job.id, queue: JOBS_QUEUE, requestId: envelope.requestId }, tenantId: scope.tenantId }, 'job enqueued');
     return job.id!;
   }
 
@@ -105,11 +107,11 @@ export class JobQueue {
       // with the active key, which the worker does for its declared schedules at every start.
       const { jobId: _jobId, delay: _delay, ...template } = this.jobOptions(opts);
       await this.platformQueue.upsertJobScheduler(schedulerId, { every: opts.repeatEveryMs }, { name, data: signed, opts: template });
-      this.logger.info({ job: name, schedulerId, everyMs: opts.repeatEveryMs, queue: PLATFORM_QUEUE, requestId: envelope.requestId }, 'job scheduled');
+      this.logger.info({ scheduled: { job: name, schedulerId, everyMs: opts.repeatEveryMs, queue: PLATFORM_QUEUE, requestId: envelope.requestId } }, 'job scheduled');
       return schedulerId;
     }
     const job = await this.platformQueue.add(name, signed, this.jobOptions(opts));
-    this.logger.info({ job: name, jobId: job.id, queue: PLATFORM_QUEUE, requestId: envelope.requestId }, 'job enqueued');
+    this.logger.info({ enqueued: { job: name, jobId: job.id, queue: PLATFORM_QUEUE, requestId: envelope.requestId } }, 'job enqueued');
     return job.id!;
   }
 

@@ -101,7 +101,8 @@ export class WebhookDeliveryService {
   async deliver(scope: Scope, deliveryId: string, attempt: number, requestId?: string): Promise<DeliverOutcome> {
     const claim = await this.claim(scope, deliveryId, attempt);
     if (typeof claim === 'string') {
-      this.logger.info({ deliveryId, attempt, outcome: claim }, 'webhook attempt not made');
+      // `deliveryAttempt`: the delivery's attempt number; the job's own `attempt` is bound by the processor.
+      this.logger.info({ deliveryId, deliveryAttempt: attempt, outcome: claim }, 'webhook attempt not made');
       return claim === 'held' ? 'endpoint_disabled' : 'skipped';
     }
     const result = await this.send(claim);
@@ -110,7 +111,7 @@ export class WebhookDeliveryService {
       {
         deliveryId,
         endpointId: claim.endpointId,
-        attempt: claim.attempt,
+        deliveryAttempt: claim.attempt,
         outcome,
         latencyMs: result.latencyMs,
         ...(result.kind === 'response' ? { statusCode: result.statusCode } : { error: result.error }),

@@ -118,7 +118,9 @@ export class InternalAccessGuard implements CanActivate {
   }
 
   private async refuse(request: FastifyRequest, route: string, ip: string, refusal: ServiceSignatureRefusal, service?: string, keyId?: string): Promise<void> {
-    const fields = { event: 'internal.auth_refused', refusal, route, ip, service, keyId, requestId: String(request.id) };
+    // `service` is the logger's own binding (benteng-api): the signed caller is `callerService`, so
+    // each key is bound once and a last-wins log parser files the line under the right service.
+    const fields = { event: 'internal.auth_refused', refusal, route, ip, callerService: service, keyId, requestId: String(request.id) };
     this.logger.warn(fields, 'internal request refused: signature');
     await this.audit.record({
       type: 'internal.auth_refused',
@@ -132,7 +134,7 @@ export class InternalAccessGuard implements CanActivate {
   }
 
   private async deny(request: FastifyRequest, route: string, ip: string, cause: OperatorDenial, actor: string, service: string, permission: string): Promise<never> {
-    this.logger.warn({ event: 'internal.authz_denied', cause, route, ip, actor, service, permission, requestId: String(request.id) }, 'internal request refused: operator');
+    this.logger.warn({ event: 'internal.authz_denied', cause, route, ip, actor, callerService: service, permission, requestId: String(request.id) }, 'internal request refused: operator');
     await this.audit.record({ type: 'internal.authz_denied', outcome: 'denied', actor, subject: permission, ip, requestId: String(request.id), data: { cause, route, service } });
     throw new ForbiddenException();
   }

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import { REDACT_PATHS } from '@benteng/common';
+import { REDACT_PATHS, safeLogOptions } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 
 const SENSITIVE_QUERY_KEY = /token|ticket|sig|signature|key|secret|password|code|session/i;
@@ -57,12 +57,16 @@ export class LogRedaction {
 }
 
 export function pinoHttpOptions(config: AppConfig, redaction: LogRedaction = new LogRedaction()): Options {
+  const safe = safeLogOptions();
   return {
     level: config.LOG_LEVEL,
     redact: { paths: [...redaction.paths], censor: '[REDACTED]' },
     base: { service: 'benteng-api' },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    // Database errors as codes and names, never their query text; each key bound once per line.
+    hooks: safe.hooks,
     serializers: {
+      ...safe.serializers,
       req: (req: LoggedRequest) => redaction.request(req),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },

@@ -8,6 +8,7 @@ import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
+import { declaredMediaTypes } from '../http/media-types.js';
 import { FILE_FIELD, UPLOAD_FIELDS } from '../http/multipart-upload.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
 import { PartnerModule } from '../partner/partner.module.js';
@@ -15,7 +16,6 @@ import { PublicModule } from '../public/public.module.js';
 import {
   CLIENT_AUTH_OPERATIONS,
   CLIENT_SECRET_BASIC,
-  FORM_BODY_OPERATIONS,
   PARTNER_EXTRA_ERRORS,
   PARTNER_PROBLEM_SCHEMAS,
   PARTNER_RESPONSE_SCHEMAS,
@@ -38,7 +38,6 @@ interface Operation {
 
 export const BEARER = 'bearer';
 const PROBLEM_MEDIA = PROBLEM_CONTENT_TYPE.split(';')[0]!;
-const FORM_MEDIA = 'application/x-www-form-urlencoded';
 
 /** The surfaces that publish an OpenAPI document; each lists only its own routes. */
 export const API_SURFACES = ['public', 'partner'] as const;
@@ -63,7 +62,6 @@ interface AccessDescription {
   errors: number[];
   description?: string;
   problemSchema?: string;
-  formBody?: boolean;
 }
 
 const SURFACES: Record<ApiSurface, SurfaceDescription> = {
@@ -103,7 +101,7 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
     successBodies: PARTNER_SUCCESS_BODIES,
     extraErrors: PARTNER_EXTRA_ERRORS,
     access: (route, key): AccessDescription => {
-      const extras = { ...(PARTNER_PROBLEM_SCHEMAS[key] ? { problemSchema: PARTNER_PROBLEM_SCHEMAS[key] } : {}), formBody: FORM_BODY_OPERATIONS.has(key) };
+      const extras = PARTNER_PROBLEM_SCHEMAS[key] ? { problemSchema: PARTNER_PROBLEM_SCHEMAS[key] } : {};
       if (route.access?.auth !== 'partner') {
         // Basic, or the client's id and secret in the body (the empty requirement).
         const security: Record<string, string[]>[] = CLIENT_AUTH_OPERATIONS.has(key) ? [{ [CLIENT_SECRET_BASIC]: [] }, {}] : [];
@@ -123,6 +121,8 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
 
 /** What a handler declares beyond its access: its DTOs, preconditions and idempotency. */
 interface HandlerTraits {
+  /** The request media types the route declares (apps/api/src/http/media-types.ts), which the listener enforces. */
+  mediaTypes: readonly string[];
   body?: Type;
   query?: Type;
   upload?: Type;
@@ -135,6 +135,7 @@ function traitsOf(controller: Type, handlerName: string): HandlerTraits {
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handlerName) ?? {}) as Record<string, { index: number; data?: unknown }>;
   const paramTypes = (Reflect.getMetadata('design:paramtypes', controller.prototype, handlerName) ?? []) as Type[];
   const traits: HandlerTraits = {
+    mediaTypes: declaredMediaTypes(controller, handlerName),
     ifMatch: false,
     idempotent: ((Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []) as unknown[]).includes(IdempotencyInterceptor),
   };
@@ -266,10 +267,11 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
       },
     };
   }
-  if (access.formBody && operation.requestBody) {
+  if (!traits.upload && operation.requestBody) {
+    // The body DTO's schema under every media type the route declares, and no other.
     const json = operation.requestBody.content['application/json'];
-    if (!json) throw new Error(`OpenAPI: ${key} takes a form body but declares no body DTO`);
-    operation.requestBody.content = { [FORM_MEDIA]: json, 'application/json': json };
+    if (!json) throw new Error(`OpenAPI: ${key} declares a body but no JSON schema for it`);
+    operation.requestBody.content = Object.fromEntries(traits.mediaTypes.map((type) => [type, json]));
   }
   operation.security = access.security;
 }

@@ -143,8 +143,5 @@ export const PARTNER_PROBLEM_SCHEMAS: Record<string, string> = {
   'PartnerTokenController.token': 'OAuthProblem',
 };
 
-/** Operations that take application/x-www-form-urlencoded beside JSON (RFC 6749 4.4.2). */
-export const FORM_BODY_OPERATIONS = new Set(['PartnerTokenController.token']);
-
 /** Operations that authenticate a client by HTTP Basic rather than a bearer credential. */
 export const CLIENT_AUTH_OPERATIONS = new Set(['PartnerTokenController.token']);

@@ -1,6 +1,7 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { AuthError, AuthErrorCode, PartnerAuthService, type RequestMeta } from '@benteng/auth';
 import { Public, RateLimit } from '../http/access.decorator.js';
+import { Accepts, FORM_MEDIA, JSON_MEDIA } from '../http/media-types.js';
 import { Meta } from '../http/request-auth.js';
 import { clientAuthenticationOf } from './client-authentication.js';
 import { PartnerTokenRequestDto } from './dto/token.dto.js';
@@ -20,10 +21,12 @@ export class PartnerTokenController {
 
   @Post('token')
   @HttpCode(200)
-  @Public('OAuth 2.0 client credentials token endpoint')
+  @Public('OAuth 2.0 client credentials token endpoint', { credential: 'client-secret' })
   @RateLimit('auth')
   @Header('cache-control', 'no-store')
   @Header('pragma', 'no-cache')
+  // RFC 6749 4.4.2 defines a form body; JSON is accepted beside it. Every other type is 415.
+  @Accepts(FORM_MEDIA, JSON_MEDIA)
   async token(@Body() body: PartnerTokenRequestDto, @Headers('authorization') authorization: string | undefined, @Meta() meta: RequestMeta): Promise<PartnerTokenBody> {
     const client = clientAuthenticationOf(authorization, body);
     if (body.grant_type !== 'client_credentials') throw new AuthError(AuthErrorCode.InvalidGrant);
