@@ -10,13 +10,22 @@ import { configureApiApp, createFastifyAdapter } from '../../apps/api/src/app.fa
 import { AppModule } from '../../apps/api/src/app.module.js';
 import { configureInternalApp, InternalAppModule } from '../../apps/api/src/internal/internal.module.js';
 import { LOG_DESTINATION } from '../../apps/api/src/logging/logging.js';
+import { RouteInventory } from '../../apps/api/src/http/route-inventory.js';
 import { recordResponses } from './leak-capture.js';
 import { leakRegistry } from './leak-registry.js';
+import { logHygiene } from './log-hygiene.js';
 
 /** Every JSON log line the app wrote, parsed, plus the raw text for "never appears" checks. */
 export class LogCapture extends Writable {
   readonly lines: Record<string, unknown>[] = [];
   raw = '';
+
+  constructor() {
+    super();
+    // Every capture (API apps, in-process workers, kill-switch apps too) joins the file's log
+    // hygiene check: duplicate keys and Prisma query text are never expected (test/support/log-hygiene.ts).
+    logHygiene.watch(this);
+  }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
     const text = chunk.toString('utf8');
@@ -100,6 +109,9 @@ async function buildApplication(root: Type, configure: (app: NestFastifyApplicat
     .useValue(config)
     .overrideProvider(LOG_DESTINATION)
     .useValue(logs);
+  // The probe controllers a test adds are outside the route inventory on purpose (API9,
+  // apps/api/src/http/route-inventory.ts); every other route is checked as in production.
+  if (options.controllers?.length) builder = builder.overrideProvider(RouteInventory).useValue(new RouteInventory(options.controllers.map((c) => c.name)));
   for (const override of options.overrides ?? []) {
     builder = 'useClass' in override ? builder.overrideProvider(override.token).useClass(override.useClass) : builder.overrideProvider(override.token).useValue(override.value);
   }

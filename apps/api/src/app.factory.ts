@@ -7,15 +7,21 @@ import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
+import { refuseUndeclaredMediaTypes } from './http/media-types.js';
+import { clientErrorHandler, helmetHeaders, requireHostHeader } from './http/client-errors.js';
 import { multipartLimits } from './http/multipart-upload.js';
 import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
+import { RouteInventory } from './http/route-inventory.js';
 import { requestIdFor } from './logging/logging.js';
 import { containsNul, SecurityHeaders } from './http/edge.js';
 import { processMetrics } from './metrics/metrics.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from './http/problem.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  // Answers the router gives before any hook runs get the listener's security headers from the
+  // same helmet configuration the hooks apply (apps/api/src/http/client-errors.ts).
+  const security = helmetHeaders();
   return new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     // X-Forwarded-For is honoured only when the socket peer is one of TRUSTED_PROXIES; with none
@@ -26,13 +32,25 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     return503OnClosing: true,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    // Bytes Node's HTTP parser refuses before a request exists (431, malformed request line or
+    // Content-Length, Content-Length with Transfer-Encoding): problem+json with the security headers
+    // and a request id, like every other answer (apps/api/src/http/client-errors.ts).
+    clientErrorHandler: clientErrorHandler(),
+    // A missing Host is refused by requireHostHeader (problem+json), not by Node's bare 400.
+    http: { requireHostHeader: false },
     // Errors Fastify's router answers by itself, before any hook, pipe or filter runs (a path
     // parameter longer than maxParamLength: 414; a malformed URL: 400): problem+json with a fixed
     // title like every other error, instead of Fastify's default JSON body, which echoed the path
     // (found by test/security/openapi-fuzz.spec.ts).
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
-      void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).header('x-request-id', request.id).send({ type: 'about:blank', title: statusTitle(status), status, requestId: request.id });
+      void reply
+        .status(status)
+        .headers(security)
+        .header('cache-control', 'no-store')
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .header('x-request-id', request.id)
+        .send({ type: 'about:blank', title: statusTitle(status), status, requestId: request.id });
     },
   });
 }
@@ -43,6 +61,10 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  */
 export async function configureApiApp(app: NestFastifyApplication): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
+  // API9: this listener serves its route catalog and its documents' routes, nothing else (checked
+  // when it becomes ready; apps/api/src/http/route-inventory.ts).
+  const documents = app.get(OpenApiDocument);
+  app.get(RouteInventory).watch(app, 'public', () => ({ public: documents.get('public'), partner: documents.get('partner') }));
   const abuse = app.get(AbuseObserver);
   app
     .getHttpAdapter()
@@ -65,6 +87,10 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
       processMetrics.observeHttp(request, reply);
       done();
     });
+  // HTTP/1.1 without Host: 400 problem+json (apps/api/src/http/client-errors.ts).
+  requireHostHeader(app.getHttpAdapter().getInstance());
+  // A body of a media type its route does not declare is 415 before it is parsed (apps/api/src/http/media-types.ts).
+  refuseUndeclaredMediaTypes(app.getHttpAdapter().getInstance(), app);
   // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare
   // @KeepRawBody() only (apps/api/src/inbound/raw-body.ts).
   keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance());

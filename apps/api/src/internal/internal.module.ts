@@ -13,6 +13,8 @@ import { containsNul, SecurityHeaders } from '../http/edge.js';
 import { UnexpectedBodyInterceptor } from '../http/unexpected-body.interceptor.js';
 import { RequestValidationPipe } from '../http/validation.js';
 import { keepRawBodyWhereDeclared } from '../inbound/raw-body.js';
+import { refuseUndeclaredMediaTypes } from '../http/media-types.js';
+import { requireHostHeader } from '../http/client-errors.js';
 import { LOG_DESTINATION, LogRedaction, pinoHttpOptions, type LogDestination } from '../logging/logging.js';
 import { InternalAccessGuard } from './internal-access.guard.js';
 import { InternalSignatures, RedisNonceStore } from './internal-auth.js';
@@ -26,6 +28,7 @@ import { RateLimiter } from '@benteng/security';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
 import { QueueBoardController, QueueBoardQueues, QueueBoardSessions, registerQueueBoard } from './queue-board.js';
+import { RouteInventory } from '../http/route-inventory.js';
 
 @Module({
   providers: [{ provide: LOG_DESTINATION, useValue: undefined }, LogRedaction],
@@ -72,6 +75,7 @@ export class InternalLogDestinationModule {}
     InternalSignatures,
     InternalOpenApiDocument,
     SecurityHeaders,
+    RouteInventory,
     InternalProblemDetailsFilter,
     AbilityFactory,
     RequestValidationPipe,
@@ -85,6 +89,9 @@ export class InternalAppModule {}
 /** Everything that makes a Nest application the internal listener, as production runs it. */
 export async function configureInternalApp(app: NestFastifyApplication): Promise<INestApplication> {
   app.useLogger(app.get(Logger));
+  // API9: only the internal routes, each in the internal document or on purpose (route-inventory.ts).
+  const document = app.get(InternalOpenApiDocument);
+  app.get(RouteInventory).watch(app, 'internal', () => ({ internal: document.get() }));
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(Metrics);
   fastify
@@ -99,6 +106,10 @@ export async function configureInternalApp(app: NestFastifyApplication): Promise
     .addHook('preHandler', (request, _reply, done) => {
       done(containsNul(request.body) || containsNul(request.query) || containsNul(request.params) ? new BadRequestException() : undefined);
     });
+  // HTTP/1.1 without Host: 400 problem+json (apps/api/src/http/client-errors.ts).
+  requireHostHeader(fastify);
+  // JSON bodies only, where a route takes one (apps/api/src/http/media-types.ts).
+  refuseUndeclaredMediaTypes(fastify, app);
   // Every internal request is signed over its exact body bytes.
   keepRawBodyWhereDeclared(fastify, { everyRoute: true });
   await app.get(SecurityHeaders).register(app);
