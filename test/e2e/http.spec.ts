@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, Module, Post, Query } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { IsInt, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsInt, IsOptional, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import request from 'supertest';
@@ -10,6 +10,7 @@ import { REDIS } from '@benteng/redis';
 import { RequestContext, Scope } from '@benteng/tenancy';
 import { Public } from '../../apps/api/src/http/access.decorator.js';
 import { buildApi, type TestApi } from '../support/api.js';
+import { tag } from '../security/support/controls.js';
 
 class LineDto {
   @IsString() @MaxLength(20) description!: string;
@@ -18,6 +19,12 @@ class LineDto {
 class ProbeDto {
   @IsString() @MaxLength(10) name!: string;
   @ValidateNested({ each: true }) @Type(() => LineDto) lines!: LineDto[];
+}
+
+/** The probe's query: routes declare their query parameters like their body fields (unknown keys are 400). */
+class ProbeLogQuery {
+  @IsOptional() @IsString() access_token?: string;
+  @IsOptional() @IsString() page?: string;
 }
 
 const TENANT = '0193b7a0-0000-7000-8000-000000000001';
@@ -56,7 +63,7 @@ class ProbeController {
   }
 
   @Post('log')
-  log(@Body() body: unknown): { ok: true } {
+  log(@Body() body: unknown, @Query() _query: ProbeLogQuery): { ok: true } {
     this.logger.info({ body }, 'probe received');
     return { ok: true };
   }
@@ -83,7 +90,7 @@ describe('API cross-cutting behaviour', () => {
   });
   afterAll(() => api.close());
 
-  it('refuses a route that declares no access (deny by default)', async () => {
+  it(tag('AUTHZ-FUNCTION', 'refuses a route that declares no access (deny by default)'), async () => {
     const res = await request(server()).get('/probe/undeclared');
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(PROBLEM);

@@ -1,3 +1,4 @@
+import type { CredentialKind } from '@benteng/common';
 /**
  * Secret leakage across a whole test file (ARCHITECTURE.md invariant 8, issue 8): every secret the
  * test helpers seed or obtain is registered here, every app built by test/support/api.ts records
@@ -11,18 +12,11 @@
  * one substring scan per secret over the captured text, once per file.
  */
 
-/** What kind of secret, for the failure message (the value itself is never printed). */
-export type SecretKind =
-  | 'password'
-  | 'access token'
-  | 'refresh token'
-  | 'partner api key'
-  | 'partner client secret'
-  | 'partner access token'
-  | 'webhook secret'
-  | 'signing key'
-  | 'token pepper'
-  | 'credential';
+/**
+ * What kind of secret, for the failure message (the value itself is never printed): every kind the
+ * application mints (libs/common/src/credentials.ts, one list) plus what tests seed.
+ */
+export type SecretKind = CredentialKind | 'password' | 'signing key' | 'token pepper' | 'credential';
 
 interface SeededSecret {
   kind: SecretKind;

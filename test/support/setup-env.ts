@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { afterAll, inject } from 'vitest';
+import { observeMintedCredentials } from '@benteng/common';
 import { leakRegistry, registerEnvironmentSecrets } from './leak-registry.js';
+import { logHygiene } from './log-hygiene.js';
 
 // Every test process sees the test database and quiet logs; loadConfig() then works as in prod.
 process.env.NODE_ENV = 'test';
@@ -33,10 +35,22 @@ process.env.OUTBOX_RELAY_ENABLED ??= 'false';
 // every log line and response body the file's apps produced. Registered first, so it runs after the
 // file's own afterAll hooks (which close the apps and flush their last lines).
 registerEnvironmentSecrets(process.env);
+// Every credential an application in this process mints, whatever its kind, joins the check as it
+// is minted (libs/common/src/credentials.ts): it may appear in the one response that issued it only.
+observeMintedCredentials((kind, value) => leakRegistry.issued(kind, value));
 afterAll(() => {
   const leaks = leakRegistry.leaks();
   if (leaks.length > 0) {
     const list = leaks.map((leak) => `- a ${leak.kind} (${leak.hint}) in ${leak.where}`).join('\n');
     throw new Error(`secret leakage: ${leaks.length} seeded secret(s) appeared where they must not (ARCHITECTURE.md invariant 8):\n${list}`);
+  }
+});
+// Log hygiene across the whole file (test/support/log-hygiene.ts): no captured log line binds a key
+// twice or carries Prisma's query text and arguments.
+afterAll(() => {
+  const problems = logHygiene.problems();
+  if (problems.length > 0) {
+    const list = [...new Set(problems.map((p) => `- ${p.kind} ${p.what} in "${p.msg}"`))].join('\n');
+    throw new Error(`log hygiene: ${problems.length} log line problem(s) (issue 14):\n${list}`);
   }
 });

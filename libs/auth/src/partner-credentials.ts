@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
+import { minted } from '@benteng/common';
 
 export type PartnerEnvironment = 'live' | 'test';
 
@@ -50,7 +51,7 @@ export class PartnerCredentials {
 
   mintKey(environment: PartnerEnvironment): { key: string; prefix: string; hash: string } {
     const prefix = Array.from({ length: 12 }, () => BASE32[randomInt(32)]).join('');
-    const key = `bt_${environment}_${prefix}_${randomBytes(32).toString('base64url')}`;
+    const key = minted('partner api key', `bt_${environment}_${prefix}_${randomBytes(32).toString('base64url')}`);
     return { key, prefix, hash: partnerKeyHash(this.pepper, key) };
   }
 
@@ -66,7 +67,7 @@ export class PartnerCredentials {
   }
 
   mintClientSecret(): { secret: string; hash: string } {
-    const secret = `bt_cs_${randomBytes(32).toString('base64url')}`;
+    const secret = minted('partner client secret', `bt_cs_${randomBytes(32).toString('base64url')}`);
     return { secret, hash: partnerClientSecretHash(this.pepper, secret) };
   }
 

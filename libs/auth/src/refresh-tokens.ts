@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
 import type { TenantTx } from '@benteng/database';
+import { minted } from '@benteng/common';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
@@ -27,7 +28,7 @@ export class RefreshTokens {
   }
 
   mint(tenantId: string): { token: string; hash: string } {
-    const token = `rt.${tenantId}.${randomBytes(32).toString('base64url')}`;
+    const token = minted('refresh token', `rt.${tenantId}.${randomBytes(32).toString('base64url')}`);
     return { token, hash: this.hash(token) };
   }
 

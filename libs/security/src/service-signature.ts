@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { minted } from '@benteng/common';
 
 /**
  * Signed service requests for the internal listener (/internal/v1). docs/internal-signatures.md
@@ -137,7 +138,7 @@ export function signServiceRequest(input: SignServiceRequestInput): Record<strin
     [h.keyId]: input.keyId,
     [h.timestamp]: timestamp,
     [h.nonce]: nonce,
-    [h.signature]: hmac(input.secret, canonical).toString('base64url'),
+    [h.signature]: minted('internal signature', hmac(input.secret, canonical).toString('base64url')),
     ...(input.operatorId ? { [h.operator]: input.operatorId } : {}),
     ...(reason !== undefined ? { [h.reason]: reason } : {}),
   };

@@ -1,12 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig, dataEncryptionKeys, type Keyring } from '@benteng/config';
+import { minted } from '@benteng/common';
 
 /** Standard Webhooks secrets: `whsec_` and the base64 of 32 random bytes (256-bit HMAC key). */
 export const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9+/]{43}=$/;
 
 export function mintWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
+  return minted('webhook secret', `whsec_${randomBytes(32).toString('base64')}`);
 }
 
 const IV_BYTES = 12;

@@ -1,12 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Injectable, type PipeTransform } from '@nestjs/common';
+import { Controller, Get, Injectable, type ExecutionContext, type PipeTransform } from '@nestjs/common';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import pg from 'pg';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type Principal } from '@benteng/authz';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
+import type { RequestMeta } from '@benteng/auth';
+import type { MembershipRole } from '@benteng/database';
+import { InvitationsService, type InvitationView } from '@benteng/members';
+import type { Scope } from '@benteng/tenancy';
 import { signServiceRequest } from '@benteng/security';
 import { InvoiceResponses, type InvoiceResponse } from '../../../apps/api/src/public/invoice.response.js';
 import { RequestValidationPipe } from '../../../apps/api/src/http/validation.js';
+import { DeclaredAccess } from '../../../apps/api/src/http/declared-access.js';
+import { ROUTE_ACCESS, type RouteAccess } from '../../../apps/api/src/http/access.decorator.js';
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { bearer, withOwner } from '../support/fixtures.js';
@@ -106,7 +112,39 @@ class EntityResponses {
   }
 }
 
+/**
+ * Consent removed: the invitation is made as before, and the invited account, when one exists, is
+ * attached at once, the way POST /v1/members did before issue 14. The account is found through the
+ * owner connection, standing in for the cross-tenant user lookup that path had.
+ */
+@Injectable()
+class AttachingInvitations extends InvitationsService {
+  override async create(scope: Scope, input: { email: string; role: MembershipRole; displayName?: string }, meta: RequestMeta): Promise<{ invitation: InvitationView; token: string | null }> {
+    const made = await super.create(scope, input, meta);
+    const userId = await withOwner(async (owner) => (await owner.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [input.email.trim().toLowerCase()])).rows[0]?.id);
+    if (userId) await this.db.run(scope, (tx) => tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role, displayName: input.displayName ?? null } }));
+    return made;
+  }
+}
+
 const override = (token: unknown, useClass: new (...args: never[]) => unknown): BuildApiOptions => ({ overrides: [{ token, useClass: useClass as never }] });
+
+/** A route whose author forgot to declare who may call it (kill-switch fixture). */
+@Controller('v1/reports/payroll')
+export class UndeclaredPayrollController {
+  @Get()
+  payroll(): { employees: { name: string; monthlySalaryMinor: number }[] } {
+    return { employees: [{ name: 'Siti Rahma', monthlySalaryMinor: 2_150_000_000 }] };
+  }
+}
+
+/** DeclaredAccess with the permissive default most frameworks have: an undeclared route is public. */
+class OpenByDefaultAccess extends DeclaredAccess {
+  override of(context: ExecutionContext): RouteAccess {
+    const declared = (Reflect.getMetadata(ROUTE_ACCESS, context.getHandler()) ?? Reflect.getMetadata(ROUTE_ACCESS, context.getClass())) as RouteAccess | undefined;
+    return declared ?? { auth: 'none', reason: 'undeclared' };
+  }
+}
 
 interface OneTenant {
   tenant: TestTenant;
@@ -114,6 +152,23 @@ interface OneTenant {
 }
 
 export const AUTHZ_SCENARIOS: KillSwitchScenario[] = [
+  scenario<TestApi, undefined>({
+    control: 'AUTHZ-FUNCTION',
+    attack: 'an anonymous client reads a route whose author forgot its access declaration (GET /v1/reports/payroll)',
+    removal: 'DeclaredAccess (deny by default) is replaced by the permissive default: a route that declares nothing is public',
+    target: (intact) => buildApi({ controllers: [UndeclaredPayrollController], ...(intact ? {} : override(DeclaredAccess, OpenByDefaultAccess)) }),
+    async run(api) {
+      const url = '/v1/reports/payroll';
+      const res = await api.app.getHttpAdapter().getInstance().inject({ method: 'GET', url });
+      const served = res.statusCode === 200 && res.body.includes('monthlySalaryMinor');
+      return {
+        succeeded: served,
+        observed: `GET ${url} without any credential answered ${res.statusCode}${served ? ' with every salary of the payroll report' : ''}`,
+        exchanges: [exchange({ method: 'GET', url }, { status: res.statusCode, headers: res.headers as Record<string, string>, body: res.body })],
+      };
+    },
+  }),
+
   scenario<TestApi, OneTenant & { viewerMembershipId: string }>({
     control: 'AUTHZ-FUNCTION',
     attack: 'a viewer promotes itself to admin (PATCH /v1/members/:id)',
@@ -131,6 +186,37 @@ export const AUTHZ_SCENARIOS: KillSwitchScenario[] = [
       const { res, exchanges } = await publicAttack(api, { email: tenant.users.viewer.email, password }, 'PATCH', url, { role: 'admin' });
       const role = await withOwner(async (owner) => (await owner.query<{ role: string }>('SELECT role FROM memberships WHERE id = $1', [viewerMembershipId])).rows[0]?.role);
       return { succeeded: res.status === 200 && role === 'admin', observed: `PATCH /v1/members/:id answered ${res.status}; the viewer's membership now has role ${role}`, exchanges };
+    },
+  }),
+
+  scenario<TestApi, OneTenant & { victim: TestTenant }>({
+    control: 'MEMBERSHIP-CONSENT',
+    attack: 'an owner invites the email of another tenant\u2019s user, who then appears in the owner\u2019s member list without accepting',
+    removal: 'the invitations service is replaced (DI) by one that attaches an existing account as soon as it is invited',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const password = testPassword();
+        const [tenant, victim] = await Promise.all([tenantWithPasswords(owner, 'ks-consent', password), createTenant(owner, 'ks-consent-victim')]);
+        return { tenant, password, victim };
+      }),
+    target: (intact) => buildApi(intact ? {} : override(InvitationsService, AttachingInvitations)),
+    async run(api, { tenant, password, victim }) {
+      const client = new PublicClient(api);
+      const { accessToken } = await client.login(tenant.users.owner.email, password);
+      const url = '/v1/invitations';
+      const body = { email: victim.users.admin.email, role: 'member' };
+      const invited = await client.call('POST', url, { token: accessToken, body });
+      const members = await client.call('GET', '/v1/members?limit=100', { token: accessToken });
+      const listed = members.status === 200 && members.text.includes(victim.users.admin.email);
+      const attached = await withOwner(async (owner) => (await owner.query('SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenant.id, victim.users.admin.id])).rowCount ?? 0);
+      return {
+        succeeded: listed && attached === 1,
+        observed: `POST /v1/invitations answered ${invited.status}; the other tenant's user ${listed ? 'is' : 'is not'} in GET /v1/members, memberships in the attacker's tenant: ${attached}`,
+        exchanges: [
+          exchange({ method: 'POST', url, headers: bearer(accessToken), body }, { ...invited, body: { ...(invited.body as object), token: '(the invitation token, shown once)' } }),
+          exchange({ method: 'GET', url: '/v1/members?limit=100', headers: bearer(accessToken) }, members),
+        ],
+      };
     },
   }),
 

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { PlatformAuditLog } from '@benteng/audit';
 import { principalId } from '@benteng/authz';
-import { Clock } from '@benteng/common';
+import { Clock, minted } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
 import { OperatorDirectory, type OperatorRecord } from '@benteng/operators';
@@ -51,7 +51,7 @@ export class QueueBoardSessions {
   ) {}
 
   async createTicket(operatorId: string): Promise<{ ticket: string; expiresAt: Date }> {
-    const ticket = newToken();
+    const ticket = minted('queue board ticket', newToken());
     const stored = await this.redis.set(keyOf(TICKET_PREFIX, ticket), operatorId, 'EX', QUEUE_TICKET_TTL_S, 'NX');
     if (stored !== 'OK') throw new Error('queue board ticket collision');
     return { ticket, expiresAt: new Date(this.clock.now().getTime() + QUEUE_TICKET_TTL_S * 1000) };
@@ -64,7 +64,7 @@ export class QueueBoardSessions {
   }
 
   async createSession(operatorId: string): Promise<string> {
-    const session = newToken();
+    const session = minted('queue board session', newToken());
     await this.redis.set(keyOf(SESSION_PREFIX, session), operatorId, 'EX', QUEUE_SESSION_TTL_S, 'NX');
     return session;
   }

@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CREDENTIAL_KINDS } from '@benteng/common';
+import { tag } from './support/controls.js';
+
+/**
+ * Every credential kind is followed by the secret-leakage check without a test having to register
+ * it (test/support/setup-env.ts observes libs/common/src/credentials.ts). That only holds if every
+ * place that mints secret material says which kind it minted: a source file that draws random
+ * bytes, computes an HMAC or signs a token must call `minted(kind, …)`, or be listed below with the
+ * reason its output is not a credential. A new minting site fails here until it does one or the other.
+ */
+const root = process.cwd();
+const MINTING = /\brandomBytes\(|\bcreateHmac\(|\bnew SignJWT\b|\bCompactSign\b/;
+
+/** Files whose random bytes or MACs are not credentials a caller could present, and why. */
+const NOT_CREDENTIALS: Record<string, string> = {
+  'apps/api/src/internal/admin.service.ts': 'a UUIDv7 for a new tenant (an identifier, public)',
+  'libs/audit/src/audit-log.ts': 'UUIDv7 ids of audit rows (identifiers, public)',
+  'libs/config/src/keyrings.ts': 'an ephemeral development key, never sent anywhere (a key, seeded as such by the tests)',
+  'libs/jobs/src/job-signer.ts': 'job envelope MACs: integrity tags that travel through Redis only and authenticate nothing over HTTP',
+  'libs/webhooks/src/webhook-dispatch.ts': 'a random suffix of a BullMQ job id (an identifier)',
+  'libs/webhooks/src/webhook-secrets.ts#iv': 'besides the secret it mints: AES-GCM nonces of the encrypted secrets',
+  'libs/security/src/abuse-detector.ts': 'unique members of the abuse counters\u2019 sorted sets (identifiers)',
+  'libs/auth/src/refresh-tokens.ts#pepper': 'besides the token it mints: the per-process pepper of a test build without AUTH_TOKEN_PEPPER',
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'generated' || entry.name === 'node_modules' ? [] : sources(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') && !entry.name.endsWith('.d.ts') ? [relative(root, path)] : [];
+  });
+}
+
+describe(tag('LOG-REDACTION', 'every minted credential is followed by the leakage check'), () => {
+  const files = [...sources(join(root, 'apps')), ...sources(join(root, 'libs'))];
+  const minting = files.filter((file) => MINTING.test(readFileSync(join(root, file), 'utf8')));
+
+  it('each file that mints secret material says which credential kind it minted, or why it is none', () => {
+    const unexplained = minting.filter((file) => !/\bminted\(/.test(readFileSync(join(root, file), 'utf8')) && !(file in NOT_CREDENTIALS));
+    expect(unexplained).toEqual([]);
+    expect(minting.length).toBeGreaterThan(8);
+  });
+
+  it('every kind of the list is minted somewhere, by name', () => {
+    const text = files.map((file) => readFileSync(join(root, file), 'utf8')).join('\n');
+    expect(CREDENTIAL_KINDS.filter((kind) => !text.includes(`minted('${kind}'`))).toEqual([]);
+  });
+
+  it('the list of exceptions names files that exist and still draw random bytes or MACs', () => {
+    const stale = Object.keys(NOT_CREDENTIALS)
+      .map((entry) => entry.split('#')[0]!)
+      .filter((file) => !minting.includes(file));
+    expect(stale).toEqual([]);
+  });
+});
