@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
+import { getMetadataStorage, ValidationTypes } from 'class-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
+import { FORM_MEDIA, JSON_MEDIA, mediaTypesByRoute, MULTIPART_MEDIA } from '../../apps/api/src/http/media-types.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
-import { buildApi } from '../support/api.js';
+import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { paymentSucceeded, SimulatedPaymentProvider } from '../support/payment-provider.js';
@@ -20,6 +23,7 @@ import {
   overlong,
   resolve,
   sampleValid,
+  structuralWrongs,
   UNICODE_EDGES,
   withRawBytes,
   wrongTypes,
@@ -127,6 +131,11 @@ function casesFor(doc: OpenApiDoc | undefined, schema: Schema | undefined, base:
     const prop = resolve(doc, raw);
     const type = prop.type ?? (prop.properties ? 'object' : 'string');
     for (const value of wrongTypes(doc, prop)) cases.push(refused(`${name} as ${JSON.stringify(value)?.slice(0, 20)}`, { ...base, [name]: value }));
+    // A nested object takes an object, an array of them an array of objects, nothing else (issue 14).
+    // Sent with the required fields only: a generated optional field (a PATCH's sample dueDate) may
+    // be invalid by itself and would make the refusal someone else's.
+    const requiredOnly = Object.fromEntries(Object.entries(base).filter(([key]) => schema.required?.includes(key)));
+    for (const value of structuralWrongs(doc, prop)) cases.push(refused(`${name} as ${JSON.stringify(value)?.slice(0, 30)} (not what it nests)`, { ...requiredOnly, [name]: value }));
     if (type === 'string') {
       cases.push(refused(`${name} one character too long`, { ...base, [name]: overlong(prop) }));
       cases.push(refused(`${name} with U+0000`, { ...base, [name]: NUL }));
@@ -154,7 +163,7 @@ const VALID_BODIES: Record<string, () => Record<string, unknown>> = {
   'POST /partner/v1/invoices': () => ({ number: `VAL-${randomBytes(4).toString('hex')}`, customer: { name: 'PT Validasi' }, lines: [{ description: 'Jasa', quantity: 1, unitPriceMinor: 1000 }] }),
   'POST /v1/tickets': () => ({ subject: 'Validasi', body: 'Printer rusak' }),
   'POST /partner/v1/tickets': () => ({ subject: 'Validasi', body: 'Integrasi rusak' }),
-  'POST /v1/members': () => ({ email: `val.${randomBytes(4).toString('hex')}@example.test`, displayName: 'Anggota', role: 'viewer' }),
+  'POST /v1/invitations': () => ({ email: `val.${randomBytes(4).toString('hex')}@example.test`, displayName: 'Anggota', role: 'viewer' }),
   'POST /v1/partner-clients': () => ({ name: 'Klien validasi', environment: 'test', scopes: ['invoices:read'] }),
   'POST /v1/webhook-endpoints': () => ({ url: 'https://hooks.example.com/validasi', events: ['invoice.paid'] }),
   'POST /v1/exports': () => ({ type: 'invoices', format: 'csv' }),
@@ -273,6 +282,85 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
     expect(accepted === undefined || accepted.status < 300, `${label(route)} accepts the valid body: ${accepted?.text}`).toBe(true);
   });
 
+  /**
+   * Undeclared request media types (issue 14): every state-changing route of every listener (the
+   * internal one included, where the check answers before the signature) gets its usual body in
+   * each media type it does not declare, and a body without a Content-Type. Each is 415
+   * problem+json, coded, and nothing is written; the OpenAPI documents declare exactly what is
+   * admitted. A route added tomorrow is probed from its own declaration.
+   */
+  describe(tag('INPUT-VALIDATION', 'undeclared request media types are 415 on every state-changing route, before the body is parsed'), () => {
+    const STATE_CHANGING = ['POST', 'PUT', 'PATCH', 'DELETE'];
+    const boundary = `----media${randomBytes(6).toString('hex')}`;
+    /** The route's usual body, in each undeclared media type (undefined: no Content-Type at all). */
+    const encodings: { type: string | undefined; encode: (body: Record<string, unknown>) => string }[] = [
+      { type: FORM_MEDIA, encode: (body) => new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString() },
+      { type: 'text/plain', encode: (body) => JSON.stringify(body) },
+      { type: `${MULTIPART_MEDIA}; boundary=${boundary}`, encode: (body) => Object.entries(body).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${typeof v === 'string' ? v : JSON.stringify(v)}\r\n`).join('') + `--${boundary}--\r\n` },
+      { type: 'application/xml', encode: () => '<?xml version="1.0"?><invoice><number>X</number></invoice>' },
+      { type: 'application/json-patch+json', encode: (body) => JSON.stringify(body) },
+      { type: undefined, encode: (body) => JSON.stringify(body) },
+    ];
+
+    it.each(['public', 'internal'] as const)('%s listener: every state-changing route refuses each undeclared media type with 415, and nothing changes', async (listener) => {
+      const app = listener === 'public' ? api : await buildInternalApi();
+      try {
+        const admitted = mediaTypesByRoute(app.app);
+        const targets = listRoutes(app.app).filter((r) => STATE_CHANGING.includes(r.method) && (listener === 'internal' ? r.surface === 'internal' : inScope(r)));
+        expect(targets.length, 'state-changing routes found').toBeGreaterThan(listener === 'public' ? 30 : 5);
+        // Credentials first: obtaining them writes sessions and audit events of their own.
+        const tokens = new Map<RouteEntry, string | undefined>();
+        for (const route of targets) tokens.set(route, listener === 'public' ? await tokenFor(route) : undefined);
+        const countsBefore = await rowCounts();
+        const failures: string[] = [];
+        let probes = 0;
+        for (const route of targets) {
+          const types = admitted.get(`${route.method} ${route.path}`)!;
+          const found = listener === 'public' ? schemaOf(route) : undefined;
+          const base: Record<string, unknown> = VALID_BODIES[label(route)]?.() ?? (found ? (sampleValid(found.doc, found.schema) as Record<string, unknown>) : { note: 'x' });
+          const token = tokens.get(route);
+          for (const { type, encode } of encodings.filter((e) => e.type === undefined || !types.includes(e.type.split(';')[0]!))) {
+            const headers: Record<string, string> = type === undefined ? {} : { 'content-type': type };
+            if (token) headers.authorization = `Bearer ${token}`;
+            const res = await app.app.getHttpAdapter().getInstance().inject({ method: route.method as 'POST', url: fill(route.path, randomParams(route.path)), headers, payload: encode(base), remoteAddress: client.ip });
+            probes++;
+            let body: { code?: unknown } | undefined;
+            try {
+              body = JSON.parse(res.body) as { code?: unknown };
+            } catch {
+              body = undefined;
+            }
+            const violations = answerViolations({ status: res.statusCode, headers: res.headers, text: res.body, body });
+            if (res.statusCode !== 415 || body?.code !== 'request.unsupported_media_type') violations.push(`expected 415 request.unsupported_media_type, got ${res.statusCode}`);
+            if (violations.length > 0) failures.push(`${label(route)} as ${type ?? '(no content-type)'}: ${violations.join('; ')} — ${res.body.slice(0, 160)}`);
+          }
+        }
+        expect(failures).toEqual([]);
+        expect(probes).toBeGreaterThan(targets.length * 4);
+        expect(await rowCounts(), 'no row added in any tenant table').toEqual(countsBefore);
+      } finally {
+        if (listener === 'internal') await app.close();
+      }
+    });
+
+    it('the OpenAPI documents declare exactly the media types each route admits', () => {
+      const admitted = mediaTypesByRoute(api.app);
+      const mismatches: string[] = [];
+      for (const route of writeRoutes.filter((r) => r.surface === 'public' || r.surface === 'partner')) {
+        const doc = route.surface === 'partner' ? docs.partner : docs.public;
+        const entry = operationsOf(doc).find((o) => o.method === route.method && o.routePath === route.path);
+        const declared = Object.keys((entry?.op as { requestBody?: { content?: object } } | undefined)?.requestBody?.content ?? {});
+        const types = admitted.get(`${route.method} ${route.path}`)!;
+        // A route without a body declares none; the listener lets JSON through to the unexpected-body check (400).
+        if (declared.length === 0 ? types.join() !== JSON_MEDIA : declared.join() !== types.join()) mismatches.push(`${label(route)}: documented ${declared.join(', ') || '(none)'}, admitted ${types.join(', ')}`);
+      }
+      expect(mismatches).toEqual([]);
+      expect(admitted.get('POST /partner/oauth/token')).toEqual([FORM_MEDIA, JSON_MEDIA]);
+      expect(admitted.get('POST /v1/documents')).toEqual([MULTIPART_MEDIA]);
+      expect(admitted.get('POST /v1/invoices')).toEqual([JSON_MEDIA]);
+    });
+  });
+
   describe('the upload route (multipart/form-data)', () => {
     const boundary = `----fuzz${randomBytes(6).toString('hex')}`;
     const part = (name: string, value: string, extra = '') => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${extra}\r\n\r\n${value}\r\n`;
@@ -333,6 +421,56 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
       // The helper every other test uploads with still works against the same app.
       expect((await upload(token, 'ok.txt', 'fine\n')).status).toBe(201);
     });
+  });
+});
+
+/**
+ * @ValidateNested is not a type check: class-validator validates an array in a nested object's
+ * place element by element (so `customer: []` passed and failed in the database, `filters: []` was
+ * dropped silently) and recurses into an element of an array that is itself an array. Every nested
+ * property of every DTO the apps load (public, partner, inbound and internal modules: buildApi
+ * imports them all) must therefore carry the object check, or the array check plus the object
+ * check on each element, and a @Type to build the nested class: what NestedObject and NestedArray
+ * (apps/api/src/http/nested.decorator.ts) declare. A new DTO that uses a bare @ValidateNested fails
+ * here by name.
+ */
+type ValidationMetadata = ReturnType<ReturnType<typeof getMetadataStorage>['getTargetValidationMetadatas']>[number];
+describe(tag('INPUT-VALIDATION', 'nested DTO properties are type-checked'), () => {
+  it('pairs every @ValidateNested with the object or array-of-objects check and a @Type', () => {
+    const storage = getMetadataStorage();
+    const all = [...(storage as unknown as { validationMetadatas: Map<unknown, ValidationMetadata[]> }).validationMetadatas.values()].flat();
+    const nested = all.filter((m) => m.type === ValidationTypes.NESTED_VALIDATION);
+    const where = (m: ValidationMetadata) => `${(m.target as { name?: string }).name}.${m.propertyName}`;
+    expect(nested.map(where)).toEqual(expect.arrayContaining(['CreateInvoiceDto.customer', 'CreateInvoiceDto.lines', 'UpdateInvoiceDto.customer', 'PartnerCreateInvoiceDto.customer', 'CreateExportDto.filters', 'PaymentEventDto.data']));
+    const gaps: string[] = [];
+    for (const m of nested) {
+      const rules = all.filter((o) => o.target === m.target && o.propertyName === m.propertyName);
+      const has = (name: string, each: boolean) => rules.some((o) => o.name === name && Boolean(o.each) === each);
+      const checked = m.each ? has('isArray', false) && has('isObject', true) : has('isObject', false);
+      if (!checked) gaps.push(`${where(m)}: ${m.each ? 'no @IsArray() with @IsObject({ each: true })' : 'no @IsObject()'} (use NestedArray / NestedObject)`);
+      if (!defaultMetadataStorage.findTypeMetadata(m.target as new () => object, m.propertyName)) gaps.push(`${where(m)}: no @Type`);
+    }
+    expect(gaps).toEqual([]);
+  });
+
+  it('PATCH /v1/invoices/:id with customer as an array, text or null is 400 and changes nothing (it answered 200, unchanged)', async () => {
+    const owner = ownerPool();
+    const client = new PublicClient(api);
+    const password = testPassword();
+    const tenant = await createTenant(owner, 'val-nested');
+    await setPasswords(owner, [tenant.users.owner.id], password);
+    const token = (await client.login(tenant.users.owner.email, password)).accessToken;
+    const created = await client.call('POST', '/v1/invoices', { token, body: VALID_BODIES['POST /v1/invoices']!() });
+    expect(created.status, `${created.text}`).toBe(201);
+    const { id } = created.body as { id: string };
+    const before = await client.call('GET', `/v1/invoices/${id}`, { token });
+    for (const customer of [[], [{ name: 'PT Array' }], 'PT Text', null]) {
+      const res = await client.call('PATCH', `/v1/invoices/${id}`, { token, body: { customer } });
+      expect(res.status, `customer ${JSON.stringify(customer)}: ${res.text}`).toBe(400);
+      expect((res.body as { errors?: { pointer: string }[] }).errors?.map((e) => e.pointer)).toContain('/customer');
+    }
+    expect((await client.call('GET', `/v1/invoices/${id}`, { token })).body).toEqual(before.body);
+    expect((await client.call('PATCH', `/v1/invoices/${id}`, { token, body: { customer: { name: 'PT Objek' } } })).status, 'an object is still a change').toBe(200);
   });
 });
 

@@ -135,14 +135,31 @@ export class AppConfig {
   @Matches(/^$|^[0-9a-fA-F:./]+(,[0-9a-fA-F:./]+)*$/, { message: 'must be a comma-separated list of IP addresses or CIDR ranges' })
   TRUSTED_PROXIES = '';
 
-  /** Failed logins per account (any IP) within LOGIN_WINDOW_S before the account is throttled. */
+  /**
+   * Failed logins per account from one client address (IPv6: one /64) within LOGIN_WINDOW_S before
+   * that account is throttled at that address only: the guesser is slowed, the owner elsewhere is not.
+   */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be between 1 and 1000' })
   @Max(1000, { message: 'must be between 1 and 1000' })
-  LOGIN_MAX_FAILURES_PER_ACCOUNT = 10;
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_IP = 10;
 
-  /** Failed logins per client IP (any account) within LOGIN_WINDOW_S before the IP is throttled. */
+  /**
+   * Failed logins per account from all addresses together within LOGIN_WINDOW_S before the account
+   * is throttled everywhere except at addresses it recently signed in from (distributed guessing).
+   * Keep it above LOGIN_MAX_FAILURES_PER_ACCOUNT_IP, so one address alone cannot reach it.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 1000' })
+  @Max(1000, { message: 'must be between 1 and 1000' })
+  LOGIN_MAX_FAILURES_PER_ACCOUNT = 50;
+
+  /**
+   * Failed logins per client IP (any account) within LOGIN_WINDOW_S before the IP is throttled
+   * (spraying), for every account except those that recently signed in from it.
+   */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be between 1 and 100000' })
@@ -273,6 +290,13 @@ export class AppConfig {
   @Min(10, { message: 'must be between 10 and 300' })
   @Max(300, { message: 'must be between 10 and 300' })
   EXPORT_URL_TTL_S = 300;
+
+  /** How long an invitation to a tenant can be accepted, seconds (default 7 days, at most 30). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(300, { message: 'must be between 300 and 2592000' })
+  @Max(2_592_000, { message: 'must be between 300 and 2592000' })
+  INVITATION_TTL_S = 604_800;
 
   /**
    * Delay before each webhook delivery attempt, seconds, comma-separated: the first is the
@@ -416,6 +440,7 @@ export const CONFIG_VARIABLES = [
   'SESSION_MAX_AGE_S',
   'TRUSTED_PROXIES',
   'LOGIN_MAX_FAILURES_PER_ACCOUNT',
+  'LOGIN_MAX_FAILURES_PER_ACCOUNT_IP',
   'LOGIN_MAX_FAILURES_PER_IP',
   'LOGIN_WINDOW_S',
   'PARTNER_ENVIRONMENT',
@@ -433,6 +458,7 @@ export const CONFIG_VARIABLES = [
   'DATA_ENCRYPTION_KEYS',
   'EXPORT_TTL_S',
   'EXPORT_URL_TTL_S',
+  'INVITATION_TTL_S',
   'WEBHOOK_RETRY_SCHEDULE_S',
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_RESPONSE_MAX_BYTES',

@@ -61,8 +61,8 @@ const define = <T extends Record<string, ControlDefinition>>(controls: T): T => 
 export const CONTROLS = define({
   // --- Authentication and sessions --------------------------------------------------------------
   'AUTHN-ACCESS-TOKEN': {
-    title: 'Access tokens are verified: signature, algorithm allowlist, issuer, audience, expiry',
-    threat: 'A forged, unsigned (alg "none"), expired or other-surface token is accepted, so anyone can act as any user.',
+    title: 'Access tokens are verified: signature, algorithm allowlist, issuer, exact audience, expiry, lifetime within the TTL',
+    threat: 'A forged, unsigned (alg "none"), expired, over-long-lived or other-surface token is accepted, so anyone can act as any user.',
     owasp: ['API2:2023'],
     asvs: ['V9', 'V6'],
     code: ['libs/auth/src/access-tokens.ts#AccessTokens', 'libs/auth/src/public-jwt.strategy.ts#PublicJwtStrategy'],
@@ -87,6 +87,13 @@ export const CONTROLS = define({
     owasp: ['API2:2023', 'API4:2023'],
     asvs: ['V6'],
     code: ['libs/security/src/login-throttle.ts#LoginThrottle'],
+  },
+  'AUTHN-ACCOUNT-ENUMERATION': {
+    title: 'Failed logins look alike whether or not the account exists: same body, same hash work, same time',
+    threat: 'A login that answers faster (or differently) for unknown emails tells an attacker which emails have accounts, to aim guessing and phishing at.',
+    owasp: ['API2:2023'],
+    asvs: ['V6'],
+    code: ['libs/auth/src/auth.service.ts#login', 'libs/audit/src/deferred-audit-log.ts#DeferredAuditLog', 'libs/auth/src/password-hasher.ts#dummyHash'],
   },
   'AUTHN-PARTNER-CREDENTIALS': {
     title: 'Partner API keys and client tokens are verified against current state on every request',
@@ -138,12 +145,26 @@ export const CONTROLS = define({
     asvs: ['V8'],
     code: ['libs/authz/src/rules/operator.rules.ts#operatorRules', 'libs/authz/src/ability.ts#definePlatformAbility', 'apps/api/src/internal/internal-access.guard.ts#InternalAccessGuard'],
   },
+  'MEMBERSHIP-CONSENT': {
+    title: 'A tenant cannot attach an account without the account holder\u2019s consent (single-use, expiring invitations)',
+    threat: 'A tenant adds the email of someone who has an account elsewhere; that person shows up in the tenant\u2019s member list, can be assigned tickets and gets the tenant in their account, without ever agreeing.',
+    owasp: ['API1:2023', 'API6:2023'],
+    asvs: ['V8', 'V2'],
+    code: ['libs/members/src/invitations.service.ts#InvitationsService', 'libs/members/src/invitation-tokens.ts#InvitationTokens', 'prisma/migrations/20261207060000_invitations/migration.sql#invitation_lookup'],
+  },
   'INPUT-VALIDATION': {
-    title: 'Request bodies are validated against allowlisted DTOs (unknown fields refused)',
-    threat: 'Mass assignment (status, tenantId, createdBy) and malformed input reach the database.',
+    title: 'Request bodies and queries are validated against allowlisted DTOs (unknown fields refused, nested objects and pagination cursors type-checked)',
+    threat: 'Mass assignment (status, tenantId, createdBy) and malformed input (an array where an object belongs, a forged pagination cursor) reach the database.',
     owasp: ['API3:2023', 'API8:2023'],
     asvs: ['V2', 'V15'],
-    code: ['apps/api/src/http/validation.ts#RequestValidationPipe', 'apps/api/src/http/validation.ts#structuralErrors', 'apps/api/src/http/unexpected-body.interceptor.ts#UnexpectedBodyInterceptor'],
+    code: [
+      'apps/api/src/http/validation.ts#RequestValidationPipe',
+      'apps/api/src/http/validation.ts#structuralErrors',
+      'apps/api/src/http/unexpected-body.interceptor.ts#UnexpectedBodyInterceptor',
+      'apps/api/src/http/nested.decorator.ts#NestedObject',
+      'apps/api/src/http/pagination.ts#decodeCursor',
+      'apps/api/src/http/media-types.ts#refuseUndeclaredMediaTypes',
+    ],
   },
   'OUTPUT-ALLOWLIST': {
     title: 'Responses carry only the allowlisted fields of each resource',
@@ -174,6 +195,19 @@ export const CONTROLS = define({
     asvs: ['V2', 'V16'],
     code: ['libs/security/src/abuse-detector.ts#AbuseDetector', 'apps/api/src/http/abuse-observer.ts#AbuseObserver', 'libs/security/src/security-blocks.service.ts#SecurityBlocks'],
   },
+  'ABUSE-SHARED-ADDRESS': {
+    title: 'One client\u2019s failures on a shared address do not lock out the other principals behind it',
+    threat:
+      'An anonymous client behind an office NAT, a carrier\u2019s CGNAT or a partner\u2019s egress sends bad tokens, keys or passwords until the address is blocked or throttled, and every valid user and partner behind that address is refused, again and again.',
+    owasp: ['API4:2023', 'API2:2023'],
+    asvs: ['V2', 'V6'],
+    code: [
+      'apps/api/src/http/access.guard.ts#AccessGuard.canActivate',
+      'libs/security/src/abuse-detector.ts#AbuseDetector.blockedFor',
+      'libs/security/src/login-throttle.ts#LoginThrottle.check',
+      'libs/auth/src/auth.service.ts#AuthService.refresh',
+    ],
+  },
   'BODY-LIMIT': {
     title: 'Request bodies and uploads are size-limited at the edge',
     threat: 'Huge bodies exhaust memory and CPU of the API.',
@@ -197,8 +231,8 @@ export const CONTROLS = define({
     code: ['libs/jobs/src/job-signer.ts#JobSigner', 'libs/jobs/src/tenant-job.processor.ts#TenantJobProcessor', 'libs/jobs/src/job-actors.ts#JobActors'],
   },
   'EXPORT-LINK': {
-    title: 'Export downloads need the requester\u2019s token or a short-lived signed link bound to them',
-    threat: 'A guessed or edited download link hands a tenant\u2019s full export to someone else.',
+    title: 'Export downloads need the requester\u2019s token or a short-lived signed link bound to them and their session',
+    threat: 'A guessed or edited download link hands a tenant\u2019s full export to someone else, or a leaked link keeps working after its user logged out everywhere.',
     owasp: ['API1:2023', 'API2:2023'],
     asvs: ['V8', 'V11'],
     code: ['libs/exports/src/download-links.ts#DownloadLinks', 'libs/exports/src/download-links.ts#verifyDownloadLink', 'libs/exports/src/exports.service.ts#openLinkDownload'],
@@ -231,27 +265,39 @@ export const CONTROLS = define({
     asvs: ['V1', 'V12'],
     code: ['libs/security/src/egress.ts#SafeHttpClient', 'libs/security/src/egress.ts#checkUrl', 'libs/security/src/egress.ts#guardedLookup'],
   },
+  'API-INVENTORY': {
+    title: 'Each listener serves exactly its inventory: its route catalog and its OpenAPI documents, every route under a versioned surface prefix',
+    threat: 'A forgotten debug route, an endpoint a plugin added behind the documents\u2019 back, or an operator route on the public listener is served, unreviewed and unprotected.',
+    owasp: ['API9:2023'],
+    asvs: ['V4', 'V13'],
+    code: ['apps/api/src/http/route-inventory.ts#RouteInventory', 'apps/api/src/http/route-catalog.ts#listRoutes'],
+  },
   // --- Errors, logs, headers --------------------------------------------------------------------
   'ERROR-PROBLEM': {
     title: 'Every error is RFC 9457 problem+json without stack traces or internal messages',
     threat: 'Error bodies reveal stack traces, SQL or internal state.',
     owasp: ['API8:2023'],
     asvs: ['V16'],
-    code: ['apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter', 'apps/api/src/internal/internal-problem.filter.ts#InternalProblemDetailsFilter', 'apps/api/src/app.factory.ts#createFastifyAdapter'],
+    code: [
+      'apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter',
+      'apps/api/src/internal/internal-problem.filter.ts#InternalProblemDetailsFilter',
+      'apps/api/src/app.factory.ts#createFastifyAdapter',
+      'apps/api/src/http/client-errors.ts#clientErrorHandler',
+    ],
   },
   'LOG-REDACTION': {
     title: 'Logs redact credentials, tokens and secrets wherever they appear',
     threat: 'Passwords, tokens and keys end up in log storage readable by many more people.',
     owasp: ['API8:2023'],
     asvs: ['V16', 'V14'],
-    code: ['libs/common/src/redaction.ts#REDACT_PATHS', 'apps/api/src/logging/logging.ts#LogRedaction'],
+    code: ['libs/common/src/redaction.ts#REDACT_PATHS', 'apps/api/src/logging/logging.ts#LogRedaction', 'libs/common/src/log-serializers.ts#describeError', 'libs/common/src/log-serializers.ts#bindEachKeyOnce'],
   },
   'SECURITY-HEADERS': {
     title: 'Security headers on every listener (CSP, nosniff, frame denial, no CORS grant)',
     threat: 'Responses can be framed, sniffed into HTML or read cross-origin by a hostile page.',
     owasp: ['API8:2023'],
     asvs: ['V3', 'V4'],
-    code: ['apps/api/src/http/edge.ts#HELMET_OPTIONS', 'apps/api/src/http/edge.ts#SecurityHeaders'],
+    code: ['apps/api/src/http/edge.ts#HELMET_OPTIONS', 'apps/api/src/http/edge.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
   },
   // --- Audit --------------------------------------------------------------------------------------
   'AUDIT-TRAIL': {
