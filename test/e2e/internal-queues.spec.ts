@@ -5,6 +5,7 @@ import { internalServiceKeys, loadConfig } from '@benteng/config';
 import { signServiceRequest } from '@benteng/security';
 import { buildInternalApi, type TestApi } from '../support/api.js';
 import { buildAuthApi, PROBLEM_JSON } from '../support/auth-client.js';
+import { findChromium, renderPage } from '../support/chromium.js';
 import { ownerPool } from '../support/db.js';
 
 /**
@@ -142,6 +143,26 @@ describe('internal queue board', () => {
     const noReason = await createSession(operators.admin, null);
     expect(noReason.status).toBe(400);
   });
+
+  // Bull Board is a browser application: the HTML above is only its shell. Headless Chromium opens
+  // the ticket link on a real listener and must see the queue list rendered by its scripts, under
+  // the board's own Content-Security-Policy, with nothing the policy refused except the web font
+  // the page asks a third-party host for (this machine has no internet and the policy allows none).
+  it.skipIf(!findChromium())('renders in headless Chromium: the queue list, with no script, style or request refused by its CSP', async () => {
+    const listener = await buildInternalApi();
+    try {
+      await listener.app.listen(0, '127.0.0.1');
+      const { port } = listener.app.getHttpServer().address() as { port: number };
+      const { dom, console } = await renderPage(findChromium()!, `http://127.0.0.1:${port}${await ticketUrl()}`);
+      expect(dom).not.toContain('>\n    Loading');
+      expect(dom).toContain('Benteng queues');
+      for (const queue of ['jobs', 'platform']) expect(dom).toMatch(new RegExp(`>${queue}<`));
+      const refused = console.split('\n').filter((line) => /Refused to/.test(line) && !/fonts\.googleapis\.com/.test(line));
+      expect(refused).toEqual([]);
+    } finally {
+      await listener.close();
+    }
+  }, 90_000);
 
   it('is absent from the public listener (404)', async () => {
     for (const path of ['/internal/queues', '/internal/queues/', '/internal/queues/api/queues']) {

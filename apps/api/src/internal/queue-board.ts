@@ -23,6 +23,25 @@ import { CurrentOperator, type OperatorContext } from './internal-auth.js';
 
 /** Where Bull Board is mounted, on the internal listener only. */
 export const QUEUE_BOARD_PATH = '/internal/queues';
+
+/**
+ * Bull Board's page under /internal/queues: its own scripts, styles, images and API calls from this
+ * origin, nothing from anywhere else (its Google Fonts link is refused; the system font is used).
+ * The one `unsafe-*`: 'unsafe-inline' for style attributes and the page's one <style> element,
+ * which the board's HTML and React components use; inline styles cannot run code. Scripts stay
+ * 'self' only (the page's one inline <script> is JSON data, which no policy executes).
+ */
+export const QUEUE_BOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'self'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
 export const QUEUE_BOARD_COOKIE = 'benteng_queues';
 export const QUEUE_TICKET_TTL_S = 60;
 export const QUEUE_SESSION_TTL_S = 15 * 60;
@@ -220,6 +239,12 @@ export async function registerQueueBoard(app: NestFastifyApplication): Promise<v
     async (scope: FastifyInstance) => {
       scope.addHook('onRequest', gate);
       scope.addHook('onResponse', auditChange);
+      // The board is a browser application; the listener's API policy (default-src 'none') would
+      // leave it on "Loading". Under /internal/queues only, the policy allows exactly what it loads.
+      scope.addHook('onSend', (_request, reply, payload, done) => {
+        reply.header('content-security-policy', QUEUE_BOARD_CSP);
+        done(null, payload);
+      });
       await scope.register(serverAdapter.registerPlugin() as never);
     },
     { prefix: QUEUE_BOARD_PATH },
