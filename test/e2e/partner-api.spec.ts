@@ -309,10 +309,11 @@ describe('partner API', () => {
     it("grants at most the client's scopes: more is invalid_scope, less is honoured", async () => {
       const client = await newClient({ scopes: ['invoices:read', 'tickets:read'] });
       const wider = await tokenRequest(api, client, { scope: 'invoices:read invoices:write' });
-      expect({ status: wider.status, error: (wider.body as { error?: string }).error, problemJson: PROBLEM_JSON.test(String(wider.headers['content-type'])) }).toEqual({
+      // RFC 6749 5.2 JSON, which OAuth client libraries read (test/e2e/partner-oauth-client.spec.ts), not problem+json.
+      expect({ status: wider.status, body: wider.body, contentType: wider.headers['content-type'] }).toEqual({
         status: 400,
-        error: 'invalid_scope',
-        problemJson: true,
+        body: { error: 'invalid_scope', error_description: 'The requested scope exceeds the scopes granted to the client.', code: 'oauth.invalid_scope' },
+        contentType: 'application/json;charset=UTF-8',
       });
 
       const narrow = await tokenRequest(api, client, { scope: 'invoices:read' });
@@ -349,7 +350,9 @@ describe('partner API', () => {
         expect(res.headers['cache-control']).toBe('no-store');
         expect(withoutRequestId(res.body)).toEqual(withoutRequestId(wrong.body));
       }
-      expect(wrong.body).toMatchObject({ status: 401, error: 'invalid_client', code: 'oauth.invalid_client' });
+      expect(wrong.body).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed.', code: 'oauth.invalid_client' });
+      expect(wrong.headers['www-authenticate']).toBe('Basic realm="benteng-partner"');
+      expect(wrong.headers['content-type']).toBe('application/json;charset=UTF-8');
     });
 
     it('issues tokens for the partner audience that live at most 600 s', async () => {

@@ -113,9 +113,14 @@ describe('GET /partner/v1/openapi.json', () => {
     expect(doc.components.securitySchemes['clientSecretBasic']).toMatchObject({ type: 'http', scheme: 'basic' });
     expect(op.responses['200']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/PartnerToken' });
     expect(Object.keys(schemaOf({ $ref: '#/components/schemas/PartnerToken' }).properties!).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
-    for (const status of ['400', '401', '429']) {
-      expect(op.responses[status]!.content!['application/problem+json']!.schema, `${status}`).toEqual({ $ref: '#/components/schemas/OAuthProblem' });
+    // RFC 6749 5.2 errors (application/json), which OAuth 2.0 client libraries read; never problem+json.
+    for (const status of ['400', '401', '413', '415', '429', '500']) {
+      expect(op.responses[status]!.content, `${status}`).toEqual({ 'application/json': { schema: { $ref: '#/components/schemas/OAuthError' } } });
     }
+    const error = schemaOf({ $ref: '#/components/schemas/OAuthError' }) as { required?: string[]; properties?: Record<string, { enum?: string[] }> };
+    expect(error.required).toEqual(['error']);
+    expect(Object.keys(error.properties!).sort()).toEqual(['code', 'error', 'error_description', 'errors']);
+    expect(error.properties!['error']!.enum).toEqual(expect.arrayContaining(['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope']));
   });
 
   it('documents the partner response shapes, which carry no user, tenant or tax fields', () => {

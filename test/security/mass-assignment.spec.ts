@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi } from '../support/api.js';
 import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPaymentAccount, payableInvoice } from '../support/payment-provider.js';
-import { problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { oauthErrorOf, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
 import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, undrivenRoutes, type Created } from '../support/route-factories.js';
 
 /**
@@ -57,6 +58,7 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
   let other: TestTenant;
   let tables: string[];
   const { FACTORIES, handle, factoryFor, bodyFor, upload, partnerOf, as, call } = routeFactories({ api, client, owner, password });
+  const oauthRoutes = oauthErrorRoutes(api.app);
 
   /**
    * Anonymous write routes: the body that would succeed for the tenant (the credential is the
@@ -143,7 +145,9 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
     const isUpload = res.status === 415;
     const refused = isUpload ? await upload(formToken!, 'extra.txt', 'extra fields\n', { tenantId: other.id }) : res;
     const fields = isUpload ? ['tenantId'] : Object.keys(extra);
-    expect(problemOf(refused), `${label(route)} -> ${refused.status} ${refused.text}`).toMatchObject({ status: 400, problemJson: true });
+    // The token endpoint answers in RFC 6749 JSON (with the same `errors` pointers) instead of problem+json.
+    const errorOf = oauthRoutes.has(label(route)) ? oauthErrorOf : problemOf;
+    expect(errorOf(refused), `${label(route)} -> ${refused.status} ${refused.text}`).toMatchObject({ status: 400, problemJson: true });
     expect(whitelisted(refused), `${label(route)}: every extra field is named as whitelistValidation`).toEqual(expect.arrayContaining(fields.map((f) => `/${f}`)));
     expect(await created?.read(), 'the object is unchanged').toEqual(before);
     expect(await rowCounts(tenant.id), 'no row added or removed in any tenant table').toEqual(countsBefore);

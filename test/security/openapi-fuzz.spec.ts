@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import type { MembershipRole } from '@benteng/database';
 import { signServiceRequest } from '@benteng/security';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
@@ -23,7 +24,7 @@ import { answerViolations, bodyOf, cursorArb, fuzzSeed, invalidBodyArb, operatio
  * a partner API key with every scope, a signed request of a platform-admin operator.
  *
  * Properties of every answer: never a 5xx; every 4xx/5xx is application/problem+json whose
- * `status` is the HTTP status; no error body carries a stack frame, a file path, node_modules,
+ * `status` is the HTTP status (on the token endpoint: RFC 6749 JSON with a known `error` code); no error body carries a stack frame, a file path, node_modules,
  * Prisma, SQL or an internal error name.
  *
  * Runs are bounded (FUZZ_RUNS scales them) and seeded: FUZZ_SEED (default a constant) is printed
@@ -44,6 +45,8 @@ const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 const api = await buildApi({ env });
 const internal = await buildInternalApi({ env });
+/** Operations whose errors are RFC 6749 JSON (the token endpoint), checked as such; problem+json everywhere else. */
+const oauthRoutes = oauthErrorRoutes(api.app);
 afterAll(async () => {
   await api.close();
   await internal.close();
@@ -229,7 +232,7 @@ describe(tag('ERROR-PROBLEM', `OpenAPI-driven fuzzing (FUZZ_SEED=${SEED})`), () 
               const withAuth = { ...request, headers: { ...request.headers, ...(await credential()) } };
               const res = await inject(app, surface === 'internal' ? signInternal(withAuth) : withAuth);
               seen[surface]!.set(res.status, (seen[surface]!.get(res.status) ?? 0) + 1);
-              const violations = answerViolations(res);
+              const violations = answerViolations(res, surface !== 'internal' && oauthRoutes.has(`${entry.method} ${entry.routePath}`) ? 'oauth' : 'problem');
               if (violations.length > 0) throw new Error(`${request.method} ${request.url.slice(0, 300)} -> ${res.status}: ${violations.join('; ')}; body ${res.text.slice(0, 300)}`);
             }),
             { seed, numRuns, endOnFailure: true, includeErrorInReport: true },

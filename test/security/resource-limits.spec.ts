@@ -7,7 +7,8 @@ import { buildApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, type TestPartnerClient } from '../support/partners.js';
-import { problemOf } from '../support/public-api.js';
+import { oauthErrorOf, problemOf } from '../support/public-api.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { freshIpv4, freshIpv6Prefix, login, multipartFile, policy, send, spoofedIp, tenantWithPassword, type Sent } from './kill-switches/limits.js';
 import { tag } from './support/controls.js';
 
@@ -304,9 +305,10 @@ describe('resource limits and abuse', () => {
       ['authenticated', 'POST', '/v1/invoices'],
       ['partner', 'POST', '/partner/v1/invoices'],
       ['token endpoint', 'POST', '/partner/oauth/token'],
-    ])('%s: %s %s with a body over BODY_LIMIT_BYTES is 413 problem+json, not echoed', async (_label, method, url) => {
+    ])('%s: %s %s with a body over BODY_LIMIT_BYTES is 413 problem+json (token endpoint: RFC 6749 JSON), not echoed', async (_label, method, url) => {
       const res = await send(detecting, method, url, { ip: freshIpv4(), headers: { 'content-type': 'application/json' }, body: big });
-      expect(problemOf(res), `${res.text.slice(0, 300)}`).toMatchObject({ status: 413, problemJson: true });
+      const errorOf = oauthErrorRoutes(detecting.app).has(`${method} ${url}`) ? oauthErrorOf : problemOf;
+      expect(errorOf(res), `${res.text.slice(0, 300)}`).toMatchObject({ status: 413, problemJson: true });
       expect(res.text).not.toContain('aaaa');
     });
 

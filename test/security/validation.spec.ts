@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { FORM_MEDIA, JSON_MEDIA, mediaTypesByRoute, MULTIPART_MEDIA } from '../../apps/api/src/http/media-types.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
@@ -58,6 +59,8 @@ const RATE_LIMIT_POLICY = JSON.stringify(
 );
 
 const api = await buildApi({ env: { ...ANONYMOUS_ENV, RATE_LIMIT_POLICY } });
+/** Routes whose errors are RFC 6749 JSON rather than problem+json (the token endpoint). */
+const oauthRoutes = oauthErrorRoutes(api.app);
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
 const inScope = (r: RouteEntry) => r.path.startsWith('/v1/') || r.path.startsWith('/partner/') || r.surface === 'inbound';
@@ -262,7 +265,7 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
     const failures: string[] = [];
     const probe = async (c: Case) => {
       const res = await send(route, url, token, c);
-      const violations = answerViolations(res);
+      const violations = answerViolations(res, oauthRoutes.has(label(route)) ? 'oauth' : 'problem');
       if (expectOf(c) === 'refused' && res.status !== 400) violations.push(`expected 400, got ${res.status}`);
       if (/polluted/.test(res.text)) violations.push('the answer repeats the polluting property');
       if (violations.length > 0) failures.push(`${c.name}: ${violations.join('; ')} — ${res.text.slice(0, 200)}`);
@@ -330,7 +333,7 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
             } catch {
               body = undefined;
             }
-            const violations = answerViolations({ status: res.statusCode, headers: res.headers, text: res.body, body });
+            const violations = answerViolations({ status: res.statusCode, headers: res.headers, text: res.body, body }, oauthErrorRoutes(app.app).has(label(route)) ? 'oauth' : 'problem');
             if (res.statusCode !== 415 || body?.code !== 'request.unsupported_media_type') violations.push(`expected 415 request.unsupported_media_type, got ${res.statusCode}`);
             if (violations.length > 0) failures.push(`${label(route)} as ${type ?? '(no content-type)'}: ${violations.join('; ')} — ${res.body.slice(0, 160)}`);
           }

@@ -74,6 +74,17 @@ export function arranged(res: ApiResponse, status: number, step: string): ApiRes
  * What a refusal is made of, to assert in one expect: its status, whether it is an RFC 9457
  * problem+json document that repeats that status, and its domain code if any.
  */
+/**
+ * An error of a route marked @OAuthErrors (the token endpoint) as problemOf would describe a
+ * problem: `problemJson` is true when the answer is what that route must send instead, RFC 6749
+ * 5.2 JSON with an `error` code (apps/api/src/partner/oauth-problem.filter.ts).
+ */
+export function oauthErrorOf(res: ApiResponse): { status: number; problemJson: boolean; code?: string } {
+  const body = (res.body ?? {}) as { error?: unknown; code?: unknown };
+  const oauthJson = /^application\/json;charset=UTF-8$/.test(String(res.headers['content-type'])) && typeof body.error === 'string';
+  return { status: res.status, problemJson: oauthJson, ...(typeof body.code === 'string' ? { code: body.code } : {}) };
+}
+
 export function problemOf(res: ApiResponse): { status: number; problemJson: boolean; code?: string } {
   const body = (res.body ?? {}) as { status?: unknown; code?: unknown };
   const problemJson = PROBLEM_JSON.test(String(res.headers['content-type'])) && body.status === res.status;

@@ -88,6 +88,17 @@ export class AppConfig {
   AUTH_ISSUER = 'benteng';
 
   /**
+   * The absolute origin clients reach this API at (scheme, host, port; no path), e.g.
+   * https://api.example.com. The issuer identifier of the partner surface's OAuth metadata
+   * (GET /.well-known/oauth-authorization-server, RFC 8414) and the base of the endpoint URLs it
+   * lists. Taken from configuration, never from the request's Host header, which a client chooses
+   * and the metadata is cached publicly. Unset: http://127.0.0.1:PORT (development).
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/[A-Za-z0-9.\-[\]:]+$/, { message: 'must be an http(s) origin without path, e.g. https://api.example.com' })
+  PUBLIC_BASE_URL?: string;
+
+  /**
    * Signing keys of access tokens: a JSON array of private JWKs (Ed25519 `OKP` or P-256 `EC`, each
    * with a unique `kid`). The first signs; the others only verify, so a retired key keeps
    * verifying until its last token has expired (rotation with overlap). Required in production;
@@ -433,6 +444,7 @@ export const CONFIG_VARIABLES = [
   'DOCUMENTS_MAX_BYTES',
   'WORKER_SHUTDOWN_TIMEOUT_S',
   'AUTH_ISSUER',
+  'PUBLIC_BASE_URL',
   'AUTH_SIGNING_KEYS',
   'AUTH_TOKEN_PEPPER',
   'ACCESS_TOKEN_TTL_S',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,25 @@ const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   throw new Error('expected a ConfigError');
 };
 
+/** A production environment with freshly generated secrets, as the README's Docker section generates them. */
+const generated = {
+  appPassword: randomBytes(24).toString('base64url'),
+  pepper: randomBytes(32).toString('base64url'),
+  job: randomBytes(32).toString('base64url'),
+  data: randomBytes(32).toString('base64'),
+  internal: randomBytes(32).toString('base64url'),
+};
+const productionEnv = (): Record<string, string> => ({
+  NODE_ENV: 'production',
+  DATABASE_APP_URL: `postgresql://benteng_app:${generated.appPassword}@db/benteng`,
+  DATABASE_APP_PASSWORD: generated.appPassword,
+  AUTH_SIGNING_KEYS: '[{"kty":"OKP"}]',
+  AUTH_TOKEN_PEPPER: generated.pepper,
+  JOB_SIGNING_KEYS: `k1:${generated.job}`,
+  DATA_ENCRYPTION_KEYS: `d1:${generated.data}`,
+  INTERNAL_SERVICE_KEYS: `ops-cli:k1:${generated.internal}`,
+});
+
 describe('loadConfig', () => {
   it('uses documented defaults in development', () => {
     const sut = loadConfig({});
@@ -24,6 +44,14 @@ describe('loadConfig', () => {
 
   it('converts and validates values, treating empty strings as unset', () => {
     expect(loadConfig({ PORT: '8080', LOG_PRETTY: 'true', DATABASE_APP_URL: '' })).toMatchObject({ PORT: 8080, LOG_PRETTY: true, DATABASE_APP_URL: undefined });
+  });
+
+  it('takes PUBLIC_BASE_URL as an origin only (the OAuth metadata issuer), never with a path, query or credentials', () => {
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com' }).PUBLIC_BASE_URL).toBe('https://api.example.com');
+    expect(loadConfig({ PUBLIC_BASE_URL: 'http://127.0.0.1:3000' }).PUBLIC_BASE_URL).toBe('http://127.0.0.1:3000');
+    for (const value of ['https://api.example.com/', 'https://api.example.com/partner', 'https://api.example.com?x=1', 'https://user:pw@api.example.com', 'ftp://api.example.com', 'api.example.com']) {
+      expect({ value, refused: errorOf({ PUBLIC_BASE_URL: value }).problems.map((p) => p.variable) }).toEqual({ value, refused: ['PUBLIC_BASE_URL'] });
+    }
   });
 
   it('caps the access token lifetime at 15 minutes', () => {
@@ -40,17 +68,43 @@ describe('loadConfig', () => {
     const sut = errorOf({ NODE_ENV: 'production', DATABASE_APP_PASSWORD: 'short-SENTINEL', AUTH_TOKEN_PEPPER: 'short-SENTINEL' });
     expect([...new Set(sut.problems.map((p) => p.variable))].sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATABASE_APP_URL', 'DATA_ENCRYPTION_KEYS', 'INTERNAL_SERVICE_KEYS', 'JOB_SIGNING_KEYS']);
     expect(sut.message).not.toContain('SENTINEL');
-    const ok = loadConfig({
-      NODE_ENV: 'production',
-      DATABASE_APP_URL: 'postgresql://benteng_app:x@db/benteng',
-      DATABASE_APP_PASSWORD: 'a-long-enough-password',
-      AUTH_SIGNING_KEYS: '[{"kty":"OKP"}]',
-      AUTH_TOKEN_PEPPER: 'p'.repeat(32),
-      JOB_SIGNING_KEYS: `k1:${'j'.repeat(32)}`,
-      DATA_ENCRYPTION_KEYS: `d1:${Buffer.alloc(32, 1).toString('base64')}`,
+    const ok = loadConfig(productionEnv());
+    expect(runtimeDatabaseUrl(ok)).toBe(productionEnv()['DATABASE_APP_URL']);
+  });
+
+  it('refuses publicly known placeholders and development values in production, naming the variable only', () => {
+    expect(() => loadConfig(productionEnv())).not.toThrow();
+    const cases: Record<string, string> = {
+      DATABASE_APP_PASSWORD: 'change-me-benteng-app-password',
+      DATABASE_APP_URL: 'postgresql://benteng_app:benteng_app_dev_password@db/benteng',
+      AUTH_TOKEN_PEPPER: 'change-me-token-pepper-of-at-least-32-characters',
+      JOB_SIGNING_KEYS: 'k1:change-me-job-signing-secret-of-at-least-32-characters',
       INTERNAL_SERVICE_KEYS: `ops-cli:k1:${'i'.repeat(32)}`,
-    });
-    expect(runtimeDatabaseUrl(ok)).toBe('postgresql://benteng_app:x@db/benteng');
+      DATA_ENCRYPTION_KEYS: `d1:${Buffer.alloc(32, 0).toString('base64')}`,
+    };
+    for (const [variable, value] of Object.entries(cases)) {
+      const sut = errorOf({ ...productionEnv(), [variable]: value });
+      expect({ variable, refused: sut.problems.map((p) => p.variable) }).toEqual({ variable, refused: [variable] });
+      expect(sut.message).not.toContain(value);
+      // Outside production the same value is accepted (development and tests use such values).
+      expect(() => loadConfig({ ...productionEnv(), NODE_ENV: 'development', [variable]: value })).not.toThrow();
+    }
+  });
+
+  it('refuses too-short keys in production', () => {
+    const short = randomBytes(16).toString('base64url');
+    const cases: Record<string, string> = {
+      AUTH_TOKEN_PEPPER: short,
+      JOB_SIGNING_KEYS: `k1:${short}`,
+      INTERNAL_SERVICE_KEYS: `ops-cli:k1:${short}`,
+      DATA_ENCRYPTION_KEYS: `d1:${randomBytes(16).toString('base64')}`,
+      DATABASE_APP_PASSWORD: randomBytes(6).toString('base64url'),
+    };
+    for (const [variable, value] of Object.entries(cases)) {
+      const sut = errorOf({ ...productionEnv(), [variable]: value });
+      expect({ variable, refused: sut.problems.map((p) => p.variable) }).toEqual({ variable, refused: [variable] });
+      expect(sut.message).not.toContain(value);
+    }
   });
 
   it('derives the runtime role URL from the owner URL outside production', () => {

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { AppConfig, CONFIG_VARIABLES } from './config.schema.js';
+import { placeholderProblems } from './placeholder-secrets.js';
 
 /** The runtime role every migration grants to; see prisma/migrations/*_roles_and_tenancy. */
 export const RUNTIME_ROLE = 'benteng_app';
@@ -34,6 +35,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const config = plainToInstance(AppConfig, input, { exposeDefaultValues: true });
   const problems = flatten(validateSync(config, { forbidUnknownValues: true }));
+  // Production also refuses secrets anyone can read (placeholders, development values).
+  if (config.NODE_ENV === 'production') problems.push(...placeholderProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

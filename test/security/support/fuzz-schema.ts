@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
+import { OAUTH_ERROR_CODES } from '../../../apps/api/src/partner/oauth-problem.filter.js';
 import { PROBLEM_JSON, type ApiResponse } from '../../support/public-api.js';
+
+/** How a route answers errors: RFC 9457 problem+json, or RFC 6749 5.2 JSON (the token endpoint, oauthErrorRoutes). */
+export type ErrorFormat = 'problem' | 'oauth';
 
 /**
  * Invalid input generated from the API's own OpenAPI documents (which are derived from the DTOs'
@@ -334,13 +338,20 @@ export const LEAKS: { name: string; pattern: RegExp }[] = [
 ];
 
 /**
- * Everything wrong with an answer: a 5xx; a 4xx/5xx that is not problem+json with the same
- * status; an error body that leaks internals. Empty when the answer is acceptable.
+ * Everything wrong with an answer: a 5xx; a 4xx/5xx that is not problem+json with the same (or,
+ * for format 'oauth', RFC 6749 JSON with a known `error`) status; an error body that leaks internals. Empty when the answer is acceptable.
  */
-export function answerViolations(res: ApiResponse): string[] {
+export function answerViolations(res: ApiResponse, format: ErrorFormat = 'problem'): string[] {
   const violations: string[] = [];
   if (res.status >= 500) violations.push(`answered ${res.status}`);
-  if (res.status >= 400) {
+  if (res.status >= 400 && format === 'oauth') {
+    // The token endpoint (routes marked @OAuthErrors): RFC 6749 5.2 JSON with a known `error` code.
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) violations.push(`error with content-type ${contentType || '(none)'}, not application/json (RFC 6749 5.2)`);
+    const error = (res.body as { error?: unknown } | undefined)?.error;
+    if (typeof error !== 'string' || !(OAUTH_ERROR_CODES as readonly string[]).includes(error)) violations.push(`OAuth error ${String(error)} is not an RFC 6749 code`);
+    for (const leak of LEAKS) if (leak.pattern.test(res.text)) violations.push(`error body contains ${leak.name}`);
+  } else if (res.status >= 400) {
     const contentType = String(res.headers['content-type'] ?? '');
     if (!PROBLEM_JSON.test(contentType)) violations.push(`error with content-type ${contentType || '(none)'}, not application/problem+json`);
     const status = (res.body as { status?: unknown } | undefined)?.status;

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
 import { isConcurrencyConflict, isDatabaseUnavailable } from '@benteng/database';
+import { sendOAuthError, wantsOAuthErrors } from '../partner/oauth-problem.filter.js';
 import { PROBLEM_CONTENT_TYPE, ProblemException, statusTitle, ValidationProblem, type ProblemDetails } from './problem.js';
 
 function statusOf(kind: DomainErrorKind): number {
@@ -84,6 +85,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    // The token endpoint's errors raised before its handler (415, 413, malformed body) are RFC 6749
+    // JSON like its others (apps/api/src/partner/oauth-problem.filter.ts).
+    if (wantsOAuthErrors(request)) {
+      sendOAuthError(exception, request, reply, this.logger);
+      return;
+    }
     const requestId = (request.raw as { id?: string } | undefined)?.id ?? request.id;
     const problem = toProblem(exception, requestId);
     if (problem.status >= 500) this.logger.error({ err: exception }, 'request failed');

@@ -17,7 +17,7 @@ import {
   CLIENT_AUTH_OPERATIONS,
   CLIENT_SECRET_BASIC,
   PARTNER_EXTRA_ERRORS,
-  PARTNER_PROBLEM_SCHEMAS,
+  PARTNER_ERROR_BODIES,
   PARTNER_RESPONSE_SCHEMAS,
   PARTNER_SECURITY_SCHEMES,
   PARTNER_SUCCESS_BODIES,
@@ -61,7 +61,8 @@ interface AccessDescription {
   /** Errors the route's authentication and authorization add (401, 403, ...). */
   errors: number[];
   description?: string;
-  problemSchema?: string;
+  /** Errors that are not problem+json (the token endpoint's RFC 6749 JSON). */
+  errorBody?: { media: string; schema: string };
 }
 
 const SURFACES: Record<ApiSurface, SurfaceDescription> = {
@@ -90,7 +91,8 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
         .setDescription(
           'Partner clients of one tenant, authenticated by an API key or a client-credentials access token (POST /partner/oauth/token). ' +
             'Each route needs one scope of the client; the client, its keys, its tenant and its IP allowlist are checked again on every request. ' +
-            'Every error is RFC 9457 application/problem+json; token endpoint errors also carry the OAuth `error` code.',
+            'Every error is RFC 9457 application/problem+json, except those of the token endpoint: RFC 6749 5.2 application/json (`error`, `error_description`). ' +
+            'OAuth metadata (RFC 8414): /.well-known/oauth-authorization-server.',
         )
         .setVersion('1')
         .build();
@@ -101,7 +103,7 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
     successBodies: PARTNER_SUCCESS_BODIES,
     extraErrors: PARTNER_EXTRA_ERRORS,
     access: (route, key): AccessDescription => {
-      const extras = PARTNER_PROBLEM_SCHEMAS[key] ? { problemSchema: PARTNER_PROBLEM_SCHEMAS[key] } : {};
+      const extras = PARTNER_ERROR_BODIES[key] ? { errorBody: PARTNER_ERROR_BODIES[key] } : {};
       if (route.access?.auth !== 'partner') {
         // Basic, or the client's id and secret in the body (the empty requirement).
         const security: Record<string, string[]>[] = CLIENT_AUTH_OPERATIONS.has(key) ? [{ [CLIENT_SECRET_BASIC]: [] }, {}] : [];
@@ -241,7 +243,8 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
     },
   };
   for (const status of errorStatuses(route, traits, [...access.errors, ...(spec.extraErrors[key] ?? [])])) {
-    operation.responses[String(status)] = { description: statusTitle(status), content: { [PROBLEM_MEDIA]: { schema: ref(access.problemSchema ?? 'Problem') } } };
+    const error = access.errorBody ?? { media: PROBLEM_MEDIA, schema: 'Problem' };
+    operation.responses[String(status)] = { description: statusTitle(status), content: { [error.media]: { schema: ref(error.schema) } } };
   }
   if (access.description) operation.description = access.description;
 

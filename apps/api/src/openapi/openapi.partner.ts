@@ -1,5 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
+import { OAUTH_ERROR_CODES } from '../partner/oauth-problem.filter.js';
 import { boolean, dateTime, integer, minor, nullable, object, page, ref, RESPONSE_SCHEMAS, string, uuid, type Schema, type SuccessBody } from './openapi.schemas.js';
 
 /**
@@ -62,15 +63,24 @@ const ticketPriority: Schema = { type: 'string', enum: ['low', 'normal', 'high',
 
 export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
   Problem: RESPONSE_SCHEMAS['Problem']!,
-  /** Token endpoint errors: a problem with RFC 6749 5.2's `error` member. */
-  OAuthProblem: {
-    allOf: [
-      ref('Problem'),
-      {
-        type: 'object',
-        properties: { error: { type: 'string', enum: ['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type'] } },
+  /**
+   * Token endpoint errors: RFC 6749 5.2 JSON (application/json), not problem+json, so OAuth 2.0
+   * client libraries read them (apps/api/src/partner/oauth-problem.filter.ts).
+   */
+  OAuthError: {
+    type: 'object',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: { type: 'string', enum: [...OAUTH_ERROR_CODES] },
+      error_description: { type: 'string', description: 'A fixed sentence; never an input value.' },
+      code: { type: 'string', description: "Benteng's code of the error (e.g. `oauth.invalid_client`, `rate_limit.exceeded`, `security.blocked`), beside the OAuth `error`." },
+      errors: {
+        type: 'array',
+        description: 'Validation failures: the parameter (JSON pointer) and the rules it broke, never its value.',
+        items: { type: 'object', properties: { pointer: { type: 'string' }, rules: { type: 'array', items: { type: 'string' } } } },
       },
-    ],
+    },
   },
   PartnerToken: object({
     access_token: string,
@@ -133,14 +143,14 @@ export const PARTNER_SUCCESS_BODIES: Record<string, SuccessBody> = {
   'PartnerDocumentsController.download': { binary: true },
 };
 
-/** The token endpoint: client authentication failures and its own throttle. */
+/** The token endpoint: client authentication failures, its own throttle, a malformed or oversized body of the wrong type. */
 export const PARTNER_EXTRA_ERRORS: Record<string, number[]> = {
-  'PartnerTokenController.token': [401, 429],
+  'PartnerTokenController.token': [401, 413, 415, 429],
 };
 
-/** Operations whose problems carry more than the common Problem members. */
-export const PARTNER_PROBLEM_SCHEMAS: Record<string, string> = {
-  'PartnerTokenController.token': 'OAuthProblem',
+/** Operations whose errors are not problem+json: their media type and schema. */
+export const PARTNER_ERROR_BODIES: Record<string, { media: string; schema: string }> = {
+  'PartnerTokenController.token': { media: 'application/json', schema: 'OAuthError' },
 };
 
 /** Operations that authenticate a client by HTTP Basic rather than a bearer credential. */

@@ -1,3 +1,4 @@
+import { PARTNER_SCOPES } from '@benteng/authz';
 import { EXPORT_EXTRA_ERRORS, EXPORT_RESPONSE_SCHEMAS, EXPORT_SUCCESS_BODIES } from '../public/export.response.js';
 import { INVITATION_EXTRA_ERRORS, INVITATION_RESPONSE_SCHEMAS, INVITATION_SUCCESS_BODIES } from '../public/invitation.response.js';
 import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
@@ -117,6 +118,17 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   }),
   DocumentPage: page('Document'),
   JsonWebKeySet: object({ keys: { type: 'array', items: { type: 'object', description: 'A public JSON Web Key (RFC 7517).' } } }),
+  /** RFC 8414 metadata of the partner token endpoint (apps/api/src/public/well-known.controller.ts). */
+  OAuthServerMetadata: object({
+    issuer: { type: 'string', format: 'uri', description: 'PUBLIC_BASE_URL' },
+    token_endpoint: { type: 'string', format: 'uri' },
+    jwks_uri: { type: 'string', format: 'uri' },
+    token_endpoint_auth_methods_supported: { type: 'array', items: { type: 'string', enum: ['client_secret_basic', 'client_secret_post'] } },
+    grant_types_supported: { type: 'array', items: { type: 'string', enum: ['client_credentials'] } },
+    response_types_supported: { type: 'array', items: { type: 'string' }, maxItems: 0 },
+    scopes_supported: { type: 'array', items: { type: 'string', enum: [...PARTNER_SCOPES] } },
+    service_documentation: { type: 'string', format: 'uri' },
+  }),
   ...PARTNER_CLIENT_RESPONSE_SCHEMAS,
   ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
   ...EXPORT_RESPONSE_SCHEMAS,
@@ -166,6 +178,7 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   'DocumentsController.download': { binary: true },
   'DocumentsController.remove': { none: true },
   'WellKnownController.jwks': { json: 'JsonWebKeySet' },
+  'WellKnownController.oauthMetadata': { json: 'OAuthServerMetadata' },
   ...PARTNER_CLIENT_SUCCESS_BODIES,
   ...SECURITY_BLOCK_SUCCESS_BODIES,
   ...EXPORT_SUCCESS_BODIES,

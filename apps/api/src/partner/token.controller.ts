@@ -5,7 +5,7 @@ import { Accepts, FORM_MEDIA, JSON_MEDIA } from '../http/media-types.js';
 import { Meta } from '../http/request-auth.js';
 import { clientAuthenticationOf } from './client-authentication.js';
 import { PartnerTokenRequestDto } from './dto/token.dto.js';
-import { OAuthProblemFilter } from './oauth-problem.filter.js';
+import { OAuthErrorFilter, OAuthErrors } from './oauth-problem.filter.js';
 import { partnerTokenBody, type PartnerTokenBody } from './token.response.js';
 
 /**
@@ -15,7 +15,9 @@ import { partnerTokenBody, type PartnerTokenBody } from './token.response.js';
  * again on every request it is used for.
  */
 @Controller('partner/oauth')
-@UseFilters(OAuthProblemFilter)
+// Errors are RFC 6749 5.2 JSON, not problem+json, so OAuth 2.0 client libraries can read them
+// (test/e2e/partner-oauth-client.spec.ts runs oauth4webapi against this endpoint).
+@UseFilters(OAuthErrorFilter)
 export class PartnerTokenController {
   constructor(private readonly partners: PartnerAuthService) {}
 
@@ -27,6 +29,7 @@ export class PartnerTokenController {
   @Header('pragma', 'no-cache')
   // RFC 6749 4.4.2 defines a form body; JSON is accepted beside it. Every other type is 415.
   @Accepts(FORM_MEDIA, JSON_MEDIA)
+  @OAuthErrors()
   async token(@Body() body: PartnerTokenRequestDto, @Headers('authorization') authorization: string | undefined, @Meta() meta: RequestMeta): Promise<PartnerTokenBody> {
     const client = clientAuthenticationOf(authorization, body);
     if (body.grant_type !== 'client_credentials') throw new AuthError(AuthErrorCode.InvalidGrant);
