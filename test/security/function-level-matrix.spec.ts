@@ -12,7 +12,8 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../support/partners.js';
 import { signServiceRequest } from '@benteng/security';
-import { arranged, problemOf, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+import { arranged, oauthErrorOf, problemOf, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 
 /**
  * Function-level authorization, for every route the API serves: the list comes from the router's
@@ -35,6 +36,7 @@ type OpenRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'none' }> }
 type PartnerRoute = RouteEntry & { access: Extract<RouteAccess, { auth: 'partner' }> };
 
 const api = await buildApi();
+const oauthRoutes = oauthErrorRoutes(api.app);
 afterAll(() => api.close());
 const routes = listRoutes(api.app);
 const jwtRoutes = routes.filter((r): r is JwtRoute => r.access?.auth === 'public-jwt');
@@ -246,7 +248,8 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
 
     it.each(named(withBody))('%s answers an empty body with 400 (validation), not 401', async (_, route) => {
       const res = await client.call(route.method, concretePath(route.path), { body: {} });
-      expect(problemOf(res)).toMatchObject({ status: 400, problemJson: true });
+      // The OAuth token endpoint answers in RFC 6749's format (invalid_request), every other route in problem+json.
+      expect((oauthRoutes.has(`${route.method} ${route.path}`) ? oauthErrorOf : problemOf)(res)).toMatchObject({ status: 400, problemJson: true });
     });
 
     it.each(named(plainGets))('%s answers 200', async (_, route) => {

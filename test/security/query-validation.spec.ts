@@ -6,6 +6,7 @@ import { INVOICE_SORTS } from '@benteng/invoices';
 import { signServiceRequest } from '@benteng/security';
 import { CURSOR_FIELDS, decodeCursor, encodeCursor, PaginationError, type CursorField } from '../../apps/api/src/http/pagination.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
@@ -37,6 +38,8 @@ const RATE_LIMIT_POLICY = JSON.stringify(
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 const api = await buildApi({ env: { ...ANONYMOUS_ENV, RATE_LIMIT_POLICY } });
+// The OAuth token endpoint answers RFC 6749 JSON errors (with the same `errors` pointers), not problem+json.
+const oauthRoutes = oauthErrorRoutes(api.app);
 const internal = await buildInternalApi({ env: { RATE_LIMIT_POLICY } });
 afterAll(async () => {
   await api.close();
@@ -110,7 +113,7 @@ describe(tag('INPUT-VALIDATION', 'generated invalid queries and cursors on every
 
   it.each([...routes, ...internalRoutes].map((r) => [label(r), r] as const))('%s: an unknown query key is 400 problem+json naming it', async (_, route) => {
     const res = await send(route, `${UNKNOWN}=x`);
-    expect(answerViolations(res), `${res.text}`).toEqual([]);
+    expect(answerViolations(res, oauthRoutes.has(label(route)) ? 'oauth' : 'problem'), `${res.text}`).toEqual([]);
     expect(res.status, `${res.text.slice(0, 300)}`).toBe(400);
     expect((res.body as { errors?: { pointer: string }[] }).errors?.map((e) => e.pointer), `${res.text}`).toContain(`/${UNKNOWN}`);
   });
