@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import { AppConfig } from '@benteng/config';
 import { listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { declaredMediaTypes } from '../http/media-types.js';
@@ -23,16 +24,20 @@ import {
   PARTNER_SUCCESS_BODIES,
   partnerSecurity,
 } from './openapi.partner.js';
+import { boundRequestSchema, normalizeDtoSchema } from './openapi.bounds.js';
+import { operationName, PARTNER_OPERATIONS, PUBLIC_OPERATIONS, type OperationName } from './openapi.operations.js';
+import { LICENSE, rateLimitHeaders, RATE_LIMIT_HEADERS, server, uuidParamsOf } from './openapi.common.js';
 import { EXTRA_ERRORS, ref, RESPONSE_SCHEMAS, SUCCESS_BODIES, type SuccessBody } from './openapi.schemas.js';
 
 type Schema = Record<string, unknown>;
 type Parameter = { name: string; in: string; required?: boolean; schema?: Schema; description?: string };
 interface Operation {
   operationId: string;
+  summary?: string;
   description?: string;
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
+  responses: Record<string, { description: string; headers?: Record<string, Schema>; content?: Record<string, { schema: Schema }> }>;
   security?: Record<string, string[]>[];
 }
 
@@ -52,6 +57,8 @@ interface SurfaceDescription {
   responseSchemas: Record<string, Schema>;
   successBodies: Record<string, SuccessBody>;
   extraErrors: Record<string, number[]>;
+  /** operationId and summary of each operation (openapi.operations.ts). */
+  operations: Record<string, OperationName>;
   /** The security requirements, errors, media types and description the route's access implies. */
   access: (route: RouteEntry, key: string) => AccessDescription;
 }
@@ -73,13 +80,24 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
         .setTitle('Benteng public API')
         .setDescription('Tenant users with short-lived access tokens. Every error is RFC 9457 application/problem+json.')
         .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from POST /v1/auth/login' }, BEARER)
+        .setLicense(LICENSE.name, LICENSE.url)
+        .addBearerAuth(
+          {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            // libs/auth/src/access-tokens.ts: one pinned algorithm per key, exact audience and issuer, bounded lifetime.
+            description: 'Access token from POST /v1/auth/login: a short-lived JWT verified per RFC8725 (pinned algorithm, exact audience and issuer, bounded lifetime).',
+          },
+          BEARER,
+        )
         .build(),
     // /v1 and the key set its tokens are verified with (/.well-known); never another surface's routes.
     includes: (path) => surfaceOf(path) === 'public' || surfaceOf(path) === 'ops',
     responseSchemas: RESPONSE_SCHEMAS,
     successBodies: SUCCESS_BODIES,
     extraErrors: EXTRA_ERRORS,
+    operations: PUBLIC_OPERATIONS,
     access: (route) =>
       route.access?.auth === 'public-jwt' ? { security: [{ [BEARER]: [] }], errors: [401, 403, ...(route.method !== 'GET' ? [409] : [])] } : { security: [], errors: [] },
   },
@@ -95,6 +113,7 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
             'OAuth metadata (RFC 8414): /.well-known/oauth-authorization-server.',
         )
         .setVersion('1')
+        .setLicense(LICENSE.name, LICENSE.url)
         .build();
       return { ...config, components: { ...config.components, securitySchemes: PARTNER_SECURITY_SCHEMES } };
     },
@@ -102,6 +121,7 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
     responseSchemas: PARTNER_RESPONSE_SCHEMAS,
     successBodies: PARTNER_SUCCESS_BODIES,
     extraErrors: PARTNER_EXTRA_ERRORS,
+    operations: PARTNER_OPERATIONS,
     access: (route, key): AccessDescription => {
       const extras = PARTNER_ERROR_BODIES[key] ? { errorBody: PARTNER_ERROR_BODIES[key] } : {};
       if (route.access?.auth !== 'partner') {
@@ -130,6 +150,8 @@ interface HandlerTraits {
   upload?: Type;
   ifMatch: boolean;
   idempotent: boolean;
+  /** Path parameters parsed by ParseUUIDPipe (the route answers 400 to anything else). */
+  uuidParams: Set<string>;
 }
 
 function traitsOf(controller: Type, handlerName: string): HandlerTraits {
@@ -140,6 +162,7 @@ function traitsOf(controller: Type, handlerName: string): HandlerTraits {
     mediaTypes: declaredMediaTypes(controller, handlerName),
     ifMatch: false,
     idempotent: ((Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []) as unknown[]).includes(IdempotencyInterceptor),
+    uuidParams: new Set(),
   };
   for (const [key, { index, data }] of Object.entries(args)) {
     const kind = Number(key.split(':')[0]);
@@ -147,6 +170,7 @@ function traitsOf(controller: Type, handlerName: string): HandlerTraits {
     if (kind === RouteParamtypes.QUERY && data === undefined) traits.query = paramTypes[index];
     if (kind === RouteParamtypes.HEADERS && typeof data === 'string' && data.toLowerCase() === 'if-match') traits.ifMatch = true;
   }
+  traits.uuidParams = uuidParamsOf(controller, handlerName);
   const upload = Reflect.getMetadata(UPLOAD_FIELDS, handler) as Type | undefined;
   if (upload) traits.upload = upload;
   return traits;
@@ -162,6 +186,9 @@ function dtoSchemas(): Record<string, Schema> {
   }) as Record<string, Schema>;
   // The ValidationPipe runs with forbidNonWhitelisted: a field no rule names is an error.
   for (const schema of Object.values(schemas)) schema['additionalProperties'] = false;
+  // Every DTO is a request schema: state the bounds its rules enforce (openapi.bounds.ts).
+  normalizeDtoSchema(schemas);
+  boundRequestSchema(schemas);
   return schemas;
 }
 
@@ -183,13 +210,26 @@ function referenced(schema: unknown, all: Record<string, Schema>, seen = new Set
 }
 
 function errorStatuses(route: RouteEntry, traits: HandlerTraits, extra: number[]): number[] {
-  const statuses = new Set<number>([400, 500, ...extra]);
+  // 429: AccessGuard rate-limits every route of both surfaces (apps/api/src/http/access.guard.ts).
+  const statuses = new Set<number>([400, 429, 500, ...extra]);
   if (route.path.includes('/:')) statuses.add(404);
   if (traits.ifMatch) statuses.add(412);
   if (traits.upload) statuses.add(413).add(415);
   if (traits.idempotent) statuses.add(409).add(422);
   return [...statuses].sort((a, b) => a - b);
 }
+
+/** If-Match as parseIfMatch reads it: `*` or one strong ETag `"<version>"` (at most 9 digits), spaces around allowed. */
+const IF_MATCH_PATTERN = '^\\s*(\\*|"\\d{1,9}")\\s*$';
+const IF_MATCH_MAX = 64;
+const IF_MATCH_DESCRIPTION =
+  'Optional. The ETag (`"<version>"`) of the version this change is based on: another current version is 412. ' +
+  'Without it, or with `*`, the change applies to whatever version is current.';
+const IDEMPOTENCY_KEY_DESCRIPTION =
+  'Optional. With a key, the first request runs and its response is stored; a repeat with the same key and body (same path parameters) ' +
+  'gets that stored response again with `Idempotent-Replayed: true`; the same key with another body is 422; a repeat while the first ' +
+  'is still running is 409. Keys belong to the tenant, the caller and the route; a request that fails releases its key. ' +
+  'Without the header the request runs every time it is sent.';
 
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
@@ -214,49 +254,61 @@ export function buildOpenApiDocument(app: INestApplication, surface: ApiSurface 
       .map((r) => [`${r.method} ${openApiPath(r.path)}`, r]),
   );
 
+  const operationIds = new Set<string>();
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, value] of Object.entries(item as Record<string, Operation>)) {
       const route = routesByOperation.get(`${method.toUpperCase()} ${path}`);
       if (!route) throw new Error(`OpenAPI: no route for ${method.toUpperCase()} ${path}`);
       const key = `${route.controller}.${route.handler}`;
       const traits = traitsOf(classes.get(route.controller)!, route.handler);
-      describeOperation(value, route, traits, key, dtos, spec);
+      describeOperation(value, route, traits, key, dtos, spec, app.get(AppConfig).DOCUMENTS_MAX_BYTES);
+      if (operationIds.has(value.operationId)) throw new Error(`OpenAPI: operationId ${value.operationId} is used twice in the ${surface} document`);
+      operationIds.add(value.operationId);
     }
   }
 
   const wanted = referenced(document.paths, dtos);
   for (const name of wanted) schemas[name] = dtos[name]!;
-  document.components = { ...document.components, schemas };
+  document.components = { ...document.components, schemas, headers: RATE_LIMIT_HEADERS };
+  document.servers = [server(false)];
   return document;
 }
 
-function describeOperation(operation: Operation, route: RouteEntry, traits: HandlerTraits, key: string, dtos: Record<string, Schema>, spec: SurfaceDescription): void {
+function describeOperation(operation: Operation, route: RouteEntry, traits: HandlerTraits, key: string, dtos: Record<string, Schema>, spec: SurfaceDescription, maxUploadBytes: number): void {
   const access = spec.access(route, key);
+  const name = operationName(spec.operations, key);
+  operation.operationId = name.id;
+  operation.summary = name.summary;
   const success = spec.successBodies[key];
   if (!success) throw new Error(`OpenAPI: no success response declared for ${key}`);
   const successStatus = Object.keys(operation.responses).find((s) => s.startsWith('2')) ?? (route.method === 'POST' ? '201' : '200');
   operation.responses = {
     [successStatus]: {
       description: 'json' in success ? success.json : 'binary' in success ? 'The stored bytes' : 'No content',
+      headers: { ...rateLimitHeaders('counted'), ...(traits.idempotent ? { 'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' } } : {}) },
       ...('json' in success ? { content: { 'application/json': { schema: ref(success.json) } } } : {}),
       ...('binary' in success ? { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } : {}),
     },
   };
   for (const status of errorStatuses(route, traits, [...access.errors, ...(spec.extraErrors[key] ?? [])])) {
     const error = access.errorBody ?? { media: PROBLEM_MEDIA, schema: 'Problem' };
-    operation.responses[String(status)] = { description: statusTitle(status), content: { [error.media]: { schema: ref(error.schema) } } };
+    const headers = status === 429 ? rateLimitHeaders('refused') : status < 500 ? rateLimitHeaders('maybe') : undefined;
+    operation.responses[String(status)] = { description: statusTitle(status), ...(headers ? { headers } : {}), content: { [error.media]: { schema: ref(error.schema) } } };
   }
   if (access.description) operation.description = access.description;
 
-  const parameters = (operation.parameters ?? []).map((p) => (p.in === 'path' && p.name === 'id' ? { ...p, schema: { type: 'string', format: 'uuid' } } : p));
+  const parameters = (operation.parameters ?? []).map((p) => (p.in === 'path' && (p.name === 'id' || traits.uuidParams.has(p.name)) ? { ...p, schema: { type: 'string', format: 'uuid' } } : p));
   if (traits.query) {
     const schema = dtos[traits.query.name] as { properties?: Record<string, Schema>; required?: string[] } | undefined;
     for (const [name, property] of Object.entries(schema?.properties ?? {})) {
       parameters.push({ name, in: 'query', required: schema?.required?.includes(name) ?? false, schema: property });
     }
   }
-  if (traits.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The ETag of the version this change is based on.' });
-  if (traits.idempotent) parameters.push({ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: 'Repeats of the same key and body replay the first response.' });
+  // Optional, as parseIfMatch treats it (apps/api/src/http/pagination.ts).
+  if (traits.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', maxLength: IF_MATCH_MAX, pattern: IF_MATCH_PATTERN }, description: IF_MATCH_DESCRIPTION });
+  // Optional, as IdempotencyInterceptor treats it (apps/api/src/http/idempotency.ts): without it the create simply runs.
+  if (traits.idempotent) parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: IDEMPOTENCY_KEY_DESCRIPTION });
+  boundRequestSchema(parameters);
   operation.parameters = parameters;
 
   if (traits.upload) {
@@ -265,7 +317,8 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
       required: true,
       content: {
         'multipart/form-data': {
-          schema: { type: 'object', required: [FILE_FIELD], properties: { [FILE_FIELD]: { type: 'string', format: 'binary' }, ...fields?.properties }, additionalProperties: false },
+          // maxLength of a binary part is its size in bytes: DOCUMENTS_MAX_BYTES (multipartLimits).
+          schema: { type: 'object', required: [FILE_FIELD], properties: { [FILE_FIELD]: { type: 'string', format: 'binary', maxLength: maxUploadBytes }, ...fields?.properties }, additionalProperties: false },
         },
       },
     };

@@ -32,7 +32,9 @@ export const PARTNER_SECURITY_SCHEMES: NonNullable<NonNullable<OpenAPIObject['co
   },
   [PARTNER_OAUTH]: {
     type: 'oauth2',
-    description: 'Client credentials grant (RFC 6749 4.4): a short-lived access token, as `Authorization: Bearer <token>`, with at most the scopes of its client.',
+    description:
+      'Client credentials grant (RFC 6749 4.4): a short-lived access token, as `Authorization: Bearer <token>`, with at most the scopes of its client. ' +
+      'The token is a JWT verified per RFC8725 (pinned algorithm, exact audience and issuer, bounded lifetime; libs/auth/src/access-tokens.ts).',
     flows: { clientCredentials: { tokenUrl: PARTNER_TOKEN_URL, scopes: Object.fromEntries(PARTNER_SCOPES.map((s) => [s, SCOPE_DESCRIPTIONS[s]])) } },
   },
   [CLIENT_SECRET_BASIC]: {

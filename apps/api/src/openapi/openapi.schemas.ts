@@ -15,7 +15,8 @@ import { WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS, WEBHOOK_ENDPOINT_SUCCESS_BODIES } fr
 export type Schema = Record<string, unknown>;
 
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-export const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
+/** OpenAPI 3.0 reads `nullable` only beside a `type`: a typeless alternative of objects gets `type: 'object'`. */
+export const nullable = (schema: Schema): Schema => ({ ...(schema['type'] === undefined ? { type: 'object' } : {}), ...schema, nullable: true });
 export const string: Schema = { type: 'string' };
 export const uuid: Schema = { type: 'string', format: 'uuid' };
 export const dateTime: Schema = { type: 'string', format: 'date-time' };
