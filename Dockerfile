@@ -9,7 +9,11 @@ COPY prisma ./prisma
 COPY apps/dev ./apps/dev
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# The Prisma client is generated (postinstall) and compiled into dist/ here; the runtime needs neither
+# the Prisma CLI nor the embedded PostgreSQL (both devDependencies). `npm prune --omit=dev` keeps
+# devDependencies that are optional peers of production packages (the Prisma CLI, TypeScript):
+# prune-production.mjs removes those too (apps/dev/lib/production-deps.mjs).
+RUN npm run build && npm prune --omit=dev && node apps/dev/prune-production.mjs
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000

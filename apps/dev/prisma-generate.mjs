@@ -10,6 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const prismaCli = join(root, 'node_modules', 'prisma', 'build', 'index.js');
+// The Prisma CLI is a devDependency. A production install (`npm ci --omit=dev`, which still runs
+// this as `postinstall`) has no CLI and needs none: the client is generated and compiled into dist/
+// at build time (Dockerfile, build stage).
+if (!existsSync(prismaCli)) {
+  process.stderr.write('prisma generate skipped: the Prisma CLI (a devDependency) is not installed; the client is generated at build time\n');
+  process.exit(0);
+}
 const env = { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' };
 if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
   const stub = join(root, '.tools', 'prisma-schema-engine-unavailable');
@@ -23,6 +31,5 @@ if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
   }
   env.PRISMA_SCHEMA_ENGINE_BINARY = stub;
 }
-const prismaCli = join(root, 'node_modules', 'prisma', 'build', 'index.js');
 const result = spawnSync(process.execPath, [prismaCli, 'generate', '--config', join('prisma', 'prisma.config.ts')], { cwd: root, env, stdio: 'inherit' });
 process.exit(result.status ?? 1);

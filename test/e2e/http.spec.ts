@@ -95,6 +95,7 @@ describe('API cross-cutting behaviour', () => {
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.text).not.toContain('should never be served');
+    expect(res.body).toMatchObject({ type: 'urn:benteng:problem:access.undeclared', code: 'access.undeclared', status: 403 });
     expect(api.logs.lines.some((l) => l.msg === 'route declares no access; refused' && l.controller === 'UndeclaredController')).toBe(true);
   });
 
@@ -103,9 +104,10 @@ describe('API cross-cutting behaviour', () => {
     expect(res.status).toBe(500);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.body).toEqual({
-      type: 'about:blank',
+      type: 'urn:benteng:problem:http.internal_error',
       title: 'Internal Server Error',
       status: 500,
+      code: 'http.internal_error',
       detail: 'An unexpected error occurred. Quote the request id when reporting it.',
       requestId: res.headers['x-request-id'],
     });

@@ -72,7 +72,7 @@ describe(tag('AUTHN-SERVICE-SIGNATURE', 'internal surface'), () => {
     expect(res.headers['www-authenticate']).toBe('BENTENG-HMAC-SHA256');
     const { requestId, ...rest } = res.body as Record<string, unknown>;
     expect(typeof requestId).toBe('string');
-    expect(rest).toEqual({ type: 'about:blank', title: 'Unauthorized', status: 401 });
+    expect(rest).toEqual({ type: 'urn:benteng:problem:http.unauthenticated', title: 'Unauthorized', status: 401, code: 'http.unauthenticated' });
   }
 
   /** Checks the one 401 body, and returns the refusal reason the platform audit log recorded for it. */

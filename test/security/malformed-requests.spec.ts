@@ -53,7 +53,7 @@ describe.each([
         } catch {
           problems.push('body is not JSON');
         }
-        if (body && (body.status !== res.status || body.type !== 'about:blank' || body.requestId !== res.headers['x-request-id'] || typeof body.title !== 'string')) problems.push(`body ${res.body}`);
+        if (body && (body.status !== res.status || typeof body.code !== 'string' || body.type !== `urn:benteng:problem:${String(body.code)}` || body.requestId !== res.headers['x-request-id'] || typeof body.title !== 'string')) problems.push(`body ${res.body}`);
         if (problems.length > 0) failures.push(`${malformed.name} on ${path}: ${problems.join('; ')}`);
       }
     }

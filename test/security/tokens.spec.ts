@@ -36,7 +36,7 @@ const PUBLIC_REFUSAL = {
   code: 'auth.unauthenticated',
 };
 /** The one body every refused internal signature gets (requestId aside). */
-const INTERNAL_REFUSAL = { type: 'about:blank', title: 'Unauthorized', status: 401 };
+const INTERNAL_REFUSAL = { type: 'urn:benteng:problem:http.unauthenticated', title: 'Unauthorized', status: 401, code: 'http.unauthenticated' };
 
 let api: TestApi;
 let internal: TestApi;

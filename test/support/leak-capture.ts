@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { leakRegistry, type SecretKind } from './leak-registry.js';
+import { problemCodes } from './problem-codes.js';
 
 /** Response fields that carry a newly issued credential, by name. */
 const CREDENTIAL_FIELDS: Record<string, SecretKind> = {
@@ -36,6 +37,7 @@ function registerIssued(value: unknown, depth = 0): void {
 /**
  * Records every response body an app sends (test/support/api.ts adds this to every app it builds),
  * and registers the credentials a response issues, so a second appearance anywhere is a leak.
+ * Problem bodies also go to the file's problem-code check (test/support/problem-codes.ts).
  * Streams (downloads) are not read.
  */
 export function recordResponses(fastify: FastifyInstance): void {
@@ -43,6 +45,8 @@ export function recordResponses(fastify: FastifyInstance): void {
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
     if (body !== undefined && body.length > 0) {
       leakRegistry.recordResponse({ method: request.method, url: request.url, status: reply.statusCode, body });
+      const contentType = reply.getHeader('content-type');
+      problemCodes.record({ method: request.method, url: request.url, status: reply.statusCode, contentType: typeof contentType === 'string' ? contentType : undefined, body });
       if (body.startsWith('{') || body.startsWith('[')) {
         try {
           registerIssued(JSON.parse(body) as unknown);

@@ -3,6 +3,7 @@ import { afterAll, inject } from 'vitest';
 import { observeMintedCredentials } from '@benteng/common';
 import { leakRegistry, registerEnvironmentSecrets } from './leak-registry.js';
 import { logHygiene } from './log-hygiene.js';
+import { problemCodes } from './problem-codes.js';
 
 // Every test process sees the test database and quiet logs; loadConfig() then works as in prod.
 process.env.NODE_ENV = 'test';
@@ -42,7 +43,16 @@ afterAll(() => {
   const leaks = leakRegistry.leaks();
   if (leaks.length > 0) {
     const list = leaks.map((leak) => `- a ${leak.kind} (${leak.hint}) in ${leak.where}`).join('\n');
-    throw new Error(`secret leakage: ${leaks.length} seeded secret(s) appeared where they must not (ARCHITECTURE.md invariant 8):\n${list}`);
+    throw new Error(`secret leakage: ${leaks.length} seeded secret(s) appeared where they must not (docs/architecture.md, invariant 8):\n${list}`);
+  }
+});
+// Coded problems across the whole file (test/support/problem-codes.ts): every problem+json answer of
+// every app the file built carries a code and its URN type.
+afterAll(() => {
+  const uncoded = problemCodes.problems();
+  if (uncoded.length > 0) {
+    const list = [...new Map(uncoded.map((p) => [p.where, p])).values()].map((p) => `- ${p.where}: ${p.body}`).join('\n');
+    throw new Error(`problem codes: ${uncoded.length} problem+json answer(s) without a code and its urn:benteng:problem type (issue 17):\n${list}`);
   }
 });
 // Log hygiene across the whole file (test/support/log-hygiene.ts): no captured log line binds a key

@@ -3,6 +3,7 @@ import { BadRequestException, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { quietStartUpListing } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { AbuseObserver } from './http/abuse-observer.js';
@@ -16,7 +17,7 @@ import { RouteInventory } from './http/route-inventory.js';
 import { requestIdFor } from './logging/logging.js';
 import { containsNul, SecurityHeaders } from './http/edge.js';
 import { processMetrics } from './metrics/metrics.js';
-import { PROBLEM_CONTENT_TYPE, statusTitle } from './http/problem.js';
+import { PROBLEM_CONTENT_TYPE, problemBase } from './http/problem.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   // Answers the router gives before any hook runs get the listener's security headers from the
@@ -50,7 +51,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
         .header('cache-control', 'no-store')
         .header('content-type', PROBLEM_CONTENT_TYPE)
         .header('x-request-id', request.id)
-        .send({ type: 'about:blank', title: statusTitle(status), status, requestId: request.id });
+        .send({ ...problemBase(status), requestId: request.id });
     },
   });
 }
@@ -60,7 +61,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  * tests exercise exactly what production runs.
  */
 export async function configureApiApp(app: NestFastifyApplication): Promise<INestApplication> {
-  app.useLogger(app.get(Logger));
+  // Nest's module and route listing at debug level (libs/common/src/start-up-logger.ts).
+  app.useLogger(quietStartUpListing(app.get(Logger)));
   // API9: this listener serves its route catalog and its documents' routes, nothing else (checked
   // when it becomes ready; apps/api/src/http/route-inventory.ts).
   const documents = app.get(OpenApiDocument);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
+import { quietStartUpListing } from '@benteng/common';
 import { ConfigError, loadConfig } from '@benteng/config';
 import { WorkerModule } from './worker.module.js';
 
@@ -13,7 +14,8 @@ import { WorkerModule } from './worker.module.js';
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  // Nest's module and route listing at debug level (libs/common/src/start-up-logger.ts).
+  app.useLogger(quietStartUpListing(app.get(Logger)));
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       const timer = setTimeout(() => {

@@ -1,6 +1,7 @@
 export { DomainError, assertUnreachable, type DomainErrorKind } from './domain-error.js';
 export { REDACT_PATHS, SECRET_FIELDS } from './redaction.js';
 export { bindEachKeyOnce, describeError, safeLogOptions } from './log-serializers.js';
+export { quietStartUpListing, START_UP_LISTING_CONTEXTS } from './start-up-logger.js';
 export { Clock, SystemClock } from './clock.js';
 export { ClockModule } from './clock.module.js';
 export { canonicalize, type CanonicalValue } from './canonical.js';

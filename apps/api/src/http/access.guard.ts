@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -16,6 +16,7 @@ import { ROUTE_SENSITIVITY, type RouteAccess } from './access.decorator.js';
 import { attachAuth, type RequestAuth } from './request-auth.js';
 import { DeclaredAccess } from './declared-access.js';
 import { processMetrics, surfaceOfRequest } from '../metrics/metrics.js';
+import { RefusalException } from './problem.js';
 
 /**
  * Runs one passport strategy instance for one request and resolves with what it authenticated, or
@@ -74,7 +75,7 @@ export function sensitivityOf(reflector: Reflector, context: ExecutionContext, m
 }
 
 /**
- * The request path's gate (ARCHITECTURE.md, "The request path"), in order:
+ * The request path's gate (docs/architecture.md, "The request path"), in order:
  *
  * 1. Deny by default. Unlike frameworks (and many boilerplates) that treat an undecorated route as
  *    open, a route that declares no access is refused (403 and an error log line: a programming
@@ -232,7 +233,7 @@ export class AccessGuard implements CanActivate {
           ? { surface: 'public', route: `${request.method} ${request.routeOptions.url ?? ''}`, role: auth.user.role }
           : { surface: 'partner', route: `${request.method} ${request.routeOptions.url ?? ''}`, scope: auth.partner.scopes.join(' ') },
     });
-    throw new ForbiddenException();
+    throw new RefusalException(HttpStatus.FORBIDDEN, 'access.denied');
   }
 }
 

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { BadRequestException } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { HELMET_OPTIONS } from './edge.js';
-import { PROBLEM_CONTENT_TYPE, statusTitle } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, problemBase, statusTitle } from './problem.js';
 
 type HelmetMiddleware = (req: unknown, res: { setHeader(name: string, value: string): void; removeHeader(name: string): void }, next: (error?: unknown) => void) => void;
 
@@ -61,7 +61,7 @@ export function clientErrorHandler(): (error: Error & { code?: string }, socket:
     if (socket.writable) {
       const status = statusOfClientError(error.code);
       const requestId = randomUUID();
-      const body = JSON.stringify({ type: 'about:blank', title: statusTitle(status), status, requestId });
+      const body = JSON.stringify({ ...problemBase(status), requestId });
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? statusTitle(status)}\r\n` +
           `content-type: ${PROBLEM_CONTENT_TYPE}\r\n` +

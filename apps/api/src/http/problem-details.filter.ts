@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
 import { isConcurrencyConflict, isDatabaseUnavailable } from '@benteng/database';
 import { sendOAuthError, wantsOAuthErrors } from '../partner/oauth-problem.filter.js';
-import { PROBLEM_CONTENT_TYPE, ProblemException, statusTitle, ValidationProblem, type ProblemDetails } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, problemBase, ProblemException, RefusalException, ValidationProblem, type ProblemDetails } from './problem.js';
 
 function statusOf(kind: DomainErrorKind): number {
   switch (kind) {
@@ -40,32 +40,35 @@ function fastifyClientStatus(exception: unknown): number | undefined {
 }
 
 /**
- * Every error leaves as RFC 9457 problem+json. Bodies carry fixed sentences and codes, never
+ * Every error leaves as RFC 9457 problem+json with a `code` (a feature's, or the status's generic
+ * `http.*` code: problem.ts#statusCode) and its URN type. Bodies carry fixed sentences and codes, never
  * exception messages, stack traces or echoed input; unexpected errors are logged in full and the
  * client gets the request id to quote.
  */
 export function toProblem(exception: unknown, requestId: string | undefined): ProblemDetails {
-  const base = (status: number, type = 'about:blank'): ProblemDetails => ({
-    type,
-    title: statusTitle(status),
-    status,
+  const base = (status: number, code?: string): ProblemDetails => ({
+    ...problemBase(status, code),
     ...(requestId ? { requestId } : {}),
   });
 
   if (exception instanceof DomainError) {
-    return { ...exception.extensions, ...base(statusOf(exception.kind), `urn:benteng:problem:${exception.code}`), detail: exception.message, code: exception.code };
+    return { ...exception.extensions, ...base(statusOf(exception.kind), exception.code), detail: exception.message };
   }
   if (exception instanceof ValidationProblem) {
-    return { ...base(400, 'urn:benteng:problem:validation'), detail: 'The request is not valid.', errors: exception.errors };
+    return { ...base(400, 'validation'), detail: 'The request is not valid.', errors: exception.errors };
+  }
+  if (exception instanceof RefusalException) {
+    return base(exception.getStatus(), exception.code);
   }
   if (exception instanceof ProblemException) {
-    return { ...exception.extensions, ...base(exception.getStatus()) };
+    const code = exception.extensions['code'];
+    return { ...exception.extensions, ...base(exception.getStatus(), typeof code === 'string' ? code : undefined) };
   }
   if (exception instanceof HttpException) {
     return base(exception.getStatus());
   }
   if (isConcurrencyConflict(exception)) {
-    return { ...base(409, 'urn:benteng:problem:concurrent_update'), detail: 'A concurrent change conflicted with this request. Retry it.', code: 'concurrent_update' };
+    return { ...base(409, 'concurrent_update'), detail: 'A concurrent change conflicted with this request. Retry it.' };
   }
   const clientStatus = fastifyClientStatus(exception);
   if (clientStatus) return base(clientStatus);

@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Injectable, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Injectable, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
@@ -9,7 +9,7 @@ import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type RateLimit
 import { ROUTE_ACCESS, type RouteAccess } from '../http/access.decorator.js';
 import { sensitivityOf } from '../http/access.guard.js';
 import { processMetrics } from '../metrics/metrics.js';
-import { ValidationProblem } from '../http/problem.js';
+import { RefusalException, ValidationProblem } from '../http/problem.js';
 import { rawBodyOf } from '../inbound/raw-body.js';
 import { attachInternalCaller, InternalSignatures, type InternalCaller } from './internal-auth.js';
 
@@ -60,7 +60,7 @@ export class InternalAccessGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
     if (access?.auth !== 'internal-operator' && access?.auth !== 'internal-service') {
       this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'internal route declares no internal access; refused');
-      throw new ForbiddenException();
+      throw new RefusalException(HttpStatus.FORBIDDEN, 'access.undeclared');
     }
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const route = `${request.method} ${request.routeOptions.url ?? ''}`;
@@ -136,6 +136,7 @@ export class InternalAccessGuard implements CanActivate {
   private async deny(request: FastifyRequest, route: string, ip: string, cause: OperatorDenial, actor: string, service: string, permission: string): Promise<never> {
     this.logger.warn({ event: 'internal.authz_denied', cause, route, ip, actor, callerService: service, permission, requestId: String(request.id) }, 'internal request refused: operator');
     await this.audit.record({ type: 'internal.authz_denied', outcome: 'denied', actor, subject: permission, ip, requestId: String(request.id), data: { cause, route, service } });
-    throw new ForbiddenException();
+    // One code for every operator denial: the cause is in the log and the audit, not in the answer.
+    throw new RefusalException(HttpStatus.FORBIDDEN, 'access.denied');
   }
 }

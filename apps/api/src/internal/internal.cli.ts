@@ -1,7 +1,9 @@
 // `npm run internal -- <METHOD> <path> [--operator <id>] [--reason "..."] [--body '<json>'] [--key-id <kid>]`
 //
-// Signs one request to the internal listener (docs/internal-signatures.md) and prints the status
-// and the body. The key comes from INTERNAL_SERVICE_KEYS (the first key, or --key-id / INTERNAL_KEY_ID);
+// Signs one request to the internal listener (docs/internal-signatures.md). The status line goes to
+// stderr and the response body alone to stdout, byte for byte when stdout is not a terminal, so the
+// output pipes into other tools (`npm run internal -- GET /internal/v1/metrics | promtool check
+// metrics`, `… | jq`); on a terminal JSON is indented. The key comes from INTERNAL_SERVICE_KEYS (the first key, or --key-id / INTERNAL_KEY_ID);
 // outside production, without INTERNAL_SERVICE_KEYS, it is the `ops-cli` key derived from
 // AUTH_TOKEN_PEPPER (read from .data/dev-secrets.json when `npm start` created it), as the API does.
 // The operator defaults to INTERNAL_OPERATOR_ID. Nothing secret is printed.
@@ -63,14 +65,18 @@ try {
     headers: { ...headers, ...(values.body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json' },
     ...(values.body !== undefined ? { body: values.body } : {}),
   });
-  process.stdout.write(`${response.status} ${response.statusText}\n`);
+  process.stderr.write(`${response.status} ${response.statusText}\n`);
   const text = await response.text();
-  try {
-    process.stdout.write(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
-  } catch {
-    process.stdout.write(`${text}\n`);
+  let out = text;
+  if (process.stdout.isTTY) {
+    try {
+      out = `${JSON.stringify(JSON.parse(text), null, 2)}\n`;
+    } catch {
+      out = text.endsWith('\n') ? text : `${text}\n`;
+    }
   }
-  process.exit(response.ok ? 0 : 1);
+  // Exit only once the body is flushed: a pipe can take it in several writes.
+  process.stdout.write(out, () => process.exit(response.ok ? 0 : 1));
 } catch {
   fail(`the internal listener does not answer at ${url}`, 1);
 }

@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, LoggerModule } from 'nestjs-pino';
 import { PlatformAuditModule } from '@benteng/audit';
-import { ClockModule } from '@benteng/common';
+import { ClockModule, quietStartUpListing } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { AbilityFactory } from '@benteng/authz';
@@ -88,7 +88,8 @@ export class InternalAppModule {}
 
 /** Everything that makes a Nest application the internal listener, as production runs it. */
 export async function configureInternalApp(app: NestFastifyApplication): Promise<INestApplication> {
-  app.useLogger(app.get(Logger));
+  // Nest's module and route listing at debug level (libs/common/src/start-up-logger.ts).
+  app.useLogger(quietStartUpListing(app.get(Logger)));
   // API9: only the internal routes, each in the internal document or on purpose (route-inventory.ts).
   const document = app.get(InternalOpenApiDocument);
   app.get(RouteInventory).watch(app, 'internal', () => ({ internal: document.get() }));

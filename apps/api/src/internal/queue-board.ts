@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { Controller, ForbiddenException, HttpCode, Injectable, Post, Req, UnauthorizedException, type OnModuleDestroy } from '@nestjs/common';
+import { Controller, HttpCode, HttpStatus, Injectable, Post, Req, type OnModuleDestroy } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,7 +18,7 @@ import { InjectRedis } from '@benteng/redis';
 import { clientIp } from '@benteng/security';
 import { InternalAccess } from '../http/access.decorator.js';
 import { toProblem } from '../http/problem-details.filter.js';
-import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
+import { PROBLEM_CONTENT_TYPE, RefusalException } from '../http/problem.js';
 import { CurrentOperator, type OperatorContext } from './internal-auth.js';
 
 /** Where Bull Board is mounted, on the internal listener only. */
@@ -174,7 +174,9 @@ export async function registerQueueBoard(app: NestFastifyApplication): Promise<v
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, cause: string, status: 401 | 403 = 401) => {
     logger.warn({ event: 'internal.queue_board_refused', cause, method: request.method, path: request.url.split('?')[0], ip: clientIp(request) }, 'queue board request refused');
-    const problem = toProblem(status === 401 ? new UnauthorizedException() : new ForbiddenException(), String(request.id));
+    // 401: no valid ticket or session (the cause stays in the log); 403: a state-changing call
+    // without `content-type: application/json` (the CSRF gate).
+    const problem = toProblem(status === 401 ? new RefusalException(HttpStatus.UNAUTHORIZED, 'queue_board.session_required') : new RefusalException(HttpStatus.FORBIDDEN, 'queue_board.json_required'), String(request.id));
     return reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).header('cache-control', 'no-store').send(problem);
   };
 
