@@ -1,5 +1,5 @@
 // Prisma 7 CLI configuration. Only `prisma generate` is used on machines without internet access;
-// migrations are applied by `npm run db:migrate` (see ARCHITECTURE.md, "Migrations"), which records
+// migrations are applied by `npm run db:migrate` (see docs/architecture.md, "Migrations"), which records
 // them exactly as `prisma migrate deploy` does.
 import { defineConfig } from 'prisma/config';
 

@@ -254,7 +254,7 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'brute force (TRUSTED_PROXIES=127.0.0.1, on
     await home.loginOk(victim.email, password);
   });
 
-  it('audits the start of the block once in the tenant of the blocked account (auth.rate_limited; ARCHITECTURE.md invariant 10)', async () => {
+  it('audits the start of the block once in the tenant of the blocked account (auth.rate_limited; docs/architecture.md, invariant 10)', async () => {
     const tenant = await createTenant(owner, 'brute-audit');
     const victim = tenant.users.member;
     const password = await setPassword(owner, secrets, victim.id);

@@ -22,7 +22,7 @@ import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProce
 import { tag } from '../security/support/controls.js';
 
 /**
- * Tenant jobs (libs/jobs, ARCHITECTURE.md invariant 7): a job carries a signed envelope, and the
+ * Tenant jobs (libs/jobs, docs/architecture.md, invariant 7): a job carries a signed envelope, and the
  * worker verifies it, re-derives the actor from current state and runs the handler in that
  * actor's Scope. The worker module runs here in-process (the real WorkerModule, real BullMQ on
  * Redis, real PostgreSQL) with a few test-only handlers that record what they saw; the last part

@@ -8,7 +8,7 @@ import { catalogViolations } from '../support/catalog.js';
 const owner = ownerPool();
 const app = appPool(1);
 
-// ARCHITECTURE.md invariant 3, read from pg_catalog: no table list, so every table a migration
+// docs/architecture.md, invariant 3, read from pg_catalog: no table list, so every table a migration
 // adds is checked as soon as it exists.
 describe('database catalog (invariant 3)', () => {
 

@@ -27,7 +27,7 @@ export function buildAuthApi(options: BuildApiOptions = {}): Promise<TestApi> {
 
 /**
  * Every credential a test file issued or used, and every log its apps wrote: the file's last test
- * asserts that no log line ever carried one (ARCHITECTURE.md, invariant 8).
+ * asserts that no log line ever carried one (docs/architecture.md, invariant 8).
  *
  * Watch every app a file builds, and read lines through `lines()`: nestjs-pino keeps one pino-http
  * instance per process, so every app built after the first writes into the FIRST app's capture,

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { RUNTIME_ROLE } from '@benteng/config';
 
 /**
- * Reads pg_catalog and lists every way a schema breaks ARCHITECTURE.md invariant 3. Nothing here
+ * Reads pg_catalog and lists every way a schema breaks docs/architecture.md, invariant 3. Nothing here
  * names a table: a tenant table is any table with a `tenant_id` column, so a table added by a
  * future migration is checked the moment it exists. Run it as a role that can read the whole
  * catalog (the migration owner in tests).
@@ -165,7 +165,7 @@ export async function catalogViolations(client: Queryable, schema: string, optio
  * Objects that read tables with their owner's rights and so step around RLS: views without
  * security_invoker, materialized views the runtime role can read, and SECURITY DEFINER functions
  * that anyone may execute (PUBLIC gets EXECUTE on new functions by default). Cross-tenant paths
- * must be named, narrow functions granted to a named role (ARCHITECTURE.md, invariant 4).
+ * must be named, narrow functions granted to a named role (docs/architecture.md, invariant 4).
  */
 async function bypassViolations(client: Queryable, schema: string, runtimeRole: string): Promise<string[]> {
   const violations: string[] = [];

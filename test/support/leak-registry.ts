@@ -1,6 +1,6 @@
 import type { CredentialKind } from '@benteng/common';
 /**
- * Secret leakage across a whole test file (ARCHITECTURE.md invariant 8, issue 8): every secret the
+ * Secret leakage across a whole test file (docs/architecture.md, invariant 8, issue 8): every secret the
  * test helpers seed or obtain is registered here, every app built by test/support/api.ts records
  * every response body and its log capture here, and test/support/setup-env.ts fails the file in an
  * afterAll when a registered secret appears

@@ -18,7 +18,7 @@ export interface AuditLogSink {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The audit writer (ARCHITECTURE.md, invariant 10). Each tenant's events form one hash chain:
+ * The audit writer (docs/architecture.md, invariant 10). Each tenant's events form one hash chain:
  * event n stores the hash of event n-1, so AuditVerifier notices an altered, removed or reordered
  * row. The table itself refuses UPDATE, DELETE and TRUNCATE (trigger) and the runtime role holds
  * only SELECT and INSERT on it.

@@ -1,5 +1,5 @@
 /**
- * Security events (ARCHITECTURE.md, invariant 10). One spelling per event, so a query or an alert
+ * Security events (docs/architecture.md, invariant 10). One spelling per event, so a query or an alert
  * rule can name it; add a type here before recording it anywhere.
  */
 export const AUDIT_EVENT_TYPES = [

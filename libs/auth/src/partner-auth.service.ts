@@ -99,7 +99,7 @@ export function ipAllowed(ip: string, allowlist: readonly string[]): boolean {
 /**
  * Authentication of the partner surface (/partner/v1), for both credential kinds:
  * - an API key `bt_<env>_<prefix>_<secret>`, found by its prefix through the SECURITY DEFINER
- *   function `partner_key_lookup` (no tenant is known yet: ARCHITECTURE.md, invariant 4) and
+ *   function `partner_key_lookup` (no tenant is known yet: docs/architecture.md, invariant 4) and
  *   compared as an HMAC in constant time;
  * - a client-credentials access token (JWT, audience benteng-partner), whose client is looked up
  *   again on every request through `partner_client_lookup`.

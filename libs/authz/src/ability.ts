@@ -102,7 +102,7 @@ export function defineAbilityFor(tenantId: string, principal: Principal): AppAbi
 /**
  * What an operator may do on the platform (internal listener). Not bound to a tenant, because
  * operator tools cross tenants; the rules stay deny by default and each cross-tenant read goes
- * through a named SQL function (ARCHITECTURE.md, invariant 4), never a plain table query.
+ * through a named SQL function (docs/architecture.md, invariant 4), never a plain table query.
  */
 export function definePlatformAbility(principal: OperatorPrincipal): AppAbility {
   const builder = new AbilityBuilder<AppAbility>(createPrismaAbility);

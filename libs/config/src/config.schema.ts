@@ -118,7 +118,7 @@ export class AppConfig {
   @MinLength(32, { message: 'must be at least 32 characters (required when NODE_ENV=production)' })
   AUTH_TOKEN_PEPPER?: string;
 
-  /** Access token lifetime in seconds; at most 15 minutes (ARCHITECTURE.md, invariant 9). */
+  /** Access token lifetime in seconds; at most 15 minutes (docs/architecture.md, invariant 9). */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
   @Min(30, { message: 'must be between 30 and 900' })
@@ -266,7 +266,7 @@ export class AppConfig {
   ABUSE_BLOCK_S = 900;
 
   /**
-   * Keys of the HMAC that signs job envelopes (ARCHITECTURE.md, invariant 7), as
+   * Keys of the HMAC that signs job envelopes (docs/architecture.md, invariant 7), as
    * "kid:secret,kid:secret" (secrets >= 32 characters). The first signs; every one verifies, so a
    * retired key keeps verifying jobs already queued. Required in production; elsewhere derived
    * from AUTH_TOKEN_PEPPER when unset.
@@ -392,7 +392,7 @@ export class AppConfig {
 
   /**
    * Address of the internal listener (/internal/v1: operators and services). Loopback by default:
-   * it is never put behind the public ingress (ARCHITECTURE.md, trust boundaries).
+   * it is never put behind the public ingress (docs/architecture.md, "Trust boundaries").
    */
   @IsString()
   @Matches(/^[A-Za-z0-9.:\-[\]]+$/, { message: 'must be a host name or IP address' })

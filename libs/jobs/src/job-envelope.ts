@@ -1,6 +1,6 @@
 import type { PartnerScope, SystemPrincipal } from '@benteng/authz';
 
-/** Tenant jobs: each carries a signed tenant envelope and runs in a Scope (ARCHITECTURE.md, invariant 7). */
+/** Tenant jobs: each carries a signed tenant envelope and runs in a Scope (docs/architecture.md, invariant 7). */
 export const JOBS_QUEUE = 'jobs';
 /** Platform jobs: a separate, named kind without tenant or actor (cleanup, schedulers). */
 export const PLATFORM_QUEUE = 'platform';

@@ -22,7 +22,7 @@ const hasExactly = (value: Plain, required: readonly string[], optional: readonl
   required.every((key) => Object.hasOwn(value, key)) && Object.keys(value).every((key) => required.includes(key) || optional.includes(key));
 
 /**
- * Signs and verifies job envelopes (ARCHITECTURE.md, invariant 7) with the JOB_SIGNING_KEYS
+ * Signs and verifies job envelopes (docs/architecture.md, invariant 7) with the JOB_SIGNING_KEYS
  * keyring: the first key signs, every key verifies, so a key can be rotated with overlap (add the
  * new key first, keep the old one until the jobs it signed have run, then remove it). A job signed
  * with a removed key fails as `unknown_key`.

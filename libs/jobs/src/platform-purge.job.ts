@@ -10,7 +10,7 @@ export const PLATFORM_PURGE = 'platform.purge';
 /**
  * Platform housekeeping, every PLATFORM_CLEANUP_INTERVAL_S: removes bookkeeping rows past any use
  * (idempotency keys older than a day, session tombstones older than a day) through the one named
- * platform function `platform_purge_expired` (ARCHITECTURE.md, invariant 4). It touches no tenant
+ * platform function `platform_purge_expired` (docs/architecture.md, invariant 4). It touches no tenant
  * data and is logged with what it removed.
  */
 @PlatformJob(PLATFORM_PURGE, { everyMs: (config: AppConfig) => config.PLATFORM_CLEANUP_INTERVAL_S * 1000 })

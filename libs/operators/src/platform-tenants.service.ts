@@ -25,7 +25,7 @@ export class OperatorError extends DomainError<OperatorErrorCode> {
 
 /**
  * Tenants as operators see them: every tenant, through the named cross-tenant function
- * internal_list_tenants (ARCHITECTURE.md, invariant 4), shaped to id, slug, name, status and
+ * internal_list_tenants (docs/architecture.md, invariant 4), shaped to id, slug, name, status and
  * creation time. The ability is checked here as well as at the route, so a future caller that
  * forgets the route declaration still fails closed.
  */

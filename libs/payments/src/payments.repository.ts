@@ -28,7 +28,7 @@ export class PaymentsRepository {
 
   /**
    * Which active tenant owns the provider account, through the SECURITY DEFINER function
-   * payments_tenant_for_account (ARCHITECTURE.md, invariant 4): it answers one tenant id for one
+   * payments_tenant_for_account (docs/architecture.md, invariant 4): it answers one tenant id for one
    * exact (provider, account) pair and nothing else; payment_accounts itself stays under RLS.
    */
   async tenantForAccount(provider: string, accountId: string): Promise<string | null> {

@@ -121,7 +121,7 @@ function insured(redis: Redis, options: { keyPrefix: string; points: number; dur
  * Protocol for a login: `check` BEFORE the password is verified (a blocked caller must not get
  * another guess, nor spend our argon2 time), then `recordFailure` or `recordSuccess`. Unknown
  * emails are counted like known ones, so a block says nothing about whether an account exists
- * (ARCHITECTURE.md, invariant 5). Three counters, so that neither a guesser sharing an address with
+ * (docs/architecture.md, invariant 5). Three counters, so that neither a guesser sharing an address with
  * the account's owner (an office NAT, a carrier's CGNAT) nor one spread over many addresses gets
  * what they want:
  * - per account and address (LOGIN_MAX_FAILURES_PER_ACCOUNT_IP, 10): slows the guesser where it

@@ -13,7 +13,7 @@ interface ContextStore {
 /**
  * Ambient facts about the current request, for logging and auditing only: the request id and, once
  * authentication has run, the Scope. Data access never reads the tenant from here; services and
- * repositories take the Scope as their first parameter (STYLE.md, "Scope in the signature").
+ * repositories take the Scope as their first parameter (docs/style.md, "Scope in the signature").
  */
 @Injectable()
 export class RequestContext {

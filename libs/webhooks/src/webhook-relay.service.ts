@@ -25,7 +25,7 @@ interface Pending {
 
 /**
  * The outbox relay and the delivery sweeper. Both start from a platform function that crosses
- * tenants and returns ids only (ARCHITECTURE.md, invariant 4: `outbox_pending`,
+ * tenants and returns ids only (docs/architecture.md, invariant 4: `outbox_pending`,
  * `webhook_deliveries_due`); every read and write after that happens in the row's own tenant, as
  * the `webhooks` system principal, under RLS and the CASL rules.
  */

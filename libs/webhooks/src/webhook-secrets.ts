@@ -15,7 +15,7 @@ const TAG_BYTES = 16;
 const STORED = /^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/;
 
 /**
- * Webhook signing secrets at rest (ARCHITECTURE.md, invariant 8): AES-256-GCM under the active
+ * Webhook signing secrets at rest (docs/architecture.md, invariant 8): AES-256-GCM under the active
  * DATA_ENCRYPTION_KEYS key, stored as `v1.<kid>.<iv>.<ciphertext>.<tag>` (base64url). Every key of
  * the ring decrypts, so the key can rotate while old rows still read.
  *

@@ -44,7 +44,7 @@ GRANT SELECT ("tenant_id", "id", "email", "role", "display_name", "invited_by_id
 REVOKE ALL ON FUNCTION auth_find_or_create_user(text, text) FROM benteng_app;
 DROP FUNCTION auth_find_or_create_user(text, text);
 
--- Cross-tenant functions (ARCHITECTURE.md, invariant 4): the invitee is not in the tenant yet, so
+-- Cross-tenant functions (docs/architecture.md, invariant 4): the invitee is not in the tenant yet, so
 -- the invitation is found by its token's hash before any tenant is known. Each returns only what
 -- its caller needs and is executable by benteng_app alone.
 

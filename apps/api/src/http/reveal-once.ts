@@ -15,7 +15,7 @@ export function revealOnce(request: FastifyRequest, fields: Record<string, strin
  *
  * Why an interceptor: creates honour Idempotency-Key, and IdempotencyInterceptor stores the
  * handler's response (idempotency_keys.response_body) to replay it. A credential must never be
- * stored in clear (ARCHITECTURE.md, invariant 8), so the handler returns the response with the
+ * stored in clear (docs/architecture.md, invariant 8), so the handler returns the response with the
  * credential null and hands the credential over through revealOnce; this interceptor runs outside
  * IdempotencyInterceptor and fills it in after the response was stored. A replay therefore answers
  * the same object with the credential null. Responses carrying a credential are `no-store`.

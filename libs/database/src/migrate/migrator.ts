@@ -70,7 +70,7 @@ export interface DeployResult {
 /**
  * Applies pending SQL migrations the way `prisma migrate deploy` does, with the `pg` driver.
  * Hand-written because the Prisma CLI needs a native engine download that these machines cannot
- * make (ARCHITECTURE.md, "Migrations"). Each file is sent as one simple-protocol query, which
+ * make (docs/architecture.md, "Migrations"). Each file is sent as one simple-protocol query, which
  * PostgreSQL runs as a single implicit transaction: a failing file leaves nothing behind but its
  * record with the error in `logs`, and the runner then refuses to continue until that record is
  * resolved, as Prisma does.
