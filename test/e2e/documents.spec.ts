@@ -383,7 +383,7 @@ describe('documents', () => {
     it('a malformed link field is a validation problem with a pointer, not echoed', async () => {
       const tenant = await tenantWithLogins('doc-bad-link');
       const res = await upload(await token(tenant, 'member'), { filename: 'a.txt', type: 'text/plain', content: TEXT }, { invoiceId: 'not-a-uuid<script>' });
-      expect(problemOf(res)).toEqual({ status: 400, problemJson: true });
+      expect(problemOf(res)).toEqual({ status: 400, problemJson: true, code: 'validation' });
       expect((res.body as { errors: unknown }).errors).toEqual([{ pointer: '/invoiceId', rules: ['isUuid'] }]);
       expect(res.text).not.toContain('<script>');
     });
@@ -494,7 +494,7 @@ describe('documents', () => {
         expect((await client.call('GET', '/v1/documents', { token: roleToken })).status).toBe(200);
       }
       const viewer = await upload(await token(tenant, 'viewer'), { filename: 'a.png', type: 'image/png', content: PNG });
-      expect(problemOf(viewer)).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(viewer)).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await stored(tenant.id)).documents).toBe(1);
     });
 
@@ -508,7 +508,7 @@ describe('documents', () => {
       const another = await uploaded(memberToken, file);
 
       expect(problemOf(await client.call('DELETE', `/v1/documents/${admins.id}`, { token: memberToken }))).toEqual({ status: 403, problemJson: true, code: 'document.forbidden' });
-      expect(problemOf(await client.call('DELETE', `/v1/documents/${mine.id}`, { token: await token(tenant, 'viewer') }))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await client.call('DELETE', `/v1/documents/${mine.id}`, { token: await token(tenant, 'viewer') }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await client.call('DELETE', `/v1/documents/${mine.id}`, { token: memberToken })).status).toBe(204);
       expect((await client.call('DELETE', `/v1/documents/${another.id}`, { token: adminToken })).status).toBe(204);
       expect((await client.call('DELETE', `/v1/documents/${admins.id}`, { token: await token(tenant, 'owner') })).status).toBe(204);

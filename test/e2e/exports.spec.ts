@@ -198,7 +198,7 @@ describe('exports', () => {
   });
 
   it('validates requests: viewers may not export, filters must fit the type, bodies are strict', async () => {
-    expect(problemOf(await client.call('POST', '/v1/exports', { token: await token(a, 'viewer'), body: { type: 'invoices', format: 'csv' } }))).toEqual({ status: 403, problemJson: true });
+    expect(problemOf(await client.call('POST', '/v1/exports', { token: await token(a, 'viewer'), body: { type: 'invoices', format: 'csv' } }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
     const member = await token(a, 'member');
     const bad = async (body: object) => problemOf(await client.call('POST', '/v1/exports', { token: member, body }));
     expect(await bad({ type: 'invoices', format: 'csv', filters: { status: 'open' } })).toEqual({ status: 400, problemJson: true, code: 'export.invalid_filters' });

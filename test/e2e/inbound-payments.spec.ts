@@ -402,7 +402,7 @@ describe('body validation (after the signature verified)', () => {
     const before = await stateOfBoth();
     const id = SimulatedPaymentProvider.messageId();
     const res = await provider.deliver(api, { ...event, tenantId: b.id, data: { ...event.data, status: 'paid', tenant_id: b.id } }, { id });
-    expect(problemOf(res)).toEqual({ status: 400, problemJson: true });
+    expect(problemOf(res)).toEqual({ status: 400, problemJson: true, code: 'validation' });
     const errors = (res.body as { errors: { pointer: string; rules: string[] }[] }).errors;
     expect(errors.filter((e) => e.rules.includes('whitelistValidation')).map((e) => e.pointer).sort()).toEqual(['/data/status', '/data/tenant_id', '/tenantId']);
     expect(await stateOfBoth()).toEqual(before);
@@ -427,7 +427,7 @@ describe('body validation (after the signature verified)', () => {
     const body = change(event);
     const before = await stateOfBoth();
     const res = await provider.deliver(api, body);
-    expect(problemOf(res), `${res.text}`).toEqual({ status: 400, problemJson: true });
+    expect(problemOf(res), `${res.text}`).toEqual({ status: 400, problemJson: true, code: 'validation' });
     expect(await stateOfBoth()).toEqual(before);
   });
 });

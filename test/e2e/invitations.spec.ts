@@ -326,10 +326,10 @@ describe(tag('MEMBERSHIP-CONSENT', 'invitations: nobody is attached to a tenant 
       const tenant = await tenantWithLogins(`inv-${role}-403`);
       const made = await invite(await token(tenant, 'owner'), { email: newEmail('x'), role: 'viewer' });
       const callerToken = await token(tenant, role);
-      expect(problemOf(await client.call('POST', '/v1/invitations', { token: callerToken, body: { email: newEmail('nope'), role: 'viewer' } }))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await client.call('GET', '/v1/invitations', { token: callerToken }))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await client.call('GET', `/v1/invitations/${made.id}`, { token: callerToken }))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await client.call('POST', `/v1/invitations/${made.id}/revoke`, { token: callerToken }))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await client.call('POST', '/v1/invitations', { token: callerToken, body: { email: newEmail('nope'), role: 'viewer' } }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await client.call('GET', '/v1/invitations', { token: callerToken }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await client.call('GET', `/v1/invitations/${made.id}`, { token: callerToken }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await client.call('POST', `/v1/invitations/${made.id}/revoke`, { token: callerToken }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await owner.query('SELECT count(*)::int AS n FROM invitations WHERE tenant_id = $1 AND revoked_at IS NULL', [tenant.id])).rows[0]).toEqual({ n: 1 });
     });
 

@@ -296,7 +296,7 @@ describe('invoices', () => {
       const id = (fresh[0]!.body as InvoiceBody).id;
       const outcome = (r: request.Response) => (r.status === 201 ? { status: 201, replayed: replayed(r), id: (r.body as InvoiceBody).id } : problemOf(r));
       // A replay of the one invoice, or the in-progress answer (not a number clash: the duplicate never reached the service).
-      const allowed = [{ status: 201, replayed: true, id }, { status: 409, problemJson: true }];
+      const allowed = [{ status: 201, replayed: true, id }, { status: 409, problemJson: true, code: 'idempotency.in_progress' }];
       for (const r of results.filter((x) => x !== fresh[0])) expect(allowed, `${r.status} ${r.text}`).toContainEqual(outcome(r));
       expect(await invoiceCount(tenant.id)).toBe(1);
       const { rows } = await owner.query('SELECT response_status FROM idempotency_keys WHERE tenant_id = $1 AND key = $2', [tenant.id, k]);
@@ -573,7 +573,7 @@ describe('invoices', () => {
         ['pay', call('post', `/v1/invoices/${issued.id}/pay`, tokens.viewer)],
         ['delete', call('delete', `/v1/invoices/${created.id}`, tokens.viewer)],
       ];
-      for (const [name, pending] of writes) expect(problemOf(await pending), `${name}`).toEqual({ status: 403, problemJson: true });
+      for (const [name, pending] of writes) expect(problemOf(await pending), `${name}`).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect({ created: await row(tenant.id, created.id), issued: await row(tenant.id, issued.id) }).toEqual(before);
       expect(await invoiceCount(tenant.id)).toBe(2);
       expect(await eventsOf(created.id)).toEqual([]);
@@ -605,12 +605,12 @@ describe('invoices', () => {
         expect(problemOf(await call('patch', `/v1/invoices/${draft.id}`, tokens.member, { customer: { name: 'Bukan milikku' } }))).toEqual({ status: 403, problemJson: true, code: 'invoice.forbidden' });
         expect(problemOf(await call('post', `/v1/invoices/${draft.id}/issue`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'invoice.forbidden' });
         expect(problemOf(await call('delete', `/v1/invoices/${draft.id}`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'invoice.forbidden' });
-        expect(problemOf(await call('post', `/v1/invoices/${draft.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true });
+        expect(problemOf(await call('post', `/v1/invoices/${draft.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
         expect(await row(tenant.id, draft.id)).toEqual(before);
         expect(await eventsOf(draft.id)).toEqual([]);
       }
-      expect(problemOf(await call('post', `/v1/invoices/${ownIssued.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await call('post', `/v1/invoices/${ownIssued.id}/pay`, tokens.member))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await call('post', `/v1/invoices/${ownIssued.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await call('post', `/v1/invoices/${ownIssued.id}/pay`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await row(tenant.id, ownIssued.id))?.status).toBe('issued');
     });
 
@@ -632,7 +632,7 @@ describe('invoices', () => {
         expect(problemOf(await call('patch', `/v1/invoices/${issued.id}`, tokens[role], { customer: { name: 'Terlambat' } })), `${role}`).toEqual({ status: 409, problemJson: true, code: 'invoice.not_draft' });
         expect(problemOf(await call('delete', `/v1/invoices/${issued.id}`, tokens[role])), `${role}`).toEqual({ status: 409, problemJson: true, code: 'invoice.not_draft' });
       }
-      expect(problemOf(await call('patch', `/v1/invoices/${issued.id}`, tokens.viewer, { customer: { name: 'Terlambat' } }))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await call('patch', `/v1/invoices/${issued.id}`, tokens.viewer, { customer: { name: 'Terlambat' } }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       // Not the member's own: the role is the problem, whatever the status.
       expect(problemOf(await call('patch', `/v1/invoices/${adminIssued.id}`, tokens.member, { customer: { name: 'Terlambat' } }))).toEqual({ status: 403, problemJson: true, code: 'invoice.forbidden' });
       expect(await row(tenant.id, issued.id)).toEqual(before);
@@ -641,7 +641,7 @@ describe('invoices', () => {
     it('only owners and admins void (drafts and issued invoices); a voided or paid invoice cannot be voided (409 invoice.wrong_status)', async () => {
       const { tenant, tokens } = await org('inv-void');
       const draft = await createOk(tokens.member);
-      expect(problemOf(await call('post', `/v1/invoices/${draft.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await call('post', `/v1/invoices/${draft.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await row(tenant.id, draft.id))?.status).toBe('draft');
       expect((await transitionOk(tokens.admin, draft.id, 'void')).status).toBe('void');
 

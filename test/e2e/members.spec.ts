@@ -288,9 +288,9 @@ describe('members', () => {
       const tenant = await tenantWithLogins(`members-${role}-403`);
       const callerToken = await token(tenant, role);
       const target = await membershipId(tenant, role === 'member' ? 'viewer' : 'member');
-      expect(problemOf(await client.call('PATCH', `/v1/members/${target}`, { token: callerToken, body: { role: 'admin' } }))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await client.call('PATCH', `/v1/members/${await membershipId(tenant, role)}`, { token: callerToken, body: { role: 'owner' } }))).toEqual({ status: 403, problemJson: true });
-      expect(problemOf(await client.call('DELETE', `/v1/members/${target}`, { token: callerToken }))).toEqual({ status: 403, problemJson: true });
+      expect(problemOf(await client.call('PATCH', `/v1/members/${target}`, { token: callerToken, body: { role: 'admin' } }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await client.call('PATCH', `/v1/members/${await membershipId(tenant, role)}`, { token: callerToken, body: { role: 'owner' } }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
+      expect(problemOf(await client.call('DELETE', `/v1/members/${target}`, { token: callerToken }))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect(await memberCount(tenant.id)).toBe(4);
       expect(await roleOf(tenant.id, tenant.users[role].id)).toBe(role);
       expect(await ownerCount(tenant.id)).toBe(1);

@@ -260,7 +260,7 @@ describe('partner API', () => {
       const client = await newClient({ scopes: ['tickets:write'] });
       const key = await newKey(client);
       const res = await get('/partner/v1/invoices', key.key);
-      expect({ status: res.status, problemJson: PROBLEM_JSON.test(String(res.headers['content-type'])) }).toEqual({ status: 403, problemJson: true });
+      expect({ status: res.status, problemJson: PROBLEM_JSON.test(String(res.headers['content-type'])), code: (res.body as { code?: string }).code }).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       const { rows } = await owner.query<{ actor: string; subject: string; outcome: string }>(
         `SELECT actor, subject, outcome FROM audit_events WHERE tenant_id = $1 AND type = 'authz.denied' AND request_id = $2`,
         [tenant.id, res.headers['x-request-id']],

@@ -675,7 +675,7 @@ describe('partner clients', () => {
       for (const role of ['member', 'viewer'] as const) {
         for (const [method, path, body] of routes) {
           const res = await call(method, path, tokens[role], body);
-          expect(problemOf(res), `${role} ${method} ${path}`).toEqual({ status: 403, problemJson: true });
+          expect(problemOf(res), `${role} ${method} ${path}`).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
           expect(res.text).not.toContain(client.name);
           const { rows } = await owner.query('SELECT actor, outcome FROM audit_events WHERE tenant_id = $1 AND type = $2 AND request_id = $3', [tenant.id, 'authz.denied', requestId(res)]);
           expect(rows, `${role} ${method} ${path}`).toEqual([{ actor: `user:${tenant.users[role].id}`, outcome: 'denied' }]);

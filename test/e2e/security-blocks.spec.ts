@@ -185,7 +185,7 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
     it('members and viewers get 403 problem+json, audited as authz.denied', async () => {
       for (const role of ['member', 'viewer'] as const) {
         const res = await list(a.tokens[role]);
-        expect(problemOf(res), `${role}`).toEqual({ status: 403, problemJson: true });
+        expect(problemOf(res), `${role}`).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
         expect(res.text).not.toContain(active);
         const { rows } = await owner.query('SELECT actor, outcome FROM audit_events WHERE tenant_id = $1 AND type = $2 AND request_id = $3', [a.tenant.id, 'authz.denied', String(res.headers['x-request-id'])]);
         expect(rows, `${role}`).toEqual([{ actor: `user:${a.tenant.users[role].id}`, outcome: 'denied' }]);

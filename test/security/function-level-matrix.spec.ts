@@ -145,7 +145,7 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
         const user = tenant.users[role];
         expect(mayCall(route, tenant.id, user.id, role)).toBe(false);
         const res = await callAs(role, route);
-        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true });
+        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
         // The denial is in the tenant's audit log, tied to this very request.
         const { rows } = await owner.query(
           `SELECT actor, subject, outcome, data FROM audit_events WHERE tenant_id = $1 AND type = 'authz.denied' AND request_id = $2`,
@@ -209,7 +209,7 @@ describe(tag('AUTHZ-FUNCTION', 'function-level authorization matrix'), () => {
         const partner = partners.get(set.name)!;
         expect(partnerMayCall(route, tenant.id, partner.clientId, set.scopes)).toBe(false);
         const res = await call(partner.key);
-        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true });
+        expect(problemOf(res), `${res.text}`).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
         const { rows } = await owner.query(
           `SELECT actor, subject, outcome, data FROM audit_events WHERE tenant_id = $1 AND type = 'authz.denied' AND request_id = $2`,
           [tenant.id, String(res.headers['x-request-id'])],

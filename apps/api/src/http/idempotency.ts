@@ -45,7 +45,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const reply = context.switchToHttp().getResponse<FastifyReply>();
     const header = request.headers['idempotency-key'];
     if (header === undefined) return next.handle();
-    if (typeof header !== 'string' || !KEY.test(header)) throw new ProblemException(HttpStatus.BAD_REQUEST, { detail: 'Idempotency-Key must be 1-255 visible ASCII characters.' });
+    if (typeof header !== 'string' || !KEY.test(header)) throw new ProblemException(HttpStatus.BAD_REQUEST, { detail: 'Idempotency-Key must be 1-255 visible ASCII characters.', code: 'idempotency.invalid_key' });
 
     const scope = scopeOf(request);
     const principal = principalId(scope.principal);
@@ -100,7 +100,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (!isUniqueViolation(error)) throw error;
     }
     const existing = await this.db.run(scope, (tx) => tx.idempotencyKey.findFirst({ where: { principal, route, key } }));
-    if (!existing) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+    if (!existing) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.', code: 'idempotency.in_progress' });
     if (existing.requestHash !== requestHash) {
       throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, { detail: 'This Idempotency-Key was used with a different request body.', code: 'idempotency.key_reused' });
     }
@@ -109,7 +109,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id: existing.id, responseStatus: IN_PROGRESS } }));
         return this.reserve(scope, principal, route, key, requestHash, true);
       }
-      throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.' });
+      throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.', code: 'idempotency.in_progress' });
     }
     const stored = existing.responseBody as unknown as StoredResponse;
     return { kind: 'replay', status: existing.responseStatus, body: stored.body, headers: stored.headers };
