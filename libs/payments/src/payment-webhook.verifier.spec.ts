@@ -109,6 +109,27 @@ describe(tag('WEBHOOK-INBOUND', 'PaymentWebhookVerifier'), () => {
     expect(() => unconfigured.verify(h, Buffer.from(body), meta)).toThrow(/not set/);
   });
 
+  it('built with a secret, verifies from its first delivery, and logs under its own name', () => {
+    const contexts: string[] = [];
+    const fresh = new PaymentWebhookVerifier({ PAYMENTS_WEBHOOK_SECRET: secret } as AppConfig, new StillClock(new Date(NOW_S * 1000)), { ...logger, setContext: (name: string) => contexts.push(name) } as never);
+    expect(fresh.configured).toBe(true);
+    expect(fresh.verify(fresh.headersOf(headers('m', NOW_S, sign('m', NOW_S, body)), meta), Buffer.from(body), meta).id).toBe('m');
+    expect(contexts).toEqual(['PaymentWebhookVerifier']);
+  });
+
+  it('logs a malformed delivery as such, with the address and request id', () => {
+    expect(refusal(() => sut.headersOf({ 'webhook-id': 'm' }, meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
+    expect(logged.at(-1)).toEqual({ level: 'info', line: { event: 'payments.delivery_refused', reason: 'malformed_headers', ip: meta.ip, requestId: meta.requestId } });
+  });
+
+  it('accepts a message id of 255 visible characters and refuses a space or a control character in it', () => {
+    const id = '!'.repeat(254) + '~';
+    expect(sut.headersOf(headers(id, NOW_S, 'v1,x'), meta).id).toBe(id);
+    for (const bad of ['a b', 'a\u0000b', 'é', ' m', 'm ']) {
+      expect(refusal(() => sut.headersOf(headers(bad, NOW_S, 'v1,x'), meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
+    }
+  });
+
   it('logs why a delivery was refused, without the signature', () => {
     const signature = sign('m', NOW_S, body);
     refusal(() => verify(headers('m', NOW_S, signature), `${body}x`));
