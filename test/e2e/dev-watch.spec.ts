@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropDatabase, projectRoot } from '@benteng/database';
+import { freePort } from '../support/net.js';
 
 /**
  * `npm run dev` (issue 17, item 6): the `npm start` stack (apps/dev/lib/stack.mjs) plus
@@ -16,17 +16,6 @@ import { dropDatabase, projectRoot } from '@benteng/database';
 const root = projectRoot();
 const probe = join(root, 'bench', 'read-path.ts');
 const original = readFileSync(probe, 'utf8');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('npm run dev', () => {
   let dev: ChildProcess | undefined;

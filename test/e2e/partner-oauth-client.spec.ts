@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTNER_SCOPES } from '@benteng/authz';
@@ -9,6 +8,7 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, type TestPartnerClient } from '../support/partners.js';
 import { tag } from '../security/support/controls.js';
+import { freePort } from '../support/net.js';
 
 /**
  * The partner token endpoint as a real OAuth 2.0 client library sees it: oauth4webapi (the library
@@ -17,15 +17,6 @@ import { tag } from '../security/support/controls.js';
  * library itself: a ResponseBodyError with the RFC 6749 5.2 `error`, or, for a 401, the library's
  * WWWAuthenticateChallengeError (a Basic challenge) whose body carries `invalid_client`.
  */
-
-/** A port nobody listens on now (the app then takes it, and PUBLIC_BASE_URL names it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * Every request comes from its own documentation address (X-Forwarded-For from the trusted

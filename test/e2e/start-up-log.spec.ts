@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { API_ENTRY, startCompiled, startWorker, type WorkerProcess } from '../support/worker.js';
+import { freePort } from '../support/net.js';
 
 /**
  * Start-up output (issue 17, item 9): Nest lists every module ("… dependencies initialized"),
@@ -11,17 +11,6 @@ import { API_ENTRY, startCompiled, startWorker, type WorkerProcess } from '../su
  */
 const LISTING = /^Mapped \{|dependencies initialized$| \{[^}]*\}:?$/;
 const listing = (lines: Record<string, unknown>[]) => lines.filter((l) => typeof l.msg === 'string' && LISTING.test(l.msg));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('start-up log', () => {
   const apps: TestApi[] = [];

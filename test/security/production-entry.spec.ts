@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ENTRY, startCompiled, type WorkerProcess } from '../support/worker.js';
 import { tag } from './support/controls.js';
+import { freePort } from '../support/net.js';
 
 /**
  * The production entry point, not the tests' own builder: the compiled `dist/apps/api/src/main.js`
@@ -9,17 +9,6 @@ import { tag } from './support/controls.js';
  * other spec builds the app through test/support/api.ts, so a main.ts that forgot a part of the
  * bootstrap (validation, headers, error mapping, limits) would pass all of them; this file would not.
  */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe(tag('ERROR-PROBLEM', 'the production entry point (compiled main.js) applies the whole HTTP bootstrap'), () => {
   let api: WorkerProcess;
   let base: string;

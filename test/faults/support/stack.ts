@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,6 +8,9 @@ import { Redis } from 'ioredis';
 import { generateSigningJwk } from '@benteng/auth';
 import { loadConfig } from '@benteng/config';
 import { migrateDatabase, projectRoot, recreateDatabase } from '@benteng/database';
+import { freePort } from '../../support/net.js';
+
+export { freePort };
 
 /**
  * A private Benteng stack for one fault-test file: its own PostgreSQL (the embedded server from
@@ -31,18 +33,6 @@ const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms: number, everyMs = 100): Promise<T> {
   const deadline = Date.now() + ms;

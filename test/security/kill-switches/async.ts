@@ -697,7 +697,13 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
       return {
         succeeded: reached,
         observed: `POST /v1/webhook-endpoints answered ${res.status}${endpointId ? `; the next delivery ${reached ? `reached the service on 127.0.0.1 (answered ${attempt?.status_code})` : `failed (${attempt?.error})`}` : '; nothing stored, the service on 127.0.0.1 received nothing'}`,
-        exchanges: [exchange({ method: 'POST', url: '/v1/webhook-endpoints', headers: { authorization: 'Bearer <owner access token>', 'content-type': 'application/json' }, body: { ...body, url: 'http://127.0.0.1:<port of a service the test owns>/latest/meta-data/…' } }, res)],
+        // The listener's port changes from run to run; the training report must not.
+        exchanges: [
+          exchange(
+            { method: 'POST', url: '/v1/webhook-endpoints', headers: { authorization: 'Bearer <owner access token>', 'content-type': 'application/json' }, body: { ...body, url: 'http://127.0.0.1:<port>/latest/meta-data/…' } },
+            { ...res, body: JSON.parse(JSON.stringify(res.body ?? null).replaceAll(`:${listener.port}/`, ':<port>/')) as unknown },
+          ),
+        ],
       };
     },
   }),
