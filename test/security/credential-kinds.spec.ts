@@ -18,12 +18,11 @@ const MINTING = /\brandomBytes\(|\bcreateHmac\(|\bnew SignJWT\b|\bCompactSign\b/
 const NOT_CREDENTIALS: Record<string, string> = {
   'apps/api/src/internal/admin.service.ts': 'a UUIDv7 for a new tenant (an identifier, public)',
   'libs/audit/src/audit-log.ts': 'UUIDv7 ids of audit rows (identifiers, public)',
-  'libs/config/src/keyrings.ts': 'an ephemeral development key, never sent anywhere (a key, seeded as such by the tests)',
+  'libs/config/src/keyrings.ts': 'ephemeral development keys and peppers (without AUTH_TOKEN_PEPPER), never sent anywhere',
   'libs/jobs/src/job-signer.ts': 'job envelope MACs: integrity tags that travel through Redis only and authenticate nothing over HTTP',
   'libs/webhooks/src/webhook-dispatch.ts': 'a random suffix of a BullMQ job id (an identifier)',
   'libs/webhooks/src/webhook-secrets.ts#iv': 'besides the secret it mints: AES-GCM nonces of the encrypted secrets',
   'libs/security/src/abuse-detector.ts': 'unique members of the abuse counters\u2019 sorted sets (identifiers)',
-  'libs/auth/src/refresh-tokens.ts#pepper': 'besides the token it mints: the per-process pepper of a test build without AUTH_TOKEN_PEPPER',
 };
 
 function sources(dir: string): string[] {

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { AppConfig } from '@benteng/config';
+import { AppConfig, tokenPepper } from '@benteng/config';
 import { minted } from '@benteng/common';
 
 export type PartnerEnvironment = 'live' | 'test';
@@ -41,12 +41,9 @@ export class PartnerCredentials {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    if (config.AUTH_TOKEN_PEPPER) {
-      this.pepper = Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8');
-    } else {
-      this.pepper = randomBytes(32);
-      logger.warn('AUTH_TOKEN_PEPPER is not set: partner keys and client secrets will not survive a restart of this process');
-    }
+    const { key, ephemeral } = tokenPepper(config, 'partner-credentials');
+    this.pepper = key;
+    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: partner keys and client secrets will not survive a restart of this process');
   }
 
   mintKey(environment: PartnerEnvironment): { key: string; prefix: string; hash: string } {

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { AppConfig } from '@benteng/config';
+import { AppConfig, tokenPepper } from '@benteng/config';
 import type { TenantTx } from '@benteng/database';
 import { minted } from '@benteng/common';
 
@@ -18,13 +18,10 @@ export class RefreshTokens {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    if (config.AUTH_TOKEN_PEPPER) {
-      this.pepper = Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8');
-    } else {
-      // Validation requires it in production; elsewhere refresh tokens then last as long as the process.
-      this.pepper = randomBytes(32);
-      logger.warn('AUTH_TOKEN_PEPPER is not set: refresh tokens will not survive a restart of this process');
-    }
+    const { key, ephemeral } = tokenPepper(config, 'refresh-tokens');
+    this.pepper = key;
+    // Validation requires it in production; elsewhere refresh tokens then last as long as the process.
+    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: refresh tokens will not survive a restart of this process');
   }
 
   mint(tenantId: string): { token: string; hash: string } {

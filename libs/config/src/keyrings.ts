@@ -25,6 +25,18 @@ export function derivedKey(config: AppConfig, purpose: string): { key: Buffer; e
   return { key, ephemeral: true };
 }
 
+/**
+ * The pepper of the stored credential hashes (refresh tokens, partner keys and client secrets,
+ * invitation tokens): AUTH_TOKEN_PEPPER's bytes as they are (stored hashes depend on them), or,
+ * without one (non-production only), a key made up by this process for that kind of credential.
+ */
+export function tokenPepper(config: AppConfig, purpose: string): { key: Buffer; ephemeral: boolean } {
+  if (config.AUTH_TOKEN_PEPPER) return { key: Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8'), ephemeral: false };
+  let key = EPHEMERAL.get(`pepper:${purpose}`);
+  if (!key) EPHEMERAL.set(`pepper:${purpose}`, (key = randomBytes(32)));
+  return { key, ephemeral: true };
+}
+
 function keyring(entries: { kid: string; key: Buffer }[], ephemeral: boolean): Keyring {
   const byKid = new Map(entries.map((e) => [e.kid, e.key]));
   return { active: entries[0]!, find: (kid) => byKid.get(kid), ephemeral };

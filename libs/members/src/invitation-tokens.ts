@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { minted } from '@benteng/common';
-import { AppConfig } from '@benteng/config';
+import { AppConfig, tokenPepper } from '@benteng/config';
 
 const TOKEN = /^bt_inv_[A-Za-z0-9_-]{43}$/;
 
@@ -22,12 +22,9 @@ export class InvitationTokens {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    if (config.AUTH_TOKEN_PEPPER) {
-      this.pepper = Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8');
-    } else {
-      this.pepper = randomBytes(32);
-      logger.warn('AUTH_TOKEN_PEPPER is not set: invitation tokens will not survive a restart of this process');
-    }
+    const { key, ephemeral } = tokenPepper(config, 'invitation-tokens');
+    this.pepper = key;
+    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: invitation tokens will not survive a restart of this process');
   }
 
   mint(): { token: string; hash: string } {
