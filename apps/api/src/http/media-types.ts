@@ -1,11 +1,10 @@
 import { HttpStatus, SetMetadata, type INestApplicationContext, type Type } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
-import { DiscoveryService } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { UPLOAD_FIELDS } from './multipart-upload.js';
 import { ProblemException } from './problem.js';
-import { listRoutes } from './route-catalog.js';
+import { controllerClasses, listRoutes } from './route-catalog.js';
 
 export const JSON_MEDIA = 'application/json';
 export const FORM_MEDIA = 'application/x-www-form-urlencoded';
@@ -46,12 +45,7 @@ function admittedMediaTypes(declared: readonly string[]): readonly string[] {
 
 /** Every route of the application by `METHOD /path/:param` (the router's pattern), with its admitted media types. */
 export function mediaTypesByRoute(app: INestApplicationContext): Map<string, readonly string[]> {
-  const classes = new Map(
-    app
-      .get(DiscoveryService)
-      .getControllers()
-      .flatMap((w) => (w.metatype ? [[w.metatype.name, w.metatype as Type] as const] : [])),
-  );
+  const classes = controllerClasses(app);
   return new Map(listRoutes(app).map((route) => [`${route.method} ${route.path}`, admittedMediaTypes(declaredMediaTypes(classes.get(route.controller)!, route.handler))]));
 }
 

@@ -1,4 +1,4 @@
-import { RequestMethod, type INestApplicationContext } from '@nestjs/common';
+import { RequestMethod, type INestApplicationContext, type Type } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
@@ -95,4 +95,17 @@ export function listRoutes(app: INestApplicationContext): RouteEntry[] {
     }
   }
   return routes.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}
+
+/**
+ * The controller classes of an application by name (RouteEntry.controller), for code that reads a
+ * route's handler metadata: its media types, its error format, its OpenAPI operation.
+ */
+export function controllerClasses(app: INestApplicationContext): Map<string, Type> {
+  return new Map(
+    app
+      .get(DiscoveryService)
+      .getControllers()
+      .flatMap((w) => (w.metatype ? [[w.metatype.name, w.metatype as Type] as const] : [])),
+  );
 }

@@ -1,6 +1,5 @@
-import { Controller, Get, Header, Injectable, type INestApplication, type Type } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
-import { listRoutes } from '../http/route-catalog.js';
+import { Controller, Get, Header, Injectable, type INestApplication } from '@nestjs/common';
+import { controllerClasses, listRoutes } from '../http/route-catalog.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
 import { InternalService } from '../http/access.decorator.js';
 import { boundRequestSchema } from '../openapi/openapi.bounds.js';
@@ -22,7 +21,7 @@ const REASON_MAX_ENCODED = 500 * 4 * 3;
  */
 export function buildInternalOpenApi(app: INestApplication): Document {
   const paths: Document['paths'] = {};
-  const classes = new Map(app.get(DiscoveryService).getControllers().map((w) => [w.metatype?.name, w.metatype as Type]));
+  const classes = controllerClasses(app);
   for (const route of listRoutes(app).filter((r) => r.surface === 'internal')) {
     const path = route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const access = route.access;

@@ -1,13 +1,12 @@
 import { type INestApplication, type Type } from '@nestjs/common';
 import { INTERCEPTORS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
-import { DiscoveryService } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { AppConfig } from '@benteng/config';
-import { listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
+import { controllerClasses, listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { declaredMediaTypes } from '../http/media-types.js';
 import { FILE_FIELD, UPLOAD_FIELDS } from '../http/multipart-upload.js';
@@ -247,7 +246,7 @@ export function buildOpenApiDocument(app: INestApplication, surface: ApiSurface 
   for (const path of Object.keys(document.paths)) if (!spec.includes(path)) delete document.paths[path];
   const dtos = dtoSchemas();
   const schemas: Record<string, Schema> = { ...(document.components?.schemas as Record<string, Schema> | undefined), ...spec.responseSchemas };
-  const classes = new Map(app.get(DiscoveryService).getControllers().map((w) => [w.metatype?.name, w.metatype as Type]));
+  const classes = controllerClasses(app);
   const routesByOperation = new Map(
     listRoutes(app)
       .filter((r) => document.paths[openApiPath(r.path)])

@@ -1,5 +1,4 @@
-import { applyDecorators, ArgumentsHost, Catch, ExceptionFilter, SetMetadata, type INestApplicationContext, type Type } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { applyDecorators, ArgumentsHost, Catch, ExceptionFilter, SetMetadata, type INestApplicationContext } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
@@ -7,7 +6,7 @@ import { DomainError } from '@benteng/common';
 import { isDatabaseUnavailable } from '@benteng/database';
 import { toProblem } from '../http/problem-details.filter.js';
 import { ValidationProblem } from '../http/problem.js';
-import { listRoutes } from '../http/route-catalog.js';
+import { controllerClasses, listRoutes } from '../http/route-catalog.js';
 
 /** Realm of the token endpoint's HTTP Basic client authentication. */
 export const TOKEN_REALM = 'benteng-partner';
@@ -61,12 +60,7 @@ export const OAuthErrors = () => applyDecorators(RouteConfig({ [OAUTH_ERRORS]: t
 
 /** The routes marked @OAuthErrors, as `METHOD /path` (for the suites that check every route's error format). */
 export function oauthErrorRoutes(app: INestApplicationContext): Set<string> {
-  const classes = new Map(
-    app
-      .get(DiscoveryService)
-      .getControllers()
-      .flatMap((w) => (w.metatype ? [[w.metatype.name, w.metatype as Type] as const] : [])),
-  );
+  const classes = controllerClasses(app);
   return new Set(
     listRoutes(app)
       .filter((r) => Reflect.getMetadata(OAUTH_ERRORS, (classes.get(r.controller)!.prototype as Record<string, object>)[r.handler]!) === true)
