@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { Clock, SystemClock } from '@benteng/common';
+import { Clock, SystemClock, isUuid } from '@benteng/common';
 import { TenantDatabase, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 import { auditEventHash, GENESIS_HASH } from './audit-chain.js';
@@ -15,7 +15,6 @@ export interface AuditLogSink {
   error(object: object, message: string): void;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The audit writer (docs/architecture.md, invariant 10). Each tenant's events form one hash chain:
@@ -69,7 +68,7 @@ export class AuditLog {
   }
 
   private async append(tx: TenantTx, rawTenantId: string, entry: NormalizedEntry): Promise<void> {
-    if (!UUID.test(rawTenantId)) throw new TypeError('AuditLog: tenantId must be a UUID');
+    if (!isUuid(rawTenantId)) throw new TypeError('AuditLog: tenantId must be a UUID');
     // PostgreSQL returns uuids in lowercase; hash the form the verifier will read back.
     const tenantId = rawTenantId.toLowerCase();
     try {

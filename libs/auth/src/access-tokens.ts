@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { AppConfig } from '@benteng/config';
-import { Clock, minted } from '@benteng/common';
+import { Clock, minted, isCanonicalUuid } from '@benteng/common';
 import type { MembershipRole } from '@benteng/database';
 import { SIGNING_ALGORITHMS, SigningKeys, type SigningKey } from './signing-keys.js';
 
@@ -11,7 +11,6 @@ export const PUBLIC_AUDIENCE = 'benteng-public';
 export const PARTNER_AUDIENCE = 'benteng-partner';
 const SCOPE_TOKEN = /^[a-z]+:[a-z]+$/;
 const ROLES: readonly MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface AccessClaims {
   sub: string;
@@ -92,7 +91,7 @@ export class AccessTokens {
   async verify(token: string): Promise<AccessClaims> {
     const payload = await this.verifyFor(token, PUBLIC_AUDIENCE, this.config.ACCESS_TOKEN_TTL_S);
     const { sub, tid, sid, role, exp, iat } = payload as Partial<AccessClaims>;
-    if (!sub || !UUID.test(sub) || !tid || !UUID.test(tid) || !sid || !UUID.test(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
+    if (!sub || !isCanonicalUuid(sub) || !tid || !isCanonicalUuid(tid) || !sid || !isCanonicalUuid(sid) || !role || !ROLES.includes(role) || !exp || !iat) {
       throw new AccessTokenError('bad_claims');
     }
     return { sub, tid, sid, role, exp, iat };
@@ -122,7 +121,7 @@ export class AccessTokens {
     const payload = await this.verifyFor(token, PARTNER_AUDIENCE, this.config.PARTNER_TOKEN_TTL_S);
     const { sub, client_id: clientId, tid, scope, exp, iat } = payload as { sub?: string; client_id?: unknown; tid?: unknown; scope?: unknown; exp?: number; iat?: number };
     const scopes = typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : undefined;
-    if (!sub || !UUID.test(sub) || clientId !== sub || typeof tid !== 'string' || !UUID.test(tid) || !scopes || !scopes.every((s) => SCOPE_TOKEN.test(s)) || !exp || !iat) {
+    if (!sub || !isCanonicalUuid(sub) || clientId !== sub || typeof tid !== 'string' || !isCanonicalUuid(tid) || !scopes || !scopes.every((s) => SCOPE_TOKEN.test(s)) || !exp || !iat) {
       throw new AccessTokenError('bad_claims');
     }
     return { sub, client_id: sub, tid, scope: scopes, exp, iat };

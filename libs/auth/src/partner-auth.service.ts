@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
 import { accessibleWhere, PARTNER_SCOPES, type PartnerScope, type PartnerTier } from '@benteng/authz';
-import { Clock } from '@benteng/common';
+import { Clock, isCanonicalUuid } from '@benteng/common';
 import { AppConfig, partnerEnvironment } from '@benteng/config';
 import { PrismaService, TenantDatabase, type TenantStatus } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
@@ -68,7 +68,6 @@ interface ClientRow extends ClientState {
   secret_hash: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** lastUsedAt is written at most this often per key, so verification stays a read on hot paths. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 /** Compared against when a presented credential names nothing, so both paths cost one HMAC. */
@@ -133,7 +132,7 @@ export class PartnerAuthService {
    * to a subset of the client's scopes; asking for more is `invalid_scope`, never silently granted.
    */
   async issueToken(input: { clientId: string; clientSecret: string; scope?: string }, meta: RequestMeta): Promise<PartnerTokenResponse> {
-    const rows = UUID.test(input.clientId) ? await this.prisma.client.$queryRaw<ClientRow[]>`SELECT * FROM partner_client_lookup(${input.clientId}::uuid)` : [];
+    const rows = isCanonicalUuid(input.clientId) ? await this.prisma.client.$queryRaw<ClientRow[]>`SELECT * FROM partner_client_lookup(${input.clientId}::uuid)` : [];
     const row = rows[0];
     if (!this.credentials.clientSecretMatches(input.clientSecret, row?.secret_hash ?? DUMMY_HASH) || !row) {
       this.refuse(row ? 'bad_secret' : 'unknown_credential', meta, 'client_credentials');

@@ -3,9 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig, tokenPepper } from '@benteng/config';
 import type { TenantTx } from '@benteng/database';
-import { minted } from '@benteng/common';
+import { minted, isCanonicalUuid } from '@benteng/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
 /**
@@ -32,7 +31,7 @@ export class RefreshTokens {
   /** The tenant a well-formed token names, or undefined for anything else. */
   parse(token: string): { tenantId: string } | undefined {
     const [prefix, tenantId, secret, ...rest] = token.split('.');
-    if (prefix !== 'rt' || rest.length > 0 || !tenantId || !UUID.test(tenantId) || !secret || !SECRET.test(secret)) return undefined;
+    if (prefix !== 'rt' || rest.length > 0 || !tenantId || !isCanonicalUuid(tenantId) || !secret || !SECRET.test(secret)) return undefined;
     return { tenantId };
   }
 

@@ -17,7 +17,7 @@ import { ticketRules } from './rules/tickets.rules.js';
 
 export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay' | 'assign' | 'comment' | 'download';
 
-type SubjectModels = {
+export type SubjectModels = {
   Tenant: Tenant;
   User: User;
   Membership: Membership;

@@ -8,6 +8,7 @@ export {
   type AppSubjects,
   type PrismaQuery,
   type RuleContext,
+  type SubjectModels,
   type SubjectName,
 } from './ability.js';
 export {
@@ -27,3 +28,4 @@ export {
 export { PARTNER_SCOPE_GRANTS } from './rules/partner.rules.js';
 export { accessibleWhere, AccessConditionError } from './accessible.js';
 export { AbilityFactory, type TenantAbilities } from './ability-factory.js';
+export { authorize, permits, type HasAbility, type SubjectRow } from './authorize.js';

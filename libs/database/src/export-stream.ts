@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
 import { AppConfig, runtimeDatabaseUrl } from '@benteng/config';
 import type { Scope } from '@benteng/tenancy';
+import { isUuid } from '@benteng/common';
 
 /**
  * The export's hot path without Prisma: reading invoice rows as text and storing file chunks.
@@ -62,8 +63,6 @@ export interface InvoiceTextPage {
   limit: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * True when a CASL `accessibleBy` condition (the Prisma where object) admits exactly the rows of
  * `tenantId`: `{ tenantId }` with that tenant, or an OR / AND of only such conditions. Anything
@@ -113,7 +112,7 @@ export class ExportStreams implements OnModuleDestroy {
       where.push(`created_at < $${values.length}::timestamptz`);
     }
     if (page.after !== undefined) {
-      if (!UUID.test(page.after)) throw new Error('invalid keyset id');
+      if (!isUuid(page.after)) throw new Error('invalid keyset id');
       values.push(page.after);
       where.push(`id > $${values.length}::uuid`);
     }

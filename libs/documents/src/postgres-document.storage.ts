@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { DocumentStorage } from './document.storage.js';
+import { isCanonicalUuid } from '@benteng/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The default document storage: one `document_contents` row per document, in a tenant
@@ -29,7 +29,7 @@ export class PostgresDocumentStorage extends DocumentStorage {
   }
 
   async get(scope: Scope, key: string): Promise<Buffer | null> {
-    if (!UUID.test(key)) return null;
+    if (!isCanonicalUuid(key)) return null;
     const row = await this.db.run(scope, (tx) =>
       tx.documentContent.findUnique({ where: { tenantId_id: { tenantId: scope.tenantId, id: key } }, select: { content: true } }),
     );
@@ -37,7 +37,7 @@ export class PostgresDocumentStorage extends DocumentStorage {
   }
 
   async delete(scope: Scope, key: string): Promise<void> {
-    if (!UUID.test(key)) return;
+    if (!isCanonicalUuid(key)) return;
     await this.db.run(scope, (tx) => tx.documentContent.deleteMany({ where: { tenantId: scope.tenantId, id: key } }));
   }
 }

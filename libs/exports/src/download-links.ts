@@ -1,10 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { RevocationStore } from '@benteng/auth';
-import { minted } from '@benteng/common';
+import { minted, isCanonicalUuid } from '@benteng/common';
 import { AppConfig, derivedKey } from '@benteng/config';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** 32 bytes of HMAC-SHA256, base64url without padding. */
 const SIG = /^[A-Za-z0-9_-]{43}$/;
 const EXPIRES = /^[1-9]\d{0,11}$/;
@@ -53,7 +52,7 @@ export function signDownloadLink(key: Buffer, claims: DownloadLinkClaims): strin
  * decided afterwards from current state.
  */
 export function verifyDownloadLink(key: Buffer, link: PresentedLink, nowS: number, ttlS: number): DownloadLinkClaims | null {
-  if (!UUID.test(link.tenant) || !UUID.test(link.exportId) || !UUID.test(link.user) || !UUID.test(link.session) || !EXPIRES.test(link.expires) || !SIG.test(link.sig)) return null;
+  if (!isCanonicalUuid(link.tenant) || !isCanonicalUuid(link.exportId) || !isCanonicalUuid(link.user) || !isCanonicalUuid(link.session) || !EXPIRES.test(link.expires) || !SIG.test(link.sig)) return null;
   const claims: DownloadLinkClaims = { tenantId: link.tenant, exportId: link.exportId, userId: link.user, sessionId: link.session, expires: Number(link.expires) };
   // Compared as text, not as decoded bytes: base64url has several spellings of the same last
   // byte, and a link should have exactly one valid form. Both are 43 ASCII characters (SIG).

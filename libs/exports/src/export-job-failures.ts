@@ -5,8 +5,8 @@ import { isDatabaseUnavailable } from '@benteng/database';
 import { JOBS_QUEUE, JobSigner } from '@benteng/jobs';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { EXPORT_RUN_JOB, type ExportJobData } from './export.types.js';
+import { isUuid } from '@benteng/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * How far back the listener starts reading the event stream when the process starts. Reading only
  * new events would miss a failure that happens between the worker taking its first job and this
@@ -59,7 +59,7 @@ export class ExportJobFailures extends QueueEventsHost {
       }
       if (envelope.kind !== 'tenant') return;
       const exportId = (envelope.data as Partial<ExportJobData> | null)?.exportId;
-      if (typeof exportId !== 'string' || !UUID.test(exportId)) return;
+      if (typeof exportId !== 'string' || !isUuid(exportId)) return;
       const errorCode = REJECTION.exec(failedReason ?? '')?.[1] ?? 'job_failed';
       // A job that failed for good while PostgreSQL was away must still be recorded once it is back:
       // otherwise its export stays queued or running forever.

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
 import { accessibleWhere, principalId } from '@benteng/authz';
-import { Clock } from '@benteng/common';
+import { Clock, isUuid } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { ExportStreams, TenantDatabase, type Prisma } from '@benteng/database';
 import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
@@ -21,7 +21,6 @@ import { EXPORT_SELECT, exportView } from './export.view.js';
  * worker's peak RSS by ~25 MiB (docs/benchmarks.md, "Changes and their effect — export").
  */
 export const EXPORT_BATCH_ROWS = 2_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Another run of the same export took it over (a stalled job handed to another worker). */
 class Superseded extends Error {
@@ -77,7 +76,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
   async handle(scope: Scope, data: ExportJobData, context: TenantJobContext<ExportJobData>): Promise<void> {
     if (scope.principal.kind !== 'user') throw new JobRejection('wrong_actor');
     const exportId = data?.exportId;
-    if (typeof exportId !== 'string' || !UUID.test(exportId)) throw new JobRejection('malformed');
+    if (typeof exportId !== 'string' || !isUuid(exportId)) throw new JobRejection('malformed');
 
     const claim = await this.claim(scope, exportId);
     if (claim.kind === 'not_permitted') throw new JobRejection('export_not_permitted');

@@ -4,9 +4,9 @@ import { accessibleWhere } from '@benteng/authz';
 import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type DomainEventInput, type InvoiceLine, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
+import { isUuid } from '@benteng/common';
 
 const WITH_LINES = { lines: { orderBy: { position: 'asc' } } } as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type RawLine = Omit<InvoiceLine, 'unitPriceMinor' | 'amountMinor'> & { unitPriceMinor: string; amountMinor: string };
 type RawInvoice = Omit<InvoiceWithLines, 'lines'> & { lines: RawLine[] | string | null };
@@ -56,7 +56,7 @@ export class InvoicesRepository {
    * exactly like a missing one.
    */
   async findById(scope: Scope, id: string): Promise<InvoiceWithLines | null> {
-    if (!UUID.test(id)) return null;
+    if (!isUuid(id)) return null;
     const rows = await this.db.read(scope, (client) => client.$queryRaw<RawInvoice[]>`
       SELECT i.tenant_id AS "tenantId", i.id, i.number, i.status::text AS status, i.currency, i.customer_name AS "customerName",
              i.customer_email AS "customerEmail", i.customer_tax_id AS "customerTaxId", i.total_minor AS "totalMinor", i.due_date AS "dueDate",

@@ -1,12 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { canonicalize, type CanonicalValue } from '@benteng/common';
+import { canonicalize, type CanonicalValue, isUuid } from '@benteng/common';
 import { AppConfig, jobSigningKeys, type Keyring } from '@benteng/config';
 import type { JobActor, JobEnvelope, PlatformJobEnvelope, SignedEnvelope, TenantJobEnvelope } from './job-envelope.js';
 import { JobRejection } from './job-rejection.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Job names: lowercase words separated by dots, e.g. `exports.run`, `platform.cleanup`. */
 export const JOB_NAME = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/;
 const KID = /^[A-Za-z0-9_-]{1,32}$/;
@@ -91,7 +90,7 @@ export function parseEnvelope(value: unknown): TenantJobEnvelope | PlatformJobEn
     throw new JobRejection('malformed');
   }
   if (value.kind === 'tenant') {
-    if (typeof value.tenantId !== 'string' || !UUID.test(value.tenantId) || !isActor(value.actor)) throw new JobRejection('malformed');
+    if (typeof value.tenantId !== 'string' || !isUuid(value.tenantId) || !isActor(value.actor)) throw new JobRejection('malformed');
     return value as unknown as TenantJobEnvelope;
   }
   return value as unknown as PlatformJobEnvelope;
@@ -101,14 +100,14 @@ function isActor(value: unknown): value is JobActor {
   if (!isPlain(value)) return false;
   switch (value.kind) {
     case 'user':
-      return hasExactly(value, ['kind', 'userId'], ['sessionId']) && typeof value.userId === 'string' && UUID.test(value.userId) && (!Object.hasOwn(value, 'sessionId') || (typeof value.sessionId === 'string' && UUID.test(value.sessionId)));
+      return hasExactly(value, ['kind', 'userId'], ['sessionId']) && typeof value.userId === 'string' && isUuid(value.userId) && (!Object.hasOwn(value, 'sessionId') || (typeof value.sessionId === 'string' && isUuid(value.sessionId)));
     case 'partner':
       return (
         hasExactly(value, ['kind', 'clientId'], ['scopes', 'keyId']) &&
         typeof value.clientId === 'string' &&
-        UUID.test(value.clientId) &&
+        isUuid(value.clientId) &&
         (!Object.hasOwn(value, 'scopes') || (Array.isArray(value.scopes) && value.scopes.every((s) => typeof s === 'string' && s.length <= 64))) &&
-        (!Object.hasOwn(value, 'keyId') || (typeof value.keyId === 'string' && UUID.test(value.keyId)))
+        (!Object.hasOwn(value, 'keyId') || (typeof value.keyId === 'string' && isUuid(value.keyId)))
       );
     case 'system':
       return hasExactly(value, ['kind', 'name']) && typeof value.name === 'string' && SYSTEM_NAME.test(value.name);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OPERATOR_ROLES, type OperatorRole } from '@benteng/authz';
 import { PrismaService } from '@benteng/database';
+import { isUuid } from '@benteng/common';
 
 export interface OperatorRecord {
   id: string;
@@ -10,7 +11,6 @@ export interface OperatorRecord {
   status: 'active' | 'disabled';
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Operator records, read one at a time through internal_operator_lookup (SECURITY DEFINER, owned
@@ -21,7 +21,7 @@ export class OperatorDirectory {
   constructor(private readonly prisma: PrismaService) {}
 
   async find(operatorId: string): Promise<OperatorRecord | undefined> {
-    if (!UUID.test(operatorId)) return undefined;
+    if (!isUuid(operatorId)) return undefined;
     const [row] = await this.prisma.client.$queryRaw<{ id: string; email: string; display_name: string; roles: string[]; status: 'active' | 'disabled' }[]>`
       SELECT id::text AS id, email, display_name, roles, status::text AS status FROM internal_operator_lookup(${operatorId}::uuid)`;
     if (!row) return undefined;

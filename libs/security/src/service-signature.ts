@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { minted } from '@benteng/common';
+import { minted, isCanonicalUuid } from '@benteng/common';
 
 /**
  * Signed service requests for the internal listener (/internal/v1). docs/internal-signatures.md
@@ -37,7 +37,6 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
-const OPERATOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The reason travels percent-encoded (UTF-8), so any language fits in a header. */
 const REASON_HEADER = /^[\x21-\x7e]{1,2000}$/;
 const EMPTY = '-';
@@ -216,7 +215,7 @@ export class ServiceSignatureVerifier {
       !TIMESTAMP.test(timestamp) ||
       !NONCE.test(nonce) ||
       !SIGNATURE.test(signature) ||
-      (operatorId !== undefined && !OPERATOR_ID.test(operatorId)) ||
+      (operatorId !== undefined && !isCanonicalUuid(operatorId)) ||
       (reason !== undefined && !REASON_HEADER.test(reason))
     ) {
       return { ok: false, refusal: 'malformed_headers' };

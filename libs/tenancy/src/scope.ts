@@ -1,8 +1,8 @@
 import { defineAbilityFor, type AppAbility, type Principal, type TenantAbilities } from '@benteng/authz';
+import { isUuid } from '@benteng/common';
 
 const DEFINED_ABILITIES: TenantAbilities = { forTenant: defineAbilityFor };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The tenant boundary every repository call carries: which tenant, who acts, and what they may do.
@@ -24,7 +24,7 @@ export class Scope {
    * always given this Scope's own tenant.
    */
   static for(tenantId: string, principal: Principal, abilities: TenantAbilities = DEFINED_ABILITIES): Scope {
-    if (!UUID.test(tenantId)) throw new TypeError('Scope.for: tenantId must be a UUID');
+    if (!isUuid(tenantId)) throw new TypeError('Scope.for: tenantId must be a UUID');
     return new Scope(tenantId.toLowerCase(), principal, abilities.forTenant(tenantId.toLowerCase(), principal));
   }
 }

@@ -6,8 +6,8 @@ import type { Scope } from '@benteng/tenancy';
 import { DELIVER_JOB, SWEEP_JOB, type DeliverJobData } from './webhook-dispatch.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
 import { RELAY_BATCH, WebhookRelayService } from './webhook-relay.service.js';
+import { isUuid } from '@benteng/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How often the sweeper looks for deliveries whose job was lost. */
 export const SWEEP_INTERVAL_MS = 30_000;
 /** Longest pause of the relay loop after repeated errors (database or Redis down). */
@@ -20,7 +20,7 @@ function isDeliverJobData(data: unknown): data is DeliverJobData {
     d !== null &&
     Object.keys(d).length === 2 &&
     typeof d.deliveryId === 'string' &&
-    UUID.test(d.deliveryId) &&
+    isUuid(d.deliveryId) &&
     Number.isInteger(d.attempt) &&
     d.attempt! >= 1 &&
     d.attempt! <= 1000

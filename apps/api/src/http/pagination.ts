@@ -1,4 +1,4 @@
-import { DomainError, type DomainErrorKind } from '@benteng/common';
+import { DomainError, type DomainErrorKind, isCanonicalUuid } from '@benteng/common';
 import type { Keyset } from '@benteng/database';
 
 /** Every cursor this API did not make, whatever is wrong with it: one code on every paged route. */
@@ -12,7 +12,6 @@ export class PaginationError extends DomainError<'pagination.invalid_cursor'> {
 
 /** A cursor as a query carries it (PageQuery documents the same pattern): base64url, bounded. */
 export const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,256}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What Date#toISOString writes for years 0001-9999, all inside PostgreSQL's timestamptz and date range. */
 const ISO_INSTANT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** Text a sort value may hold: no control characters (U+0000 cannot reach PostgreSQL), no lone surrogates. */
@@ -83,7 +82,7 @@ export function decodeCursor(cursor: string, field: CursorField): Keyset {
   const keys = Object.keys(parsed).sort();
   if (keys.length !== 2 || keys[0] !== 'id' || keys[1] !== 'v') throw new PaginationError();
   const { v, id } = parsed as { v: unknown; id: unknown };
-  if (typeof id !== 'string' || !UUID.test(id)) throw new PaginationError();
+  if (typeof id !== 'string' || !isCanonicalUuid(id)) throw new PaginationError();
   if (v === null) {
     if (!spec.nullable) throw new PaginationError();
     return { value: null, id };

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLog, AuditVerifier, type ChainVerification } from '@benteng/audit';
-import { Clock } from '@benteng/common';
+import { Clock, UUID_SOURCE } from '@benteng/common';
 import { PrismaService, TenantDatabase } from '@benteng/database';
 import { AbuseDetector } from '@benteng/security';
 import { Scope } from '@benteng/tenancy';
 
 /** `user:<uuid>` or `partner:<uuid>`: the principals abuse blocks and audit actors name. */
-export const PRINCIPAL_PATTERN = /^(user|partner):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const PRINCIPAL_PATTERN = new RegExp(`^(user|partner):${UUID_SOURCE}$`);
 
 export interface BlockView {
   tenantId: string;
