@@ -22,6 +22,7 @@ export const CREDENTIAL_KINDS = [
   'queue board session',
   'invitation token',
   'internal signature',
+  'metrics scrape credential',
 ] as const;
 
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];

@@ -1,14 +1,14 @@
 export { DatabaseModule } from './database.module.js';
 export { PrismaService, createRuntimeClient, type RuntimeClient } from './prisma.service.js';
-export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
+export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantBoundary, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
 export { migrateDatabase, migrationsDir } from './migrate/migrate.js';
 export { Migrator, MigrationError, readMigrations, checksumOf, PRISMA_MIGRATE_LOCK_ID } from './migrate/migrator.js';
 export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure-database.js';
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, ExportStatus, InvoiceStatus, MembershipRole, OperatorStatus, PartnerEnvironment, PartnerTier, TenantStatus, TicketPriority, TicketStatus, UserStatus } from './generated/prisma/client.js';
-export type { AuditEvent, Document, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invitation, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, RefreshToken, PaymentAccount, PaymentEvent, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
+export type { AuditEvent, Document, MetricsScrapeCredential, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invitation, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, RefreshToken, PaymentAccount, PaymentEvent, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
 export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
-export { ExportStreams, INVOICE_TEXT_COLUMNS, tenantOnly, type InvoiceTextColumn, type InvoiceTextPage, type TextRow } from './export-stream.js';
+export { TenantSqlPool, type TenantSqlPoolOptions } from './tenant-sql-pool.js';
 export { isDatabaseUnavailable } from './unavailable.js';

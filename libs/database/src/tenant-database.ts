@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import type { Scope } from '@benteng/tenancy';
 import type { PrismaPromise } from './generated/prisma/internal/prismaNamespace.js';
 import { PrismaService, type RuntimeClient } from './prisma.service.js';
 
 /** The transaction client handed to repository code: tenant-bound for its whole life. */
 export type TenantTx = Parameters<Parameters<RuntimeClient['$transaction']>[0]>[0];
+
+/**
+ * The tenant boundary as far as the database needs it: the tenant whose rows a transaction may see.
+ * A `Scope` (libs/tenancy/src/scope.ts) is one; naming only this part keeps libs/database free of
+ * libs/tenancy and libs/authz (the libs graph has no cycles: test/integration/lib-graph.spec.ts).
+ */
+export interface TenantBoundary {
+  readonly tenantId: string;
+}
 
 export interface TenantTransactionOptions {
   isolationLevel?: 'ReadCommitted' | 'RepeatableRead' | 'Serializable';
@@ -15,10 +23,10 @@ export interface TenantTransactionOptions {
 }
 
 /**
- * Runs repository work for one Scope: a transaction whose first statement sets `app.tenant_id`
- * locally (is_local = true, so it ends with the transaction and never leaks to the next user of the
- * pooled connection). RLS policies read it; CASL conditions in the query say the same thing
- * again, so a bug in either layer alone exposes nothing.
+ * Runs repository work for one tenant boundary (a Scope): a transaction whose first statement sets
+ * `app.tenant_id` locally (is_local = true, so it ends with the transaction and never leaks to the
+ * next user of the pooled connection). RLS policies read it; CASL conditions in the query say the
+ * same thing again, so a bug in either layer alone exposes nothing.
  *
  * One transaction per repository call, not per request: see docs/decisions/0001-transaction-granularity.md.
  */
@@ -26,7 +34,7 @@ export interface TenantTransactionOptions {
 export class TenantDatabase {
   constructor(private readonly prisma: PrismaService) {}
 
-  run<T>(scope: Scope, work: (tx: TenantTx) => Promise<T>, options: TenantTransactionOptions = {}): Promise<T> {
+  run<T>(scope: TenantBoundary, work: (tx: TenantTx) => Promise<T>, options: TenantTransactionOptions = {}): Promise<T> {
     const tenantId = scope.tenantId;
     return this.prisma.client.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT set_config('app.tenant_id', ${tenantId}, true)`;
@@ -35,14 +43,14 @@ export class TenantDatabase {
   }
 
   /**
-   * One read statement for one Scope, for the hottest reads: the same transaction as `run` (first
+   * One read statement for one tenant boundary, for the hottest reads: the same transaction as `run` (first
    * `set_config('app.tenant_id', tenantId, true)`, then the statement, on one connection) sent as a
    * Prisma batch transaction instead of an interactive one, which costs about 20 % less CPU per call
    * (docs/benchmarks.md, "Changes and their effect — read path"). `statement` must build the query
    * from the client it is given and return it unawaited; anything it awaited itself would run
    * outside the transaction, without a tenant, and RLS would show it no row.
    */
-  async read<T>(scope: Scope, statement: (client: RuntimeClient) => PrismaPromise<T>): Promise<T> {
+  async read<T>(scope: TenantBoundary, statement: (client: RuntimeClient) => PrismaPromise<T>): Promise<T> {
     const client = this.prisma.client;
     const [, result] = await client.$transaction([client.$executeRaw`SELECT set_config('app.tenant_id', ${scope.tenantId}, true)`, statement(client)]);
     return result;

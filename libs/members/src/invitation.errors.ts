@@ -1,4 +1,4 @@
-import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
+import { defineErrors } from '@benteng/common';
 
 export enum InvitationErrorCode {
   NotFound = 'invitation.not_found',
@@ -17,35 +17,13 @@ export enum InvitationErrorCode {
   TooManyPending = 'invitation.too_many_pending',
 }
 
-function describe(code: InvitationErrorCode): { kind: DomainErrorKind; message: string } {
-  switch (code) {
-    case InvitationErrorCode.NotFound:
-      return { kind: 'not_found', message: 'Invitation not found.' };
-    case InvitationErrorCode.Invalid:
-      return { kind: 'not_found', message: 'This invitation is not valid.' };
-    case InvitationErrorCode.Forbidden:
-      return { kind: 'forbidden', message: 'Your role does not allow managing invitations.' };
-    case InvitationErrorCode.OwnerRequired:
-      return { kind: 'forbidden', message: 'Only an owner can invite an owner.' };
-    case InvitationErrorCode.AlreadyMember:
-      return { kind: 'conflict', message: 'This person is already a member.' };
-    case InvitationErrorCode.SignInRequired:
-      return { kind: 'conflict', message: 'Sign in to your account and accept the invitation from there.' };
-    case InvitationErrorCode.NotPending:
-      return { kind: 'conflict', message: 'This invitation was already accepted.' };
-    case InvitationErrorCode.TooManyPending:
-      return { kind: 'conflict', message: 'Too many pending invitations: revoke some or wait for them to expire.' };
-    default:
-      return assertUnreachable(code);
-  }
-}
-
-export class InvitationError extends DomainError<InvitationErrorCode> {
-  readonly kind: DomainErrorKind;
-
-  constructor(code: InvitationErrorCode) {
-    const { kind, message } = describe(code);
-    super(code, message);
-    this.kind = kind;
-  }
-}
+export class InvitationError extends defineErrors<InvitationErrorCode>({
+  [InvitationErrorCode.NotFound]: { kind: 'not_found', message: 'Invitation not found.' },
+  [InvitationErrorCode.Invalid]: { kind: 'not_found', message: 'This invitation is not valid.' },
+  [InvitationErrorCode.Forbidden]: { kind: 'forbidden', message: 'Your role does not allow managing invitations.' },
+  [InvitationErrorCode.OwnerRequired]: { kind: 'forbidden', message: 'Only an owner can invite an owner.' },
+  [InvitationErrorCode.AlreadyMember]: { kind: 'conflict', message: 'This person is already a member.' },
+  [InvitationErrorCode.SignInRequired]: { kind: 'conflict', message: 'Sign in to your account and accept the invitation from there.' },
+  [InvitationErrorCode.NotPending]: { kind: 'conflict', message: 'This invitation was already accepted.' },
+  [InvitationErrorCode.TooManyPending]: { kind: 'conflict', message: 'Too many pending invitations: revoke some or wait for them to expire.' },
+}) {}

@@ -1,4 +1,4 @@
-import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
+import { defineErrors } from '@benteng/common';
 
 export enum MemberErrorCode {
   NotFound = 'member.not_found',
@@ -7,27 +7,9 @@ export enum MemberErrorCode {
   LastOwner = 'member.last_owner',
 }
 
-function describe(code: MemberErrorCode): { kind: DomainErrorKind; message: string } {
-  switch (code) {
-    case MemberErrorCode.NotFound:
-      return { kind: 'not_found', message: 'Member not found.' };
-    case MemberErrorCode.Forbidden:
-      return { kind: 'forbidden', message: 'Your role does not allow managing members.' };
-    case MemberErrorCode.OwnerRequired:
-      return { kind: 'forbidden', message: 'Only an owner can grant, change or remove the owner role.' };
-    case MemberErrorCode.LastOwner:
-      return { kind: 'conflict', message: 'A tenant keeps at least one owner.' };
-    default:
-      return assertUnreachable(code);
-  }
-}
-
-export class MemberError extends DomainError<MemberErrorCode> {
-  readonly kind: DomainErrorKind;
-
-  constructor(code: MemberErrorCode) {
-    const { kind, message } = describe(code);
-    super(code, message);
-    this.kind = kind;
-  }
-}
+export class MemberError extends defineErrors<MemberErrorCode>({
+  [MemberErrorCode.NotFound]: { kind: 'not_found', message: 'Member not found.' },
+  [MemberErrorCode.Forbidden]: { kind: 'forbidden', message: 'Your role does not allow managing members.' },
+  [MemberErrorCode.OwnerRequired]: { kind: 'forbidden', message: 'Only an owner can grant, change or remove the owner role.' },
+  [MemberErrorCode.LastOwner]: { kind: 'conflict', message: 'A tenant keeps at least one owner.' },
+}) {}

@@ -1,4 +1,4 @@
-import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
+import { defineErrors } from '@benteng/common';
 
 export enum PaymentsErrorCode {
   MalformedDelivery = 'payments.malformed_delivery',
@@ -7,29 +7,11 @@ export enum PaymentsErrorCode {
   Retry = 'payments.retry',
 }
 
-function describe(code: PaymentsErrorCode): { kind: DomainErrorKind; message: string } {
-  switch (code) {
-    case PaymentsErrorCode.MalformedDelivery:
-      return { kind: 'invalid', message: 'The request is not a webhook delivery: the webhook-id, webhook-timestamp and webhook-signature headers are required.' };
-    case PaymentsErrorCode.Unverified:
-      // One sentence for every reason (bad signature, wrong secret, stale or future timestamp):
-      // the caller learns nothing about which check failed. The reason is logged.
-      return { kind: 'unauthenticated', message: 'The webhook signature could not be verified.' };
-    case PaymentsErrorCode.InFlight:
-      return { kind: 'conflict', message: 'This message is being processed. Retry the delivery later.' };
-    case PaymentsErrorCode.Retry:
-      return { kind: 'conflict', message: 'The invoice changed while the payment was applied. Retry the delivery.' };
-    default:
-      return assertUnreachable(code);
-  }
-}
-
-export class PaymentsError extends DomainError<PaymentsErrorCode> {
-  readonly kind: DomainErrorKind;
-
-  constructor(code: PaymentsErrorCode) {
-    const { kind, message } = describe(code);
-    super(code, message);
-    this.kind = kind;
-  }
-}
+export class PaymentsError extends defineErrors<PaymentsErrorCode>({
+  [PaymentsErrorCode.MalformedDelivery]: { kind: 'invalid', message: 'The request is not a webhook delivery: the webhook-id, webhook-timestamp and webhook-signature headers are required.' },
+  // One sentence for every reason (bad signature, wrong secret, stale or future timestamp):
+  // the caller learns nothing about which check failed. The reason is logged.
+  [PaymentsErrorCode.Unverified]: { kind: 'unauthenticated', message: 'The webhook signature could not be verified.' },
+  [PaymentsErrorCode.InFlight]: { kind: 'conflict', message: 'This message is being processed. Retry the delivery later.' },
+  [PaymentsErrorCode.Retry]: { kind: 'conflict', message: 'The invoice changed while the payment was applied. Retry the delivery.' },
+}) {}

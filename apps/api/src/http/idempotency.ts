@@ -3,21 +3,15 @@ import { applyDecorators, CallHandler, ExecutionContext, HttpStatus, Injectable,
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
-import { principalId } from '@benteng/authz';
 import { canonicalize, type CanonicalValue } from '@benteng/common';
-import { isUniqueViolation, TenantDatabase, type Prisma } from '@benteng/database';
+import { IdempotencyRepository, type IdempotentRequest, type StoredResponse } from '@benteng/idempotency';
 import type { Scope } from '@benteng/tenancy';
 import { ProblemException } from './problem.js';
 import { scopeOf } from './request-auth.js';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
-const IN_PROGRESS = 0;
 /** Response headers that belong to the stored response and are sent again on a replay. */
 const REPLAYED_HEADERS = ['location', 'etag'] as const;
-interface StoredResponse {
-  body: unknown;
-  headers: Record<string, string>;
-}
 /** A reservation older than this belongs to a request that died (crash, timeout): it is released. */
 const ABANDONED_AFTER_MS = 60_000;
 
@@ -34,11 +28,12 @@ function requestHashOf(value: unknown): string {
  * with a key reserves it, runs, and stores its response; a retry with the same key and body gets
  * that response again (`Idempotent-Replayed: true`); the same key with another body is 422; a retry
  * while the first is still running is 409. Keys belong to the tenant, the principal and the route.
- * Failed requests release their key, so a corrected retry can use it.
+ * Failed requests release their key, so a corrected retry can use it. The records are kept by
+ * IdempotencyRepository (libs/idempotency); this interceptor decides what to answer.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(private readonly db: TenantDatabase) {}
+  constructor(private readonly keys: IdempotencyRepository) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
@@ -48,18 +43,21 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (typeof header !== 'string' || !KEY.test(header)) throw new ProblemException(HttpStatus.BAD_REQUEST, { detail: 'Idempotency-Key must be 1-255 visible ASCII characters.', code: 'idempotency.invalid_key' });
 
     const scope = scopeOf(request);
-    const principal = principalId(scope.principal);
-    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
-    // The path parameters are part of the request: one key on /tickets/A/comments and then on
-    // /tickets/B/comments is a different request (422), never a replay of A's answer.
-    const requestHash = requestHashOf({ params: request.params ?? {}, body: request.body ?? null });
+    const idempotent: IdempotentRequest = {
+      route: `${request.method} ${request.routeOptions.url ?? ''}`,
+      key: header,
+      // The path parameters are part of the request: one key on /tickets/A/comments and then on
+      // /tickets/B/comments is a different request (422), never a replay of A's answer.
+      requestHash: requestHashOf({ params: request.params ?? {}, body: request.body ?? null }),
+    };
     const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
 
-    const reservation = await this.reserve(scope, principal, route, header, requestHash);
+    const reservation = await this.reserve(scope, idempotent);
     if (reservation.kind === 'replay') {
-      for (const [name, value] of Object.entries(reservation.headers)) reply.header(name, value);
-      reply.header('idempotent-replayed', 'true').status(reservation.status);
-      return from([reservation.body]);
+      const { response } = reservation;
+      for (const [name, value] of Object.entries(response.headers)) reply.header(name, value);
+      reply.header('idempotent-replayed', 'true').status(response.status);
+      return from([response.body]);
     }
     return from(
       (async () => {
@@ -70,49 +68,32 @@ export class IdempotencyInterceptor implements NestInterceptor {
             const value = reply.getHeader(name);
             if (typeof value === 'string') headers[name] = value;
           }
-          const stored: StoredResponse = { body: body ?? null, headers };
-          await this.db.run(scope, (tx) =>
-            tx.idempotencyKey.updateMany({ where: { id: reservation.id }, data: { responseStatus: status, responseBody: stored as unknown as Prisma.InputJsonValue } }),
-          );
+          await this.keys.complete(scope, reservation.id, { status, body: body ?? null, headers });
           return body;
         } catch (error) {
-          await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id: reservation.id } }));
+          await this.keys.release(scope, reservation.id);
           throw error;
         }
       })(),
     );
   }
 
-  private async reserve(
-    scope: Scope,
-    principal: string,
-    route: string,
-    key: string,
-    requestHash: string,
-    retried = false,
-  ): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; status: number; body: unknown; headers: Record<string, string> }> {
-    try {
-      const created = await this.db.run(scope, (tx) =>
-        tx.idempotencyKey.create({ data: { tenantId: scope.tenantId, principal, route, key, requestHash, responseStatus: IN_PROGRESS, responseBody: {} }, select: { id: true } }),
-      );
-      return { kind: 'reserved', id: created.id };
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-    }
-    const existing = await this.db.run(scope, (tx) => tx.idempotencyKey.findFirst({ where: { principal, route, key } }));
+  private async reserve(scope: Scope, request: IdempotentRequest, retried = false): Promise<{ kind: 'reserved'; id: string } | { kind: 'replay'; response: StoredResponse }> {
+    const id = await this.keys.reserve(scope, request);
+    if (id !== null) return { kind: 'reserved', id };
+    const existing = await this.keys.find(scope, request);
     if (!existing) throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.', code: 'idempotency.in_progress' });
-    if (existing.requestHash !== requestHash) {
+    if (existing.requestHash !== request.requestHash) {
       throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, { detail: 'This Idempotency-Key was used with a different request body.', code: 'idempotency.key_reused' });
     }
-    if (existing.responseStatus === IN_PROGRESS) {
+    if (existing.response === null) {
       if (!retried && Date.now() - existing.createdAt.getTime() > ABANDONED_AFTER_MS) {
-        await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id: existing.id, responseStatus: IN_PROGRESS } }));
-        return this.reserve(scope, principal, route, key, requestHash, true);
+        await this.keys.releaseAbandoned(scope, existing.id);
+        return this.reserve(scope, request, true);
       }
       throw new ProblemException(HttpStatus.CONFLICT, { detail: 'A request with this Idempotency-Key is in progress. Retry shortly.', code: 'idempotency.in_progress' });
     }
-    const stored = existing.responseBody as unknown as StoredResponse;
-    return { kind: 'replay', status: existing.responseStatus, body: stored.body, headers: stored.headers };
+    return { kind: 'replay', response: existing.response };
   }
 }
 

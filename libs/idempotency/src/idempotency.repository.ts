@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { principalId } from '@benteng/authz';
+import { isUniqueViolation, TenantDatabase, type Prisma } from '@benteng/database';
+import type { Scope } from '@benteng/tenancy';
+import type { IdempotencyRecord, IdempotentRequest, StoredResponse } from './idempotency.types.js';
+
+/** `response_status` of a reservation whose request has not answered yet. */
+const IN_PROGRESS = 0;
+
+/** What `response_body` holds: the body and the replayed headers (the status has its own column). */
+interface StoredBody {
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * The `idempotency_keys` table: reservations and stored responses of creates sent with an
+ * `Idempotency-Key` (apps/api/src/http/idempotency.ts is the HTTP side that decides what to answer).
+ * Its own library, not libs/database: the records are HTTP infrastructure with rules of their own
+ * (a key belongs to the tenant, the principal and the route), and libs/database stays generic.
+ *
+ * A key is no CASL subject: it belongs to whoever sent it, so every query is bound to the Scope's
+ * principal as well as to its tenant (RLS). Each method is one tenant transaction, as before.
+ */
+@Injectable()
+export class IdempotencyRepository {
+  constructor(private readonly db: TenantDatabase) {}
+
+  /** Reserves the key for this request; null when the key is taken already (by a running or an answered request). */
+  async reserve(scope: Scope, request: IdempotentRequest): Promise<string | null> {
+    try {
+      const created = await this.db.run(scope, (tx) =>
+        tx.idempotencyKey.create({
+          data: { tenantId: scope.tenantId, principal: principalId(scope.principal), route: request.route, key: request.key, requestHash: request.requestHash, responseStatus: IN_PROGRESS, responseBody: {} },
+          select: { id: true },
+        }),
+      );
+      return created.id;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      return null;
+    }
+  }
+
+  /** The record holding this key for the Scope's principal on this route, or null (released meanwhile). */
+  async find(scope: Scope, request: IdempotentRequest): Promise<IdempotencyRecord | null> {
+    const row = await this.db.run(scope, (tx) => tx.idempotencyKey.findFirst({ where: { principal: principalId(scope.principal), route: request.route, key: request.key } }));
+    if (!row) return null;
+    const stored = row.responseBody as unknown as StoredBody;
+    const response = row.responseStatus === IN_PROGRESS ? null : { status: row.responseStatus, body: stored.body, headers: stored.headers };
+    return { id: row.id, requestHash: row.requestHash, createdAt: row.createdAt, response };
+  }
+
+  /** Stores the answer of the reserved request, to replay to its retries. */
+  async complete(scope: Scope, id: string, response: StoredResponse): Promise<void> {
+    const stored: StoredBody = { body: response.body, headers: { ...response.headers } };
+    await this.db.run(scope, (tx) => tx.idempotencyKey.updateMany({ where: { id }, data: { responseStatus: response.status, responseBody: stored as unknown as Prisma.InputJsonValue } }));
+  }
+
+  /** Frees the key of a request that failed, so a corrected retry can use it. */
+  async release(scope: Scope, id: string): Promise<void> {
+    await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id } }));
+  }
+
+  /** Frees the key of a request that died while running; a key that has answered meanwhile stays. */
+  async releaseAbandoned(scope: Scope, id: string): Promise<void> {
+    await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id, responseStatus: IN_PROGRESS } }));
+  }
+}
