@@ -3,8 +3,7 @@ import { createPrismaAbility } from '@casl/prisma/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessibleWhere, type AppAbility } from '@benteng/authz';
 import { loadConfig } from '@benteng/config';
-import { ExportStreams, tenantOnly } from '@benteng/database';
-import { neutralizeCell } from '@benteng/exports';
+import { ExportStreams, neutralizeCell, tenantOnly } from '@benteng/exports';
 import { rowSource, type RowReaders } from '../../libs/exports/src/export-rows.js';
 import { Scope } from '@benteng/tenancy';
 import { ownerInTenant, ownerPool, tenantDatabase } from '../support/db.js';
@@ -12,7 +11,7 @@ import { createTenant, type TestTenant } from '../support/factories.js';
 import { tag } from '../security/support/controls.js';
 
 /**
- * The export's raw invoice read (ExportStreams, libs/database) against the Prisma read it replaces:
+ * The export's raw invoice read (ExportStreams, libs/exports/src/export-streams.ts) against the Prisma read it replaces:
  * it is used only when the requester's read condition is the tenant alone, applies that condition
  * and RLS, and gives byte-identical files.
  */

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
 import { PinoLogger } from 'nestjs-pino';
+import { authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import { Prisma, type Document } from '@benteng/database';
+import type { Document } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { DocumentError, DocumentErrorCode } from './document.errors.js';
-import { documentEvent } from './document.events.js';
 import { safeFileName } from './document-file-name.js';
 import { DocumentStorage } from './document.storage.js';
 import { DocumentTypeDetector } from './document-type.js';
@@ -15,9 +14,6 @@ import type { DocumentDownload, DocumentLink, DocumentListQuery, NewDocument } f
 import { DocumentsRepository } from './documents.repository.js';
 
 export const MAX_DOCUMENT_PAGE = 100;
-
-/** A foreign key refused the row (Prisma P2003): here, the linked invoice or ticket is gone. */
-const isForeignKeyViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2003';
 
 /** At most one of invoiceId and ticketId. */
 function linkOf(input: NewDocument): DocumentLink | undefined {
@@ -68,7 +64,7 @@ export class DocumentsService {
   async upload(scope: Scope, input: NewDocument): Promise<Document> {
     if (scope.principal.kind !== 'user') throw new DocumentError(DocumentErrorCode.Forbidden);
     const uploadedById = scope.principal.userId;
-    if (!scope.ability.can('create', subject('Document', { tenantId: scope.tenantId, uploadedById } as never))) throw new DocumentError(DocumentErrorCode.Forbidden);
+    authorize(scope, 'create', 'Document', { tenantId: scope.tenantId, uploadedById }, () => new DocumentError(DocumentErrorCode.Forbidden));
 
     if (input.content.length === 0) throw new DocumentError(DocumentErrorCode.Empty);
     // The HTTP layer stops larger uploads while they stream; this holds for every other caller.
@@ -80,7 +76,7 @@ export class DocumentsService {
 
     const storageKey = await this.storage.put(scope, input.content);
     try {
-      const created = await this.documents.create(
+      return await this.documents.create(
         scope,
         {
           fileName: safeFileName(input.fileName, contentType),
@@ -93,25 +89,17 @@ export class DocumentsService {
           uploadedById,
         },
         link,
-        (document) => documentEvent('document.uploaded', document),
         this.clock.now(),
       );
-      if (!created) throw new DocumentError(DocumentErrorCode.LinkNotFound);
-      return created;
     } catch (error) {
       await this.discard(scope, storageKey);
-      // The invoice or ticket was deleted after the check above.
-      if (isForeignKeyViolation(error)) throw new DocumentError(DocumentErrorCode.LinkNotFound);
       throw error;
     }
   }
 
   /** Members delete their own uploads, owners and admins any; the bytes go after the metadata. */
   async remove(scope: Scope, id: string): Promise<void> {
-    const current = await this.get(scope, id);
-    if (!scope.ability.can('delete', subject('Document', current as never))) throw new DocumentError(DocumentErrorCode.Forbidden);
     const storageKey = await this.documents.delete(scope, id);
-    if (storageKey === null) throw new DocumentError(DocumentErrorCode.NotFound);
     // Once the metadata is gone nothing can reach the bytes; a failure here leaves an orphan, not a leak.
     await this.discard(scope, storageKey);
   }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { defineAbilityFor } from '@benteng/authz';
+import type { MembershipRole } from '@benteng/database';
 import { csvField, csvRecord, invoiceColumns, jsonlRecord, neutralizeCell, RecordEncoder, TextRecordEncoder, TICKET_COLUMNS, type InvoiceExportRow } from './export-formats.js';
 import { tag } from '../../../test/security/support/controls.js';
+
+/** The requester of an export, as the worker's Scope carries them: their ability in the tenant. */
+const requester = (role: MembershipRole) => ({ ability: defineAbilityFor('0193b7a0-0000-7000-8000-00000000000a', { kind: 'user', userId: '0193b7a0-0000-7000-8000-0000000000a1', role }) });
 
 describe(tag('CSV-FORMULA', 'neutralizeCell (OWASP CSV injection)'), () => {
   it('prefixes a single quote to cells starting with = + - @ tab or CR', () => {
@@ -55,13 +60,16 @@ describe('columns', () => {
   };
 
   it('gives viewers no customer email or tax id, as the API does', () => {
-    expect(invoiceColumns('viewer').map((c) => c.name)).not.toEqual(expect.arrayContaining(['customerEmail']));
-    expect(invoiceColumns('viewer').map((c) => c.name)).not.toContain('customerTaxId');
-    for (const role of ['owner', 'admin', 'member'] as const) expect(invoiceColumns(role).map((c) => c.name), `${role}`).toEqual(expect.arrayContaining(['customerEmail', 'customerTaxId']));
+    expect(invoiceColumns(requester('viewer')).map((c) => c.name)).not.toEqual(expect.arrayContaining(['customerEmail']));
+    expect(invoiceColumns(requester('viewer')).map((c) => c.name)).not.toContain('customerTaxId');
+    for (const role of ['owner', 'admin', 'member'] as const) expect(invoiceColumns(requester(role)).map((c) => c.name), `${role}`).toEqual(expect.arrayContaining(['customerEmail', 'customerTaxId']));
+    const all = ['id', 'number', 'status', 'currency', 'customerName', 'customerEmail', 'customerTaxId', 'totalMinor', 'dueDate', 'issuedAt', 'createdAt'];
+    expect(invoiceColumns(requester('owner')).map((c) => c.name)).toEqual(all);
+    expect(invoiceColumns(requester('viewer')).map((c) => c.name)).toEqual(all.filter((name) => name !== 'customerEmail' && name !== 'customerTaxId'));
   });
 
   it('writes money as an exact decimal string and dates as the API does', () => {
-    const sut = new RecordEncoder('jsonl', invoiceColumns('member'));
+    const sut = new RecordEncoder('jsonl', invoiceColumns(requester('member')));
     expect(JSON.parse(sut.record(row))).toMatchObject({ totalMinor: '12345678901234567', dueDate: '2026-03-01', issuedAt: null, createdAt: '2026-02-01T10:00:00.123Z' });
   });
 
@@ -83,7 +91,7 @@ describe(tag('CSV-FORMULA', 'TextRecordEncoder (rows read as text)'), () => {
     ];
     const guard = (value: string) => `[${value}]`;
     for (const role of ['owner', 'viewer'] as const) {
-      const columns = invoiceColumns(role);
+      const columns = invoiceColumns(requester(role));
       const text = rows.map((r) => columns.map((c) => c.value(r)));
       for (const format of ['csv', 'jsonl'] as const) {
         for (const neutralize of [neutralizeCell, guard]) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MembershipRole } from '@benteng/database';
+import { visibleFields, type HasAbility } from '@benteng/authz';
 import type { ExportFormat, ExportType } from './export.types.js';
 
 /**
@@ -87,32 +87,33 @@ const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
 const day = (date: Date | null): string | null => date?.toISOString().slice(0, 10) ?? null;
 
 /**
- * Invoice columns for a role, by the same field rule as the API's invoice response
- * (apps/api/src/public/invoice.response.ts): viewers never see the customer's email or tax id.
- * Viewers cannot request exports today; the rule is applied anyway, so a change to the export rules
- * cannot widen what a file shows.
+ * Every invoice column, in file order. A file carries the ones its requester may read
+ * (invoiceColumns).
  */
-export function invoiceColumns(role: MembershipRole): Column<InvoiceExportRow>[] {
-  const contact: Column<InvoiceExportRow>[] =
-    role === 'viewer'
-      ? []
-      : [
-          { name: 'customerEmail', value: (r) => r.customerEmail },
-          { name: 'customerTaxId', value: (r) => r.customerTaxId },
-        ];
-  return [
-    { name: 'id', value: (r) => r.id },
-    { name: 'number', value: (r) => r.number },
-    { name: 'status', value: (r) => r.status },
-    { name: 'currency', value: (r) => r.currency },
-    { name: 'customerName', value: (r) => r.customerName },
-    ...contact,
-    // Minor units as a decimal string, as the API sends them.
-    { name: 'totalMinor', value: (r) => r.totalMinor.toString() },
-    { name: 'dueDate', value: (r) => day(r.dueDate) },
-    { name: 'issuedAt', value: (r) => iso(r.issuedAt) },
-    { name: 'createdAt', value: (r) => iso(r.createdAt) },
-  ];
+const INVOICE_COLUMNS: readonly Column<InvoiceExportRow>[] = [
+  { name: 'id', value: (r) => r.id },
+  { name: 'number', value: (r) => r.number },
+  { name: 'status', value: (r) => r.status },
+  { name: 'currency', value: (r) => r.currency },
+  { name: 'customerName', value: (r) => r.customerName },
+  { name: 'customerEmail', value: (r) => r.customerEmail },
+  { name: 'customerTaxId', value: (r) => r.customerTaxId },
+  // Minor units as a decimal string, as the API sends them.
+  { name: 'totalMinor', value: (r) => r.totalMinor.toString() },
+  { name: 'dueDate', value: (r) => day(r.dueDate) },
+  { name: 'issuedAt', value: (r) => iso(r.issuedAt) },
+  { name: 'createdAt', value: (r) => iso(r.createdAt) },
+];
+
+/**
+ * The invoice columns the requester may read, by the same field rules as the API's invoice
+ * response (libs/authz visibleFields; viewers never see the customer's email or tax id,
+ * libs/authz/src/rules/invoices.rules.ts). Viewers cannot request exports today; the rules are
+ * applied anyway, so a change to the export rules cannot widen what a file shows.
+ */
+export function invoiceColumns(requester: HasAbility): Column<InvoiceExportRow>[] {
+  const visible = visibleFields(requester, 'Invoice', null, INVOICE_COLUMNS.map((c) => c.name as keyof InvoiceExportRow));
+  return INVOICE_COLUMNS.filter((c) => (visible as string[]).includes(c.name));
 }
 
 /** Ticket columns: no body, no people (opener, assignee), so no user ids. */

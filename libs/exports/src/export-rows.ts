@@ -1,7 +1,8 @@
 import { accessibleWhere } from '@benteng/authz';
-import type { ExportStreams, InvoiceTextColumn, MembershipRole, Prisma, TenantDatabase } from '@benteng/database';
+import type { MembershipRole, Prisma, TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ExportError, ExportErrorCode } from './export.errors.js';
+import type { ExportStreams, InvoiceTextColumn } from './export-streams.js';
 import { invoiceColumns, RecordEncoder, TextRecordEncoder, TICKET_COLUMNS, type CellNeutralizer, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
 import { EXPORT_STATUS_FILTERS, type ExportFilters, type ExportFormat, type ExportType } from './export.types.js';
 
@@ -75,7 +76,7 @@ const TICKET_SELECT = { id: true, subject: true, status: true, priority: true, c
  * an index range scan after the last id seen). Every batch is read in its own tenant transaction in
  * the requester's Scope: the rows they may read now (CASL where + RLS) and the export's filters.
  *
- * Invoices are read as text rows through ExportStreams (libs/database) when the requester's read
+ * Invoices are read as text rows through ExportStreams (export-streams.ts) when the requester's read
  * condition on invoices is the tenant alone (every role today), which skips Prisma's query
  * interpretation and the Date/BigInt round trip; with any other condition they are read through
  * Prisma with `accessibleBy`, as tickets always are. Both give the same bytes.
@@ -105,7 +106,7 @@ export function rowSource(
   let after: string | undefined;
   const where = filterWhere(filters);
   if (type === 'invoices') {
-    const columns = invoiceColumns(role);
+    const columns = invoiceColumns(scope);
     const encoder = new RecordEncoder<InvoiceExportRow>(format, columns, neutralize);
     const names = columns.map((c) => c.name) as InvoiceTextColumn[];
     const idAt = names.indexOf('id');

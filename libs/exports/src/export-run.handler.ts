@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { AuditLog } from '@benteng/audit';
-import { accessibleWhere, principalId } from '@benteng/authz';
+import { principalId } from '@benteng/authz';
 import { Clock, isUuid } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import { ExportStreams, TenantDatabase, type Prisma } from '@benteng/database';
+import { TenantDatabase } from '@benteng/database';
 import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
 import type { Scope } from '@benteng/tenancy';
 import { ExportBookkeeping } from './export-bookkeeping.js';
@@ -12,8 +11,10 @@ import { ExportError } from './export.errors.js';
 import { ChunkedFile } from './export-file.js';
 import { CsvFormulaGuard } from './export-formats.js';
 import { rowSource, checkedFilters } from './export-rows.js';
+import { ExportStreams } from './export-streams.js';
 import { EXPORT_RUN_JOB, type ExportJobData, type ExportView } from './export.types.js';
-import { EXPORT_SELECT, exportView } from './export.view.js';
+import { exportView } from './export.view.js';
+import { ExportsRepository } from './exports.repository.js';
 
 /**
  * Rows read per tenant transaction (one read ahead while the previous batch is encoded and
@@ -29,13 +30,6 @@ class Superseded extends Error {
     this.name = 'Superseded';
   }
 }
-
-/**
- * The exports this job may touch: its requester's own. The job acts for the requester, and the
- * export rules grant `download` on exactly those (owners and admins `read` others' too, but a job
- * must never write someone else's export).
- */
-const own = (scope: Scope): Prisma.ExportWhereInput => accessibleWhere(scope.ability, 'download', 'Export');
 
 /**
  * `exports.run`: builds an export's file in its requester's Scope, re-derived by the worker from
@@ -54,7 +48,7 @@ const own = (scope: Scope): Prisma.ExportWhereInput => accessibleWhere(scope.abi
  *
  * Memory stays flat: rows are read a batch at a time by keyset (id order), one batch ahead, and the
  * file goes to export_chunks in chunks of exactly CHUNK_BYTES (1 MiB; the last one smaller), hashed
- * on the way. Invoice rows and the chunks go through ExportStreams (libs/database) rather than
+ * on the way. Invoice rows and the chunks go through ExportStreams (export-streams.ts) rather than
  * Prisma: see export-rows.ts and docs/benchmarks.md.
  */
 @TenantJob(EXPORT_RUN_JOB)
@@ -62,7 +56,7 @@ const own = (scope: Scope): Prisma.ExportWhereInput => accessibleWhere(scope.abi
 export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
   constructor(
     private readonly db: TenantDatabase,
-    private readonly audit: AuditLog,
+    private readonly exports: ExportsRepository,
     private readonly bookkeeping: ExportBookkeeping,
     private readonly clock: Clock,
     private readonly config: AppConfig,
@@ -126,20 +120,8 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
   }
 
   private async claim(scope: Scope, id: string): Promise<{ kind: 'not_permitted' | 'finished' | 'superseded' } | { kind: 'claimed'; export: ExportView; version: number }> {
-    return this.db.run(scope, async (tx) => {
-      const row = await tx.export.findFirst({ where: { AND: [own(scope), { id }] }, select: EXPORT_SELECT });
-      if (!row) return { kind: 'not_permitted' as const };
-      if (row.status !== 'queued' && row.status !== 'running') return { kind: 'finished' as const };
-      const claimed = await tx.export.updateMany({
-        where: { AND: [own(scope), { id, version: row.version, status: row.status }] },
-        data: { status: 'running', startedAt: this.clock.now(), rowCount: null, byteSize: null, sha256: null, version: { increment: 1 } },
-      });
-      if (claimed.count !== 1) return { kind: 'superseded' as const };
-      // After the update, which holds the row lock: a chunk write of an older run either finished
-      // before (and its chunk goes here) or waits and then finds the version changed.
-      await tx.exportChunk.deleteMany({ where: { exportId: id } });
-      return { kind: 'claimed' as const, export: exportView(row), version: row.version + 1 };
-    });
+    const claim = await this.exports.claim(scope, id, this.clock.now());
+    return claim.kind === 'claimed' ? { kind: 'claimed', export: exportView(claim.row), version: claim.version } : claim;
   }
 
   private async writeChunk(scope: Scope, exportId: string, version: number, seq: number, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
@@ -153,29 +135,12 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
 
   private complete(scope: Scope, id: string, version: number, file: { rowCount: number; byteSize: number; sha256: string }, requestId: string): Promise<boolean> {
     const now = this.clock.now();
-    return this.db.run(scope, async (tx) => {
-      const done = await tx.export.updateMany({
-        where: { AND: [own(scope), { id, status: 'running', version }] },
-        data: {
-          status: 'ready',
-          rowCount: file.rowCount,
-          byteSize: BigInt(file.byteSize),
-          sha256: file.sha256,
-          completedAt: now,
-          expiresAt: new Date(now.getTime() + this.config.EXPORT_TTL_S * 1000),
-          version: { increment: 1 },
-        },
-      });
-      if (done.count !== 1) return false;
-      await this.audit.recordIn(tx, scope.tenantId, {
-        type: 'export.completed',
-        outcome: 'success',
-        actor: principalId(scope.principal),
-        subject: `export:${id}`,
-        requestId,
-        data: { rowCount: file.rowCount, byteSize: file.byteSize },
-      });
-      return true;
-    });
+    return this.exports.complete(
+      scope,
+      id,
+      version,
+      { ...file, completedAt: now, expiresAt: new Date(now.getTime() + this.config.EXPORT_TTL_S * 1000) },
+      { type: 'export.completed', outcome: 'success', actor: principalId(scope.principal), subject: `export:${id}`, requestId, data: { rowCount: file.rowCount, byteSize: file.byteSize } },
+    );
   }
 }

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { ExportJobFailures } from './export-job-failures.js';
+import { ExportStreams } from './export-streams.js';
+import { ExportsRepository } from './exports.repository.js';
 import { CsvFormulaGuard } from './export-formats.js';
 import { ExportRunHandler } from './export-run.handler.js';
 import { ExportsCleanupHandler } from './exports-cleanup.handler.js';
@@ -12,6 +14,6 @@ import { ExportsCleanupHandler } from './exports-cleanup.handler.js';
  * handlers by their metadata.
  */
 @Module({
-  providers: [ExportBookkeeping, ExportRunHandler, ExportsCleanupHandler, ExportJobFailures, CsvFormulaGuard],
+  providers: [ExportsRepository, ExportStreams, ExportBookkeeping, ExportRunHandler, ExportsCleanupHandler, ExportJobFailures, CsvFormulaGuard],
 })
 export class ExportsWorkerModule {}

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
 import { DownloadLinks } from './download-links.js';
+import { ExportsRepository } from './exports.repository.js';
 import { ExportsService } from './exports.service.js';
 
 /**
@@ -10,7 +11,7 @@ import { ExportsService } from './exports.service.js';
 @Module({
   // AuthModule for the RevocationStore: a download link ends with the session that minted it.
   imports: [AuthModule],
-  providers: [ExportsService, DownloadLinks],
+  providers: [ExportsService, ExportsRepository, DownloadLinks],
   exports: [ExportsService],
 })
 export class ExportsModule {}

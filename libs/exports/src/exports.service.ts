@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
-import { accessibleWhere, principalId } from '@benteng/authz';
+import { authorize, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { keysetWhere, Prisma, TenantDatabase, type TenantTx } from '@benteng/database';
 import { JobQueue } from '@benteng/jobs';
 import { Scope } from '@benteng/tenancy';
 import { DownloadLinks, type PresentedLink } from './download-links.js';
@@ -12,7 +10,8 @@ import { ExportError, ExportErrorCode } from './export.errors.js';
 import { CONTENT_TYPES, fileNameOf } from './export-formats.js';
 import { checkedFilters } from './export-rows.js';
 import { EXPORT_RUN_JOB, type ExportDownload, type ExportJobData, type ExportListQuery, type ExportView, type NewExport } from './export.types.js';
-import { EXPORT_SELECT, exportView, type ExportRow } from './export.view.js';
+import { exportView } from './export.view.js';
+import { ExportsRepository } from './exports.repository.js';
 
 export const MAX_EXPORT_PAGE = 100;
 /** Attempts of one export run before it is marked failed (BullMQ retries with backoff in between). */
@@ -36,7 +35,7 @@ export type DownloadVia = 'token' | 'link';
 @Injectable()
 export class ExportsService {
   constructor(
-    private readonly db: TenantDatabase,
+    private readonly exports: ExportsRepository,
     private readonly jobs: JobQueue,
     private readonly audit: AuditLog,
     private readonly links: DownloadLinks,
@@ -53,50 +52,31 @@ export class ExportsService {
    */
   async request(scope: Scope, input: NewExport, meta: ExportRequestMeta): Promise<ExportView> {
     const requestedById = this.userOf(scope);
-    if (!scope.ability.can('create', subject('Export', { tenantId: scope.tenantId, requestedById } as never))) throw new ExportError(ExportErrorCode.Forbidden);
+    authorize(scope, 'create', 'Export', { tenantId: scope.tenantId, requestedById }, () => new ExportError(ExportErrorCode.Forbidden));
     const filters = checkedFilters(input.type, input.filters);
     const now = this.clock.now();
-    const row = await this.db.run(scope, async (tx) => {
-      const created = await tx.export.create({
-        data: { tenantId: scope.tenantId, type: input.type, format: input.format, filters: filters as Prisma.InputJsonObject, requestedById, createdAt: now },
-        select: EXPORT_SELECT,
-      });
-      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'export.requested', 'success', created.id, meta), data: { type: input.type, format: input.format } });
-      return created;
-    });
+    const row = await this.exports.create(scope, { type: input.type, format: input.format, filters, requestedById, createdAt: now }, (created) => ({
+      ...this.entry(scope, 'export.requested', 'success', created.id, meta),
+      data: { type: input.type, format: input.format },
+    }));
     try {
       await this.jobs.enqueueTenantJob<ExportJobData>(scope, EXPORT_RUN_JOB, { exportId: row.id }, { jobId: row.id, attempts: EXPORT_ATTEMPTS });
     } catch (error) {
       this.logger.error({ err: error, exportId: row.id }, 'export could not be queued');
-      await this.db.run(scope, async (tx) => {
-        const failed = await tx.export.updateMany({
-          where: { AND: [accessibleWhere(scope.ability, 'read', 'Export'), { id: row.id, status: 'queued' }] },
-          data: { status: 'failed', errorCode: 'not_queued', completedAt: this.clock.now(), version: { increment: 1 } },
-        });
-        if (failed.count === 1) await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'export.failed', 'failure', row.id, meta), data: { errorCode: 'not_queued' } });
-      });
+      await this.exports.failQueued(scope, row.id, 'not_queued', this.clock.now(), { ...this.entry(scope, 'export.failed', 'failure', row.id, meta), data: { errorCode: 'not_queued' } });
       throw error;
     }
     return exportView(row);
   }
 
   async list(scope: Scope, query: ExportListQuery): Promise<ExportView[]> {
-    const rows = await this.db.run(scope, (tx) =>
-      tx.export.findMany({
-        where: {
-          AND: [accessibleWhere(scope.ability, 'read', 'Export'), query.after ? (keysetWhere('createdAt', 'desc', query.after) as Prisma.ExportWhereInput) : {}],
-        },
-        select: EXPORT_SELECT,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: Math.min(Math.max(query.limit, 1), MAX_EXPORT_PAGE),
-      }),
-    );
+    const rows = await this.exports.list(scope, query, Math.min(Math.max(query.limit, 1), MAX_EXPORT_PAGE));
     return rows.map(exportView);
   }
 
   /** Missing and another tenant's (or, for members, another member's) export: not found alike. */
   async get(scope: Scope, id: string): Promise<ExportView> {
-    const row = await this.db.run(scope, (tx) => this.readable(tx, scope, id));
+    const row = await this.exports.findById(scope, id);
     if (!row) throw new ExportError(ExportErrorCode.NotFound);
     return exportView(row);
   }
@@ -106,14 +86,12 @@ export class ExportsService {
    * ready. Audited as `export.downloaded` in the same transaction that checked it; the bytes
    * follow through `chunks()`.
    */
-  openDownload(scope: Scope, id: string, via: DownloadVia, meta: ExportRequestMeta): Promise<ExportDownload> {
-    return this.db.run(scope, async (tx) => {
-      const row = await this.readable(tx, scope, id);
-      if (!row) throw new ExportError(ExportErrorCode.NotFound);
-      const download = await this.downloadable(tx, scope, row);
-      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'export.downloaded', 'success', id, meta), data: { via, byteSize: download.byteSize } });
-      return download;
-    });
+  async openDownload(scope: Scope, id: string, via: DownloadVia, meta: ExportRequestMeta): Promise<ExportDownload> {
+    const { row, chunkCount } = await this.exports.openFile(scope, id, this.clock.now(), (file) => ({
+      ...this.entry(scope, 'export.downloaded', 'success', id, meta),
+      data: { via, byteSize: Number(file.byteSize ?? 0) },
+    }));
+    return downloadOf(exportView(row), row.byteSize, chunkCount);
   }
 
   /**
@@ -122,12 +100,10 @@ export class ExportsService {
    */
   async *chunks(scope: Scope, download: ExportDownload): AsyncGenerator<Buffer> {
     for (let seq = 0; seq < download.chunkCount; seq++) {
-      const chunk = await this.db.run(scope, (tx) =>
-        tx.exportChunk.findFirst({ where: { exportId: download.export.id, seq, export: accessibleWhere(scope.ability, 'download', 'Export') }, select: { bytes: true } }),
-      );
+      const bytes = await this.exports.chunk(scope, download.export.id, seq);
       // Expired (and deleted) while it was being sent: end the response as broken, not short.
-      if (!chunk) throw new ExportError(ExportErrorCode.Expired);
-      yield Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength);
+      if (!bytes) throw new ExportError(ExportErrorCode.Expired);
+      yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
   }
 
@@ -137,11 +113,7 @@ export class ExportsService {
     // The link is bound to the caller's session, so only a login session can mint one.
     const sessionId = scope.principal.kind === 'user' ? scope.principal.sessionId : undefined;
     if (!sessionId) throw new ExportError(ExportErrorCode.Forbidden);
-    await this.db.run(scope, async (tx) => {
-      const row = await this.readable(tx, scope, id);
-      if (!row) throw new ExportError(ExportErrorCode.NotFound);
-      await this.downloadable(tx, scope, row);
-    });
+    await this.exports.openFile(scope, id, this.clock.now());
     return this.links.issue({ tenantId: scope.tenantId, exportId: id, userId, sessionId }, this.clock.nowSeconds());
   }
 
@@ -191,43 +163,9 @@ export class ExportsService {
    */
   private async currentUserScope(tenantId: string, userId: string): Promise<Scope | null> {
     const check = Scope.for(tenantId, { kind: 'system', name: 'auth' });
-    const membership = await this.db.run(check, async (tx) => {
-      const tenant = await tx.tenant.findFirst({ where: { AND: [accessibleWhere(check.ability, 'read', 'Tenant'), { id: check.tenantId }] }, select: { status: true } });
-      if (tenant?.status !== 'active') return null;
-      return tx.membership.findFirst({
-        where: { AND: [accessibleWhere(check.ability, 'read', 'Membership'), { userId }] },
-        select: { role: true, user: { select: { status: true } } },
-      });
-    });
+    const membership = await this.exports.currentMembership(check, userId);
     if (!membership || membership.user.status !== 'active') return null;
     return Scope.for(tenantId, { kind: 'user', userId, role: membership.role });
-  }
-
-  private readable(tx: TenantTx, scope: Scope, id: string): Promise<ExportRow | null> {
-    return tx.export.findFirst({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Export'), { id }] }, select: EXPORT_SELECT });
-  }
-
-  /**
-   * May the caller have this (readable) export's file now? Owners and admins read every export's
-   * status but download only their own (403); then the file must be ready (409) and not expired (410).
-   */
-  private async downloadable(tx: TenantTx, scope: Scope, row: ExportRow): Promise<ExportDownload> {
-    if (!scope.ability.can('download', subject('Export', { ...row, tenantId: scope.tenantId } as never))) throw new ExportError(ExportErrorCode.Forbidden);
-    const view = exportView(row);
-    switch (row.status) {
-      case 'queued':
-      case 'running':
-        throw new ExportError(ExportErrorCode.NotReady);
-      case 'failed':
-        throw new ExportError(ExportErrorCode.Failed);
-      case 'expired':
-        throw new ExportError(ExportErrorCode.Expired);
-      case 'ready':
-        break;
-    }
-    if (!row.expiresAt || row.expiresAt <= this.clock.now()) throw new ExportError(ExportErrorCode.Expired);
-    const chunkCount = await tx.exportChunk.count({ where: { exportId: row.id } });
-    return { export: view, contentType: CONTENT_TYPES[view.format], fileName: fileNameOf(view.type, view.format, view.id), byteSize: Number(row.byteSize ?? 0), chunkCount };
   }
 
   private userOf(scope: Scope): string {
@@ -242,4 +180,9 @@ export class ExportsService {
   private entry(scope: Scope, type: AuditEntry['type'], outcome: AuditEntry['outcome'], exportId: string, meta: ExportRequestMeta): AuditEntry {
     return { type, outcome, actor: principalId(scope.principal), subject: `export:${exportId}`, ...this.metaOf(meta) };
   }
+}
+
+/** What a download needs besides the bytes: how to label them and how many chunks there are. */
+function downloadOf(view: ExportView, byteSize: bigint | null, chunkCount: number): ExportDownload {
+  return { export: view, contentType: CONTENT_TYPES[view.format], fileName: fileNameOf(view.type, view.format, view.id), byteSize: Number(byteSize ?? 0), chunkCount };
 }

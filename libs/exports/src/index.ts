@@ -4,6 +4,8 @@ export { ExportsService, EXPORT_ATTEMPTS, MAX_EXPORT_PAGE, type DownloadVia, typ
 export { ExportRunHandler, EXPORT_BATCH_ROWS } from './export-run.handler.js';
 export { ExportsCleanupHandler } from './exports-cleanup.handler.js';
 export { ExportBookkeeping } from './export-bookkeeping.js';
+export { ExportsRepository } from './exports.repository.js';
+export { ExportStreams, INVOICE_TEXT_COLUMNS, tenantOnly, type InvoiceTextColumn, type InvoiceTextPage, type TextRow } from './export-streams.js';
 export { ExportJobFailures } from './export-job-failures.js';
 export { DownloadLinks, downloadLinkPath, signDownloadLink, verifyDownloadLink, type DownloadLinkClaims, type PresentedLink } from './download-links.js';
 export { ExportError, ExportErrorCode } from './export.errors.js';

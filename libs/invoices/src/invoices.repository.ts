@@ -1,15 +1,24 @@
-import { subject } from '@casl/ability';
 import { Injectable } from '@nestjs/common';
-import { accessibleWhere } from '@benteng/authz';
-import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type DomainEventInput, type InvoiceLine, type TenantTx } from '@benteng/database';
-import type { Scope } from '@benteng/tenancy';
-import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
+import { accessibleWhere, authorize, permits, type Action } from '@benteng/authz';
 import { isUuid } from '@benteng/common';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type InvoiceLine, type TenantTx } from '@benteng/database';
+import type { Scope } from '@benteng/tenancy';
+import { InvoiceError, InvoiceErrorCode } from './invoice.errors.js';
+import { invoiceEvent, type InvoiceEventType } from './invoice.events.js';
+import { invoiceRefusal } from './invoice-refusal.js';
+import type { InvoiceListQuery, InvoiceSort, InvoiceWithLines } from './invoice.types.js';
 
 const WITH_LINES = { lines: { orderBy: { position: 'asc' } } } as const;
 
 type RawLine = Omit<InvoiceLine, 'unitPriceMinor' | 'amountMinor'> & { unitPriceMinor: string; amountMinor: string };
 type RawInvoice = Omit<InvoiceWithLines, 'lines'> & { lines: RawLine[] | string | null };
+
+/** What a write changes: the invoice's fields, all its lines when given, and the event it appends. */
+export interface InvoiceChange {
+  data: Prisma.InvoiceUpdateManyMutationInput;
+  lines?: Prisma.InvoiceLineCreateManyInvoiceInput[];
+  event?: InvoiceEventType;
+}
 
 function sortOf(sort: InvoiceSort = '-createdAt') {
   const direction: 'asc' | 'desc' = sort.startsWith('-') ? 'desc' : 'asc';
@@ -21,7 +30,9 @@ function sortOf(sort: InvoiceSort = '-createdAt') {
 /**
  * Invoice persistence. Every method takes the Scope first and runs in a tenant transaction; every
  * query combines the CASL condition for the action with the business filter, and PostgreSQL RLS
- * checks the tenant once more underneath.
+ * checks the tenant once more underneath. A write to an invoice reads it, checks it with
+ * `authorize` (refusing as `invoiceRefusal` says), checks the version, writes and appends its
+ * domain event in that one transaction.
  */
 @Injectable()
 export class InvoicesRepository {
@@ -70,7 +81,7 @@ export class InvoicesRepository {
     const row = rows[0];
     if (!row) return null;
     const { lines, ...invoice } = row;
-    if (!scope.ability.can('read', subject('Invoice', invoice as never))) return null;
+    if (!permits(scope, 'read', 'Invoice', invoice)) return null;
     return {
       ...invoice,
       lines: ((typeof lines === 'string' ? (JSON.parse(lines) as RawLine[] | null) : lines) ?? []).map((line) => ({
@@ -85,59 +96,69 @@ export class InvoicesRepository {
     return tx.invoice.findFirst({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Invoice'), { id }] }, include: WITH_LINES });
   }
 
-  create(
+  /** Inserts a draft the service has authorized; a number already used in this tenant is a 409. */
+  async create(
     scope: Scope,
     data: Omit<Prisma.InvoiceUncheckedCreateInput, 'tenantId' | 'lines'>,
     lines: Prisma.InvoiceLineCreateManyInvoiceInput[],
   ): Promise<InvoiceWithLines> {
-    return this.db.run(scope, (tx) =>
-      tx.invoice.create({
-        data: {
-          ...data,
-          tenantId: scope.tenantId,
-          // Lines take tenant_id from their invoice through the composite foreign key.
-          lines: { createMany: { data: lines } },
-        },
-        include: WITH_LINES,
-      }),
-    );
+    try {
+      return await this.db.run(scope, (tx) =>
+        tx.invoice.create({
+          data: {
+            ...data,
+            tenantId: scope.tenantId,
+            // Lines take tenant_id from their invoice through the composite foreign key.
+            lines: { createMany: { data: lines } },
+          },
+          include: WITH_LINES,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new InvoiceError(InvoiceErrorCode.NumberTaken);
+      throw error;
+    }
   }
 
   /**
-   * Reads the invoice, lets `decide` check it (authorization, status, version) and compute the
-   * change, then writes it only if the version is still the one read, with the domain event in
-   * the same transaction. Returns null when the invoice is not readable in this scope.
+   * Applies `change` to an invoice the scope may `action` (update, issue, void, pay): not found
+   * when it cannot read it, refused as `invoiceRefusal` says, 412 when `expectedVersion` is not
+   * the version read or someone wrote between the read and the write.
    */
-  mutate(
-    scope: Scope,
-    id: string,
-    decide: (current: InvoiceWithLines) => { data: Prisma.InvoiceUpdateManyMutationInput; lines?: Prisma.InvoiceLineCreateManyInvoiceInput[]; event?: DomainEventInput | ((updated: InvoiceWithLines) => DomainEventInput) },
-    now: Date,
-  ): Promise<{ outcome: 'not_found' } | { outcome: 'conflict' } | { outcome: 'updated'; invoice: InvoiceWithLines }> {
+  update(scope: Scope, id: string, action: Action, change: InvoiceChange, expectedVersion: number | undefined, now: Date): Promise<InvoiceWithLines> {
     return this.db.run(scope, async (tx) => {
-      const current = await this.readable(tx, scope, id);
-      if (!current) return { outcome: 'not_found' as const };
-      const change = decide(current);
+      const current = await this.writable(tx, scope, id, action, expectedVersion);
       const written = await tx.invoice.updateMany({
         where: { id, version: current.version },
         data: { ...change.data, version: { increment: 1 }, updatedAt: now },
       });
-      if (written.count === 0) return { outcome: 'conflict' as const };
+      // Someone else changed it between our read and our write.
+      if (written.count === 0) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
       if (change.lines) {
         await tx.invoiceLine.deleteMany({ where: { invoiceId: id } });
         await tx.invoiceLine.createMany({ data: change.lines.map((line) => ({ ...line, tenantId: scope.tenantId, invoiceId: id })) });
       }
       const updated = (await this.readable(tx, scope, id))!;
-      if (change.event) await appendDomainEvent(tx, scope.tenantId, typeof change.event === 'function' ? change.event(updated) : change.event, now);
-      return { outcome: 'updated' as const, invoice: updated };
+      if (change.event) await appendDomainEvent(tx, scope.tenantId, invoiceEvent(change.event, updated), now);
+      return updated;
     });
   }
 
-  /** Deletes a draft the scope may delete; false when there is nothing to delete. */
-  delete(scope: Scope, id: string, version: number): Promise<boolean> {
+  /** Deletes an invoice the scope may delete (a draft), with the same answers as `update`. */
+  delete(scope: Scope, id: string, expectedVersion: number | undefined): Promise<void> {
     return this.db.run(scope, async (tx) => {
-      const deleted = await tx.invoice.deleteMany({ where: { AND: [accessibleWhere(scope.ability, 'delete', 'Invoice'), { id, version }] } });
-      return deleted.count === 1;
+      const current = await this.writable(tx, scope, id, 'delete', expectedVersion);
+      const deleted = await tx.invoice.deleteMany({ where: { AND: [accessibleWhere(scope.ability, 'delete', 'Invoice'), { id, version: current.version }] } });
+      if (deleted.count !== 1) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
     });
+  }
+
+  /** The invoice, read in the write's transaction, once the scope may `action` it at `expectedVersion`. */
+  private async writable(tx: TenantTx, scope: Scope, id: string, action: Action, expectedVersion: number | undefined): Promise<InvoiceWithLines> {
+    const current = await this.readable(tx, scope, id);
+    if (!current) throw new InvoiceError(InvoiceErrorCode.NotFound);
+    authorize(scope, action, 'Invoice', current, invoiceRefusal(scope, action, current));
+    if (expectedVersion !== undefined && current.version !== expectedVersion) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
+    return current;
   }
 }

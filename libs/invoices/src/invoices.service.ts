@@ -1,17 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
-import type { Action } from '@benteng/authz';
+import { authorize, recordedBy } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { Prisma } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { InvoiceError, InvoiceErrorCode } from './invoice.errors.js';
-import { invoiceEvent } from './invoice.events.js';
+import type { InvoiceEventType } from './invoice.events.js';
 import type { InvoiceListQuery, InvoicePatch, InvoiceTransition, InvoiceWithLines, NewInvoice, NewInvoiceLine } from './invoice.types.js';
 import { InvoicesRepository } from './invoices.repository.js';
 
 export const MAX_PAGE_SIZE = 100;
 
-const TRANSITIONS: Record<InvoiceTransition, { to: 'issued' | 'void' | 'paid'; event: 'invoice.issued' | 'invoice.voided' | 'invoice.paid' }> = {
+const TRANSITIONS: Record<InvoiceTransition, { to: 'issued' | 'void' | 'paid'; event: InvoiceEventType }> = {
   issue: { to: 'issued', event: 'invoice.issued' },
   void: { to: 'void', event: 'invoice.voided' },
   pay: { to: 'paid', event: 'invoice.paid' },
@@ -29,19 +27,7 @@ function priced(lines: NewInvoiceLine[]) {
   return { rows, totalMinor: rows.reduce((sum, line) => sum + line.amountMinor, 0n) };
 }
 
-/** Who an invoice is recorded as created by: a user, or a partner client (never both). */
-function creatorOf(scope: Scope): { createdById: string } | { createdByClientId: string } {
-  switch (scope.principal.kind) {
-    case 'user':
-      return { createdById: scope.principal.userId };
-    case 'partner':
-      return { createdByClientId: scope.principal.clientId };
-    // Operators create no tenant data implicitly (their tenant ability is empty anyway).
-    case 'system':
-    case 'operator':
-      throw new InvoiceError(InvoiceErrorCode.Forbidden);
-  }
-}
+const forbidden = () => new InvoiceError(InvoiceErrorCode.Forbidden);
 
 @Injectable()
 export class InvoicesService {
@@ -61,95 +47,49 @@ export class InvoicesService {
     return invoice;
   }
 
-  /** Creates a draft; totals are computed here from the lines, never taken from the client. */
+  /**
+   * Creates a draft, recorded as created by a user or a partner client (never both; system and
+   * operator principals create none); totals are computed here from the lines, never taken from
+   * the client.
+   */
   async create(scope: Scope, input: NewInvoice): Promise<InvoiceWithLines> {
-    const creator = creatorOf(scope);
-    const draft = { tenantId: scope.tenantId, ...creator, status: 'draft' as const };
-    if (!scope.ability.can('create', subject('Invoice', draft as never))) throw new InvoiceError(InvoiceErrorCode.Forbidden);
+    const creator = recordedBy(scope.principal, { user: 'createdById', client: 'createdByClientId' });
+    if (!creator) throw forbidden();
+    authorize(scope, 'create', 'Invoice', { tenantId: scope.tenantId, ...creator, status: 'draft' }, forbidden);
     const { rows, totalMinor } = priced(input.lines);
-    try {
-      return await this.invoices.create(
-        scope,
-        {
-          number: input.number,
-          currency: input.currency ?? 'IDR',
-          customerName: input.customerName,
-          customerEmail: input.customerEmail ?? null,
-          customerTaxId: input.customerTaxId ?? null,
-          dueDate: input.dueDate ?? null,
-          status: 'draft',
-          totalMinor,
-          ...creator,
-        },
-        rows,
-      );
-    } catch (error) {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new InvoiceError(InvoiceErrorCode.NumberTaken);
-      throw error;
-    }
+    return this.invoices.create(
+      scope,
+      {
+        number: input.number,
+        currency: input.currency ?? 'IDR',
+        customerName: input.customerName,
+        customerEmail: input.customerEmail ?? null,
+        customerTaxId: input.customerTaxId ?? null,
+        dueDate: input.dueDate ?? null,
+        status: 'draft',
+        totalMinor,
+        ...creator,
+      },
+      rows,
+    );
   }
 
   /** Edits a draft. `expectedVersion` comes from If-Match; a stale one is refused with 412. */
-  update(scope: Scope, id: string, patch: InvoicePatch, expectedVersion?: number): Promise<InvoiceWithLines> {
-    return this.mutate(scope, id, 'update', expectedVersion, () => {
-      const { lines, ...fields } = patch;
-      const repriced = lines ? priced(lines) : undefined;
-      return {
-        data: { ...fields, ...(repriced ? { totalMinor: repriced.totalMinor } : {}) },
-        ...(repriced ? { lines: repriced.rows } : {}),
-      };
-    });
+  async update(scope: Scope, id: string, patch: InvoicePatch, expectedVersion?: number): Promise<InvoiceWithLines> {
+    const { lines, ...fields } = patch;
+    const repriced = lines ? priced(lines) : undefined;
+    const change = { data: { ...fields, ...(repriced ? { totalMinor: repriced.totalMinor } : {}) }, ...(repriced ? { lines: repriced.rows } : {}) };
+    return this.invoices.update(scope, id, 'update', change, expectedVersion, this.clock.now());
   }
 
   transition(scope: Scope, id: string, action: InvoiceTransition, expectedVersion?: number): Promise<InvoiceWithLines> {
     const { to, event } = TRANSITIONS[action];
     const now = this.clock.now();
-    return this.mutate(scope, id, action, expectedVersion, () => ({
-      data: { status: to, ...(action === 'issue' ? { issuedAt: now } : {}) },
-      event: (updated) => invoiceEvent(event, updated),
-    }));
+    return this.invoices.update(scope, id, action, { data: { status: to, ...(action === 'issue' ? { issuedAt: now } : {}) }, event }, expectedVersion, now);
   }
 
-  async remove(scope: Scope, id: string, expectedVersion?: number): Promise<void> {
-    const current = await this.get(scope, id);
-    this.authorize(scope, 'delete', current);
-    if (expectedVersion !== undefined && current.version !== expectedVersion) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
-    if (!(await this.invoices.delete(scope, id, current.version))) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
-  }
-
-  private async mutate(
-    scope: Scope,
-    id: string,
-    action: Action,
-    expectedVersion: number | undefined,
-    change: Parameters<InvoicesRepository['mutate']>[2],
-  ): Promise<InvoiceWithLines> {
-    const result = await this.invoices.mutate(
-      scope,
-      id,
-      (current) => {
-        this.authorize(scope, action, current);
-        if (expectedVersion !== undefined && current.version !== expectedVersion) throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
-        return change(current);
-      },
-      this.clock.now(),
-    );
-    if (result.outcome === 'not_found') throw new InvoiceError(InvoiceErrorCode.NotFound);
-    // Someone else changed it between our read and our write.
-    if (result.outcome === 'conflict') throw new InvoiceError(InvoiceErrorCode.VersionMismatch);
-    return result.invoice;
-  }
-
-  /**
-   * The caller can see this invoice (or it would be "not found"); may they do this to it? If the
-   * role could do it to an invoice in another status, the status is the problem (409); otherwise
-   * the role is (403).
-   */
-  private authorize(scope: Scope, action: Action, invoice: InvoiceWithLines): void {
-    if (scope.ability.can(action, subject('Invoice', invoice as never))) return;
-    const otherStatuses = (['draft', 'issued', 'paid', 'void'] as const).filter((s) => s !== invoice.status);
-    const statusIsTheProblem = otherStatuses.some((status) => scope.ability.can(action, subject('Invoice', { ...invoice, status } as never)));
-    if (!statusIsTheProblem) throw new InvoiceError(InvoiceErrorCode.Forbidden);
-    throw new InvoiceError(action === 'update' || action === 'delete' ? InvoiceErrorCode.NotDraft : InvoiceErrorCode.WrongStatus);
+  /** Deletes a draft; `expectedVersion` as for `update`. */
+  remove(scope: Scope, id: string, expectedVersion?: number): Promise<void> {
+    return this.invoices.delete(scope, id, expectedVersion);
   }
 }

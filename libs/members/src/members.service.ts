@@ -1,129 +1,38 @@
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
-import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { RevocationStore, type RequestMeta } from '@benteng/auth';
-import { accessibleWhere, principalId } from '@benteng/authz';
-import { Clock } from '@benteng/common';
-import { keysetWhere, Prisma, TenantDatabase, type Keyset, type MembershipRole, type TenantTx } from '@benteng/database';
+import type { Keyset, MembershipRole } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import { MemberError, MemberErrorCode } from './member.errors.js';
-
-export interface MemberView {
-  id: string;
-  email: string;
-  displayName: string;
-  role: MembershipRole;
-  createdAt: Date;
-}
-
-const MEMBER_SELECT = { id: true, role: true, createdAt: true, displayName: true, user: { select: { email: true, displayName: true } } } as const;
-type MemberRow = Prisma.MembershipGetPayload<{ select: typeof MEMBER_SELECT }>;
-/**
- * The tenant's own name for the member wins over the user's global one, and the global user id
- * stays internal: nothing here tells a tenant about the person's account elsewhere.
- */
-const view = (m: MemberRow): MemberView => ({ id: m.id, email: m.user.email, displayName: m.displayName ?? m.user.displayName, role: m.role, createdAt: m.createdAt });
+import type { MemberView } from './member.types.js';
+import { MembersRepository } from './members.repository.js';
 
 /**
  * Tenant administration on /v1: who belongs to the tenant and with which role. Beyond the CASL
  * rules (only owners and admins manage members): an admin cannot grant, change or remove the
- * owner role; the last owner stays; a role change or removal ends the member's sessions at once.
+ * owner role; the last owner stays (both checked in MembersRepository, in the transaction that
+ * reads the member's role: owner-grants.ts); a role change or removal ends the member's sessions
+ * at once, here published to every instance once the change has committed.
  * Nobody is added here: a membership starts when an invitee accepts (InvitationsService, issue 14).
  */
 @Injectable()
 export class MembersService {
   constructor(
-    private readonly db: TenantDatabase,
+    private readonly members: MembersRepository,
     private readonly revocations: RevocationStore,
-    private readonly audit: AuditLog,
-    private readonly clock: Clock,
   ) {}
 
   /** One page of the tenant's members, oldest first (keyset on createdAt, id: stable under inserts). */
-  async list(scope: Scope, page: { limit: number; after?: Keyset }): Promise<MemberView[]> {
-    const rows = await this.db.run(scope, (tx) =>
-      tx.membership.findMany({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), page.after ? (keysetWhere('createdAt', 'asc', page.after) as Prisma.MembershipWhereInput) : {}] },
-        select: MEMBER_SELECT,
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        take: page.limit,
-      }),
-    );
-    return rows.map(view);
+  list(scope: Scope, page: { limit: number; after?: Keyset }): Promise<MemberView[]> {
+    return this.members.list(scope, page);
   }
 
   async changeRole(scope: Scope, membershipId: string, role: MembershipRole, meta: RequestMeta): Promise<MemberView> {
-    const { member, sessions } = await this.db.run(scope, async (tx) => {
-      const target = await this.findForUpdate(tx, scope, membershipId, 'update');
-      if (target.role === role) {
-        // Nothing changes: no sessions end, nothing is audited.
-        const unchanged = await tx.membership.findFirstOrThrow({ where: { id: target.id }, select: MEMBER_SELECT });
-        return { member: view(unchanged), sessions: [] };
-      }
-      if (target.role === 'owner' || role === 'owner') this.assertMayGrant(scope, 'owner');
-      if (target.role === 'owner' && role !== 'owner') await this.assertNotLastOwner(tx);
-      const updated = await tx.membership.update({ where: { tenantId_id: { tenantId: scope.tenantId, id: target.id } }, data: { role }, select: MEMBER_SELECT });
-      // Tokens carry the role: end the member's sessions so the new role applies at once.
-      const ended = await this.endSessions(tx, target.userId);
-      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.role_changed', target.id, meta), data: { from: target.role, to: role, sessionsRevoked: ended.length } });
-      return { member: view(updated), sessions: ended };
-    });
+    const { member, sessions } = await this.members.changeRole(scope, membershipId, role, meta);
     await this.revocations.publish(sessions.map((id) => ({ kind: 'session' as const, id })));
     return member;
   }
 
   async remove(scope: Scope, membershipId: string, meta: RequestMeta): Promise<void> {
-    const sessions = await this.db.run(scope, async (tx) => {
-      const target = await this.findForUpdate(tx, scope, membershipId, 'delete');
-      if (target.role === 'owner') {
-        this.assertMayGrant(scope, 'owner');
-        await this.assertNotLastOwner(tx);
-      }
-      const ended = await this.endSessions(tx, target.userId);
-      // Sessions and refresh tokens go with the membership (composite FK, ON DELETE CASCADE).
-      await tx.membership.delete({ where: { tenantId_id: { tenantId: scope.tenantId, id: target.id } } });
-      await this.audit.recordIn(tx, scope.tenantId, { ...this.entry(scope, 'member.removed', target.id, meta), data: { role: target.role, sessionsRevoked: ended.length } });
-      return ended;
-    });
+    const sessions = await this.members.remove(scope, membershipId, meta);
     await this.revocations.publish(sessions.map((id) => ({ kind: 'session' as const, id })));
-  }
-
-  /**
-   * The membership the scope may act on; missing and forbidden are both "not found". The row is
-   * locked first, so the role read below is the one the write will change: a concurrent promotion
-   * to owner is either seen (and the owner rules apply) or waits for this transaction.
-   */
-  private async findForUpdate(tx: TenantTx, scope: Scope, id: string, action: 'update' | 'delete') {
-    // The owner rows are locked in the same statement and in id order: two owners demoting each
-    // other take the same locks in the same order, so one waits instead of deadlocking.
-    await tx.$queryRaw`SELECT id FROM memberships WHERE id = ${id}::uuid OR role = 'owner' ORDER BY id FOR UPDATE`;
-    const target = await tx.membership.findFirst({ where: { AND: [accessibleWhere(scope.ability, action, 'Membership'), { id }] }, select: { id: true, userId: true, role: true } });
-    if (!target) throw new MemberError(MemberErrorCode.NotFound);
-    return target;
-  }
-
-  /** Owner rows are already locked by findForUpdate: two concurrent demotions cannot both pass. */
-  private async assertNotLastOwner(tx: TenantTx): Promise<void> {
-    const owners = await tx.membership.count({ where: { role: 'owner' } });
-    if (owners <= 1) throw new MemberError(MemberErrorCode.LastOwner);
-  }
-
-  private assertMayGrant(scope: Scope, role: MembershipRole): void {
-    if (scope.principal.kind !== 'user') throw new MemberError(MemberErrorCode.Forbidden);
-    if (!scope.ability.can('create', subject('Membership', { tenantId: scope.tenantId } as never))) throw new MemberError(MemberErrorCode.Forbidden);
-    if (role === 'owner' && scope.principal.role !== 'owner') throw new MemberError(MemberErrorCode.OwnerRequired);
-  }
-
-  private async endSessions(tx: TenantTx, userId: string): Promise<string[]> {
-    const sessions = await tx.session.findMany({ where: { userId, revokedAt: null }, select: { id: true } });
-    if (sessions.length > 0) {
-      await tx.session.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: this.clock.now(), revokedReason: 'membership_changed' } });
-    }
-    return sessions.map((s) => s.id);
-  }
-
-  private entry(scope: Scope, type: AuditEntry['type'], membershipId: string, meta: RequestMeta): AuditEntry {
-    const actor = principalId(scope.principal);
-    return { type, outcome: 'success', actor, subject: `membership:${membershipId}`, ip: meta.ip, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
   }
 }

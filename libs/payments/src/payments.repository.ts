@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
-import { accessibleWhere } from '@benteng/authz';
+import { accessibleWhere, authorize } from '@benteng/authz';
 import { isUniqueViolation, PrismaService, TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { PaymentOutcome } from './payment.types.js';
@@ -54,7 +53,7 @@ export class PaymentsRepository {
    */
   async record(scope: Scope, event: NewPaymentEvent, audit: AuditEntry): Promise<boolean> {
     const row = { tenantId: scope.tenantId, ...event };
-    if (!scope.ability.can('create', subject('PaymentEvent', row as never))) throw new Error('PaymentsRepository.record: the scope may not record payment events');
+    authorize(scope, 'create', 'PaymentEvent', row, () => new Error('PaymentsRepository.record: the scope may not record payment events'));
     try {
       await this.db.run(scope, async (tx) => {
         await tx.paymentEvent.create({ data: row, select: { id: true } });

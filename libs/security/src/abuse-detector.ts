@@ -52,7 +52,7 @@ export interface ActiveBlock {
    * 'detector': placed by `observe` from counted answers (automatic). 'explicit': any other entry
    * under the block key, an operator's deny (see ExplicitBlock). The gate lets a valid credential
    * through an automatic address block, never through an explicit one
-   * (apps/api/src/http/access.guard.ts).
+   * (apps/api/src/http/gate/address-block.stage.ts).
    */
   readonly source: BlockSource;
 }

@@ -32,6 +32,7 @@ export {
 export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, type RateLimitSubject } from './rate-limiter.js';
 export { SecurityModule } from './security.module.js';
 export { SecurityBlocks, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
+export { SecurityBlocksRepository } from './security-blocks.repository.js';
 export { SecurityError, SecurityErrorCode } from './security.errors.js';
 export { EgressError, SafeHttpClient, type EgressErrorReason, type EgressRequestOptions, type EgressResponse } from './egress.js';
 export {

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { AuditLog } from '@benteng/audit';
-import { accessibleWhere } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { appendDomainEvent, keysetWhere, TenantDatabase, type Keyset, type Prisma, type SecurityBlock } from '@benteng/database';
+import type { Keyset, SecurityBlock } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 import type { PlacedBlock } from './abuse-detector.js';
+import { SecurityBlocksRepository } from './security-blocks.repository.js';
 
 /**
  * A block as tenant admins see it: a blocked user is named by their membership in this tenant
@@ -32,8 +31,7 @@ export interface SecurityBlockListQuery {
 @Injectable()
 export class SecurityBlocks {
   constructor(
-    private readonly db: TenantDatabase,
-    private readonly audit: AuditLog,
+    private readonly blocks: SecurityBlocksRepository,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
   ) {
@@ -51,36 +49,26 @@ export class SecurityBlocks {
     const principal = block.subject.principal;
     const scope = Scope.for(tenantId, { kind: 'system', name: 'security' });
     const now = this.clock.now();
-    await this.db.run(scope, async (tx) => {
-      const row = await tx.securityBlock.create({
-        data: {
-          tenantId,
-          principal,
-          ip: block.ip,
-          signal: block.signal,
-          observed: block.observed,
-          threshold: block.threshold,
-          windowS: block.windowS,
-          blockedAt: now,
-          expiresAt: new Date(now.getTime() + block.blockS * 1000),
-        },
-      });
+    await this.blocks.create(
+      scope,
+      {
+        principal,
+        ip: block.ip,
+        signal: block.signal,
+        observed: block.observed,
+        threshold: block.threshold,
+        windowS: block.windowS,
+        blockedAt: now,
+        expiresAt: new Date(now.getTime() + block.blockS * 1000),
+      },
       // Subscribers (tenant admins' webhooks) learn whom by member id, never the global user id.
-      const [kind, id = ''] = principal.split(':');
-      const member = kind === 'user' ? await tx.membership.findFirst({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), { userId: id }] }, select: { id: true } }) : null;
-      const subject = kind === 'user' ? { kind: 'member', memberId: member?.id ?? null } : { kind: 'partner_client', clientId: id };
-      await appendDomainEvent(
-        tx,
-        tenantId,
-        {
-          type: 'security.principal_blocked',
-          subjectType: 'security_block',
-          subjectId: row.id,
-          payload: { id: row.id, subject, signal: block.signal, blockedAt: now.toISOString(), expiresAt: row.expiresAt.toISOString() },
-        },
-        now,
-      );
-      await this.audit.recordIn(tx, tenantId, {
+      (row, memberId) => ({
+        type: 'security.principal_blocked',
+        subjectType: 'security_block',
+        subjectId: row.id,
+        payload: { id: row.id, subject: subjectOf(principal, memberId), signal: block.signal, blockedAt: now.toISOString(), expiresAt: row.expiresAt.toISOString() },
+      }),
+      (row) => ({
         type: 'security.principal_blocked',
         outcome: 'denied',
         actor: 'system:security',
@@ -88,34 +76,26 @@ export class SecurityBlocks {
         ip: block.ip,
         ...(requestId ? { requestId } : {}),
         data: { signal: block.signal, observed: block.observed, threshold: block.threshold, windowS: block.windowS, blockS: block.blockS, blockId: row.id },
-      });
-    });
+      }),
+    );
   }
 
   /** The tenant's blocks, newest first (GET /v1/security/blocks). */
-  list(scope: Scope, query: SecurityBlockListQuery): Promise<SecurityBlockView[]> {
-    const now = this.clock.now();
-    return this.db.run(scope, async (tx) => {
-      const rows = await tx.securityBlock.findMany({
-        where: {
-          AND: [
-            accessibleWhere(scope.ability, 'read', 'SecurityBlock'),
-            query.active ? { liftedAt: null, expiresAt: { gt: now } } : {},
-            query.after ? (keysetWhere('blockedAt', 'desc', query.after) as Prisma.SecurityBlockWhereInput) : {},
-          ],
-        },
-        orderBy: [{ blockedAt: 'desc' }, { id: 'desc' }],
-        take: query.limit,
-      });
-      const userIds = rows.filter((r) => r.principal.startsWith('user:')).map((r) => r.principal.slice('user:'.length));
-      const members = userIds.length
-        ? await tx.membership.findMany({ where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), { userId: { in: userIds } }] }, select: { id: true, userId: true } })
-        : [];
-      const memberOf = new Map(members.map((m) => [m.userId, m.id]));
-      return rows.map((row): SecurityBlockView => {
-        const [kind, id = ''] = row.principal.split(':');
-        return { ...row, subject: kind === 'user' ? { kind: 'member', memberId: memberOf.get(id) ?? null } : { kind: 'partner_client', clientId: id } };
-      });
+  async list(scope: Scope, query: SecurityBlockListQuery): Promise<SecurityBlockView[]> {
+    const { rows, memberOf } = await this.blocks.list(scope, {
+      limit: query.limit,
+      ...(query.active ? { activeAt: this.clock.now() } : {}),
+      ...(query.after ? { after: query.after } : {}),
+    });
+    return rows.map((row): SecurityBlockView => {
+      const [kind, id = ''] = row.principal.split(':');
+      return { ...row, subject: subjectOf(row.principal, kind === 'user' ? (memberOf.get(id) ?? null) : null) };
     });
   }
+}
+
+/** Whom a block names, as its tenant sees it: a member (by membership id), or a partner client. */
+function subjectOf(principal: string, memberId: string | null): SecurityBlockView['subject'] {
+  const [kind, id = ''] = principal.split(':');
+  return kind === 'user' ? { kind: 'member', memberId } : { kind: 'partner_client', clientId: id };
 }

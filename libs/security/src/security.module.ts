@@ -3,6 +3,7 @@ import { AbuseDetector } from './abuse-detector.js';
 import { SafeHttpClient } from './egress.js';
 import { LoginThrottle } from './login-throttle.js';
 import { RateLimiter } from './rate-limiter.js';
+import { SecurityBlocksRepository } from './security-blocks.repository.js';
 import { SecurityBlocks } from './security-blocks.service.js';
 
 /**
@@ -12,7 +13,7 @@ import { SecurityBlocks } from './security-blocks.service.js';
  */
 @Global()
 @Module({
-  providers: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks, SafeHttpClient],
+  providers: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks, SecurityBlocksRepository, SafeHttpClient],
   exports: [LoginThrottle, RateLimiter, AbuseDetector, SecurityBlocks, SafeHttpClient],
 })
 export class SecurityModule {}

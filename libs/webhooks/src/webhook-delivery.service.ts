@@ -1,21 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
 import { PinoLogger } from 'nestjs-pino';
-import { AuditLog } from '@benteng/audit';
-import { accessibleWhere, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import { appendDomainEvent, TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
 import { EgressError, SafeHttpClient } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
+import type { RetryPolicy } from './webhook-attempt-plan.js';
+import { WebhookDeliveriesRepository, type AttemptResult } from './webhook-deliveries.repository.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
-import { endpointDisabledEvent, type DisabledReason } from './webhook.events.js';
-import { nextDelayMs, retrySchedule } from './webhook-retry.js';
+import { retrySchedule } from './webhook-retry.js';
 import { WebhookSecretBox } from './webhook-secrets.js';
 import { WebhookSigner } from './webhook-signature.js';
-import type { DeliveryStatus } from './webhook.types.js';
 
 /** The delivery log keeps this much of a receiver's answer, bytes of UTF-8. */
 export const RESPONSE_EXCERPT_MAX_BYTES = 1024;
@@ -23,27 +18,7 @@ export const RESPONSE_EXCERPT_MAX_BYTES = 1024;
 const LEASE_SLACK_MS = 30_000;
 const USER_AGENT = 'Benteng-Webhooks/1.0';
 
-/** What one attempt came to: a response (any status) or no response at all, with a fixed reason. */
-export type AttemptResult =
-  | { kind: 'response'; statusCode: number; latencyMs: number; excerpt: string }
-  | { kind: 'error'; error: string; latencyMs: number };
-
 export type DeliverOutcome = 'succeeded' | 'retrying' | 'failed' | 'endpoint_disabled' | 'superseded' | 'skipped';
-
-/** The claim statement's row: the delivery, its endpoint (null columns: no such endpoint) and whether it was written. */
-interface ClaimRow {
-  endpoint_id: string;
-  message_id: string;
-  payload: unknown;
-  status: string;
-  attempts: number;
-  url: string | null;
-  enabled: boolean | null;
-  secret_ciphertext: string | null;
-  previous_secret_ciphertext: string | null;
-  previous_secret_expires_at: Date | null;
-  written: number;
-}
 
 interface Claim {
   attempt: number;
@@ -80,20 +55,19 @@ interface Claim {
  */
 @Injectable()
 export class WebhookDeliveryService {
-  private readonly schedule: number[];
+  private readonly policy: RetryPolicy;
 
   constructor(
-    private readonly db: TenantDatabase,
+    private readonly deliveries: WebhookDeliveriesRepository,
     private readonly box: WebhookSecretBox,
     private readonly egress: SafeHttpClient,
     private readonly dispatcher: WebhookDispatcher,
-    private readonly audit: AuditLog,
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly logger: PinoLogger,
     private readonly signer: WebhookSigner,
   ) {
-    this.schedule = retrySchedule(config.WEBHOOK_RETRY_SCHEDULE_S);
+    this.policy = { schedule: retrySchedule(config.WEBHOOK_RETRY_SCHEDULE_S), disableAfterMs: config.WEBHOOK_DISABLE_AFTER_S * 1000 };
     this.logger.setContext(WebhookDeliveryService.name);
   }
 
@@ -106,7 +80,8 @@ export class WebhookDeliveryService {
       return claim === 'held' ? 'endpoint_disabled' : 'skipped';
     }
     const result = await this.send(claim);
-    const { outcome, retry } = await this.record(scope, deliveryId, claim, result, requestId);
+    const { outcome, retry, disabled } = await this.deliveries.recordAttempt(scope, deliveryId, claim, result, this.clock.now(), this.policy, requestId);
+    if (disabled) this.logger.warn({ endpointId: claim.endpointId, reason: disabled }, 'webhook endpoint disabled');
     this.logger.info(
       {
         deliveryId,
@@ -131,52 +106,7 @@ export class WebhookDeliveryService {
   private async claim(scope: Scope, deliveryId: string, attempt: number): Promise<Claim | 'missing' | 'not_pending' | 'already_claimed' | 'held'> {
     const now = this.clock.now();
     const lease = new Date(now.getTime() + this.config.WEBHOOK_TIMEOUT_MS + LEASE_SLACK_MS);
-    this.assertMay(scope, 'update', 'WebhookDelivery');
-    this.assertMay(scope, 'read', 'WebhookEndpoint');
-    const tenantId = scope.tenantId;
-    const claimed = await this.db.run(scope, async (tx) => {
-      // One statement (hot path: it was a lock, two reads and an update): lock the delivery, read
-      // it with its endpoint, and, when the attempt is still to be made, either claim it (attempt
-      // counter + lease) or hold it (endpoint disabled: no next attempt time). A second claim of
-      // the same attempt waits for the lock and then sees the counter already moved on.
-      const [row] = await tx.$queryRaw<ClaimRow[]>`
-        WITH d AS (
-          SELECT id, endpoint_id, message_id, payload, status, attempts
-            FROM webhook_deliveries
-           WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid
-             FOR UPDATE
-        ), e AS (
-          SELECT url, enabled, secret_ciphertext, previous_secret_ciphertext, previous_secret_expires_at
-            FROM webhook_endpoints
-           WHERE tenant_id = ${tenantId}::uuid AND id = (SELECT endpoint_id FROM d)
-        ), u AS (
-          UPDATE webhook_deliveries w
-             SET attempts = CASE WHEN e.enabled THEN d.attempts + 1 ELSE w.attempts END,
-                 next_attempt_at = CASE WHEN e.enabled THEN ${lease}::timestamptz ELSE NULL END,
-                 updated_at = ${now}::timestamptz
-            FROM d, e
-           WHERE w.tenant_id = ${tenantId}::uuid AND w.id = d.id AND d.status = 'pending' AND d.attempts < ${attempt}::int
-          RETURNING w.id
-        )
-        SELECT d.endpoint_id::text AS endpoint_id, d.message_id, d.payload, d.status, d.attempts,
-               e.url, e.enabled, e.secret_ciphertext, e.previous_secret_ciphertext, e.previous_secret_expires_at,
-               (SELECT count(*) FROM u)::int AS written
-          FROM d LEFT JOIN e ON true`;
-      if (!row) return 'missing' as const;
-      if (row.status !== ('pending' satisfies DeliveryStatus)) return 'not_pending' as const;
-      if (row.attempts >= attempt) return 'already_claimed' as const;
-      if (row.url === null) return 'missing' as const;
-      if (!row.enabled) return 'held' as const;
-      if (row.written !== 1) throw new Error('webhook claim: the delivery row was not updated');
-      const delivery = { endpointId: row.endpoint_id, messageId: row.message_id, payload: row.payload };
-      const endpoint = {
-        url: row.url,
-        secretCiphertext: row.secret_ciphertext!,
-        previousSecretCiphertext: row.previous_secret_ciphertext,
-        previousSecretExpiresAt: row.previous_secret_expires_at,
-      };
-      return { number: row.attempts + 1, delivery, endpoint };
-    });
+    const claimed = await this.deliveries.claim(scope, deliveryId, attempt, now, lease);
     if (typeof claimed === 'string') return claimed;
     const { number, delivery, endpoint } = claimed;
     let secrets: string[] | null;
@@ -218,140 +148,6 @@ export class WebhookDeliveryService {
       this.logger.error({ err: error, endpointId: claim.endpointId }, 'webhook attempt failed unexpectedly');
       return { kind: 'error', error: 'internal', latencyMs };
     }
-  }
-
-  private async record(scope: Scope, deliveryId: string, claim: Claim, result: AttemptResult, requestId: string | undefined): Promise<{ outcome: DeliverOutcome; retry?: { attempt: number; delayMs: number } }> {
-    const now = this.clock.now();
-    const statusCode = result.kind === 'response' ? result.statusCode : null;
-    const verdict = statusCode !== null && statusCode >= 200 && statusCode < 300 ? 'success' : statusCode === 410 ? 'gone' : 'failure';
-    this.assertMay(scope, 'update', 'WebhookDelivery');
-    this.assertMay(scope, 'update', 'WebhookEndpoint');
-    const tenantId = scope.tenantId;
-    return this.db.run(scope, async (tx) => {
-      // Endpoint first, then delivery (the order this path has always taken), both locked and read
-      // in one statement: the lateral subquery refers to the endpoint's row, so PostgreSQL locks
-      // the endpoint before it looks at the delivery.
-      const [locked] = await tx.$queryRaw<{ enabled: boolean; failing_since: Date | null; status: string | null; attempts: number | null }[]>`
-        SELECT e.enabled, e.failing_since, d.status, d.attempts
-          FROM (SELECT enabled, failing_since FROM webhook_endpoints WHERE tenant_id = ${tenantId}::uuid AND id = ${claim.endpointId}::uuid FOR UPDATE) e
-          LEFT JOIN LATERAL (
-            SELECT status, attempts FROM webhook_deliveries WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid AND e.enabled IS NOT NULL FOR UPDATE
-          ) d ON true`;
-      // Deleted with its endpoint while the attempt was in flight: nothing left to record.
-      if (!locked || locked.status === null || locked.attempts === null) return { outcome: 'skipped' as const };
-      const endpoint = { enabled: locked.enabled, failingSince: locked.failing_since };
-      const delivery = { status: locked.status, attempts: locked.attempts };
-
-      if (verdict === 'success') {
-        // The common case in one statement: the attempt's log row, the delivery succeeded, and the
-        // endpoint's failure streak (if any) ended.
-        const excerpt = result.kind === 'response' ? result.excerpt : null;
-        await tx.$executeRaw`
-          WITH attempt AS (
-            INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt, status_code, latency_ms, error, response_excerpt, attempted_at)
-            VALUES (${tenantId}::uuid, ${randomUUID()}::uuid, ${deliveryId}::uuid, ${claim.attempt}::int, ${statusCode}::int, ${result.latencyMs}::int, NULL, ${excerpt}, ${now}::timestamptz)
-          ), streak AS (
-            UPDATE webhook_endpoints SET failing_since = NULL, updated_at = ${now}::timestamptz
-             WHERE tenant_id = ${tenantId}::uuid AND id = ${claim.endpointId}::uuid AND failing_since IS NOT NULL
-          )
-          UPDATE webhook_deliveries
-             SET status = 'succeeded', delivered_at = ${now}::timestamptz, last_status_code = ${statusCode}::int, next_attempt_at = NULL, updated_at = ${now}::timestamptz
-           WHERE tenant_id = ${tenantId}::uuid AND id = ${deliveryId}::uuid`;
-        return { outcome: 'succeeded' as const };
-      }
-
-      await tx.webhookAttempt.create({
-        data: {
-          tenantId: scope.tenantId,
-          id: randomUUID(),
-          deliveryId,
-          attempt: claim.attempt,
-          statusCode,
-          latencyMs: result.latencyMs,
-          error: result.kind === 'error' ? result.error : null,
-          responseExcerpt: result.kind === 'response' ? result.excerpt : null,
-          attemptedAt: now,
-        },
-        select: { id: true },
-      });
-      // A newer attempt (an admin's redelivery) was claimed meanwhile: that one decides what comes next.
-      const latest = delivery.status === 'pending' && delivery.attempts === claim.attempt;
-
-      if (verdict === 'gone') {
-        await this.updateDelivery(tx, scope, deliveryId, { status: 'failed', lastStatusCode: statusCode, nextAttemptAt: null, updatedAt: now });
-        if (endpoint.enabled) await this.disable(tx, scope, claim.endpointId, 'gone', now, requestId);
-        return { outcome: 'endpoint_disabled' as const };
-      }
-
-      const failingSince = endpoint.failingSince ?? now;
-      if (!endpoint.failingSince) await this.updateEndpoint(tx, scope, claim.endpointId, { failingSince });
-      const disable = endpoint.enabled && now.getTime() - failingSince.getTime() >= this.config.WEBHOOK_DISABLE_AFTER_S * 1000;
-      if (!latest) return { outcome: 'superseded' as const };
-      if (disable) {
-        // Held, not failed: enabling the endpoint again resumes it.
-        await this.updateDelivery(tx, scope, deliveryId, { lastStatusCode: statusCode, nextAttemptAt: null, updatedAt: now });
-        await this.disable(tx, scope, claim.endpointId, 'failing', now, requestId);
-        return { outcome: 'endpoint_disabled' as const };
-      }
-      const delayMs = nextDelayMs(this.schedule, claim.attempt);
-      if (delayMs === null) {
-        await this.updateDelivery(tx, scope, deliveryId, { status: 'failed', lastStatusCode: statusCode, nextAttemptAt: null, updatedAt: now });
-        return { outcome: 'failed' as const };
-      }
-      await this.updateDelivery(tx, scope, deliveryId, { lastStatusCode: statusCode, nextAttemptAt: new Date(now.getTime() + delayMs), updatedAt: now });
-      return { outcome: 'retrying' as const, retry: { attempt: claim.attempt + 1, delayMs } };
-    });
-  }
-
-  /** The system switches an endpoint off, tells the tenant's other endpoints (outbox) and audits it. */
-  private async disable(tx: TenantTx, scope: Scope, endpointId: string, reason: Exclude<DisabledReason, 'manual'>, now: Date, requestId: string | undefined): Promise<void> {
-    await tx.webhookEndpoint.update({
-      where: { tenantId_id: { tenantId: scope.tenantId, id: endpointId }, AND: [accessibleWhere(scope.ability, 'update', 'WebhookEndpoint')] },
-      data: { enabled: false, disabledAt: now, disabledReason: reason, version: { increment: 1 }, updatedAt: now },
-      select: { id: true },
-    });
-    await appendDomainEvent(tx, scope.tenantId, endpointDisabledEvent(endpointId, reason, now), now);
-    await this.audit.recordIn(tx, scope.tenantId, {
-      type: 'webhook.endpoint_disabled',
-      outcome: 'success',
-      actor: principalId(scope.principal),
-      subject: `webhook_endpoint:${endpointId}`,
-      ...(requestId ? { requestId } : {}),
-      data: { reason },
-    });
-    this.logger.warn({ endpointId, reason }, 'webhook endpoint disabled');
-  }
-
-  private async updateDelivery(
-    tx: TenantTx,
-    scope: Scope,
-    id: string,
-    data: { status?: DeliveryStatus; deliveredAt?: Date; lastStatusCode: number | null; nextAttemptAt: Date | null; updatedAt: Date },
-  ): Promise<void> {
-    await tx.webhookDelivery.update({ where: this.writable(scope, id), data, select: { id: true } });
-  }
-
-  private async updateEndpoint(tx: TenantTx, scope: Scope, id: string, data: { failingSince: Date | null }): Promise<void> {
-    await tx.webhookEndpoint.update({
-      where: { tenantId_id: { tenantId: scope.tenantId, id }, AND: [accessibleWhere(scope.ability, 'update', 'WebhookEndpoint')] },
-      data,
-      select: { id: true },
-    });
-  }
-
-  /**
-   * The hot path's statements are plain SQL, so the CASL rule they rely on is checked here: the
-   * principal may `action` this subject in its tenant (the same `{ tenantId }` condition that
-   * accessibleWhere would add, and that RLS enforces again in the database).
-   */
-  private assertMay(scope: Scope, action: 'read' | 'update', subjectType: 'WebhookDelivery' | 'WebhookEndpoint'): void {
-    if (!scope.ability.can(action, subject(subjectType, { tenantId: scope.tenantId } as never))) {
-      throw new Error(`webhook delivery: the principal may not ${action} ${subjectType}`);
-    }
-  }
-
-  private writable(scope: Scope, id: string): Prisma.WebhookDeliveryWhereUniqueInput {
-    return { tenantId_id: { tenantId: scope.tenantId, id }, AND: [accessibleWhere(scope.ability, 'update', 'WebhookDelivery')] };
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { PinoLogger } from 'nestjs-pino';
 import { JobQueue } from '@benteng/jobs';
 import { Scope } from '@benteng/tenancy';
 
@@ -70,5 +71,18 @@ export class WebhookDispatcher {
       attempts: JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: 2_000 },
     });
+  }
+}
+
+/**
+ * Queues an attempt after its transaction committed. If Redis refuses the job, the delivery is
+ * already recorded as due and the sweeper (WebhookRelayService) queues it within a minute or two,
+ * so the caller still succeeds: the refusal is logged, not thrown.
+ */
+export async function queueAfterCommit(logger: PinoLogger, enqueue: () => Promise<string>, deliveryId: string): Promise<void> {
+  try {
+    await enqueue();
+  } catch (error) {
+    logger.warn({ err: error, deliveryId }, 'delivery job not queued; the sweeper will queue it');
   }
 }

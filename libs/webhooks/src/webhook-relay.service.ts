@@ -1,15 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { subject } from '@casl/ability';
 import { PinoLogger } from 'nestjs-pino';
-import { accessibleWhere } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import { PrismaService, TenantDatabase, type Prisma } from '@benteng/database';
+import { PrismaService } from '@benteng/database';
+import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
-import { ENDPOINT_DISABLED_EVENT, messageIdForEvent, WEBHOOK_EVENT_TYPES, type WebhookMessage } from './webhook.events.js';
 import { retrySchedule } from './webhook-retry.js';
-import type { DeliveryStatus } from './webhook.types.js';
 
 /** Events taken from the outbox per query. */
 export const RELAY_BATCH = 100;
@@ -35,7 +31,7 @@ export class WebhookRelayService {
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly db: TenantDatabase,
+    private readonly deliveries: WebhookDeliveriesRepository,
     private readonly dispatcher: WebhookDispatcher,
     private readonly clock: Clock,
     config: AppConfig,
@@ -69,45 +65,7 @@ export class WebhookRelayService {
   async relayEvent(tenantId: string, eventId: string): Promise<string[]> {
     const scope = WebhookDispatcher.scopeFor(tenantId);
     const now = this.clock.now();
-    const created = await this.db.run(scope, async (tx) => {
-      // SKIP LOCKED: a row another relay is publishing right now is its business, not a wait.
-      const locked = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id::text AS id FROM domain_events WHERE tenant_id = ${tenantId}::uuid AND id = ${eventId}::uuid AND published_at IS NULL FOR UPDATE SKIP LOCKED`;
-      if (locked.length === 0) return [];
-      const published = await tx.domainEvent.updateMany({ where: { tenantId, id: eventId, publishedAt: null }, data: { publishedAt: now } });
-      if (published.count === 0) return [];
-      const event = await tx.domainEvent.findFirst({ where: { tenantId, id: eventId }, select: { id: true, type: true, subjectId: true, payload: true, occurredAt: true } });
-      if (!event || !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(event.type)) return [];
-      const endpoints = await tx.webhookEndpoint.findMany({
-        where: {
-          AND: [
-            accessibleWhere(scope.ability, 'read', 'WebhookEndpoint'),
-            { enabled: true, events: { has: event.type } },
-            // The endpoint an announcement is about never hears it (it is disabled anyway).
-            event.type === ENDPOINT_DISABLED_EVENT ? { NOT: { id: event.subjectId } } : {},
-          ],
-        },
-        select: { id: true },
-      });
-      if (endpoints.length === 0) return [];
-      if (!scope.ability.can('create', subject('WebhookDelivery', { tenantId } as never))) throw new Error('the webhooks principal may not create deliveries');
-      const message: WebhookMessage = { type: event.type, timestamp: event.occurredAt.toISOString(), data: event.payload as Record<string, unknown> };
-      const rows = endpoints.map((endpoint) => ({
-        tenantId,
-        id: randomUUID(),
-        endpointId: endpoint.id,
-        messageId: messageIdForEvent(event.id),
-        eventType: event.type,
-        eventId: event.id,
-        payload: message as unknown as Prisma.InputJsonObject,
-        status: 'pending' satisfies DeliveryStatus,
-        nextAttemptAt: new Date(now.getTime() + this.firstDelayMs),
-        createdAt: now,
-        updatedAt: now,
-      }));
-      await tx.webhookDelivery.createMany({ data: rows });
-      return rows.map((row) => row.id);
-    });
+    const created = await this.deliveries.publishEvent(scope, eventId, now, this.firstDelayMs);
     for (const deliveryId of created) {
       try {
         await this.dispatcher.attempt(tenantId, deliveryId, 1, this.firstDelayMs);
@@ -132,12 +90,7 @@ export class WebhookRelayService {
     for (const { tenant_id: tenantId, id } of due) {
       try {
         const scope = WebhookDispatcher.scopeFor(tenantId);
-        const delivery = await this.db.run(scope, (tx) =>
-          tx.webhookDelivery.findFirst({
-            where: { AND: [accessibleWhere(scope.ability, 'read', 'WebhookDelivery'), { id, status: 'pending', nextAttemptAt: { lte: cutoff } }] },
-            select: { attempts: true },
-          }),
-        );
+        const delivery = await this.deliveries.findOverdue(scope, id, cutoff);
         if (!delivery) continue;
         await this.dispatcher.resweep(tenantId, id, delivery.attempts + 1, now);
         queued++;

@@ -19,6 +19,9 @@ export const WEBHOOK_EVENT_TYPES = [
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
+/** Event types in one canonical order, so a reordered list is no change. */
+export const canonicalEvents = (events: readonly string[]): WebhookEventType[] => WEBHOOK_EVENT_TYPES.filter((type) => events.includes(type));
+
 /** The test message of POST /v1/webhook-endpoints/:id/ping: sent to that endpoint only, never subscribable. */
 export const PING_EVENT_TYPE = 'webhook.ping';
 

@@ -1,23 +1,38 @@
 import { Module } from '@nestjs/common';
 import { JobsModule } from '@benteng/jobs';
 import { SafeHttpClient } from '@benteng/security';
+import { OutboxRelayLoop } from './outbox-relay-loop.js';
+import { WebhookDeliverHandler } from './webhook-deliver.handler.js';
+import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
+import { WebhookDeliveryLogService } from './webhook-delivery-log.service.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
+import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { WebhookEndpointsService } from './webhook-endpoints.service.js';
-import { OutboxRelayLoop, WebhookDeliverJob, WebhookSweepJob } from './webhook.jobs.js';
 import { WebhookRelayService } from './webhook-relay.service.js';
 import { WebhookSecretBox } from './webhook-secrets.js';
+import { WebhookSecretsService } from './webhook-secrets.service.js';
 import { WebhookSigner } from './webhook-signature.js';
+import { WebhookSweepHandler } from './webhook-sweep.handler.js';
 
 /**
- * Webhook endpoint management for the API (/v1/webhook-endpoints). SafeHttpClient is provided
- * here (it needs only the config), so its save-time URL checks do not depend on which other
- * modules an application imports.
+ * Webhook endpoint management for the API (/v1/webhook-endpoints): endpoints, their signing
+ * secrets, their delivery log. SafeHttpClient is provided here (it needs only the config), so its
+ * save-time URL checks do not depend on which other modules an application imports.
  */
 @Module({
   imports: [JobsModule.forProducer()],
-  providers: [WebhookEndpointsService, WebhookSecretBox, WebhookDispatcher, SafeHttpClient],
-  exports: [WebhookEndpointsService],
+  providers: [
+    WebhookEndpointsService,
+    WebhookSecretsService,
+    WebhookDeliveryLogService,
+    WebhookEndpointsRepository,
+    WebhookDeliveriesRepository,
+    WebhookSecretBox,
+    WebhookDispatcher,
+    SafeHttpClient,
+  ],
+  exports: [WebhookEndpointsService, WebhookSecretsService, WebhookDeliveryLogService],
 })
 export class WebhooksModule {}
 
@@ -26,6 +41,17 @@ export class WebhooksModule {}
  * JobsWorkerModule.register in the worker's imports (JobsWorkerModule provides JobQueue globally).
  */
 @Module({
-  providers: [WebhookSecretBox, WebhookDispatcher, SafeHttpClient, WebhookSigner, WebhookDeliveryService, WebhookRelayService, WebhookDeliverJob, WebhookSweepJob, OutboxRelayLoop],
+  providers: [
+    WebhookSecretBox,
+    WebhookDispatcher,
+    SafeHttpClient,
+    WebhookSigner,
+    WebhookDeliveriesRepository,
+    WebhookDeliveryService,
+    WebhookRelayService,
+    WebhookDeliverHandler,
+    WebhookSweepHandler,
+    OutboxRelayLoop,
+  ],
 })
 export class WebhooksWorkerModule {}

@@ -11,7 +11,7 @@ import type { Scope } from '@benteng/tenancy';
 import { signServiceRequest } from '@benteng/security';
 import { InvoiceResponses, type InvoiceResponse } from '../../../apps/api/src/public/invoice.response.js';
 import { RequestValidationPipe } from '../../../apps/api/src/http/validation.js';
-import { DeclaredAccess } from '../../../apps/api/src/http/declared-access.js';
+import { DeclaredAccess } from '../../../apps/api/src/http/gate/declared-access.js';
 import { ROUTE_ACCESS, type RouteAccess } from '../../../apps/api/src/http/access.decorator.js';
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
@@ -122,7 +122,11 @@ class AttachingInvitations extends InvitationsService {
   override async create(scope: Scope, input: { email: string; role: MembershipRole; displayName?: string }, meta: RequestMeta): Promise<{ invitation: InvitationView; token: string | null }> {
     const made = await super.create(scope, input, meta);
     const userId = await withOwner(async (owner) => (await owner.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [input.email.trim().toLowerCase()])).rows[0]?.id);
-    if (userId) await this.db.run(scope, (tx) => tx.membership.create({ data: { tenantId: scope.tenantId, userId, role: input.role, displayName: input.displayName ?? null } }));
+    if (userId) {
+      await withOwner((owner) =>
+        owner.query('INSERT INTO memberships (tenant_id, id, user_id, role, display_name) VALUES ($1, $2, $3, $4, $5)', [scope.tenantId, randomUUID(), userId, input.role, input.displayName ?? null]),
+      );
+    }
     return made;
   }
 }

@@ -1,61 +1,10 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '@benteng/config';
-import { JobRejection, PlatformJob, TenantJob, type PlatformJobHandler, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
-import type { Scope } from '@benteng/tenancy';
-import { DELIVER_JOB, SWEEP_JOB, type DeliverJobData } from './webhook-dispatch.js';
-import { WebhookDeliveryService } from './webhook-delivery.service.js';
 import { RELAY_BATCH, WebhookRelayService } from './webhook-relay.service.js';
-import { isUuid } from '@benteng/common';
 
-/** How often the sweeper looks for deliveries whose job was lost. */
-export const SWEEP_INTERVAL_MS = 30_000;
 /** Longest pause of the relay loop after repeated errors (database or Redis down). */
 const MAX_RELAY_BACKOFF_MS = 30_000;
-
-function isDeliverJobData(data: unknown): data is DeliverJobData {
-  const d = data as Partial<DeliverJobData> | null;
-  return (
-    typeof d === 'object' &&
-    d !== null &&
-    Object.keys(d).length === 2 &&
-    typeof d.deliveryId === 'string' &&
-    isUuid(d.deliveryId) &&
-    Number.isInteger(d.attempt) &&
-    d.attempt! >= 1 &&
-    d.attempt! <= 1000
-  );
-}
-
-/**
- * `webhooks.deliver`: one attempt of one delivery (WebhookDeliveryService). Only the `webhooks`
- * system principal delivers: a job queued in anyone else's name is refused, whatever it says.
- */
-@Injectable()
-@TenantJob(DELIVER_JOB)
-export class WebhookDeliverJob implements TenantJobHandler<DeliverJobData> {
-  constructor(private readonly deliveries: WebhookDeliveryService) {}
-
-  async handle(scope: Scope, data: DeliverJobData, context: TenantJobContext<DeliverJobData>): Promise<void> {
-    if (!isDeliverJobData(data)) throw new JobRejection('malformed');
-    if (scope.principal.kind !== 'system' || scope.principal.name !== 'webhooks') throw new JobRejection('wrong_actor');
-    await this.deliveries.deliver(scope, data.deliveryId, data.attempt, context.requestId);
-  }
-}
-
-/** `webhooks.sweep`, every SWEEP_INTERVAL_MS: re-queues deliveries whose job was lost. */
-@Injectable()
-@PlatformJob(SWEEP_JOB, { everyMs: SWEEP_INTERVAL_MS })
-export class WebhookSweepJob implements PlatformJobHandler {
-  constructor(
-    private readonly relay: WebhookRelayService,
-    private readonly config: AppConfig,
-  ) {}
-
-  async handle(): Promise<void> {
-    if (this.config.OUTBOX_RELAY_ENABLED) await this.relay.sweep();
-  }
-}
 
 /**
  * The outbox relay runs as a loop in every worker process rather than as a BullMQ repeatable job:
