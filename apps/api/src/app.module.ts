@@ -15,9 +15,8 @@ import { MetricsModule } from './metrics/metrics.js';
 import { TenancyModule } from '@benteng/tenancy';
 import { HealthModule } from './health/health.module.js';
 import { InboundModule } from './inbound/inbound.module.js';
-import { AccessGuard, PartnerGuard, PublicJwtGuard } from './http/access.guard.js';
+import { AccessGuard, GATE_PROVIDERS } from './http/access.guard.js';
 import { RouteInventory } from './http/route-inventory.js';
-import { DeclaredAccess } from './http/declared-access.js';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { SecurityHeaders } from './http/edge.js';
@@ -75,13 +74,11 @@ export class LogDestinationModule {}
     OpenApiModule,
   ],
   providers: [
-    PublicJwtGuard,
-    PartnerGuard,
     AbuseObserver,
     // The request gate's rules and the global validation pipe, by class so a test app can replace them (test/security/kill-switches/authz.ts).
     AbilityFactory,
     RequestValidationPipe,
-    DeclaredAccess,
+    ...GATE_PROVIDERS,
     { provide: APP_GUARD, useClass: AccessGuard },
     SecurityHeaders,
     // By class so a test app can replace it (test/security/kill-switches/edge.ts).

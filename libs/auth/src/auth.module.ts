@@ -1,19 +1,28 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AccessTokens } from './access-tokens.js';
-import { AuthService } from './auth.service.js';
+import { LoginService } from './login.service.js';
 import { PartnerAuthService } from './partner-auth.service.js';
 import { PartnerCredentials } from './partner-credentials.js';
 import { PartnerStrategy } from './partner.strategy.js';
 import { PasswordHasher } from './password-hasher.js';
+import { PasswordService } from './password.service.js';
+import { ProfileService } from './profile.service.js';
 import { PublicJwtStrategy } from './public-jwt.strategy.js';
+import { RefreshService } from './refresh.service.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { RevocationStore } from './revocation-store.js';
+import { SessionIssuer } from './session-issuer.js';
+import { SessionsService } from './sessions.service.js';
 import { SigningKeys } from './signing-keys.js';
+import { TenantSwitchService } from './tenant-switch.service.js';
+
+/** The services of tenant users' sign-in, one per concern; controllers inject the one they call. */
+const USER_AUTH = [SessionIssuer, LoginService, RefreshService, SessionsService, PasswordService, ProfileService, TenantSwitchService];
 
 @Module({
   imports: [PassportModule],
-  providers: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, AuthService, PublicJwtStrategy, PartnerCredentials, PartnerAuthService, PartnerStrategy],
-  exports: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, AuthService, PartnerCredentials, PartnerAuthService, PublicJwtStrategy, PartnerStrategy],
+  providers: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PublicJwtStrategy, PartnerCredentials, PartnerAuthService, PartnerStrategy],
+  exports: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PartnerCredentials, PartnerAuthService, PublicJwtStrategy, PartnerStrategy],
 })
 export class AuthModule {}

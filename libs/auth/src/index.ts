@@ -1,5 +1,10 @@
 export { AuthModule } from './auth.module.js';
-export { AuthService } from './auth.service.js';
+export { LoginService } from './login.service.js';
+export { RefreshService } from './refresh.service.js';
+export { SessionsService } from './sessions.service.js';
+export { PasswordService } from './password.service.js';
+export { ProfileService } from './profile.service.js';
+export { TenantSwitchService } from './tenant-switch.service.js';
 export { AuthError, AuthErrorCode } from './auth.errors.js';
 export type { AuthenticatedUser, RequestMeta, TokenPair } from './auth.types.js';
 export { AccessTokenError, AccessTokens, PUBLIC_AUDIENCE, type AccessClaims, type TokenRejection } from './access-tokens.js';

@@ -79,7 +79,7 @@ export const CONTROLS = define({
     threat: 'A stolen refresh token is replayed alongside the victim and keeps minting access tokens.',
     owasp: ['API2:2023'],
     asvs: ['V7', 'V9'],
-    code: ['libs/auth/src/refresh-tokens.ts#RefreshTokens', 'libs/auth/src/auth.service.ts#AuthService'],
+    code: ['libs/auth/src/refresh-tokens.ts#RefreshTokens', 'libs/auth/src/refresh.service.ts#RefreshService'],
   },
   'AUTHN-LOGIN-THROTTLE': {
     title: 'Login attempts are throttled per account and per address',
@@ -93,7 +93,7 @@ export const CONTROLS = define({
     threat: 'A login that answers faster (or differently) for unknown emails tells an attacker which emails have accounts, to aim guessing and phishing at.',
     owasp: ['API2:2023'],
     asvs: ['V6'],
-    code: ['libs/auth/src/auth.service.ts#login', 'libs/audit/src/deferred-audit-log.ts#DeferredAuditLog', 'libs/auth/src/password-hasher.ts#dummyHash'],
+    code: ['libs/auth/src/login.service.ts#LoginService.login', 'libs/audit/src/deferred-audit-log.ts#DeferredAuditLog', 'libs/auth/src/password-hasher.ts#dummyHash'],
   },
   'AUTHN-PARTNER-CREDENTIALS': {
     title: 'Partner API keys and client tokens are verified against current state on every request',
@@ -115,7 +115,7 @@ export const CONTROLS = define({
     threat: 'A member or viewer calls an owner-only function (roles, partner clients, webhook endpoints).',
     owasp: ['API5:2023'],
     asvs: ['V8'],
-    code: ['apps/api/src/http/access.guard.ts#AccessGuard', 'libs/authz/src/ability.ts#defineAbilityFor', 'libs/authz/src/ability-factory.ts#AbilityFactory'],
+    code: ['apps/api/src/http/gate/authorize.stage.ts#AuthorizeStage', 'libs/authz/src/ability.ts#defineAbilityFor', 'libs/authz/src/ability-factory.ts#AbilityFactory'],
   },
   'AUTHZ-OBJECT': {
     title: 'Repository queries are filtered by the CASL ability of the tenant scope (fail closed)',
@@ -179,7 +179,7 @@ export const CONTROLS = define({
     threat: 'One client exhausts the service for everyone, or scrapes and brute-forces without limit.',
     owasp: ['API4:2023'],
     asvs: ['V2'],
-    code: ['libs/security/src/rate-limiter.ts#RateLimiter', 'libs/security/src/rate-limit-policy.ts#rateLimitPolicy', 'apps/api/src/http/access.guard.ts#AccessGuard'],
+    code: ['libs/security/src/rate-limiter.ts#RateLimiter', 'libs/security/src/rate-limit-policy.ts#rateLimitPolicy', 'apps/api/src/http/gate/rate-limit.stage.ts#RateLimitStage'],
   },
   'CLIENT-IP-TRUST': {
     title: 'X-Forwarded-For is honoured only from configured trusted proxies',
@@ -203,9 +203,10 @@ export const CONTROLS = define({
     asvs: ['V2', 'V6'],
     code: [
       'apps/api/src/http/access.guard.ts#AccessGuard.canActivate',
+      'apps/api/src/http/gate/address-block.stage.ts#AddressBlockStage',
       'libs/security/src/abuse-detector.ts#AbuseDetector.blockedFor',
       'libs/security/src/login-throttle.ts#LoginThrottle.check',
-      'libs/auth/src/auth.service.ts#AuthService.refresh',
+      'libs/auth/src/refresh.service.ts#RefreshService.refresh',
     ],
   },
   'BODY-LIMIT': {

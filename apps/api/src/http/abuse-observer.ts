@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { principalId } from '@benteng/authz';
 import { AbuseDetector, clientIp, SecurityBlocks } from '@benteng/security';
-import { REFUSED_AS_BLOCKED } from './access.guard.js';
+import { refusedAsBlocked } from './gate/block-refusal.js';
 import { authOfRequest } from './request-auth.js';
 import { processMetrics } from '../metrics/metrics.js';
 
@@ -27,7 +27,7 @@ export class AbuseObserver {
   }
 
   observe(request: FastifyRequest, reply: FastifyReply): void {
-    if ((request as FastifyRequest & { [REFUSED_AS_BLOCKED]?: boolean })[REFUSED_AS_BLOCKED]) return;
+    if (refusedAsBlocked(request)) return;
     const work = this.record(request, reply.statusCode).catch((error: unknown) => this.logger.warn({ err: error }, 'abuse observation failed'));
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));

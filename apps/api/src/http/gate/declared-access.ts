@@ -1,8 +1,8 @@
 import { ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PinoLogger } from 'nestjs-pino';
-import { ROUTE_ACCESS, type RouteAccess } from './access.decorator.js';
-import { RefusalException } from './problem.js';
+import { ROUTE_ACCESS, type RouteAccess } from '../access.decorator.js';
+import { RefusalException } from '../problem.js';
 
 /**
  * Deny by default, the first step of AccessGuard. Unlike frameworks (and many boilerplates) that

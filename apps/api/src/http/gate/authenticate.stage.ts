@@ -1,0 +1,77 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
+import { assertUnreachable } from '@benteng/common';
+import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
+import { AbilityFactory } from '@benteng/authz';
+import { RequestContext, Scope } from '@benteng/tenancy';
+import type { RouteAccess } from '../access.decorator.js';
+import { attachAuth, type RequestAuth } from '../request-auth.js';
+import { authenticateWith } from './authenticate-with.js';
+import { GATE_LOG_CONTEXT } from './gate-log.js';
+
+/** The routes the public gate authenticates: one surface each. */
+export type AuthenticatedAccess = Extract<RouteAccess, { auth: 'public-jwt' | 'partner' }>;
+
+/**
+ * Authenticate, by the route's surface: a public access token on /v1 (PublicJwtStrategy, with the
+ * revocation check), a partner API key or client-credentials token on /partner/v1
+ * (PartnerStrategy). Each strategy only knows its own credential, so one surface's credential is a
+ * 401 on another; a missing credential gets the same problem as an invalid one. The verified
+ * caller is attached to the request (@CurrentScope, @CurrentUser, @CurrentPartner) and its Scope
+ * entered for the request's logs.
+ */
+@Injectable()
+export class AuthenticateStage {
+  constructor(
+    private readonly jwt: PublicJwtStrategy,
+    private readonly partner: PartnerStrategy,
+    private readonly abilities: AbilityFactory,
+    private readonly context: RequestContext,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(GATE_LOG_CONTEXT);
+  }
+
+  /**
+   * Internal routes live on the internal listener only (InternalAccessGuard); should one ever be
+   * mounted here, no public or partner credential reaches it.
+   */
+  refuseInternal(context: ExecutionContext): never {
+    this.logger.error({ controller: context.getClass().name, handler: context.getHandler().name }, 'internal route on the public listener; refused');
+    throw new AuthError(AuthErrorCode.Unauthenticated);
+  }
+
+  /** The verified caller of the route, attached to the request; throws AuthError when none verifies. */
+  async caller(access: AuthenticatedAccess, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    const auth = await this.verify(access, request, reply);
+    attachAuth(request, auth);
+    this.context.enterScope(auth.scope);
+    return auth;
+  }
+
+  /** Each auth kind has exactly one strategy; a kind nobody handles fails closed at compile time. */
+  private verify(access: AuthenticatedAccess, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    switch (access.auth) {
+      case 'public-jwt':
+        return this.user(request, reply);
+      case 'partner':
+        return this.partnerClient(request, reply);
+      default:
+        return assertUnreachable(access);
+    }
+  }
+
+  private async user(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    const user = await authenticateWith<AuthenticatedUser>(this.jwt, request, reply);
+    if (!user) throw new AuthError(AuthErrorCode.Unauthenticated);
+    return { kind: 'user', user, scope: Scope.for(user.tenantId, { kind: 'user', userId: user.userId, role: user.role, sessionId: user.sessionId }, this.abilities) };
+  }
+
+  private async partnerClient(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+    const partner = await authenticateWith<AuthenticatedPartner>(this.partner, request, reply);
+    if (!partner) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
+    const principal = { kind: 'partner' as const, clientId: partner.clientId, scopes: partner.scopes, tier: partner.tier, ...(partner.keyId ? { keyId: partner.keyId } : {}) };
+    return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal, this.abilities) };
+  }
+}

@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { AuditLog } from '@benteng/audit';
+import { PrismaService } from '@benteng/database';
+import { LoginThrottle } from '@benteng/security';
+import type { Scope } from '@benteng/tenancy';
+import { authEntry, userIdOf } from './auth-entry.js';
+import { AuthError, AuthErrorCode } from './auth.errors.js';
+import type { RequestMeta } from './auth.types.js';
+import { PasswordHasher } from './password-hasher.js';
+import { SessionsService } from './sessions.service.js';
+
+/**
+ * POST /v1/auth/password: the signed-in user changes their password (one account, every tenant,
+ * through the named functions auth_password_hash / auth_set_password_hash); every other session of
+ * theirs ends.
+ */
+@Injectable()
+export class PasswordService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly hasher: PasswordHasher,
+    private readonly throttle: LoginThrottle,
+    private readonly audit: AuditLog,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  async change(scope: Scope, currentSessionId: string, input: { currentPassword: string; newPassword: string }, meta: RequestMeta): Promise<void> {
+    const userId = userIdOf(scope);
+    // The caller is signed in: the account's counters apply, not the address's (anonymous spraying).
+    const gate = await this.throttle.check({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
+    if (!gate.allowed) throw new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
+    const [row] = await this.prisma.client.$queryRaw<{ auth_password_hash: string | null }[]>`SELECT auth_password_hash(${userId}::uuid)`;
+    const ok = await this.hasher.verify(row?.auth_password_hash ?? (await this.hasher.dummyHash()), input.currentPassword);
+    if (!ok) {
+      await this.throttle.recordFailure({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
+      await this.audit.record(scope, { ...authEntry('auth.password_changed', 'failure', `user:${userId}`, `user:${userId}`, meta), data: { reason: 'wrong_password' } });
+      throw new AuthError(AuthErrorCode.WrongPassword);
+    }
+    const hash = await this.hasher.hash(input.newPassword);
+    await this.prisma.client.$executeRaw`SELECT auth_set_password_hash(${userId}::uuid, ${hash})`;
+    const revoked = await this.sessions.revokeEverywhere(scope, { tenantId: scope.tenantId, sessionId: currentSessionId }, 'password_changed', meta);
+    await this.audit.record(scope, { ...authEntry('auth.password_changed', 'success', `user:${userId}`, `user:${userId}`, meta), data: { sessionsRevoked: revoked } });
+  }
+}
