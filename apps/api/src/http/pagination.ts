@@ -104,19 +104,46 @@ export function nextCursor(items: { id: string }[], limit: number, field: Cursor
   return items.length === limit && last ? encodeCursor(last, field) : null;
 }
 
+/** Items per page when a list query does not say; PageQuery caps `limit` at PAGE_MAX. */
+export const DEFAULT_PAGE = 20;
+export const PAGE_MAX = 100;
+
+/** What every list service takes: how many, and after which item (the decoded cursor). */
+export interface PageRequest {
+  limit: number;
+  after?: Keyset;
+}
+
+/** What every list route answers. */
+export interface Page<R> {
+  items: R[];
+  nextCursor: string | null;
+}
+
+/**
+ * One page of a list route, the same on every surface: the query's `limit` (`defaultLimit` when
+ * absent, never above PAGE_MAX) and its cursor, decoded for `field` (PaginationError before any
+ * query), handed to `load`; the items shaped, with the cursor of the next page when this one is full.
+ */
+export async function paginate<T extends { id: string }, R>(
+  query: { limit?: number; cursor?: string },
+  field: CursorField,
+  load: (page: PageRequest) => Promise<T[]>,
+  shape: (item: T) => R,
+  defaultLimit = DEFAULT_PAGE,
+): Promise<Page<R>> {
+  const limit = Math.min(query.limit ?? defaultLimit, PAGE_MAX);
+  const items = await load({ limit, ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}) });
+  return { items: items.map(shape), nextCursor: nextCursor(items, limit, field) };
+}
+
+/** The field a list sorted by `sort` pages by (`-createdAt` when the query names no sort). */
+export function sortField(sort: CursorField | `-${CursorField}` | undefined): CursorField {
+  return parseSort(sort ?? '-createdAt').field;
+}
+
 /** `-createdAt` → { field: 'createdAt', direction: 'desc' }. */
 export function parseSort<S extends string>(sort: S): { field: S extends `-${infer F}` ? F : S; direction: 'asc' | 'desc' } {
   type Field = S extends `-${infer F}` ? F : S;
   return sort.startsWith('-') ? { field: sort.slice(1) as Field, direction: 'desc' } : { field: sort as unknown as Field, direction: 'asc' };
 }
-
-/** ETags are an entity's version: `"3"`. If-Match takes one; `*` or absent means "any". */
-export function parseIfMatch(ifMatch: string | undefined, mismatch: () => Error): number | undefined {
-  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
-  // Strong comparison only (RFC 9110 13.1.1): a weak ETag never matches.
-  const match = /^\s*"(\d{1,9})"\s*$/.exec(ifMatch);
-  if (!match) throw mismatch();
-  return Number(match[1]);
-}
-
-export const etag = (version: number): string => `"${version}"`;

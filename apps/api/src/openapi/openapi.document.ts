@@ -209,7 +209,7 @@ function referenced(schema: unknown, all: Record<string, Schema>, seen = new Set
 }
 
 function errorStatuses(route: RouteEntry, traits: HandlerTraits, extra: number[]): number[] {
-  // 429: AccessGuard rate-limits every route of both surfaces (apps/api/src/http/access.guard.ts).
+  // 429: AccessGuard rate-limits every route of both surfaces (apps/api/src/http/gate/rate-limit.stage.ts).
   const statuses = new Set<number>([400, 429, 500, ...extra]);
   if (route.path.includes('/:')) statuses.add(404);
   if (traits.ifMatch) statuses.add(412);
@@ -303,7 +303,7 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
       parameters.push({ name, in: 'query', required: schema?.required?.includes(name) ?? false, schema: property });
     }
   }
-  // Optional, as parseIfMatch treats it (apps/api/src/http/pagination.ts).
+  // Optional, as parseIfMatch treats it (apps/api/src/http/resource-headers.ts).
   if (traits.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', maxLength: IF_MATCH_MAX, pattern: IF_MATCH_PATTERN }, description: IF_MATCH_DESCRIPTION });
   // Optional, as IdempotencyInterceptor treats it (apps/api/src/http/idempotency.ts): without it the create simply runs.
   if (traits.idempotent) parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: IDEMPOTENCY_KEY_DESCRIPTION });

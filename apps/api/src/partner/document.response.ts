@@ -1,4 +1,5 @@
 import type { Document } from '@benteng/database';
+import { documentLink } from '../public/document.response.js';
 
 /**
  * The partner shape of a document: no tenant id, no uploader (a user), no storage key. Which
@@ -21,7 +22,7 @@ export function partnerDocumentResponse(document: Document): PartnerDocumentResp
     contentType: document.contentType,
     size: document.size,
     sha256: document.sha256,
-    link: document.invoiceId ? { invoiceId: document.invoiceId } : document.ticketId ? { ticketId: document.ticketId } : null,
+    link: documentLink(document),
     createdAt: document.createdAt.toISOString(),
   };
 }

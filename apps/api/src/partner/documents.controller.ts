@@ -4,13 +4,10 @@ import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
-import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { ListDocumentsQuery } from '../http/dto/document.dto.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope } from '../http/request-auth.js';
 import { partnerDocumentResponse, type PartnerDocumentResponse } from './document.response.js';
-import { PartnerListDocumentsQuery } from './dto/document.dto.js';
-
-const DEFAULT_PAGE = 20;
-
 
 /**
  * Documents for partner clients (documents:read): read-only. Documents on a ticket are visible
@@ -22,15 +19,9 @@ export class PartnerDocumentsController {
 
   @Get()
   @PartnerAuthorize('read', 'Document')
-  async list(@CurrentScope() scope: Scope, @Query() query: PartnerListDocumentsQuery): Promise<{ items: PartnerDocumentResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.documents.list(scope, {
-      limit,
-      ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}),
-      ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}),
-      ...(query.ticketId ? { ticketId: query.ticketId } : {}),
-    });
-    return { items: items.map((d) => partnerDocumentResponse(d)), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @Query() query: ListDocumentsQuery): Promise<Page<PartnerDocumentResponse>> {
+    const links = { ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}), ...(query.ticketId ? { ticketId: query.ticketId } : {}) };
+    return paginate(query, 'createdAt', (page) => this.documents.list(scope, { ...page, ...links }), partnerDocumentResponse);
   }
 
   @Get(':id')

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
 import { DocumentsModule } from '@benteng/documents';
+import { IdempotencyModule } from '@benteng/idempotency';
 import { InvoicesModule } from '@benteng/invoices';
 import { TicketsModule } from '@benteng/tickets';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
@@ -18,7 +19,7 @@ import { PartnerTokenController } from './token.controller.js';
  * Nest Fastify adapter registers a urlencoded parser for the application (fast-querystring).
  */
 @Module({
-  imports: [AuthModule, InvoicesModule, TicketsModule, DocumentsModule],
+  imports: [AuthModule, InvoicesModule, TicketsModule, DocumentsModule, IdempotencyModule],
   controllers: [PartnerTokenController, PartnerInvoicesController, PartnerTicketsController, PartnerDocumentsController],
   providers: [IdempotencyInterceptor],
 })

@@ -5,12 +5,11 @@ import { TicketsService } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, etag, nextCursor, parseSort } from '../http/pagination.js';
+import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentPartner, CurrentScope } from '../http/request-auth.js';
+import { created, withEtag } from '../http/resource-headers.js';
 import { PartnerListTicketsQuery, PartnerOpenTicketDto } from './dto/ticket.dto.js';
 import { partnerTicketResponse, type PartnerTicketResponse } from './ticket.response.js';
-
-const DEFAULT_PAGE = 20;
 
 /**
  * Tickets for partner clients: tickets:write opens them, tickets:read reads them. A client sees
@@ -22,47 +21,21 @@ export class PartnerTicketsController {
 
   @Get()
   @PartnerAuthorize('read', 'Ticket')
-  async list(
-    @CurrentScope() scope: Scope,
-    @CurrentPartner() partner: AuthenticatedPartner,
-    @Query() query: PartnerListTicketsQuery,
-  ): Promise<{ items: PartnerTicketResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const { field } = parseSort(query.sort ?? '-createdAt');
-    const items = await this.tickets.list(scope, {
-      limit,
-      ...(query.status ? { status: query.status } : {}),
-      ...(query.priority ? { priority: query.priority } : {}),
-      ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
-    });
-    return { items: items.map((t) => partnerTicketResponse(t, partner.clientId)), nextCursor: nextCursor(items, limit, field) };
+  list(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Query() query: PartnerListTicketsQuery): Promise<Page<PartnerTicketResponse>> {
+    const filters = { ...(query.status ? { status: query.status } : {}), ...(query.priority ? { priority: query.priority } : {}), ...(query.sort ? { sort: query.sort } : {}) };
+    return paginate(query, sortField(query.sort), (page) => this.tickets.list(scope, { ...page, ...filters }), (t) => partnerTicketResponse(t, partner.clientId));
   }
 
   @Post()
   @PartnerAuthorize('create', 'Ticket')
   @Idempotent()
-  async open(
-    @CurrentScope() scope: Scope,
-    @CurrentPartner() partner: AuthenticatedPartner,
-    @Body() body: PartnerOpenTicketDto,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<PartnerTicketResponse> {
-    const ticket = await this.tickets.open(scope, body);
-    reply.header('etag', etag(ticket.version)).header('location', `/partner/v1/tickets/${ticket.id}`);
-    return partnerTicketResponse(ticket, partner.clientId);
+  async open(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Body() body: PartnerOpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
+    return partnerTicketResponse(created(reply, '/partner/v1/tickets', withEtag(reply, await this.tickets.open(scope, body))), partner.clientId);
   }
 
   @Get(':id')
   @PartnerAuthorize('read', 'Ticket')
-  async get(
-    @CurrentScope() scope: Scope,
-    @CurrentPartner() partner: AuthenticatedPartner,
-    @Param('id', new ParseUUIDPipe()) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<PartnerTicketResponse> {
-    const ticket = await this.tickets.get(scope, id);
-    reply.header('etag', etag(ticket.version));
-    return partnerTicketResponse(ticket, partner.clientId);
+  async get(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
+    return partnerTicketResponse(withEtag(reply, await this.tickets.get(scope, id)), partner.clientId);
   }
 }

@@ -1,5 +1,5 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
-import { AuthService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
+import { LoginService, PasswordService, RefreshService, SessionsService, TenantSwitchService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
 import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
@@ -7,7 +7,13 @@ import { ChangePasswordDto, LoginDto, RefreshDto, SwitchTenantDto } from './dto/
 
 @Controller('v1/auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly logins: LoginService,
+    private readonly refreshes: RefreshService,
+    private readonly sessions: SessionsService,
+    private readonly switches: TenantSwitchService,
+    private readonly passwords: PasswordService,
+  ) {}
 
   @Post('login')
   @HttpCode(200)
@@ -15,7 +21,7 @@ export class AuthController {
   @RateLimit('auth')
   @Public('login: the credentials in the body are the authentication (throttled per account and address, per account, and per address)', { credential: 'password' })
   login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
-    return this.auth.login(body, meta);
+    return this.logins.login(body, meta);
   }
 
   @Post('refresh')
@@ -24,21 +30,21 @@ export class AuthController {
   @RateLimit('auth')
   @Public('refresh: the refresh token in the body is the credential (throttled per IP)', { credential: 'refresh-token' })
   refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
-    return this.auth.refresh(body.refreshToken, meta);
+    return this.refreshes.refresh(body.refreshToken, meta);
   }
 
   @Post('logout')
   @HttpCode(204)
   @Authorize('delete', 'Session')
   async logout(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Meta() meta: RequestMeta): Promise<void> {
-    await this.auth.logout(scope, user.sessionId, meta);
+    await this.sessions.logout(scope, user.sessionId, meta);
   }
 
   @Post('logout-all')
   @HttpCode(204)
   @Authorize('delete', 'Session')
   async logoutAll(@CurrentScope() scope: Scope, @Meta() meta: RequestMeta): Promise<void> {
-    await this.auth.logoutAll(scope, meta);
+    await this.sessions.logoutAll(scope, meta);
   }
 
   @Post('switch-tenant')
@@ -47,7 +53,7 @@ export class AuthController {
   @Authorize('read', 'Tenant')
   @RateLimit('auth')
   switchTenant(@CurrentScope() scope: Scope, @Body() body: SwitchTenantDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
-    return this.auth.switchTenant(scope, body.tenant, meta);
+    return this.switches.switchTenant(scope, body.tenant, meta);
   }
 
   @Post('password')
@@ -55,6 +61,6 @@ export class AuthController {
   @Authorize('update', 'User')
   @RateLimit('auth')
   async changePassword(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Meta() meta: RequestMeta): Promise<void> {
-    await this.auth.changePassword(scope, user.sessionId, body, meta);
+    await this.passwords.change(scope, user.sessionId, body, meta);
   }
 }

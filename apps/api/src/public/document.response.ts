@@ -15,6 +15,11 @@ export interface DocumentResponse {
   createdAt: string;
 }
 
+/** What a document is attached to, on every surface: an invoice, a ticket, or nothing. */
+export function documentLink(document: Document): DocumentResponse['link'] {
+  return document.invoiceId ? { invoiceId: document.invoiceId } : document.ticketId ? { ticketId: document.ticketId } : null;
+}
+
 export function documentResponse(document: Document, viewer: { userId: string }): DocumentResponse {
   return {
     id: document.id,
@@ -22,7 +27,7 @@ export function documentResponse(document: Document, viewer: { userId: string })
     contentType: document.contentType,
     size: document.size,
     sha256: document.sha256,
-    link: document.invoiceId ? { invoiceId: document.invoiceId } : document.ticketId ? { ticketId: document.ticketId } : null,
+    link: documentLink(document),
     uploadedByMe: document.uploadedById === viewer.userId,
     createdAt: document.createdAt.toISOString(),
   };

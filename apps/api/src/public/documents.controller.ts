@@ -5,15 +5,14 @@ import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
+import { ListDocumentsQuery } from '../http/dto/document.dto.js';
 import { Idempotent } from '../http/idempotency.js';
 import { SingleFileUpload, UploadedForm, type Upload } from '../http/multipart-upload.js';
-import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
+import { created } from '../http/resource-headers.js';
 import { documentResponse, type DocumentResponse } from './document.response.js';
-import { ListDocumentsQuery, UploadDocumentFields } from './dto/document.dto.js';
-
-const DEFAULT_PAGE = 20;
-
+import { UploadDocumentFields } from './dto/document.dto.js';
 
 @Controller('v1/documents')
 export class DocumentsController {
@@ -21,15 +20,9 @@ export class DocumentsController {
 
   @Get()
   @Authorize('read', 'Document')
-  async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListDocumentsQuery): Promise<{ items: DocumentResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.documents.list(scope, {
-      limit,
-      ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}),
-      ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}),
-      ...(query.ticketId ? { ticketId: query.ticketId } : {}),
-    });
-    return { items: items.map((d) => documentResponse(d, user)), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListDocumentsQuery): Promise<Page<DocumentResponse>> {
+    const links = { ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}), ...(query.ticketId ? { ticketId: query.ticketId } : {}) };
+    return paginate(query, 'createdAt', (page) => this.documents.list(scope, { ...page, ...links }), (d) => documentResponse(d, user));
   }
 
   /** multipart/form-data: `file`, and optionally `invoiceId` or `ticketId`. */
@@ -37,20 +30,9 @@ export class DocumentsController {
   @Authorize('create', 'Document')
   @Idempotent()
   @SingleFileUpload(UploadDocumentFields)
-  async upload(
-    @CurrentScope() scope: Scope,
-    @CurrentUser() user: AuthenticatedUser,
-    @UploadedForm() form: Upload<UploadDocumentFields>,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<DocumentResponse> {
-    const document = await this.documents.upload(scope, {
-      fileName: form.file.fileName,
-      content: form.file.content,
-      invoiceId: form.fields.invoiceId,
-      ticketId: form.fields.ticketId,
-    });
-    reply.header('location', `/v1/documents/${document.id}`);
-    return documentResponse(document, user);
+  async upload(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @UploadedForm() form: Upload<UploadDocumentFields>, @Res({ passthrough: true }) reply: FastifyReply): Promise<DocumentResponse> {
+    const upload = { fileName: form.file.fileName, content: form.file.content, invoiceId: form.fields.invoiceId, ticketId: form.fields.ticketId };
+    return documentResponse(created(reply, '/v1/documents', await this.documents.upload(scope, upload)), user);
   }
 
   @Get(':id')

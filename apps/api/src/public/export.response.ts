@@ -1,10 +1,13 @@
+import { visibleFields } from '@benteng/authz';
 import type { ExportFilters, ExportView } from '@benteng/exports';
+import type { Scope } from '@benteng/tenancy';
+import { dateTime, isoOrNull, nullable, type Schema } from '../http/response-shape.js';
 
 /**
  * The public shape of an export. Built field by field: no tenant id, no requester id. The requester
  * sees everything about their export; owners and admins, who see every export of the tenant, get
  * only its status for exports of others (what someone else filtered for, and how many rows they
- * could read, is theirs).
+ * could read, is theirs): a field rule of libs/authz/src/rules/exports.rules.ts.
  */
 export interface ExportResponse {
   id: string;
@@ -29,39 +32,34 @@ export interface DownloadUrlResponse {
   expiresAt: string;
 }
 
-const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
-
-export function exportResponse(exp: ExportView, viewer: { userId: string }): ExportResponse {
-  const mine = exp.requestedById === viewer.userId;
-  const base: ExportResponse = {
+export function exportResponse(exp: ExportView, scope: Scope): ExportResponse {
+  const response: ExportResponse = {
     id: exp.id,
     type: exp.type,
     format: exp.format,
     status: exp.status,
-    requestedByMe: mine,
+    requestedByMe: scope.principal.kind === 'user' && exp.requestedById === scope.principal.userId,
     createdAt: exp.createdAt.toISOString(),
     startedAt: isoOrNull(exp.startedAt),
     completedAt: isoOrNull(exp.completedAt),
     expiresAt: isoOrNull(exp.expiresAt),
   };
-  if (!mine) return base;
-  return {
-    ...base,
-    filters: { ...(exp.filters.status ? { status: exp.filters.status } : {}), ...(exp.filters.createdFrom ? { createdFrom: exp.filters.createdFrom } : {}), ...(exp.filters.createdTo ? { createdTo: exp.filters.createdTo } : {}) },
-    rowCount: exp.rowCount,
-    byteSize: exp.byteSize === null ? null : Number(exp.byteSize),
-    sha256: exp.sha256,
-    errorCode: exp.errorCode,
-  };
+  // The requester's own details: the export rules grant owners and admins only the status fields of
+  // others' exports. The view has no tenant id: it was read in this Scope, so it is this tenant's.
+  const row = { tenantId: scope.tenantId, requestedById: exp.requestedById };
+  const details = visibleFields(scope, 'Export', row, ['filters', 'rowCount', 'byteSize', 'sha256', 'errorCode']);
+  if (details.includes('filters')) response.filters = { ...(exp.filters.status ? { status: exp.filters.status } : {}), ...(exp.filters.createdFrom ? { createdFrom: exp.filters.createdFrom } : {}), ...(exp.filters.createdTo ? { createdTo: exp.filters.createdTo } : {}) };
+  if (details.includes('rowCount')) response.rowCount = exp.rowCount;
+  if (details.includes('byteSize')) response.byteSize = exp.byteSize === null ? null : Number(exp.byteSize);
+  if (details.includes('sha256')) response.sha256 = exp.sha256;
+  if (details.includes('errorCode')) response.errorCode = exp.errorCode;
+  return response;
 }
 
 export function downloadUrlResponse(link: { path: string; expiresAt: Date }): DownloadUrlResponse {
   return { url: link.path, expiresAt: link.expiresAt.toISOString() };
 }
 
-type Schema = Record<string, unknown>;
-const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
-const dateTime: Schema = { type: 'string', format: 'date-time' };
 const day: Schema = { type: 'string', format: 'date' };
 const REQUESTER_ONLY = ['filters', 'rowCount', 'byteSize', 'sha256', 'errorCode'];
 

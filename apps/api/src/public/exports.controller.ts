@@ -1,18 +1,17 @@
 import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, StreamableFile } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { AuthenticatedUser, RequestMeta } from '@benteng/auth';
-import { ExportsService, type ExportDownload, type ExportFilters } from '@benteng/exports';
+import type { RequestMeta } from '@benteng/auth';
+import { ExportsService, type ExportDownload, type ExportFilters, type ExportListQuery } from '@benteng/exports';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, nextCursor } from '../http/pagination.js';
-import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
+import { paginate, type Page } from '../http/pagination.js';
+import { CurrentScope, Meta } from '../http/request-auth.js';
+import { created } from '../http/resource-headers.js';
 import { CreateExportDto, DownloadLinkQuery, ListExportsQuery, type ExportFiltersDto } from './dto/export.dto.js';
 import { downloadUrlResponse, exportResponse, type DownloadUrlResponse, type ExportResponse } from './export.response.js';
-
-const DEFAULT_PAGE = 20;
 
 /** null and absent filter fields mean the same: no filter. */
 function filtersOf(dto: ExportFiltersDto | null | undefined): ExportFilters {
@@ -44,31 +43,22 @@ export class ExportsController {
   @Authorize('create', 'Export')
   @RateLimit('export')
   @Idempotent()
-  async create(
-    @CurrentScope() scope: Scope,
-    @CurrentUser() user: AuthenticatedUser,
-    @Body() body: CreateExportDto,
-    @Meta() meta: RequestMeta,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ExportResponse> {
+  async create(@CurrentScope() scope: Scope, @Body() body: CreateExportDto, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<ExportResponse> {
     const exp = await this.exports.request(scope, { type: body.type, format: body.format, filters: filtersOf(body.filters) }, meta);
-    reply.header('location', `/v1/exports/${exp.id}`);
-    return exportResponse(exp, user);
+    return exportResponse(created(reply, '/v1/exports', exp), scope);
   }
 
   @Get()
   @Authorize('read', 'Export')
-  async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListExportsQuery): Promise<{ items: ExportResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const cursor = query.cursor ? decodeCursor(query.cursor, 'createdAt') : undefined;
-    const items = await this.exports.list(scope, { limit, ...(cursor ? { after: { value: cursor.value as Date, id: cursor.id } } : {}) });
-    return { items: items.map((e) => exportResponse(e, user)), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @Query() query: ListExportsQuery): Promise<Page<ExportResponse>> {
+    // Exports page by createdAt, whose cursor value is always a Date (decodeCursor).
+    return paginate(query, 'createdAt', (page) => this.exports.list(scope, page as ExportListQuery), (e) => exportResponse(e, scope));
   }
 
   @Get(':id')
   @Authorize('read', 'Export')
-  async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<ExportResponse> {
-    return exportResponse(await this.exports.get(scope, id), user);
+  async get(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string): Promise<ExportResponse> {
+    return exportResponse(await this.exports.get(scope, id), scope);
   }
 
   /** The file, for its requester: 409 until ready, 410 once expired. */

@@ -1,6 +1,5 @@
 import type { AcceptedInvitation, InvitationView } from '@benteng/members';
-
-type Schema = Record<string, unknown>;
+import { dateTime, isoOrNull, nullable, object, ref, type Schema } from '../http/response-shape.js';
 
 /**
  * The public shapes of invitations. Built field by field: no tenant id, no inviter or invitee user
@@ -29,8 +28,6 @@ export interface InvitationWithTokenResponse extends InvitationResponse {
 
 export type AcceptedInvitationResponse = AcceptedInvitation;
 
-const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
-
 export function invitationResponse(invitation: InvitationView): InvitationResponse {
   return {
     id: invitation.id,
@@ -55,11 +52,7 @@ export function acceptedInvitationResponse(accepted: AcceptedInvitation): Accept
 }
 
 const string: Schema = { type: 'string' };
-const dateTime: Schema = { type: 'string', format: 'date-time' };
-const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
 const role: Schema = { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] };
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const object = (properties: Record<string, Schema>): Schema => ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false });
 
 const INVITATION_PROPERTIES: Record<string, Schema> = {
   id: { type: 'string', format: 'uuid' },

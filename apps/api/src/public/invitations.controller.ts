@@ -4,8 +4,9 @@ import type { RequestMeta } from '@benteng/auth';
 import { InvitationsService } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
-import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
+import { created } from '../http/resource-headers.js';
 import { IdempotentRevealOnce, revealOnce } from '../http/reveal-once.js';
 import { AcceptInvitationDto, CreateInvitationDto, ListInvitationsQuery, RegisterWithInvitationDto } from './dto/invitation.dto.js';
 import {
@@ -31,10 +32,8 @@ export class InvitationsController {
 
   @Get()
   @Authorize('read', 'Invitation')
-  async list(@CurrentScope() scope: Scope, @Query() query: ListInvitationsQuery): Promise<{ items: InvitationResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? INVITATIONS_PAGE;
-    const items = await this.invitations.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
-    return { items: items.map(invitationResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @Query() query: ListInvitationsQuery): Promise<Page<InvitationResponse>> {
+    return paginate(query, 'createdAt', (page) => this.invitations.list(scope, page), invitationResponse, INVITATIONS_PAGE);
   }
 
   @Post()
@@ -50,8 +49,7 @@ export class InvitationsController {
     const { invitation, token } = await this.invitations.create(scope, { email: body.email, role: body.role, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) }, meta);
     if (token) revealOnce(request, { token });
     else reply.header('cache-control', 'no-store');
-    reply.header('location', `/v1/invitations/${invitation.id}`);
-    return invitationWithTokenResponse(invitation);
+    return invitationWithTokenResponse(created(reply, '/v1/invitations', invitation));
   }
 
   /**

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { MembershipRole } from '@benteng/database';
+import { visibleFields, type HasAbility } from '@benteng/authz';
 import type { InvoiceWithLines } from '@benteng/invoices';
+import type { Scope } from '@benteng/tenancy';
 
 /**
  * The public shape of an invoice, per role. Built field by field: nothing from the entity leaves
  * unless it is named here (no tenant id, no creator id, no internal timestamps beyond these).
- * Viewers do not see the customer's email or tax id.
+ * Viewers do not see the customer's email or tax id (invoiceFields).
  */
 export interface InvoiceResponse {
   id: string;
@@ -23,12 +24,19 @@ export interface InvoiceResponse {
   lines: { position: number; description: string; quantity: number; unitPriceMinor: string; amountMinor: string }[];
 }
 
-export function invoiceResponse(invoice: InvoiceWithLines, viewer: { role: MembershipRole; userId: string }): InvoiceResponse {
+/** What /v1 and /partner/v1 show of an invoice alike: every field but who created it, and the lines. */
+export type InvoiceFields = Omit<InvoiceResponse, 'createdByMe' | 'lines'>;
+
+/**
+ * The invoice fields both surfaces send, field by field. The customer's email and tax id appear
+ * only where the viewer's field rules let them read it (libs/authz visibleFields; viewers and
+ * partner clients see less, libs/authz/src/rules/invoices.rules.ts and partner.rules.ts).
+ */
+export function invoiceFields(invoice: InvoiceWithLines, viewer: HasAbility): InvoiceFields {
+  const contact = visibleFields(viewer, 'Invoice', invoice, ['customerEmail', 'customerTaxId']);
   const customer: InvoiceResponse['customer'] = { name: invoice.customerName };
-  if (viewer.role !== 'viewer') {
-    customer.email = invoice.customerEmail;
-    customer.taxId = invoice.customerTaxId;
-  }
+  if (contact.includes('customerEmail')) customer.email = invoice.customerEmail;
+  if (contact.includes('customerTaxId')) customer.taxId = invoice.customerTaxId;
   return {
     id: invoice.id,
     number: invoice.number,
@@ -42,15 +50,21 @@ export function invoiceResponse(invoice: InvoiceWithLines, viewer: { role: Membe
     createdAt: invoice.createdAt.toISOString(),
     updatedAt: invoice.updatedAt.toISOString(),
     version: invoice.version,
-    createdByMe: invoice.createdById === viewer.userId,
-    lines: invoice.lines.map((line) => ({
-      position: line.position,
-      description: line.description,
-      quantity: line.quantity,
-      unitPriceMinor: line.unitPriceMinor.toString(),
-      amountMinor: line.amountMinor.toString(),
-    })),
   };
+}
+
+export function invoiceLines(invoice: InvoiceWithLines): InvoiceResponse['lines'] {
+  return invoice.lines.map((line) => ({
+    position: line.position,
+    description: line.description,
+    quantity: line.quantity,
+    unitPriceMinor: line.unitPriceMinor.toString(),
+    amountMinor: line.amountMinor.toString(),
+  }));
+}
+
+export function invoiceResponse(invoice: InvoiceWithLines, scope: Scope): InvoiceResponse {
+  return { ...invoiceFields(invoice, scope), createdByMe: scope.principal.kind === 'user' && invoice.createdById === scope.principal.userId, lines: invoiceLines(invoice) };
 }
 
 /**
@@ -59,7 +73,7 @@ export function invoiceResponse(invoice: InvoiceWithLines, viewer: { role: Membe
  */
 @Injectable()
 export class InvoiceResponses {
-  shape(invoice: InvoiceWithLines, viewer: { role: MembershipRole; userId: string }): InvoiceResponse {
-    return invoiceResponse(invoice, viewer);
+  shape(invoice: InvoiceWithLines, scope: Scope): InvoiceResponse {
+    return invoiceResponse(invoice, scope);
   }
 }

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { AuthService, type AuthenticatedUser } from '@benteng/auth';
+import { ProfileService, type AuthenticatedUser } from '@benteng/auth';
 import type { MembershipRole } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
@@ -15,12 +15,12 @@ export interface MeResponse {
 
 @Controller('v1/me')
 export class MeController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(private readonly profiles: ProfileService) {}
 
   @Get()
   @Authorize('read', 'Tenant')
   async me(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser): Promise<MeResponse> {
-    const profile = await this.auth.profile(scope);
+    const profile = await this.profiles.profile(scope);
     return {
       user: profile.user,
       tenant: profile.tenant,

@@ -3,9 +3,9 @@ import type { RequestMeta } from '@benteng/auth';
 import { MembersService, type MemberView } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
-import { decodeCursor, nextCursor } from '../http/pagination.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
-import { PageQuery } from './dto/page.dto.js';
+import { PageQuery } from '../http/dto/page.dto.js';
 import { ChangeRoleDto } from './dto/auth.dto.js';
 
 /** Members per page when the client does not say (at most 100, PageQuery). */
@@ -18,12 +18,10 @@ export class MembersController {
 
   @Get()
   @Authorize('read', 'Membership')
-  async list(@CurrentScope() scope: Scope, @Query() query: PageQuery): Promise<{ items: MemberView[]; nextCursor: string | null }> {
+  list(@CurrentScope() scope: Scope, @Query() query: PageQuery): Promise<Page<MemberView>> {
     // Paged like every other list: a tenant's membership grows without bound (API4, found by
     // test/security/resource-limits.spec.ts, which checks every list's page cap).
-    const limit = query.limit ?? MEMBERS_PAGE;
-    const items = await this.members.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
-    return { items, nextCursor: nextCursor(items, limit, 'createdAt') };
+    return paginate(query, 'createdAt', (page) => this.members.list(scope, page), (member) => member, MEMBERS_PAGE);
   }
 
   @Patch(':id')

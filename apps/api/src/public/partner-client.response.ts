@@ -1,5 +1,6 @@
 import { PARTNER_SCOPES, PARTNER_TIERS } from '@benteng/authz';
 import type { PartnerClientView, PartnerKeyView } from '@benteng/partners';
+import { dateTime, isoOrNull, nullable, object, ref, uuid, type Schema } from '../http/response-shape.js';
 
 /**
  * The public shapes of partner clients and their API keys. Built field by field: no tenant id, no
@@ -47,8 +48,6 @@ export interface PartnerKeyWithSecretResponse extends PartnerKeyResponse {
   key: string | null;
 }
 
-const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
-
 export function partnerClientResponse(client: PartnerClientView): PartnerClientResponse {
   return {
     id: client.id,
@@ -89,12 +88,6 @@ export function partnerKeyWithSecretResponse(key: PartnerKeyView): PartnerKeyWit
   return { ...partnerKeyResponse(key), key: null };
 }
 
-type Schema = Record<string, unknown>;
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
-const object = (properties: Record<string, Schema>): Schema => ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false });
-const uuid: Schema = { type: 'string', format: 'uuid' };
-const dateTime: Schema = { type: 'string', format: 'date-time' };
 const environment: Schema = { type: 'string', enum: ['live', 'test'] };
 
 const CLIENT_PROPERTIES: Record<string, Schema> = {

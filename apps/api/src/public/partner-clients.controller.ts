@@ -1,11 +1,13 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
-import { PartnerClientsService, PartnerError, PartnerErrorCode, type PartnerClientPatch } from '@benteng/partners';
+import { PartnerApiKeysService, PartnerClientsService, PartnerError, PartnerErrorCode, type PartnerClientPatch } from '@benteng/partners';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
-import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
+import { patchOf } from '../http/dto/patch-of.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
+import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
 import { IdempotentRevealOnce, RevealOnce, revealOnce } from '../http/reveal-once.js';
 import { CreatePartnerClientDto, CreatePartnerKeyDto, ListPartnerClientsQuery, UpdatePartnerClientDto } from './dto/partner-client.dto.js';
 import {
@@ -19,8 +21,7 @@ import {
   type PartnerKeyWithSecretResponse,
 } from './partner-client.response.js';
 
-const DEFAULT_PAGE = 20;
-const mismatch = () => new PartnerError(PartnerErrorCode.VersionMismatch);
+const expectedVersion = (ifMatch: string | undefined) => parseIfMatch(ifMatch, () => new PartnerError(PartnerErrorCode.VersionMismatch));
 const dateOrNull = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(value));
 
 /**
@@ -29,14 +30,15 @@ const dateOrNull = (value: string | null | undefined) => (value === undefined ? 
  */
 @Controller('v1/partner-clients')
 export class PartnerClientsController {
-  constructor(private readonly partners: PartnerClientsService) {}
+  constructor(
+    private readonly partners: PartnerClientsService,
+    private readonly keys: PartnerApiKeysService,
+  ) {}
 
   @Get()
   @Authorize('read', 'PartnerClient')
-  async list(@CurrentScope() scope: Scope, @Query() query: ListPartnerClientsQuery): Promise<{ items: PartnerClientResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.partners.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
-    return { items: items.map(partnerClientResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @Query() query: ListPartnerClientsQuery): Promise<Page<PartnerClientResponse>> {
+    return paginate(query, 'createdAt', (page) => this.partners.list(scope, page), partnerClientResponse);
   }
 
   @Post()
@@ -62,16 +64,13 @@ export class PartnerClientsController {
       meta,
     );
     revealOnce(request, { clientSecret });
-    reply.header('etag', etag(client.version)).header('location', `/v1/partner-clients/${client.id}`);
-    return partnerClientWithSecretResponse(client);
+    return partnerClientWithSecretResponse(created(reply, '/v1/partner-clients', withEtag(reply, client)));
   }
 
   @Get(':id')
   @Authorize('read', 'PartnerClient')
   async get(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerClientResponse> {
-    const client = await this.partners.get(scope, id);
-    reply.header('etag', etag(client.version));
-    return partnerClientResponse(client);
+    return partnerClientResponse(withEtag(reply, await this.partners.get(scope, id)));
   }
 
   @Patch(':id')
@@ -80,29 +79,21 @@ export class PartnerClientsController {
     @CurrentScope() scope: Scope,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: UpdatePartnerClientDto,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: string | undefined,
     @Meta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PartnerClientResponse> {
-    const patch: PartnerClientPatch = {};
-    if (body.name !== undefined) patch.name = body.name;
-    if (body.scopes !== undefined) patch.scopes = body.scopes;
-    if (body.tier !== undefined) patch.tier = body.tier;
-    if (body.ipAllowlist !== undefined) patch.ipAllowlist = body.ipAllowlist;
+    const patch: PartnerClientPatch = patchOf(body, ['name', 'scopes', 'tier', 'ipAllowlist']);
     const expiresAt = dateOrNull(body.expiresAt);
     if (expiresAt !== undefined) patch.expiresAt = expiresAt;
-    const client = await this.partners.update(scope, id, patch, parseIfMatch(ifMatch, mismatch), meta);
-    reply.header('etag', etag(client.version));
-    return partnerClientResponse(client);
+    return partnerClientResponse(withEtag(reply, await this.partners.update(scope, id, patch, expectedVersion(ifMatch), meta)));
   }
 
   @Post(':id/revoke')
   @HttpCode(200)
   @Authorize('update', 'PartnerClient')
   async revoke(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerClientResponse> {
-    const client = await this.partners.revoke(scope, id, meta);
-    reply.header('etag', etag(client.version));
-    return partnerClientResponse(client);
+    return partnerClientResponse(withEtag(reply, await this.partners.revoke(scope, id, meta)));
   }
 
   @Post(':id/secret')
@@ -118,14 +109,13 @@ export class PartnerClientsController {
   ): Promise<PartnerClientWithSecretResponse> {
     const { client, clientSecret } = await this.partners.rotateSecret(scope, id, meta);
     revealOnce(request, { clientSecret });
-    reply.header('etag', etag(client.version));
-    return partnerClientWithSecretResponse(client);
+    return partnerClientWithSecretResponse(withEtag(reply, client));
   }
 
   @Get(':id/keys')
   @Authorize('read', 'PartnerApiKey')
   async listKeys(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string): Promise<{ items: PartnerKeyResponse[] }> {
-    return { items: (await this.partners.listKeys(scope, id)).map(partnerKeyResponse) };
+    return { items: (await this.keys.list(scope, id)).map(partnerKeyResponse) };
   }
 
   @Post(':id/keys')
@@ -138,7 +128,7 @@ export class PartnerClientsController {
     @Meta() meta: RequestMeta,
     @Req() request: FastifyRequest,
   ): Promise<PartnerKeyWithSecretResponse> {
-    const { key, apiKey } = await this.partners.createKey(scope, id, { expiresAt: dateOrNull(body.expiresAt) ?? null }, meta);
+    const { key, apiKey } = await this.keys.create(scope, id, { expiresAt: dateOrNull(body.expiresAt) ?? null }, meta);
     revealOnce(request, { key: apiKey });
     return partnerKeyWithSecretResponse(key);
   }
@@ -154,7 +144,7 @@ export class PartnerClientsController {
     @Meta() meta: RequestMeta,
     @Req() request: FastifyRequest,
   ): Promise<PartnerKeyWithSecretResponse> {
-    const { key, apiKey } = await this.partners.rotateKey(scope, id, keyId, meta);
+    const { key, apiKey } = await this.keys.rotate(scope, id, keyId, meta);
     revealOnce(request, { key: apiKey });
     return partnerKeyWithSecretResponse(key);
   }
@@ -163,6 +153,6 @@ export class PartnerClientsController {
   @HttpCode(200)
   @Authorize('update', 'PartnerApiKey')
   async revokeKey(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Param('keyId', new ParseUUIDPipe()) keyId: string, @Meta() meta: RequestMeta): Promise<PartnerKeyResponse> {
-    return partnerKeyResponse(await this.partners.revokeKey(scope, id, keyId, meta));
+    return partnerKeyResponse(await this.keys.revoke(scope, id, keyId, meta));
   }
 }

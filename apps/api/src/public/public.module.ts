@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
 import { DocumentsModule } from '@benteng/documents';
 import { ExportsModule } from '@benteng/exports';
+import { IdempotencyModule } from '@benteng/idempotency';
 import { InvoicesModule } from '@benteng/invoices';
 import { MembersModule } from '@benteng/members';
 import { PartnersModule } from '@benteng/partners';
@@ -27,7 +28,7 @@ import { WellKnownController } from './well-known.controller.js';
 
 /** The public surface, /v1: tenant users with short-lived access tokens. */
 @Module({
-  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule, WebhooksModule, ExportsModule],
+  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule, WebhooksModule, ExportsModule, IdempotencyModule],
   controllers: [
     AuthController,
     MeController,

@@ -1,4 +1,5 @@
 import type { SecurityBlockView } from '@benteng/security';
+import { dateTime, type Schema } from '../http/response-shape.js';
 
 /**
  * The public shape of an abuse block (GET /v1/security/blocks). Built field by field: no tenant id,
@@ -36,8 +37,6 @@ export function securityBlockResponse(block: SecurityBlockView, now: Date): Secu
   };
 }
 
-type Schema = Record<string, unknown>;
-const dateTime: Schema = { type: 'string', format: 'date-time' };
 const SECURITY_BLOCK: Schema = {
   type: 'object',
   properties: {

@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe } from '@nestjs/common';
-import { AuthService, type AuthenticatedUser, type RequestMeta } from '@benteng/auth';
+import { SessionsService, type AuthenticatedUser, type RequestMeta } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
@@ -16,12 +16,12 @@ export interface SessionResponse {
 
 @Controller('v1/sessions')
 export class SessionsController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(private readonly sessions: SessionsService) {}
 
   @Get()
   @Authorize('read', 'Session')
   async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser): Promise<{ items: SessionResponse[] }> {
-    const sessions = await this.auth.sessions(scope);
+    const sessions = await this.sessions.list(scope);
     return { items: sessions.map((s) => ({ id: s.id, current: s.id === user.sessionId, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, userAgent: s.userAgent, ip: s.ip })) };
   }
 
@@ -29,6 +29,6 @@ export class SessionsController {
   @HttpCode(204)
   @Authorize('delete', 'Session')
   async revoke(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta): Promise<void> {
-    await this.auth.revokeSession(scope, id, meta);
+    await this.sessions.revokeSession(scope, id, meta);
   }
 }

@@ -1,18 +1,18 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { AuthenticatedUser } from '@benteng/auth';
-import { TicketError, TicketErrorCode, TicketsService, type TicketView } from '@benteng/tickets';
+import { TicketError, TicketErrorCode, TicketsService } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, RateLimit } from '../http/access.decorator.js';
 import { ValidationProblem } from '../http/problem.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, etag, nextCursor, parseIfMatch, parseSort } from '../http/pagination.js';
+import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
+import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
 import { AssignTicketDto, CommentDto, ListTicketsQuery, OpenTicketDto, SearchTicketsQuery, UpdateTicketDto } from './dto/ticket.dto.js';
 import { commentResponse, ticketResponse, type CommentResponse, type TicketResponse } from './ticket.response.js';
 
-const DEFAULT_PAGE = 20;
-const mismatch = () => new TicketError(TicketErrorCode.VersionMismatch);
+const expectedVersion = (ifMatch: string | undefined) => parseIfMatch(ifMatch, () => new TicketError(TicketErrorCode.VersionMismatch));
 
 @Controller('v1/tickets')
 export class TicketsController {
@@ -20,18 +20,14 @@ export class TicketsController {
 
   @Get()
   @Authorize('read', 'Ticket')
-  async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListTicketsQuery): Promise<{ items: TicketResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const { field } = parseSort(query.sort ?? '-createdAt');
-    const items = await this.tickets.list(scope, {
-      limit,
+  list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListTicketsQuery): Promise<Page<TicketResponse>> {
+    const filters = {
       ...(query.status ? { status: query.status } : {}),
       ...(query.priority ? { priority: query.priority } : {}),
       ...(query.assignedToMe ? { assignedToMe: true } : {}),
       ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { after: decodeCursor(query.cursor, field) } : {}),
-    });
-    return { items: items.map((t) => ticketResponse(t, user.userId)), nextCursor: nextCursor(items, limit, field) };
+    };
+    return paginate(query, sortField(query.sort), (page) => this.tickets.list(scope, { ...page, ...filters }), (t) => ticketResponse(t, user.userId));
   }
 
   /** Separate from list and writes: its own, cheaper rate-limit class (search). */
@@ -46,14 +42,13 @@ export class TicketsController {
   @Authorize('create', 'Ticket')
   @Idempotent()
   async open(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: OpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
-    const ticket = await this.tickets.open(scope, body);
-    return this.respond(ticket, user, reply.header('location', `/v1/tickets/${ticket.id}`));
+    return ticketResponse(withEtag(reply, created(reply, '/v1/tickets', await this.tickets.open(scope, body))), user.userId);
   }
 
   @Get(':id')
   @Authorize('read', 'Ticket')
   async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
-    return this.respond(await this.tickets.get(scope, id), user, reply);
+    return ticketResponse(withEtag(reply, await this.tickets.get(scope, id)), user.userId);
   }
 
   @Patch(':id')
@@ -63,13 +58,13 @@ export class TicketsController {
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: UpdateTicketDto,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TicketResponse> {
     const patch = { ...(body.status ? { status: body.status } : {}), ...(body.priority ? { priority: body.priority } : {}), ...(body.subject ? { subject: body.subject } : {}) };
     // An empty change would still bump the version and announce an update: refuse it.
     if (Object.keys(patch).length === 0) throw new ValidationProblem([{ pointer: '', rules: ['minProperties'] }]);
-    return this.respond(await this.tickets.update(scope, id, patch, parseIfMatch(ifMatch, mismatch)), user, reply);
+    return ticketResponse(withEtag(reply, await this.tickets.update(scope, id, patch, expectedVersion(ifMatch))), user.userId);
   }
 
   @Post(':id/assign')
@@ -80,10 +75,10 @@ export class TicketsController {
     @CurrentUser() user: AuthenticatedUser,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: AssignTicketDto,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TicketResponse> {
-    return this.respond(await this.tickets.assign(scope, id, body.memberId, parseIfMatch(ifMatch, mismatch)), user, reply);
+    return ticketResponse(withEtag(reply, await this.tickets.assign(scope, id, body.memberId, expectedVersion(ifMatch))), user.userId);
   }
 
   @Get(':id/comments')
@@ -97,10 +92,5 @@ export class TicketsController {
   @Idempotent()
   async comment(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: CommentDto): Promise<CommentResponse> {
     return commentResponse(await this.tickets.comment(scope, id, body.body), user.userId);
-  }
-
-  private respond(ticket: TicketView, user: AuthenticatedUser, reply: FastifyReply): TicketResponse {
-    reply.header('etag', etag(ticket.version));
-    return ticketResponse(ticket, user.userId);
   }
 }

@@ -1,4 +1,5 @@
 import { WEBHOOK_EVENT_TYPES, type WebhookAttemptView, type WebhookDeliveryDetail, type WebhookDeliveryView, type WebhookEndpointView } from '@benteng/webhooks';
+import { dateTime, isoOrNull, nullable, object, ref, uuid, type Schema } from '../http/response-shape.js';
 
 /**
  * The public shapes of webhook endpoints and their delivery log. Built field by field: no tenant
@@ -54,8 +55,6 @@ export interface WebhookDeliveryDetailResponse extends WebhookDeliveryResponse {
   attemptLog: WebhookAttemptResponse[];
 }
 
-const isoOrNull = (value: Date | null): string | null => value?.toISOString() ?? null;
-
 export function webhookEndpointResponse(endpoint: WebhookEndpointView): WebhookEndpointResponse {
   return {
     id: endpoint.id,
@@ -110,12 +109,6 @@ export function webhookDeliveryDetailResponse(delivery: WebhookDeliveryDetail): 
   return { ...webhookDeliveryResponse(delivery), payload: delivery.payload, attemptLog: delivery.attemptLog.map(attemptResponse) };
 }
 
-type Schema = Record<string, unknown>;
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const nullable = (schema: Schema): Schema => ({ ...schema, nullable: true });
-const object = (properties: Record<string, Schema>): Schema => ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false });
-const uuid: Schema = { type: 'string', format: 'uuid' };
-const dateTime: Schema = { type: 'string', format: 'date-time' };
 const integer: Schema = { type: 'integer' };
 
 const ENDPOINT_PROPERTIES: Record<string, Schema> = {

@@ -1,12 +1,14 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
-import { WebhookEndpointsService, WebhookError, WebhookErrorCode, type WebhookEndpointPatch } from '@benteng/webhooks';
+import { WebhookDeliveryLogService, WebhookEndpointsService, WebhookError, WebhookErrorCode, WebhookSecretsService, type WebhookEndpointPatch } from '@benteng/webhooks';
 import { Authorize } from '../http/access.decorator.js';
 import { Idempotent } from '../http/idempotency.js';
-import { decodeCursor, etag, nextCursor, parseIfMatch } from '../http/pagination.js';
+import { patchOf } from '../http/dto/patch-of.js';
+import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
+import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
 import { IdempotentRevealOnce, RevealOnce, revealOnce } from '../http/reveal-once.js';
 import { CreateWebhookEndpointDto, ListWebhookDeliveriesQuery, ListWebhookEndpointsQuery, UpdateWebhookEndpointDto } from './dto/webhook-endpoint.dto.js';
 import {
@@ -20,8 +22,7 @@ import {
   type WebhookEndpointWithSecretResponse,
 } from './webhook-endpoint.response.js';
 
-const DEFAULT_PAGE = 20;
-const mismatch = () => new WebhookError(WebhookErrorCode.VersionMismatch);
+const expectedVersion = (ifMatch: string | undefined) => parseIfMatch(ifMatch, () => new WebhookError(WebhookErrorCode.VersionMismatch));
 
 /**
  * Outbound webhook endpoints and their delivery log (owners and admins;
@@ -31,14 +32,16 @@ const mismatch = () => new WebhookError(WebhookErrorCode.VersionMismatch);
  */
 @Controller('v1/webhook-endpoints')
 export class WebhookEndpointsController {
-  constructor(private readonly webhooks: WebhookEndpointsService) {}
+  constructor(
+    private readonly webhooks: WebhookEndpointsService,
+    private readonly secrets: WebhookSecretsService,
+    private readonly deliveryLog: WebhookDeliveryLogService,
+  ) {}
 
   @Get()
   @Authorize('read', 'WebhookEndpoint')
-  async list(@CurrentScope() scope: Scope, @Query() query: ListWebhookEndpointsQuery): Promise<{ items: WebhookEndpointResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.webhooks.list(scope, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
-    return { items: items.map(webhookEndpointResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
+  list(@CurrentScope() scope: Scope, @Query() query: ListWebhookEndpointsQuery): Promise<Page<WebhookEndpointResponse>> {
+    return paginate(query, 'createdAt', (page) => this.webhooks.list(scope, page), webhookEndpointResponse);
   }
 
   @Post()
@@ -57,16 +60,13 @@ export class WebhookEndpointsController {
       meta,
     );
     revealOnce(request, { secret });
-    reply.header('etag', etag(endpoint.version)).header('location', `/v1/webhook-endpoints/${endpoint.id}`);
-    return webhookEndpointWithSecretResponse(endpoint);
+    return webhookEndpointWithSecretResponse(created(reply, '/v1/webhook-endpoints', withEtag(reply, endpoint)));
   }
 
   @Get(':id')
   @Authorize('read', 'WebhookEndpoint')
   async get(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<WebhookEndpointResponse> {
-    const endpoint = await this.webhooks.get(scope, id);
-    reply.header('etag', etag(endpoint.version));
-    return webhookEndpointResponse(endpoint);
+    return webhookEndpointResponse(withEtag(reply, await this.webhooks.get(scope, id)));
   }
 
   @Patch(':id')
@@ -75,25 +75,19 @@ export class WebhookEndpointsController {
     @CurrentScope() scope: Scope,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: UpdateWebhookEndpointDto,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatch() ifMatch: string | undefined,
     @Meta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<WebhookEndpointResponse> {
-    const patch: WebhookEndpointPatch = {};
-    if (body.url !== undefined) patch.url = body.url;
-    if (body.description !== undefined) patch.description = body.description;
-    if (body.events !== undefined) patch.events = body.events;
-    if (body.enabled !== undefined) patch.enabled = body.enabled;
-    const endpoint = await this.webhooks.update(scope, id, patch, parseIfMatch(ifMatch, mismatch), meta);
-    reply.header('etag', etag(endpoint.version));
-    return webhookEndpointResponse(endpoint);
+    const patch: WebhookEndpointPatch = patchOf(body, ['url', 'description', 'events', 'enabled']);
+    return webhookEndpointResponse(withEtag(reply, await this.webhooks.update(scope, id, patch, expectedVersion(ifMatch), meta)));
   }
 
   @Delete(':id')
   @HttpCode(204)
   @Authorize('delete', 'WebhookEndpoint')
-  async remove(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Headers('if-match') ifMatch: string | undefined, @Meta() meta: RequestMeta): Promise<void> {
-    await this.webhooks.remove(scope, id, parseIfMatch(ifMatch, mismatch), meta);
+  async remove(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @IfMatch() ifMatch: string | undefined, @Meta() meta: RequestMeta): Promise<void> {
+    await this.webhooks.remove(scope, id, expectedVersion(ifMatch), meta);
   }
 
   @Post(':id/secret/rotate')
@@ -107,22 +101,15 @@ export class WebhookEndpointsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<WebhookEndpointWithSecretResponse> {
-    const { endpoint, secret } = await this.webhooks.rotateSecret(scope, id, meta);
+    const { endpoint, secret } = await this.secrets.rotate(scope, id, meta);
     revealOnce(request, { secret });
-    reply.header('etag', etag(endpoint.version));
-    return webhookEndpointWithSecretResponse(endpoint);
+    return webhookEndpointWithSecretResponse(withEtag(reply, endpoint));
   }
 
   @Get(':id/deliveries')
   @Authorize('read', 'WebhookDelivery')
-  async deliveries(
-    @CurrentScope() scope: Scope,
-    @Param('id', new ParseUUIDPipe()) id: string,
-    @Query() query: ListWebhookDeliveriesQuery,
-  ): Promise<{ items: WebhookDeliveryResponse[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
-    const items = await this.webhooks.listDeliveries(scope, id, { limit, ...(query.cursor ? { after: decodeCursor(query.cursor, 'createdAt') } : {}) });
-    return { items: items.map(webhookDeliveryResponse), nextCursor: nextCursor(items, limit, 'createdAt') };
+  deliveries(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Query() query: ListWebhookDeliveriesQuery): Promise<Page<WebhookDeliveryResponse>> {
+    return paginate(query, 'createdAt', (page) => this.deliveryLog.list(scope, id, page), webhookDeliveryResponse);
   }
 
   @Get(':id/deliveries/:deliveryId')
@@ -132,7 +119,7 @@ export class WebhookEndpointsController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @Param('deliveryId', new ParseUUIDPipe()) deliveryId: string,
   ): Promise<WebhookDeliveryDetailResponse> {
-    return webhookDeliveryDetailResponse(await this.webhooks.getDelivery(scope, id, deliveryId));
+    return webhookDeliveryDetailResponse(await this.deliveryLog.get(scope, id, deliveryId));
   }
 
   /** 202: the attempt is queued; its outcome shows in the delivery log. */
@@ -146,7 +133,7 @@ export class WebhookEndpointsController {
     @Param('deliveryId', new ParseUUIDPipe()) deliveryId: string,
     @Meta() meta: RequestMeta,
   ): Promise<WebhookDeliveryResponse> {
-    return webhookDeliveryResponse(await this.webhooks.redeliver(scope, id, deliveryId, meta));
+    return webhookDeliveryResponse(await this.deliveryLog.redeliver(scope, id, deliveryId, meta));
   }
 
   /** 202: a `webhook.ping` message is queued for this endpoint only. */
@@ -155,6 +142,6 @@ export class WebhookEndpointsController {
   @Authorize('create', 'WebhookDelivery')
   @Idempotent()
   async ping(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta): Promise<WebhookDeliveryResponse> {
-    return webhookDeliveryResponse(await this.webhooks.ping(scope, id, meta));
+    return webhookDeliveryResponse(await this.deliveryLog.ping(scope, id, meta));
   }
 }

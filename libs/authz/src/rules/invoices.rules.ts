@@ -1,11 +1,17 @@
 import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
 
+/** The customer's contact details on an invoice: fields only some readers see. */
+const CUSTOMER_CONTACT = ['customerEmail', 'customerTaxId'];
+
 /**
  * Invoices: every role reads; members create drafts and edit, issue or delete the drafts they
  * created; owners and admins edit and issue any draft, void drafts and issued invoices, and mark
  * issued invoices paid. Nobody edits an invoice (or its lines) once it is issued.
+ *
+ * Viewers read every invoice but not the customer's contact details (email, tax id): a field rule,
+ * applied to the API's invoice responses and to export columns alike (visibleFields).
  */
-export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function invoiceRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
   can('read', 'Invoice', { tenantId });
   can('read', 'InvoiceLine', { tenantId });
 
@@ -26,6 +32,7 @@ export function invoiceRules({ can }: AppAbilityBuilder, { tenantId, principal }
       return;
     }
     case 'viewer':
+      cannot('read', 'Invoice', CUSTOMER_CONTACT);
       return;
   }
 }

@@ -25,7 +25,8 @@ const ownTickets = (clientId: string) => ({ openedByClientId: clientId });
 
 /**
  * Partner clients (/partner/v1): rules from scopes alone, each bound to the client's tenant.
- * - invoices:read: every invoice of the tenant and its lines;
+ * - invoices:read: every invoice of the tenant and its lines, except the customer's tax id (a
+ *   field rule, applied by visibleFields);
  * - invoices:write: create draft invoices recorded as created by this client;
  * - tickets:write / tickets:read: open tickets, and read the tickets this client opened (never
  *   those of users or other clients);
@@ -33,11 +34,12 @@ const ownTickets = (clientId: string) => ({ openedByClientId: clientId });
  *   (an attachment is exactly as visible as its ticket, as for members).
  * No partner scope reaches members, sessions, audit, other clients or keys.
  */
-export function partnerRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: PartnerPrincipal }): void {
+export function partnerRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: PartnerPrincipal }): void {
   const has = (scope: PartnerScope) => principal.scopes.includes(scope);
   if (has('invoices:read')) {
     can('read', 'Invoice', { tenantId });
     can('read', 'InvoiceLine', { tenantId });
+    cannot('read', 'Invoice', ['customerTaxId']);
   }
   if (has('invoices:write')) {
     can('create', 'Invoice', { tenantId, createdByClientId: principal.clientId, status: 'draft' });

@@ -1,37 +1,27 @@
-import { IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { TICKET_SORTS, type TicketSort } from '@benteng/tickets';
-import { PageQuery } from '../../public/dto/page.dto.js';
+import type { TicketSort } from '@benteng/tickets';
+import { PageQuery } from '../../http/dto/page.dto.js';
+import { TICKET_PRIORITIES, TICKET_STATUSES, TicketBody, TicketPriority, TicketSortOrder, TicketStatus, TicketSubject } from '../../http/dto/ticket.dto.js';
 
-const STATUSES = ['open', 'in_progress', 'resolved', 'closed'] as const;
-const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
-
+/** POST /partner/v1/tickets: the fields of /v1's OpenTicketDto, under the partner document's own schema name. */
 export class PartnerOpenTicketDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TicketSubject()
   subject!: string;
 
-  @IsString()
-  @MinLength(1)
-  @MaxLength(10_000)
+  @TicketBody()
   body!: string;
 
-  @IsOptional()
-  @IsIn(PRIORITIES)
-  priority?: (typeof PRIORITIES)[number];
+  @TicketPriority()
+  priority?: (typeof TICKET_PRIORITIES)[number];
 }
 
 /** No `assignedToMe`: a partner client is never an assignee. */
 export class PartnerListTicketsQuery extends PageQuery {
-  @IsOptional()
-  @IsIn(STATUSES)
-  status?: (typeof STATUSES)[number];
+  @TicketStatus()
+  status?: (typeof TICKET_STATUSES)[number];
 
-  @IsOptional()
-  @IsIn(PRIORITIES)
-  priority?: (typeof PRIORITIES)[number];
+  @TicketPriority()
+  priority?: (typeof TICKET_PRIORITIES)[number];
 
-  @IsOptional()
-  @IsIn(TICKET_SORTS)
+  @TicketSortOrder()
   sort?: TicketSort;
 }

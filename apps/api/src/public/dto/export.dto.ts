@@ -1,7 +1,7 @@
 import { IsIn, IsOptional, IsUUID, Matches } from 'class-validator';
 import { EXPORT_FORMATS, EXPORT_STATUS_FILTERS, EXPORT_TYPES, type ExportFormat, type ExportType } from '@benteng/exports';
 import { NestedObject } from '../../http/nested.decorator.js';
-import { PageQuery } from './page.dto.js';
+import { PageQuery } from '../../http/dto/page.dto.js';
 
 /** Every status either type knows; the service checks that it fits the export's type. */
 const STATUSES = [...new Set(Object.values(EXPORT_STATUS_FILTERS).flat())];

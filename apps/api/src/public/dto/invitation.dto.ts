@@ -1,7 +1,7 @@
 import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import type { MembershipRole } from '@benteng/database';
 import { ROLES } from './auth.dto.js';
-import { PageQuery } from './page.dto.js';
+import { PageQuery } from '../../http/dto/page.dto.js';
 
 /** `bt_inv_` and 256 random bits, base64url: anything else is refused before any lookup. */
 const INVITATION_TOKEN = /^bt_inv_[A-Za-z0-9_-]{43}$/;

@@ -3,7 +3,8 @@ import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsISO8601, IsOp
 import { JSONSchema } from 'class-validator-jsonschema';
 import { PARTNER_SCOPES, PARTNER_TIERS, type PartnerScope, type PartnerTier } from '@benteng/authz';
 import { MAX_IP_ALLOWLIST, normalizeCidr } from '@benteng/partners';
-import { PageQuery } from './page.dto.js';
+import { Rules } from '../../http/dto/field-rules.js';
+import { PageQuery } from '../../http/dto/page.dto.js';
 
 const ENVIRONMENTS = ['live', 'test'] as const;
 /** An instant with its offset (RFC 3339), at most millisecond precision: what the columns store. */
@@ -36,10 +37,12 @@ const IpAllowlist = () =>
     JSONSchema((schema) => ({ ...schema, items: CIDR_ITEM })),
   );
 
+const ClientName = () => Rules(IsString(), MinLength(1), MaxLength(100));
+/** An instant in the future at which something stops working; absent or null: never, or as its parent. */
+const ExpiresAt = () => Rules(IsOptional(), IsISO8601({ strict: true, strictSeparator: true }), Matches(DATE_TIME, { message: DATE_TIME_MESSAGE }));
+
 export class CreatePartnerClientDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @ClientName()
   name!: string;
 
   @IsIn(ENVIRONMENTS)
@@ -57,9 +60,7 @@ export class CreatePartnerClientDto {
   ipAllowlist?: string[];
 
   /** When the client and all its credentials stop working; in the future. Absent or null: never. */
-  @IsOptional()
-  @IsISO8601({ strict: true, strictSeparator: true })
-  @Matches(DATE_TIME, { message: DATE_TIME_MESSAGE })
+  @ExpiresAt()
   expiresAt?: string | null;
 }
 
@@ -70,9 +71,7 @@ export class CreatePartnerClientDto {
  */
 export class UpdatePartnerClientDto {
   @ValidateIf((_, value) => value !== undefined)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @ClientName()
   name?: string;
 
   @ValidateIf((_, value) => value !== undefined)
@@ -89,17 +88,13 @@ export class UpdatePartnerClientDto {
   ipAllowlist?: string[];
 
   /** null: never expires. */
-  @IsOptional()
-  @IsISO8601({ strict: true, strictSeparator: true })
-  @Matches(DATE_TIME, { message: DATE_TIME_MESSAGE })
+  @ExpiresAt()
   expiresAt?: string | null;
 }
 
 export class CreatePartnerKeyDto {
   /** When this key stops working; in the future. Absent or null: when the client does. */
-  @IsOptional()
-  @IsISO8601({ strict: true, strictSeparator: true })
-  @Matches(DATE_TIME, { message: DATE_TIME_MESSAGE })
+  @ExpiresAt()
   expiresAt?: string | null;
 }
 

@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional } from 'class-validator';
-import { PageQuery } from './page.dto.js';
+import { PageQuery } from '../../http/dto/page.dto.js';
 
 export class ListSecurityBlocksQuery extends PageQuery {
   /** true: only blocks still in force (neither expired nor lifted). */

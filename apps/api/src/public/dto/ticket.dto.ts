@@ -1,40 +1,31 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import { TICKET_SORTS, type TicketSort } from '@benteng/tickets';
-import { PageQuery } from './page.dto.js';
+import { IsBoolean, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import type { TicketSort } from '@benteng/tickets';
+import { PageQuery } from '../../http/dto/page.dto.js';
+import { OptionalTicketSubject, TICKET_PRIORITIES, TICKET_STATUSES, TicketBody, TicketPriority, TicketSortOrder, TicketStatus, TicketSubject } from '../../http/dto/ticket.dto.js';
 
-const STATUSES = ['open', 'in_progress', 'resolved', 'closed'] as const;
-const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+type TicketStatusValue = (typeof TICKET_STATUSES)[number];
+type TicketPriorityValue = (typeof TICKET_PRIORITIES)[number];
 
 export class OpenTicketDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TicketSubject()
   subject!: string;
 
-  @IsString()
-  @MinLength(1)
-  @MaxLength(10_000)
+  @TicketBody()
   body!: string;
 
-  @IsOptional()
-  @IsIn(PRIORITIES)
-  priority?: (typeof PRIORITIES)[number];
+  @TicketPriority()
+  priority?: TicketPriorityValue;
 }
 
 export class UpdateTicketDto {
-  @IsOptional()
-  @IsIn(STATUSES)
-  status?: (typeof STATUSES)[number];
+  @TicketStatus()
+  status?: TicketStatusValue;
 
-  @IsOptional()
-  @IsIn(PRIORITIES)
-  priority?: (typeof PRIORITIES)[number];
+  @TicketPriority()
+  priority?: TicketPriorityValue;
 
-  @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @OptionalTicketSubject()
   subject?: string;
 }
 
@@ -53,21 +44,18 @@ export class CommentDto {
 }
 
 export class ListTicketsQuery extends PageQuery {
-  @IsOptional()
-  @IsIn(STATUSES)
-  status?: (typeof STATUSES)[number];
+  @TicketStatus()
+  status?: TicketStatusValue;
 
-  @IsOptional()
-  @IsIn(PRIORITIES)
-  priority?: (typeof PRIORITIES)[number];
+  @TicketPriority()
+  priority?: TicketPriorityValue;
 
   @IsOptional()
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   assignedToMe?: boolean;
 
-  @IsOptional()
-  @IsIn(TICKET_SORTS)
+  @TicketSortOrder()
   sort?: TicketSort;
 }
 

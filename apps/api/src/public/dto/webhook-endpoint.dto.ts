@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@benteng/webhooks';
-import { PageQuery } from './page.dto.js';
+import { PageQuery } from '../../http/dto/page.dto.js';
 
 /**
  * The shape checks only: an absolute http(s) URL within the column's length. Whether it may

@@ -1,6 +1,6 @@
 import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { CURSOR_TEXT, cursorText } from '../../http/pagination.js';
+import { CURSOR_TEXT, cursorText, PAGE_MAX } from '../pagination.js';
 
 /** `limit` and `cursor`, the same on every list route (class-validator reads inherited rules). */
 export class PageQuery {
@@ -8,7 +8,7 @@ export class PageQuery {
   @Type(() => Number)
   @IsInt()
   @Min(1)
-  @Max(100)
+  @Max(PAGE_MAX)
   limit?: number;
 
   /**
