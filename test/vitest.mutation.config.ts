@@ -1,20 +1,25 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
-import base from './vitest.config.js';
+import { exclude, shared } from './vitest.config.js';
 
 /**
  * The Vitest project StrykerJS runs for `npm run test:mutation` (stryker.config.mjs, docs/mutation.md).
- * Same database, Redis and setup as test/vitest.config.ts, but only the specs that reach the
- * mutated code in-process: Stryker sees only mutants executed inside its own Vitest worker, so the
- * specs that start the compiled API or worker as a process (dist/) can never kill one, and the
- * slow end-to-end files would multiply the wall time by the number of mutants they cover.
+ * Same database, Redis and setup as the integration project of test/vitest.config.ts, but only the
+ * specs that reach the mutated code in-process: Stryker sees only mutants executed inside its own
+ * Vitest worker, so the specs that start the compiled API or worker as a process (dist/) can never
+ * kill one, and the slow end-to-end files would multiply the wall time by the number of mutants they cover.
  */
 export default defineConfig({
-  ...base,
+  root: fileURLToPath(new URL('..', import.meta.url)),
+  resolve: { tsconfigPaths: true },
   test: {
-    ...base.test,
+    ...shared,
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/integration/**/*.spec.ts'],
-    // The module-boundary spec lints the sandbox, whose files Stryker has instrumented.
-    exclude: [...(base.test?.exclude ?? []), 'test/integration/boundaries.spec.ts'],
+    // The module-boundary spec lints the sandbox, whose files Stryker has instrumented; the projects
+    // spec runs the unit project as its own process, which mutants in this worker never reach.
+    exclude: [...exclude, 'test/integration/boundaries.spec.ts', 'test/integration/unit-project.spec.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup-env.ts'],
     // Stryker runs one file at a time; a stable order makes two runs comparable.
     sequence: { shuffle: { files: false, tests: false } },
   },

@@ -3,6 +3,8 @@
 // (every control proven, docs/controls.md and the training report current: security-report.mjs),
 // then runs the fault tests (test-faults.mjs). `npm test -- <filter>` runs only the matching files
 // of the main suite.
+// `npm test -- --project unit`: only the unit specs beside the code (test/vitest.config.ts), which
+// need no build, PostgreSQL or Redis; results in .data/vitest-unit-results.json.
 // `npm run test:security` (`--security`): only the release-gating security suite, i.e.
 // test/security/ and every other spec file tagged with a control id, followed by the same
 // "every control proven, documents current" check. DATABASE_URL / REDIS_URL are used when set; without
@@ -13,14 +15,21 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { root } from './lib/paths.mjs';
 
-const build = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'build.mjs')], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+const projects = process.argv.slice(2).flatMap((a, i, all) => (a === '--project' ? [all[i + 1]] : a.startsWith('--project=') ? [a.slice('--project='.length)] : []));
+const unitOnly = projects.length > 0 && projects.every((p) => p === 'unit');
 
-const results = join(root, '.data', 'vitest-results.json');
+if (!unitOnly) {
+  const build = spawnSync(process.execPath, [join(root, 'apps', 'dev', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
+
+// A unit-only run keeps its own results file and leaves the kill-switch outcomes alone, so it can
+// run beside the suite (test/integration/unit-project.spec.ts does).
+const results = join(root, '.data', unitOnly ? 'vitest-unit-results.json' : 'vitest-results.json');
 mkdirSync(join(root, '.data'), { recursive: true });
 rmSync(results, { force: true });
 // Kill-switch outcomes of this run only (test/security/support/kill-switch.ts writes them).
-rmSync(join(root, '.data', 'security'), { recursive: true, force: true });
+if (!unitOnly) rmSync(join(root, '.data', 'security'), { recursive: true, force: true });
 
 /** Spec files of the security suite: everything under test/security plus files tagged with a control. */
 function securitySuite() {

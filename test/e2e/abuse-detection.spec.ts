@@ -5,11 +5,11 @@ import { PrismaService, type MembershipRole } from '@benteng/database';
 import { AbuseDetector } from '@benteng/security';
 import { AbuseObserver } from '../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../support/api.js';
-import { PROBLEM_JSON, randomIp, randomPassword } from '../support/auth-client.js';
+import { PROBLEM_JSON, randomIp } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
+import { insertInvoice } from '../support/factories.js';
+import { createTenantLogins, type TenantLogins } from '../support/tenants.js';
 import { createPartnerClient, createPartnerKey, requestPartnerToken } from '../support/partners.js';
-import { setPasswords } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -18,7 +18,7 @@ import { tag } from '../security/support/controls.js';
  * block that the next request meets as 429 security.blocked, recorded, audited, announced and
  * logged once; legitimate traffic of the same volume places none. An address blocked for failures
  * without a valid credential refuses unauthenticated traffic only: the people behind it who hold
- * valid credentials are still served (apps/api/src/http/access.guard.ts).
+ * valid credentials are still served (apps/api/src/http/gate/address-block.stage.ts).
  *
  * The thresholds are the production defaults (libs/config/src/config.schema.ts), set explicitly
  * because setup-env raises them for every other file. Every request carries its own
@@ -63,18 +63,9 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
     return res;
   }
 
-  interface Org {
-    tenant: TestTenant;
-    password: string;
-  }
-  async function org(label: string): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    await setPasswords(owner, Object.values(tenant.users).map((u) => u.id), password);
-    return { tenant, password };
-  }
-  async function login(o: Org, role: MembershipRole, xff: string): Promise<string> {
-    const res = await send('post', '/v1/auth/login', { xff, body: { email: o.tenant.users[role].email, password: o.password } });
+  const tenantLogins = (label: string) => createTenantLogins(owner, label);
+  async function login(logins: TenantLogins, role: MembershipRole, xff: string): Promise<string> {
+    const res = await send('post', '/v1/auth/login', { xff, body: { email: logins.tenant.users[role].email, password: logins.password } });
     if (res.status !== 200) throw new Error(`login answered ${res.status}: ${res.text}`);
     return (res.body as { accessToken: string }).accessToken;
   }
@@ -175,14 +166,14 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
   }
 
   /** GET /v1/security/blocks as the tenant's owner lists the block. */
-  async function expectListedToOwner(o: Org, principal: string, ip: string): Promise<void> {
-    const token = await login(o, 'owner', randomIp());
+  async function expectListedToOwner(logins: TenantLogins, principal: string, ip: string): Promise<void> {
+    const token = await login(logins, 'owner', randomIp());
     const res = await send('get', '/v1/security/blocks', { xff: randomIp(), token });
     expect(res.status, `${res.text}`).toBe(200);
     expect(res.body).toMatchObject({
       items: [
         {
-          subject: await webhookSubjectOf(o.tenant.id, principal),
+          subject: await webhookSubjectOf(logins.tenant.id, principal),
           ip,
           signal: 'not_found',
           observed: ABUSE.ABUSE_MAX_NOT_FOUND + 1,
@@ -198,10 +189,10 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
 
   describe('a user walking random ids on /v1', () => {
     it(`is blocked right after the ${ABUSE.ABUSE_MAX_NOT_FOUND + 1}st 404; another user of the tenant is unaffected`, async () => {
-      const o = await org('abuse-user');
+      const logins = await tenantLogins('abuse-user');
       const ip = randomIp();
-      const token = await login(o, 'member', ip);
-      const user = `user:${o.tenant.users.member.id}`;
+      const token = await login(logins, 'member', ip);
+      const user = `user:${logins.tenant.users.member.id}`;
 
       const responses = await walk(50, () => send('get', `/v1/invoices/${randomUUID()}`, { xff: ip, token }));
       expect(runs(responses)).toEqual([
@@ -216,29 +207,29 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
       expectBlocked(await send('post', '/v1/tickets', { xff: randomIp(), token, body: { subject: 'x', body: 'y' } }), 'a write');
 
       // Another user of the same tenant (from their own address) works as before.
-      const admin = await login(o, 'admin', randomIp());
+      const admin = await login(logins, 'admin', randomIp());
       const adminIp = randomIp();
       const list = await send('get', '/v1/invoices', { xff: adminIp, token: admin });
       expect(list.status, `${list.text}`).toBe(200);
       expect((await send('get', `/v1/invoices/${randomUUID()}`, { xff: adminIp, token: admin })).status).toBe(404);
 
-      await expectOneBlockRecorded(o.tenant.id, user, ip);
-      await expectListedToOwner(o, user, ip);
+      await expectOneBlockRecorded(logins.tenant.id, user, ip);
+      await expectListedToOwner(logins, user, ip);
     });
   });
 
   /** A partner client of the tenant with the given scopes and one API key. */
-  async function partnerKey(o: Org, scopes: ('invoices:read' | 'tickets:read' | 'tickets:write')[] = ['invoices:read', 'tickets:read', 'tickets:write']) {
-    const creator = o.tenant.users.owner.id;
-    const client = await createPartnerClient(owner, o.tenant.id, creator, { scopes });
-    const { key } = await createPartnerKey(owner, o.tenant.id, client.clientId, creator);
+  async function partnerKey(logins: TenantLogins, scopes: ('invoices:read' | 'tickets:read' | 'tickets:write')[] = ['invoices:read', 'tickets:read', 'tickets:write']) {
+    const creator = logins.tenant.users.owner.id;
+    const client = await createPartnerClient(owner, logins.tenant.id, creator, { scopes });
+    const { key } = await createPartnerKey(owner, logins.tenant.id, client.clientId, creator);
     return { client, clientId: client.clientId, key, principal: `partner:${client.clientId}` };
   }
 
   describe('a partner walking random invoice ids', () => {
     it(`is blocked right after the ${ABUSE.ABUSE_MAX_NOT_FOUND + 1}st 404, on every partner route, recorded, audited, announced and logged once`, async () => {
-      const o = await org('abuse-partner');
-      const walker = await partnerKey(o);
+      const logins = await tenantLogins('abuse-partner');
+      const walker = await partnerKey(logins);
       const ip = randomIp();
 
       const responses = await walk(50, () => send('get', `/partner/v1/invoices/${randomUUID()}`, { xff: ip, token: walker.key }));
@@ -254,20 +245,20 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
       expectBlocked(await send('post', '/partner/v1/tickets', { xff: randomIp(), token: walker.key, body: { subject: 'x', body: 'y' } }), 'a write');
 
       // A client of the same tenant is not affected.
-      const bystander = await partnerKey(o);
+      const bystander = await partnerKey(logins);
       const list = await send('get', '/partner/v1/invoices', { xff: randomIp(), token: bystander.key });
       expect(list.status, `${list.text}`).toBe(200);
 
       // The refused requests are not counted again: still one block, one row, one event.
-      await expectOneBlockRecorded(o.tenant.id, walker.principal, ip);
-      await expectListedToOwner(o, walker.principal, ip);
+      await expectOneBlockRecorded(logins.tenant.id, walker.principal, ip);
+      await expectListedToOwner(logins, walker.principal, ip);
     });
 
     it('legitimate traffic of the same volume (50 reads of 50 existing invoices) places no block', async () => {
-      const o = await org('abuse-legit');
+      const logins = await tenantLogins('abuse-legit');
       const ids: string[] = [];
-      for (let i = 0; i < 50; i++) ids.push(await insertInvoice(owner, o.tenant.id, { createdById: o.tenant.users.owner.id, number: `LEGIT-${i}-${randomBytes(3).toString('hex')}` }));
-      const reader = await partnerKey(o, ['invoices:read']);
+      for (let i = 0; i < 50; i++) ids.push(await insertInvoice(owner, logins.tenant.id, { createdById: logins.tenant.users.owner.id, number: `LEGIT-${i}-${randomBytes(3).toString('hex')}` }));
+      const reader = await partnerKey(logins, ['invoices:read']);
       const ip = randomIp();
 
       const responses = await walk(50, (i) => send('get', `/partner/v1/invoices/${ids[i]!}`, { xff: ip, token: reader.key }));
@@ -278,7 +269,7 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
       const list = await send('get', '/partner/v1/invoices', { xff: ip, token: reader.key });
       expect(list.status, `${list.text}`).toBe(200);
 
-      expect(await recorded(o.tenant.id)).toEqual({ blocks: [], audits: [], events: [] });
+      expect(await recorded(logins.tenant.id)).toEqual({ blocks: [], audits: [], events: [] });
       expect(blockWarnings(reader.principal)).toEqual([]);
       expect(blockWarnings(`ip:${ip}`)).toEqual([]);
     });
@@ -301,12 +292,12 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
     }
 
     it(`blocks the address's unauthenticated traffic after ${ABUSE.ABUSE_MAX_AUTH_FAILURES + 1} refused credentials, while every valid credential behind it is still served`, async () => {
-      const o = await org('abuse-storm');
-      const neighbour = await org('abuse-storm-neighbour');
-      const valid = await partnerKey(o);
+      const logins = await tenantLogins('abuse-storm');
+      const neighbour = await tenantLogins('abuse-storm-neighbour');
+      const valid = await partnerKey(logins);
       const ip = randomIp();
       // People of two tenants behind the attacker's address, signed in before the storm.
-      const memberToken = await login(o, 'member', ip);
+      const memberToken = await login(logins, 'member', ip);
       const neighbourToken = await login(neighbour, 'admin', ip);
       const clientToken = await partnerTokenFrom(valid.client, ip);
 
@@ -338,27 +329,27 @@ describe(tag('ABUSE-DETECTION', 'abuse detection'), () => {
       ] as const;
       expect(served.map(([who, res]) => [who, res.status])).toEqual(served.map(([who]) => [who, 200]));
       // Signing in is the password's business (and the login throttle's), not the address block's.
-      const freshLogin = await send('post', '/v1/auth/login', { xff: ip, body: { email: o.tenant.users.owner.email, password: o.password } });
+      const freshLogin = await send('post', '/v1/auth/login', { xff: ip, body: { email: logins.tenant.users.owner.email, password: logins.password } });
       expect(freshLogin.status, `${freshLogin.text}`).toBe(200);
 
       // An address has no tenant: the block is logged once, not recorded in any tenant.
       expect(blockWarnings(`ip:${ip}`)).toEqual([
         expect.objectContaining({ level: 40, signal: 'auth_failure', observed: ABUSE.ABUSE_MAX_AUTH_FAILURES + 1, threshold: ABUSE.ABUSE_MAX_AUTH_FAILURES, blockS: ABUSE.ABUSE_BLOCK_S, ip }),
       ]);
-      expect(await recorded(o.tenant.id)).toEqual({ blocks: [], audits: [], events: [] });
+      expect(await recorded(logins.tenant.id)).toEqual({ blocks: [], audits: [], events: [] });
       expect(blockWarnings(valid.principal)).toEqual([]);
     });
 
     it('an explicit deny of the address (an operator\'s, not the detector\'s) still refuses valid credentials there', async () => {
-      const o = await org('abuse-deny');
-      const valid = await partnerKey(o);
+      const logins = await tenantLogins('abuse-deny');
+      const valid = await partnerKey(logins);
       const ip = randomIp();
-      const token = await login(o, 'member', ip);
+      const token = await login(logins, 'member', ip);
       await api.app.get(AbuseDetector).deny(ip, ABUSE.ABUSE_BLOCK_S, 'operator:test');
 
       expectBlocked(await send('get', '/partner/v1/invoices', { xff: ip, token: valid.key }), 'valid key at a denied address');
       expectBlocked(await send('get', '/v1/invoices', { xff: ip, token }), 'valid user at a denied address');
-      expectBlocked(await send('post', '/v1/auth/login', { xff: ip, body: { email: o.tenant.users.owner.email, password: o.password } }), 'login at a denied address');
+      expectBlocked(await send('post', '/v1/auth/login', { xff: ip, body: { email: logins.tenant.users.owner.email, password: logins.password } }), 'login at a denied address');
       // Elsewhere the same credentials work: the deny is the address's, not theirs.
       expect((await send('get', '/partner/v1/invoices', { xff: randomIp(), token: valid.key })).status).toBe(200);
       expect((await send('get', '/v1/invoices', { xff: randomIp(), token })).status).toBe(200);

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { buildApi, type TestApi } from '../support/api.js';
 import { appPool, ownerPool } from '../support/db.js';
-import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
-import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { insertInvoice, ROLES, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -15,7 +16,6 @@ import { tag } from '../security/support/controls.js';
  * document of another tenant is as missing as one that never existed. Every test makes its own
  * tenants, so they run in any order.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const DOCUMENT_KEYS = ['contentType', 'createdAt', 'fileName', 'id', 'link', 'sha256', 'size', 'uploadedByMe'];
 const MAX_BYTES = 10 * 1024 * 1024;
 
@@ -115,11 +115,7 @@ describe('documents', () => {
   });
   afterAll(() => api.close());
 
-  async function tenantWithLogins(label: string): Promise<TestTenant> {
-    const tenant = await createTenant(owner, label);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    return tenant;
-  }
+  const tenantWithLogins = (label: string): Promise<TestTenant> => createTenantWithLogins(owner, label, password);
 
   const token = async (tenant: TestTenant, role: MembershipRole): Promise<string> => (await client.login(tenant.users[role].email, password)).accessToken;
 

@@ -9,8 +9,9 @@ import { buildApi, type TestApi } from '../support/api.js';
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { auditOf, exportRow, insertManyInvoices, insertNamedInvoices, parseCsv, peakRssMiB, waitForExport, workerPid } from '../support/exports.js';
-import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
-import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { insertInvoice, ROLES, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
 import { tag } from '../security/support/controls.js';
 
@@ -22,7 +23,6 @@ import { tag } from '../security/support/controls.js';
  * killed worker's export is finished once by the next worker, expired files are deleted, and
  * another tenant's export is missing on every route.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const FORMULA_NAMES = ['=HYPERLINK("http://evil.test","Klik")', '+1', '-2', '@SUM(A1:A9)', '\tx', '\rx'];
 const STATUS_KEYS = ['completedAt', 'createdAt', 'expiresAt', 'format', 'id', 'requestedByMe', 'startedAt', 'status', 'type'];
@@ -76,11 +76,7 @@ describe('exports', () => {
     await obliterateQueues(prefix);
   });
 
-  async function tenantWithLogins(label: string): Promise<TestTenant> {
-    const tenant = await createTenant(owner, label);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    return tenant;
-  }
+  const tenantWithLogins = (label: string): Promise<TestTenant> => createTenantWithLogins(owner, label, password);
 
   const token = async (tenant: TestTenant, role: MembershipRole) => (await client.login(tenant.users[role].email, password)).accessToken;
 

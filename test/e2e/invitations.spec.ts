@@ -6,8 +6,9 @@ import { MAX_PENDING_INVITATIONS } from '@benteng/members';
 import { buildApi, type TestApi } from '../support/api.js';
 import { FakeClock } from '../support/clock.js';
 import { appPool, ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import type { TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -17,7 +18,6 @@ import { tag } from '../security/support/controls.js';
  * token is 256 random bits, single use, expiring, revocable, stored only as an HMAC, and every
  * refusal of it looks like an unknown token. Every test makes its own tenants.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const INVITATION_KEYS = ['acceptedAt', 'createdAt', 'displayName', 'email', 'expiresAt', 'id', 'revokedAt', 'role', 'status'];
 const TOKEN = /^bt_inv_[A-Za-z0-9_-]{43}$/;
 const TTL_S = 604_800;
@@ -49,11 +49,7 @@ describe(tag('MEMBERSHIP-CONSENT', 'invitations: nobody is attached to a tenant 
   });
   afterAll(() => api.close());
 
-  async function tenantWithLogins(label: string): Promise<TestTenant> {
-    const tenant = await createTenant(owner, label);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    return tenant;
-  }
+  const tenantWithLogins = (label: string): Promise<TestTenant> => createTenantWithLogins(owner, label, password);
   const token = async (tenant: TestTenant, role: MembershipRole): Promise<string> => (await client.login(tenant.users[role].email, password)).accessToken;
   const newEmail = (label: string) => `${label}.${randomBytes(5).toString('hex')}@example.test`;
 

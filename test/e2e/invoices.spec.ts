@@ -6,8 +6,9 @@ import { INVOICE_SORTS } from '@benteng/invoices';
 import type { TestApi } from '../support/api.js';
 import { addMembership, buildAuthApi, Caller, randomPassword, SecretLedger } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { problemOf, setPasswords } from '../support/public-api.js';
+import { createTenant, ROLES, type TestTenant } from '../support/factories.js';
+import { createLoggedInTenant, type LoggedInTenant } from '../support/tenants.js';
+import { type Page, problemOf, setPasswords } from '../support/public-api.js';
 
 /**
  * Invoices on /v1 (libs/invoices, libs/authz/src/rules/invoices.rules.ts): server-computed totals,
@@ -15,7 +16,6 @@ import { problemOf, setPasswords } from '../support/public-api.js';
  * pagination with a sort allowlist, ETag/If-Match, the role rules of every transition, the outbox
  * event each transition writes, and the response shape per role. Every test makes its own tenant.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CUSTOMER = { name: 'PT Maju Jaya', email: 'finance@maju-jaya.test', taxId: '01.234.567.8-901.000' };
@@ -42,11 +42,6 @@ interface InvoiceBody {
   createdByMe: boolean;
   lines: InvoiceLineBody[];
 }
-interface Page {
-  items: InvoiceBody[];
-  nextCursor: string | null;
-}
-
 /** Every key path of a JSON value, e.g. 'customer.email' and 'lines[].amountMinor', sorted. */
 function keyPaths(value: unknown): string[] {
   const paths = new Set<string>();
@@ -77,20 +72,7 @@ describe('invoices', () => {
   });
   afterAll(() => api.close());
 
-  /** A fresh tenant and an access token for each of its four users. */
-  interface Org {
-    tenant: TestTenant;
-    tokens: Record<MembershipRole, string>;
-  }
-  async function org(label: string): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    ledger.add(password);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    const tokens = {} as Record<MembershipRole, string>;
-    for (const role of ROLES) tokens[role] = (await caller.loginOk(tenant.users[role].email, password)).accessToken;
-    return { tenant, tokens };
-  }
+  const loggedInTenant = (label: string) => createLoggedInTenant(owner, caller, label);
 
   /** A second user with `role` in the tenant (createTenant makes one per role). */
   async function extraUser(tenant: TestTenant, role: MembershipRole): Promise<{ id: string; token: string }> {
@@ -153,7 +135,7 @@ describe('invoices', () => {
 
   describe('create', () => {
     it('answers 201 with Location and ETag: a draft whose totals the server computed, money as strings', async () => {
-      const { tenant, tokens } = await org('inv-create');
+      const { tenant, tokens } = await loggedInTenant('inv-create');
       const body = draftBody();
       const res = await call('post', '/v1/invoices', tokens.member, body);
       expect(res.status, `${res.text}`).toBe(201);
@@ -188,7 +170,7 @@ describe('invoices', () => {
     });
 
     it('keeps totals past 2^53 exact (integer minor units, strings on the wire)', async () => {
-      const { tokens } = await org('inv-big');
+      const { tokens } = await loggedInTenant('inv-big');
       // Twelve lines of up to 10^15 each: about 10^16, where a JSON number would already round.
       const lines = Array.from({ length: 12 }, (_, i) => ({ description: `Baris ${i}`, quantity: 1_000_000, unitPriceMinor: 1_000_000_000 - 7 * i }));
       const created = await createOk(tokens.owner, draftBody({ lines }));
@@ -209,7 +191,7 @@ describe('invoices', () => {
       ['issuedAt', () => ({ issuedAt: '2026-01-01T00:00:00.000Z' }), '/issuedAt'],
     ];
     it.each(massAssignments)('rejects a client-sent %s with 400 and creates nothing', async (_, extra, pointer) => {
-      const { tenant, tokens } = await org('inv-mass');
+      const { tenant, tokens } = await loggedInTenant('inv-mass');
       const other = await createTenant(owner, 'inv-mass-other');
       const body = draftBody(extra({ other, self: tenant.users.owner.id }));
       const res = await call('post', '/v1/invoices', tokens.owner, body);
@@ -222,7 +204,7 @@ describe('invoices', () => {
     });
 
     it('rejects client-sent line amounts and positions too', async () => {
-      const { tenant, tokens } = await org('inv-mass-lines');
+      const { tenant, tokens } = await loggedInTenant('inv-mass-lines');
       const res = await call('post', '/v1/invoices', tokens.owner, draftBody({ lines: [{ description: 'x', quantity: 1, unitPriceMinor: 10, amountMinor: 1_000_000, position: 9 }] }));
       expect(problemOf(res)).toMatchObject({ status: 400, problemJson: true });
       expect((res.body as { errors: { pointer: string }[] }).errors.map((e) => e.pointer).sort()).toEqual(['/lines/0/amountMinor', '/lines/0/position']);
@@ -230,7 +212,7 @@ describe('invoices', () => {
     });
 
     it('rejects fractional and string money (no floats near money)', async () => {
-      const { tenant, tokens } = await org('inv-float');
+      const { tenant, tokens } = await loggedInTenant('inv-float');
       for (const unitPriceMinor of [10.5, '1000', -1]) {
         const res = await call('post', '/v1/invoices', tokens.owner, draftBody({ lines: [{ description: 'x', quantity: 1, unitPriceMinor }] }));
         expect(problemOf(res), `unitPriceMinor ${String(unitPriceMinor)}`).toMatchObject({ status: 400, problemJson: true });
@@ -244,7 +226,7 @@ describe('invoices', () => {
     const withKey = (k: string) => ({ 'idempotency-key': k });
 
     it('replays the first response for the same key and body (Idempotent-Replayed: true), with one invoice', async () => {
-      const { tenant, tokens } = await org('inv-idem');
+      const { tenant, tokens } = await loggedInTenant('inv-idem');
       const k = key();
       const body = draftBody();
       const first = await call('post', '/v1/invoices', tokens.owner, body, withKey(k));
@@ -263,7 +245,7 @@ describe('invoices', () => {
 
     // A client whose first response was lost follows Location and keeps the ETag from the replay.
     it('replays the Location and ETag headers too', async () => {
-      const { tokens } = await org('inv-idem-headers');
+      const { tokens } = await loggedInTenant('inv-idem-headers');
       const k = key();
       const body = draftBody();
       const first = await call('post', '/v1/invoices', tokens.owner, body, withKey(k));
@@ -274,7 +256,7 @@ describe('invoices', () => {
     });
 
     it('refuses the same key with another body (422 idempotency.key_reused) and creates nothing more', async () => {
-      const { tenant, tokens } = await org('inv-idem-422');
+      const { tenant, tokens } = await loggedInTenant('inv-idem-422');
       const k = key();
       const first = draftBody();
       expect((await call('post', '/v1/invoices', tokens.owner, first, withKey(k))).status).toBe(201);
@@ -287,7 +269,7 @@ describe('invoices', () => {
     });
 
     it('concurrent requests with one key create exactly one invoice: one 201, the rest replays or 409 in-progress', async () => {
-      const { tenant, tokens } = await org('inv-idem-race');
+      const { tenant, tokens } = await loggedInTenant('inv-idem-race');
       const k = key();
       const body = draftBody();
       const results = await Promise.all(Array.from({ length: 6 }, () => call('post', '/v1/invoices', tokens.owner, body, withKey(k))));
@@ -304,8 +286,8 @@ describe('invoices', () => {
     });
 
     it("keys belong to their principal: another user's same key runs as its own request", async () => {
-      const { tenant, tokens } = await org('inv-idem-principal');
-      const other = await org('inv-idem-principal-other');
+      const { tenant, tokens } = await loggedInTenant('inv-idem-principal');
+      const other = await loggedInTenant('inv-idem-principal-other');
       const k = key();
       const body = draftBody();
       const first = await call('post', '/v1/invoices', tokens.owner, body, withKey(k));
@@ -334,7 +316,7 @@ describe('invoices', () => {
     });
 
     it('a failed request releases its key, so the corrected retry runs', async () => {
-      const { tenant, tokens } = await org('inv-idem-release');
+      const { tenant, tokens } = await loggedInTenant('inv-idem-release');
       const taken = await createOk(tokens.owner);
       const k = key();
       const clash = await call('post', '/v1/invoices', tokens.owner, draftBody({ number: taken.number }), withKey(k));
@@ -348,7 +330,7 @@ describe('invoices', () => {
     });
 
     it('refuses a malformed key with 400 and creates nothing', async () => {
-      const { tenant, tokens } = await org('inv-idem-bad');
+      const { tenant, tokens } = await loggedInTenant('inv-idem-bad');
       for (const bad of ['x'.repeat(256), 'with space']) {
         const res = await call('post', '/v1/invoices', tokens.owner, draftBody(), withKey(bad));
         expect(problemOf(res), `${bad.slice(0, 20)}`).toMatchObject({ status: 400, problemJson: true });
@@ -359,8 +341,8 @@ describe('invoices', () => {
 
   describe('numbers', () => {
     it('are unique per tenant (409 invoice.number_taken), but another tenant may use the same one', async () => {
-      const a = await org('inv-number-a');
-      const b = await org('inv-number-b');
+      const a = await loggedInTenant('inv-number-a');
+      const b = await loggedInTenant('inv-number-b');
       const number = newNumber('SAME');
       await createOk(a.tokens.owner, draftBody({ number }));
       const dup = await call('post', '/v1/invoices', a.tokens.admin, draftBody({ number }));
@@ -375,7 +357,7 @@ describe('invoices', () => {
     });
 
     it('concurrent creates with one number: exactly one 201, the rest 409 invoice.number_taken', async () => {
-      const { tenant, tokens } = await org('inv-number-race');
+      const { tenant, tokens } = await loggedInTenant('inv-number-race');
       const number = newNumber('RACE');
       const results = await Promise.all(Array.from({ length: 5 }, () => call('post', '/v1/invoices', tokens.owner, draftBody({ number }))));
       expect(results.filter((r) => r.status === 201)).toHaveLength(1);
@@ -386,12 +368,12 @@ describe('invoices', () => {
 
   describe('listing', () => {
     const TOTAL = 25;
-    let list: Org;
+    let list: LoggedInTenant;
     let all: InvoiceBody[];
     let issuedIds: string[];
 
     beforeAll(async () => {
-      list = await org('inv-list');
+      list = await loggedInTenant('inv-list');
       all = [];
       for (let i = 0; i < TOTAL; i++) {
         // Every third invoice has no due date, so the dueDate sorts meet NULLs.
@@ -409,7 +391,7 @@ describe('invoices', () => {
       do {
         const res = await call('get', `/v1/invoices?${query}${cursor ? `&cursor=${cursor}` : ''}`, token);
         expect(res.status, `${res.text}`).toBe(200);
-        const page = res.body as Page;
+        const page = res.body as Page<InvoiceBody>;
         pages.push(page.items);
         cursors.push(page.nextCursor);
         cursor = page.nextCursor;
@@ -444,12 +426,12 @@ describe('invoices', () => {
 
     it('answers 20 items by default and at most 100 per page; 0, 101 and non-numbers are 400', async () => {
       const first = await call('get', '/v1/invoices', list.tokens.member);
-      expect((first.body as Page).items).toHaveLength(20);
-      expect((first.body as Page).nextCursor).toEqual(expect.any(String));
+      expect((first.body as Page<InvoiceBody>).items).toHaveLength(20);
+      expect((first.body as Page<InvoiceBody>).nextCursor).toEqual(expect.any(String));
       const max = await call('get', '/v1/invoices?limit=100', list.tokens.member);
       expect(max.status, `${max.text}`).toBe(200);
-      expect((max.body as Page).items).toHaveLength(TOTAL);
-      expect((max.body as Page).nextCursor).toBeNull();
+      expect((max.body as Page<InvoiceBody>).items).toHaveLength(TOTAL);
+      expect((max.body as Page<InvoiceBody>).nextCursor).toBeNull();
       for (const limit of ['101', '0', '-1', 'abc', '1e3']) {
         expect(problemOf(await call('get', `/v1/invoices?limit=${limit}`, list.tokens.member)), `limit=${limit}`).toMatchObject({ status: 400, problemJson: true });
       }
@@ -463,12 +445,12 @@ describe('invoices', () => {
 
     it('filters by status; an unknown status is 400', async () => {
       const issued = await call('get', '/v1/invoices?status=issued&limit=100', list.tokens.viewer);
-      expect((issued.body as Page).items.map((i) => i.id).sort()).toEqual([...issuedIds].sort());
-      expect((issued.body as Page).items.every((i) => i.status === 'issued')).toBe(true);
+      expect((issued.body as Page<InvoiceBody>).items.map((i) => i.id).sort()).toEqual([...issuedIds].sort());
+      expect((issued.body as Page<InvoiceBody>).items.every((i) => i.status === 'issued')).toBe(true);
       const drafts = await call('get', '/v1/invoices?status=draft&limit=100', list.tokens.viewer);
-      expect((drafts.body as Page).items).toHaveLength(TOTAL - issuedIds.length);
+      expect((drafts.body as Page<InvoiceBody>).items).toHaveLength(TOTAL - issuedIds.length);
       const paid = await call('get', '/v1/invoices?status=paid', list.tokens.viewer);
-      expect((paid.body as Page).items).toEqual([]);
+      expect((paid.body as Page<InvoiceBody>).items).toEqual([]);
       expect(problemOf(await call('get', '/v1/invoices?status=archived', list.tokens.viewer))).toMatchObject({ status: 400, problemJson: true });
       expect(problemOf(await call('get', '/v1/invoices?tenantId=x', list.tokens.viewer))).toMatchObject({ status: 400, problemJson: true });
     });
@@ -477,20 +459,20 @@ describe('invoices', () => {
     // which needs that row to still exist: when it was deleted (or left the filter) the next page is
     // empty with nextCursor null, so the client stops and silently misses every later invoice.
     it('an invoice deleted at a page boundary does not end the walk early', async () => {
-      const { tokens } = await org('inv-list-delete');
+      const { tokens } = await loggedInTenant('inv-list-delete');
       const prefix = `D${randomBytes(3).toString('hex')}`;
       for (let i = 0; i < 6; i++) await createOk(tokens.owner, draftBody({ number: `${prefix}-${i}` }));
-      const first = (await call('get', '/v1/invoices?limit=3&sort=number', tokens.owner)).body as Page;
+      const first = (await call('get', '/v1/invoices?limit=3&sort=number', tokens.owner)).body as Page<InvoiceBody>;
       expect(first.items.map((i) => i.number)).toEqual([0, 1, 2].map((i) => `${prefix}-${i}`));
       expect((await call('delete', `/v1/invoices/${first.items[2]!.id}`, tokens.owner)).status).toBe(204);
       const second = await call('get', `/v1/invoices?limit=3&sort=number&cursor=${first.nextCursor}`, tokens.owner);
       expect(second.status, `${second.text}`).toBe(200);
-      expect((second.body as Page).items.map((i) => i.number)).toEqual([3, 4, 5].map((i) => `${prefix}-${i}`));
+      expect((second.body as Page<InvoiceBody>).items.map((i) => i.number)).toEqual([3, 4, 5].map((i) => `${prefix}-${i}`));
     });
 
     it("a cursor is no way into another tenant: a malformed one is 400, another tenant's invoice id starts nowhere", async () => {
       expect(problemOf(await call('get', '/v1/invoices?cursor=abc', list.tokens.owner))).toMatchObject({ status: 400, problemJson: true });
-      const stranger = await org('inv-list-stranger');
+      const stranger = await loggedInTenant('inv-list-stranger');
       const foreignCursor = Buffer.from(all[5]!.id.replaceAll('-', ''), 'hex').toString('base64url');
       const res = await call('get', `/v1/invoices?cursor=${foreignCursor}&limit=100`, stranger.tokens.owner);
       expect(res.status, `${res.text}`).toBeLessThan(500);
@@ -500,7 +482,7 @@ describe('invoices', () => {
 
   describe('ETag and If-Match', () => {
     it('GET answers ETag "<version>", and every write answers the new one', async () => {
-      const { tokens } = await org('inv-etag');
+      const { tokens } = await loggedInTenant('inv-etag');
       const created = await createOk(tokens.owner);
       const get = await call('get', `/v1/invoices/${created.id}`, tokens.viewer);
       expect(get.headers.etag).toBe(`"${(get.body as InvoiceBody).version}"`);
@@ -516,7 +498,7 @@ describe('invoices', () => {
     });
 
     it('PATCH, transitions and DELETE with a stale or malformed If-Match: 412 invoice.version_mismatch, nothing changes', async () => {
-      const { tenant, tokens } = await org('inv-412');
+      const { tenant, tokens } = await loggedInTenant('inv-412');
       const created = await createOk(tokens.owner);
       expect((await call('patch', `/v1/invoices/${created.id}`, tokens.owner, { customer: { name: 'Versi dua' } })).status).toBe(200);
       const before = await row(tenant.id, created.id);
@@ -534,7 +516,7 @@ describe('invoices', () => {
     });
 
     it('concurrent PATCHes with the same If-Match: exactly one 200, and the stored invoice is the winner', async () => {
-      const { tenant, tokens } = await org('inv-etag-race');
+      const { tenant, tokens } = await loggedInTenant('inv-etag-race');
       const created = await createOk(tokens.owner);
       const names = Array.from({ length: 6 }, (_, i) => `Pemenang ${i}`);
       const results = await Promise.all(names.map((name) => call('patch', `/v1/invoices/${created.id}`, tokens.owner, { customer: { name } }, { 'if-match': '"1"' })));
@@ -551,14 +533,14 @@ describe('invoices', () => {
 
   describe('roles', () => {
     it('a viewer reads (without customer email and tax id) and gets 403 on every write; nothing changes', async () => {
-      const { tenant, tokens } = await org('inv-viewer');
+      const { tenant, tokens } = await loggedInTenant('inv-viewer');
       const created = await createOk(tokens.owner);
       const issued = await transitionOk(tokens.owner, (await createOk(tokens.owner)).id, 'issue');
       const get = await call('get', `/v1/invoices/${created.id}`, tokens.viewer);
       expect(get.status, `${get.text}`).toBe(200);
       expect((get.body as InvoiceBody).customer).toEqual({ name: CUSTOMER.name });
       const listed = await call('get', '/v1/invoices', tokens.viewer);
-      expect((listed.body as Page).items.map((i) => i.customer)).toEqual([{ name: CUSTOMER.name }, { name: CUSTOMER.name }]);
+      expect((listed.body as Page<InvoiceBody>).items.map((i) => i.customer)).toEqual([{ name: CUSTOMER.name }, { name: CUSTOMER.name }]);
       for (const res of [get, listed]) {
         expect(res.text).not.toContain(CUSTOMER.email);
         expect(res.text).not.toContain(CUSTOMER.taxId);
@@ -581,7 +563,7 @@ describe('invoices', () => {
     });
 
     it('a member edits, issues and deletes own drafts', async () => {
-      const { tenant, tokens } = await org('inv-member-own');
+      const { tenant, tokens } = await loggedInTenant('inv-member-own');
       const draft = await createOk(tokens.member);
       const patched = await call('patch', `/v1/invoices/${draft.id}`, tokens.member, { lines: [{ description: 'Baru', quantity: 4, unitPriceMinor: 250 }] });
       expect(patched.status, `${patched.text}`).toBe(200);
@@ -593,7 +575,7 @@ describe('invoices', () => {
     });
 
     it("a member reads another user's draft but may not edit, issue or delete it (403 invoice.forbidden), nor void or pay at all (403)", async () => {
-      const { tenant, tokens } = await org('inv-member-other');
+      const { tenant, tokens } = await loggedInTenant('inv-member-other');
       const colleague = await extraUser(tenant, 'member');
       const drafts = [await createOk(tokens.owner), await createOk(colleague.token)];
       const ownIssued = await transitionOk(tokens.member, (await createOk(tokens.member)).id, 'issue');
@@ -615,7 +597,7 @@ describe('invoices', () => {
     });
 
     it('owners and admins edit and issue any draft', async () => {
-      const { tokens } = await org('inv-admin-any');
+      const { tokens } = await loggedInTenant('inv-admin-any');
       const draft = await createOk(tokens.member);
       const patched = await call('patch', `/v1/invoices/${draft.id}`, tokens.admin, { dueDate: null });
       expect(patched.status, `${patched.text}`).toBe(200);
@@ -624,7 +606,7 @@ describe('invoices', () => {
     });
 
     it('nobody edits or deletes an issued invoice (409 invoice.not_draft; viewers 403, other members 403)', async () => {
-      const { tenant, tokens } = await org('inv-not-draft');
+      const { tenant, tokens } = await loggedInTenant('inv-not-draft');
       const issued = await transitionOk(tokens.member, (await createOk(tokens.member)).id, 'issue');
       const adminIssued = await transitionOk(tokens.admin, (await createOk(tokens.admin)).id, 'issue');
       const before = await row(tenant.id, issued.id);
@@ -639,7 +621,7 @@ describe('invoices', () => {
     });
 
     it('only owners and admins void (drafts and issued invoices); a voided or paid invoice cannot be voided (409 invoice.wrong_status)', async () => {
-      const { tenant, tokens } = await org('inv-void');
+      const { tenant, tokens } = await loggedInTenant('inv-void');
       const draft = await createOk(tokens.member);
       expect(problemOf(await call('post', `/v1/invoices/${draft.id}/void`, tokens.member))).toEqual({ status: 403, problemJson: true, code: 'access.denied' });
       expect((await row(tenant.id, draft.id))?.status).toBe('draft');
@@ -656,7 +638,7 @@ describe('invoices', () => {
     });
 
     it('only issued invoices are paid (409 invoice.wrong_status for a draft or a paid one)', async () => {
-      const { tenant, tokens } = await org('inv-pay');
+      const { tenant, tokens } = await loggedInTenant('inv-pay');
       const draft = await createOk(tokens.owner);
       const before = await row(tenant.id, draft.id);
       expect(problemOf(await call('post', `/v1/invoices/${draft.id}/pay`, tokens.owner))).toEqual({ status: 409, problemJson: true, code: 'invoice.wrong_status' });
@@ -673,7 +655,7 @@ describe('invoices', () => {
     const PAYLOAD_KEYS = ['currency', 'dueDate', 'id', 'issuedAt', 'number', 'status', 'totalMinor'];
 
     it('issue, pay and void each write exactly one domain event in the tenant, with business facts and no customer contact data', async () => {
-      const { tenant, tokens } = await org('inv-outbox');
+      const { tenant, tokens } = await loggedInTenant('inv-outbox');
       const created = await createOk(tokens.owner);
       const issued = await transitionOk(tokens.owner, created.id, 'issue');
       expect(await eventsOf(created.id)).toEqual([
@@ -705,8 +687,8 @@ describe('invoices', () => {
     });
 
     it('refused or failed transitions, edits and deletes write no event', async () => {
-      const { tenant, tokens } = await org('inv-outbox-none');
-      const stranger = await org('inv-outbox-stranger');
+      const { tenant, tokens } = await loggedInTenant('inv-outbox-none');
+      const stranger = await loggedInTenant('inv-outbox-stranger');
       const draft = await createOk(tokens.member);
       const attempts: [string, Promise<request.Response>, number][] = [
         ['pay a draft', call('post', `/v1/invoices/${draft.id}/pay`, tokens.owner), 409],
@@ -755,14 +737,14 @@ describe('invoices', () => {
     const VIEWER = FULL.filter((k) => k !== 'customer.email' && k !== 'customer.taxId');
 
     it('shapes every response per role through an allowlist: no tenantId, no createdById, money as strings', async () => {
-      const { tenant, tokens } = await org('inv-exposure');
+      const { tenant, tokens } = await loggedInTenant('inv-exposure');
       const created = await createOk(tokens.member);
       const shapes: Record<string, { get: string[]; list: string[] }> = {};
       for (const role of ROLES) {
         const get = await call('get', `/v1/invoices/${created.id}`, tokens[role]);
         const list = await call('get', '/v1/invoices', tokens[role]);
         expect(Object.keys(list.body as object).sort()).toEqual(['items', 'nextCursor']);
-        shapes[role] = { get: keyPaths(get.body), list: [...new Set((list.body as Page).items.flatMap((item) => keyPaths(item)))].sort() };
+        shapes[role] = { get: keyPaths(get.body), list: [...new Set((list.body as Page<InvoiceBody>).items.flatMap((item) => keyPaths(item)))].sort() };
         for (const res of [get, list]) {
           expect(res.text).not.toContain(tenant.id);
           expect(res.text).not.toContain(tenant.users.member.id);
@@ -785,7 +767,7 @@ describe('invoices', () => {
 
     // Last in the file, so it also covers every credential the tests above used.
     it('never writes a credential to the logs', async () => {
-      const { tokens } = await org('inv-logs');
+      const { tokens } = await loggedInTenant('inv-logs');
       await createOk(tokens.owner);
       expect(ledger.counts.secrets).toBeGreaterThan(0);
       expect(ledger.leaks()).toEqual([]);

@@ -6,8 +6,9 @@ import type { MembershipRole } from '@benteng/database';
 import { REDIS } from '@benteng/redis';
 import { buildApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { arranged, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { createTenant, ROLES, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -16,7 +17,6 @@ import { tag } from '../security/support/controls.js';
  * sessions at once, and a membership of another tenant is as missing as one that never existed.
  * Every test makes its own tenants, so they run in any order.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const MEMBER_KEYS = ['createdAt', 'displayName', 'email', 'id', 'role'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -40,12 +40,7 @@ describe('members', () => {
   });
   afterAll(() => api.close());
 
-  /** A fresh tenant whose four users can log in with `password`. */
-  async function tenantWithLogins(label: string): Promise<TestTenant> {
-    const tenant = await createTenant(owner, label);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    return tenant;
-  }
+  const tenantWithLogins = (label: string): Promise<TestTenant> => createTenantWithLogins(owner, label, password);
 
   const login = (tenant: TestTenant, role: MembershipRole): Promise<TokenPair> => client.login(tenant.users[role].email, password);
   const token = async (tenant: TestTenant, role: MembershipRole): Promise<string> => (await login(tenant, role)).accessToken;
@@ -361,10 +356,10 @@ describe('members', () => {
         finalRole = await roleOf(tenant.id, tenant.users.member.id);
       });
 
-      // BUG: MembersService.findForUpdate says "row-locked" but runs a plain findFirst, so the owner
-      // checks in changeRole/remove use a role read before the row lock. An admin thereby demotes
-      // (or, through remove, deletes) someone who became an owner meanwhile, and a last-owner check
-      // can be skipped the same way.
+      // Guards MembersRepository.findForUpdate: the owner checks in changeRole/remove must use the
+      // role read after the row lock. Were it read before, an admin would demote (or, through
+      // remove, delete) someone who became an owner meanwhile, and a last-owner check could be
+      // skipped the same way.
       it('leaves the new owner an owner and refuses the admin', () => {
         expect(finalRole).toBe('owner');
         expect(outcome.status).not.toBe(200);

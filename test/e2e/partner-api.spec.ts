@@ -10,7 +10,7 @@ import { PROBLEM_JSON, SecretLedger, withoutRequestId } from '../support/auth-cl
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
-import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+import { type Page, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
 import {
   createPartnerClient,
   createPartnerKey,
@@ -31,10 +31,6 @@ import { tag } from '../security/support/controls.js';
  * and what the responses let them see. Every refusal of a credential is the same 401 body.
  */
 
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 interface InvoiceBody {
   id: string;
   status: string;

@@ -3,13 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type request from 'supertest';
 import { PartnerCredentials } from '@benteng/auth';
 import { Clock } from '@benteng/common';
-import type { MembershipRole } from '@benteng/database';
 import type { TestApi } from '../support/api.js';
-import { buildAuthApi, Caller, randomPassword, SecretLedger, withoutRequestId } from '../support/auth-client.js';
+import { buildAuthApi, Caller, SecretLedger, withoutRequestId } from '../support/auth-client.js';
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { problemOf, setPasswords } from '../support/public-api.js';
+import { createLoggedInTenant, type LoggedInTenant } from '../support/tenants.js';
+import { problemOf } from '../support/public-api.js';
 
 /**
  * Partner client management on /v1 (libs/partners, libs/authz/src/rules/partner.rules.ts): owners
@@ -18,7 +17,6 @@ import { problemOf, setPasswords } from '../support/public-api.js';
  * rows, idempotency replays or logs; the database holds only an HMAC of it. Another tenant's client
  * or key is 404 on every route. The app runs on a FakeClock, so expiry arithmetic is exact.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CLIENT_SECRET = /^bt_cs_[A-Za-z0-9_-]{43}$/;
 const API_KEY = /^bt_(live|test)_([a-z2-7]{12})_[A-Za-z0-9_-]{43}$/;
@@ -73,19 +71,7 @@ describe('partner clients', () => {
   });
   afterAll(() => api.close());
 
-  interface Org {
-    tenant: TestTenant;
-    tokens: Record<MembershipRole, string>;
-  }
-  async function org(label: string): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    ledger.add(password);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    const tokens = {} as Record<MembershipRole, string>;
-    for (const role of ROLES) tokens[role] = (await caller.loginOk(tenant.users[role].email, password)).accessToken;
-    return { tenant, tokens };
-  }
+  const loggedInTenant = (label: string) => createLoggedInTenant(owner, caller, label);
 
   const call = (method: 'get' | 'post' | 'patch' | 'delete', path: string, token: string, body?: object, headers?: Record<string, string>) =>
     caller.call(method, path, { token, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
@@ -151,7 +137,7 @@ describe('partner clients', () => {
 
   describe('creating a client', () => {
     it('answers 201 with the client, its id as clientId and the secret once; stores only an HMAC of the secret', async () => {
-      const { tenant, tokens } = await org('pc-create');
+      const { tenant, tokens } = await loggedInTenant('pc-create');
       const res = await call('post', '/v1/partner-clients', tokens.owner, {
         name: 'Mitra Logistik',
         environment: 'live',
@@ -205,13 +191,13 @@ describe('partner clients', () => {
     });
 
     it('defaults: tier standard, no allowlist, no expiry; admins may create too', async () => {
-      const { tokens } = await org('pc-defaults');
+      const { tokens } = await loggedInTenant('pc-defaults');
       const created = await createClient(tokens.admin, clientBody());
       expect(created).toMatchObject({ tier: 'standard', ipAllowlist: [], expiresAt: null, environment: 'test', status: 'active' });
     });
 
     it('never shows the secret again: not in GET, the list, the audit trail or stored responses', async () => {
-      const { tenant, tokens } = await org('pc-once');
+      const { tenant, tokens } = await loggedInTenant('pc-once');
       const created = await createClient(tokens.owner, clientBody(), { 'idempotency-key': `k-${randomBytes(6).toString('hex')}` });
       const secret = created.clientSecret!;
       const get = await call('get', `/v1/partner-clients/${created.id}`, tokens.owner);
@@ -228,7 +214,7 @@ describe('partner clients', () => {
     });
 
     it('honours Idempotency-Key: a replay is the same client with the secret null, and the secret is not stored for it', async () => {
-      const { tenant, tokens } = await org('pc-idem');
+      const { tenant, tokens } = await loggedInTenant('pc-idem');
       const headers = { 'idempotency-key': `k-${randomBytes(6).toString('hex')}` };
       const body = clientBody();
       const first = await call('post', '/v1/partner-clients', tokens.owner, body, headers);
@@ -279,9 +265,9 @@ describe('partner clients', () => {
       ['a client-sent clientSecret', { clientSecret: `bt_cs_${'a'.repeat(43)}` }, ['/clientSecret']],
       ['a client-sent id and status', { id: randomUUID(), status: 'active' }, ['/id', '/status']],
     ];
-    let v: Org;
+    let v: LoggedInTenant;
     beforeAll(async () => {
-      v = await org('pc-invalid');
+      v = await loggedInTenant('pc-invalid');
     });
 
     it.each(invalid)('refuses %s with 400 problem+json naming the field, and creates nothing', async (_, overrides, pointers) => {
@@ -293,7 +279,7 @@ describe('partner clients', () => {
     });
 
     it('refuses an expiry that is not in the future (400 partner.expiry_in_past), for clients and keys', async () => {
-      const { tenant, tokens } = await org('pc-past');
+      const { tenant, tokens } = await loggedInTenant('pc-past');
       for (const expiresAt of [clock.now().toISOString(), new Date(clock.now().getTime() - 1000).toISOString(), '2001-01-01T00:00:00Z']) {
         const res = await call('post', '/v1/partner-clients', tokens.owner, clientBody({ expiresAt }));
         expect(problemOf(res), `${expiresAt}`).toEqual({ status: 400, problemJson: true, code: 'partner.expiry_in_past' });
@@ -308,7 +294,7 @@ describe('partner clients', () => {
     });
 
     it('refuses unknown fields on every body: PATCH, new keys, and routes that take none', async () => {
-      const { tenant, tokens } = await org('pc-unknown');
+      const { tenant, tokens } = await loggedInTenant('pc-unknown');
       const client = await createClient(tokens.owner);
       const key = await createKey(tokens.owner, client.id);
       const before = { client: await clientRow(tenant.id, client.id), key: await keyRow(tenant.id, key.id) };
@@ -333,8 +319,8 @@ describe('partner clients', () => {
 
   describe('reading', () => {
     it('GET answers the client with its ETag; lists are newest first and walk by cursor', async () => {
-      const a = await org('pc-list');
-      const b = await org('pc-list-other');
+      const a = await loggedInTenant('pc-list');
+      const b = await loggedInTenant('pc-list-other');
       const made: CreatedClient[] = [];
       for (let i = 0; i < 5; i++) {
         made.push(await createClient(a.tokens.owner, clientBody({ name: `Mitra ${i}` })));
@@ -365,7 +351,7 @@ describe('partner clients', () => {
     });
 
     it('refuses an unknown query parameter and a forged cursor with 400', async () => {
-      const { tokens } = await org('pc-list-bad');
+      const { tokens } = await loggedInTenant('pc-list-bad');
       for (const query of ['sort=name', 'limit=0', 'limit=101', 'cursor=bm90LWEtY3Vyc29y']) {
         const res = await call('get', `/v1/partner-clients?${query}`, tokens.owner);
         expect(problemOf(res), `${query}`).toMatchObject({ status: 400, problemJson: true });
@@ -373,7 +359,7 @@ describe('partner clients', () => {
     });
 
     it('status says expired once expiresAt has passed', async () => {
-      const { tenant, tokens } = await org('pc-expired');
+      const { tenant, tokens } = await loggedInTenant('pc-expired');
       const client = await createClient(tokens.owner, clientBody({ expiresAt: inFuture(60) }));
       await owner.query("UPDATE partner_clients SET expires_at = $3::timestamptz - interval '1 second' WHERE tenant_id = $1 AND id = $2", [tenant.id, client.id, clock.now()]);
       const res = await call('get', `/v1/partner-clients/${client.id}`, tokens.owner);
@@ -383,7 +369,7 @@ describe('partner clients', () => {
 
   describe('updating', () => {
     it('PATCH with If-Match changes metadata, bumps the version and audits the changed fields', async () => {
-      const { tenant, tokens } = await org('pc-patch');
+      const { tenant, tokens } = await loggedInTenant('pc-patch');
       const client = await createClient(tokens.owner, clientBody({ expiresAt: inFuture(3600) }));
       clock.advance(1);
       const res = await call(
@@ -414,7 +400,7 @@ describe('partner clients', () => {
     });
 
     it('a stale If-Match is 412 and changes nothing; a patch that changes nothing is not versioned or audited', async () => {
-      const { tenant, tokens } = await org('pc-patch-stale');
+      const { tenant, tokens } = await loggedInTenant('pc-patch-stale');
       const client = await createClient(tokens.owner);
       expect((await call('patch', `/v1/partner-clients/${client.id}`, tokens.owner, { name: 'Satu' }, { 'if-match': '"1"' })).status).toBe(200);
       const before = await clientRow(tenant.id, client.id);
@@ -434,7 +420,7 @@ describe('partner clients', () => {
 
   describe('revoking a client', () => {
     it('sets revokedAt once: a second revoke is 200 with the same state and is not audited again', async () => {
-      const { tenant, tokens } = await org('pc-revoke');
+      const { tenant, tokens } = await loggedInTenant('pc-revoke');
       const client = await createClient(tokens.owner);
       const first = await call('post', `/v1/partner-clients/${client.id}/revoke`, tokens.owner);
       expect(first.status, `${first.text}`).toBe(200);
@@ -449,7 +435,7 @@ describe('partner clients', () => {
     });
 
     it('concurrent revokes: one change, one audit row', async () => {
-      const { tenant, tokens } = await org('pc-revoke-race');
+      const { tenant, tokens } = await loggedInTenant('pc-revoke-race');
       const client = await createClient(tokens.owner);
       const results = await Promise.all(Array.from({ length: 4 }, () => call('post', `/v1/partner-clients/${client.id}/revoke`, tokens.owner)));
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
@@ -458,7 +444,7 @@ describe('partner clients', () => {
     });
 
     it('a revoked client cannot be updated, get a new secret or new keys (409 partner.client_revoked); its keys can still be revoked', async () => {
-      const { tenant, tokens } = await org('pc-revoked');
+      const { tenant, tokens } = await loggedInTenant('pc-revoked');
       const client = await createClient(tokens.owner);
       const key = await createKey(tokens.owner, client.id);
       expect((await call('post', `/v1/partner-clients/${client.id}/revoke`, tokens.owner)).status).toBe(200);
@@ -479,7 +465,7 @@ describe('partner clients', () => {
 
   describe('rotating the client secret', () => {
     it('returns a new secret once; the old one stops matching at once; audited without the secret', async () => {
-      const { tenant, tokens } = await org('pc-secret');
+      const { tenant, tokens } = await loggedInTenant('pc-secret');
       const client = await createClient(tokens.owner);
       const res = await rotateSecret(tokens.admin, client.id);
       expect(res.status, `${res.text}`).toBe(200);
@@ -501,7 +487,7 @@ describe('partner clients', () => {
 
   describe('API keys', () => {
     it("creates a key in the client's environment: the key once, only its HMAC stored, the prefix audited", async () => {
-      const { tenant, tokens } = await org('pc-key');
+      const { tenant, tokens } = await loggedInTenant('pc-key');
       const client = await createClient(tokens.owner, clientBody({ environment: 'live' }));
       const res = await call('post', `/v1/partner-clients/${client.id}/keys`, tokens.owner, { expiresAt: inFuture(7200) });
       expect(res.status, `${res.text}`).toBe(201);
@@ -550,7 +536,7 @@ describe('partner clients', () => {
     });
 
     it('a body is optional; Idempotency-Key replays the key metadata with the key null, and stores no key', async () => {
-      const { tenant, tokens } = await org('pc-key-idem');
+      const { tenant, tokens } = await loggedInTenant('pc-key-idem');
       const client = await createClient(tokens.owner);
       const bare = await caller.call('post', `/v1/partner-clients/${client.id}/keys`, { token: tokens.owner });
       expect(bare.status, `${bare.text}`).toBe(201);
@@ -568,7 +554,7 @@ describe('partner clients', () => {
     });
 
     it('lists keys newest first, only those of that client', async () => {
-      const { tokens } = await org('pc-key-list');
+      const { tokens } = await loggedInTenant('pc-key-list');
       const client = await createClient(tokens.owner);
       const sibling = await createClient(tokens.owner);
       const keys: CreatedKey[] = [];
@@ -585,7 +571,7 @@ describe('partner clients', () => {
     });
 
     it('rotation: a new key with the old expiry; the old key names it and expires after the overlap, exactly', async () => {
-      const { tenant, tokens } = await org('pc-rotate');
+      const { tenant, tokens } = await loggedInTenant('pc-rotate');
       const client = await createClient(tokens.owner);
       const old = await createKey(tokens.owner, client.id);
       clock.advance(5);
@@ -622,7 +608,7 @@ describe('partner clients', () => {
     });
 
     it('rotation never extends a key: an old key expiring before the overlap ends keeps its expiry, and the new key inherits it', async () => {
-      const { tokens } = await org('pc-rotate-short');
+      const { tokens } = await loggedInTenant('pc-rotate-short');
       const client = await createClient(tokens.owner);
       const expiresAt = inFuture(600);
       const old = await createKey(tokens.owner, client.id, { expiresAt });
@@ -634,7 +620,7 @@ describe('partner clients', () => {
     });
 
     it('revoked and expired keys cannot be rotated (409); revoking is audited once', async () => {
-      const { tenant, tokens } = await org('pc-key-revoke');
+      const { tenant, tokens } = await loggedInTenant('pc-key-revoke');
       const client = await createClient(tokens.owner);
       const key = await createKey(tokens.owner, client.id);
       const first = await call('post', `/v1/partner-clients/${client.id}/keys/${key.id}/revoke`, tokens.owner);
@@ -656,7 +642,7 @@ describe('partner clients', () => {
 
   describe('roles', () => {
     it('members and viewers get 403 on every route, audited as authz.denied; nothing changes', async () => {
-      const { tenant, tokens } = await org('pc-roles');
+      const { tenant, tokens } = await loggedInTenant('pc-roles');
       const client = await createClient(tokens.owner);
       const key = await createKey(tokens.owner, client.id);
       const before = { client: await clientRow(tenant.id, client.id), keys: await keyCount(tenant.id) };
@@ -688,8 +674,8 @@ describe('partner clients', () => {
 
   describe('tenant isolation', () => {
     it("another tenant's client and key ids are 404 on every route, exactly like random ids, and nothing changes", async () => {
-      const a = await org('pc-iso-a');
-      const b = await org('pc-iso-b');
+      const a = await loggedInTenant('pc-iso-a');
+      const b = await loggedInTenant('pc-iso-b');
       const aClient = await createClient(a.tokens.owner);
       const aKey = await createKey(a.tokens.owner, aClient.id);
       const bClient = await createClient(b.tokens.owner);
@@ -729,7 +715,7 @@ describe('partner clients', () => {
     });
 
     it("a key is reached only through its own client: another client's key id is 404 (partner.key_not_found)", async () => {
-      const { tokens } = await org('pc-iso-sibling');
+      const { tokens } = await loggedInTenant('pc-iso-sibling');
       const client = await createClient(tokens.owner);
       const sibling = await createClient(tokens.owner);
       const key = await createKey(tokens.owner, client.id);

@@ -3,27 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTNER_SCOPES } from '@benteng/authz';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi, type TestApi } from '../support/api.js';
+import { openApiPathOf, operationIn, schemaIn, type OpenApiDoc, type Schema } from '../support/openapi-document.js';
 
 /**
  * Each surface publishes its own OpenAPI document: /partner/v1/openapi.json describes exactly the
  * partner routes (and /v1/openapi.json none of them), with the partner security schemes and, on
  * every operation, the scope that grants it.
  */
-type Schema = { $ref?: string; type?: string; properties?: Record<string, Schema>; required?: string[]; allOf?: Schema[] };
-interface Operation {
-  description?: string;
-  requestBody?: { content: Record<string, { schema: Schema }> };
-  responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
-  security?: Record<string, string[]>[];
-}
-interface Document {
-  openapi: string;
-  info: { title: string; description?: string; version: string };
-  paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, Record<string, unknown>> };
-}
 
-const toOpenApi = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 /** Partner routes the document must describe: all of them but the document and its page. */
 const documented = (r: RouteEntry) => r.path.startsWith('/partner/') && !r.path.startsWith('/partner/v1/openapi') && !r.path.startsWith('/partner/v1/docs');
 const label = (r: RouteEntry) => `${r.method} ${r.path}`;
@@ -42,19 +29,19 @@ const SCOPE_OF: Record<string, string> = {
 };
 
 let api: TestApi;
-let doc: Document;
-let publicDoc: Document;
+let doc: OpenApiDoc;
+let publicDoc: OpenApiDoc;
 let routes: RouteEntry[];
 
-const operationOf = (r: RouteEntry) => doc.paths[toOpenApi(r.path)]?.[r.method.toLowerCase()];
-const schemaOf = (s: Schema): Schema => (s.$ref ? doc.components.schemas[s.$ref.replace('#/components/schemas/', '')]! : s);
+const operationOf = (r: RouteEntry) => operationIn(doc, r);
+const schemaOf = (s: Schema): Schema => schemaIn(doc, s);
 
 beforeAll(async () => {
   api = await buildApi();
   routes = listRoutes(api.app).filter(documented);
   const res = await request(api.app.getHttpServer()).get('/partner/v1/openapi.json').expect(200).expect('content-type', /^application\/json/);
-  doc = res.body as Document;
-  publicDoc = (await request(api.app.getHttpServer()).get('/v1/openapi.json').expect(200)).body as Document;
+  doc = res.body as OpenApiDoc;
+  publicDoc = (await request(api.app.getHttpServer()).get('/v1/openapi.json').expect(200)).body as OpenApiDoc;
 });
 afterAll(() => api.close());
 
@@ -87,7 +74,7 @@ describe('GET /partner/v1/openapi.json', () => {
   it('names on every partner operation the scope that grants it', () => {
     const actual = Object.keys(SCOPE_OF).map((route) => {
       const [method, path] = route.split(' ') as [string, string];
-      const op = doc.paths[toOpenApi(path)]![method.toLowerCase()]!;
+      const op = doc.paths[openApiPathOf(path)]![method.toLowerCase()]!;
       return { route, security: op.security, description: op.description };
     });
     const expected = Object.entries(SCOPE_OF).map(([route, scope]) => ({ route, security: [{ apiKey: [] }, { oauth2: [scope] }], description: `Scope: \`${scope}\`.` }));

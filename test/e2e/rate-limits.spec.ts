@@ -4,15 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartnerTier } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
 import { buildApi, type TestApi } from '../support/api.js';
-import { PROBLEM_JSON, randomIp, randomPassword } from '../support/auth-client.js';
+import { PROBLEM_JSON, randomIp } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
+import { createTenantLogins, type TenantLogins } from '../support/tenants.js';
 import { createPartnerClient, createPartnerKey, requestPartnerToken } from '../support/partners.js';
-import { setPasswords } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
- * Rate limits (libs/security/src/rate-limiter.ts, apps/api/src/http/access.guard.ts): one budget per
+ * Rate limits (libs/security/src/rate-limiter.ts, apps/api/src/http/gate/rate-limit.stage.ts): one budget per
  * principal class × route sensitivity and credential owner, one aggregate cap per tenant, counted in
  * Redis so every instance shares them, announced in draft-10 RateLimit-Policy / RateLimit headers,
  * refused as 429 rate_limit.exceeded with Retry-After, and audited once per window.
@@ -167,28 +166,19 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
   });
 
   /** A fresh tenant whose users can log in, each login from its own address. */
-  interface Org {
-    tenant: TestTenant;
-    password: string;
-  }
-  async function org(label: string): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    await setPasswords(owner, Object.values(tenant.users).map((u) => u.id), password);
-    return { tenant, password };
-  }
-  async function login(target: Target, o: Org, role: MembershipRole): Promise<string> {
-    const res = await send(target, 'post', '/v1/auth/login', { xff: randomIp(), body: { email: o.tenant.users[role].email, password: o.password } });
+  const tenantLogins = (label: string) => createTenantLogins(owner, label);
+  async function login(target: Target, logins: TenantLogins, role: MembershipRole): Promise<string> {
+    const res = await send(target, 'post', '/v1/auth/login', { xff: randomIp(), body: { email: logins.tenant.users[role].email, password: logins.password } });
     if (res.status !== 200) throw new Error(`login answered ${res.status}: ${res.text}`);
     return (res.body as { accessToken: string }).accessToken;
   }
 
   /** A partner client of the tenant (invoices:read) with `keys` API keys. */
-  async function partner(o: Org, tier: PartnerTier, keys = 1) {
-    const creator = o.tenant.users.owner.id;
-    const client = await createPartnerClient(owner, o.tenant.id, creator, { tier, scopes: ['invoices:read'] });
+  async function partner(logins: TenantLogins, tier: PartnerTier, keys = 1) {
+    const creator = logins.tenant.users.owner.id;
+    const client = await createPartnerClient(owner, logins.tenant.id, creator, { tier, scopes: ['invoices:read'] });
     const made = [];
-    for (let i = 0; i < keys; i++) made.push(await createPartnerKey(owner, o.tenant.id, client.clientId, creator));
+    for (let i = 0; i < keys; i++) made.push(await createPartnerKey(owner, logins.tenant.id, client.clientId, creator));
     return { ...client, keys: made.map((k) => k.key) };
   }
 
@@ -203,11 +193,11 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     });
 
     it(`user (GET /v1/invoices): exactly ${LIMIT.user} of ${LIMIT.user + 5}, with the tenant item in both headers`, async () => {
-      const o = await org('rl-user');
-      const token = await login(api, o, 'member');
+      const logins = await tenantLogins('rl-user');
+      const token = await login(api, logins, 'member');
       expect(spendOf(await sequence(LIMIT.user + 5, () => send(api, 'get', '/v1/invoices', { xff: randomIp(), token })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
       // Another user of the same tenant has a budget of their own.
-      const admin = await login(api, o, 'admin');
+      const admin = await login(api, logins, 'admin');
       const res = await send(api, 'get', '/v1/invoices', { xff: randomIp(), token: admin });
       expect(res.status).toBe(200);
       const state = rateLimitOf(res, 'user-read', LIMIT.user, { q: TENANT_CAP });
@@ -217,20 +207,20 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     });
 
     it(`user, concurrently: exactly ${LIMIT.user} of ${LIMIT.user + 5} requests sent at once`, async () => {
-      const o = await org('rl-user-burst');
-      const token = await login(api, o, 'member');
+      const logins = await tenantLogins('rl-user-burst');
+      const token = await login(api, logins, 'member');
       expect(spendOf(await burst(LIMIT.user + 5, () => send(api, 'get', '/v1/invoices', { xff: randomIp(), token })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
     });
 
     for (const tier of ['free', 'standard', 'premium'] as const) {
       const limit = LIMIT[`partner:${tier}`];
       it(`partner ${tier} (GET /partner/v1/invoices): exactly ${limit} of ${limit + 5}`, async () => {
-        const o = await org(`rl-partner-${tier}`);
-        const client = await partner(o, tier);
+        const logins = await tenantLogins(`rl-partner-${tier}`);
+        const client = await partner(logins, tier);
         const key = client.keys[0]!;
         expect(spendOf(await sequence(limit + 5, () => send(api, 'get', '/partner/v1/invoices', { xff: randomIp(), token: key })), `partner-${tier}-read`, limit, { q: TENANT_CAP })).toEqual(exactly(limit));
         // Another client of the same tier and tenant has its own budget.
-        const other = await partner(o, tier);
+        const other = await partner(logins, tier);
         const res = await send(api, 'get', '/partner/v1/invoices', { xff: randomIp(), token: other.keys[0]! });
         expect(res.status, `${res.text}`).toBe(200);
         expect(rateLimitOf(res, `partner-${tier}-read`, limit, { q: TENANT_CAP }).r).toBe(limit - 1);
@@ -238,16 +228,16 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     }
 
     it(`partner premium, concurrently: exactly ${LIMIT['partner:premium']} of ${LIMIT['partner:premium'] + 5} requests sent at once`, async () => {
-      const o = await org('rl-partner-burst');
-      const { keys } = await partner(o, 'premium');
+      const logins = await tenantLogins('rl-partner-burst');
+      const { keys } = await partner(logins, 'premium');
       expect(spendOf(await burst(LIMIT['partner:premium'] + 5, () => send(api, 'get', '/partner/v1/invoices', { xff: randomIp(), token: keys[0]! })), 'partner-premium-read', LIMIT['partner:premium'], { q: TENANT_CAP })).toEqual(exactly(LIMIT['partner:premium']));
     });
   });
 
   describe('sensitivities are separate budgets', () => {
     it('search counts in the search column, read in the read column, writes in the write column', async () => {
-      const o = await org('rl-sensitivity');
-      const token = await login(api, o, 'owner');
+      const logins = await tenantLogins('rl-sensitivity');
+      const token = await login(api, logins, 'owner');
       const xff = randomIp();
       const tenant = { q: TENANT_CAP };
 
@@ -284,8 +274,8 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     });
 
     it(`two users and a partner of one tenant share its cap of ${CAP}; a user of another tenant is unaffected`, async () => {
-      const first = await org('rl-cap');
-      const other = await org('rl-cap-other');
+      const first = await tenantLogins('rl-cap');
+      const other = await tenantLogins('rl-cap-other');
       const ownerToken = await login(capped, first, 'owner');
       const memberToken = await login(capped, first, 'member');
       const outsider = await login(capped, other, 'member');
@@ -374,8 +364,8 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     });
 
     it('after exhaustion, no spelling of the path (case, slashes, query, HEAD) is answered 200', async () => {
-      const o = await org('rl-paths');
-      const token = await login(api, o, 'member');
+      const logins = await tenantLogins('rl-paths');
+      const token = await login(api, logins, 'member');
       const xff = randomIp();
       expect(spendOf(await sequence(LIMIT.user + 5, () => send(api, 'get', '/v1/invoices', { xff, token })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
       const variants: ['get' | 'head', string][] = [
@@ -406,15 +396,15 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
     });
 
     it('rotating between three API keys of one partner client shares one budget', async () => {
-      const o = await org('rl-keys');
-      const { keys } = await partner(o, 'standard', 3);
+      const logins = await tenantLogins('rl-keys');
+      const { keys } = await partner(logins, 'standard', 3);
       expect(new Set(keys).size).toBe(3);
       expect(spendOf(await sequence(LIMIT['partner:standard'] + 5, (i) => send(api, 'get', '/partner/v1/invoices', { xff: randomIp(), token: keys[i % 3]! })), 'partner-standard-read', LIMIT['partner:standard'], { q: TENANT_CAP })).toEqual(exactly(LIMIT['partner:standard']));
     });
 
     it("a client-credentials token spends the same budget as the client's API key", async () => {
-      const o = await org('rl-token');
-      const client = await partner(o, 'standard');
+      const logins = await tenantLogins('rl-token');
+      const client = await partner(logins, 'standard');
       const res = await requestPartnerToken(api, client, { headers: { 'x-forwarded-for': randomIp() } });
       expect(res.status, `${res.text}`).toBe(200);
       const accessToken = (res.body as { access_token: string }).access_token;
@@ -429,32 +419,32 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
       expect(urls[0]).not.toBe(urls[1]);
 
       // Sequential, alternating instances: one count.
-      const o = await org('rl-instances');
-      const token = await login(urls[0]!, o, 'member');
+      const logins = await tenantLogins('rl-instances');
+      const token = await login(urls[0]!, logins, 'member');
       expect(spendOf(await sequence(LIMIT.user + 5, (i) => send(urls[i % 2]!, 'get', '/v1/invoices', { xff: randomIp(), token })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
 
       // Concurrent, half on each instance: still exactly the limit.
-      const admin = await login(urls[1]!, o, 'admin');
+      const admin = await login(urls[1]!, logins, 'admin');
       expect(spendOf(await burst(LIMIT.user + 5, (i) => send(urls[i % 2]!, 'get', '/v1/invoices', { xff: randomIp(), token: admin })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
 
       // Anonymous clients too (per address), and each owner's refusals are audited once across both instances.
       const ip = randomIp();
       expect(spendOf(await sequence(LIMIT.anonymous + 5, (i) => send(urls[i % 2]!, 'get', '/health/live', { xff: ip })), 'anonymous-read', LIMIT.anonymous)).toEqual(exactly(LIMIT.anonymous));
-      const { rows } = await owner.query<{ actor: string }>("SELECT actor FROM audit_events WHERE tenant_id = $1 AND type = 'security.rate_limited' ORDER BY actor", [o.tenant.id]);
-      expect(rows.map((r) => r.actor).sort()).toEqual([`user:${o.tenant.users.admin.id}`, `user:${o.tenant.users.member.id}`].sort());
+      const { rows } = await owner.query<{ actor: string }>("SELECT actor FROM audit_events WHERE tenant_id = $1 AND type = 'security.rate_limited' ORDER BY actor", [logins.tenant.id]);
+      expect(rows.map((r) => r.actor).sort()).toEqual([`user:${logins.tenant.users.admin.id}`, `user:${logins.tenant.users.member.id}`].sort());
     });
   });
 
   describe('auditing', () => {
     it('audits and logs the first refusal of a window once; later refusals add nothing', async () => {
-      const o = await org('rl-audit');
-      const token = await login(api, o, 'member');
-      const user = o.tenant.users.member;
+      const logins = await tenantLogins('rl-audit');
+      const token = await login(api, logins, 'member');
+      const user = logins.tenant.users.member;
       const xff = randomIp();
       expect(spendOf(await sequence(LIMIT.user + 5, () => send(api, 'get', '/v1/invoices', { xff, token })), 'user-read', LIMIT.user, { q: TENANT_CAP })).toEqual(exactly(LIMIT.user));
       for (let i = 0; i < 4; i++) expectRateLimited(await send(api, 'get', '/v1/invoices', { xff, token }), 'more refusals');
 
-      const { rows } = await owner.query("SELECT outcome, actor, subject, ip, data FROM audit_events WHERE tenant_id = $1 AND type = 'security.rate_limited'", [o.tenant.id]);
+      const { rows } = await owner.query("SELECT outcome, actor, subject, ip, data FROM audit_events WHERE tenant_id = $1 AND type = 'security.rate_limited'", [logins.tenant.id]);
       expect(rows).toEqual([
         {
           outcome: 'denied',
@@ -468,7 +458,7 @@ describe(tag('RATE-LIMIT', 'rate limits'), () => {
 
       const warnings = logLines().filter((line) => line.event === 'security.rate_limited' && line.owner === `user:${user.id}`);
       expect(warnings).toEqual([
-        expect.objectContaining({ level: 40, policy: 'user-read', exceeded: 'principal', tenantId: o.tenant.id, ip: xff, msg: 'rate limit exceeded' }),
+        expect.objectContaining({ level: 40, policy: 'user-read', exceeded: 'principal', tenantId: logins.tenant.id, ip: xff, msg: 'rate limit exceeded' }),
       ]);
     });
 

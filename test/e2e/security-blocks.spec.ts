@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '@benteng/common';
-import type { MembershipRole } from '@benteng/database';
 import type { TestApi } from '../support/api.js';
-import { buildAuthApi, Caller, randomPassword, SecretLedger } from '../support/auth-client.js';
+import { buildAuthApi, Caller, SecretLedger } from '../support/auth-client.js';
 import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { problemOf, setPasswords } from '../support/public-api.js';
+import { createLoggedInTenant, type LoggedInTenant } from '../support/tenants.js';
+import { type Page, problemOf } from '../support/public-api.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -16,7 +15,6 @@ import { tag } from '../security/support/controls.js';
  * connection, as SecurityBlocks.placed would write them; the app runs on a FakeClock, so "active"
  * and "expired" are decided at a known instant.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const BLOCK_KEYS = ['blockedAt', 'expiresAt', 'id', 'ip', 'liftedAt', 'observed', 'signal', 'status', 'subject', 'threshold', 'windowS'];
 
 interface BlockBody {
@@ -32,11 +30,6 @@ interface BlockBody {
   liftedAt: string | null;
   status: 'active' | 'expired' | 'lifted';
 }
-interface Page {
-  items: BlockBody[];
-  nextCursor: string | null;
-}
-
 describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
   const owner = ownerPool();
   const ledger = new SecretLedger();
@@ -50,19 +43,7 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
   });
   afterAll(() => api.close());
 
-  interface Org {
-    tenant: TestTenant;
-    tokens: Record<MembershipRole, string>;
-  }
-  async function org(label: string): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    ledger.add(password);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    const tokens = {} as Record<MembershipRole, string>;
-    for (const role of ROLES) tokens[role] = (await caller.loginOk(tenant.users[role].email, password)).accessToken;
-    return { tenant, tokens };
-  }
+  const loggedInTenant = (label: string) => createLoggedInTenant(owner, caller, label);
 
   /** Seconds from the app's now. */
   const at = (seconds: number) => new Date(clock.now().getTime() + seconds * 1000);
@@ -88,8 +69,8 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
   const list = (token: string, query = '') => caller.call('get', `/v1/security/blocks${query ? `?${query}` : ''}`, { token });
 
   describe('listing', () => {
-    let a: Org;
-    let b: Org;
+    let a: LoggedInTenant;
+    let b: LoggedInTenant;
     let active: string;
     let expired: string;
     let lifted: string;
@@ -97,8 +78,8 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
     let partnerClientId: string;
 
     beforeAll(async () => {
-      a = await org('blocks-a');
-      b = await org('blocks-b');
+      a = await loggedInTenant('blocks-a');
+      b = await loggedInTenant('blocks-b');
       const member = `user:${a.tenant.users.member.id}`;
       partnerClientId = randomUUID();
       const partner = `partner:${partnerClientId}`;
@@ -111,7 +92,7 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
     it("answers the tenant's blocks, newest first, field by field with their status", async () => {
       const res = await list(a.tokens.owner);
       expect(res.status, `${res.text}`).toBe(200);
-      const page = res.body as Page;
+      const page = res.body as Page<BlockBody>;
       expect(page.nextCursor).toBeNull();
       expect(page.items.map((i) => i.id)).toEqual([active, lifted, expired]);
       for (const item of page.items) expect(Object.keys(item).sort()).toEqual(BLOCK_KEYS);
@@ -144,9 +125,9 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
     it('?active=true answers only blocks still in force; ?active=false is the whole list', async () => {
       const only = await list(a.tokens.admin, 'active=true');
       expect(only.status, `${only.text}`).toBe(200);
-      expect((only.body as Page).items.map((i) => i.id)).toEqual([active]);
+      expect((only.body as Page<BlockBody>).items.map((i) => i.id)).toEqual([active]);
       const all = await list(a.tokens.admin, 'active=false');
-      expect((all.body as Page).items.map((i) => i.id)).toEqual([active, lifted, expired]);
+      expect((all.body as Page<BlockBody>).items.map((i) => i.id)).toEqual([active, lifted, expired]);
     });
 
     it('walks page by page with the cursor', async () => {
@@ -156,7 +137,7 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
       do {
         const res = await list(a.tokens.owner, `limit=1${cursor ? `&cursor=${cursor}` : ''}`);
         expect(res.status, `${res.text}`).toBe(200);
-        const page = res.body as Page;
+        const page = res.body as Page<BlockBody>;
         seen.push(...page.items.map((i) => i.id));
         cursor = page.nextCursor;
         if (++pages > 5) throw new Error('the cursor walk does not end');
@@ -166,7 +147,7 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
 
     it("each tenant sees only its own: B's owner sees B's block and none of A's", async () => {
       const res = await list(b.tokens.owner);
-      expect((res.body as Page).items.map((i) => i.id)).toEqual([foreign]);
+      expect((res.body as Page<BlockBody>).items.map((i) => i.id)).toEqual([foreign]);
       for (const id of [active, lifted, expired]) expect(res.text).not.toContain(id);
     });
 
@@ -175,8 +156,8 @@ describe(tag('ABUSE-DETECTION', 'security blocks'), () => {
       clock.advance(301);
       try {
         const res = await list(a.tokens.owner);
-        expect((res.body as Page).items.find((i) => i.id === active)).toMatchObject({ status: 'expired' });
-        expect(((await list(a.tokens.owner, 'active=true')).body as Page).items).toEqual([]);
+        expect((res.body as Page<BlockBody>).items.find((i) => i.id === active)).toMatchObject({ status: 'expired' });
+        expect(((await list(a.tokens.owner, 'active=true')).body as Page<BlockBody>).items).toEqual([]);
       } finally {
         clock.advance(-301);
       }

@@ -2,12 +2,11 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type request from 'supertest';
 import { Webhook } from 'standardwebhooks';
-import type { MembershipRole } from '@benteng/database';
 import type { TestApi } from '../support/api.js';
-import { buildAuthApi, Caller, randomPassword, SecretLedger, withoutRequestId } from '../support/auth-client.js';
+import { buildAuthApi, Caller, SecretLedger, withoutRequestId } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { problemOf, setPasswords } from '../support/public-api.js';
+import { createLoggedInTenant } from '../support/tenants.js';
+import { problemOf } from '../support/public-api.js';
 import { WebhookReceiver, type ReceivedRequest } from '../support/webhook-receiver.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
 import { tag } from '../security/support/controls.js';
@@ -31,7 +30,6 @@ import { tag } from '../security/support/controls.js';
  * The receiver listens on 127.0.0.1, which EGRESS_ALLOW_PRIVATE lets through in the main API and
  * worker; a second "strict" API and worker run without that allowance.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SECRET = /^whsec_[A-Za-z0-9+/]{43}=$/;
 const ENDPOINT_KEYS = ['createdAt', 'description', 'disabledAt', 'disabledReason', 'enabled', 'events', 'failingSince', 'id', 'previousSecretExpiresAt', 'updatedAt', 'url', 'version'];
@@ -157,19 +155,7 @@ describe('outbound webhooks', () => {
     await obliterateQueues(strictPrefix);
   });
 
-  interface Org {
-    tenant: TestTenant;
-    tokens: Record<MembershipRole, string>;
-  }
-  async function org(label: string, via: Caller = caller): Promise<Org> {
-    const tenant = await createTenant(owner, label);
-    const password = randomPassword();
-    ledger.add(password);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
-    const tokens = {} as Record<MembershipRole, string>;
-    for (const role of ROLES) tokens[role] = (await via.loginOk(tenant.users[role].email, password)).accessToken;
-    return { tenant, tokens };
-  }
+  const loggedInTenant = (label: string, via: Caller = caller) => createLoggedInTenant(owner, via, label);
 
   const call = (method: 'get' | 'post' | 'patch' | 'delete', path: string, token: string, body?: object, headers?: Record<string, string>, via: Caller = caller) =>
     via.call(method, path, { token, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
@@ -233,7 +219,7 @@ describe('outbound webhooks', () => {
 
   describe('managing endpoints', () => {
     it('creates an endpoint (owners and admins) and shows its Standard Webhooks secret once', async () => {
-      const { tenant, tokens } = await org('wh-create');
+      const { tenant, tokens } = await loggedInTenant('wh-create');
       const res = await call('post', '/v1/webhook-endpoints', tokens.owner, { url: receiver.url('/create'), description: 'ERP', events: ['ticket.created', 'invoice.paid', 'invoice.issued'] });
       expect(res.status, `${res.text}`).toBe(201);
       const created = res.body as CreatedEndpoint;
@@ -277,7 +263,7 @@ describe('outbound webhooks', () => {
     });
 
     it('keeps the secret out of reads, the database (encrypted at rest), the audit trail and idempotent replays', async () => {
-      const { tenant, tokens } = await org('wh-secret');
+      const { tenant, tokens } = await loggedInTenant('wh-secret');
       const headers = { 'idempotency-key': `k-${randomBytes(6).toString('hex')}` };
       const body = { url: receiver.url('/secret'), events: ['invoice.paid'] };
       const first = await call('post', '/v1/webhook-endpoints', tokens.owner, body, headers);
@@ -321,7 +307,7 @@ describe('outbound webhooks', () => {
     });
 
     it('validates input: a non-empty set of known event types, an http(s) URL, no unknown fields', async () => {
-      const { tokens } = await org('wh-validate');
+      const { tokens } = await loggedInTenant('wh-validate');
       const cases: [string, Record<string, unknown>][] = [
         ['no events', { url: receiver.url('/v'), events: [] }],
         ['an unknown event type', { url: receiver.url('/v'), events: ['invoice.deleted'] }],
@@ -339,7 +325,7 @@ describe('outbound webhooks', () => {
     });
 
     it('updates with If-Match, deletes (with the delivery log), and answers 412 to a stale version', async () => {
-      const { tenant, tokens } = await org('wh-update');
+      const { tenant, tokens } = await loggedInTenant('wh-update');
       const created = await createEndpoint(tokens.owner, { url: receiver.url('/update'), events: ['invoice.paid'] });
       const patched = await call('patch', `/v1/webhook-endpoints/${created.id}`, tokens.admin, { description: 'Gudang', events: ['ticket.updated', 'invoice.paid'] }, { 'if-match': '"1"' });
       expect(patched.status, `${patched.text}`).toBe(200);
@@ -375,7 +361,7 @@ describe('outbound webhooks', () => {
 
   describe(tag('SSRF-EGRESS', 'server-side request forgery'), () => {
     it('refuses private, loopback, link-local and IPv4-mapped addresses and credentials in URLs when an endpoint is saved', async () => {
-      const { tokens } = await org('wh-ssrf-save', strictCaller);
+      const { tokens } = await loggedInTenant('wh-ssrf-save', strictCaller);
       const refused: [string, string][] = [
         [receiver.url('/ssrf'), 'blocked_address'],
         ['http://169.254.169.254/latest/meta-data/', 'blocked_address'],
@@ -393,7 +379,7 @@ describe('outbound webhooks', () => {
         expect(res.text, `${url}`).not.toContain(new URL(url).hostname.replace(/^\[|\]$/g, ''));
       }
       // EGRESS_ALLOW_PRIVATE lets exactly 127.0.0.1 through on the main API; the rest stays refused.
-      const main = await org('wh-ssrf-main');
+      const main = await loggedInTenant('wh-ssrf-main');
       for (const url of ['http://169.254.169.254/', 'http://[::ffff:127.0.0.1]/hook', 'http://127.0.0.2/hook']) {
         expect(problemOf(await call('post', '/v1/webhook-endpoints', main.tokens.owner, { url, events: ['invoice.paid'] })), `${url}`).toMatchObject({ status: 400, code: 'webhook.url_not_allowed' });
       }
@@ -404,7 +390,7 @@ describe('outbound webhooks', () => {
     it('refuses, at delivery time, a host name that resolves to a private address: the attempt fails as blocked_address and the receiver is never contacted', async () => {
       const strictWorker = await startReadyWorker(strictPrefix, strictEnv);
       try {
-        const { tokens } = await org('wh-ssrf-deliver', strictCaller);
+        const { tokens } = await loggedInTenant('wh-ssrf-deliver', strictCaller);
         // A name passes the save-time check (its DNS can change); the connect-time check is the one that holds.
         const endpoint = await createEndpoint(tokens.owner, { url: receiver.hostUrl('localhost', '/rebind'), events: ['invoice.paid'] }, undefined, strictCaller);
         const delivery = await ping(tokens.owner, endpoint.id, strictCaller);
@@ -424,8 +410,8 @@ describe('outbound webhooks', () => {
 
   describe('delivering outbox events', () => {
     it(tag('WEBHOOK-SIGNING', 'delivers an event to every subscribed endpoint of its tenant, signed (Standard Webhooks), and to no other tenant'), async () => {
-      const a = await org('wh-deliver-a');
-      const b = await org('wh-deliver-b');
+      const a = await loggedInTenant('wh-deliver-a');
+      const b = await loggedInTenant('wh-deliver-b');
       const endpointA = await createEndpoint(a.tokens.owner, { url: receiver.url('/tenant-a'), events: ['ticket.created'] });
       const otherA = await createEndpoint(a.tokens.owner, { url: receiver.url('/tenant-a-invoices'), events: ['invoice.paid'] });
       const endpointB = await createEndpoint(b.tokens.owner, { url: receiver.url('/tenant-b'), events: ['ticket.created'] });
@@ -476,7 +462,7 @@ describe('outbound webhooks', () => {
     });
 
     it('retries a failing receiver on the schedule with the same webhook-id, stops after the first 2xx, and logs every attempt', async () => {
-      const { tenant, tokens } = await org('wh-retry');
+      const { tenant, tokens } = await loggedInTenant('wh-retry');
       const failBody = `down for maintenance ${'x'.repeat(3000)}`;
       receiver.respond('/flaky', { failTimes: 2, failStatus: 500, failBody, body: 'accepted' });
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/flaky'), events: ['invoice.paid'] });
@@ -517,7 +503,7 @@ describe('outbound webhooks', () => {
     });
 
     it('marks a delivery failed when the schedule is exhausted, and records the failure streak on the endpoint', async () => {
-      const { tenant, tokens } = await org('wh-exhaust');
+      const { tenant, tokens } = await loggedInTenant('wh-exhaust');
       receiver.respond('/broken', { failTimes: 100, failStatus: 503 });
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/broken'), events: ['invoice.voided'] });
       await emit(tenant.id, 'invoice.voided', { id: randomUUID(), status: 'void' });
@@ -535,7 +521,7 @@ describe('outbound webhooks', () => {
     });
 
     it('gives up on a slow receiver at WEBHOOK_TIMEOUT_MS (a failed attempt, error timeout) and tries again', async () => {
-      const { tokens } = await org('wh-slow');
+      const { tokens } = await loggedInTenant('wh-slow');
       receiver.respond('/slow', { delayMs: 3000, delayTimes: 1 });
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/slow'), events: ['invoice.paid'] });
       const delivery = await ping(tokens.owner, endpoint.id);
@@ -550,7 +536,7 @@ describe('outbound webhooks', () => {
     });
 
     it('disables an endpoint that has failed for WEBHOOK_DISABLE_AFTER_S, holds its delivery, and resumes it when enabled again', async () => {
-      const { tenant, tokens } = await org('wh-failing');
+      const { tenant, tokens } = await loggedInTenant('wh-failing');
       receiver.respond('/failing', { failTimes: 1, failStatus: 500 });
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/failing'), events: ['invoice.paid'] });
       const watcher = await createEndpoint(tokens.owner, { url: receiver.url('/failing-watcher'), events: ['webhook_endpoint.disabled'] });
@@ -579,7 +565,7 @@ describe('outbound webhooks', () => {
     });
 
     it('disables an endpoint that answers 410 Gone and announces it to the tenant\'s other endpoints, never to itself', async () => {
-      const { tenant, tokens } = await org('wh-gone');
+      const { tenant, tokens } = await loggedInTenant('wh-gone');
       receiver.respond('/gone', { status: 410, body: 'gone' });
       const gone = await createEndpoint(tokens.owner, { url: receiver.url('/gone'), events: ['invoice.paid', 'webhook_endpoint.disabled'] });
       const watcher = await createEndpoint(tokens.owner, { url: receiver.url('/watcher'), events: ['webhook_endpoint.disabled'] });
@@ -614,7 +600,7 @@ describe('outbound webhooks', () => {
 
   describe('pings, redeliveries and secret rotation', () => {
     it('pings one endpoint, redelivers the same message with the same webhook-id, and lists the log newest first', async () => {
-      const { tenant, tokens } = await org('wh-ping');
+      const { tenant, tokens } = await loggedInTenant('wh-ping');
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/ping'), events: ['invoice.paid'] });
       const bystander = await createEndpoint(tokens.owner, { url: receiver.url('/ping-bystander'), events: ['invoice.paid'] });
       const res = await call('post', `/v1/webhook-endpoints/${endpoint.id}/ping`, tokens.admin);
@@ -672,7 +658,7 @@ describe('outbound webhooks', () => {
     });
 
     it(tag('WEBHOOK-SIGNING', 'rotates the secret: the new one is shown once, and until the overlap ends both sign every message'), async () => {
-      const { tenant, tokens } = await org('wh-rotate');
+      const { tenant, tokens } = await loggedInTenant('wh-rotate');
       const endpoint = await createEndpoint(tokens.owner, { url: receiver.url('/rotate'), events: ['invoice.paid'] });
       const oldSecret = secrets.get(endpoint.id)![0]!;
       const before = Date.now();
@@ -727,8 +713,8 @@ describe('outbound webhooks', () => {
 
   describe('tenant isolation', () => {
     it('answers 404 for another tenant\'s endpoint and delivery on every route, exactly as for a missing one', async () => {
-      const a = await org('wh-iso-a');
-      const b = await org('wh-iso-b');
+      const a = await loggedInTenant('wh-iso-a');
+      const b = await loggedInTenant('wh-iso-b');
       const endpoint = await createEndpoint(a.tokens.owner, { url: receiver.url('/iso'), events: ['invoice.paid'] });
       const delivery = await ping(a.tokens.owner, endpoint.id);
       await settled(a.tokens.owner, endpoint.id, delivery.id);

@@ -112,7 +112,7 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
     it('cannot reach the account-wide limit from one address: the pair blocks first, so the owner is never locked out everywhere', async () => {
       const victim = randomEmail();
       const shared = randomIp();
-      // The guesser tries until refused; a refused attempt is never recorded (AuthService checks first).
+      // The guesser tries until refused; a refused attempt is never recorded (LoginService checks first).
       let recorded = 0;
       for (let i = 0; i < 20; i++) {
         if (!(await sut.check({ account: victim, ip: shared })).allowed) break;

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForExport } from '../support/exports.js';
 import { startReadyWorker, type WorkerProcess } from '../support/worker.js';
-import type { MembershipRole } from '@benteng/database';
 import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { ROLES, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import {
   callersFor,
   fill,
@@ -47,7 +47,6 @@ import {
  * factories state it may (an invoice: yes; a ticket it did not open, or its attachment: a 404 like
  * a random id's).
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 const api = await buildApi();
 afterAll(() => api.close());
@@ -147,8 +146,7 @@ describe(tag('AUTHZ-OBJECT', tag('TENANT-RLS', 'cross-tenant (BOLA) matrix')), (
   }
 
   beforeAll(async () => {
-    [tenantA, tenantB] = await Promise.all([createTenant(owner, 'xt-a'), createTenant(owner, 'xt-b')]);
-    await setPasswords(owner, [...ROLES.map((r) => tenantA.users[r].id), ...ROLES.map((r) => tenantB.users[r].id)], password);
+    [tenantA, tenantB] = await Promise.all([createTenantWithLogins(owner, 'xt-a', password), createTenantWithLogins(owner, 'xt-b', password)]);
   });
 
   it('knows every auth kind and surface the routes declare, so no route escapes the matrix', () => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipRole } from '@benteng/database';
 import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
-import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+import { ROLES, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { PublicClient, testPassword } from '../support/public-api.js';
 import {
   callersFor,
   fill,
@@ -33,7 +33,6 @@ import {
  * mentions another tenant's id. Partner answers carry no tenant id and no user id at all: people
  * are the tenant's business, not the partner's.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 /** Keys that must never leave, at any depth. */
 const FORBIDDEN_KEYS = [
   'tenantId',
@@ -106,8 +105,7 @@ describe(tag('OUTPUT-ALLOWLIST', 'exposure matrix'), () => {
   let endpointsWithBothCiphertexts: number;
 
   beforeAll(async () => {
-    [tenant, other] = await Promise.all([createTenant(owner, 'exp'), createTenant(owner, 'exp-other')]);
-    await setPasswords(owner, [...ROLES.map((r) => tenant.users[r].id), ...ROLES.map((r) => other.users[r].id)], password);
+    [tenant, other] = await Promise.all([createTenantWithLogins(owner, 'exp', password), createTenantWithLogins(owner, 'exp-other', password)]);
     // One object of every kind in both tenants: lists have something to show, and the other's must not show.
     for (const [prefix, factory] of Object.entries(FACTORIES)) {
       objects.set(prefix, await factory.create(handle(tenant)));

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipRole } from '@benteng/database';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi } from '../support/api.js';
 import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
 import { createPaymentAccount, payableInvoice } from '../support/payment-provider.js';
-import { oauthErrorOf, problemOf, PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { oauthErrorOf, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, tenantTables, undrivenRoutes, type Created } from '../support/route-factories.js';
 
 /**
@@ -24,7 +24,6 @@ import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, paramsOf, prefixOf, rand
  * `status` and `role` are only sent where the route's DTO does not take them on purpose (a ticket's
  * status, a member's role): a probe sending the field alone tells which.
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const WRITES = ['POST', 'PUT', 'PATCH'];
 
 const api = await buildApi({ env: ANONYMOUS_ENV });
@@ -103,8 +102,7 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
   }
 
   beforeAll(async () => {
-    [tenant, other] = await Promise.all([createTenant(owner, 'ma'), createTenant(owner, 'ma-other')]);
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    [tenant, other] = await Promise.all([createTenantWithLogins(owner, 'ma', password), createTenant(owner, 'ma-other')]);
     tables = await tenantTables(owner);
   });
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipRole } from '@benteng/database';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
-import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
+import { createTenantWithLogins } from '../support/tenants.js';
+import { PublicClient, testPassword } from '../support/public-api.js';
 import { fill, isDriven, label, makerOf, paramsOf, prefixOf, randomParams, routeFactories, type Created } from '../support/route-factories.js';
 import { tag } from './support/controls.js';
 import { bodyOf, operationsOf, resolve, sampleValid, type OpenApiDoc, type Schema } from './support/fuzz-schema.js';
@@ -19,7 +19,6 @@ import { bodyOf, operationsOf, resolve, sampleValid, type OpenApiDoc, type Schem
  * than before and is not in A at all: whatever a route does with an email or an id, it never makes a
  * membership without the holder's consent (the invitation that route may have made stays pending).
  */
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const WRITES = ['POST', 'PUT', 'PATCH'];
 
 const api = await buildApi();
@@ -67,8 +66,7 @@ describe(tag('MEMBERSHIP-CONSENT', 'no write route attaches another tenant\u2019
   }
 
   beforeAll(async () => {
-    tenant = await createTenant(owner, 'consent');
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    tenant = await createTenantWithLogins(owner, 'consent', password);
     docs = {
       public: (await client.call('GET', '/v1/openapi.json')).body as OpenApiDoc,
       partner: (await client.call('GET', '/partner/v1/openapi.json')).body as OpenApiDoc,

@@ -3,14 +3,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
-import type { MembershipRole } from '@benteng/database';
 import { signServiceRequest } from '@benteng/security';
 import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
+import type { TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
-import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
+import { PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { tag } from './support/controls.js';
 import { answerViolations, bodyOf, cursorArb, fuzzSeed, invalidBodyArb, operationsOf, resolve, validArb, type OpenApiDoc, type OperationEntry, type Parameter } from './support/fuzz-schema.js';
 
@@ -41,7 +41,6 @@ const RATE_LIMIT_POLICY = JSON.stringify(
   ),
 );
 const env = { RATE_LIMIT_POLICY };
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 const api = await buildApi({ env });
 const internal = await buildInternalApi({ env });
@@ -197,9 +196,8 @@ describe(tag('ERROR-PROBLEM', `OpenAPI-driven fuzzing (FUZZ_SEED=${SEED})`), () 
   let partnerKey: string;
 
   beforeAll(async () => {
-    tenant = await createTenant(owner, 'fuzz');
     password = testPassword();
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    tenant = await createTenantWithLogins(owner, 'fuzz', password);
     ownerToken = (await client.login(tenant.users.owner.email, password)).accessToken;
     const partner = await createPartnerClient(owner, tenant.id, tenant.users.owner.id, { scopes: ['invoices:read', 'invoices:write', 'tickets:read', 'tickets:write', 'documents:read'] });
     partnerKey = (await createPartnerKey(owner, tenant.id, partner.clientId, tenant.users.owner.id)).key;

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
-import type { MembershipRole } from '@benteng/database';
 import { INVOICE_SORTS } from '@benteng/invoices';
 import { signServiceRequest } from '@benteng/security';
 import { CURSOR_FIELDS, decodeCursor, encodeCursor, PaginationError, type CursorField } from '../../apps/api/src/http/pagination.js';
@@ -10,6 +9,7 @@ import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filte
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
 import { paymentSucceeded } from '../support/payment-provider.js';
 import { PublicClient, problemOf, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
 import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, randomParams, routeFactories } from '../support/route-factories.js';
@@ -35,7 +35,6 @@ const RATE_LIMIT_POLICY = JSON.stringify(
     ['anonymous', 'user', 'partner:free', 'partner:standard', 'partner:premium', 'operator'].map((c) => [c, { auth: GENEROUS, write: GENEROUS, read: GENEROUS, search: GENEROUS, export: GENEROUS }]),
   ),
 );
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 const api = await buildApi({ env: { ...ANONYMOUS_ENV, RATE_LIMIT_POLICY } });
 // The OAuth token endpoint answers RFC 6749 JSON errors (with the same `errors` pointers), not problem+json.
@@ -63,8 +62,7 @@ describe(tag('INPUT-VALIDATION', 'generated invalid queries and cursors on every
   const serviceKey = internalServiceKeys(loadConfig()).keys.get('derived')!;
 
   beforeAll(async () => {
-    tenant = await createTenant(owner, 'query');
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    tenant = await createTenantWithLogins(owner, 'query', password);
     ownerToken = (await client.login(tenant.users.owner.email, password)).accessToken;
     await owner.query(`INSERT INTO operators (id, email, display_name, roles, status) VALUES ($1, $2, 'Query operator', $3, 'active')`, [
       operatorId,

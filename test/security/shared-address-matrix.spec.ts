@@ -6,9 +6,10 @@ import { AbuseObserver } from '../../apps/api/src/http/abuse-observer.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
-import { createTenant, type TestTenant } from '../support/factories.js';
+import type { TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
 import { createPartnerClient, createPartnerKey, type TestPartnerClient } from '../support/partners.js';
-import { setPasswords, testPassword } from '../support/public-api.js';
+import { testPassword } from '../support/public-api.js';
 import { tag } from './support/controls.js';
 
 /**
@@ -113,9 +114,8 @@ describe(tag('ABUSE-SHARED-ADDRESS', 'shared-address matrix: an automatically bl
   let principals: Principals;
 
   beforeAll(async () => {
-    const tenant = await createTenant(owner, 'shared-address');
     const password = testPassword();
-    await setPasswords(owner, Object.values(tenant.users).map((u) => u.id), password);
+    const tenant = await createTenantWithLogins(owner, 'shared-address', password);
     const client = await createPartnerClient(owner, tenant.id, tenant.users.owner.id);
     const { key } = await createPartnerKey(owner, tenant.id, client.clientId, tenant.users.owner.id);
     principals = { tenant, password, partner: { ...client, key } };

@@ -2,13 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { getMetadataStorage, ValidationTypes } from 'class-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MembershipRole } from '@benteng/database';
 import { FORM_MEDIA, JSON_MEDIA, mediaTypesByRoute, MULTIPART_MEDIA } from '../../apps/api/src/http/media-types.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
 import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
+import { createTenantWithLogins } from '../support/tenants.js';
 import { paymentSucceeded, SimulatedPaymentProvider } from '../support/payment-provider.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../support/public-api.js';
 import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, randomParams, routeFactories, tenantTables } from '../support/route-factories.js';
@@ -52,7 +52,6 @@ import {
  *   the text is a field name, and are data elsewhere: accepted or refused, never a 5xx.
  */
 const WRITES = ['POST', 'PUT', 'PATCH'];
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 const GENEROUS = [1_000_000, 60];
 const RATE_LIMIT_POLICY = JSON.stringify(
   Object.fromEntries(['anonymous', 'user', 'partner:free', 'partner:standard', 'partner:premium'].map((c) => [c, { auth: GENEROUS, write: GENEROUS, read: GENEROUS, search: GENEROUS, export: GENEROUS }])),
@@ -183,8 +182,7 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
   let ownerToken: string;
 
   beforeAll(async () => {
-    tenant = await createTenant(owner, 'val');
-    await setPasswords(owner, ROLES.map((r) => tenant.users[r].id), password);
+    tenant = await createTenantWithLogins(owner, 'val', password);
     tables = await tenantTables(owner);
     docs = {
       public: (await client.call('GET', '/v1/openapi.json')).body as OpenApiDoc,

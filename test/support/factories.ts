@@ -16,7 +16,8 @@ export interface TestTenant {
   scope(role: MembershipRole): Scope;
 }
 
-const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
+/** The four roles; createTenant makes one user of each. */
+export const ROLES: readonly MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 /**
  * A fresh tenant with one user per role, arranged through the owner connection (the platform

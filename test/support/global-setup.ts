@@ -45,7 +45,17 @@ async function assertRedis(url: string): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+interface RunServices {
+  provided: { databaseUrl: string; appDatabaseUrl: string; redisUrl: string; signingKeys: string; tokenPepper: string };
+  teardown: () => Promise<void>;
+  users: number;
+}
+
+/** Shared by the projects of one run (Vitest calls a project's global setup once per project, in this process). */
+const RUN = Symbol.for('benteng.test.services');
+type WithRun = typeof globalThis & { [RUN]?: Promise<RunServices> };
+
+async function startServices(): Promise<RunServices> {
   let local: LocalPostgres | undefined;
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
@@ -58,14 +68,36 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await migrateDatabase(config);
   const redisUrl = config.REDIS_URL;
   await assertRedis(redisUrl);
+  return {
+    provided: {
+      databaseUrl,
+      appDatabaseUrl: runtimeDatabaseUrl(config),
+      redisUrl,
+      signingKeys: JSON.stringify([await generateSigningJwk(), await generateSigningJwk()]),
+      tokenPepper: randomBytes(32).toString('base64url'),
+    },
+    teardown: async () => {
+      await dropDatabase(databaseUrl).catch(() => undefined);
+      await local?.stop();
+    },
+    users: 0,
+  };
+}
 
-  project.provide('databaseUrl', databaseUrl);
-  project.provide('appDatabaseUrl', runtimeDatabaseUrl(config));
-  project.provide('redisUrl', redisUrl);
-  project.provide('signingKeys', JSON.stringify([await generateSigningJwk(), await generateSigningJwk()]));
-  project.provide('tokenPepper', randomBytes(32).toString('base64url'));
+/**
+ * The global setup of every project that needs services (integration, e2e, security in
+ * test/vitest.config.ts): the first one to start makes the run's database and keys, the others
+ * get the same, and the last teardown drops the database. One database per run, as before the
+ * suite was split into projects.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const run = ((globalThis as WithRun)[RUN] ??= startServices());
+  const services = await run;
+  services.users++;
+  for (const [key, value] of Object.entries(services.provided)) project.provide(key as keyof RunServices['provided'], value);
   return async () => {
-    await dropDatabase(databaseUrl).catch(() => undefined);
-    await local?.stop();
+    if (--services.users > 0) return;
+    delete (globalThis as WithRun)[RUN];
+    await services.teardown();
   };
 }

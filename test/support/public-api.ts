@@ -14,6 +14,12 @@ export interface ApiResponse {
   body: unknown;
 }
 
+/** A page of a list route (GET /v1/invoices, /v1/security/blocks, /partner/v1/tickets, …). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 export interface CallOptions {
   /** Bearer access token. */
   token?: string;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { OAUTH_ERROR_CODES } from '../../../apps/api/src/partner/oauth-problem.filter.js';
+import type { OpenApiDoc, Operation, Schema } from '../../support/openapi-document.js';
 import { PROBLEM_JSON, type ApiResponse } from '../../support/public-api.js';
 
 /** How a route answers errors: RFC 9457 problem+json, or RFC 6749 5.2 JSON (the token endpoint, oauthErrorRoutes). */
@@ -13,48 +14,7 @@ export type ErrorFormat = 'problem' | 'oauth';
  * unicode edge cases). Shared by test/security/validation.spec.ts and openapi-fuzz.spec.ts.
  */
 
-/** The subset of OpenAPI 3 schema objects the documents use. */
-export interface Schema {
-  $ref?: string;
-  type?: string;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  items?: Schema;
-  enum?: unknown[];
-  format?: string;
-  pattern?: string;
-  minLength?: number;
-  maxLength?: number;
-  minimum?: number;
-  maximum?: number;
-  minItems?: number;
-  maxItems?: number;
-  uniqueItems?: boolean;
-  nullable?: boolean;
-  oneOf?: Schema[];
-  anyOf?: Schema[];
-  allOf?: Schema[];
-  additionalProperties?: boolean | Schema;
-}
-
-export interface Parameter {
-  name: string;
-  in: 'path' | 'query' | 'header' | 'cookie';
-  required?: boolean;
-  schema?: Schema;
-}
-
-export interface Operation {
-  operationId?: string;
-  parameters?: Parameter[];
-  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  security?: Record<string, string[]>[];
-}
-
-export interface OpenApiDoc {
-  paths: Record<string, Record<string, Operation>>;
-  components?: { schemas?: Record<string, Schema> };
-}
+export type { OpenApiDoc, Operation, Parameter, Schema } from '../../support/openapi-document.js';
 
 export interface OperationEntry {
   method: string;
