@@ -33,7 +33,7 @@ export interface DeferredAudit {
  * Nothing is dropped: past MAX_DEFERRED_AUDITS queued, `defer` writes the batch and waits
  * (backpressure, the same for every outcome); a failed row is retried, and every failure is logged
  * with the whole entry by AuditLog; shutdown writes the queue (`onModuleDestroy`, also called by
- * AuthService's, which Nest runs before the global database module goes). What a SIGKILL loses is
+ * LoginService's (libs/auth/src/login.service.ts), which Nest runs before the global database module goes). What a SIGKILL loses is
  * the last DEFERRED_AUDIT_FLUSH_MS of outcomes.
  *
  * Hand-written rather than a job queue: a BullMQ job would put a Redis round trip back on the

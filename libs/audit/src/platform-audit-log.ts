@@ -12,20 +12,22 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'internal.authz_denied',
   /** The harmless state-changing operator action (POST /internal/v1/operators/me/ping). */
   'operator.ping',
-  /** Incident tools (apps/api/src/internal/incidents.controller.ts): each cross-tenant read and each lift. */
+  /** Incident tools (libs/platform/src/incident-tools.ts): each cross-tenant read and each lift. */
   'internal.blocks_listed',
   'internal.block_lifted',
   'internal.audit_searched',
   'internal.audit_verified',
   'internal.incident_viewed',
-  /** Operator admin actions (apps/api/src/internal/admin.controller.ts); also recorded in each affected tenant's audit log. */
+  /** Operator admin actions (libs/platform/src/internal-admin.ts); also recorded in each affected tenant's audit log. */
   'operator.tenant_created',
   'operator.tenant_suspended',
   'operator.tenant_reactivated',
   'operator.user_locked',
   'operator.user_unlocked',
   'operator.credential_revoked',
-  /** Bull Board (apps/api/src/internal/queue-board.ts): a login ticket minted, a board session opened, a state-changing board call. */
+  'internal.metrics_credential_created',
+  'internal.metrics_credential_revoked',
+  /** Bull Board (libs/platform/src/queue-board-sessions.ts, apps/api/src/internal/queue-board.ts): a login ticket minted, a board session opened, a state-changing board call. */
   'internal.queue_board_ticket',
   'internal.queue_board_opened',
   'internal.queue_board_action',

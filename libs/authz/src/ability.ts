@@ -1,6 +1,6 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, Document, Invitation, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
+import type { AuditEvent, MetricsScrapeCredential, Document, Invitation, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
 import type { OperatorPrincipal, Principal, UserPrincipal } from './principal.js';
 import { operatorRules } from './rules/operator.rules.js';
 import { documentRules } from './rules/documents.rules.js';
@@ -16,6 +16,12 @@ import { tenantRules } from './rules/tenants.rules.js';
 import { ticketRules } from './rules/tickets.rules.js';
 
 export type Action = 'manage' | 'create' | 'read' | 'update' | 'delete' | 'issue' | 'void' | 'pay' | 'assign' | 'comment' | 'download';
+
+/**
+ * Platform subjects that are no table (operator rules only, libs/authz/src/rules/operator.rules.ts):
+ * a route acts on them as a whole, never on a row, so they carry no fields.
+ */
+type PlatformResource = Record<never, never>;
 
 export type SubjectModels = {
   Tenant: Tenant;
@@ -39,9 +45,14 @@ export type SubjectModels = {
   PaymentEvent: PaymentEvent;
   Operator: Operator;
   PlatformAuditEvent: PlatformAuditEvent;
+  /** The Prometheus scrape of the internal listener (GET /internal/metrics). */
+  PlatformMetrics: PlatformResource;
+  MetricsScrapeCredential: MetricsScrapeCredential;
+  /** The BullMQ queues behind Bull Board (/internal/queues). */
+  JobQueue: PlatformResource;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;

@@ -29,3 +29,5 @@ export { PARTNER_SCOPE_GRANTS } from './rules/partner.rules.js';
 export { accessibleWhere, AccessConditionError } from './accessible.js';
 export { AbilityFactory, type TenantAbilities } from './ability-factory.js';
 export { authorize, permits, type HasAbility, type SubjectRow } from './authorize.js';
+export { visibleFields, type FieldOf } from './visible-fields.js';
+export { recordedBy } from './recorded-by.js';

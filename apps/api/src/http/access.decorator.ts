@@ -1,5 +1,5 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import type { Action, OperatorRole, SubjectName } from '@benteng/authz';
+import type { Action, SubjectName } from '@benteng/authz';
 import type { Sensitivity } from '@benteng/security';
 
 export const ROUTE_ACCESS = 'benteng:route-access';
@@ -15,7 +15,16 @@ export type RouteAccess =
   | { readonly auth: 'public-jwt'; readonly action: Action; readonly subject: SubjectName }
   | { readonly auth: 'partner'; readonly action: Action; readonly subject: SubjectName }
   /** Internal listener only: a signed service request naming an active operator (InternalAccessGuard). */
-  | { readonly auth: 'internal-operator'; readonly action: Action; readonly subject: SubjectName; readonly roles?: readonly OperatorRole[] }
+  | {
+      readonly auth: 'internal-operator';
+      readonly action: Action;
+      readonly subject: SubjectName;
+      /**
+       * Also admits a Prometheus scrape credential (`Authorization: Bearer bt_ms_…`, docs/metrics.md)
+       * instead of a signed request: GET /internal/metrics only (test/e2e/metrics-scrape.spec.ts).
+       */
+      readonly scrapeCredential?: true;
+    }
   /** Internal listener only: a signed service request, no operator needed (machine-readable descriptions). */
   | { readonly auth: 'internal-service'; readonly reason: string };
 
@@ -61,12 +70,12 @@ export const RateLimit = (sensitivity: Sensitivity) => SetMetadata(ROUTE_SENSITI
 /**
  * An operator on the internal listener: the request carries a valid service signature, names an
  * active operator, and that operator's platform ability (rules/operator.rules.ts) allows `action`
- * on `subject`. `roles`, when given, narrows the route further to operators holding one of them.
+ * on `subject`. Which roles that is, is written in the operator rules only, never at the route.
  * State-changing methods also need a reason (X-Benteng-Reason). InternalAccessGuard enforces it;
  * the public AccessGuard refuses these routes outright.
  */
-export const InternalAccess = (action: Action, subject: SubjectName, options: { roles?: readonly OperatorRole[] } = {}) =>
-  SetMetadata(ROUTE_ACCESS, { auth: 'internal-operator', action, subject, ...(options.roles ? { roles: options.roles } : {}) } satisfies RouteAccess);
+export const InternalAccess = (action: Action, subject: SubjectName, options: { scrapeCredential?: true } = {}) =>
+  SetMetadata(ROUTE_ACCESS, { auth: 'internal-operator', action, subject, ...options } satisfies RouteAccess);
 
 /** A route any configured internal service may call without naming an operator. Say why. */
 export const InternalService = (reason: string) => SetMetadata(ROUTE_ACCESS, { auth: 'internal-service', reason } satisfies RouteAccess);

@@ -1,10 +1,8 @@
-import { Body, Controller, HttpCode, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { IsIn, IsString, IsUUID, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
-import type { FastifyRequest } from 'fastify';
-import { clientIp } from '@benteng/security';
+import { InternalAdmin, REVOCATION_KINDS, type AdminRevocationKind, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { InternalAdmin, REVOCATION_KINDS, type AdminCall, type AdminRevocationKind } from './admin.service.js';
-import { CurrentOperator, type OperatorContext } from './internal-auth.js';
+import { CurrentPlatformScope } from './internal-auth.js';
 
 export class CreateTenantDto {
   @IsString()
@@ -32,16 +30,12 @@ export class RevocationDto {
   tenantId?: string;
 }
 
-const INCIDENT_ROLES = ['platform-admin', 'security'] as const;
 const uuid = new ParseUUIDPipe();
 
-function callOf(operator: OperatorContext, request: FastifyRequest): AdminCall {
-  return { operator, ip: clientIp(request), requestId: String(request.id) };
-}
-
 /**
- * Operator admin actions (issue #7). Every one needs a reason (the guard refuses a state-changing
- * call without one, 400) and is audited in the platform audit log and in each tenant concerned.
+ * Operator admin actions (issue #7), over InternalAdmin (libs/platform/src/internal-admin.ts).
+ * Every one needs a reason (the guard refuses a state-changing call without one, 400) and is
+ * audited in the platform audit log and in each tenant concerned.
  */
 @Controller('internal/v1')
 export class InternalAdminController {
@@ -49,43 +43,43 @@ export class InternalAdminController {
 
   @Post('tenants')
   @HttpCode(201)
-  @InternalAccess('create', 'Tenant', { roles: ['platform-admin'] })
-  createTenant(@CurrentOperator() operator: OperatorContext, @Body() body: CreateTenantDto, @Req() request: FastifyRequest) {
-    return this.admin.createTenant(callOf(operator, request), { slug: body.slug, name: body.name });
+  @InternalAccess('create', 'Tenant')
+  createTenant(@CurrentPlatformScope() scope: PlatformScope, @Body() body: CreateTenantDto) {
+    return this.admin.createTenant(scope, { slug: body.slug, name: body.name });
   }
 
   @Post('tenants/:id/suspend')
   @HttpCode(200)
-  @InternalAccess('update', 'Tenant', { roles: INCIDENT_ROLES })
-  suspendTenant(@CurrentOperator() operator: OperatorContext, @Param('id', uuid) id: string, @Req() request: FastifyRequest) {
-    return this.admin.setTenantStatus(callOf(operator, request), id, 'suspended');
+  @InternalAccess('update', 'Tenant')
+  suspendTenant(@CurrentPlatformScope() scope: PlatformScope, @Param('id', uuid) id: string) {
+    return this.admin.setTenantStatus(scope, id, 'suspended');
   }
 
   @Post('tenants/:id/reactivate')
   @HttpCode(200)
-  @InternalAccess('update', 'Tenant', { roles: INCIDENT_ROLES })
-  reactivateTenant(@CurrentOperator() operator: OperatorContext, @Param('id', uuid) id: string, @Req() request: FastifyRequest) {
-    return this.admin.setTenantStatus(callOf(operator, request), id, 'active');
+  @InternalAccess('update', 'Tenant')
+  reactivateTenant(@CurrentPlatformScope() scope: PlatformScope, @Param('id', uuid) id: string) {
+    return this.admin.setTenantStatus(scope, id, 'active');
   }
 
   @Post('users/:id/lock')
   @HttpCode(200)
-  @InternalAccess('update', 'User', { roles: INCIDENT_ROLES })
-  lockUser(@CurrentOperator() operator: OperatorContext, @Param('id', uuid) id: string, @Req() request: FastifyRequest) {
-    return this.admin.setUserStatus(callOf(operator, request), id, 'locked');
+  @InternalAccess('update', 'User')
+  lockUser(@CurrentPlatformScope() scope: PlatformScope, @Param('id', uuid) id: string) {
+    return this.admin.setUserStatus(scope, id, 'locked');
   }
 
   @Post('users/:id/unlock')
   @HttpCode(200)
-  @InternalAccess('update', 'User', { roles: INCIDENT_ROLES })
-  unlockUser(@CurrentOperator() operator: OperatorContext, @Param('id', uuid) id: string, @Req() request: FastifyRequest) {
-    return this.admin.setUserStatus(callOf(operator, request), id, 'active');
+  @InternalAccess('update', 'User')
+  unlockUser(@CurrentPlatformScope() scope: PlatformScope, @Param('id', uuid) id: string) {
+    return this.admin.setUserStatus(scope, id, 'active');
   }
 
   @Post('revocations')
   @HttpCode(200)
-  @InternalAccess('update', 'Session', { roles: INCIDENT_ROLES })
-  revoke(@CurrentOperator() operator: OperatorContext, @Body() body: RevocationDto, @Req() request: FastifyRequest) {
-    return this.admin.revoke(callOf(operator, request), { kind: body.kind, id: body.id, tenantId: body.tenantId });
+  @InternalAccess('update', 'Session')
+  revoke(@CurrentPlatformScope() scope: PlatformScope, @Body() body: RevocationDto) {
+    return this.admin.revoke(scope, { kind: body.kind, id: body.id, tenantId: body.tenantId });
   }
 }

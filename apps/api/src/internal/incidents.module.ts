@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
-import { AuditModule, PlatformAuditModule } from '@benteng/audit';
+import { AuditModule } from '@benteng/audit';
+import { IncidentTools, PlatformModule } from '@benteng/platform';
 import { AbuseDetector } from '@benteng/security';
 import { IncidentsController } from './incidents.controller.js';
-import { IncidentTools } from './incidents.service.js';
 
 /**
  * Incident tools on the internal listener: abuse blocks, cross-tenant audit search and chain
@@ -10,7 +10,7 @@ import { IncidentTools } from './incidents.service.js';
  * and counters every public API instance writes.
  */
 @Module({
-  imports: [AuditModule, PlatformAuditModule],
+  imports: [AuditModule, PlatformModule],
   controllers: [IncidentsController],
   providers: [AbuseDetector, IncidentTools],
 })

@@ -4,10 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { PlatformAuditLog } from '@benteng/audit';
 import { AbilityFactory, type OperatorPrincipal } from '@benteng/authz';
-import { OperatorDirectory } from '@benteng/operators';
+import { MetricsScrapeCredentials, OperatorDirectory, PlatformScope } from '@benteng/platform';
 import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type RateLimitSubject, type Sensitivity, type ServiceSignatureRefusal } from '@benteng/security';
 import { ROUTE_ACCESS, type RouteAccess } from '../http/access.decorator.js';
-import { sensitivityOf } from '../http/access.guard.js';
+import { sensitivityOf } from '../http/gate/rate-limit.stage.js';
 import { processMetrics } from '../metrics/metrics.js';
 import { RefusalException, ValidationProblem } from '../http/problem.js';
 import { rawBodyOf } from '../inbound/raw-body.js';
@@ -17,7 +17,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const REASON_MIN = 3;
 const REASON_MAX = 500;
 
-type OperatorDenial = 'missing_operator' | 'unknown_operator' | 'disabled_operator' | 'role_required' | 'ability';
+type OperatorDenial = 'missing_operator' | 'unknown_operator' | 'disabled_operator' | 'ability';
+
+/** A Prometheus scrape credential presented as a bearer token (docs/metrics.md). */
+const SCRAPE_BEARER = /^Bearer +(bt_ms_\S*)$/i;
 
 /**
  * The internal listener's gate. Deny by default, in order:
@@ -30,11 +33,17 @@ type OperatorDenial = 'missing_operator' | 'unknown_operator' | 'disabled_operat
  *    the log and the platform audit log only. A nonce store that cannot answer is a 503: the
  *    request is refused (fail closed), but the caller did nothing wrong.
  * 3. Operator routes: the signed X-Benteng-Operator must name an operator record that exists and
- *    is active; its roles give a platform ability (rules/operator.rules.ts) that must allow the
- *    route's action on its subject, and the route's `roles`, if any. Every failure here is one 403
+ *    is active; its roles give a platform ability (rules/operator.rules.ts, the only place operator
+ *    permissions are written) that must allow the route's action on its subject, and the request's
+ *    PlatformScope is built from it. Every failure here is one 403
  *    body (the service is authenticated; the operator may not act), audited with its cause, so
  *    the answer does not tell which operator ids exist.
  * 4. State-changing methods need a reason (X-Benteng-Reason, 3-500 characters, signed): 400.
+ *
+ * A Prometheus scrape credential (`Authorization: Bearer bt_ms_…`) replaces steps 2-4 on the one
+ * route that declares it (GET /internal/metrics): it must be known, equal in constant time, not
+ * revoked and not expired (libs/platform/src/metrics-scrape-credentials.ts). On any other route,
+ * and on any failure, it gets the same 401 as a bad signature, audited with its cause.
  *
  * No passport here, unlike the public AccessGuard (which runs its strategies through
  * authenticateWith): a service signature is not a bearer credential to extract and look up; it is
@@ -52,6 +61,7 @@ export class InternalAccessGuard implements CanActivate {
     private readonly audit: PlatformAuditLog,
     private readonly limits: RateLimiter,
     private readonly abilities: AbilityFactory,
+    private readonly scrapes: MetricsScrapeCredentials,
   ) {
     this.logger.setContext(InternalAccessGuard.name);
   }
@@ -65,6 +75,18 @@ export class InternalAccessGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const route = `${request.method} ${request.routeOptions.url ?? ''}`;
     const ip = clientIp(request);
+
+    const scrape = SCRAPE_BEARER.exec(String(request.headers.authorization ?? ''))?.[1];
+    if (scrape !== undefined) {
+      const checked = access.auth === 'internal-operator' && access.scrapeCredential ? await this.scrapes.verify(scrape) : ({ ok: false, refusal: 'route' } as const);
+      if (!checked.ok) {
+        await this.refuse(request, route, ip, `scrape_credential.${checked.refusal}`);
+        throw new UnauthorizedException();
+      }
+      await this.limit(request, context.switchToHttp().getResponse<FastifyReply>(), { principalClass: 'operator', owner: `scrape:${checked.id}` }, sensitivityOf(this.reflector, context, request.method), ip);
+      attachInternalCaller(request, { service: 'metrics-scrape', keyId: checked.id });
+      return true;
+    }
 
     const verified = await this.signatures.verify({ method: request.method, url: request.url, headers: request.headers, rawBody: rawBodyOf(request) });
     if (!verified.ok) {
@@ -90,9 +112,8 @@ export class InternalAccessGuard implements CanActivate {
     if (!record) return denied('unknown_operator', actor);
     if (record.status !== 'active') return denied('disabled_operator', actor);
     const principal: OperatorPrincipal = { kind: 'operator', operatorId: record.id, roles: record.roles, service: verified.service };
-    if (access.roles && !access.roles.some((role) => record.roles.includes(role))) return denied('role_required', actor);
-    const ability = this.abilities.forPlatform(principal);
-    if (!ability.can(access.action, access.subject)) return denied('ability', actor);
+    const scope = PlatformScope.for(principal, { ip, requestId: String(request.id), reason: verified.reason }, this.abilities);
+    if (!scope.ability.can(access.action, access.subject)) return denied('ability', actor);
 
     if (!SAFE_METHODS.has(request.method)) {
       const reason = verified.reason?.trim();
@@ -102,7 +123,7 @@ export class InternalAccessGuard implements CanActivate {
         throw new ValidationProblem([{ pointer: '/headers/x-benteng-reason', rules: [reason === undefined ? 'required' : 'length'] }]);
       }
     }
-    const caller: InternalCaller = { ...base, operator: { record, principal, ability } };
+    const caller: InternalCaller = { ...base, operator: { record, scope } };
     attachInternalCaller(request, caller);
     return true;
   }
@@ -117,7 +138,7 @@ export class InternalAccessGuard implements CanActivate {
     throw new SecurityError(SecurityErrorCode.RateLimited, retryAfterS);
   }
 
-  private async refuse(request: FastifyRequest, route: string, ip: string, refusal: ServiceSignatureRefusal, service?: string, keyId?: string): Promise<void> {
+  private async refuse(request: FastifyRequest, route: string, ip: string, refusal: ServiceSignatureRefusal | `scrape_credential.${string}`, service?: string, keyId?: string): Promise<void> {
     // `service` is the logger's own binding (benteng-api): the signed caller is `callerService`, so
     // each key is bound once and a last-wins log parser files the line under the right service.
     const fields = { event: 'internal.auth_refused', refusal, route, ip, callerService: service, keyId, requestId: String(request.id) };

@@ -1,10 +1,9 @@
 import { createParamDecorator, Injectable, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { AppAbility, OperatorPrincipal } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig, internalServiceKeys } from '@benteng/config';
-import type { OperatorRecord } from '@benteng/operators';
+import type { OperatorRecord, PlatformScope } from '@benteng/platform';
 import { InjectRedis } from '@benteng/redis';
 import { ServiceSignatureVerifier, type NonceStore } from '@benteng/security';
 
@@ -55,7 +54,7 @@ export interface InternalCaller {
   readonly service: string;
   readonly keyId: string;
   /** Present on operator routes (InternalAccess); absent on service routes (InternalService). */
-  readonly operator?: { readonly record: OperatorRecord; readonly principal: OperatorPrincipal; readonly ability: AppAbility };
+  readonly operator?: { readonly record: OperatorRecord; readonly scope: PlatformScope };
   /** The operator's stated reason, decoded; required on state-changing methods. */
   readonly reason?: string;
 }
@@ -78,12 +77,12 @@ export const CurrentInternalCaller = createParamDecorator((_: unknown, context: 
   return caller;
 });
 
-/** The verified operator of an operator route, its ability, and the reason it gave (if any). */
-export type OperatorContext = NonNullable<InternalCaller['operator']> & { readonly reason?: string };
-
-/** The verified operator of an operator route (InternalAccess). */
-export const CurrentOperator = createParamDecorator((_: unknown, context: ExecutionContext): OperatorContext => {
+/**
+ * The PlatformScope of an operator route (InternalAccess): the verified operator, their platform
+ * ability, and the request (address, id, reason) their actions are audited with.
+ */
+export const CurrentPlatformScope = createParamDecorator((_: unknown, context: ExecutionContext): PlatformScope => {
   const caller = internalCallerOf(context.switchToHttp().getRequest<FastifyRequest>());
   if (!caller?.operator) throw new Error('no operator on this route');
-  return { ...caller.operator, ...(caller.reason !== undefined ? { reason: caller.reason } : {}) };
+  return caller.operator.scope;
 });

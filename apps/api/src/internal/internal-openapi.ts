@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Injectable, type INestApplication } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import { controllerClasses, listRoutes } from '../http/route-catalog.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
 import { InternalService } from '../http/access.decorator.js';
@@ -7,12 +8,23 @@ import { LICENSE, rateLimitHeaders, RATE_LIMIT_HEADERS, server, uuidParamsOf } f
 import { INTERNAL_OPERATIONS, operationName } from '../openapi/openapi.operations.js';
 
 const SIGNATURE = 'serviceSignature';
+const SCRAPE = 'scrapeCredential';
+/** Answers that are not JSON: the Prometheus text exposition format. */
+const NON_JSON: Record<string, Record<string, { schema: object }>> = {
+  'MetricsController.scrape': { 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4' } } },
+};
 const PROBLEM_MEDIA = PROBLEM_CONTENT_TYPE.split(';')[0]!;
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 type Document = { openapi: string; info: Record<string, unknown>; servers: object[]; paths: Record<string, Record<string, unknown>>; components: Record<string, unknown> };
 /** The signed reason header: 3-500 characters once decoded, each at most 4 UTF-8 bytes of 3 characters (`%XX`) percent-encoded. */
 const REASON_MAX_ENCODED = 500 * 4 * 3;
+
+/** The status a handler answers with: its @HttpCode, else Nest's default (201 for POST, 200 otherwise). */
+function successStatus(controller: Function | undefined, handler: string, method: string): number {
+  const declared: unknown = controller ? Reflect.getMetadata(HTTP_CODE_METADATA, (controller.prototype as Record<string, object>)[handler]!) : undefined;
+  return typeof declared === 'number' ? declared : method === 'POST' ? 201 : 200;
+}
 
 /**
  * The internal listener's own OpenAPI document, built from its route catalog: only the routes
@@ -49,11 +61,11 @@ export function buildInternalOpenApi(app: INestApplication): Document {
       operationId: name.id,
       summary: name.summary,
       tags: [tag],
-      security: [{ [SIGNATURE]: [] }],
-      ...(access?.auth === 'internal-operator' ? { 'x-benteng-access': { action: access.action, subject: access.subject, ...(access.roles ? { roles: access.roles } : {}) } } : {}),
+      security: [{ [SIGNATURE]: [] }, ...(access?.auth === 'internal-operator' && access.scrapeCredential ? [{ [SCRAPE]: [] }] : [])],
+      ...(access?.auth === 'internal-operator' ? { 'x-benteng-access': { action: access.action, subject: access.subject } } : {}),
       parameters,
       responses: {
-        '200': { description: 'OK', headers: rateLimitHeaders('counted'), content: { 'application/json': { schema: { type: 'object' } } } },
+        [String(successStatus(controller, route.handler, route.method))]: { description: 'OK', headers: rateLimitHeaders('counted'), content: NON_JSON[`${route.controller}.${route.handler}`] ?? { 'application/json': { schema: { type: 'object' } } } },
         ...Object.fromEntries(
           errors.map((status) => [
             String(status),
@@ -77,6 +89,7 @@ export function buildInternalOpenApi(app: INestApplication): Document {
       headers: Object.fromEntries(Object.entries(RATE_LIMIT_HEADERS).filter(([name]) => name !== 'Idempotent-Replayed')),
       securitySchemes: {
         [SIGNATURE]: { type: 'apiKey', in: 'header', name: 'X-Benteng-Signature', description: 'BENTENG-HMAC-SHA256 over the canonical request, with X-Benteng-Key-Id, X-Benteng-Timestamp and X-Benteng-Nonce.' },
+        [SCRAPE]: { type: 'http', scheme: 'bearer', description: 'A Prometheus scrape credential (bt_ms_…, docs/metrics.md): GET /internal/metrics only.' },
       },
       schemas: {
         Problem: { type: 'object', required: ['type', 'title', 'status'], properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, requestId: { type: 'string' } } },

@@ -7,7 +7,7 @@ import { ClockModule, quietStartUpListing } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { AbilityFactory } from '@benteng/authz';
-import { OperatorsModule } from '@benteng/operators';
+import { PlatformModule, QueueBoardQueues, QueueBoardSessions } from '@benteng/platform';
 import { RedisModule } from '@benteng/redis';
 import { containsNul, SecurityHeaders } from '../http/edge.js';
 import { UnexpectedBodyInterceptor } from '../http/unexpected-body.interceptor.js';
@@ -21,13 +21,14 @@ import { InternalSignatures, RedisNonceStore } from './internal-auth.js';
 import { InternalOpenApiController, InternalOpenApiDocument } from './internal-openapi.js';
 import { InternalProblemDetailsFilter } from './internal-problem.filter.js';
 import { OperatorsController } from './operators.controller.js';
+import { MetricsCredentialsController } from './metrics-credentials.controller.js';
 import { InternalTenantsController } from './tenants.controller.js';
 import { InternalAdminModule } from './admin.module.js';
 import { InternalIncidentsModule } from './incidents.module.js';
 import { RateLimiter } from '@benteng/security';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
-import { QueueBoardController, QueueBoardQueues, QueueBoardSessions, registerQueueBoard } from './queue-board.js';
+import { QueueBoardController, registerQueueBoard } from './queue-board.js';
 import { RouteInventory } from '../http/route-inventory.js';
 
 @Module({
@@ -60,12 +61,12 @@ export class InternalLogDestinationModule {}
     RedisModule,
     ClockModule,
     PlatformAuditModule,
-    OperatorsModule,
+    PlatformModule,
     InternalAdminModule,
     InternalIncidentsModule,
     MetricsModule,
   ],
-  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController, MetricsController, QueueBoardController],
+  controllers: [OperatorsController, InternalTenantsController, InternalOpenApiController, MetricsController, MetricsCredentialsController, QueueBoardController],
   providers: [
     RateLimiter,
     QueueDepths,
@@ -114,7 +115,7 @@ export async function configureInternalApp(app: NestFastifyApplication): Promise
   // Every internal request is signed over its exact body bytes.
   keepRawBodyWhereDeclared(fastify, { everyRoute: true });
   await app.get(SecurityHeaders).register(app);
-  // Bull Board at /internal/queues: ticket + session cookie, platform-admin only (docs/metrics.md).
+  // Bull Board at /internal/queues: ticket + session cookie, manage on JobQueue only (docs/metrics.md).
   await registerQueueBoard(app);
   app.useGlobalPipes(app.get(RequestValidationPipe));
   app.get(InternalOpenApiDocument).bind(app);

@@ -1,11 +1,8 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import type { FastifyRequest } from 'fastify';
-import { PlatformAuditLog } from '@benteng/audit';
-import { principalId } from '@benteng/authz';
-import { clientIp } from '@benteng/security';
+import { OperatorAudit, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentInternalCaller, CurrentOperator, type InternalCaller, type OperatorContext } from './internal-auth.js';
+import { CurrentInternalCaller, CurrentPlatformScope, type InternalCaller } from './internal-auth.js';
 
 export class PingDto {
   @IsOptional()
@@ -17,7 +14,7 @@ export class PingDto {
 /** Who is calling (service and operator), and the first state-changing operator action. */
 @Controller('internal/v1')
 export class OperatorsController {
-  constructor(private readonly audit: PlatformAuditLog) {}
+  constructor(private readonly audit: OperatorAudit) {}
 
   @Get('whoami')
   @InternalAccess('read', 'Operator')
@@ -34,17 +31,8 @@ export class OperatorsController {
   @Post('operators/me/ping')
   @HttpCode(200)
   @InternalAccess('create', 'PlatformAuditEvent')
-  async ping(@CurrentOperator() operator: OperatorContext, @Body() body: PingDto, @Req() request: FastifyRequest) {
-    await this.audit.record({
-      type: 'operator.ping',
-      outcome: 'success',
-      actor: principalId(operator.principal),
-      subject: 'operators/me/ping',
-      reason: operator.reason,
-      ip: clientIp(request),
-      requestId: String(request.id),
-      data: { service: operator.principal.service, ...(body.note ? { note: body.note } : {}) },
-    });
+  async ping(@CurrentPlatformScope() scope: PlatformScope, @Body() body: PingDto) {
+    await this.audit.record(scope, 'operator.ping', 'operators/me/ping', { service: scope.principal.service, ...(body.note ? { note: body.note } : {}) });
     return { ok: true };
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { PlatformTenants } from '@benteng/operators';
+import { PlatformTenants, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentOperator, type OperatorContext } from './internal-auth.js';
+import { CurrentPlatformScope } from './internal-auth.js';
 
 /** Tenants across the platform, for operators (every role reads; the SQL function returns the allowed columns only). */
 @Controller('internal/v1/tenants')
@@ -10,7 +10,7 @@ export class InternalTenantsController {
 
   @Get()
   @InternalAccess('read', 'Tenant')
-  async list(@CurrentOperator() operator: OperatorContext) {
-    return { items: await this.tenants.list(operator.ability) };
+  async list(@CurrentPlatformScope() scope: PlatformScope) {
+    return { items: await this.tenants.list(scope) };
   }
 }

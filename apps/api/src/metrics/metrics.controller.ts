@@ -4,9 +4,10 @@ import { InternalAccess } from '../http/access.decorator.js';
 import { Metrics, QueueDepths } from './metrics.js';
 
 /**
- * Prometheus text exposition, on the internal listener only (docs/metrics.md). A scrape is a
- * signed operator request like any other internal call: read on Tenant, which security,
- * platform-admin and support hold, restricted to those three roles. Queue depths are read at
+ * Prometheus text exposition, on the internal listener only (docs/metrics.md). A scrape is either a
+ * signed operator request like any other internal call (read on PlatformMetrics, which the operator
+ * rules give every operator role) or a stock Prometheus with a scrape credential
+ * (`Authorization: Bearer bt_ms_…`), which opens this route and no other. Queue depths are read at
  * scrape time.
  */
 @Controller('internal')
@@ -17,7 +18,7 @@ export class MetricsController {
   ) {}
 
   @Get('metrics')
-  @InternalAccess('read', 'Tenant', { roles: ['security', 'platform-admin', 'support'] })
+  @InternalAccess('read', 'PlatformMetrics', { scrapeCredential: true })
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     await this.queues.refresh();
     reply.header('content-type', this.metrics.registry.contentType);

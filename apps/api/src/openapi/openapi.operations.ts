@@ -99,6 +99,9 @@ export const PARTNER_OPERATIONS = table({
 
 export const INTERNAL_OPERATIONS = table({
   'MetricsController.scrape': ['scrapeMetrics', 'Prometheus metrics of this process'],
+  'MetricsCredentialsController.create': ['createMetricsCredential', 'Create a Prometheus scrape credential'],
+  'MetricsCredentialsController.list': ['listMetricsCredentials', 'List the Prometheus scrape credentials'],
+  'MetricsCredentialsController.revoke': ['revokeMetricsCredential', 'Revoke a Prometheus scrape credential'],
   'IncidentsController.searchAudit': ['searchAudit', 'Search the audit log'],
   'IncidentsController.blocks': ['listBlocks', 'List active security blocks'],
   'IncidentsController.lift': ['liftBlock', 'Lift a security block'],

@@ -38,9 +38,24 @@ describe('operator rules', () => {
     expect(sut('platform-admin').can('create', 'Operator')).toBe(true);
   });
 
+  it('platform subjects of their own: every role scrapes metrics, security and platform-admin list blocks, platform-admin alone runs the job queues', () => {
+    for (const role of ['support', 'security', 'platform-admin'] as const) expect(sut(role).can('read', 'PlatformMetrics')).toBe(true);
+    expect(sut('support').can('read', 'SecurityBlock')).toBe(false);
+    for (const role of ['security', 'platform-admin'] as const) expect(sut(role).can('read', 'SecurityBlock')).toBe(true);
+    for (const role of ['support', 'security'] as const) expect(sut(role).can('manage', 'JobQueue')).toBe(false);
+    expect(sut('platform-admin').can('manage', 'JobQueue')).toBe(true);
+  });
+
+  it('platform-admin alone manages Prometheus scrape credentials', () => {
+    for (const action of ['create', 'read', 'update'] as const) {
+      for (const role of ['support', 'security'] as const) expect(sut(role).can(action, 'MetricsScrapeCredential')).toBe(false);
+      expect(sut('platform-admin').can(action, 'MetricsScrapeCredential')).toBe(true);
+    }
+  });
+
   it('an operator without a role may do nothing at all (deny by default)', () => {
     const none = sut();
-    for (const subject of ['Tenant', 'Operator', 'PlatformAuditEvent', 'Invoice'] as const) expect(none.can('read', subject)).toBe(false);
+    for (const subject of ['Tenant', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'SecurityBlock', 'MetricsScrapeCredential', 'Invoice'] as const) expect(none.can('read', subject)).toBe(false);
   });
 
   it('no operator reads tenant data such as invoices or users', () => {

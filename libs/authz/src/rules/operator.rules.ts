@@ -8,12 +8,16 @@ import type { OperatorPrincipal } from '../principal.js';
  *
  * - support: reads tenants (to find one and help its users);
  * - security: reads tenants and the platform audit log; suspends tenants, locks users, revokes
- *   sessions and partner credentials (incidentResponse);
- * - platform-admin: manages tenants and operators, reads the platform audit log, and responds to
- *   incidents as security does.
+ *   sessions and partner credentials, lists and lifts abuse blocks (incidentResponse);
+ * - platform-admin: manages tenants and operators, reads the platform audit log, responds to
+ *   incidents as security does, manages the job queues (Bull Board) and the Prometheus scrape
+ *   credentials.
  *
- * Every operator reads their own operator record (whoami) and may record an operator action in
- * the platform audit log (each state-changing call carries a reason).
+ * Every operator reads their own operator record (whoami), scrapes the metrics, and may record an
+ * operator action in the platform audit log (each state-changing call carries a reason).
+ *
+ * This is the only place operator permissions are written: internal routes name an action and a
+ * subject (`@InternalAccess`), never a role.
  */
 export function operatorRules({ can }: AppAbilityBuilder, principal: OperatorPrincipal): void {
   if (principal.roles.length === 0) return;
@@ -23,16 +27,22 @@ export function operatorRules({ can }: AppAbilityBuilder, principal: OperatorPri
     switch (role) {
       case 'support':
         can('read', 'Tenant');
+        can('read', 'PlatformMetrics');
         break;
       case 'security':
         can('read', 'Tenant');
+        can('read', 'PlatformMetrics');
         can('read', 'PlatformAuditEvent');
         incidentResponse(can);
         break;
       case 'platform-admin':
         can('manage', 'Tenant');
         can('manage', 'Operator');
+        can('read', 'PlatformMetrics');
         can('read', 'PlatformAuditEvent');
+        can('manage', 'JobQueue');
+        // Prometheus scrape credentials (docs/metrics.md): create, list, revoke.
+        can('manage', 'MetricsScrapeCredential');
         incidentResponse(can);
         break;
     }
@@ -43,8 +53,9 @@ export function operatorRules({ can }: AppAbilityBuilder, principal: OperatorPri
  * Security and platform-admin: cut access off (and restore it) during an incident. Field rules,
  * so the ability names exactly what changes: a tenant's or a user's status (suspend, lock), and a
  * session's or partner credential's revocation time. No read of the records themselves follows
- * from these; the internal admin routes change them through named SECURITY DEFINER functions
- * (prisma/migrations/20261129070000_admin) and audit each change.
+ * from these, abuse blocks aside (listed so they can be lifted); the internal admin routes change
+ * them through named SECURITY DEFINER functions (prisma/migrations/20261129070000_admin) and audit
+ * each change.
  */
 function incidentResponse(can: AppAbilityBuilder['can']): void {
   can('update', 'Tenant', ['status']);
@@ -52,6 +63,8 @@ function incidentResponse(can: AppAbilityBuilder['can']): void {
   can('update', 'Session', ['revokedAt']);
   can('update', 'PartnerClient', ['revokedAt']);
   can('update', 'PartnerApiKey', ['revokedAt']);
-  // End an abuse block early (POST /internal/v1/blocks/lift, apps/api/src/internal/incidents.controller.ts).
+  // List abuse blocks across tenants and end one early (GET /internal/v1/blocks, POST
+  // /internal/v1/blocks/lift, libs/platform/src/incident-tools.ts).
+  can('read', 'SecurityBlock');
   can('update', 'SecurityBlock', ['liftedAt', 'liftedBy']);
 }

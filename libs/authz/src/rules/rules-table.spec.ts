@@ -140,7 +140,7 @@ describe(tag('AUTHZ-FUNCTION', 'the permission table of tenant users'), () => {
 
   it('SUBJECT_NAMES lists every subject the rules know', () => {
     expect([...SUBJECT_NAMES].sort()).toEqual(
-      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
     );
   });
 });

@@ -1,0 +1,12 @@
+export { PlatformModule } from './platform.module.js';
+export { PlatformScope, type PlatformAbilities, type PlatformRequest } from './platform-scope.js';
+export { PlatformDatabase } from './platform-database.js';
+export { OperatorAudit } from './operator-audit.js';
+export { OperatorError, OperatorErrorCode } from './operator-error.js';
+export { OperatorDirectory, type OperatorRecord } from './operator-directory.js';
+export { PlatformTenants, type PlatformTenantView } from './platform-tenants.js';
+export { InternalAdmin, REVOCATION_KINDS, type AdminRevocationKind } from './internal-admin.js';
+export { IncidentTools, PRINCIPAL_PATTERN, type AuditEventView, type BlockView, type CredentialView, type IncidentTarget, type IncidentView, type LiftResult } from './incident-tools.js';
+export { QUEUE_BOARD_COOKIE, QUEUE_BOARD_PATH, QUEUE_SESSION_TTL_S, QUEUE_TICKET_TTL_S, QueueBoardSessions } from './queue-board-sessions.js';
+export { QueueBoardQueues } from './queue-board-queues.js';
+export { MetricsScrapeCredentials, type MetricsCredentialView } from './metrics-scrape-credentials.js';
