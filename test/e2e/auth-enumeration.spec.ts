@@ -38,7 +38,7 @@ class SlowAuditLog extends AuditLog {
 const NAMED_PRINCIPAL: readonly RequestCredential[] = ['password', 'client-secret'];
 
 /**
- * How to probe each route that verifies such a credential (route catalog: `@Public(…, { credential })`).
+ * How to probe each route that verifies such a credential (route catalog: `@Anonymous(…, { credential })`).
  * A new one fails the catalog test below until it is taught here, and then gets the timing test.
  */
 const PROBES: Record<string, () => Promise<EnumerationProbe>> = {

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { clientIp } from '@benteng/security';
 import { createFastifyAdapter } from '../../apps/api/src/app.factory.js';
-import { Public } from '../../apps/api/src/http/access.decorator.js';
+import { Anonymous } from '../../apps/api/src/http/access.decorator.js';
 import { tag } from '../security/support/controls.js';
 
 @Controller('probe')
-@Public('test probe')
+@Anonymous('test probe')
 class ClientIpProbeController {
   @Get('ip')
   ip(@Req() req: FastifyRequest): { ip: string } {

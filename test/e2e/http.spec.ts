@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvoiceError, InvoiceErrorCode } from '@benteng/invoices';
 import { REDIS } from '@benteng/redis';
 import { RequestContext, Scope } from '@benteng/tenancy';
-import { Public } from '../../apps/api/src/http/access.decorator.js';
+import { Anonymous } from '../../apps/api/src/http/access.decorator.js';
 import { buildApi, type TestApi } from '../support/api.js';
 import { tag } from '../security/support/controls.js';
 
@@ -40,7 +40,7 @@ class UndeclaredController {
 }
 
 @Controller('probe')
-@Public('test probe')
+@Anonymous('test probe')
 class ProbeController {
   constructor(
     private readonly logger: PinoLogger,

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import { signServiceRequest, type SignServiceRequestInput } from '@benteng/security';
-import { RedisNonceStore } from '../../apps/api/src/internal/internal-auth.js';
+import { RedisNonceStore } from '../../apps/api/src/internal/redis-nonce-store.js';
 import { buildInternalApi, type TestApi } from '../support/api.js';
 import { buildAuthApi, Caller, PROBLEM_JSON, SecretLedger, setPassword } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';

@@ -12,7 +12,7 @@ import { tag } from '../security/support/controls.js';
 /**
  * GET /v1/security/blocks: the abuse detector's blocks on the caller's tenant's principals, for
  * owners and admins (libs/authz/src/rules/security.rules.ts). Rows are arranged through the owner
- * connection, as SecurityBlocks.placed would write them; the app runs on a FakeClock, so "active"
+ * connection, as SecurityBlocksService.placed would write them; the app runs on a FakeClock, so "active"
  * and "expired" are decided at a known instant.
  */
 const BLOCK_KEYS = ['blockedAt', 'expiresAt', 'id', 'ip', 'liftedAt', 'observed', 'signal', 'status', 'subject', 'threshold', 'windowS'];

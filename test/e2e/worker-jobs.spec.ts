@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '@benteng/authz';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
-import { JOBS_QUEUE, JobQueue, JobRejection, JobSigner, PLATFORM_QUEUE, PlatformJob, TenantJob, type PlatformJobHandler, type TenantJobContext, type TenantJobHandler, type TenantJobOptions } from '@benteng/jobs';
+import { JOBS_QUEUE, JobQueue, JobRejection, JobSigner, PLATFORM_QUEUE, PlatformJob, TenantJob, type PlatformJobHandler, type JobRun, type TenantJobHandler, type TenantJobOptions } from '@benteng/jobs';
 import { RequestContext, Scope } from '@benteng/tenancy';
 import { Authorize } from '../../apps/api/src/http/access.decorator.js';
 import { CurrentScope } from '../../apps/api/src/http/request-auth.js';
@@ -39,7 +39,7 @@ const seen = new Map<string, { principal: Principal; tenantId: string; requestId
 class RecordScopeHandler implements TenantJobHandler {
   constructor(private readonly context: RequestContext) {}
 
-  async handle(scope: Scope, _data: unknown, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, _data: unknown, context: JobRun): Promise<void> {
     seen.set(context.jobId, { principal: scope.principal, tenantId: scope.tenantId, requestId: this.context.requestId, attempt: context.attempt });
   }
 }
@@ -54,7 +54,7 @@ class RecordScopeHandler implements TenantJobHandler {
 class ForgetfulHandler implements TenantJobHandler<{ otherInvoiceId: string; otherTenant: string }> {
   constructor(private readonly db: TenantDatabase) {}
 
-  async handle(scope: Scope, data: { otherInvoiceId: string; otherTenant: string }, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, data: { otherInvoiceId: string; otherTenant: string }, context: JobRun): Promise<void> {
     const result = await this.db.run(scope, async (tx) => ({
       all: await tx.invoice.findMany({ select: { tenantId: true } }),
       other: await tx.invoice.findFirst({ where: { id: data.otherInvoiceId } }),
@@ -76,7 +76,7 @@ class ForgetfulHandler implements TenantJobHandler<{ otherInvoiceId: string; oth
 @TenantJob('test.flaky')
 @Injectable()
 class FlakyHandler implements TenantJobHandler<{ failTimes: number }> {
-  async handle(scope: Scope, data: { failTimes: number }, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, data: { failTimes: number }, context: JobRun): Promise<void> {
     if (context.attempt <= data.failTimes) throw new Error('transient failure');
     seen.set(context.jobId, { principal: scope.principal, tenantId: scope.tenantId, requestId: context.requestId, attempt: context.attempt });
   }
@@ -95,7 +95,7 @@ class RefusingHandler implements TenantJobHandler {
 @TenantJob('test.slow')
 @Injectable()
 class SlowHandler implements TenantJobHandler<{ ms: number }> {
-  async handle(scope: Scope, data: { ms: number }, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, data: { ms: number }, context: JobRun): Promise<void> {
     await new Promise((r) => setTimeout(r, data.ms));
     seen.set(context.jobId, { principal: scope.principal, tenantId: scope.tenantId, requestId: context.requestId, attempt: context.attempt });
   }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestFilteringHttpAgent } from 'request-filtering-agent';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { EgressError, SafeHttpClient } from '@benteng/security';
-import { egressAgentOptions, egressAllowList, guardedLookup } from '../../libs/security/src/egress.js';
+import { egressAgentOptions, egressAllowList, guardedLookup } from '../../libs/security/src/safe-http-client.js';
 import { tag } from '../security/support/controls.js';
 
 /**

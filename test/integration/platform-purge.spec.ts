@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PinoLogger } from 'nestjs-pino';
 import { describe, expect, it } from 'vitest';
-import { PlatformPurgeJob } from '@benteng/jobs';
+import { PlatformPurgeHandler } from '@benteng/jobs';
 import { FakeClock } from '../support/clock.js';
 import { ownerPool, tenantDatabase } from '../support/db.js';
 import { createTenant } from '../support/factories.js';
@@ -34,7 +34,7 @@ describe('platform purge', () => {
     }
     await owner.query('INSERT INTO session_revocations (tenant_id, id, revoked_at) VALUES ($1, $2, $3), ($1, $4, $5)', [tenant.id, tombstones.old, at(25), tombstones.young, at(1)]);
 
-    const job = new PlatformPurgeJob(prisma, clock, new PinoLogger({ pinoHttp: { level: 'silent' } }));
+    const job = new PlatformPurgeHandler(prisma, clock, new PinoLogger({ pinoHttp: { level: 'silent' } }));
     const removed = await job.purge();
     expect(removed.idempotencyKeys).toBeGreaterThanOrEqual(1);
     expect(removed.sessionRevocations).toBeGreaterThanOrEqual(1);

@@ -21,7 +21,7 @@ const NOT_CREDENTIALS: Record<string, string> = {
   'libs/config/src/keyrings.ts': 'ephemeral development keys and peppers (without AUTH_TOKEN_PEPPER), never sent anywhere',
   'libs/jobs/src/job-signer.ts': 'job envelope MACs: integrity tags that travel through Redis only and authenticate nothing over HTTP',
   'libs/webhooks/src/webhook-dispatch.ts': 'a random suffix of a BullMQ job id (an identifier)',
-  'libs/webhooks/src/webhook-secrets.ts#iv': 'besides the secret it mints: AES-GCM nonces of the encrypted secrets',
+  'libs/webhooks/src/webhook-secret-box.ts#iv': 'besides the secret it mints: AES-GCM nonces of the encrypted secrets',
   'libs/security/src/abuse-detector.ts': 'unique members of the abuse counters\u2019 sorted sets (identifiers)',
 };
 

@@ -14,7 +14,7 @@ import { createTenantWithLogins } from '../support/tenants.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../support/partners.js';
 import { signServiceRequest } from '@benteng/security';
 import { arranged, oauthErrorOf, problemOf, PublicClient, testPassword } from '../support/public-api.js';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 
 /**
  * Function-level authorization, for every route the API serves: the list comes from the router's

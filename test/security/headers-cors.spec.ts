@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import { REDIS } from '@benteng/redis';
 import { signServiceRequest } from '@benteng/security';
-import { Public } from '../../apps/api/src/http/access.decorator.js';
+import { Anonymous } from '../../apps/api/src/http/access.decorator.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
@@ -15,7 +15,7 @@ import { tag } from './support/controls.js';
 
 /** A route that fails unexpectedly, for the headers of a 500. */
 @Controller('probe/headers')
-@Public('headers probe: an unexpected error')
+@Anonymous('headers probe: an unexpected error')
 class FailingController {
   @Get('boom')
   boom(): never {

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaService } from '@benteng/database';
 import { RequestContext, Scope } from '@benteng/tenancy';
-import { Public } from '../../apps/api/src/http/access.decorator.js';
+import { Anonymous } from '../../apps/api/src/http/access.decorator.js';
 import { buildApi, type TestApi } from '../support/api.js';
 import { duplicateKeys, inspectLogLine } from '../support/log-hygiene.js';
 import { tag } from './support/controls.js';
@@ -15,7 +15,7 @@ const TENANT = '0193b7a0-0000-7000-8000-00000000abcd';
 const USER = '0193b7a0-0000-7000-8000-00000000abce';
 
 @Controller('probe/log-hygiene')
-@Public('log hygiene probe: real database errors and log calls that repeat bound keys')
+@Anonymous('log hygiene probe: real database errors and log calls that repeat bound keys')
 class LogHygieneProbe {
   constructor(
     private readonly prisma: PrismaService,

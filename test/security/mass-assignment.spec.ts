@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 import { buildApi } from '../support/api.js';
 import { tag } from './support/controls.js';
 import { ownerPool } from '../support/db.js';

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import { signServiceRequest } from '@benteng/security';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import type { TestTenant } from '../support/factories.js';

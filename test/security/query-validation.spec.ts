@@ -5,7 +5,7 @@ import { INVOICE_SORTS } from '@benteng/invoices';
 import { signServiceRequest } from '@benteng/security';
 import { CURSOR_FIELDS, decodeCursor, encodeCursor, PaginationError, type CursorField } from '../../apps/api/src/http/pagination.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';

@@ -8,7 +8,7 @@ import { ownerPool } from '../support/db.js';
 import { insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, type TestPartnerClient } from '../support/partners.js';
 import { oauthErrorOf, problemOf } from '../support/public-api.js';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 import { freshIpv4, freshIpv6Prefix, login, multipartFile, policy, send, spoofedIp, tenantWithPassword, type Sent } from './kill-switches/limits.js';
 import { tag } from './support/controls.js';
 

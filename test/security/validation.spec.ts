@@ -4,7 +4,7 @@ import { getMetadataStorage, ValidationTypes } from 'class-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORM_MEDIA, JSON_MEDIA, mediaTypesByRoute, MULTIPART_MEDIA } from '../../apps/api/src/http/media-types.js';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
-import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-problem.filter.js';
+import { oauthErrorRoutes } from '../../apps/api/src/partner/oauth-error.filter.js';
 import { buildApi, buildInternalApi } from '../support/api.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';

@@ -83,7 +83,7 @@ export function arranged(res: ApiResponse, status: number, step: string): ApiRes
 /**
  * An error of a route marked @OAuthErrors (the token endpoint) as problemOf would describe a
  * problem: `problemJson` is true when the answer is what that route must send instead, RFC 6749
- * 5.2 JSON with an `error` code (apps/api/src/partner/oauth-problem.filter.ts).
+ * 5.2 JSON with an `error` code (apps/api/src/partner/oauth-error.filter.ts).
  */
 export function oauthErrorOf(res: ApiResponse): { status: number; problemJson: boolean; code?: string } {
   const body = (res.body ?? {}) as { error?: unknown; code?: unknown };

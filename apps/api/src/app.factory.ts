@@ -10,12 +10,12 @@ import { AbuseObserver } from './http/abuse-observer.js';
 import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
 import { refuseUndeclaredMediaTypes } from './http/media-types.js';
 import { clientErrorHandler, helmetHeaders, requireHostHeader } from './http/client-errors.js';
-import { multipartLimits } from './http/multipart-upload.js';
+import { multipartLimits } from './http/single-file-upload.interceptor.js';
 import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { RouteInventory } from './http/route-inventory.js';
 import { requestIdFor } from './logging/logging.js';
-import { containsNul, SecurityHeaders } from './http/edge.js';
+import { containsNul, SecurityHeaders } from './http/security-headers.js';
 import { processMetrics } from './metrics/metrics.js';
 import { PROBLEM_CONTENT_TYPE, problemBase } from './http/problem.js';
 

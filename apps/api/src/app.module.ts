@@ -19,7 +19,7 @@ import { AccessGuard, GATE_PROVIDERS } from './http/access.guard.js';
 import { RouteInventory } from './http/route-inventory.js';
 import { AbuseObserver } from './http/abuse-observer.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
-import { SecurityHeaders } from './http/edge.js';
+import { SecurityHeaders } from './http/security-headers.js';
 import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
 import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiModule } from './openapi/openapi.module.js';

@@ -1,6 +1,6 @@
 import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
 import { ExportsWorkerModule } from '@benteng/exports';
-import { PlatformPurgeJob } from '@benteng/jobs';
+import { PlatformPurgeHandler } from '@benteng/jobs';
 import { WebhooksWorkerModule } from '@benteng/webhooks';
 
 /**
@@ -14,6 +14,6 @@ import { WebhooksWorkerModule } from '@benteng/webhooks';
  * The worker finds every handler by its metadata; two handlers for one job name stop it at start.
  * `jobs.probe` (JobProbeHandler) is always present.
  */
-export const JOB_HANDLERS: Type[] = [PlatformPurgeJob];
+export const JOB_HANDLERS: Type[] = [PlatformPurgeHandler];
 
 export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule];

@@ -18,7 +18,7 @@ export interface TokenPair {
 }
 
 /** What a verified access token says, after the revocation check. */
-export interface AuthenticatedUser {
+export interface VerifiedUserToken {
   userId: string;
   tenantId: string;
   sessionId: string;

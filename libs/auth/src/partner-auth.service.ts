@@ -13,7 +13,7 @@ import type { RequestMeta } from './auth.types.js';
 import { looksLikeApiKey, PartnerCredentials, type PartnerEnvironment } from './partner-credentials.js';
 
 /** A partner request's verified identity: which client of which tenant, with which scopes. */
-export interface AuthenticatedPartner {
+export interface VerifiedPartnerCredential {
   tenantId: string;
   clientId: string;
   scopes: PartnerScope[];
@@ -123,7 +123,7 @@ export class PartnerAuthService {
   }
 
   /** Verifies the bearer credential of a /partner/v1 request. */
-  authenticate(credential: string, meta: RequestMeta): Promise<AuthenticatedPartner> {
+  authenticate(credential: string, meta: RequestMeta): Promise<VerifiedPartnerCredential> {
     return looksLikeApiKey(credential) ? this.byKey(credential, meta) : this.byToken(credential, meta);
   }
 
@@ -160,7 +160,7 @@ export class PartnerAuthService {
     return { accessToken: token, expiresIn, scopes };
   }
 
-  private async byKey(key: string, meta: RequestMeta): Promise<AuthenticatedPartner> {
+  private async byKey(key: string, meta: RequestMeta): Promise<VerifiedPartnerCredential> {
     const parsed = this.credentials.parseKey(key);
     if (!parsed) throw this.refuse('malformed', meta, 'api_key');
     if (parsed.environment !== partnerEnvironment(this.config)) throw this.refuse('wrong_environment', meta, 'api_key');
@@ -180,7 +180,7 @@ export class PartnerAuthService {
     return { tenantId: row.tenant_id, clientId: row.client_id, keyId: row.key_id, scopes: knownScopes(row.scopes), tier: row.tier, via: 'api_key' };
   }
 
-  private async byToken(token: string, meta: RequestMeta): Promise<AuthenticatedPartner> {
+  private async byToken(token: string, meta: RequestMeta): Promise<VerifiedPartnerCredential> {
     let claims;
     try {
       claims = await this.tokens.verifyPartner(token);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { clientIp } from '@benteng/security';
-import { PartnerAuthService, type AuthenticatedPartner } from './partner-auth.service.js';
+import { PartnerAuthService, type VerifiedPartnerCredential } from './partner-auth.service.js';
 import { HeaderOnlyBearerStrategy } from './public-jwt.strategy.js';
 
 export const PARTNER_AUTH = 'partner';
@@ -17,7 +17,7 @@ export class PartnerStrategy extends PassportStrategy(HeaderOnlyBearerStrategy, 
     super({ passReqToCallback: true });
   }
 
-  validate(request: FastifyRequest, credential: string): Promise<AuthenticatedPartner> {
+  validate(request: FastifyRequest, credential: string): Promise<VerifiedPartnerCredential> {
     return this.partners.authenticate(credential, { ip: clientIp(request), requestId: String(request.id) });
   }
 }

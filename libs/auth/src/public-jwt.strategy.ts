@@ -4,7 +4,7 @@ import { Strategy, type VerifyFunction } from 'passport-http-bearer';
 import { PinoLogger } from 'nestjs-pino';
 import { AccessTokenError, AccessTokens } from './access-tokens.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
-import type { AuthenticatedUser } from './auth.types.js';
+import type { VerifiedUserToken } from './auth.types.js';
 import { RevocationStore } from './revocation-store.js';
 
 export const PUBLIC_JWT = 'public-jwt';
@@ -48,7 +48,7 @@ export class PublicJwtStrategy extends PassportStrategy(HeaderOnlyBearerStrategy
     this.logger.setContext(PublicJwtStrategy.name);
   }
 
-  async validate(token: string): Promise<AuthenticatedUser> {
+  async validate(token: string): Promise<VerifiedUserToken> {
     let claims;
     try {
       claims = await this.tokens.verify(token);

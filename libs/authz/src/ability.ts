@@ -60,13 +60,13 @@ export type AppAbility = Ability<[Action, AppSubjects | 'all'], PrismaQuery>;
 export type AppAbilityBuilder = AbilityBuilder<AppAbility>;
 
 /** What every rule set is given: the tenant the ability is bound to and who acts in it. */
-export interface RuleContext {
+export interface TenantPrincipal {
   readonly tenantId: string;
   readonly principal: Principal;
 }
 
 /** Rules for users, one file per feature. */
-const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRuleContext) => void> = [
+const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: TenantUserPrincipal) => void> = [
   tenantRules,
   membershipRules,
   sessionRules,
@@ -79,7 +79,7 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: UserRu
   webhookRules,
 ];
 
-export interface UserRuleContext extends RuleContext {
+export interface TenantUserPrincipal extends TenantPrincipal {
   readonly principal: UserPrincipal;
 }
 

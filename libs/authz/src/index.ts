@@ -7,7 +7,7 @@ export {
   type AppAbilityBuilder,
   type AppSubjects,
   type PrismaQuery,
-  type RuleContext,
+  type TenantPrincipal,
   type SubjectModels,
   type SubjectName,
 } from './ability.js';

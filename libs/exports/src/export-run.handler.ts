@@ -4,11 +4,11 @@ import { principalId } from '@benteng/authz';
 import { Clock, isUuid } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
-import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
+import { JobRejection, TenantJob, type JobRun, type TenantJobHandler } from '@benteng/jobs';
 import type { Scope } from '@benteng/tenancy';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { ExportError } from './export.errors.js';
-import { ChunkedFile } from './export-file.js';
+import { ChunkedFile } from './chunked-file.js';
 import { CsvFormulaGuard } from './export-formats.js';
 import { rowSource, checkedFilters } from './export-rows.js';
 import { ExportStreams } from './export-streams.js';
@@ -67,7 +67,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
     this.logger.setContext(ExportRunHandler.name);
   }
 
-  async handle(scope: Scope, data: ExportJobData, context: TenantJobContext<ExportJobData>): Promise<void> {
+  async handle(scope: Scope, data: ExportJobData, context: JobRun<ExportJobData>): Promise<void> {
     if (scope.principal.kind !== 'user') throw new JobRejection('wrong_actor');
     const exportId = data?.exportId;
     if (typeof exportId !== 'string' || !isUuid(exportId)) throw new JobRejection('malformed');

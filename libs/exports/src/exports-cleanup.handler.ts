@@ -3,7 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
-import { PlatformJob, type PlatformJobContext, type PlatformJobHandler } from '@benteng/jobs';
+import { PlatformJob, type PlatformJobRun, type PlatformJobHandler } from '@benteng/jobs';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { EXPORTS_CLEANUP_JOB } from './export.types.js';
 
@@ -34,7 +34,7 @@ export class ExportsCleanupHandler implements PlatformJobHandler {
     this.logger.setContext(ExportsCleanupHandler.name);
   }
 
-  async handle(_data: unknown, context: PlatformJobContext): Promise<void> {
+  async handle(_data: unknown, context: PlatformJobRun): Promise<void> {
     const now = this.clock.now();
     let expired = 0;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {

@@ -9,7 +9,7 @@ export { ExportStreams, INVOICE_TEXT_COLUMNS, tenantOnly, type InvoiceTextColumn
 export { ExportJobFailures } from './export-job-failures.js';
 export { DownloadLinks, downloadLinkPath, signDownloadLink, verifyDownloadLink, type DownloadLinkClaims, type PresentedLink } from './download-links.js';
 export { ExportError, ExportErrorCode } from './export.errors.js';
-export { ChunkedFile, CHUNK_BYTES } from './export-file.js';
+export { ChunkedFile, CHUNK_BYTES } from './chunked-file.js';
 export { CONTENT_TYPES, csvField, csvRecord, CsvFormulaGuard, fileNameOf, invoiceColumns, jsonlRecord, neutralizeCell, TICKET_COLUMNS, type CellNeutralizer } from './export-formats.js';
 export { checkedFilters } from './export-rows.js';
 export {

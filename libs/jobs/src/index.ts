@@ -1,4 +1,4 @@
-export { JOBS_QUEUE, PLATFORM_QUEUE, type JobActor, type JobEnvelope, type PlatformJobEnvelope, type SignedEnvelope, type TenantJobEnvelope } from './job-envelope.js';
+export { JOBS_QUEUE, PLATFORM_QUEUE, type EnvelopePrincipal, type JobEnvelope, type PlatformJobEnvelope, type SignedEnvelope, type TenantJobEnvelope } from './job-envelope.js';
 export { JobRejection, type ActorRevokedDetail, type JobRejectionReason } from './job-rejection.js';
 export { JobSigner, JOB_NAME, parseEnvelope } from './job-signer.js';
 export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, JobQueue, jobActorOf, type PlatformJobEnqueueOptions, type TenantJobOptions } from './job-queue.js';
@@ -7,16 +7,16 @@ export {
   TenantJob,
   PLATFORM_JOB,
   TENANT_JOB,
-  type PlatformJobContext,
+  type PlatformJobRun,
   type PlatformJobHandler,
   type PlatformJobOptions,
-  type TenantJobContext,
+  type JobRun,
   type TenantJobHandler,
 } from './job-handlers.js';
 export { JobHandlerRegistry } from './job-handler.registry.js';
 export { JobActors } from './job-actors.js';
 export { JobProbeHandler, JOB_PROBE } from './job-probe.handler.js';
-export { PlatformPurgeJob, PLATFORM_PURGE } from './platform-purge.job.js';
+export { PlatformPurgeHandler, PLATFORM_PURGE } from './platform-purge.handler.js';
 export { TenantJobProcessor } from './tenant-job.processor.js';
 export { PlatformJobProcessor } from './platform-job.processor.js';
 export { PlatformJobScheduler } from './platform-job.scheduler.js';

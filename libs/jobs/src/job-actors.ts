@@ -4,7 +4,7 @@ import { Clock } from '@benteng/common';
 import { AppConfig, partnerEnvironment } from '@benteng/config';
 import { TenantDatabase, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
-import type { JobActor, TenantJobEnvelope } from './job-envelope.js';
+import type { EnvelopePrincipal, TenantJobEnvelope } from './job-envelope.js';
 import { JobRejection } from './job-rejection.js';
 
 const knownScopes = (scopes: readonly string[]): PartnerScope[] => scopes.filter((s): s is PartnerScope => (PARTNER_SCOPES as readonly string[]).includes(s));
@@ -43,7 +43,7 @@ export class JobActors {
     return Scope.for(check.tenantId, principal);
   }
 
-  private async principalOf(tx: TenantTx, check: Scope, actor: JobActor): Promise<Principal> {
+  private async principalOf(tx: TenantTx, check: Scope, actor: EnvelopePrincipal): Promise<Principal> {
     const now = this.clock.now().getTime();
     const revoked = (detail: ConstructorParameters<typeof JobRejection>[1]) => new JobRejection('actor_revoked', detail);
     switch (actor.kind) {

@@ -10,7 +10,7 @@ export const PLATFORM_QUEUE = 'platform';
  * or scopes: the worker looks the actor up again when the job runs, so a revoked user, a removed
  * member or a revoked partner client cannot act through a job queued before the change.
  */
-export type JobActor =
+export type EnvelopePrincipal =
   | { kind: 'user'; userId: string; sessionId?: string }
   | {
       kind: 'partner';
@@ -28,7 +28,7 @@ export interface TenantJobEnvelope<D = unknown> {
   /** The handler's name, e.g. `exports.run` (see `@TenantJob`). */
   name: string;
   tenantId: string;
-  actor: JobActor;
+  actor: EnvelopePrincipal;
   /** The request (or parent job) that caused this job, so one id follows the work through the logs. */
   requestId: string;
   /** ISO 8601, when the producer signed the envelope. */

@@ -6,7 +6,7 @@ import type { TenantJobEnvelope } from './job-envelope.js';
 export const TENANT_JOB = 'benteng:tenant-job';
 export const PLATFORM_JOB = 'benteng:platform-job';
 
-export interface TenantJobContext<D = unknown> {
+export interface JobRun<D = unknown> {
   /** BullMQ job id: stable across retries, so a handler can use it as an idempotency key. */
   jobId: string;
   /** 1 for the first run, 2 for the first retry, ... */
@@ -30,10 +30,10 @@ export interface TenantJobContext<D = unknown> {
  * is retried with backoff. Handlers must be idempotent: a job can run again after a crash or stall.
  */
 export interface TenantJobHandler<D = unknown> {
-  handle(scope: Scope, data: D, context: TenantJobContext<D>): Promise<void>;
+  handle(scope: Scope, data: D, context: JobRun<D>): Promise<void>;
 }
 
-export interface PlatformJobContext {
+export interface PlatformJobRun {
   jobId: string;
   attempt: number;
   requestId: string;
@@ -41,7 +41,7 @@ export interface PlatformJobContext {
 
 /** A platform job handler: no tenant and no actor. Whatever it touches per tenant, it does through a named system principal's Scope. */
 export interface PlatformJobHandler<D = unknown> {
-  handle(data: D, context: PlatformJobContext): Promise<void>;
+  handle(data: D, context: PlatformJobRun): Promise<void>;
 }
 
 export interface PlatformJobOptions {

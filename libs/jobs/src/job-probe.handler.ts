@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditLog } from '@benteng/audit';
 import { principalId } from '@benteng/authz';
 import type { Scope } from '@benteng/tenancy';
-import { TenantJob, type TenantJobContext, type TenantJobHandler } from './job-handlers.js';
+import { TenantJob, type JobRun, type TenantJobHandler } from './job-handlers.js';
 
 export const JOB_PROBE = 'jobs.probe';
 
@@ -18,7 +18,7 @@ export const JOB_PROBE = 'jobs.probe';
 export class JobProbeHandler implements TenantJobHandler {
   constructor(private readonly audit: AuditLog) {}
 
-  async handle(scope: Scope, _data: unknown, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, _data: unknown, context: JobRun): Promise<void> {
     const principal = scope.principal;
     await this.audit.recordFor(scope.tenantId, {
       type: 'job.probe',

@@ -5,7 +5,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import type { Principal } from '@benteng/authz';
 import { RequestContext, type Scope } from '@benteng/tenancy';
-import { JOBS_QUEUE, PLATFORM_QUEUE, type JobActor, type PlatformJobEnvelope, type TenantJobEnvelope } from './job-envelope.js';
+import { JOBS_QUEUE, PLATFORM_QUEUE, type EnvelopePrincipal, type PlatformJobEnvelope, type TenantJobEnvelope } from './job-envelope.js';
 import { JobSigner } from './job-signer.js';
 
 /**
@@ -44,7 +44,7 @@ export interface PlatformJobEnqueueOptions {
 }
 
 /** The identity a job carries for a principal: ids only, never a role (the worker looks it up again). */
-export function jobActorOf(principal: Principal, options: { bindSession?: boolean } = {}): JobActor {
+export function jobActorOf(principal: Principal, options: { bindSession?: boolean } = {}): EnvelopePrincipal {
   switch (principal.kind) {
     case 'user':
       return { kind: 'user', userId: principal.userId, ...(principal.sessionId && options.bindSession !== false ? { sessionId: principal.sessionId } : {}) };

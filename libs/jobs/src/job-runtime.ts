@@ -1,6 +1,6 @@
 import type { Scope } from '@benteng/tenancy';
 import type { ClsService } from 'nestjs-cls';
-import type { JobActor } from './job-envelope.js';
+import type { EnvelopePrincipal } from './job-envelope.js';
 
 /**
  * Worker settings, the same for every worker process (BullMQ reads them per Worker):
@@ -20,7 +20,7 @@ export const TENANT_JOB_CONCURRENCY = 4;
 export const PLATFORM_JOB_CONCURRENCY = 1;
 
 /** How an actor appears in logs and audit data: `user:<id>`, `partner:<id>`, `system:<name>`. */
-export function jobActorId(actor: JobActor): string {
+export function jobActorId(actor: EnvelopePrincipal): string {
   switch (actor.kind) {
     case 'user':
       return `user:${actor.userId}`;

@@ -3,7 +3,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { canonicalize, type CanonicalValue, isUuid } from '@benteng/common';
 import { AppConfig, jobSigningKeys, type Keyring } from '@benteng/config';
-import type { JobActor, JobEnvelope, PlatformJobEnvelope, SignedEnvelope, TenantJobEnvelope } from './job-envelope.js';
+import type { EnvelopePrincipal, JobEnvelope, PlatformJobEnvelope, SignedEnvelope, TenantJobEnvelope } from './job-envelope.js';
 import { JobRejection } from './job-rejection.js';
 
 /** Job names: lowercase words separated by dots, e.g. `exports.run`, `platform.cleanup`. */
@@ -90,13 +90,13 @@ export function parseEnvelope(value: unknown): TenantJobEnvelope | PlatformJobEn
     throw new JobRejection('malformed');
   }
   if (value.kind === 'tenant') {
-    if (typeof value.tenantId !== 'string' || !isUuid(value.tenantId) || !isActor(value.actor)) throw new JobRejection('malformed');
+    if (typeof value.tenantId !== 'string' || !isUuid(value.tenantId) || !isEnvelopePrincipal(value.actor)) throw new JobRejection('malformed');
     return value as unknown as TenantJobEnvelope;
   }
   return value as unknown as PlatformJobEnvelope;
 }
 
-function isActor(value: unknown): value is JobActor {
+function isEnvelopePrincipal(value: unknown): value is EnvelopePrincipal {
   if (!isPlain(value)) return false;
   switch (value.kind) {
     case 'user':

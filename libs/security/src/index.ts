@@ -31,10 +31,10 @@ export {
 } from './rate-limit-policy.js';
 export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, type RateLimitSubject } from './rate-limiter.js';
 export { SecurityModule } from './security.module.js';
-export { SecurityBlocks, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
+export { SecurityBlocksService, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
 export { SecurityBlocksRepository } from './security-blocks.repository.js';
 export { SecurityError, SecurityErrorCode } from './security.errors.js';
-export { EgressError, SafeHttpClient, type EgressErrorReason, type EgressRequestOptions, type EgressResponse } from './egress.js';
+export { EgressError, SafeHttpClient, type EgressErrorReason, type EgressRequestOptions, type EgressResponse } from './safe-http-client.js';
 export {
   SERVICE_SIGNATURE_HEADERS,
   SIGNATURE_SCHEME,

@@ -29,13 +29,13 @@ export interface SecurityBlockListQuery {
  * transaction. A block on an address alone has no tenant: it is logged.
  */
 @Injectable()
-export class SecurityBlocks {
+export class SecurityBlocksService {
   constructor(
     private readonly blocks: SecurityBlocksRepository,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
   ) {
-    this.logger.setContext(SecurityBlocks.name);
+    this.logger.setContext(SecurityBlocksService.name);
   }
 
   async placed(block: PlacedBlock, requestId?: string): Promise<void> {

@@ -23,7 +23,7 @@ export {
   type WebhookEventType,
   type WebhookMessage,
 } from './webhook.events.js';
-export { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secrets.js';
-export { signatureHeaders, WebhookSigner, type SignedHeaders } from './webhook-signature.js';
+export { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secret-box.js';
+export { signatureHeaders, WebhookSigner, type SignedHeaders } from './webhook-signer.js';
 export { nextDelayMs, retrySchedule } from './webhook-retry.js';
 export type * from './webhook.types.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isUuid } from '@benteng/common';
-import { JobRejection, TenantJob, type TenantJobContext, type TenantJobHandler } from '@benteng/jobs';
+import { JobRejection, TenantJob, type JobRun, type TenantJobHandler } from '@benteng/jobs';
 import type { Scope } from '@benteng/tenancy';
 import { DELIVER_JOB, type DeliverJobData } from './webhook-dispatch.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
@@ -28,7 +28,7 @@ function isDeliverJobData(data: unknown): data is DeliverJobData {
 export class WebhookDeliverHandler implements TenantJobHandler<DeliverJobData> {
   constructor(private readonly deliveries: WebhookDeliveryService) {}
 
-  async handle(scope: Scope, data: DeliverJobData, context: TenantJobContext<DeliverJobData>): Promise<void> {
+  async handle(scope: Scope, data: DeliverJobData, context: JobRun<DeliverJobData>): Promise<void> {
     if (!isDeliverJobData(data)) throw new JobRejection('malformed');
     if (scope.principal.kind !== 'system' || scope.principal.name !== 'webhooks') throw new JobRejection('wrong_actor');
     await this.deliveries.deliver(scope, data.deliveryId, data.attempt, context.requestId);

@@ -9,8 +9,8 @@ import type { RetryPolicy } from './webhook-attempt-plan.js';
 import { WebhookDeliveriesRepository, type AttemptResult } from './webhook-deliveries.repository.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
 import { retrySchedule } from './webhook-retry.js';
-import { WebhookSecretBox } from './webhook-secrets.js';
-import { WebhookSigner } from './webhook-signature.js';
+import { WebhookSecretBox } from './webhook-secret-box.js';
+import { WebhookSigner } from './webhook-signer.js';
 
 /** The delivery log keeps this much of a receiver's answer, bytes of UTF-8. */
 export const RESPONSE_EXCERPT_MAX_BYTES = 1024;

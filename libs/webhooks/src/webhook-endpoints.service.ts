@@ -11,7 +11,7 @@ import { WebhookEndpointsRepository, type EndpointChanges } from './webhook-endp
 import { canonicalEvents } from './webhook.events.js';
 import { WebhookError, WebhookErrorCode } from './webhook.errors.js';
 import { auditEntry, pageSize, userOf } from './webhook-request.js';
-import { mintWebhookSecret, WebhookSecretBox } from './webhook-secrets.js';
+import { mintWebhookSecret, WebhookSecretBox } from './webhook-secret-box.js';
 import type { NewWebhookEndpoint, PageRequest, WebhookEndpointPatch, WebhookEndpointView, WithWebhookSecret } from './webhook.types.js';
 import { endpointView } from './webhook.view.js';
 

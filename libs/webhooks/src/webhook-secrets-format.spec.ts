@@ -2,14 +2,14 @@ import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { observeMintedCredentials } from '@benteng/common';
 import { loadConfig } from '@benteng/config';
-import { mintWebhookSecret, WebhookSecretBox } from './webhook-secrets.js';
+import { mintWebhookSecret, WebhookSecretBox } from './webhook-secret-box.js';
 import { tag } from '../../../test/security/support/controls.js';
 
 const key = Buffer.alloc(32, 5);
 const sut = new WebhookSecretBox(loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: `k5:${key.toString('base64')}` }));
 
 /**
- * The stored format written out by hand from its documentation (webhook-secrets.ts): AES-256-GCM,
+ * The stored format written out by hand from its documentation (webhook-secret-box.ts): AES-256-GCM,
  * 12-byte IV, 16-byte tag, additional data `benteng:webhook-secret:<tenant>:<endpoint>` in lower
  * case, `v1.<kid>.<iv>.<ciphertext>.<tag>` in base64url. Rows sealed by an earlier release must keep
  * opening, so the format is pinned independently of the code that writes it.

@@ -5,7 +5,7 @@ import { AppConfig } from '@benteng/config';
 import type { Scope } from '@benteng/tenancy';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { auditEntry } from './webhook-request.js';
-import { mintWebhookSecret, WebhookSecretBox } from './webhook-secrets.js';
+import { mintWebhookSecret, WebhookSecretBox } from './webhook-secret-box.js';
 import type { WithWebhookSecret } from './webhook.types.js';
 import { endpointView } from './webhook.view.js';
 

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { mintWebhookSecret } from './webhook-secrets.js';
-import { signatureHeaders } from './webhook-signature.js';
+import { mintWebhookSecret } from './webhook-secret-box.js';
+import { signatureHeaders } from './webhook-signer.js';
 import { tag } from '../../../test/security/support/controls.js';
 
 /** Standard Webhooks verification written out, independent of the package that signs. */

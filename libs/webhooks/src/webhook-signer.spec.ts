@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mintWebhookSecret } from './webhook-secrets.js';
-import { signatureHeaders, WebhookSigner } from './webhook-signature.js';
+import { mintWebhookSecret } from './webhook-secret-box.js';
+import { signatureHeaders, WebhookSigner } from './webhook-signer.js';
 import { tag } from '../../../test/security/support/controls.js';
 
 describe(tag('WEBHOOK-SIGNING', 'WebhookSigner'), () => {

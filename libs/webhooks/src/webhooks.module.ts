@@ -10,9 +10,9 @@ import { WebhookDispatcher } from './webhook-dispatch.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 import { WebhookRelayService } from './webhook-relay.service.js';
-import { WebhookSecretBox } from './webhook-secrets.js';
+import { WebhookSecretBox } from './webhook-secret-box.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
-import { WebhookSigner } from './webhook-signature.js';
+import { WebhookSigner } from './webhook-signer.js';
 import { WebhookSweepHandler } from './webhook-sweep.handler.js';
 
 /**

@@ -12,7 +12,7 @@ import { Clock } from '@benteng/common';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
 import { CsvFormulaGuard, DownloadLinks, type DownloadLinkClaims, type PresentedLink } from '@benteng/exports';
-import { JOBS_QUEUE, JobQueue, JobSigner, parseEnvelope, TenantJob, type SignedEnvelope, type TenantJobContext, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
+import { JOBS_QUEUE, JobQueue, JobSigner, parseEnvelope, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
 import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
 import { EgressError, SafeHttpClient, type EgressRequestOptions, type EgressResponse } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
@@ -270,7 +270,7 @@ const invoiceReads = new Map<string, { tenantId: string; invoiceIds: string[] }>
 export class InvoiceReadingJob implements TenantJobHandler {
   constructor(private readonly db: TenantDatabase) {}
 
-  async handle(scope: Scope, _data: unknown, context: TenantJobContext): Promise<void> {
+  async handle(scope: Scope, _data: unknown, context: JobRun): Promise<void> {
     const rows = await this.db.run(scope, (tx) => tx.invoice.findMany({ where: accessibleWhere(scope.ability, 'read', 'Invoice'), select: { id: true } }));
     invoiceReads.set(context.jobId, { tenantId: scope.tenantId, invoiceIds: rows.map((r) => r.id) });
   }

@@ -2,13 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type AuthenticatedPartner, type TokenPair } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential, type TokenPair } from '@benteng/auth';
 import type { PartnerScope, PartnerTier } from '@benteng/authz';
 import { PrismaService, type TenantTx } from '@benteng/database';
 import { Clock } from '@benteng/common';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import { LoginThrottle, SERVICE_SIGNATURE_HEADERS, signServiceRequest, type IncomingServiceRequest, type ServiceSignatureResult } from '@benteng/security';
-import { InternalSignatures } from '../../../apps/api/src/internal/internal-auth.js';
+import { InternalSignatures } from '../../../apps/api/src/internal/internal-signatures.js';
 import { buildApi, buildInternalApi, type TestApi } from '../../support/api.js';
 import { FakeClock } from '../../support/clock.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
@@ -91,7 +91,7 @@ class SecretOnlyPartnerAuth {
     @Inject(PartnerCredentials) private readonly credentials: PartnerCredentials,
   ) {}
 
-  async authenticate(credential: string): Promise<AuthenticatedPartner> {
+  async authenticate(credential: string): Promise<VerifiedPartnerCredential> {
     const parsed = this.credentials.parseKey(credential);
     const rows = parsed ? await this.prisma.client.$queryRaw<KeyLookupRow[]>`SELECT * FROM partner_key_lookup(${parsed.prefix})` : [];
     const row = rows[0];

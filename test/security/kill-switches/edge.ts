@@ -1,10 +1,10 @@
 import { Body, Catch, Controller, Post, type ExceptionFilter, type Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PinoLogger } from 'nestjs-pino';
-import { Public } from '../../../apps/api/src/http/access.decorator.js';
-import { SecurityHeaders } from '../../../apps/api/src/http/edge.js';
+import { Anonymous } from '../../../apps/api/src/http/access.decorator.js';
+import { SecurityHeaders } from '../../../apps/api/src/http/security-headers.js';
 import { ProblemDetailsFilter } from '../../../apps/api/src/http/problem-details.filter.js';
-import { InternalProblemDetailsFilter } from '../../../apps/api/src/internal/internal-problem.filter.js';
+import { InternalProblemDetailsFilter } from '../../../apps/api/src/internal/internal-problem-details.filter.js';
 import { LogRedaction, type LoggedRequest } from '../../../apps/api/src/logging/logging.js';
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { ownerPool } from '../../support/db.js';
@@ -46,7 +46,7 @@ export class NoLogRedaction extends LogRedaction {
  * attempt): redaction by path is what keeps the password out of the log then.
  */
 @Controller('probe/edge')
-@Public('kill-switch probe: a handler that logs its input')
+@Anonymous('kill-switch probe: a handler that logs its input')
 export class LogsItsInputController {
   constructor(private readonly logger: PinoLogger) {}
 

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { Public } from '../../../apps/api/src/http/access.decorator.js';
+import { Anonymous } from '../../../apps/api/src/http/access.decorator.js';
 import { RouteInventory, type Listener } from '../../../apps/api/src/http/route-inventory.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { buildApi, type TestApi } from '../../support/api.js';
@@ -11,7 +11,7 @@ import { exchange, scenario, type KillSwitchScenario, type Target } from '../sup
  * route answers anyone with the process's internals.
  */
 @Controller('debug')
-@Public('a debug route someone forgot to remove (kill-switch fixture)')
+@Anonymous('a debug route someone forgot to remove (kill-switch fixture)')
 export class ForgottenDebugController {
   @Get('runtime')
   runtime(): { node: string; pid: number; environmentVariables: number; memory: number } {

@@ -107,7 +107,7 @@ export const CONTROLS = define({
     threat: 'Anyone who reaches the internal listener, or replays a captured request, runs platform administration.',
     owasp: ['API2:2023', 'API8:2023'],
     asvs: ['V4', 'V11'],
-    code: ['libs/security/src/service-signature.ts#ServiceSignatureVerifier', 'apps/api/src/internal/internal-auth.ts#InternalSignatures', 'apps/api/src/internal/internal-access.guard.ts#InternalAccessGuard'],
+    code: ['libs/security/src/service-signature.ts#ServiceSignatureVerifier', 'apps/api/src/internal/internal-signatures.ts#InternalSignatures', 'apps/api/src/internal/internal-access.guard.ts#InternalAccessGuard'],
   },
   // --- Authorization and tenancy ----------------------------------------------------------------
   'AUTHZ-FUNCTION': {
@@ -193,7 +193,7 @@ export const CONTROLS = define({
     threat: 'An attacker walks object ids or guesses credentials for as long as they like.',
     owasp: ['API6:2023', 'API1:2023'],
     asvs: ['V2', 'V16'],
-    code: ['libs/security/src/abuse-detector.ts#AbuseDetector', 'apps/api/src/http/abuse-observer.ts#AbuseObserver', 'libs/security/src/security-blocks.service.ts#SecurityBlocks'],
+    code: ['libs/security/src/abuse-detector.ts#AbuseDetector', 'apps/api/src/http/abuse-observer.ts#AbuseObserver', 'libs/security/src/security-blocks.service.ts#SecurityBlocksService'],
   },
   'ABUSE-SHARED-ADDRESS': {
     title: 'One client\u2019s failures on a shared address do not lock out the other principals behind it',
@@ -214,7 +214,7 @@ export const CONTROLS = define({
     threat: 'Huge bodies exhaust memory and CPU of the API.',
     owasp: ['API4:2023'],
     asvs: ['V4', 'V5'],
-    code: ['apps/api/src/app.factory.ts#createFastifyAdapter', 'apps/api/src/http/multipart-upload.ts#multipartLimits', 'apps/api/src/http/multipart-upload.ts#SingleFileUploadInterceptor'],
+    code: ['apps/api/src/app.factory.ts#createFastifyAdapter', 'apps/api/src/http/single-file-upload.interceptor.ts#multipartLimits', 'apps/api/src/http/single-file-upload.interceptor.ts#SingleFileUploadInterceptor'],
   },
   'UPLOAD-CONTENT': {
     title: 'Uploaded documents are accepted by their sniffed content type, not the declared one',
@@ -250,7 +250,7 @@ export const CONTROLS = define({
     threat: 'Receivers cannot tell Benteng\u2019s events from forged ones.',
     owasp: ['API8:2023'],
     asvs: ['V11', 'V4'],
-    code: ['libs/webhooks/src/webhook-signature.ts#WebhookSigner', 'libs/webhooks/src/webhook-signature.ts#signatureHeaders', 'libs/webhooks/src/webhook-secrets.ts#WebhookSecretBox'],
+    code: ['libs/webhooks/src/webhook-signer.ts#WebhookSigner', 'libs/webhooks/src/webhook-signer.ts#signatureHeaders', 'libs/webhooks/src/webhook-secret-box.ts#WebhookSecretBox'],
   },
   'WEBHOOK-INBOUND': {
     title: 'Inbound provider webhooks are verified over raw bytes, time-boxed and deduplicated',
@@ -264,7 +264,7 @@ export const CONTROLS = define({
     threat: 'A webhook URL points at 169.254.169.254, localhost or the internal network.',
     owasp: ['API7:2023'],
     asvs: ['V1', 'V12'],
-    code: ['libs/security/src/egress.ts#SafeHttpClient', 'libs/security/src/egress.ts#checkUrl', 'libs/security/src/egress.ts#guardedLookup'],
+    code: ['libs/security/src/safe-http-client.ts#SafeHttpClient', 'libs/security/src/safe-http-client.ts#checkUrl', 'libs/security/src/safe-http-client.ts#guardedLookup'],
   },
   'API-INVENTORY': {
     title: 'Each listener serves exactly its inventory: its route catalog and its OpenAPI documents, every route under a versioned surface prefix',
@@ -281,7 +281,7 @@ export const CONTROLS = define({
     asvs: ['V16'],
     code: [
       'apps/api/src/http/problem-details.filter.ts#ProblemDetailsFilter',
-      'apps/api/src/internal/internal-problem.filter.ts#InternalProblemDetailsFilter',
+      'apps/api/src/internal/internal-problem-details.filter.ts#InternalProblemDetailsFilter',
       'apps/api/src/app.factory.ts#createFastifyAdapter',
       'apps/api/src/http/client-errors.ts#clientErrorHandler',
     ],
@@ -298,7 +298,7 @@ export const CONTROLS = define({
     threat: 'Responses can be framed, sniffed into HTML or read cross-origin by a hostile page.',
     owasp: ['API8:2023'],
     asvs: ['V3', 'V4'],
-    code: ['apps/api/src/http/edge.ts#HELMET_OPTIONS', 'apps/api/src/http/edge.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
+    code: ['apps/api/src/http/security-headers.ts#HELMET_OPTIONS', 'apps/api/src/http/security-headers.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
   },
   // --- Audit --------------------------------------------------------------------------------------
   'AUDIT-TRAIL': {

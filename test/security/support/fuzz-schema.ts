@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { OAUTH_ERROR_CODES } from '../../../apps/api/src/partner/oauth-problem.filter.js';
+import { OAUTH_ERROR_CODES } from '../../../apps/api/src/partner/oauth-error.filter.js';
 import type { OpenApiDoc, Operation, Schema } from '../../support/openapi-document.js';
 import { PROBLEM_JSON, type ApiResponse } from '../../support/public-api.js';
 

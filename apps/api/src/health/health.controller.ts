@@ -3,7 +3,7 @@ import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult 
 import type { Redis } from 'ioredis';
 import { PrismaService } from '@benteng/database';
 import { InjectRedis } from '@benteng/redis';
-import { Public } from '../http/access.decorator.js';
+import { Anonymous } from '../http/access.decorator.js';
 import { ProblemException } from '../http/problem.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -30,13 +30,13 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @Public('liveness probe: says only that the process answers')
+  @Anonymous('liveness probe: says only that the process answers')
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @Public('readiness probe for load balancers: up/down per dependency, no details')
+  @Anonymous('readiness probe for load balancers: up/down per dependency, no details')
   async ready(): Promise<{ status: 'ok'; checks: CheckStatus }> {
     try {
       const result = await this.health.check([() => this.database(), () => this.cache()]);

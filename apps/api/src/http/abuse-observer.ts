@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { principalId } from '@benteng/authz';
-import { AbuseDetector, clientIp, SecurityBlocks } from '@benteng/security';
+import { AbuseDetector, clientIp, SecurityBlocksService } from '@benteng/security';
 import { refusedAsBlocked } from './gate/block-refusal.js';
 import { authOfRequest } from './request-auth.js';
 import { processMetrics } from '../metrics/metrics.js';
@@ -11,7 +11,7 @@ import { processMetrics } from '../metrics/metrics.js';
  * Feeds every answered request to the abuse detector once the response is sent (Fastify
  * onResponse), so detection never delays an answer. A route is an object route when its path
  * names an object (`/:id` or another parameter); its `id` (or last) parameter is the object read.
- * Blocks the detector places are recorded, audited and announced by SecurityBlocks.
+ * Blocks the detector places are recorded, audited and announced by SecurityBlocksService.
  */
 @Injectable()
 export class AbuseObserver {
@@ -20,7 +20,7 @@ export class AbuseObserver {
 
   constructor(
     private readonly detector: AbuseDetector,
-    private readonly blocks: SecurityBlocks,
+    private readonly blocks: SecurityBlocksService,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(AbuseObserver.name);

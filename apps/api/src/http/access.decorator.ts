@@ -42,7 +42,7 @@ export type RequestCredential = 'password' | 'refresh-token' | 'client-secret' |
  * people sharing the blocked address need it to sign in, refresh their session or fetch their
  * export; the route's own check and throttle (libs/security/src/login-throttle.ts) judge it.
  */
-export const Public = (reason: string, options: { credential?: RequestCredential } = {}) =>
+export const Anonymous = (reason: string, options: { credential?: RequestCredential } = {}) =>
   SetMetadata(ROUTE_ACCESS, { auth: 'none', reason, ...(options.credential ? { credential: options.credential } : {}) } satisfies RouteAccess);
 
 /**

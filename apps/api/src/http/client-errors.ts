@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { BadRequestException } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
-import { HELMET_OPTIONS } from './edge.js';
+import { HELMET_OPTIONS } from './security-headers.js';
 import { PROBLEM_CONTENT_TYPE, problemBase, statusTitle } from './problem.js';
 
 type HelmetMiddleware = (req: unknown, res: { setHeader(name: string, value: string): void; removeHeader(name: string): void }, next: (error?: unknown) => void) => void;

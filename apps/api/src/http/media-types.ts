@@ -2,7 +2,7 @@ import { HttpStatus, SetMetadata, type INestApplicationContext, type Type } from
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { UPLOAD_FIELDS } from './multipart-upload.js';
+import { UPLOAD_FIELDS } from './single-file-upload.interceptor.js';
 import { ProblemException } from './problem.js';
 import { controllerClasses, listRoutes } from './route-catalog.js';
 

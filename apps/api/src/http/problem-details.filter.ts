@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable, DomainError, type DomainErrorKind } from '@benteng/common';
 import { isConcurrencyConflict, isDatabaseUnavailable } from '@benteng/database';
-import { sendOAuthError, wantsOAuthErrors } from '../partner/oauth-problem.filter.js';
+import { sendOAuthError, wantsOAuthErrors } from '../partner/oauth-error.filter.js';
 import { PROBLEM_CONTENT_TYPE, problemBase, ProblemException, RefusalException, ValidationProblem, type ProblemDetails } from './problem.js';
 
 function statusOf(kind: DomainErrorKind): number {
@@ -89,7 +89,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     // The token endpoint's errors raised before its handler (415, 413, malformed body) are RFC 6749
-    // JSON like its others (apps/api/src/partner/oauth-problem.filter.ts).
+    // JSON like its others (apps/api/src/partner/oauth-error.filter.ts).
     if (wantsOAuthErrors(request)) {
       sendOAuthError(exception, request, reply, this.logger);
       return;

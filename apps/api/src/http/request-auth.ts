@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { AuthenticatedPartner, AuthenticatedUser, RequestMeta } from '@benteng/auth';
+import type { VerifiedPartnerCredential, VerifiedUserToken, RequestMeta } from '@benteng/auth';
 import { clientIp } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
 
@@ -8,8 +8,8 @@ const AUTH = Symbol('benteng.auth');
 
 /** What AccessGuard established about the caller of an authenticated route. */
 export type RequestAuth =
-  | { readonly kind: 'user'; readonly user: AuthenticatedUser; readonly scope: Scope }
-  | { readonly kind: 'partner'; readonly partner: AuthenticatedPartner; readonly scope: Scope };
+  | { readonly kind: 'user'; readonly user: VerifiedUserToken; readonly scope: Scope }
+  | { readonly kind: 'partner'; readonly partner: VerifiedPartnerCredential; readonly scope: Scope };
 
 type WithAuth = FastifyRequest & { [AUTH]?: RequestAuth };
 
@@ -33,14 +33,14 @@ function authOf(context: ExecutionContext): RequestAuth {
 export const CurrentScope = createParamDecorator((_: unknown, context: ExecutionContext): Scope => authOf(context).scope);
 
 /** The verified token's user, tenant, session and role (public surface). */
-export const CurrentUser = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedUser => {
+export const CurrentUser = createParamDecorator((_: unknown, context: ExecutionContext): VerifiedUserToken => {
   const auth = authOf(context);
   if (auth.kind !== 'user') throw new Error('CurrentUser on a route that does not authenticate users');
   return auth.user;
 });
 
 /** The verified partner client, tenant and scopes (partner surface). */
-export const CurrentPartner = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedPartner => {
+export const CurrentPartner = createParamDecorator((_: unknown, context: ExecutionContext): VerifiedPartnerCredential => {
   const auth = authOf(context);
   if (auth.kind !== 'partner') throw new Error('CurrentPartner on a route that does not authenticate partners');
   return auth.partner;

@@ -3,7 +3,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import type { FastifyRequest } from 'fastify';
 import type { Observable } from 'rxjs';
-import { UPLOAD_FIELDS } from './multipart-upload.js';
+import { UPLOAD_FIELDS } from './single-file-upload.interceptor.js';
 import { ValidationProblem } from './problem.js';
 
 const pointerOf = (key: string) => (key ? `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}` : '');

@@ -9,7 +9,7 @@ const DELIVERY = Symbol('benteng.payment-delivery');
 type WithDelivery = FastifyRequest & { [DELIVERY]?: VerifiedDelivery };
 
 /**
- * The credential check of the inbound payments route (@Public for AccessGuard: there is no
+ * The credential check of the inbound payments route (@Anonymous for AccessGuard: there is no
  * principal, the provider's signature is the credential). It runs after AccessGuard's rate limit
  * and before the body is validated, in this order:
  *

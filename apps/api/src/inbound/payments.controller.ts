@@ -1,7 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post, UseGuards } from '@nestjs/common';
 import type { RequestMeta } from '@benteng/auth';
 import { PaymentsService, type PaymentReceipt, type VerifiedDelivery } from '@benteng/payments';
-import { Public, RateLimit } from '../http/access.decorator.js';
+import { Anonymous, RateLimit } from '../http/access.decorator.js';
 import { Meta } from '../http/request-auth.js';
 import { PaymentEventDto } from './dto/payment-event.dto.js';
 import { PaymentSignatureGuard, SignedDelivery } from './payment-signature.guard.js';
@@ -22,7 +22,7 @@ export class InboundPaymentsController {
 
   @Post('payments')
   @HttpCode(200)
-  @Public('signed by the payment provider (Standard Webhooks); the signature is the credential', { credential: 'webhook-signature' })
+  @Anonymous('signed by the payment provider (Standard Webhooks); the signature is the credential', { credential: 'webhook-signature' })
   @RateLimit('auth')
   @KeepRawBody()
   @UseGuards(PaymentSignatureGuard)

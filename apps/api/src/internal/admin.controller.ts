@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/
 import { IsIn, IsString, IsUUID, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { InternalAdmin, REVOCATION_KINDS, type AdminRevocationKind, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentPlatformScope } from './internal-auth.js';
+import { CurrentPlatformScope } from './verified-service-request.js';
 
 export class CreateTenantDto {
   @IsString()

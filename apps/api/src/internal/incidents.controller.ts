@@ -3,7 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsDate, IsInt, IsIP, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { IncidentTools, PRINCIPAL_PATTERN, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentPlatformScope } from './internal-auth.js';
+import { CurrentPlatformScope } from './verified-service-request.js';
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 const toDate = ({ value }: { value: unknown }) => (typeof value === 'string' && value.length > 0 && !Number.isNaN(Date.parse(value)) ? new Date(value) : value);

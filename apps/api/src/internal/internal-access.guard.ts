@@ -11,7 +11,8 @@ import { sensitivityOf } from '../http/gate/rate-limit.stage.js';
 import { processMetrics } from '../metrics/metrics.js';
 import { RefusalException, ValidationProblem } from '../http/problem.js';
 import { rawBodyOf } from '../inbound/raw-body.js';
-import { attachInternalCaller, InternalSignatures, type InternalCaller } from './internal-auth.js';
+import { attachServiceRequest, type VerifiedServiceRequest } from './verified-service-request.js';
+import { InternalSignatures } from './internal-signatures.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const REASON_MIN = 3;
@@ -84,7 +85,7 @@ export class InternalAccessGuard implements CanActivate {
         throw new UnauthorizedException();
       }
       await this.limit(request, context.switchToHttp().getResponse<FastifyReply>(), { principalClass: 'operator', owner: `scrape:${checked.id}` }, sensitivityOf(this.reflector, context, request.method), ip);
-      attachInternalCaller(request, { service: 'metrics-scrape', keyId: checked.id });
+      attachServiceRequest(request, { service: 'metrics-scrape', keyId: checked.id });
       return true;
     }
 
@@ -101,7 +102,7 @@ export class InternalAccessGuard implements CanActivate {
     await this.limit(request, context.switchToHttp().getResponse<FastifyReply>(), { principalClass: 'operator', owner }, sensitivityOf(this.reflector, context, request.method), ip);
 
     if (access.auth === 'internal-service') {
-      attachInternalCaller(request, base);
+      attachServiceRequest(request, base);
       return true;
     }
 
@@ -123,8 +124,8 @@ export class InternalAccessGuard implements CanActivate {
         throw new ValidationProblem([{ pointer: '/headers/x-benteng-reason', rules: [reason === undefined ? 'required' : 'length'] }]);
       }
     }
-    const caller: InternalCaller = { ...base, operator: { record, scope } };
-    attachInternalCaller(request, caller);
+    const caller: VerifiedServiceRequest = { ...base, operator: { record, scope } };
+    attachServiceRequest(request, caller);
     return true;
   }
 

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@ne
 import { IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { MetricsScrapeCredentials, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentPlatformScope } from './internal-auth.js';
+import { CurrentPlatformScope } from './verified-service-request.js';
 
 export class CreateMetricsCredentialDto {
   /** Who scrapes with it, for the list (e.g. `prometheus-prod`). */

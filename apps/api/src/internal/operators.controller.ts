@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { OperatorAudit, type PlatformScope } from '@benteng/platform';
 import { InternalAccess } from '../http/access.decorator.js';
-import { CurrentInternalCaller, CurrentPlatformScope, type InternalCaller } from './internal-auth.js';
+import { CurrentServiceRequest, CurrentPlatformScope, type VerifiedServiceRequest } from './verified-service-request.js';
 
 export class PingDto {
   @IsOptional()
@@ -18,7 +18,7 @@ export class OperatorsController {
 
   @Get('whoami')
   @InternalAccess('read', 'Operator')
-  whoami(@CurrentInternalCaller() caller: InternalCaller) {
+  whoami(@CurrentServiceRequest() caller: VerifiedServiceRequest) {
     const { record } = caller.operator!;
     return { service: caller.service, keyId: caller.keyId, operator: { id: record.id, email: record.email, displayName: record.displayName, roles: record.roles } };
   }

@@ -12,7 +12,7 @@ import { clientIp } from '@benteng/security';
 import { InternalAccess } from '../http/access.decorator.js';
 import { toProblem } from '../http/problem-details.filter.js';
 import { PROBLEM_CONTENT_TYPE, RefusalException } from '../http/problem.js';
-import { CurrentPlatformScope } from './internal-auth.js';
+import { CurrentPlatformScope } from './verified-service-request.js';
 
 /**
  * Bull Board's page under /internal/queues: its own scripts, styles, images and API calls from this

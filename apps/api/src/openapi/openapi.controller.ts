@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiExcludeController, type OpenAPIObject } from '@nestjs/swagger';
-import { Public } from '../http/access.decorator.js';
+import { Anonymous } from '../http/access.decorator.js';
 import { OpenApiDocument } from './openapi.document.provider.js';
 
 /**
@@ -85,7 +85,7 @@ export class OpenApiController {
 
   @Get('openapi.json')
   @Header('cache-control', 'no-cache')
-  @Public('the OpenAPI description of the public surface: route shapes only, no data')
+  @Anonymous('the OpenAPI description of the public surface: route shapes only, no data')
   openapi(): OpenAPIObject {
     return this.document.get('public');
   }
@@ -93,14 +93,14 @@ export class OpenApiController {
   @Get('docs')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('content-security-policy', DOCS_CSP)
-  @Public('the rendered OpenAPI page: static HTML over /v1/openapi.json')
+  @Anonymous('the rendered OpenAPI page: static HTML over /v1/openapi.json')
   docs(): string {
     return this.page.html;
   }
 
   @Get('docs/:asset')
   @Header('cache-control', 'public, max-age=3600')
-  @Public('the docs page scripts and styles (swagger-ui-dist), from a fixed list')
+  @Anonymous('the docs page scripts and styles (swagger-ui-dist), from a fixed list')
   asset(@Param('asset') name: string, @Res({ passthrough: true }) reply: FastifyReply): string {
     return this.page.asset(name, reply);
   }
@@ -116,7 +116,7 @@ export class PartnerOpenApiController {
 
   @Get('openapi.json')
   @Header('cache-control', 'no-cache')
-  @Public('the OpenAPI description of the partner surface: route shapes only, no data')
+  @Anonymous('the OpenAPI description of the partner surface: route shapes only, no data')
   openapi(): OpenAPIObject {
     return this.document.get('partner');
   }
@@ -124,14 +124,14 @@ export class PartnerOpenApiController {
   @Get('docs')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('content-security-policy', DOCS_CSP)
-  @Public('the rendered partner OpenAPI page: static HTML over /partner/v1/openapi.json')
+  @Anonymous('the rendered partner OpenAPI page: static HTML over /partner/v1/openapi.json')
   docs(): string {
     return this.page.html;
   }
 
   @Get('docs/:asset')
   @Header('cache-control', 'public, max-age=3600')
-  @Public('the partner docs page scripts and styles (swagger-ui-dist), from a fixed list')
+  @Anonymous('the partner docs page scripts and styles (swagger-ui-dist), from a fixed list')
   asset(@Param('asset') name: string, @Res({ passthrough: true }) reply: FastifyReply): string {
     return this.page.asset(name, reply);
   }

@@ -9,7 +9,7 @@ import { AppConfig } from '@benteng/config';
 import { controllerClasses, listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { declaredMediaTypes } from '../http/media-types.js';
-import { FILE_FIELD, UPLOAD_FIELDS } from '../http/multipart-upload.js';
+import { FILE_FIELD, UPLOAD_FIELDS } from '../http/single-file-upload.interceptor.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
 import { PartnerModule } from '../partner/partner.module.js';
 import { PublicModule } from '../public/public.module.js';

@@ -1,6 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
-import { OAUTH_ERROR_CODES } from '../partner/oauth-problem.filter.js';
+import { OAUTH_ERROR_CODES } from '../partner/oauth-error.filter.js';
 import { boolean, dateTime, integer, minor, nullable, object, page, ref, RESPONSE_SCHEMAS, string, uuid, type Schema, type SuccessBody } from './openapi.schemas.js';
 
 /**
@@ -67,7 +67,7 @@ export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
   Problem: RESPONSE_SCHEMAS['Problem']!,
   /**
    * Token endpoint errors: RFC 6749 5.2 JSON (application/json), not problem+json, so OAuth 2.0
-   * client libraries read them (apps/api/src/partner/oauth-problem.filter.ts).
+   * client libraries read them (apps/api/src/partner/oauth-error.filter.ts).
    */
   OAuthError: {
     type: 'object',

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { AuthenticatedPartner } from '@benteng/auth';
+import type { VerifiedPartnerCredential } from '@benteng/auth';
 import { TicketsService } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
@@ -21,7 +21,7 @@ export class PartnerTicketsController {
 
   @Get()
   @PartnerAuthorize('read', 'Ticket')
-  list(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Query() query: PartnerListTicketsQuery): Promise<Page<PartnerTicketResponse>> {
+  list(@CurrentScope() scope: Scope, @CurrentPartner() partner: VerifiedPartnerCredential, @Query() query: PartnerListTicketsQuery): Promise<Page<PartnerTicketResponse>> {
     const filters = { ...(query.status ? { status: query.status } : {}), ...(query.priority ? { priority: query.priority } : {}), ...(query.sort ? { sort: query.sort } : {}) };
     return paginate(query, sortField(query.sort), (page) => this.tickets.list(scope, { ...page, ...filters }), (t) => partnerTicketResponse(t, partner.clientId));
   }
@@ -29,13 +29,13 @@ export class PartnerTicketsController {
   @Post()
   @PartnerAuthorize('create', 'Ticket')
   @Idempotent()
-  async open(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Body() body: PartnerOpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
+  async open(@CurrentScope() scope: Scope, @CurrentPartner() partner: VerifiedPartnerCredential, @Body() body: PartnerOpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
     return partnerTicketResponse(created(reply, '/partner/v1/tickets', withEtag(reply, await this.tickets.open(scope, body))), partner.clientId);
   }
 
   @Get(':id')
   @PartnerAuthorize('read', 'Ticket')
-  async get(@CurrentScope() scope: Scope, @CurrentPartner() partner: AuthenticatedPartner, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
+  async get(@CurrentScope() scope: Scope, @CurrentPartner() partner: VerifiedPartnerCredential, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
     return partnerTicketResponse(withEtag(reply, await this.tickets.get(scope, id)), partner.clientId);
   }
 }

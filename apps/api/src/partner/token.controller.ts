@@ -1,11 +1,11 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { AuthError, AuthErrorCode, PartnerAuthService, type RequestMeta } from '@benteng/auth';
-import { Public, RateLimit } from '../http/access.decorator.js';
+import { Anonymous, RateLimit } from '../http/access.decorator.js';
 import { Accepts, FORM_MEDIA, JSON_MEDIA } from '../http/media-types.js';
 import { Meta } from '../http/request-auth.js';
 import { clientAuthenticationOf } from './client-authentication.js';
 import { PartnerTokenRequestDto } from './dto/token.dto.js';
-import { OAuthErrorFilter, OAuthErrors } from './oauth-problem.filter.js';
+import { OAuthErrorFilter, OAuthErrors } from './oauth-error.filter.js';
 import { partnerTokenBody, type PartnerTokenBody } from './token.response.js';
 
 /**
@@ -23,7 +23,7 @@ export class PartnerTokenController {
 
   @Post('token')
   @HttpCode(200)
-  @Public('OAuth 2.0 client credentials token endpoint', { credential: 'client-secret' })
+  @Anonymous('OAuth 2.0 client credentials token endpoint', { credential: 'client-secret' })
   @RateLimit('auth')
   @Header('cache-control', 'no-store')
   @Header('pragma', 'no-cache')

@@ -1,7 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
-import { LoginService, PasswordService, RefreshService, SessionsService, TenantSwitchService, type AuthenticatedUser, type RequestMeta, type TokenPair } from '@benteng/auth';
+import { LoginService, PasswordService, RefreshService, SessionsService, TenantSwitchService, type VerifiedUserToken, type RequestMeta, type TokenPair } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
-import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
+import { Authorize, Anonymous, RateLimit } from '../http/access.decorator.js';
 import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
 import { ChangePasswordDto, LoginDto, RefreshDto, SwitchTenantDto } from './dto/auth.dto.js';
 
@@ -19,7 +19,7 @@ export class AuthController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @RateLimit('auth')
-  @Public('login: the credentials in the body are the authentication (throttled per account and address, per account, and per address)', { credential: 'password' })
+  @Anonymous('login: the credentials in the body are the authentication (throttled per account and address, per account, and per address)', { credential: 'password' })
   login(@Body() body: LoginDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.logins.login(body, meta);
   }
@@ -28,7 +28,7 @@ export class AuthController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @RateLimit('auth')
-  @Public('refresh: the refresh token in the body is the credential (throttled per IP)', { credential: 'refresh-token' })
+  @Anonymous('refresh: the refresh token in the body is the credential (throttled per IP)', { credential: 'refresh-token' })
   refresh(@Body() body: RefreshDto, @Meta() meta: RequestMeta): Promise<TokenPair> {
     return this.refreshes.refresh(body.refreshToken, meta);
   }
@@ -36,7 +36,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   @Authorize('delete', 'Session')
-  async logout(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Meta() meta: RequestMeta): Promise<void> {
+  async logout(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Meta() meta: RequestMeta): Promise<void> {
     await this.sessions.logout(scope, user.sessionId, meta);
   }
 
@@ -60,7 +60,7 @@ export class AuthController {
   @HttpCode(204)
   @Authorize('update', 'User')
   @RateLimit('auth')
-  async changePassword(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: ChangePasswordDto, @Meta() meta: RequestMeta): Promise<void> {
+  async changePassword(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Body() body: ChangePasswordDto, @Meta() meta: RequestMeta): Promise<void> {
     await this.passwords.change(scope, user.sessionId, body, meta);
   }
 }

@@ -1,13 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { AuthenticatedUser } from '@benteng/auth';
+import type { VerifiedUserToken } from '@benteng/auth';
 import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
 import { ListDocumentsQuery } from '../http/dto/document.dto.js';
 import { Idempotent } from '../http/idempotency.js';
-import { SingleFileUpload, UploadedForm, type Upload } from '../http/multipart-upload.js';
+import { SingleFileUpload, UploadedForm, type Upload } from '../http/single-file-upload.interceptor.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { created } from '../http/resource-headers.js';
@@ -20,7 +20,7 @@ export class DocumentsController {
 
   @Get()
   @Authorize('read', 'Document')
-  list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListDocumentsQuery): Promise<Page<DocumentResponse>> {
+  list(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Query() query: ListDocumentsQuery): Promise<Page<DocumentResponse>> {
     const links = { ...(query.invoiceId ? { invoiceId: query.invoiceId } : {}), ...(query.ticketId ? { ticketId: query.ticketId } : {}) };
     return paginate(query, 'createdAt', (page) => this.documents.list(scope, { ...page, ...links }), (d) => documentResponse(d, user));
   }
@@ -30,14 +30,14 @@ export class DocumentsController {
   @Authorize('create', 'Document')
   @Idempotent()
   @SingleFileUpload(UploadDocumentFields)
-  async upload(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @UploadedForm() form: Upload<UploadDocumentFields>, @Res({ passthrough: true }) reply: FastifyReply): Promise<DocumentResponse> {
+  async upload(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @UploadedForm() form: Upload<UploadDocumentFields>, @Res({ passthrough: true }) reply: FastifyReply): Promise<DocumentResponse> {
     const upload = { fileName: form.file.fileName, content: form.file.content, invoiceId: form.fields.invoiceId, ticketId: form.fields.ticketId };
     return documentResponse(created(reply, '/v1/documents', await this.documents.upload(scope, upload)), user);
   }
 
   @Get(':id')
   @Authorize('read', 'Document')
-  async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<DocumentResponse> {
+  async get(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Param('id', new ParseUUIDPipe()) id: string): Promise<DocumentResponse> {
     return documentResponse(await this.documents.get(scope, id), user);
   }
 

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
 import { ExportsService, type ExportDownload, type ExportFilters, type ExportListQuery } from '@benteng/exports';
 import type { Scope } from '@benteng/tenancy';
-import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
+import { Authorize, Anonymous, RateLimit } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
 import { Idempotent } from '../http/idempotency.js';
 import { paginate, type Page } from '../http/pagination.js';
@@ -78,7 +78,7 @@ export class ExportsController {
   }
 
   @Get(':id/file')
-  @Public('the HMAC signature bound to tenant, export, user, session and expiry is the credential; the user and session are checked against current state', { credential: 'signed-link' })
+  @Anonymous('the HMAC signature bound to tenant, export, user, session and expiry is the credential; the user and session are checked against current state', { credential: 'signed-link' })
   async file(
     @Param('id', new ParseUUIDPipe()) id: string,
     @Query() query: DownloadLinkQuery,

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
 import { InvitationsService } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
-import { Authorize, Public, RateLimit } from '../http/access.decorator.js';
+import { Authorize, Anonymous, RateLimit } from '../http/access.decorator.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
 import { created } from '../http/resource-headers.js';
@@ -70,7 +70,7 @@ export class InvitationsController {
   @HttpCode(201)
   @Header('cache-control', 'no-store')
   @RateLimit('auth')
-  @Public('register: the invitation token in the body is the credential (256 random bits, single use; rate-limited as auth)', { credential: 'invitation-token' })
+  @Anonymous('register: the invitation token in the body is the credential (256 random bits, single use; rate-limited as auth)', { credential: 'invitation-token' })
   async register(@Body() body: RegisterWithInvitationDto, @Meta() meta: RequestMeta): Promise<AcceptedInvitationResponse> {
     return acceptedInvitationResponse(await this.invitations.register({ token: body.token, password: body.password, ...(body.name !== undefined ? { name: body.name } : {}) }, meta));
   }

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ProfileService, type AuthenticatedUser } from '@benteng/auth';
+import { ProfileService, type VerifiedUserToken } from '@benteng/auth';
 import type { MembershipRole } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
@@ -19,7 +19,7 @@ export class MeController {
 
   @Get()
   @Authorize('read', 'Tenant')
-  async me(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser): Promise<MeResponse> {
+  async me(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken): Promise<MeResponse> {
     const profile = await this.profiles.profile(scope);
     return {
       user: profile.user,

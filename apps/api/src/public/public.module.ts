@@ -9,7 +9,7 @@ import { PartnersModule } from '@benteng/partners';
 import { TicketsModule } from '@benteng/tickets';
 import { WebhooksModule } from '@benteng/webhooks';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
-import { SingleFileUploadInterceptor } from '../http/multipart-upload.js';
+import { SingleFileUploadInterceptor } from '../http/single-file-upload.interceptor.js';
 import { AuthController } from './auth.controller.js';
 import { DocumentsController } from './documents.controller.js';
 import { ExportsController } from './exports.controller.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { Clock } from '@benteng/common';
-import { SecurityBlocks } from '@benteng/security';
+import { SecurityBlocksService } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { paginate, type Page } from '../http/pagination.js';
@@ -12,7 +12,7 @@ import { securityBlockResponse, type SecurityBlockResponse } from './security-bl
 @Controller('v1/security/blocks')
 export class SecurityBlocksController {
   constructor(
-    private readonly blocks: SecurityBlocks,
+    private readonly blocks: SecurityBlocksService,
     private readonly clock: Clock,
   ) {}
 

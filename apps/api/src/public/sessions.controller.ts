@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe } from '@nestjs/common';
-import { SessionsService, type AuthenticatedUser, type RequestMeta } from '@benteng/auth';
+import { SessionsService, type VerifiedUserToken, type RequestMeta } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { CurrentScope, CurrentUser, Meta } from '../http/request-auth.js';
@@ -20,7 +20,7 @@ export class SessionsController {
 
   @Get()
   @Authorize('read', 'Session')
-  async list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser): Promise<{ items: SessionResponse[] }> {
+  async list(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken): Promise<{ items: SessionResponse[] }> {
     const sessions = await this.sessions.list(scope);
     return { items: sessions.map((s) => ({ id: s.id, current: s.id === user.sessionId, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, userAgent: s.userAgent, ip: s.ip })) };
   }

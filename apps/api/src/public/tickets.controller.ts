@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { AuthenticatedUser } from '@benteng/auth';
+import type { VerifiedUserToken } from '@benteng/auth';
 import { TicketError, TicketErrorCode, TicketsService } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, RateLimit } from '../http/access.decorator.js';
@@ -20,7 +20,7 @@ export class TicketsController {
 
   @Get()
   @Authorize('read', 'Ticket')
-  list(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: ListTicketsQuery): Promise<Page<TicketResponse>> {
+  list(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Query() query: ListTicketsQuery): Promise<Page<TicketResponse>> {
     const filters = {
       ...(query.status ? { status: query.status } : {}),
       ...(query.priority ? { priority: query.priority } : {}),
@@ -34,20 +34,20 @@ export class TicketsController {
   @Get('search')
   @Authorize('read', 'Ticket')
   @RateLimit('search')
-  async search(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Query() query: SearchTicketsQuery): Promise<{ items: TicketResponse[] }> {
+  async search(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Query() query: SearchTicketsQuery): Promise<{ items: TicketResponse[] }> {
     return { items: (await this.tickets.search(scope, query.q)).map((t) => ticketResponse(t, user.userId)) };
   }
 
   @Post()
   @Authorize('create', 'Ticket')
   @Idempotent()
-  async open(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Body() body: OpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
+  async open(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Body() body: OpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
     return ticketResponse(withEtag(reply, created(reply, '/v1/tickets', await this.tickets.open(scope, body))), user.userId);
   }
 
   @Get(':id')
   @Authorize('read', 'Ticket')
-  async get(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
+  async get(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Param('id', new ParseUUIDPipe()) id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
     return ticketResponse(withEtag(reply, await this.tickets.get(scope, id)), user.userId);
   }
 
@@ -55,7 +55,7 @@ export class TicketsController {
   @Authorize('update', 'Ticket')
   async update(
     @CurrentScope() scope: Scope,
-    @CurrentUser() user: AuthenticatedUser,
+    @CurrentUser() user: VerifiedUserToken,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: UpdateTicketDto,
     @IfMatch() ifMatch: string | undefined,
@@ -72,7 +72,7 @@ export class TicketsController {
   @Authorize('assign', 'Ticket')
   async assign(
     @CurrentScope() scope: Scope,
-    @CurrentUser() user: AuthenticatedUser,
+    @CurrentUser() user: VerifiedUserToken,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: AssignTicketDto,
     @IfMatch() ifMatch: string | undefined,
@@ -83,14 +83,14 @@ export class TicketsController {
 
   @Get(':id/comments')
   @Authorize('read', 'TicketComment')
-  async comments(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string): Promise<{ items: CommentResponse[] }> {
+  async comments(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Param('id', new ParseUUIDPipe()) id: string): Promise<{ items: CommentResponse[] }> {
     return { items: (await this.tickets.comments(scope, id)).map((c) => commentResponse(c, user.userId)) };
   }
 
   @Post(':id/comments')
   @Authorize('comment', 'Ticket')
   @Idempotent()
-  async comment(@CurrentScope() scope: Scope, @CurrentUser() user: AuthenticatedUser, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: CommentDto): Promise<CommentResponse> {
+  async comment(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: CommentDto): Promise<CommentResponse> {
     return commentResponse(await this.tickets.comment(scope, id, body.body), user.userId);
   }
 }

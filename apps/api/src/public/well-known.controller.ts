@@ -3,7 +3,7 @@ import { SigningKeys } from '@benteng/auth';
 import { PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
 import { AppConfig } from '@benteng/config';
 import type { JWK } from 'jose';
-import { Public } from '../http/access.decorator.js';
+import { Anonymous } from '../http/access.decorator.js';
 
 /** RFC 8414 authorization server metadata of the partner surface's token endpoint. */
 export interface OAuthServerMetadata {
@@ -31,7 +31,7 @@ export class WellKnownController {
 
   @Get('jwks.json')
   @Header('cache-control', 'public, max-age=300')
-  @Public('public keys that verify access tokens (RFC 7517); no secret material')
+  @Anonymous('public keys that verify access tokens (RFC 7517); no secret material')
   jwks(): { keys: JWK[] } {
     return this.keys.publicJwks;
   }
@@ -46,7 +46,7 @@ export class WellKnownController {
    */
   @Get('oauth-authorization-server')
   @Header('cache-control', 'public, max-age=300')
-  @Public('OAuth 2.0 authorization server metadata of the partner token endpoint (RFC 8414); no secret material')
+  @Anonymous('OAuth 2.0 authorization server metadata of the partner token endpoint (RFC 8414); no secret material')
   oauthMetadata(): OAuthServerMetadata {
     const base = publicBaseUrl(this.config);
     return {

@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 import { ownTickets } from './tickets.rules.js';
 
 /**
@@ -10,7 +10,7 @@ import { ownTickets } from './tickets.rules.js';
  * only the tickets they opened or are assigned to (ownTickets in tickets.rules.ts), and an
  * attachment must not reveal a ticket they cannot see.
  */
-export function documentRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function documentRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   switch (principal.role) {
     case 'owner':
     case 'admin':

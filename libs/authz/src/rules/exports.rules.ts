@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /** What anyone who reads an export sees of it; the rest (filters, counts, checksum, error) is the requester's. */
 const EXPORT_STATUS_FIELDS = ['id', 'type', 'format', 'status', 'requestedById', 'createdAt', 'startedAt', 'completedAt', 'expiresAt', 'version'];
@@ -10,7 +10,7 @@ const EXPORT_STATUS_FIELDS = ['id', 'type', 'format', 'status', 'requestedById',
  * export's status (not its file): a field rule, so what someone else filtered for and how many rows
  * they could read stay the requester's (applied by visibleFields).
  */
-export function exportRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function exportRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   if (principal.role === 'viewer') return;
   const own = { tenantId, requestedById: principal.userId };
   can('create', 'Export', own);

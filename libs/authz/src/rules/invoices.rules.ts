@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /** The customer's contact details on an invoice: fields only some readers see. */
 const CUSTOMER_CONTACT = ['customerEmail', 'customerTaxId'];
@@ -11,7 +11,7 @@ const CUSTOMER_CONTACT = ['customerEmail', 'customerTaxId'];
  * Viewers read every invoice but not the customer's contact details (email, tax id): a field rule,
  * applied to the API's invoice responses and to export columns alike (visibleFields).
  */
-export function invoiceRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function invoiceRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   can('read', 'Invoice', { tenantId });
   can('read', 'InvoiceLine', { tenantId });
 

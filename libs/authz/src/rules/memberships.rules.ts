@@ -1,10 +1,10 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /**
  * Members see who else belongs to their tenant (for assignment and display); owners and admins
  * manage memberships. Changing roles beyond that is the identity feature's work.
  */
-export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function membershipRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   can('read', 'Membership', { tenantId });
   can('read', 'User', { memberships: { some: { tenantId } } });
   // Everyone manages their own account (password change).

@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, RuleContext, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantPrincipal, TenantUserPrincipal } from '../ability.js';
 import type { PartnerPrincipal, PartnerScope } from '../principal.js';
 
 /**
@@ -34,7 +34,7 @@ const ownTickets = (clientId: string) => ({ openedByClientId: clientId });
  *   (an attachment is exactly as visible as its ticket, as for members).
  * No partner scope reaches members, sessions, audit, other clients or keys.
  */
-export function partnerRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: PartnerPrincipal }): void {
+export function partnerRules({ can, cannot }: AppAbilityBuilder, { tenantId, principal }: TenantPrincipal & { principal: PartnerPrincipal }): void {
   const has = (scope: PartnerScope) => principal.scopes.includes(scope);
   if (has('invoices:read')) {
     can('read', 'Invoice', { tenantId });
@@ -57,7 +57,7 @@ export function partnerRules({ can, cannot }: AppAbilityBuilder, { tenantId, pri
  * Tenant users managing partner clients and their keys (/v1/partner-clients): owners and admins
  * only. Credentials are never updated in place except to revoke, rotate or touch metadata.
  */
-export function partnerClientRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function partnerClientRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   if (principal.role !== 'owner' && principal.role !== 'admin') return;
   can(['create', 'read', 'update'], 'PartnerClient', { tenantId });
   can(['create', 'read', 'update'], 'PartnerApiKey', { tenantId });

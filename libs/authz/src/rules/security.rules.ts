@@ -1,6 +1,6 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /** Security blocks placed by the abuse detector: owners and admins see their tenant's. */
-export function securityRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function securityRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   if (principal.role === 'owner' || principal.role === 'admin') can('read', 'SecurityBlock', { tenantId });
 }

@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, RuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantPrincipal } from '../ability.js';
 import type { SystemPrincipal } from '../principal.js';
 
 /**
@@ -7,7 +7,7 @@ import type { SystemPrincipal } from '../principal.js';
  * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for;
  * `invitations` turns an accepted invitation into a membership.
  */
-export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: RuleContext & { principal: SystemPrincipal }): void {
+export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantPrincipal & { principal: SystemPrincipal }): void {
   switch (principal.name) {
     case 'auth':
       can('read', 'Tenant', { id: tenantId });

@@ -1,6 +1,6 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /** Every member sees the tenant they act in, and nothing of any other. */
-export function tenantRules({ can }: AppAbilityBuilder, { tenantId }: UserRuleContext): void {
+export function tenantRules({ can }: AppAbilityBuilder, { tenantId }: TenantUserPrincipal): void {
   can('read', 'Tenant', { id: tenantId });
 }

@@ -1,4 +1,4 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /**
  * Tickets: owners and admins see, update, assign and comment on every ticket of the tenant.
@@ -11,7 +11,7 @@ export function ownTickets(userId: string) {
   return { OR: [{ openedById: userId }, { assigneeId: userId }] };
 }
 
-export function ticketRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function ticketRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   const mine = { tenantId, ...ownTickets(principal.userId) };
   switch (principal.role) {
     case 'owner':

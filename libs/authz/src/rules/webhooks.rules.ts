@@ -1,7 +1,7 @@
-import type { AppAbilityBuilder, UserRuleContext } from '../ability.js';
+import type { AppAbilityBuilder, TenantUserPrincipal } from '../ability.js';
 
 /** Webhook endpoints and their delivery log: owners and admins only. */
-export function webhookRules({ can }: AppAbilityBuilder, { tenantId, principal }: UserRuleContext): void {
+export function webhookRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
   if (principal.role !== 'owner' && principal.role !== 'admin') return;
   can(['create', 'read', 'update', 'delete'], 'WebhookEndpoint', { tenantId });
   can(['read', 'create'], 'WebhookDelivery', { tenantId });

@@ -30,7 +30,7 @@ export class AddressBlockStage {
 
   /**
    * A route without authentication at the gate is refused on a blocked address, unless it verifies
-   * a credential of its own (`@Public(…, { credential })`: login, refresh, token, signed links,
+   * a credential of its own (`@Anonymous(…, { credential })`: login, refresh, token, signed links,
    * signed webhooks): the people sharing the address need it, and its own check and throttle judge it.
    */
   refuseAnonymous(request: FastifyRequest, block: ActiveBlock | undefined, access: Extract<RouteAccess, { auth: 'none' }>): void {

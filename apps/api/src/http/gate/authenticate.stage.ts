@@ -2,7 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable } from '@benteng/common';
-import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type AuthenticatedPartner, type AuthenticatedUser } from '@benteng/auth';
+import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type VerifiedPartnerCredential, type VerifiedUserToken } from '@benteng/auth';
 import { AbilityFactory } from '@benteng/authz';
 import { RequestContext, Scope } from '@benteng/tenancy';
 import type { RouteAccess } from '../access.decorator.js';
@@ -63,13 +63,13 @@ export class AuthenticateStage {
   }
 
   private async user(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
-    const user = await authenticateWith<AuthenticatedUser>(this.jwt, request, reply);
+    const user = await authenticateWith<VerifiedUserToken>(this.jwt, request, reply);
     if (!user) throw new AuthError(AuthErrorCode.Unauthenticated);
     return { kind: 'user', user, scope: Scope.for(user.tenantId, { kind: 'user', userId: user.userId, role: user.role, sessionId: user.sessionId }, this.abilities) };
   }
 
   private async partnerClient(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
-    const partner = await authenticateWith<AuthenticatedPartner>(this.partner, request, reply);
+    const partner = await authenticateWith<VerifiedPartnerCredential>(this.partner, request, reply);
     if (!partner) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
     const principal = { kind: 'partner' as const, clientId: partner.clientId, scopes: partner.scopes, tier: partner.tier, ...(partner.keyId ? { keyId: partner.keyId } : {}) };
     return { kind: 'partner', partner, scope: Scope.for(partner.tenantId, principal, this.abilities) };

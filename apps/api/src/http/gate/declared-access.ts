@@ -6,7 +6,7 @@ import { RefusalException } from '../problem.js';
 
 /**
  * Deny by default, the first step of AccessGuard. Unlike frameworks (and many boilerplates) that
- * treat an undecorated route as open, a route that declares no access (@Public, @Authorize,
+ * treat an undecorated route as open, a route that declares no access (@Anonymous, @Authorize,
  * @PartnerAuthorize, …) is refused: 403 `access.undeclared` and an error log line, since it is a programming mistake.
  * Forgetting a decorator therefore fails closed. A class of its own so the kill-switch suite can
  * show what a permissive default would expose (test/security/kill-switches/authz.ts).

@@ -13,7 +13,7 @@ import { GATE_LOG_CONTEXT } from './gate-log.js';
  * Audit, the gate's record of what it refused: a rate-limit refusal (security.rate_limited, once
  * per owner, policy and window) from RateLimitStage and a function-level refusal (authz.denied)
  * from AuthorizeStage, each in the caller's tenant. Blocked requests are logged by BlockRefusal;
- * the blocks themselves are audited when placed (SecurityBlocks).
+ * the blocks themselves are audited when placed (SecurityBlocksService).
  */
 @Injectable()
 export class GateAudit {

@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { AppConfig, ConfigError, loadConfig } from '@benteng/config';
-import { EgressError, SafeHttpClient, addressAllowed, checkUrl, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './egress.js';
+import { EgressError, SafeHttpClient, addressAllowed, checkUrl, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './safe-http-client.js';
 
 const policyOf = (EGRESS_ALLOW_PRIVATE: string): AddressPolicy => ({ allow: egressAllowList(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW_PRIVATE })) });
 const strict = policyOf('');

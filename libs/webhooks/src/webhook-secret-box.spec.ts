@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
-import { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secrets.js';
+import { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secret-box.js';
 import { tag } from '../../../test/security/support/controls.js';
 
 const keyOf = (byte: number) => Buffer.alloc(32, byte).toString('base64');

@@ -3,7 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
-import { PlatformJob, type PlatformJobContext, type PlatformJobHandler } from './job-handlers.js';
+import { PlatformJob, type PlatformJobRun, type PlatformJobHandler } from './job-handlers.js';
 
 export const PLATFORM_PURGE = 'platform.purge';
 
@@ -15,16 +15,16 @@ export const PLATFORM_PURGE = 'platform.purge';
  */
 @PlatformJob(PLATFORM_PURGE, { everyMs: (config: AppConfig) => config.PLATFORM_CLEANUP_INTERVAL_S * 1000 })
 @Injectable()
-export class PlatformPurgeJob implements PlatformJobHandler {
+export class PlatformPurgeHandler implements PlatformJobHandler {
   constructor(
     private readonly prisma: PrismaService,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
   ) {
-    this.logger.setContext(PlatformPurgeJob.name);
+    this.logger.setContext(PlatformPurgeHandler.name);
   }
 
-  async handle(_data: unknown, context: PlatformJobContext): Promise<void> {
+  async handle(_data: unknown, context: PlatformJobRun): Promise<void> {
     await this.purge(context.requestId);
   }
 

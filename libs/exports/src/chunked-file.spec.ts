@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ChunkedFile } from './export-file.js';
+import { ChunkedFile } from './chunked-file.js';
 import { ExportError } from './export.errors.js';
 import { checkedFilters } from './export-rows.js';
 
