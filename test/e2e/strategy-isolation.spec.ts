@@ -7,7 +7,7 @@ import { createPartnerClient, createPartnerKey, partnerCall } from '../support/p
 /**
  * Two applications in one process authenticate each with its own configuration. Passport keeps
  * strategies in a process-wide registry by name, where the last application built wins; AccessGuard
- * therefore runs its own application's strategy instance (authenticateWith in apps/api/src/http/gate/authenticate-with.ts).
+ * therefore runs its own application's strategy instance (authenticateWith in apps/api/src/http/gate/authenticate.stage.ts).
  * Here the second app accepts only live partner keys: if the first app borrowed the second's
  * strategy, its test key would be refused.
  */
