@@ -1,4 +1,17 @@
 /**
+ * Operator admin actions (libs/platform/src/internal-admin.ts): recorded in the platform audit log
+ * and in each affected tenant's audit log, under the same names.
+ */
+export const OPERATOR_AUDIT_EVENT_TYPES = [
+  'operator.tenant_created',
+  'operator.tenant_suspended',
+  'operator.tenant_reactivated',
+  'operator.user_locked',
+  'operator.user_unlocked',
+  'operator.credential_revoked',
+] as const;
+
+/**
  * Security events (docs/architecture.md, invariant 10). One spelling per event, so a query or an alert
  * rule can name it; add a type here before recording it anywhere.
  */
@@ -51,12 +64,7 @@ export const AUDIT_EVENT_TYPES = [
   'export.expired',
   'payments.event_received',
   /** Operator admin actions on the internal listener (also in the platform audit log); data carries the reason. */
-  'operator.tenant_created',
-  'operator.tenant_suspended',
-  'operator.tenant_reactivated',
-  'operator.user_locked',
-  'operator.user_unlocked',
-  'operator.credential_revoked',
+  ...OPERATOR_AUDIT_EVENT_TYPES,
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { PrismaService } from '@benteng/database';
 import type { AuditLogSink } from './audit-log.js';
-import type { AuditDataValue, AuditOutcome } from './audit.types.js';
+import { OPERATOR_AUDIT_EVENT_TYPES, type AuditDataValue, type AuditOutcome } from './audit.types.js';
 
 /** Security events that belong to no tenant. One spelling each, as for AUDIT_EVENT_TYPES. */
 export const PLATFORM_AUDIT_EVENT_TYPES = [
@@ -18,13 +18,7 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'internal.audit_searched',
   'internal.audit_verified',
   'internal.incident_viewed',
-  /** Operator admin actions (libs/platform/src/internal-admin.ts); also recorded in each affected tenant's audit log. */
-  'operator.tenant_created',
-  'operator.tenant_suspended',
-  'operator.tenant_reactivated',
-  'operator.user_locked',
-  'operator.user_unlocked',
-  'operator.credential_revoked',
+  ...OPERATOR_AUDIT_EVENT_TYPES,
   'internal.metrics_credential_created',
   'internal.metrics_credential_revoked',
   /** Bull Board (libs/platform/src/queue-board-sessions.ts, apps/api/src/internal/queue-board.ts): a login ticket minted, a board session opened, a state-changing board call. */

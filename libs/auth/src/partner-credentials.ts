@@ -41,9 +41,7 @@ export class PartnerCredentials {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    const { key, ephemeral } = tokenPepper(config, 'partner-credentials');
-    this.pepper = key;
-    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: partner keys and client secrets will not survive a restart of this process');
+    this.pepper = tokenPepper(config, 'partner-credentials', 'partner keys and client secrets', logger);
   }
 
   mintKey(environment: PartnerEnvironment): { key: string; prefix: string; hash: string } {

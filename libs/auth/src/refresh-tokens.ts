@@ -17,10 +17,7 @@ export class RefreshTokens {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    const { key, ephemeral } = tokenPepper(config, 'refresh-tokens');
-    this.pepper = key;
-    // Validation requires it in production; elsewhere refresh tokens then last as long as the process.
-    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: refresh tokens will not survive a restart of this process');
+    this.pepper = tokenPepper(config, 'refresh-tokens', 'refresh tokens', logger);
   }
 
   mint(tenantId: string): { token: string; hash: string } {

@@ -22,6 +22,7 @@ export {
   type PartnerScope,
   type PartnerTier,
   type Principal,
+  type PrincipalIdentity,
   type SystemPrincipal,
   type UserPrincipal,
 } from './principal.js';

@@ -61,7 +61,15 @@ export interface OperatorPrincipal {
 
 export type Principal = UserPrincipal | SystemPrincipal | PartnerPrincipal | OperatorPrincipal;
 
-export function principalId(principal: Principal): string {
+/** What names a principal (all that principalId reads); a job envelope's actor is one too. */
+export type PrincipalIdentity =
+  | Pick<UserPrincipal, 'kind' | 'userId'>
+  | Pick<PartnerPrincipal, 'kind' | 'clientId'>
+  | Pick<SystemPrincipal, 'kind' | 'name'>
+  | Pick<OperatorPrincipal, 'kind' | 'operatorId'>;
+
+/** `user:<id>`, `partner:<id>`, `system:<name>` or `operator:<id>`: how a principal appears in logs and audit data. */
+export function principalId(principal: Principal | PrincipalIdentity): string {
   switch (principal.kind) {
     case 'user':
       return `user:${principal.userId}`;

@@ -27,14 +27,17 @@ export function derivedKey(config: AppConfig, purpose: string): { key: Buffer; e
 
 /**
  * The pepper of the stored credential hashes (refresh tokens, partner keys and client secrets,
- * invitation tokens): AUTH_TOKEN_PEPPER's bytes as they are (stored hashes depend on them), or,
- * without one (non-production only), a key made up by this process for that kind of credential.
+ * invitation tokens, metrics scrape credentials): AUTH_TOKEN_PEPPER's bytes as they are (stored
+ * hashes depend on them), or, without one (non-production only: validation requires it there), a
+ * key made up by this process for that kind of credential, and a warning that `credentials` (in
+ * words, e.g. `refresh tokens`) then last only as long as the process.
  */
-export function tokenPepper(config: AppConfig, purpose: string): { key: Buffer; ephemeral: boolean } {
-  if (config.AUTH_TOKEN_PEPPER) return { key: Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8'), ephemeral: false };
+export function tokenPepper(config: AppConfig, purpose: string, credentials: string, logger: { warn(message: string): void }): Buffer {
+  if (config.AUTH_TOKEN_PEPPER) return Buffer.from(config.AUTH_TOKEN_PEPPER, 'utf8');
   let key = EPHEMERAL.get(`pepper:${purpose}`);
   if (!key) EPHEMERAL.set(`pepper:${purpose}`, (key = randomBytes(32)));
-  return { key, ephemeral: true };
+  logger.warn(`AUTH_TOKEN_PEPPER is not set: ${credentials} will not survive a restart of this process`);
+  return key;
 }
 
 function keyring(entries: { kid: string; key: Buffer }[], ephemeral: boolean): Keyring {

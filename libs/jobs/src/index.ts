@@ -21,5 +21,5 @@ export { TenantJobProcessor } from './tenant-job.processor.js';
 export { PlatformJobProcessor } from './platform-job.processor.js';
 export { PlatformJobScheduler } from './platform-job.scheduler.js';
 export { namesAnotherTenant } from './tenant-claims.js';
-export { jobActorId, LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY } from './job-runtime.js';
+export { LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY } from './job-runtime.js';
 export { JobsModule, JobsWorkerModule, type JobsProducerOptions } from './jobs.module.js';

@@ -1,6 +1,5 @@
 import type { Scope } from '@benteng/tenancy';
 import type { ClsService } from 'nestjs-cls';
-import type { EnvelopePrincipal } from './job-envelope.js';
 
 /**
  * Worker settings, the same for every worker process (BullMQ reads them per Worker):
@@ -18,18 +17,6 @@ export const MAX_STALLED_COUNT = 2;
 /** Jobs one worker process runs at once, per queue. */
 export const TENANT_JOB_CONCURRENCY = 4;
 export const PLATFORM_JOB_CONCURRENCY = 1;
-
-/** How an actor appears in logs and audit data: `user:<id>`, `partner:<id>`, `system:<name>`. */
-export function jobActorId(actor: EnvelopePrincipal): string {
-  switch (actor.kind) {
-    case 'user':
-      return `user:${actor.userId}`;
-    case 'partner':
-      return `partner:${actor.clientId}`;
-    case 'system':
-      return `system:${actor.name}`;
-  }
-}
 
 /** The keys RequestContext (libs/tenancy) reads from nestjs-cls. */
 export interface JobClsStore {

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { canonicalize, type CanonicalValue, isUuid } from '@benteng/common';
 import { AppConfig, jobSigningKeys, type Keyring } from '@benteng/config';
@@ -113,5 +114,22 @@ function isEnvelopePrincipal(value: unknown): value is EnvelopePrincipal {
       return hasExactly(value, ['kind', 'name']) && typeof value.name === 'string' && SYSTEM_NAME.test(value.name);
     default:
       return false;
+  }
+}
+
+/**
+ * A processor's first step: the job's envelope, verified and of the queue's kind. Anything else (a
+ * bad signature, a malformed envelope, the other kind) is logged and fails the job for good: BullMQ
+ * does not retry an UnrecoverableError.
+ */
+export function verifiedEnvelope<K extends JobEnvelope['kind']>(signer: JobSigner, job: Job, kind: K, queue: string, logger: PinoLogger): Extract<JobEnvelope, { kind: K }> {
+  try {
+    const verified = signer.verify(job.data);
+    if (verified.kind !== kind) throw new JobRejection('wrong_kind');
+    return verified as Extract<JobEnvelope, { kind: K }>;
+  } catch (error) {
+    if (!(error instanceof JobRejection)) throw error;
+    logger.warn({ queue, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, reason: error.reason }, 'job refused: envelope not verified');
+    throw new UnrecoverableError(error.message);
   }
 }

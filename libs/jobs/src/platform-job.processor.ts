@@ -7,7 +7,7 @@ import { PLATFORM_QUEUE, type PlatformJobEnvelope } from './job-envelope.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
 import { JobRejection } from './job-rejection.js';
 import { inJobContext, LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, type JobClsStore } from './job-runtime.js';
-import { JobSigner } from './job-signer.js';
+import { JobSigner, verifiedEnvelope } from './job-signer.js';
 
 /**
  * Runs platform jobs (queue PLATFORM_QUEUE): signed like tenant jobs, but with no tenant and no
@@ -43,16 +43,7 @@ export class PlatformJobProcessor extends WorkerHost implements OnApplicationBoo
 
   async process(job: Job): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    let envelope: PlatformJobEnvelope;
-    try {
-      const verified = this.signer.verify(job.data);
-      if (verified.kind !== 'platform') throw new JobRejection('wrong_kind');
-      envelope = verified;
-    } catch (error) {
-      if (!(error instanceof JobRejection)) throw error;
-      this.logger.warn({ queue: PLATFORM_QUEUE, jobId: job.id, job: job.name, attempt, reason: error.reason }, 'job refused: envelope not verified');
-      throw new UnrecoverableError(error.message);
-    }
+    const envelope = verifiedEnvelope(this.signer, job, 'platform', PLATFORM_QUEUE, this.logger);
     const bindings = { queue: PLATFORM_QUEUE, jobId: job.id, job: envelope.name, attempt, requestId: envelope.requestId };
     return this.logger.runInContext(() => this.run(job, envelope, attempt), { bindings });
   }

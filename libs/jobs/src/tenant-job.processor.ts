@@ -9,8 +9,8 @@ import { JobActors } from './job-actors.js';
 import { JOBS_QUEUE, type TenantJobEnvelope } from './job-envelope.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
 import { JobRejection } from './job-rejection.js';
-import { inJobContext, jobActorId, LOCK_DURATION_MS, MAX_STALLED_COUNT, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY, type JobClsStore } from './job-runtime.js';
-import { JobSigner } from './job-signer.js';
+import { inJobContext, LOCK_DURATION_MS, MAX_STALLED_COUNT, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY, type JobClsStore } from './job-runtime.js';
+import { JobSigner, verifiedEnvelope } from './job-signer.js';
 import { namesAnotherTenant } from './tenant-claims.js';
 
 /**
@@ -64,17 +64,8 @@ export class TenantJobProcessor extends WorkerHost implements OnApplicationBoots
 
   async process(job: Job): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    let envelope: TenantJobEnvelope;
-    try {
-      const verified = this.signer.verify(job.data);
-      if (verified.kind !== 'tenant') throw new JobRejection('wrong_kind');
-      envelope = verified;
-    } catch (error) {
-      if (!(error instanceof JobRejection)) throw error;
-      this.logger.warn({ queue: JOBS_QUEUE, jobId: job.id, job: job.name, attempt, reason: error.reason }, 'job refused: envelope not verified');
-      throw new UnrecoverableError(error.message);
-    }
-    const bindings = { queue: JOBS_QUEUE, jobId: job.id, job: envelope.name, attempt, tenantId: envelope.tenantId, actor: jobActorId(envelope.actor), requestId: envelope.requestId };
+    const envelope = verifiedEnvelope(this.signer, job, 'tenant', JOBS_QUEUE, this.logger);
+    const bindings = { queue: JOBS_QUEUE, jobId: job.id, job: envelope.name, attempt, tenantId: envelope.tenantId, actor: principalId(envelope.actor), requestId: envelope.requestId };
     return this.logger.runInContext(() => this.run(job, envelope, attempt), { bindings });
   }
 
@@ -115,7 +106,7 @@ export class TenantJobProcessor extends WorkerHost implements OnApplicationBoots
         actor: 'system:jobs',
         subject: `job:${String(job.id)}`,
         requestId: envelope.requestId,
-        data: { job: envelope.name, reason: rejection.reason, ...(rejection.detail ? { detail: rejection.detail } : {}), requestedBy: jobActorId(envelope.actor) },
+        data: { job: envelope.name, reason: rejection.reason, ...(rejection.detail ? { detail: rejection.detail } : {}), requestedBy: principalId(envelope.actor) },
       });
     } catch (error) {
       // The refusal stands either way; AuditLog has already logged the event it could not store.

@@ -22,9 +22,7 @@ export class InvitationTokens {
   private readonly pepper: Buffer;
 
   constructor(config: AppConfig, logger: PinoLogger) {
-    const { key, ephemeral } = tokenPepper(config, 'invitation-tokens');
-    this.pepper = key;
-    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: invitation tokens will not survive a restart of this process');
+    this.pepper = tokenPepper(config, 'invitation-tokens', 'invitation tokens', logger);
   }
 
   mint(): { token: string; hash: string } {

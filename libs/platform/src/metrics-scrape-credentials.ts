@@ -49,9 +49,7 @@ export class MetricsScrapeCredentials {
     config: AppConfig,
     logger: PinoLogger,
   ) {
-    const { key, ephemeral } = tokenPepper(config, 'metrics-scrape');
-    this.pepper = key;
-    if (ephemeral) logger.warn('AUTH_TOKEN_PEPPER is not set: metrics scrape credentials will not survive a restart of this process');
+    this.pepper = tokenPepper(config, 'metrics-scrape', 'metrics scrape credentials', logger);
   }
 
   async create(scope: PlatformScope, input: { name: string; expiresAt?: Date }): Promise<{ credential: MetricsCredentialView; token: string }> {

@@ -5,6 +5,7 @@ import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
 import { InjectRedis } from '@benteng/redis';
 import { ipBucket as ipSubject } from './client-ip.js';
+import { RedisFallbackNotice } from './redis-fallback-notice.js';
 
 export const THROTTLE_KEY_PREFIX = 'benteng:throttle:';
 
@@ -148,12 +149,13 @@ export class LoginThrottle {
   private readonly accountIps: ProgressiveFailureCounter;
   private readonly ips: ProgressiveFailureCounter;
   private readonly refreshIps: ProgressiveFailureCounter;
-  private degraded = false;
+  private readonly redisNotice: RedisFallbackNotice;
 
   constructor(
     config: AppConfig,
     @InjectRedis() private readonly redis: Redis,
   ) {
+    this.redisNotice = new RedisFallbackNotice(redis, this.logger, { lost: 'Redis unavailable: login throttling falls back to per-instance limits', back: 'Redis available again: login throttling is shared across instances' });
     const window = config.LOGIN_WINDOW_S;
     this.accounts = new ProgressiveFailureCounter(redis, 'login-account', config.LOGIN_MAX_FAILURES_PER_ACCOUNT, window);
     this.accountIps = new ProgressiveFailureCounter(redis, 'login-account-ip', config.LOGIN_MAX_FAILURES_PER_ACCOUNT_IP, window);
@@ -162,7 +164,7 @@ export class LoginThrottle {
   }
 
   async check(key: ThrottleKey): Promise<ThrottleDecision> {
-    this.noteRedisState();
+    this.redisNotice.note();
     const account = key.account === undefined ? undefined : accountSubject(key.account);
     const [accountMs, pairMs, ipMs, familiar] = await Promise.all([
       account === undefined ? 0 : this.accounts.blockedForMs(account),
@@ -185,7 +187,7 @@ export class LoginThrottle {
    * audits the start of a block once instead of every refused attempt during it.
    */
   async recordFailure(key: ThrottleKey): Promise<{ blocked: ThrottleLimit | null; blockS: number }> {
-    this.noteRedisState();
+    this.redisNotice.note();
     const account = key.account === undefined ? undefined : accountSubject(key.account);
     const [accountS, pairS, ipS] = await Promise.all([
       account === undefined ? 0 : this.accounts.recordFailure(account),
@@ -206,7 +208,7 @@ export class LoginThrottle {
    * who owns one account cannot use its logins to reset their budget for spraying others.
    */
   async recordSuccess(key: ThrottleKey): Promise<void> {
-    this.noteRedisState();
+    this.redisNotice.note();
     if (key.account === undefined) return;
     const account = accountSubject(key.account);
     await Promise.all([this.accounts.reset(account), this.accountIps.reset(pairSubject(account, key.ip)), this.markFamiliar(account, key.ip)]);
@@ -228,26 +230,15 @@ export class LoginThrottle {
 
   /** Call before looking up a presented refresh token. */
   async checkRefresh(ip: string): Promise<RefreshThrottleDecision> {
-    this.noteRedisState();
+    this.redisNotice.note();
     const ms = await this.refreshIps.blockedForMs(ipSubject(ip));
     return ms === 0 ? { allowed: true } : { allowed: false, retryAfterS: toSeconds(ms) };
   }
 
   /** A refresh token that was unknown, expired or revoked: someone may be guessing tokens. */
   async recordRefreshFailure(ip: string): Promise<void> {
-    this.noteRedisState();
+    this.redisNotice.note();
     await this.refreshIps.recordFailure(ipSubject(ip));
-  }
-
-  /** Logs each switch to and from per-instance limits once, so degraded protection is visible. */
-  private noteRedisState(): void {
-    const ready = this.redis.status === 'ready';
-    if (!ready && !this.degraded) {
-      this.logger.warn('Redis unavailable: login throttling falls back to per-instance limits');
-    } else if (ready && this.degraded) {
-      this.logger.log('Redis available again: login throttling is shared across instances');
-    }
-    this.degraded = !ready;
   }
 }
 

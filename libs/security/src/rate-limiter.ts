@@ -5,6 +5,7 @@ import { AppConfig } from '@benteng/config';
 import { InjectRedis } from '@benteng/redis';
 import { ipBucket } from './client-ip.js';
 import { PRINCIPAL_CLASSES, SENSITIVITIES, rateLimitPolicy, type Limit, type PrincipalClass, type Sensitivity } from './rate-limit-policy.js';
+import { RedisFallbackNotice } from './redis-fallback-notice.js';
 
 export const RATE_LIMIT_KEY_PREFIX = 'benteng:rl:';
 
@@ -72,12 +73,13 @@ export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private readonly cells: ReadonlyMap<string, { limiter: RateLimiterRedis; limit: Limit; policy: string }>;
   private readonly tenant: { limiter: RateLimiterRedis; limit: Limit };
-  private degraded = false;
+  private readonly redisNotice: RedisFallbackNotice;
 
   constructor(
     @InjectRedis() private readonly redis: Redis,
     config: AppConfig,
   ) {
+    this.redisNotice = new RedisFallbackNotice(redis, this.logger, { lost: 'Redis unavailable: rate limits fall back to per-instance limits', back: 'Redis available again: rate limits are shared across instances' });
     // Built up front: a bad RATE_LIMIT_POLICY stops the process at start, not at the first request.
     const policy = rateLimitPolicy(config);
     const cells = new Map<string, { limiter: RateLimiterRedis; limit: Limit; policy: string }>();
@@ -100,7 +102,7 @@ export class RateLimiter {
     if (!cell) throw new Error('Unknown principal class or sensitivity');
     // An empty owner would pool every such caller into one budget: a bug in the caller.
     if (subject.owner === '' || subject.owner === 'ip:') throw new Error('A rate-limit subject needs an owner');
-    this.noteRedisState();
+    this.redisNotice.note();
 
     const tenantId = subject.tenantId;
     const policyHeader = [item(cell.policy, { q: cell.limit.points, w: cell.limit.windowS })];
@@ -130,17 +132,6 @@ export class RateLimiter {
     // No key: nothing counted in this window yet, the whole budget is left.
     if (!res) return { remaining: this.tenant.limit.points, resetS: this.tenant.limit.windowS };
     return usage(res);
-  }
-
-  /** Logs each switch to and from per-instance limits once, so degraded protection is visible. */
-  private noteRedisState(): void {
-    const ready = this.redis.status === 'ready';
-    if (!ready && !this.degraded) {
-      this.logger.warn('Redis unavailable: rate limits fall back to per-instance limits');
-    } else if (ready && this.degraded) {
-      this.logger.log('Redis available again: rate limits are shared across instances');
-    }
-    this.degraded = !ready;
   }
 }
 

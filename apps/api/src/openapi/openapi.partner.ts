@@ -1,7 +1,7 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope } from '@benteng/authz';
 import { OAUTH_ERROR_CODES } from '../partner/oauth-error.filter.js';
-import { boolean, dateTime, integer, minor, nullable, object, page, ref, RESPONSE_SCHEMAS, string, uuid, type Schema, type SuccessBody } from './openapi.schemas.js';
+import { boolean, dateTime, DOCUMENT_FILE, integer, invoiceFields, nullable, object, page, ref, RESPONSE_SCHEMAS, string, TICKET_CONTENT, type Schema, type SuccessBody } from './openapi.schemas.js';
 
 /**
  * What the partner document (/partner/v1/openapi.json) says beyond the routes themselves: its
@@ -59,10 +59,6 @@ export function partnerSecurity(label: string, action: string, subject: string):
   return { security: [{ [PARTNER_API_KEY]: [] }, ...scopes.map((scope) => ({ [PARTNER_OAUTH]: [scope] }))], scopes };
 }
 
-const invoiceStatus: Schema = { type: 'string', enum: ['draft', 'issued', 'paid', 'void'] };
-const ticketStatus: Schema = { type: 'string', enum: ['open', 'in_progress', 'resolved', 'closed'] };
-const ticketPriority: Schema = { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] };
-
 export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
   Problem: RESPONSE_SCHEMAS['Problem']!,
   /**
@@ -92,27 +88,13 @@ export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
   }),
   InvoiceLine: RESPONSE_SCHEMAS['InvoiceLine']!,
   PartnerInvoice: object({
-    id: uuid,
-    number: string,
-    status: invoiceStatus,
-    currency: string,
-    customer: object({ name: string, email: nullable({ type: 'string', format: 'email' }) }),
-    totalMinor: minor,
-    dueDate: nullable({ type: 'string', format: 'date' }),
-    issuedAt: nullable(dateTime),
-    createdAt: dateTime,
-    updatedAt: dateTime,
-    version: integer,
+    ...invoiceFields(object({ name: string, email: nullable({ type: 'string', format: 'email' }) })),
     createdByThisClient: boolean,
     lines: { type: 'array', items: ref('InvoiceLine') },
   }),
   PartnerInvoicePage: page('PartnerInvoice'),
   PartnerTicket: object({
-    id: uuid,
-    subject: string,
-    body: string,
-    status: ticketStatus,
-    priority: ticketPriority,
+    ...TICKET_CONTENT,
     openedByThisClient: boolean,
     createdAt: dateTime,
     updatedAt: dateTime,
@@ -120,12 +102,7 @@ export const PARTNER_RESPONSE_SCHEMAS: Record<string, Schema> = {
   }),
   PartnerTicketPage: page('PartnerTicket'),
   PartnerDocument: object({
-    id: uuid,
-    fileName: string,
-    contentType: string,
-    size: integer,
-    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    link: nullable({ oneOf: [object({ invoiceId: uuid }), object({ ticketId: uuid })] }),
+    ...DOCUMENT_FILE,
     createdAt: dateTime,
   }),
   PartnerDocumentPage: page('PartnerDocument'),

@@ -35,6 +35,43 @@ export const object = (properties: Record<string, Schema>, optional: string[] = 
 const list = (item: string): Schema => object({ items: { type: 'array', items: ref(item) } });
 export const page = (item: string): Schema => object({ items: { type: 'array', items: ref(item) }, nextCursor: nullable(string) });
 
+/**
+ * What an invoice shows on both surfaces (Invoice and PartnerInvoice), in this order, like
+ * invoiceFields in apps/api/src/public/invoice.response.ts; only the customer differs (no tax id for partners).
+ */
+export const invoiceFields = (customer: Schema): Record<string, Schema> => ({
+  id: uuid,
+  number: string,
+  status: { type: 'string', enum: ['draft', 'issued', 'paid', 'void'] },
+  currency: string,
+  customer,
+  totalMinor: minor,
+  dueDate: nullable({ type: 'string', format: 'date' }),
+  issuedAt: nullable(dateTime),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  version: integer,
+});
+
+/** What a ticket shows on both surfaces (Ticket and PartnerTicket), in this order. */
+export const TICKET_CONTENT: Record<string, Schema> = {
+  id: uuid,
+  subject: string,
+  body: string,
+  status: { type: 'string', enum: ['open', 'in_progress', 'resolved', 'closed'] },
+  priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] },
+};
+
+/** What a document shows on both surfaces (Document and PartnerDocument), in this order. */
+export const DOCUMENT_FILE: Record<string, Schema> = {
+  id: uuid,
+  fileName: string,
+  contentType: string,
+  size: integer,
+  sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+  link: nullable({ oneOf: [object({ invoiceId: uuid }), object({ ticketId: uuid })] }),
+};
+
 export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   /** RFC 9457 problem details, as ProblemDetailsFilter sends them. */
   Problem: {
@@ -75,27 +112,13 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   MemberList: list('Member'),
   InvoiceLine: object({ position: integer, description: string, quantity: integer, unitPriceMinor: minor, amountMinor: minor }),
   Invoice: object({
-    id: uuid,
-    number: string,
-    status: { type: 'string', enum: ['draft', 'issued', 'paid', 'void'] },
-    currency: string,
-    customer: object({ name: string, email: nullable({ type: 'string', format: 'email' }), taxId: nullable(string) }, ['email', 'taxId']),
-    totalMinor: minor,
-    dueDate: nullable({ type: 'string', format: 'date' }),
-    issuedAt: nullable(dateTime),
-    createdAt: dateTime,
-    updatedAt: dateTime,
-    version: integer,
+    ...invoiceFields(object({ name: string, email: nullable({ type: 'string', format: 'email' }), taxId: nullable(string) }, ['email', 'taxId'])),
     createdByMe: boolean,
     lines: { type: 'array', items: ref('InvoiceLine') },
   }),
   InvoicePage: page('Invoice'),
   Ticket: object({
-    id: uuid,
-    subject: string,
-    body: string,
-    status: { type: 'string', enum: ['open', 'in_progress', 'resolved', 'closed'] },
-    priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] },
+    ...TICKET_CONTENT,
     openedByMe: boolean,
     assignee: nullable(object({ memberId: uuid, displayName: string })),
     assignedToMe: boolean,
@@ -108,12 +131,7 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   Comment: object({ id: uuid, body: string, author: object({ displayName: string }), byMe: boolean, createdAt: dateTime }),
   CommentList: list('Comment'),
   Document: object({
-    id: uuid,
-    fileName: string,
-    contentType: string,
-    size: integer,
-    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-    link: nullable({ oneOf: [object({ invoiceId: uuid }), object({ ticketId: uuid })] }),
+    ...DOCUMENT_FILE,
     uploadedByMe: boolean,
     createdAt: dateTime,
   }),

@@ -1,15 +1,11 @@
 import type { TicketView } from '@benteng/tickets';
+import { ticketContent, type TicketContent } from '../public/ticket.response.js';
 
 /**
  * The partner shape of a ticket: what the client asked and where it stands. No opener or assignee
  * (people are the tenant's business, not the partner's), no comments (internal discussion).
  */
-export interface PartnerTicketResponse {
-  id: string;
-  subject: string;
-  body: string;
-  status: string;
-  priority: string;
+export interface PartnerTicketResponse extends TicketContent {
   openedByThisClient: boolean;
   createdAt: string;
   updatedAt: string;
@@ -18,11 +14,7 @@ export interface PartnerTicketResponse {
 
 export function partnerTicketResponse(ticket: TicketView, clientId: string): PartnerTicketResponse {
   return {
-    id: ticket.id,
-    subject: ticket.subject,
-    body: ticket.body,
-    status: ticket.status,
-    priority: ticket.priority,
+    ...ticketContent(ticket),
     openedByThisClient: ticket.openedByClientId === clientId,
     createdAt: ticket.createdAt.toISOString(),
     updatedAt: ticket.updatedAt.toISOString(),
