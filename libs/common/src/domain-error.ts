@@ -1,6 +1,6 @@
 /**
  * What kind of failure a domain error is; the HTTP layer maps each kind to one status
- * (apps/api/src/http/problem-details.ts) with an exhaustive switch.
+ * (apps/api/src/http/problem-details.filter.ts, apps/api/src/http/problem.ts) with an exhaustive switch.
  */
 export type DomainErrorKind =
   | 'not_found'

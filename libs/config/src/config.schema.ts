@@ -12,7 +12,7 @@ const REDIS_URL = /^rediss?:\/\/\S+$/;
 
 /**
  * Every environment variable Benteng reads, validated once at start (`loadConfig`).
- * `.env.example` documents each one; test/integration/config.spec.ts keeps the two in step.
+ * `.env.example` documents each one; libs/config/src/load-config.spec.ts keeps the two in step.
  * Error messages name the variable and the rule, never the value: a misplaced secret must not end
  * up in a crash log.
  */
