@@ -2,23 +2,13 @@ import { createHash } from 'node:crypto';
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { DeferredAuditLog, type AuditEntry } from '@benteng/audit';
-import { PrismaService, type MembershipRole, type TenantStatus, type UserStatus } from '@benteng/database';
 import { LoginThrottle } from '@benteng/security';
+import { AccountsRepository } from './accounts.repository.js';
 import { AUTH_LOG_CONTEXT } from './auth-entry.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
 import type { RequestMeta, TokenPair } from './auth.types.js';
 import { PasswordHasher } from './password-hasher.js';
 import { SessionIssuer } from './session-issuer.js';
-
-interface LoginRow {
-  user_id: string;
-  password_hash: string | null;
-  user_status: UserStatus;
-  tenant_id: string | null;
-  tenant_slug: string | null;
-  tenant_status: TenantStatus | null;
-  role: MembershipRole | null;
-}
 
 const emailDigest = (email: string) => createHash('sha256').update(email).digest('hex').slice(0, 16);
 
@@ -31,7 +21,7 @@ const emailDigest = (email: string) => createHash('sha256').update(email).digest
 @Injectable()
 export class LoginService implements OnModuleInit, OnModuleDestroy {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly accounts: AccountsRepository,
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
     private readonly failureAudit: DeferredAuditLog,
@@ -62,7 +52,7 @@ export class LoginService implements OnModuleInit, OnModuleDestroy {
       throw new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
     }
 
-    const rows = await this.prisma.client.$queryRaw<LoginRow[]>`SELECT * FROM auth_login_lookup(${email})`;
+    const rows = await this.accounts.authLoginLookup(email);
     const user = rows[0];
     // A named tenant must be one of the user's; without one, the first active membership.
     const membership = !user

@@ -2,15 +2,15 @@ import { Injectable } from '@nestjs/common';
 import ipaddr from 'ipaddr.js';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
-import { accessibleWhere, PARTNER_SCOPES, type PartnerScope, type PartnerTier } from '@benteng/authz';
+import { PARTNER_SCOPES, type PartnerScope, type PartnerTier } from '@benteng/authz';
 import { Clock, isCanonicalUuid } from '@benteng/common';
 import { AppConfig, partnerEnvironment } from '@benteng/config';
-import { PrismaService, TenantDatabase, type TenantStatus } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 import { AccessTokenError, AccessTokens } from './access-tokens.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
 import type { RequestMeta } from './auth.types.js';
-import { looksLikeApiKey, PartnerCredentials, type PartnerEnvironment } from './partner-credentials.js';
+import { looksLikeApiKey, PartnerCredentials } from './partner-credentials.js';
+import { PartnerCredentialsRepository, type PartnerClientState, type PartnerKeyRow } from './partner-credentials.repository.js';
 
 /** A partner request's verified identity: which client of which tenant, with which scopes. */
 export interface VerifiedPartnerCredential {
@@ -41,32 +41,6 @@ type Refusal =
   | 'tenant_suspended'
   | 'ip_not_allowed'
   | 'token_invalid';
-
-interface ClientState {
-  tenant_id: string;
-  tenant_status: TenantStatus;
-  client_id: string;
-  environment: PartnerEnvironment;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-  scopes: string[];
-  tier: PartnerTier;
-  ip_allowlist: string[];
-}
-
-interface KeyRow extends ClientState {
-  key_id: string;
-  key_hash: string;
-  key_expires_at: Date | null;
-  key_revoked_at: Date | null;
-  last_used_at: Date | null;
-  client_expires_at: Date | null;
-  client_revoked_at: Date | null;
-}
-
-interface ClientRow extends ClientState {
-  secret_hash: string;
-}
 
 /** lastUsedAt is written at most this often per key, so verification stays a read on hot paths. */
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -110,8 +84,7 @@ export function ipAllowed(ip: string, allowlist: readonly string[]): boolean {
 @Injectable()
 export class PartnerAuthService {
   constructor(
-    private readonly prisma: PrismaService,
-    private readonly db: TenantDatabase,
+    private readonly repository: PartnerCredentialsRepository,
     private readonly credentials: PartnerCredentials,
     private readonly tokens: AccessTokens,
     private readonly audit: AuditLog,
@@ -132,8 +105,7 @@ export class PartnerAuthService {
    * to a subset of the client's scopes; asking for more is `invalid_scope`, never silently granted.
    */
   async issueToken(input: { clientId: string; clientSecret: string; scope?: string }, meta: RequestMeta): Promise<PartnerTokenResponse> {
-    const rows = isCanonicalUuid(input.clientId) ? await this.prisma.client.$queryRaw<ClientRow[]>`SELECT * FROM partner_client_lookup(${input.clientId}::uuid)` : [];
-    const row = rows[0];
+    const row = isCanonicalUuid(input.clientId) ? await this.repository.partnerClientLookup(input.clientId) : undefined;
     if (!this.credentials.clientSecretMatches(input.clientSecret, row?.secret_hash ?? DUMMY_HASH) || !row) {
       this.refuse(row ? 'bad_secret' : 'unknown_credential', meta, 'client_credentials');
       throw new AuthError(AuthErrorCode.InvalidClient);
@@ -164,7 +136,7 @@ export class PartnerAuthService {
     const parsed = this.credentials.parseKey(key);
     if (!parsed) throw this.refuse('malformed', meta, 'api_key');
     if (parsed.environment !== partnerEnvironment(this.config)) throw this.refuse('wrong_environment', meta, 'api_key');
-    const [row] = await this.prisma.client.$queryRaw<KeyRow[]>`SELECT * FROM partner_key_lookup(${parsed.prefix})`;
+    const row = await this.repository.partnerKeyLookup(parsed.prefix);
     if (!this.credentials.keyMatches(key, row?.key_hash ?? DUMMY_HASH) || !row) throw this.refuse(row ? 'bad_secret' : 'unknown_credential', meta, 'api_key');
     const now = this.clock.now().getTime();
     let refusal: Refusal | undefined;
@@ -188,7 +160,7 @@ export class PartnerAuthService {
       this.logger.info({ event: 'partner.auth_refused', reason: 'token_invalid', detail: error instanceof AccessTokenError ? error.reason : 'error', ip: meta.ip }, 'partner credential refused');
       throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
     }
-    const [row] = await this.prisma.client.$queryRaw<ClientRow[]>`SELECT * FROM partner_client_lookup(${claims.client_id}::uuid)`;
+    const row = await this.repository.partnerClientLookup(claims.client_id);
     // A token whose tenant disagrees with its client's cannot have been issued by us.
     if (!row || row.tenant_id !== claims.tid) throw this.refuse('token_invalid', meta, 'access_token');
     const refusal = this.stateRefusal(row, row, meta.ip);
@@ -202,7 +174,7 @@ export class PartnerAuthService {
     return { tenantId: row.tenant_id, clientId: row.client_id, scopes, tier: row.tier, via: 'access_token' };
   }
 
-  private stateRefusal(row: ClientState, client: { expires_at: Date | null; revoked_at: Date | null }, ip: string): Refusal | undefined {
+  private stateRefusal(row: PartnerClientState, client: { expires_at: Date | null; revoked_at: Date | null }, ip: string): Refusal | undefined {
     if (row.environment !== partnerEnvironment(this.config)) return 'wrong_environment';
     if (client.revoked_at) return 'client_revoked';
     if (client.expires_at && client.expires_at.getTime() <= this.clock.now().getTime()) return 'client_expired';
@@ -231,12 +203,10 @@ export class PartnerAuthService {
     });
   }
 
-  private async touch(row: KeyRow): Promise<void> {
+  private async touch(row: PartnerKeyRow): Promise<void> {
     const now = this.clock.now();
     if (row.last_used_at && now.getTime() - row.last_used_at.getTime() < LAST_USED_RESOLUTION_MS) return;
     const scope = Scope.for(row.tenant_id, { kind: 'system', name: 'partner-auth' });
-    await this.db.run(scope, (tx) =>
-      tx.partnerApiKey.updateMany({ where: { AND: [accessibleWhere(scope.ability, 'update', 'PartnerApiKey'), { id: row.key_id }] }, data: { lastUsedAt: now } }),
-    );
+    await this.repository.touchKey(scope, row.key_id, now);
   }
 }

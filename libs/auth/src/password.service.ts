@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLog } from '@benteng/audit';
-import { PrismaService } from '@benteng/database';
 import { LoginThrottle } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
+import { AccountsRepository } from './accounts.repository.js';
 import { authEntry, userIdOf } from './auth-entry.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
 import type { RequestMeta } from './auth.types.js';
@@ -17,7 +17,7 @@ import { SessionsService } from './sessions.service.js';
 @Injectable()
 export class PasswordService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly accounts: AccountsRepository,
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
     private readonly audit: AuditLog,
@@ -29,15 +29,15 @@ export class PasswordService {
     // The caller is signed in: the account's counters apply, not the address's (anonymous spraying).
     const gate = await this.throttle.check({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
     if (!gate.allowed) throw new AuthError(AuthErrorCode.RateLimited, gate.retryAfterS);
-    const [row] = await this.prisma.client.$queryRaw<{ auth_password_hash: string | null }[]>`SELECT auth_password_hash(${userId}::uuid)`;
-    const ok = await this.hasher.verify(row?.auth_password_hash ?? (await this.hasher.dummyHash()), input.currentPassword);
+    const stored = await this.accounts.passwordHash(scope);
+    const ok = await this.hasher.verify(stored ?? (await this.hasher.dummyHash()), input.currentPassword);
     if (!ok) {
       await this.throttle.recordFailure({ account: `user:${userId}`, ip: meta.ip, authenticated: true });
       await this.audit.record(scope, { ...authEntry('auth.password_changed', 'failure', `user:${userId}`, `user:${userId}`, meta), data: { reason: 'wrong_password' } });
       throw new AuthError(AuthErrorCode.WrongPassword);
     }
     const hash = await this.hasher.hash(input.newPassword);
-    await this.prisma.client.$executeRaw`SELECT auth_set_password_hash(${userId}::uuid, ${hash})`;
+    await this.accounts.setPasswordHash(scope, hash);
     const revoked = await this.sessions.revokeEverywhere(scope, { tenantId: scope.tenantId, sessionId: currentSessionId }, 'password_changed', meta);
     await this.audit.record(scope, { ...authEntry('auth.password_changed', 'success', `user:${userId}`, `user:${userId}`, meta), data: { sessionsRevoked: revoked } });
   }

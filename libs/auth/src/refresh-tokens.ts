@@ -16,7 +16,10 @@ const SECRET = /^[A-Za-z0-9_-]{43}$/;
 export class RefreshTokens {
   private readonly pepper: Buffer;
 
-  constructor(config: AppConfig, logger: PinoLogger) {
+  constructor(
+    private readonly config: AppConfig,
+    logger: PinoLogger,
+  ) {
     this.pepper = tokenPepper(config, 'refresh-tokens', 'refresh tokens', logger);
   }
 
@@ -30,6 +33,11 @@ export class RefreshTokens {
     const [prefix, tenantId, secret, ...rest] = token.split('.');
     if (prefix !== 'rt' || rest.length > 0 || !tenantId || !isCanonicalUuid(tenantId) || !secret || !SECRET.test(secret)) return undefined;
     return { tenantId };
+  }
+
+  /** A refresh token lives its TTL, never past its session. */
+  expiry(now: Date, sessionExpiresAt: Date): Date {
+    return new Date(Math.min(now.getTime() + this.config.REFRESH_TOKEN_TTL_S * 1000, sessionExpiresAt.getTime()));
   }
 
   hash(token: string): string {

@@ -27,6 +27,11 @@ const key = (kind: RevocationKind, id: string) => `${PREFIX}${kind}:${id}`;
  * nothing they would refuse can still be presented. The check never fails open: when Redis is
  * unreachable, or has restarted empty (no READY key), it asks Postgres instead, and a resync
  * rebuilds the markers from Postgres.
+ *
+ * Its two reads of Postgres (revokedInDatabase, and the resync through auth_active_revocations)
+ * stay here rather than in SessionsRepository: they are the store's own source of truth, not a
+ * write to any aggregate, and the store is also provided on its own by the internal API
+ * (apps/api/src/internal/admin.module.ts), without the auth repositories.
  */
 @Injectable()
 export class RevocationStore implements OnApplicationBootstrap {

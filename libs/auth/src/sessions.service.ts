@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLog } from '@benteng/audit';
-import { accessibleWhere } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { PrismaService, TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { authEntry, userIdOf } from './auth-entry.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
 import type { RequestMeta } from './auth.types.js';
 import { RevocationStore } from './revocation-store.js';
+import { SessionsRepository } from './sessions.repository.js';
 
 /**
  * The signed-in user's sessions: list, logout, revoke one, and end them all (in every tenant, for
@@ -17,8 +16,7 @@ import { RevocationStore } from './revocation-store.js';
 @Injectable()
 export class SessionsService {
   constructor(
-    private readonly prisma: PrismaService,
-    private readonly db: TenantDatabase,
+    private readonly sessions: SessionsRepository,
     private readonly revocations: RevocationStore,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
@@ -26,15 +24,7 @@ export class SessionsService {
 
   /** The caller's active sessions in this tenant. */
   list(scope: Scope) {
-    const userId = userIdOf(scope);
-    return this.db.run(scope, (tx) =>
-      tx.session.findMany({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Session'), { userId, revokedAt: null, expiresAt: { gt: this.clock.now() } }] },
-        select: { id: true, createdAt: true, lastSeenAt: true, expiresAt: true, userAgent: true, ip: true },
-        orderBy: { createdAt: 'desc' },
-        take: 100,
-      }),
-    );
+    return this.sessions.listActive(scope, this.clock.now());
   }
 
   /** Ends the session the access token belongs to. */
@@ -62,8 +52,7 @@ export class SessionsService {
    */
   async revokeEverywhere(scope: Scope, keep: { tenantId: string; sessionId: string } | null, reason: string, meta: RequestMeta): Promise<number> {
     const userId = userIdOf(scope);
-    const rows = await this.prisma.client.$queryRaw<{ tenant_id: string; session_id: string }[]>`
-      SELECT * FROM auth_revoke_user_sessions(${userId}::uuid, ${keep?.tenantId ?? null}::uuid, ${keep?.sessionId ?? null}::uuid, ${reason})`;
+    const rows = await this.sessions.revokeInEveryTenant(scope, keep, reason);
     await this.revocations.publish(rows.map((r) => ({ kind: 'session' as const, id: r.session_id })));
     for (const row of rows) {
       await this.audit.recordFor(row.tenant_id, { ...authEntry('auth.session_revoked', 'success', `user:${userId}`, `session:${row.session_id}`, meta), data: { reason } });
@@ -72,18 +61,7 @@ export class SessionsService {
   }
 
   private async revoke(scope: Scope, where: { id?: string; userId?: string }, reason: string, type: 'auth.logout' | 'auth.session_revoked', meta: RequestMeta): Promise<number> {
-    const userId = userIdOf(scope);
-    const now = this.clock.now();
-    const ids = await this.db.run(scope, async (tx) => {
-      const sessions = await tx.session.findMany({
-        where: { AND: [accessibleWhere(scope.ability, 'delete', 'Session'), where, { revokedAt: null }] },
-        select: { id: true },
-      });
-      if (sessions.length === 0) return [];
-      await tx.session.updateMany({ where: { id: { in: sessions.map((s) => s.id) }, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
-      for (const s of sessions) await this.audit.recordIn(tx, scope.tenantId, authEntry(type, 'success', `user:${userId}`, `session:${s.id}`, meta));
-      return sessions.map((s) => s.id);
-    });
+    const ids = await this.sessions.revoke(scope, where, reason, type, meta);
     await this.revocations.publish(ids.map((id) => ({ kind: 'session' as const, id })));
     return ids.length;
   }

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Scope } from '@benteng/tenancy';
+import { AccountsRepository } from './accounts.repository.js';
 import { userIdOf } from './auth-entry.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
 import type { RequestMeta, TokenPair } from './auth.types.js';
-import { ProfileService } from './profile.service.js';
 import { RevocationStore } from './revocation-store.js';
 import { SessionIssuer } from './session-issuer.js';
 
@@ -16,7 +16,7 @@ import { SessionIssuer } from './session-issuer.js';
 export class TenantSwitchService {
   constructor(
     private readonly revocations: RevocationStore,
-    private readonly profiles: ProfileService,
+    private readonly accounts: AccountsRepository,
     private readonly sessions: SessionIssuer,
   ) {}
 
@@ -28,7 +28,7 @@ export class TenantSwitchService {
     if (!sessionId || (await this.revocations.revokedInDatabase({ tid: scope.tenantId, sub: userId, sid: sessionId }))) {
       throw new AuthError(AuthErrorCode.Unauthenticated);
     }
-    const target = (await this.profiles.memberships(scope)).find((m) => m.tenant_slug === tenantSlug && m.tenant_status === 'active');
+    const target = (await this.accounts.memberships(scope)).find((m) => m.tenant_slug === tenantSlug && m.tenant_status === 'active');
     if (!target) throw new AuthError(AuthErrorCode.NoSuchMembership);
     return this.sessions.start(target.tenant_id, userId, target.role, meta, 'auth.tenant_switched');
   }
