@@ -37,7 +37,7 @@ try {
     local = await startLocalPostgres('pg-bench', LOCAL_PORT);
     adminUrl = local.urlFor('postgres');
   }
-  const env = { ...process.env, NODE_ENV: 'development', DATABASE_URL: benchDatabaseUrl(adminUrl), DATABASE_APP_URL: '' };
+  const env = { ...process.env, NODE_ENV: 'development', DATABASE_URL: benchDatabaseUrl(adminUrl), DATABASE_APP_URL: '', DATABASE_INTERNAL_URL: '' };
   const results: Record<string, unknown> = {};
   const failed: string[] = [];
   for (const name of BENCHMARKS) {

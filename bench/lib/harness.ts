@@ -323,6 +323,8 @@ export function appEnv(db: BenchDb, redisUrl: string, secrets: Record<string, st
     NODE_ENV: 'development',
     DATABASE_URL: db.ownerUrl,
     DATABASE_APP_URL: db.runtimeUrl,
+    // The internal listener's benteng_internal URL, derived from DATABASE_URL like the runtime one.
+    DATABASE_INTERNAL_URL: '',
     REDIS_URL: redisUrl,
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',

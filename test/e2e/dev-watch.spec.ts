@@ -50,6 +50,7 @@ describe('npm run dev', () => {
         ...process.env,
         DATABASE_URL: database.toString(),
         DATABASE_APP_URL: '',
+        DATABASE_INTERNAL_URL: '',
         HOST: '127.0.0.1',
         PORT: String(port),
         INTERNAL_HOST: '127.0.0.1',

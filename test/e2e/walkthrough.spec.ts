@@ -48,6 +48,7 @@ describe('docs/walkthrough.sh against npm start', () => {
         ...process.env,
         DATABASE_URL: database.toString(),
         DATABASE_APP_URL: '',
+        DATABASE_INTERNAL_URL: '',
         HOST: '127.0.0.1',
         PORT: String(port),
         INTERNAL_HOST: '127.0.0.1',

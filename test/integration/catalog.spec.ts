@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNTIME_ROLE } from '@benteng/config';
+import { INTERNAL_ROLE, RUNTIME_ROLE } from '@benteng/config';
 import { appPool, ownerPool } from '../support/db.js';
 import { catalogViolations } from '../support/catalog.js';
 
@@ -28,6 +28,19 @@ describe('database catalog (invariant 3)', () => {
     );
     expect(rows[0]!.tenant).toBeGreaterThan(0);
     expect(rows[0]!.platform).toBeGreaterThan(0);
+  });
+
+  it('the check is not vacuous: public has operator functions, each executable by the internal role alone (invariant 4)', async () => {
+    const { rows } = await owner.query<{ name: string; runtime: boolean; internal: boolean }>(
+      `SELECT p.proname AS name, has_function_privilege($1, p.oid, 'EXECUTE') AS runtime, has_function_privilege($2, p.oid, 'EXECUTE') AS internal
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND (p.proname LIKE 'internal\\_%' OR p.proname LIKE 'metrics\\_credential\\_%')
+        ORDER BY 1`,
+      [RUNTIME_ROLE, INTERNAL_ROLE],
+    );
+    expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining(['internal_operator_lookup', 'internal_set_tenant_status', 'metrics_credential_lookup', 'metrics_credential_used']));
+    expect(rows.length).toBeGreaterThanOrEqual(16);
+    expect(rows.filter((r) => r.runtime || !r.internal)).toEqual([]);
   });
 
   it('the runtime connection is neither superuser nor BYPASSRLS', async () => {
@@ -104,6 +117,16 @@ describe('catalogViolations detects broken tables', () => {
       GRANT EXECUTE ON FUNCTION ${schema}.lookup_anything(uuid) TO PUBLIC;
       -- No grant at all: the init migration's ALTER DEFAULT PRIVILEGES keeps PUBLIC out.
       CREATE FUNCTION ${schema}.narrow_lookup(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+
+      -- Operator functions (invariant 4): granted as the migrations do, to the runtime role, to
+      -- PUBLIC, to no one.
+      CREATE FUNCTION ${schema}.internal_probe_granted(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+      GRANT EXECUTE ON FUNCTION ${schema}.internal_probe_granted(uuid) TO ${INTERNAL_ROLE};
+      CREATE FUNCTION ${schema}.internal_probe_runtime(uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM ${schema}.parents';
+      GRANT EXECUTE ON FUNCTION ${schema}.internal_probe_runtime(uuid) TO ${RUNTIME_ROLE}, ${INTERNAL_ROLE};
+      CREATE FUNCTION ${schema}.metrics_credential_probe_public() RETURNS int LANGUAGE sql AS 'SELECT 1';
+      GRANT EXECUTE ON FUNCTION ${schema}.metrics_credential_probe_public() TO PUBLIC;
+      CREATE FUNCTION ${schema}.internal_probe_forgotten() RETURNS int LANGUAGE sql AS 'SELECT 1';
 
       CREATE ROLE ${probeRole} NOLOGIN BYPASSRLS CREATEDB CREATEROLE;
       GRANT pg_read_all_data TO ${probeRole};
@@ -182,6 +205,19 @@ describe('catalogViolations detects broken tables', () => {
     expect(about('snapshot')).toEqual([`${schema}.snapshot: materialized view readable by ${RUNTIME_ROLE} (materialized views have no RLS)`]);
     expect(about('lookup_anything(uuid)')).toEqual([`${schema}.lookup_anything(uuid): SECURITY DEFINER function executable by PUBLIC`]);
     expect(violations.filter((v) => v.includes('narrow_lookup'))).toEqual([]);
+  });
+
+  it('reports operator functions the runtime role or PUBLIC may execute, or the internal role may not, and accepts the granted form', () => {
+    expect(about('internal_probe_granted(uuid)')).toEqual([]);
+    expect(about('internal_probe_runtime(uuid)')).toEqual([
+      `${schema}.internal_probe_runtime(uuid): operator function executable by ${RUNTIME_ROLE} (only ${INTERNAL_ROLE} may execute it)`,
+    ]);
+    expect(about('metrics_credential_probe_public()')).toEqual([
+      `${schema}.metrics_credential_probe_public(): operator function executable by PUBLIC (only ${INTERNAL_ROLE} may execute it)`,
+    ]);
+    expect(about('internal_probe_forgotten()')).toEqual([
+      `${schema}.internal_probe_forgotten(): operator function not executable by ${INTERNAL_ROLE} (the internal listener)`,
+    ]);
   });
 
   it('reports a grant on the migrations table', () => {

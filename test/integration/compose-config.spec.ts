@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { generateSigningJwk, parseSigningKeys } from '@benteng/auth';
-import { ConfigError, loadConfig, ownerDatabaseUrl, runtimeDatabaseUrl, SECRET_VARIABLES } from '@benteng/config';
+import { ConfigError, internalDatabaseUrl, internalRolePassword, loadConfig, ownerDatabaseUrl, runtimeDatabaseUrl, SECRET_VARIABLES } from '@benteng/config';
 import { projectRoot } from '@benteng/database';
 import { tag } from '../security/support/controls.js';
 
@@ -101,7 +101,7 @@ const OLD_PLACEHOLDERS: Record<string, string> = {
 describe('docker-compose.yml', () => {
   it('builds the migrate job, the API and the worker from this repository; the API and the worker run in production mode', () => {
     expect(appServices.sort()).toEqual(['api', 'migrate', 'worker']);
-    const env = environments(Object.fromEntries(Object.keys(OLD_PLACEHOLDERS).map((k) => [k, 'x']).concat([['AUTH_SIGNING_KEYS', 'x'], ['DATA_ENCRYPTION_KEYS', 'x']])));
+    const env = environments(Object.fromEntries(Object.keys(OLD_PLACEHOLDERS).map((k) => [k, 'x']).concat([['AUTH_SIGNING_KEYS', 'x'], ['DATA_ENCRYPTION_KEYS', 'x'], ['DATABASE_INTERNAL_PASSWORD', 'x']])));
     expect({ api: env['api']!['NODE_ENV'], worker: env['worker']!['NODE_ENV'] }).toEqual({ api: 'production', worker: 'production' });
   });
 
@@ -117,8 +117,16 @@ describe('docker-compose.yml', () => {
       expect((await parseSigningKeys(config.AUTH_SIGNING_KEYS!)).length, `${service}`).toBe(1);
     }
     expect(ownerDatabaseUrl(loadConfig(env['migrate']!))).toBe(`postgresql://benteng_owner:${vars['POSTGRES_PASSWORD']}@postgres:5432/benteng`);
-    // The API and the worker get every secret production requires, and the same ones (they verify each other's jobs).
-    for (const variable of SECRET_VARIABLES.filter((v) => v !== 'DATABASE_URL' && v !== 'PAYMENTS_WEBHOOK_SECRET')) {
+    // The internal listener logs in as benteng_internal with the password the migrate job gives it;
+    // the worker holds neither (a compromised worker cannot call the operator functions).
+    expect(internalDatabaseUrl(loadConfig(env['api']!))).toBe(`postgresql://benteng_internal:${vars['DATABASE_INTERNAL_PASSWORD']}@postgres:5432/benteng`);
+    expect(vars['DATABASE_INTERNAL_PASSWORD']).toMatch(/^[0-9a-f]{48}$/);
+    expect(internalRolePassword(loadConfig(env['migrate']!))).toBe(vars['DATABASE_INTERNAL_PASSWORD']);
+    expect(Object.keys(env['worker']!).filter((k) => k.startsWith('DATABASE_INTERNAL_'))).toEqual([]);
+    expect(() => internalDatabaseUrl(loadConfig(env['worker']!))).toThrow(ConfigError);
+    // The API and the worker get every other secret production requires, and the same ones (they verify each other's jobs).
+    const internalOnly = ['DATABASE_INTERNAL_URL', 'DATABASE_INTERNAL_PASSWORD'];
+    for (const variable of SECRET_VARIABLES.filter((v) => v !== 'DATABASE_URL' && v !== 'PAYMENTS_WEBHOOK_SECRET' && !internalOnly.includes(v))) {
       expect({ variable, api: env['api']![variable] !== undefined }).toEqual({ variable, api: true });
       expect({ variable, same: env['worker']![variable] === env['api']![variable] }).toEqual({ variable, same: true });
     }
@@ -126,7 +134,7 @@ describe('docker-compose.yml', () => {
 
   it('refuses to start while any secret is unset: every secret is `${VAR:?…}`, none has a default', async () => {
     const vars = await readmeVariables();
-    expect(Object.keys(vars).sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATA_ENCRYPTION_KEYS', 'INTERNAL_SERVICE_KEYS', 'JOB_SIGNING_KEYS', 'POSTGRES_PASSWORD', 'SEED_DEMO_PASSWORD']);
+    expect(Object.keys(vars).sort()).toEqual(['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'DATABASE_APP_PASSWORD', 'DATABASE_INTERNAL_PASSWORD', 'DATA_ENCRYPTION_KEYS', 'INTERNAL_SERVICE_KEYS', 'JOB_SIGNING_KEYS', 'POSTGRES_PASSWORD', 'SEED_DEMO_PASSWORD']);
     for (const variable of Object.keys(vars)) {
       for (const unset of [undefined, '']) {
         let refused: unknown;

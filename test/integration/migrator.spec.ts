@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, runtimeDatabaseUrl, runtimeRolePassword } from '@benteng/config';
+import { internalDatabaseUrl, internalRolePassword, loadConfig, runtimeDatabaseUrl, runtimeRolePassword } from '@benteng/config';
 import {
   MigrationError,
   Migrator,
@@ -507,20 +507,22 @@ function scramMatches(verifier: string, password: string): boolean {
   return stored === storedKey && server === serverKey;
 }
 
-const runtimeRoleVerifier = (): Promise<string | null> =>
-  admin(async (c) => (await c.query("SELECT rolpassword FROM pg_authid WHERE rolname = 'benteng_app'")).rows[0]?.rolpassword ?? null);
+const roleVerifier = (role: string): Promise<string | null> =>
+  admin(async (c) => (await c.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role])).rows[0]?.rolpassword ?? null);
+const runtimeRoleVerifier = (): Promise<string | null> => roleVerifier('benteng_app');
 
 describe('migrateDatabase', () => {
-  it('creates a missing database, migrates it and lets the runtime role log in', async () => {
+  it('creates a missing database, migrates it and lets the runtime and internal roles log in', async () => {
     const name = scratchName();
     databases.push(name);
     expect(await databaseExists(name)).toBe(false);
     // DATABASE_APP_URL from the test environment points at the shared test database: drop it so
     // the runtime URL is derived from the new database's URL.
-    const config = loadConfig({ ...process.env, DATABASE_URL: urlFor(name), DATABASE_APP_URL: undefined, NODE_ENV: 'test' });
+    const config = loadConfig({ ...process.env, DATABASE_URL: urlFor(name), DATABASE_APP_URL: undefined, DATABASE_INTERNAL_URL: undefined, NODE_ENV: 'test' });
     const names = (await readMigrations(migrationsDir())).map((f) => f.name);
 
     const verifierBefore = await runtimeRoleVerifier();
+    const internalVerifierBefore = await roleVerifier('benteng_internal');
 
     const logLines: string[] = [];
     const result = await migrateDatabase(config, (line) => logLines.push(line));
@@ -552,6 +554,16 @@ describe('migrateDatabase', () => {
       "SELECT current_user AS who, current_database() AS db, has_table_privilege('invoices', 'INSERT') AS can_insert, (SELECT count(*)::int FROM tenants) AS visible_tenants",
     );
     expect(rows).toEqual([{ who: 'benteng_app', db: name, can_insert: true, visible_tenants: 0 }]);
+
+    // The internal listener's role, the same way (prisma/migrations/20261207140000_internal_role).
+    const internalVerifier = await roleVerifier('benteng_internal');
+    expect(scramMatches(internalVerifier!, internalRolePassword(config))).toBe(true);
+    expect(internalVerifier).not.toBe(internalVerifierBefore);
+    const internal = new pg.Client({ connectionString: internalDatabaseUrl(config) });
+    clients.push(internal);
+    await internal.connect();
+    const who = await internal.query("SELECT current_user AS who, current_database() AS db, has_function_privilege('internal_set_tenant_status(uuid, tenant_status)', 'EXECUTE') AS operator");
+    expect(who.rows).toEqual([{ who: 'benteng_internal', db: name, operator: true }]);
 
     // A second run finds the database and applies nothing.
     const again: string[] = [];

@@ -35,7 +35,7 @@ async function filesByProject(): Promise<Map<string, string[]>> {
 
 /** Unreachable services: nothing listens on port 1. */
 const NO_SERVICES = { DATABASE_URL: 'postgresql://x@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' };
-const WITHOUT = ['DATABASE_APP_URL', 'AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'CI'];
+const WITHOUT = ['DATABASE_APP_URL', 'DATABASE_INTERNAL_URL', 'AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'CI'];
 
 /**
  * The Vitest projects (test/vitest.config.ts, docs/operations.md): unit, integration, e2e and

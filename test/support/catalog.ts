@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { RUNTIME_ROLE } from '@benteng/config';
+import { INTERNAL_ROLE, RUNTIME_ROLE } from '@benteng/config';
 
 /**
- * Reads pg_catalog and lists every way a schema breaks docs/architecture.md, invariant 3. Nothing here
- * names a table: a tenant table is any table with a `tenant_id` column, so a table added by a
- * future migration is checked the moment it exists. Run it as a role that can read the whole
+ * Reads pg_catalog and lists every way a schema breaks docs/architecture.md, invariants 3 and 4.
+ * Nothing here names a table or a function: a tenant table is any table with a `tenant_id` column
+ * and an operator function any function named like one (OPERATOR_FUNCTION), so what a future
+ * migration adds is checked the moment it exists. Run it as a role that can read the whole
  * catalog (the migration owner in tests).
  */
 
@@ -14,6 +15,8 @@ export type Queryable = Pick<pg.Pool, 'query'>;
 export interface CatalogOptions {
   /** The role the application connects as (default: RUNTIME_ROLE from @benteng/config). */
   runtimeRole?: string;
+  /** The internal listener's role, the only one that may execute operator functions (default: INTERNAL_ROLE). */
+  internalRole?: string;
   /** Prisma's bookkeeping table: exempt from RLS, but the runtime role must not touch it. */
   migrationsTable?: string;
   /** Columns the runtime role must never read; skipped when the table or column is absent. */
@@ -26,6 +29,13 @@ const DEFAULT_SECRET_COLUMNS = [
   { table: 'partner_api_keys', column: 'key_hash' },
   { table: 'invitations', column: 'token_hash' },
 ] as const;
+
+/**
+ * The operator functions of the internal listener, by name: `internal_*`, and `metrics_credential_*`
+ * (the internal gate's scrape-credential checks). Only the internal role may execute them; the
+ * runtime role of the public listener and the worker, and PUBLIC, may not (invariant 4).
+ */
+const OPERATOR_FUNCTION_PREFIXES = ['internal_', 'metrics_credential_'] as const;
 
 /** The wording every policy message uses, so a reader knows what would satisfy the check. */
 const TENANT_PREDICATE = "tenant_id = (select nullif(current_setting('app.tenant_id', true), ''))::uuid";
@@ -84,6 +94,7 @@ interface RoleRow {
 
 export async function catalogViolations(client: Queryable, schema: string, options: CatalogOptions = {}): Promise<string[]> {
   const runtimeRole = options.runtimeRole ?? RUNTIME_ROLE;
+  const internalRole = options.internalRole ?? INTERNAL_ROLE;
   const migrationsTable = options.migrationsTable ?? '_prisma_migrations';
   const secretColumns = options.secretColumns ?? DEFAULT_SECRET_COLUMNS;
 
@@ -158,6 +169,36 @@ export async function catalogViolations(client: Queryable, schema: string, optio
 
   if (role) violations.push(...(await secretColumnViolations(client, schema, runtimeRole, secretColumns)));
   violations.push(...(await bypassViolations(client, schema, runtimeRole)));
+  // The internal role is held to the runtime role's rules (no superuser, BYPASSRLS, ownership) too.
+  if (internalRole !== runtimeRole) await runtimeRoleViolations(client, internalRole, violations);
+  violations.push(...(await operatorFunctionViolations(client, schema, runtimeRole, internalRole)));
+  return violations;
+}
+
+/**
+ * Operator functions (OPERATOR_FUNCTION_PREFIXES) that the runtime role may execute, directly, by
+ * membership or through PUBLIC, or that the internal role may not (the internal listener would
+ * break). A compromised public API process must not be able to suspend a tenant.
+ */
+async function operatorFunctionViolations(client: Queryable, schema: string, runtimeRole: string, internalRole: string): Promise<string[]> {
+  const { rows } = await client.query<{ signature: string; by_public: boolean; by_runtime: boolean; by_internal: boolean }>(
+    `SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS signature,
+            EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                     WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS by_public,
+            coalesce((SELECT has_function_privilege(r.oid, p.oid, 'EXECUTE') FROM pg_roles r WHERE r.rolname = $2), false) AS by_runtime,
+            coalesce((SELECT has_function_privilege(r.oid, p.oid, 'EXECUTE') FROM pg_roles r WHERE r.rolname = $3), false) AS by_internal
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND EXISTS (SELECT 1 FROM unnest($4::text[]) AS prefix WHERE starts_with(p.proname, prefix))
+      ORDER BY 1`,
+    [schema, runtimeRole, internalRole, [...OPERATOR_FUNCTION_PREFIXES]],
+  );
+  const violations: string[] = [];
+  for (const fn of rows) {
+    const at = `${schema}.${fn.signature}`;
+    if (fn.by_public) violations.push(`${at}: operator function executable by PUBLIC (only ${internalRole} may execute it)`);
+    else if (fn.by_runtime) violations.push(`${at}: operator function executable by ${runtimeRole} (only ${internalRole} may execute it)`);
+    if (!fn.by_internal) violations.push(`${at}: operator function not executable by ${internalRole} (the internal listener)`);
+  }
   return violations;
 }
 

@@ -6,7 +6,8 @@ import { PrismaService, TenantDatabase } from '@benteng/database';
 /**
  * Connections for integration tests. `ownerPool` is the migration owner (a superuser on test
  * machines, so it bypasses RLS): use it only to arrange data and to read the catalog, never to
- * test isolation. `appPool` and `tenantDatabase` connect as the runtime role, like the app.
+ * test isolation. `appPool` and `tenantDatabase` connect as the runtime role, like the public
+ * listener and the worker; `internalPool` as benteng_internal, like the internal listener.
  */
 export function ownerPool(): pg.Pool {
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 3 });
@@ -16,6 +17,12 @@ export function ownerPool(): pg.Pool {
 
 export function appPool(max = 3): pg.Pool {
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_APP_URL, max });
+  afterAll(() => pool.end());
+  return pool;
+}
+
+export function internalPool(max = 3): pg.Pool {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_INTERNAL_URL, max });
   afterAll(() => pool.end());
   return pool;
 }

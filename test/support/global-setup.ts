@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
 import { generateSigningJwk } from '@benteng/auth';
-import { loadConfig, runtimeDatabaseUrl } from '@benteng/config';
+import { internalDatabaseUrl, loadConfig, runtimeDatabaseUrl } from '@benteng/config';
 import { dropDatabase, migrateDatabase, recreateDatabase, startLocalPostgres, type LocalPostgres } from '@benteng/database';
 
 declare module 'vitest' {
@@ -11,6 +11,8 @@ declare module 'vitest' {
     databaseUrl: string;
     /** Runtime-role connection to the test database (RLS applies). */
     appDatabaseUrl: string;
+    /** Internal-role connection to the test database (benteng_internal: the operator functions). */
+    internalDatabaseUrl: string;
     redisUrl: string;
     /** Shared by every API instance a test starts, as in a real multi-instance deployment. */
     signingKeys: string;
@@ -46,7 +48,7 @@ async function assertRedis(url: string): Promise<void> {
 }
 
 interface RunServices {
-  provided: { databaseUrl: string; appDatabaseUrl: string; redisUrl: string; signingKeys: string; tokenPepper: string };
+  provided: { databaseUrl: string; appDatabaseUrl: string; internalDatabaseUrl: string; redisUrl: string; signingKeys: string; tokenPepper: string };
   teardown: () => Promise<void>;
   users: number;
 }
@@ -64,7 +66,7 @@ async function startServices(): Promise<RunServices> {
   }
   const databaseUrl = testDatabaseUrl(adminUrl);
   await recreateDatabase(databaseUrl);
-  const config = loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, DATABASE_APP_URL: undefined });
+  const config = loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, DATABASE_APP_URL: undefined, DATABASE_INTERNAL_URL: undefined });
   await migrateDatabase(config);
   const redisUrl = config.REDIS_URL;
   await assertRedis(redisUrl);
@@ -72,6 +74,8 @@ async function startServices(): Promise<RunServices> {
     provided: {
       databaseUrl,
       appDatabaseUrl: runtimeDatabaseUrl(config),
+      // migrateDatabase gave both roles their login, as `npm run db:migrate` does.
+      internalDatabaseUrl: internalDatabaseUrl(config),
       redisUrl,
       signingKeys: JSON.stringify([await generateSigningJwk(), await generateSigningJwk()]),
       tokenPepper: randomBytes(32).toString('base64url'),

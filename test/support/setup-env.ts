@@ -5,6 +5,7 @@ import { prepareTestProcess } from './test-process.js';
 // the global setup made, and the run's keys; loadConfig() then works as in prod.
 process.env.DATABASE_URL = inject('databaseUrl');
 process.env.DATABASE_APP_URL = inject('appDatabaseUrl');
+process.env.DATABASE_INTERNAL_URL = inject('internalDatabaseUrl');
 process.env.REDIS_URL = inject('redisUrl');
 process.env.AUTH_SIGNING_KEYS = inject('signingKeys');
 process.env.AUTH_TOKEN_PEPPER = inject('tokenPepper');

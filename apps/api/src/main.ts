@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ConfigError, loadConfig } from '@benteng/config';
+import { ConfigError, internalDatabaseUrl, loadConfig } from '@benteng/config';
 import { configureApiApp, createFastifyAdapter } from './app.factory.js';
 import { AppModule } from './app.module.js';
 import { configureInternalApp, InternalAppModule } from './internal/internal.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
+  // The internal listener's login (benteng_internal) is required in production: fail before
+  // either listener starts, naming the variable (the worker loads the same config without it).
+  internalDatabaseUrl(config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), { bufferLogs: true });
   await configureApiApp(app);
   // The internal listener: a separate application on its own address (loopback by default), so

@@ -36,6 +36,21 @@ export class AppConfig {
   @MinLength(16, { message: 'must be at least 16 characters (required when NODE_ENV=production)' })
   DATABASE_APP_PASSWORD?: string;
 
+  /**
+   * The internal listener's connection as `benteng_internal`, the only role that may execute the
+   * operator functions. Required by the API in production (checked at start, internalDatabaseUrl);
+   * the worker never needs it. Outside production derived from DATABASE_URL.
+   */
+  @ValidateIf((o: AppConfig) => o.DATABASE_INTERNAL_URL !== undefined)
+  @Matches(POSTGRES_URL, { message: 'must be a postgres:// URL (required by the API when NODE_ENV=production)' })
+  DATABASE_INTERNAL_URL?: string;
+
+  /** Password `npm run db:migrate` gives benteng_internal (required by it in production); in development a documented default. */
+  @ValidateIf((o: AppConfig) => o.DATABASE_INTERNAL_PASSWORD !== undefined)
+  @IsString()
+  @MinLength(16, { message: 'must be at least 16 characters (required by db:migrate when NODE_ENV=production)' })
+  DATABASE_INTERNAL_PASSWORD?: string;
+
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
   @Min(1, { message: 'must be between 1 and 200' })
@@ -434,6 +449,8 @@ export const CONFIG_VARIABLES = [
   'DATABASE_URL',
   'DATABASE_APP_URL',
   'DATABASE_APP_PASSWORD',
+  'DATABASE_INTERNAL_URL',
+  'DATABASE_INTERNAL_PASSWORD',
   'DATABASE_POOL_MAX',
   'REDIS_URL',
   'HOST',
@@ -496,6 +513,8 @@ export const SECRET_VARIABLES = [
   'DATABASE_URL',
   'DATABASE_APP_URL',
   'DATABASE_APP_PASSWORD',
+  'DATABASE_INTERNAL_URL',
+  'DATABASE_INTERNAL_PASSWORD',
   'REDIS_URL',
   'AUTH_SIGNING_KEYS',
   'AUTH_TOKEN_PEPPER',

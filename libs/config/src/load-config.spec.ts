@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, SCRIPT_VARIABLES } from './config.schema.js';
-import { ConfigError, loadConfig, runtimeDatabaseUrl } from './load-config.js';
+import { ConfigError, internalDatabaseUrl, internalRolePassword, loadConfig, runtimeDatabaseUrl } from './load-config.js';
 
 const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   try {
@@ -18,6 +18,7 @@ const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
 /** A production environment with freshly generated secrets, as the README's Docker section generates them. */
 const generated = {
   appPassword: randomBytes(24).toString('base64url'),
+  internalDbPassword: randomBytes(24).toString('base64url'),
   pepper: randomBytes(32).toString('base64url'),
   job: randomBytes(32).toString('base64url'),
   data: randomBytes(32).toString('base64'),
@@ -71,11 +72,29 @@ describe('loadConfig', () => {
     expect(runtimeDatabaseUrl(ok)).toBe(productionEnv()['DATABASE_APP_URL']);
   });
 
+  it("requires the internal listener's connection where it is used in production (the API, db:migrate), never from the worker", () => {
+    // The worker loads the same schema: production without the internal role's variables loads.
+    const worker = loadConfig(productionEnv());
+    expect(() => internalDatabaseUrl(worker)).toThrow(ConfigError);
+    expect(() => internalDatabaseUrl(worker)).toThrow(/DATABASE_INTERNAL_URL is required when NODE_ENV=production/);
+    expect(() => internalRolePassword(worker)).toThrow(/DATABASE_INTERNAL_PASSWORD is required when NODE_ENV=production/);
+    const url = `postgresql://benteng_internal:${generated.internalDbPassword}@db/benteng`;
+    const api = loadConfig({ ...productionEnv(), DATABASE_INTERNAL_URL: url, DATABASE_INTERNAL_PASSWORD: generated.internalDbPassword });
+    expect(internalDatabaseUrl(api)).toBe(url);
+    expect(internalRolePassword(api)).toBe(generated.internalDbPassword);
+    // Validated whenever set, in every environment, without echoing the value.
+    const sut = errorOf({ DATABASE_INTERNAL_URL: 'mysql://u:SENTINEL@h/db', DATABASE_INTERNAL_PASSWORD: 'short-SENTINEL' });
+    expect(sut.problems.map((p) => p.variable).sort()).toEqual(['DATABASE_INTERNAL_PASSWORD', 'DATABASE_INTERNAL_URL']);
+    expect(sut.message).not.toContain('SENTINEL');
+  });
+
   it('refuses publicly known placeholders and development values in production, naming the variable only', () => {
     expect(() => loadConfig(productionEnv())).not.toThrow();
     const cases: Record<string, string> = {
       DATABASE_APP_PASSWORD: 'change-me-benteng-app-password',
       DATABASE_APP_URL: 'postgresql://benteng_app:benteng_app_dev_password@db/benteng',
+      DATABASE_INTERNAL_PASSWORD: 'benteng_internal_dev_password',
+      DATABASE_INTERNAL_URL: 'postgresql://benteng_internal:benteng_internal_dev_password@db/benteng',
       AUTH_TOKEN_PEPPER: 'change-me-token-pepper-of-at-least-32-characters',
       JOB_SIGNING_KEYS: 'k1:change-me-job-signing-secret-of-at-least-32-characters',
       INTERNAL_SERVICE_KEYS: `ops-cli:k1:${'i'.repeat(32)}`,
@@ -98,6 +117,7 @@ describe('loadConfig', () => {
       INTERNAL_SERVICE_KEYS: `ops-cli:k1:${short}`,
       DATA_ENCRYPTION_KEYS: `d1:${randomBytes(16).toString('base64')}`,
       DATABASE_APP_PASSWORD: randomBytes(6).toString('base64url'),
+      DATABASE_INTERNAL_PASSWORD: randomBytes(6).toString('base64url'),
     };
     for (const [variable, value] of Object.entries(cases)) {
       const sut = errorOf({ ...productionEnv(), [variable]: value });
@@ -114,6 +134,14 @@ describe('loadConfig', () => {
     expect(url.host).toBe('db.internal:5433');
     expect(url.pathname).toBe('/benteng');
     expect(url.searchParams.get('sslmode')).toBe('require');
+    const internal = new URL(internalDatabaseUrl(sut));
+    expect({ user: internal.username, password: internal.password, host: internal.host, path: internal.pathname, sslmode: internal.searchParams.get('sslmode') }).toEqual({
+      user: 'benteng_internal',
+      password: 'benteng_internal_dev_password',
+      host: 'db.internal:5433',
+      path: '/benteng',
+      sslmode: 'require',
+    });
   });
 
   it('is documented variable by variable in .env.example', () => {

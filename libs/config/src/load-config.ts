@@ -3,9 +3,15 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { AppConfig, CONFIG_VARIABLES } from './config.schema.js';
 import { placeholderProblems } from './placeholder-secrets.js';
 
-/** The runtime role every migration grants to; see prisma/migrations/*_roles_and_tenancy. */
+/** The runtime role every migration grants to; see prisma/migrations/20261128000000_init. */
 export const RUNTIME_ROLE = 'benteng_app';
 const DEV_RUNTIME_PASSWORD = 'benteng_app_dev_password';
+/**
+ * The internal listener's role: a member of benteng_app and the only grantee of the operator
+ * functions (prisma/migrations/20261207140000_internal_role; docs/architecture.md, invariant 4).
+ */
+export const INTERNAL_ROLE = 'benteng_internal';
+const DEV_INTERNAL_PASSWORD = 'benteng_internal_dev_password';
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; rule: string }[]) {
@@ -49,19 +55,43 @@ export function runtimeRolePassword(config: AppConfig): string {
 }
 
 /**
+ * Password for the internal listener's role: configured, or the documented development default.
+ * Required in production by `npm run db:migrate`, which sets it; the API and the worker never read it.
+ */
+export function internalRolePassword(config: AppConfig): string {
+  if (config.DATABASE_INTERNAL_PASSWORD) return config.DATABASE_INTERNAL_PASSWORD;
+  if (config.NODE_ENV === 'production') throw new ConfigError([{ variable: 'DATABASE_INTERNAL_PASSWORD', rule: 'is required when NODE_ENV=production' }]);
+  return DEV_INTERNAL_PASSWORD;
+}
+
+/** Outside production: DATABASE_URL with another user and password (same host and database). */
+function derivedUrl(config: AppConfig, variable: string, role: string, password: string): string {
+  if (!config.DATABASE_URL) throw new ConfigError([{ variable, rule: 'or DATABASE_URL must be set' }]);
+  const url = new URL(config.DATABASE_URL);
+  url.username = role;
+  url.password = password;
+  return url.toString();
+}
+
+/**
  * The connection string of the runtime role. Explicit DATABASE_APP_URL wins; outside production it
  * is derived from DATABASE_URL (same host and database, user benteng_app) so a developer sets one
  * variable.
  */
 export function runtimeDatabaseUrl(config: AppConfig): string {
   if (config.DATABASE_APP_URL) return config.DATABASE_APP_URL;
-  if (!config.DATABASE_URL) {
-    throw new ConfigError([{ variable: 'DATABASE_APP_URL', rule: 'or DATABASE_URL must be set' }]);
-  }
-  const url = new URL(config.DATABASE_URL);
-  url.username = RUNTIME_ROLE;
-  url.password = runtimeRolePassword(config);
-  return url.toString();
+  return derivedUrl(config, 'DATABASE_APP_URL', RUNTIME_ROLE, runtimeRolePassword(config));
+}
+
+/**
+ * The connection string of the internal listener (user benteng_internal), derived like the runtime
+ * role's outside production. Required in production, where the API checks it at start (main.ts);
+ * only the API's internal listener connects with it, so the worker's environment never holds it.
+ */
+export function internalDatabaseUrl(config: AppConfig): string {
+  if (config.DATABASE_INTERNAL_URL) return config.DATABASE_INTERNAL_URL;
+  if (config.NODE_ENV === 'production') throw new ConfigError([{ variable: 'DATABASE_INTERNAL_URL', rule: 'is required when NODE_ENV=production' }]);
+  return derivedUrl(config, 'DATABASE_INTERNAL_URL', INTERNAL_ROLE, internalRolePassword(config));
 }
 
 export function ownerDatabaseUrl(config: AppConfig): string {

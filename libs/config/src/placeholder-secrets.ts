@@ -1,11 +1,11 @@
 import type { AppConfig } from './config.schema.js';
 
 /**
- * Secrets everyone can read: the development password of the runtime role (load-config.ts), the
+ * Secrets everyone can read: the development passwords of the runtime and internal roles (load-config.ts), the
  * demo seed's password (prisma/seed.ts) and the `change-me…` defaults an older docker-compose.yml
  * shipped. A deployment that kept one of them is as open as one without a secret.
  */
-const KNOWN_SECRETS = new Set(['benteng_app_dev_password', 'benteng-demo-only', 'change-me-benteng-app-password', 'change-me-owner-password', 'change-me-token-pepper-of-at-least-32-characters', 'change-me-job-signing-secret-of-at-least-32-characters']);
+const KNOWN_SECRETS = new Set(['benteng_app_dev_password', 'benteng_internal_dev_password', 'benteng-demo-only', 'change-me-benteng-app-password', 'change-me-owner-password', 'change-me-token-pepper-of-at-least-32-characters', 'change-me-job-signing-secret-of-at-least-32-characters']);
 
 /** Words that mark a value as an example to be replaced, in any case and spelling. */
 const PLACEHOLDER = /change[-_ ]?me|replace[-_ ]?me|placeholder|example|xxxxxxxx|your[-_ ]?(secret|key|password)/i;
@@ -37,6 +37,8 @@ export function placeholderProblems(config: AppConfig): { variable: string; rule
   const secrets: Record<string, string[]> = {
     DATABASE_APP_PASSWORD: config.DATABASE_APP_PASSWORD ? [config.DATABASE_APP_PASSWORD] : [],
     DATABASE_APP_URL: passwordOf(config.DATABASE_APP_URL),
+    DATABASE_INTERNAL_PASSWORD: config.DATABASE_INTERNAL_PASSWORD ? [config.DATABASE_INTERNAL_PASSWORD] : [],
+    DATABASE_INTERNAL_URL: passwordOf(config.DATABASE_INTERNAL_URL),
     DATABASE_URL: passwordOf(config.DATABASE_URL),
     AUTH_TOKEN_PEPPER: config.AUTH_TOKEN_PEPPER ? [config.AUTH_TOKEN_PEPPER] : [],
     JOB_SIGNING_KEYS: secretsOf(config.JOB_SIGNING_KEYS, 2),

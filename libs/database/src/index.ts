@@ -1,4 +1,4 @@
-export { DatabaseModule } from './database.module.js';
+export { DatabaseModule, InternalDatabaseModule } from './database.module.js';
 export { PrismaService, createRuntimeClient, type RuntimeClient } from './prisma.service.js';
 export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantBoundary, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
 export { migrateDatabase, migrationsDir } from './migrate/migrate.js';

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createCaslExtension } from '@casl/prisma/runtime';
 import { AppConfig, runtimeDatabaseUrl } from '@benteng/config';
@@ -21,15 +21,22 @@ export function createRuntimeClient(connectionString: string, poolMax: number) {
 export type RuntimeClient = ReturnType<typeof createRuntimeClient>;
 
 /**
- * The only Prisma client of the application, connected as the runtime role (RLS applies).
+ * The connection string a Nest application's PrismaService logs in with, when it is not the runtime
+ * role's: provided by InternalDatabaseModule only (database.module.ts).
+ */
+export const DATABASE_LOGIN_URL = Symbol('DATABASE_LOGIN_URL');
+
+/**
+ * The only Prisma client of an application: connected as the runtime role benteng_app (RLS applies)
+ * in the public listener and the worker, as benteng_internal in the internal listener.
  * Only libs/database imports the generated client (test/integration/boundaries.spec.ts).
  */
 @Injectable()
 export class PrismaService implements OnModuleDestroy {
   readonly client: RuntimeClient;
 
-  constructor(config: AppConfig) {
-    this.client = createRuntimeClient(runtimeDatabaseUrl(config), config.DATABASE_POOL_MAX);
+  constructor(config: AppConfig, @Optional() @Inject(DATABASE_LOGIN_URL) loginUrl?: string) {
+    this.client = createRuntimeClient(loginUrl ?? runtimeDatabaseUrl(config), config.DATABASE_POOL_MAX);
   }
 
   async onModuleDestroy(): Promise<void> {

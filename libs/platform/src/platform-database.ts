@@ -99,9 +99,11 @@ export interface AuditFilter {
 
 /**
  * The platform's cross-tenant SQL, all of it, one method per named SECURITY DEFINER function
- * (prisma/migrations/20261129070000_admin, 20261129080000_incidents and the operator lookup;
- * docs/architecture.md, invariant 4). The runtime role sees no other tenant's rows; these
- * functions return exactly what an operator tool needs. No other platform code writes SQL.
+ * (prisma/migrations/20261129070000_admin, 20261129080000_incidents, 20261207130000_metrics_scrape_credentials
+ * and the operator lookup; docs/architecture.md, invariant 4). The runtime role sees no other
+ * tenant's rows; these functions return exactly what an operator tool needs, and only the internal
+ * listener's role benteng_internal may execute them (20261207140000_internal_role), so this class
+ * works in the internal listener only. No other platform code writes SQL.
  */
 @Injectable()
 export class PlatformDatabase {

@@ -336,7 +336,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ABUSE_MAX_BURST: '1000000',
       ...options.env,
     };
-    await migrateDatabase(loadConfig({ ...env, DATABASE_APP_URL: undefined }));
+    await migrateDatabase(loadConfig({ ...env, DATABASE_APP_URL: undefined, DATABASE_INTERNAL_URL: undefined }));
     const owner = new pg.Pool({ connectionString: databaseUrl, max: 4 });
     // The pool outlives PostgreSQL restarts: a connection cut by one is dropped, not thrown.
     owner.on('error', () => undefined);

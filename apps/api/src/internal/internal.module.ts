@@ -5,7 +5,7 @@ import { Logger, LoggerModule } from 'nestjs-pino';
 import { PlatformAuditModule } from '@benteng/audit';
 import { ClockModule, quietStartUpListing } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
-import { DatabaseModule } from '@benteng/database';
+import { InternalDatabaseModule } from '@benteng/database';
 import { AbilityFactory } from '@benteng/authz';
 import { PlatformModule, QueueBoardQueues, QueueBoardSessions } from '@benteng/platform';
 import { RedisModule } from '@benteng/redis';
@@ -58,7 +58,9 @@ export class InternalLogDestinationModule {}
       }),
     }),
     DiscoveryModule,
-    DatabaseModule,
+    // Logged in as benteng_internal, not benteng_app: the operator functions are executable by
+    // that role alone (prisma/migrations/20261207140000_internal_role).
+    InternalDatabaseModule,
     RedisModule,
     ClockModule,
     PlatformAuditModule,
