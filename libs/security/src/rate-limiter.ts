@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { ipBucket } from './client-ip.js';
 import { PRINCIPAL_CLASSES, SENSITIVITIES, rateLimitPolicy, type Limit, type PrincipalClass, type Sensitivity } from './rate-limit-policy.js';
 
@@ -75,7 +74,7 @@ export class RateLimiter {
   private degraded = false;
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     config: AppConfig,
   ) {
     // Built up front: a bad RATE_LIMIT_POLICY stops the process at start, not at the first request.
@@ -144,7 +143,7 @@ export class RateLimiter {
   }
 }
 
-function insured(redis: Redis, keyPrefix: string, limit: Limit): RateLimiterRedis {
+function insured(redis: RedisClient, keyPrefix: string, limit: Limit): RateLimiterRedis {
   const options = { keyPrefix, points: limit.points, duration: limit.windowS };
   return new RateLimiterRedis({
     ...options,
