@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:scale` (docs/scaling.md): the Redis-using specs that can take a cluster, and the
+ * focused ones in test/scale, against a real Redis Cluster (3 masters + 3 replicas) and with the
+ * runtime role going through PgBouncer in transaction mode; both started by the global setup on
+ * free loopback ports. Not part of `npm test`.
+ */
+export default defineConfig({
+  root: fileURLToPath(new URL('../..', import.meta.url)),
+  resolve: { tsconfigPaths: true },
+  test: {
+    globals: true,
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    include: [
+      'test/scale/**/*.spec.ts',
+      // Existing specs that run unchanged on a cluster (their clients come from testRedis()).
+      'test/integration/rate-limiter.spec.ts',
+      'test/integration/abuse-detector.spec.ts',
+      'test/integration/login-throttle.spec.ts',
+    ],
+    exclude: ['**/node_modules/**', 'dist/**'],
+    globalSetup: ['test/scale/support/global-setup.ts'],
+    setupFiles: ['test/support/setup-env.ts', 'test/scale/support/setup-scale.ts'],
+  },
+});
