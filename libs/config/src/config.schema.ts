@@ -52,7 +52,7 @@ export class AppConfig {
    * gives the user, password and TLS (rediss://) of every node, its host is not used.
    */
   @IsOptional()
-  @Matches(/^[A-Za-z0-9.\-]+:\d{1,5}(,[A-Za-z0-9.\-]+:\d{1,5})*$/, { message: 'must be comma-separated host:port seed nodes' })
+  @Matches(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, { message: 'must be comma-separated host:port seed nodes' })
   REDIS_CLUSTER_NODES?: string;
 
   @IsString()
