@@ -23,11 +23,11 @@ export async function scanKeys(redis: RedisClient, pattern: string): Promise<str
   return keys;
 }
 
-/** DEL of keys that may live in different cluster slots: one DEL per key (one DEL for all on a single Redis). */
-export async function deleteKeys(redis: RedisClient, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  if (isCluster(redis)) await Promise.all(keys.map((key) => redis.del(key)));
-  else await redis.del(...keys);
+/** DEL of keys that may live in different cluster slots: one DEL per key (one DEL for all on a single Redis); how many existed. */
+export async function deleteKeys(redis: RedisClient, keys: string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  if (isCluster(redis)) return (await Promise.all(keys.map((key) => redis.del(key)))).reduce((sum, n) => sum + n, 0);
+  return redis.del(...keys);
 }
 
 /** createRedis does not queue commands while connecting: wait until the client is ready. */
