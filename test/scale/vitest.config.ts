@@ -24,6 +24,7 @@ export default defineConfig({
       'test/e2e/auth-revocation.spec.ts',
       'test/e2e/internal-surface.spec.ts',
       'test/e2e/worker-jobs.spec.ts',
+      'test/e2e/internal-queues.spec.ts',
       // Tenant reads and writes of the runtime role, which goes through PgBouncer here.
       'test/integration/export-streams.spec.ts',
       'test/integration/tenant-isolation.spec.ts',

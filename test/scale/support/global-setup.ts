@@ -9,9 +9,9 @@ declare module 'vitest' {
     redisClusterNodes: string;
     /** The runtime role's URL through PgBouncer (pool_mode = transaction). */
     pgbouncerAppUrl: string;
-    /** The owner's URL through PgBouncer (what must NOT be used for migrations: see docs/scaling.md). */
-    pgbouncerOwnerUrl: string;
     pgbouncerVersion: string;
+    /** The admin console (`SHOW STATS`, `SHOW POOLS`). */
+    pgbouncerAdminUrl: string;
   }
 }
 
@@ -37,14 +37,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       startRedisCluster(3),
       startPgBouncer({
         upstream: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) },
+        // postgres: only for the admin console (SHOW STATS); migrations never go through PgBouncer.
         users: { [decodeURIComponent(appUrl.username)]: decodeURIComponent(appUrl.password), postgres: 'scale-owner-password' },
+        adminUser: 'postgres',
       }),
     ]);
     cleanups.push(() => cluster.stop(), () => bouncer.stop());
     project.provide('redisClusterNodes', cluster.seeds);
     project.provide('pgbouncerAppUrl', bouncer.urlFor(decodeURIComponent(appUrl.username), decodeURIComponent(appUrl.password), database));
-    project.provide('pgbouncerOwnerUrl', bouncer.urlFor('postgres', 'scale-owner-password', database));
     project.provide('pgbouncerVersion', bouncer.version);
+    project.provide('pgbouncerAdminUrl', bouncer.urlFor('postgres', 'scale-owner-password', 'pgbouncer'));
     process.stdout.write(`scale: Redis Cluster ${cluster.seeds} and ${bouncer.version} on 127.0.0.1:${bouncer.port} up in ${Date.now() - started} ms\n`);
   } catch (error) {
     await cleanup();

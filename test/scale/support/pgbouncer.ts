@@ -26,6 +26,8 @@ export interface PgBouncerOptions {
   users: Record<string, string>;
   /** Server connections per user and database (small, so that clients share them). */
   poolSize?: number;
+  /** A user of `users` allowed on the admin console. */
+  adminUser?: string;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<TestPgB
       'server_reset_query =',
       `logfile = ${join(dir, 'pgbouncer.log')}`,
       `pidfile = ${join(dir, 'pgbouncer.pid')}`,
-      'admin_users = ',
+      // The admin console (database `pgbouncer`: SHOW STATS, SHOW POOLS) for the owner user.
+      `admin_users = ${options.adminUser ?? ''}`,
       '',
     ].join('\n'),
     { mode: 0o644 },
