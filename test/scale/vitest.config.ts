@@ -16,7 +16,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     include: [
-      'test/scale/**/*.spec.ts',
+      // Not *.spec.ts: the main suite (test/vitest.config.ts) must not pick these up.
+      'test/scale/**/*.scale.ts',
       // Existing specs that run unchanged on a cluster (their clients come from testRedis()).
       'test/integration/rate-limiter.spec.ts',
       'test/integration/abuse-detector.spec.ts',
