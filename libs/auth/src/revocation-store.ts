@@ -61,6 +61,16 @@ export class RevocationStore implements OnApplicationBootstrap {
     this.redis.on('close', () => {
       this.generation++;
     });
+    // Redis Cluster: losing the connection to one node (a master that died, before or while its
+    // replica is promoted) does not close the cluster client. Replication is asynchronous, so the
+    // promoted replica may lack markers the old master acknowledged, while READY, on another
+    // master, survives: count it as a new connection, so checks ask Postgres until a resync has
+    // rewritten every marker (docs/scaling.md).
+    if (isCluster(this.redis)) {
+      this.redis.on('-node', () => {
+        this.generation++;
+      });
+    }
     this.redis.on('ready', () => void this.resync());
     if (this.redis.status === 'ready') void this.resync();
   }

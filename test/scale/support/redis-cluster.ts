@@ -96,6 +96,8 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
       await until(async () => (await clusterInfo(node.port)).includes('cluster_state:ok'), `cluster_state:ok on ${node.port}`, 30_000, 100);
     }
     await until(async () => (await replicasAttached(nodes[0]!.port)) === masters, `${masters} replicas attached`, 30_000, 100);
+    // And replicating: a replica that never finished its first sync would refuse to fail over.
+    await until(async () => (await Promise.all(nodes.map((node) => replicationOf(node.port)))).filter((info) => info.includes('master_link_status:up')).length === masters, `${masters} replicas in sync`, 30_000, 100);
     return { nodes, seeds: addresses.join(','), stop };
   } catch (error) {
     await stop();
@@ -115,6 +117,7 @@ async function withNode<T>(port: number, run: (redis: Redis) => Promise<T>): Pro
 }
 
 const ping = (port: number) => withNode(port, async (redis) => (await redis.ping()) === 'PONG');
+const replicationOf = (port: number) => withNode(port, async (redis) => String(await redis.info('replication')));
 const clusterInfo = (port: number) => withNode(port, async (redis) => String(await redis.call('CLUSTER', 'INFO')));
 
 /** Replicas in a connected state, per CLUSTER NODES as one node sees it. */
