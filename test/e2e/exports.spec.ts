@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { Clock } from '@benteng/common';
 import type { MembershipRole } from '@benteng/database';
@@ -13,6 +12,8 @@ import { insertInvoice, ROLES, type TestTenant } from '../support/factories.js';
 import { createTenantWithLogins } from '../support/tenants.js';
 import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { deleteKeys, ready as redisReady, testRedis } from '../support/redis.js';
+import { hashTag } from '@benteng/redis';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -470,9 +471,12 @@ describe('exports', () => {
     expect(afterKill).toMatchObject({ status: 'running', version: midway.version });
     // BullMQ hands the job to another worker once its lock lapses (60 s) and a stalled check sees
     // it. Deleting the dead worker's lock stands in for waiting out the 60 s.
-    const redis = new Redis(process.env.REDIS_URL!);
+    // Also on a Redis Cluster (`npm run test:scale`): a Cluster client, the prefix hash-tagged.
+    const redis = testRedis('exports-spec');
     try {
-      expect(await redis.del(`${prefix}:jobs:${killed.id}:lock`)).toBe(1);
+      await redisReady(redis);
+      const keyPrefix = process.env.REDIS_CLUSTER_NODES ? hashTag(prefix) : prefix;
+      expect(await deleteKeys(redis, [`${keyPrefix}:jobs:${killed.id}:lock`])).toBe(1);
     } finally {
       redis.disconnect();
     }

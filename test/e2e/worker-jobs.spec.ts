@@ -18,7 +18,7 @@ import { ownerPool } from '../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../support/public-api.js';
-import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { obliterateQueues, startReadyWorker, testQueue, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
 import { tag } from '../security/support/controls.js';
 
 /**
@@ -486,7 +486,7 @@ describe('tenant jobs, in-process worker', () => {
     await moduleRef.close();
     expect(seen.get(jobId)).toBeDefined();
     // The module's queues are closed now: look through a connection of our own.
-    const reader = new Queue(JOBS_QUEUE, { connection: { url: process.env.REDIS_URL, maxRetriesPerRequest: null }, prefix });
+    const reader = testQueue(JOBS_QUEUE, prefix);
     try {
       expect(await (await reader.getJob(jobId))?.getState()).toBe('completed');
     } finally {

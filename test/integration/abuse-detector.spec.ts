@@ -1,11 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
-import { createRedis } from '@benteng/redis';
+import { createRedis, type RedisClient } from '@benteng/redis';
 import { ABUSE_KEY_PREFIX, AbuseDetector, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
-import { ready, scanKeys } from '../support/redis.js';
+import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh principals and IPs, so files and tests never share a counter. */
@@ -26,14 +25,12 @@ const hextet = () => randomBytes(2).readUInt16BE().toString(16);
 const redisA = connect('abuse-detector-spec-a');
 const redisB = connect('abuse-detector-spec-b');
 
-function connect(name: string): Redis {
-  const redis = createRedis(process.env.REDIS_URL!, name);
-  redis.on('error', () => undefined);
-  return redis;
+function connect(name: string): RedisClient {
+  return testRedis(name);
 }
 
 /** Tiny thresholds for the signal under test; the others stay out of the way. */
-function detector(env: Record<string, string>, redis: Redis = redisA): AbuseDetector {
+function detector(env: Record<string, string>, redis: RedisClient = redisA): AbuseDetector {
   return new AbuseDetector(
     redis,
     loadConfig({
@@ -88,7 +85,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const ours = (await abuseKeys()).filter((key) => ids.some((id) => key.includes(id)));
-  if (ours.length > 0) await redisA.del(...ours);
+  await deleteKeys(redisA, ours);
   redisA.disconnect();
   redisB.disconnect();
 });

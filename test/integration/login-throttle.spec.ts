@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '@benteng/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { FAMILIAR_ADDRESS_S, LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
-import { scanKeys } from '../support/redis.js';
+import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh emails and IPs, so files and tests never share a counter. */
@@ -14,10 +15,10 @@ const hextet = () => randomBytes(2).readUInt16BE().toString(16);
 const accountHash = (email: string) => createHash('sha256').update(email.toLowerCase()).digest('hex');
 const accountKey = (email: string, counter: 'failures' | 'blocks') => `${THROTTLE_KEY_PREFIX}login-account:${counter}:${accountHash(email)}`;
 
-const redis = new Redis(process.env.REDIS_URL!);
+const redis = testRedis('login-throttle-spec');
 const subjects: string[] = [];
 
-function throttle(env: Record<string, string> = {}, client: Redis = redis): LoginThrottle {
+function throttle(env: Record<string, string> = {}, client: RedisClient = redis): LoginThrottle {
   return new LoginThrottle(loadConfig({ ...process.env, ...env }), client);
 }
 
@@ -38,12 +39,12 @@ const throttleKeys = (): Promise<string[]> => scanKeys(redis, `${THROTTLE_KEY_PR
 // Until the connection is ready the throttle uses its per-instance insurance (by design); these
 // tests are about the shared counters, so they start once Redis answers.
 beforeAll(async () => {
-  await redis.ping();
+  await ready(redis);
 });
 
 afterAll(async () => {
   const ours = (await throttleKeys()).filter((key) => subjects.some((subject) => key.endsWith(`:${subject}`)));
-  if (ours.length > 0) await redis.del(...ours);
+  await deleteKeys(redis, ours);
   redis.disconnect();
 });
 

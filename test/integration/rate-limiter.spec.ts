@@ -1,10 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@benteng/config';
-import { createRedis } from '@benteng/redis';
+import { createRedis, type RedisClient } from '@benteng/redis';
 import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
-import { ready, scanKeys } from '../support/redis.js';
+import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
 
 /** Every test uses fresh owners and tenants, so files and tests never share a budget. */
@@ -23,13 +22,11 @@ const freshIp = () => {
 const redisA = connect('rate-limiter-spec-a');
 const redisB = connect('rate-limiter-spec-b');
 
-function connect(name: string): Redis {
-  const redis = createRedis(process.env.REDIS_URL!, name);
-  redis.on('error', () => undefined);
-  return redis;
+function connect(name: string): RedisClient {
+  return testRedis(name);
 }
 
-function limiter(policy: object, redis: Redis = redisA): RateLimiter {
+function limiter(policy: object, redis: RedisClient = redisA): RateLimiter {
   return new RateLimiter(redis, loadConfig({ ...process.env, RATE_LIMIT_POLICY: JSON.stringify(policy) }));
 }
 
@@ -44,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const ours = (await rateLimitKeys()).filter((key) => ids.some((id) => key.endsWith(id)));
-  if (ours.length > 0) await redisA.del(...ours);
+  await deleteKeys(redisA, ours);
   redisA.disconnect();
   redisB.disconnect();
 });

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { projectRoot } from '@benteng/database';
+import { queueConnection } from '@benteng/redis';
 import { logHygiene } from './log-hygiene.js';
 
 const WORKER = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'main.js');
@@ -103,11 +104,30 @@ export async function startReadyWorker(queuePrefix: string, env: Record<string, 
 /** Deletes every key of the given queues under a test's prefix (call in afterAll). */
 export async function obliterateQueues(queuePrefix: string, names: readonly string[] = ['jobs', 'platform']): Promise<void> {
   for (const name of names) {
-    const queue = new Queue(name, { connection: { url: process.env.REDIS_URL, maxRetriesPerRequest: null }, prefix: queuePrefix });
+    const queue = testQueue(name, queuePrefix);
     try {
       await queue.obliterate({ force: true });
     } finally {
       await queue.close();
     }
   }
+}
+
+/**
+ * A BullMQ queue of this test process's Redis under `queuePrefix`, connected as the application
+ * connects (queueConnection): on a Redis Cluster (`npm run test:scale`) through a Cluster client and
+ * with the prefix hash-tagged. `close()` closes the cluster connection too.
+ */
+export function testQueue(name: string, queuePrefix: string): Queue {
+  const { connection, prefix, close } = queueConnection(
+    { REDIS_URL: process.env.REDIS_URL!, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES, QUEUE_PREFIX: queuePrefix },
+    { connectionName: 'benteng-test', maxRetriesPerRequest: null },
+  );
+  const queue = new Queue(name, { connection, prefix });
+  const closeQueue = queue.close.bind(queue);
+  queue.close = async () => {
+    await closeQueue();
+    await close();
+  };
+  return queue;
 }

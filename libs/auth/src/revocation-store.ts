@@ -1,10 +1,9 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { PrismaService, TenantDatabase } from '@benteng/database';
-import { InjectRedis } from '@benteng/redis';
+import { getEach, InjectRedis, isCluster, type RedisClient } from '@benteng/redis';
 import { Scope } from '@benteng/tenancy';
 
 export type RevocationKind = 'session' | 'user' | 'tenant';
@@ -17,6 +16,10 @@ const PREFIX = 'benteng:rev:';
 /** Set once the markers are complete (after a resync). Absent = Redis lost its state: ask Postgres. */
 const READY = `${PREFIX}ready`;
 const key = (kind: RevocationKind, id: string) => `${PREFIX}${kind}:${id}`;
+// No hash tags: one check reads READY and the markers of a session, a user and a tenant, and no
+// one tag fits all four (a user belongs to several tenants, READY to none). On Redis Cluster the
+// read is pipelined GETs (getEach) and the writes are separate SETs (writeMarkers), not an MGET or
+// a MULTI, which would be refused with CROSSSLOT.
 
 /**
  * Is this access token's session still good? Checked on every authenticated request.
@@ -49,7 +52,7 @@ export class RevocationStore implements OnApplicationBootstrap {
   private syncedGeneration = -1;
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly prisma: PrismaService,
     private readonly db: TenantDatabase,
     private readonly config: AppConfig,
@@ -63,6 +66,16 @@ export class RevocationStore implements OnApplicationBootstrap {
     this.redis.on('close', () => {
       this.generation++;
     });
+    // Redis Cluster: losing the connection to one node (a master that died, before or while its
+    // replica is promoted) does not close the cluster client. Replication is asynchronous, so the
+    // promoted replica may lack markers the old master acknowledged, while READY, on another
+    // master, survives: count it as a new connection, so checks ask Postgres until a resync has
+    // rewritten every marker (docs/scaling.md).
+    if (isCluster(this.redis)) {
+      this.redis.on('-node', () => {
+        this.generation++;
+      });
+    }
     this.redis.on('ready', () => void this.resync());
     if (this.redis.status === 'ready') void this.resync();
   }
@@ -75,10 +88,7 @@ export class RevocationStore implements OnApplicationBootstrap {
   async publish(revocations: Revocation[]): Promise<void> {
     if (revocations.length === 0) return;
     try {
-      const multi = this.redis.multi();
-      for (const r of revocations) multi.set(key(r.kind, r.id), '1', 'EX', this.markerTtlS);
-      const results = await multi.exec();
-      if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+      await this.writeMarkers(revocations.map((r) => key(r.kind, r.id)));
     } catch {
       // The markers may be incomplete: make every instance consult Postgres until a resync.
       await this.redis.del(READY).catch(() => undefined);
@@ -100,7 +110,7 @@ export class RevocationStore implements OnApplicationBootstrap {
       return this.revokedInDatabase(claims);
     }
     try {
-      const [ready, session, user, tenant] = await this.redis.mget(READY, key('session', claims.sid), key('user', claims.sub), key('tenant', claims.tid));
+      const [ready, session, user, tenant] = await getEach(this.redis, [READY, key('session', claims.sid), key('user', claims.sub), key('tenant', claims.tid)]);
       if (ready !== null) return session !== null || user !== null || tenant !== null;
       void this.resync();
     } catch {
@@ -127,6 +137,24 @@ export class RevocationStore implements OnApplicationBootstrap {
     return session.revokedAt !== null || session.expiresAt <= this.clock.now() || session.tenant.status !== 'active' || session.membership.user.status !== 'active';
   }
 
+  /**
+   * SET each marker with the marker TTL (and `ready` without one, last). One MULTI on a single
+   * Redis; on a cluster, whose MULTI may not span slots, one SET per key in the same tick (rejects
+   * if any fails, so the caller treats the markers as incomplete).
+   */
+  private async writeMarkers(keys: string[], ready?: string): Promise<void> {
+    const redis = this.redis;
+    if (isCluster(redis)) {
+      await Promise.all(keys.map((k) => redis.set(k, '1', 'EX', this.markerTtlS)));
+      return;
+    }
+    const multi = redis.multi();
+    for (const k of keys) multi.set(k, '1', 'EX', this.markerTtlS);
+    if (ready !== undefined) multi.set(ready, '1');
+    const results = await multi.exec();
+    if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+  }
+
   /** Rebuild every marker from Postgres, then mark the store READY. One at a time per process. */
   resync(): Promise<void> {
     // One per connection: a resync begun on a connection that has since dropped does not count.
@@ -144,11 +172,9 @@ export class RevocationStore implements OnApplicationBootstrap {
     try {
       const since = new Date(this.clock.now().getTime() - this.markerTtlS * 1000);
       const rows = await this.prisma.client.$queryRaw<{ kind: RevocationKind; id: string }[]>`SELECT kind, id FROM auth_active_revocations(${since})`;
-      const multi = this.redis.multi();
-      for (const row of rows) multi.set(key(row.kind, row.id), '1', 'EX', this.markerTtlS);
-      multi.set(READY, '1');
-      const results = await multi.exec();
-      if (!results || results.some(([error]) => error)) throw new Error('MULTI failed');
+      // READY last, and only once every marker is written (on a cluster they are not one MULTI).
+      await this.writeMarkers(rows.map((row) => key(row.kind, row.id)), isCluster(this.redis) ? undefined : READY);
+      if (isCluster(this.redis)) await this.redis.set(READY, '1');
       if (generation === this.generation) this.syncedGeneration = generation;
       this.logger.info({ markers: rows.length }, 'revocation markers rebuilt from Postgres');
     } catch (error) {

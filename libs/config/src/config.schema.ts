@@ -60,6 +60,16 @@ export class AppConfig {
   @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379';
 
+  /**
+   * Redis Cluster mode: comma-separated `host:port` seed nodes (a few masters are enough; the
+   * client discovers the rest). Unset: one Redis at REDIS_URL. Set: libs/redis connects an ioredis
+   * Cluster, keys carry hash tags and BullMQ's prefix becomes `{QUEUE_PREFIX}`; REDIS_URL then only
+   * gives the user, password and TLS (rediss://) of every node, its host is not used.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, { message: 'must be comma-separated host:port seed nodes' })
+  REDIS_CLUSTER_NODES?: string;
+
   @IsString()
   @Matches(/^[A-Za-z0-9.:\-[\]]+$/, { message: 'must be a host name or IP address' })
   HOST = '127.0.0.1';
@@ -453,6 +463,7 @@ export const CONFIG_VARIABLES = [
   'DATABASE_INTERNAL_PASSWORD',
   'DATABASE_POOL_MAX',
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'HOST',
   'PORT',
   'LOG_LEVEL',

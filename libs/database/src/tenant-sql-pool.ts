@@ -50,7 +50,12 @@ export class TenantSqlPool {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      await client.query({ name: 'set_tenant', text: "SELECT set_config('app.tenant_id', $1, true)", values: [boundary.tenantId] });
+      // Unnamed statement, as every statement of the pool: behind PgBouncer in transaction mode
+      // (docs/scaling.md) a named one, prepared on the server connection of an earlier transaction,
+      // is missing on the next ("does not exist") or there already ("already exists"), and PgBouncer
+      // 1.18 does not track them. `set_config(…, true)`: local to this transaction, never left on a
+      // server connection another client gets next.
+      await client.query({ text: "SELECT set_config('app.tenant_id', $1, true)", values: [boundary.tenantId] });
       const result = await work(client);
       await client.query('COMMIT');
       return result;

@@ -137,14 +137,13 @@ export class ExportStreams implements OnModuleDestroy {
   writeChunk(scope: Scope, exportId: string, version: number, seq: number, bytes: Uint8Array): Promise<boolean> {
     const tenantId = scope.tenantId;
     return this.sql.run(scope, async (client) => {
+      // Unnamed statements: named ones break behind PgBouncer in transaction mode (TenantSqlPool).
       const current = await client.query({
-        name: 'export_chunk_claim_check',
         text: `SELECT version FROM exports WHERE tenant_id = $1::uuid AND id = $2::uuid AND status = 'running' AND version = $3 FOR SHARE`,
         values: [tenantId, exportId, version],
       });
       if (current.rowCount !== 1) return false;
       await client.query({
-        name: 'export_chunk_insert',
         text: 'INSERT INTO export_chunks (tenant_id, id, export_id, seq, bytes) VALUES ($1::uuid, gen_random_uuid(), $2::uuid, $3, $4)',
         values: [tenantId, exportId, seq, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
       });

@@ -1,10 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Module, type DynamicModule, type ForwardReference, type Type } from '@nestjs/common';
+import { Injectable, Module, type DynamicModule, type ForwardReference, type OnApplicationShutdown, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AuditModule } from '@benteng/audit';
 import { ClockModule } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
+import { queueConnection } from '@benteng/redis';
 import { JobActors } from './job-actors.js';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from './job-envelope.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
@@ -31,6 +32,24 @@ type ModuleImport = Type | DynamicModule | Promise<DynamicModule> | ForwardRefer
 const producers = new Map<string, DynamicModule>();
 
 /**
+ * The Cluster connections handed to BullMQ, per application (its AppConfig). BullMQ does not close
+ * a connection it was given as an instance, so the application does, after its queues and workers
+ * have closed (onApplicationShutdown runs after every onModuleDestroy). Single-node: no-ops.
+ */
+const clusterConnections = new WeakMap<AppConfig, (() => Promise<void>)[]>();
+
+@Injectable()
+class QueueConnectionLifecycle implements OnApplicationShutdown {
+  constructor(private readonly config: AppConfig) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    const closers = clusterConnections.get(this.config) ?? [];
+    clusterConnections.delete(this.config);
+    await Promise.all(closers.map((close) => close()));
+  }
+}
+
+/**
  * Queues and the job producer. It owns the process's BullMQ root configuration (connection from
  * REDIS_URL, key prefix QUEUE_PREFIX, which API and worker must share): import it once per process
  * and add no other BullModule.forRoot. Global, so any feature service can inject JobQueue.
@@ -50,15 +69,17 @@ export class JobsModule {
         imports: [
           BullModule.forRootAsync({
             inject: [AppConfig],
-            useFactory: (config: AppConfig) => ({
+            useFactory: (config: AppConfig) => {
               // BullMQ requires maxRetriesPerRequest = null on its blocking (worker) connections.
-              connection: { url: config.REDIS_URL, maxRetriesPerRequest: null, connectionName, ...(failFast ? { enableOfflineQueue: false } : {}) },
-              prefix: config.QUEUE_PREFIX,
-            }),
+              // On Redis Cluster: a Cluster instance and the prefix {QUEUE_PREFIX} (queueConnection).
+              const queues = queueConnection(config, { connectionName, maxRetriesPerRequest: null, ...(failFast ? { enableOfflineQueue: false } : {}) });
+              clusterConnections.set(config, [...(clusterConnections.get(config) ?? []), queues.close]);
+              return { connection: queues.connection, prefix: queues.prefix };
+            },
           }),
           BullModule.registerQueue({ name: JOBS_QUEUE }, { name: PLATFORM_QUEUE }),
         ],
-        providers: [JobSigner, JobQueue],
+        providers: [JobSigner, JobQueue, QueueConnectionLifecycle],
         exports: [BullModule, JobSigner, JobQueue],
       };
       producers.set(key, module);

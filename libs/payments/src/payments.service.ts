@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { auditActor, AuditLog, type AuditEntry } from '@benteng/audit';
 import { InvoiceError, InvoiceErrorCode, InvoicesService, type InvoiceWithLines } from '@benteng/invoices';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { Scope } from '@benteng/tenancy';
 import { PaymentsError, PaymentsErrorCode } from './payment.errors.js';
 import { PAYMENT_PROVIDER, type PaymentOutcome, type PaymentReceipt, type PaymentRequestMeta, type ProviderPaymentEvent, type VerifiedDelivery } from './payment.types.js';
@@ -55,7 +54,7 @@ export class PaymentsService {
     private readonly payments: PaymentsRepository,
     private readonly invoices: InvoicesService,
     private readonly audit: AuditLog,
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(PaymentsService.name);

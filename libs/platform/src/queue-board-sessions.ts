@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { AbilityFactory } from '@benteng/authz';
 import { Clock, minted } from '@benteng/common';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { OperatorAudit } from './operator-audit.js';
 import { OperatorDirectory, type OperatorRecord } from './operator-directory.js';
 import { OperatorError, OperatorErrorCode } from './operator-error.js';
@@ -34,7 +33,7 @@ const keyOf = (prefix: string, token: string): string => prefix + createHash('sh
 @Injectable()
 export class QueueBoardSessions {
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly clock: Clock,
     private readonly operators: OperatorDirectory,
     private readonly abilities: AbilityFactory,

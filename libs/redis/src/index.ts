@@ -1,1 +1,1 @@
-export { createRedis, InjectRedis, REDIS, RedisModule } from './redis.module.js';
+export { clusterNodes, createCluster, createRedis, getEach, hashTag, InjectRedis, isCluster, queueConnection, REDIS, RedisModule, type RedisClient } from './redis.module.js';

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ipBucket } from './client-ip.js';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { AppConfig } from '@benteng/config';
-import { InjectRedis } from '@benteng/redis';
+import { getEach, hashTag, InjectRedis, isCluster, type RedisClient } from '@benteng/redis';
 
 /** How much more authenticated traffic an address may carry than one principal (see countersFor). */
 export const SHARED_ADDRESS_FACTOR = 5;
@@ -132,7 +131,7 @@ class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async evalsha(redis: Redis, args: (string | number)[]): Promise<unknown> {
+  async evalsha(redis: RedisClient, args: (string | number)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, ...(args as [number, ...(string | number)[]]));
     } catch (error) {
@@ -149,7 +148,7 @@ export class AbuseDetector {
   private degraded = false;
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly config: AppConfig,
   ) {}
 
@@ -183,7 +182,9 @@ export class AbuseDetector {
       // The common answer (no block) costs one MGET; the remaining time is read only for a block
       // found (the rare case), in a second round trip. A block that expired in between reports
       // Retry-After 1 s (see retryAfterS).
-      const values = await this.redis.mget(...keys.map(([, key]) => key));
+      // The principal's and the address's block keys hash to different slots: getEach is one MGET
+      // on a single Redis and pipelined GETs on a cluster.
+      const values = await getEach(this.redis, keys.map(([, key]) => key));
       this.noteRecovery();
       for (const [index, [subject, key]] of keys.entries()) {
         const value = values[index];
@@ -297,13 +298,25 @@ export class AbuseDetector {
    */
   private async count(counters: Counter[]): Promise<number[]> {
     const now = Date.now();
-    const args: (string | number)[] = [counters.length];
-    for (const counter of counters) args.push(counterKey(counter.signal, counter.subjectKey));
-    args.push(now);
-    // Keeps the newest threshold + 1 members: enough to see a crossing, and no more memory.
-    for (const counter of counters) args.push(counter.windowS * 1000, counter.member, counter.threshold + 2);
-    const replies = (await this.script.evalsha(this.redis, args)) as unknown[];
-    return counters.map((_, index) => Number(replies[index]));
+    // Redis Cluster runs a script only over keys of one slot. A subject's counters share one (their
+    // keys carry the subject as hash tag, see counterKey), the principal's and the address's do
+    // not: on a cluster one script call per subject, sent in the same tick (auto-pipelined per
+    // node); on a single Redis one call for all, as before. Atomic per subject either way, which is
+    // all a crossing needs (each subject's threshold is judged on its own counters).
+    const groups = isCluster(this.redis) ? groupBy(counters, (counter) => counter.subjectKey) : [counters.map((counter, index) => ({ counter, index }))];
+    const counts = new Array<number>(counters.length);
+    await Promise.all(
+      groups.map(async (group) => {
+        const args: (string | number)[] = [group.length];
+        for (const { counter } of group) args.push(counterKey(counter.signal, counter.subjectKey));
+        args.push(now);
+        // Keeps the newest threshold + 1 members: enough to see a crossing, and no more memory.
+        for (const { counter } of group) args.push(counter.windowS * 1000, counter.member, counter.threshold + 2);
+        const replies = (await this.script.evalsha(this.redis, args)) as unknown[];
+        group.forEach(({ index }, at) => (counts[index] = Number(replies[at])));
+      }),
+    );
+    return counts;
   }
 
   /** Tries to place each block (SET NX, one round trip); returns those this call placed. */
@@ -311,12 +324,21 @@ export class AbuseDetector {
     if (crossings.length === 0) return [];
     const blockS = this.config.ABUSE_BLOCK_S;
     const blockedAt = new Date().toISOString();
-    const multi = this.redis.multi();
-    for (const { counter, observed } of crossings) {
+    const sets = crossings.map(({ counter, observed }) => {
       const details = JSON.stringify({ source: DETECTOR_SOURCE, signal: counter.signal, observed, threshold: counter.threshold, windowS: counter.windowS, blockedAt });
-      multi.set(blockKey(counter.subjectKey), details, 'EX', blockS, 'NX');
+      return [blockKey(counter.subjectKey), details] as const;
+    });
+    let replies: unknown[];
+    if (isCluster(this.redis)) {
+      // The blocks of a principal and of an address live in different slots, so no MULTI: each
+      // SET NX stands alone (and is exclusive on its own), pipelined in one tick.
+      const redis = this.redis;
+      replies = await Promise.all(sets.map(([key, details]) => redis.set(key, details, 'EX', blockS, 'NX')));
+    } else {
+      const multi = this.redis.multi();
+      for (const [key, details] of sets) multi.set(key, details, 'EX', blockS, 'NX');
+      replies = results(await multi.exec());
     }
-    const replies = results(await multi.exec());
     return crossings
       .filter((_, index) => replies[index] === 'OK')
       .map(({ counter, observed }) => ({
@@ -400,8 +422,23 @@ function retryAfterS(pttl: unknown, blockS: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }
 
+/**
+ * `benteng:abuse:<signal>:{<subject>}`: hash-tagged by subject, so that on Redis Cluster every
+ * counter of one principal (or one address) is in one slot, where COUNT_SCRIPT can update them in
+ * one call and `recentObjects` read two of them in one MULTI.
+ */
 function counterKey(signal: AbuseSignal, subjectKey: string): string {
-  return `${ABUSE_KEY_PREFIX}${signal}:${subjectKey}`;
+  return `${ABUSE_KEY_PREFIX}${signal}:${hashTag(subjectKey)}`;
+}
+
+/** The counters of each subject, with their positions in the original list. */
+function groupBy(counters: Counter[], by: (counter: Counter) => string): { counter: Counter; index: number }[][] {
+  const groups = new Map<string, { counter: Counter; index: number }[]>();
+  counters.forEach((counter, index) => {
+    const key = by(counter);
+    groups.set(key, [...(groups.get(key) ?? []), { counter, index }]);
+  });
+  return [...groups.values()];
 }
 
 function blockKey(subjectKey: string): string {

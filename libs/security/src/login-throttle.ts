@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { ipBucket as ipSubject } from './client-ip.js';
 import { RedisFallbackNotice } from './redis-fallback-notice.js';
 
@@ -67,7 +66,7 @@ class ProgressiveFailureCounter {
   private readonly blocks: RateLimiterRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     name: string,
     private readonly maxFailures: number,
     private readonly windowS: number,
@@ -107,7 +106,7 @@ class ProgressiveFailureCounter {
   }
 }
 
-function insured(redis: Redis, options: { keyPrefix: string; points: number; duration: number }): RateLimiterRedis {
+function insured(redis: RedisClient, options: { keyPrefix: string; points: number; duration: number }): RateLimiterRedis {
   return new RateLimiterRedis({
     ...options,
     storeClient: redis,
@@ -153,7 +152,7 @@ export class LoginThrottle {
 
   constructor(
     config: AppConfig,
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
   ) {
     this.redisNotice = new RedisFallbackNotice(redis, this.logger, { lost: 'Redis unavailable: login throttling falls back to per-instance limits', back: 'Redis available again: login throttling is shared across instances' });
     const window = config.LOGIN_WINDOW_S;

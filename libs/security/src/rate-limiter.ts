@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { ipBucket } from './client-ip.js';
 import { PRINCIPAL_CLASSES, SENSITIVITIES, rateLimitPolicy, type Limit, type PrincipalClass, type Sensitivity } from './rate-limit-policy.js';
 import { RedisFallbackNotice } from './redis-fallback-notice.js';
@@ -76,7 +75,7 @@ export class RateLimiter {
   private readonly redisNotice: RedisFallbackNotice;
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     config: AppConfig,
   ) {
     this.redisNotice = new RedisFallbackNotice(redis, this.logger, { lost: 'Redis unavailable: rate limits fall back to per-instance limits', back: 'Redis available again: rate limits are shared across instances' });
@@ -135,7 +134,7 @@ export class RateLimiter {
   }
 }
 
-function insured(redis: Redis, keyPrefix: string, limit: Limit): RateLimiterRedis {
+function insured(redis: RedisClient, keyPrefix: string, limit: Limit): RateLimiterRedis {
   const options = { keyPrefix, points: limit.points, duration: limit.windowS };
   return new RateLimiterRedis({
     ...options,

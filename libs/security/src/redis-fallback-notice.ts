@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 
 /**
  * Logs each switch of a Redis-backed limiter (LoginThrottle, RateLimiter) to and from its
@@ -8,7 +7,7 @@ export class RedisFallbackNotice {
   private degraded = false;
 
   constructor(
-    private readonly redis: Pick<Redis, 'status'>,
+    private readonly redis: { readonly status: string },
     private readonly logger: { warn(message: string): void; log(message: string): void },
     private readonly messages: { lost: string; back: string },
   ) {}

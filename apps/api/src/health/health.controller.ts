@@ -1,8 +1,7 @@
 import { Controller, Get, HttpStatus, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
 import { PrismaService } from '@benteng/database';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { Anonymous } from '../http/access.decorator.js';
 import { ProblemException } from '../http/problem.js';
 
@@ -26,7 +25,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly prisma: PrismaService,
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
   @Get('live')

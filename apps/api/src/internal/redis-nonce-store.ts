@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import type { NonceStore } from '@benteng/security';
 
 /** Redis keys of remembered nonces (one per key id and nonce, expiring after 2 × tolerance). */
@@ -9,7 +8,7 @@ export const NONCE_KEY_PREFIX = 'benteng:internal:nonce:';
 /** SET NX EX: true the first time a nonce is seen. Redis errors propagate: the verifier fails closed. */
 @Injectable()
 export class RedisNonceStore implements NonceStore {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(@InjectRedis() private readonly redis: RedisClient) {}
 
   async remember(key: string, ttlS: number): Promise<boolean> {
     await this.connected();

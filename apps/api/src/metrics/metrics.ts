@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AppConfig } from '@benteng/config';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
+import { queueConnection } from '@benteng/redis';
 import { surfaceOf } from '../http/route-catalog.js';
 
 /** Requests no route matched: one label value, never the raw URL (unbounded cardinality, and ids). */
@@ -100,6 +101,7 @@ export const processMetrics = new Metrics();
 @Injectable()
 export class QueueDepths implements OnModuleDestroy {
   private queues: Queue[] | undefined;
+  private closeConnection: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -107,9 +109,11 @@ export class QueueDepths implements OnModuleDestroy {
   ) {}
 
   async refresh(): Promise<void> {
-    this.queues ??= [JOBS_QUEUE, PLATFORM_QUEUE].map(
-      (name) => new Queue(name, { connection: { url: this.config.REDIS_URL, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: 'benteng-metrics' }, prefix: this.config.QUEUE_PREFIX }),
-    );
+    if (!this.queues) {
+      const { connection, prefix, close } = queueConnection(this.config, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: 'benteng-metrics' });
+      this.closeConnection = close;
+      this.queues = [JOBS_QUEUE, PLATFORM_QUEUE].map((name) => new Queue(name, { connection, prefix }));
+    }
     await Promise.all(
       this.queues.map(async (queue) => {
         try {
@@ -124,6 +128,7 @@ export class QueueDepths implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all((this.queues ?? []).map((queue) => queue.close()));
+    await this.closeConnection();
   }
 }
 

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { AuditLog } from '@benteng/audit';
 import { principalId, type Action, type SubjectName } from '@benteng/authz';
-import { InjectRedis } from '@benteng/redis';
+import { InjectRedis, type RedisClient } from '@benteng/redis';
 import { clientIp, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
 import type { RequestAuth } from '../request-auth.js';
 import { GATE_LOG_CONTEXT } from './gate-log.js';
@@ -19,7 +18,7 @@ import { GATE_LOG_CONTEXT } from './gate-log.js';
 export class GateAudit {
   constructor(
     private readonly audit: AuditLog,
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(GATE_LOG_CONTEXT);
