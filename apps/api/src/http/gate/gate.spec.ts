@@ -411,9 +411,10 @@ describe('AccessGuard: the stages in order', () => {
 });
 
 /** A passport strategy that answers as told (success, fail, error), like the real ones do. */
-const strategy = (answer: { success?: unknown; fail?: true; error?: unknown }) => ({
-  authenticate(this: { success: (u: unknown) => void; fail: () => void; error: (e: unknown) => void }) {
+const strategy = (answer: { success?: unknown; fail?: true; error?: unknown; pass?: true }) => ({
+  authenticate(this: { success: (u: unknown) => void; fail: () => void; error: (e: unknown) => void; pass: () => void }) {
     if (answer.error !== undefined) this.error(answer.error);
+    else if (answer.pass) this.pass();
     else if (answer.fail) this.fail();
     else this.success(answer.success);
   },
@@ -425,6 +426,8 @@ describe('authenticateWith', () => {
     await expect(authenticateWith(strategy({ success: user }), request(), fakeReply().reply)).resolves.toBe(user);
     await expect(authenticateWith(strategy({ fail: true }), request(), fakeReply().reply)).resolves.toBeUndefined();
     await expect(authenticateWith(strategy({ success: false }), request(), fakeReply().reply)).resolves.toBeUndefined();
+    // A strategy that passes (neither success nor failure) hands on to the next handler: nobody authenticated.
+    await expect(authenticateWith(strategy({ pass: true }), request(), fakeReply().reply)).resolves.toBeUndefined();
     const error = new Error('key store down');
     await expect(authenticateWith(strategy({ error }), request(), fakeReply().reply)).rejects.toBe(error);
     const wrapped = await authenticateWith(strategy({ error: 'boom' }), request(), fakeReply().reply).catch((e: unknown) => e);
