@@ -1,4 +1,4 @@
-import { decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
+import { CompactSign, decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
@@ -85,6 +85,9 @@ describe('AccessTokens (public surface)', () => {
     expect(await rejection(sut.verify(`${h}.${p}.${otherSignature}`))).toBe('bad_signature');
     const hs256 = await new SignJWT(publicClaims()).setProtectedHeader({ alg: 'HS256', kid: signing.kid, typ: 'at+jwt' }).sign(new TextEncoder().encode('a-shared-secret-of-enough-length!'));
     expect(await rejection(sut.verify(hs256))).toBe('bad_algorithm');
+    // Correctly signed, but the payload is not a JSON claims set.
+    const notClaims = await new CompactSign(new TextEncoder().encode('not json')).setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' }).sign(signing.privateKey);
+    expect(await rejection(sut.verify(notClaims))).toBe('malformed');
     const wrongType = await forge(publicClaims(), { header: { typ: 'JWT' } });
     expect(await rejection(sut.verify(wrongType))).toBe('bad_claims');
   });
@@ -177,7 +180,7 @@ describe('AccessTokens (partner surface)', () => {
     const user = (await sut.issue({ sub: USER, tid: TENANT, sid: SESSION, role: 'owner' })).token;
     expect(await rejection(sut.verifyPartner(user))).toBe('wrong_audience');
     expect(await rejection(sut.verifyPartner(await forge(partnerClaims({ exp: NOW + 301 }))))).toBe('too_long_lived');
-    for (const over of [{ sub: 'client' }, { client_id: USER }, { client_id: undefined }, { tid: 42 }, { tid: 'x' }, { scope: undefined }, { scope: ['invoices:read'] }, { scope: 'invoices:read Tickets:write' }, { scope: 'invoices' }, { scope: 'invoices:read:x' }, { iat: undefined }] as JWTPayload[]) {
+    for (const over of [{ sub: 'client' }, { sub: 'client', client_id: 'client' }, { client_id: USER }, { client_id: undefined }, { tid: 42 }, { tid: 'x' }, { scope: undefined }, { scope: ['invoices:read'] }, { scope: 'invoices:read Tickets:write' }, { scope: 'invoices' }, { scope: 'invoices:read:x' }, { iat: undefined }] as JWTPayload[]) {
       expect({ over, reason: await rejection(sut.verifyPartner(await forge(partnerClaims(over)))) }).toEqual({ over, reason: 'bad_claims' });
     }
   });

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { AppConfig } from '@benteng/config';
+import { tokenPepper, type AppConfig } from '@benteng/config';
 import { looksLikeApiKey, PartnerCredentials, partnerClientSecretHash, partnerKeyHash } from './partner-credentials.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RefreshTokens } from './refresh-tokens.js';
@@ -70,6 +70,8 @@ describe('RefreshTokens', () => {
     expect(loud.warnings).toEqual(['AUTH_TOKEN_PEPPER is not set: refresh tokens will not survive a restart of this process']);
     const { token } = ephemeral.mint(TENANT);
     expect(ephemeral.hash(token)).not.toBe(hmac(token));
+    // The process's own key for refresh tokens: every instance in the process agrees on it.
+    expect(ephemeral.hash(token)).toBe(createHmac('sha256', tokenPepper({} as AppConfig, 'refresh-tokens').key).update(token).digest('hex'));
   });
 });
 
@@ -126,7 +128,9 @@ describe('PartnerCredentials', () => {
     new PartnerCredentials(peppered, quiet.logger);
     expect(quiet.warnings).toEqual([]);
     const loud = fakeLogger();
-    new PartnerCredentials({} as AppConfig, loud.logger);
+    const ephemeral = new PartnerCredentials({} as AppConfig, loud.logger);
+    const { key, hash } = ephemeral.mintKey('test');
+    expect(hash).toBe(partnerKeyHash(tokenPepper({} as AppConfig, 'partner-credentials').key, key));
     expect(loud.warnings).toEqual(['AUTH_TOKEN_PEPPER is not set: partner keys and client secrets will not survive a restart of this process']);
   });
 });

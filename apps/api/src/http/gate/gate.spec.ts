@@ -338,9 +338,11 @@ describe('GateAudit', () => {
     await sut.denied(request(), user, 'delete', 'Invoice');
     const partner = partnerAuth();
     await sut.denied(request({ method: 'GET', routeOptions: {} }), partner, 'read', 'Ticket');
+    await sut.denied(request({ method: 'GET', routeOptions: {} }), user, 'read', 'Ticket');
     expect(recorded).toEqual([
       [user.scope, { type: 'authz.denied', outcome: 'denied', actor: `user:${USER}`, subject: 'delete:Invoice', ip: '192.0.2.7', requestId: 'req-1', data: { surface: 'public', route: 'POST /v1/invoices', role: 'member' } }],
       [partner.scope, { type: 'authz.denied', outcome: 'denied', actor: 'partner:c1', subject: 'read:Ticket', ip: '192.0.2.7', requestId: 'req-1', data: { surface: 'partner', route: 'GET ', scope: 'invoices:read tickets:read' } }],
+      [user.scope, { type: 'authz.denied', outcome: 'denied', actor: `user:${USER}`, subject: 'read:Ticket', ip: '192.0.2.7', requestId: 'req-1', data: { surface: 'public', route: 'GET ', role: 'member' } }],
     ]);
   });
 });
