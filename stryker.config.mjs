@@ -25,8 +25,27 @@ const config = {
     'libs/payments/src/payment-webhook.verifier.ts',
     'libs/webhooks/src/webhook-signer.ts',
     'libs/webhooks/src/webhook-secret-box.ts',
-    // Release scope, not yet measured to the target (docs/mutation.md, "Scope"): enable with
-    // `npm run test:mutation -- --mutate <glob>` or by uncommenting.
+    // Authentication: the credentials libs/auth mints and verifies, and the bearer strategies.
+    'libs/auth/src/access-tokens.ts',
+    'libs/auth/src/refresh-tokens.ts',
+    'libs/auth/src/partner-credentials.ts',
+    'libs/auth/src/signing-keys.ts',
+    'libs/auth/src/password-hasher.ts',
+    'libs/auth/src/public-jwt.strategy.ts',
+    'libs/auth/src/partner.strategy.ts',
+    'libs/auth/src/auth-entry.ts',
+    // Client address trust, rate-limit policy, internal service signatures.
+    'libs/security/src/client-ip.ts',
+    'libs/security/src/rate-limit-policy.ts',
+    'libs/security/src/service-signature.ts',
+    // The request gate: AccessGuard and its stages.
+    'apps/api/src/http/access.guard.ts',
+    'apps/api/src/http/gate/*.ts',
+    // Release scope, not yet measured (docs/mutation.md, "Scope"): the auth services (login, refresh,
+    // sessions, password, profile, tenant switch, partner auth, revocation store), the rest of
+    // libs/security (safe-http-client, abuse detector, login throttle, rate limiter, security blocks), the rest
+    // of apps/api/src/http (validation, problem filter, idempotency, pagination, route inventory, …)
+    // and main.ts. Measure one with `npm run test:mutation -- --mutate <glob>`, then add it here.
     // 'libs/auth/src/**/*.ts',
     // 'libs/security/src/**/*.ts',
     // 'libs/webhooks/src/webhook-delivery.service.ts',

@@ -1,5 +1,5 @@
 import { subject } from '@casl/ability';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { MembershipRole } from '@benteng/database';
 import { defineAbilityFor } from './ability.js';
 
@@ -65,5 +65,18 @@ describe('abilities', () => {
 
   it('denies by default: no rule, no access', () => {
     expect(sut('owner').can('manage', 'all')).toBe(false);
+  });
+});
+
+describe('SUBJECT_NAMES', () => {
+  // Evaluated inside the test (a fresh module instance), not only when the spec file loads, so the
+  // list is checked as the module builds it.
+  it('names every subject of the ability, each once', async () => {
+    vi.resetModules();
+    const { SUBJECT_NAMES } = await import('./ability.js');
+    expect(new Set(SUBJECT_NAMES).size).toBe(SUBJECT_NAMES.length);
+    expect([...SUBJECT_NAMES].sort()).toEqual(
+      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'JobQueue', 'Membership', 'MetricsScrapeCredential', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PlatformMetrics', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+    );
   });
 });

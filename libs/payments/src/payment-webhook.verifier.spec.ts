@@ -20,10 +20,12 @@ const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
 const NOW_S = 1_800_000_000;
 const meta = { ip: '192.0.2.1', requestId: 'req-1' };
 const logged: { level: string; line: Record<string, unknown> }[] = [];
+/** The message (second argument) of each logged line, in order. */
+const messages: unknown[] = [];
 const logger = {
   setContext: () => undefined,
-  info: (line: Record<string, unknown>) => logged.push({ level: 'info', line }),
-  warn: (line: Record<string, unknown>) => logged.push({ level: 'warn', line }),
+  info: (line: Record<string, unknown>, message?: unknown) => (messages.push(message), logged.push({ level: 'info', line })),
+  warn: (line: Record<string, unknown>, message?: unknown) => (messages.push(message), logged.push({ level: 'warn', line })),
 };
 const make = (configured = true) =>
   new PaymentWebhookVerifier({ PAYMENTS_WEBHOOK_SECRET: configured ? secret : undefined } as AppConfig, new StillClock(new Date(NOW_S * 1000)), logger as never);
@@ -101,6 +103,16 @@ describe(tag('WEBHOOK-INBOUND', 'PaymentWebhookVerifier'), () => {
     expect(refusal(() => sut.headersOf({ ...good, 'webhook-timestamp': '1'.repeat(21) }, meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
   });
 
+  it('takes a timestamp header of exactly 20 characters and a signature header of exactly 1024 (the bounds are inclusive), and refuses one more', () => {
+    const timestamp = '1'.repeat(20);
+    const signature = `v1,${'A'.repeat(1021)}`;
+    expect(signature).toHaveLength(1024);
+    const good = { 'webhook-id': 'm', 'webhook-timestamp': timestamp, 'webhook-signature': signature };
+    expect(sut.headersOf(good, meta)).toEqual({ id: 'm', timestamp, signature });
+    expect(refusal(() => sut.headersOf({ ...good, 'webhook-timestamp': `${timestamp}1` }, meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
+    expect(refusal(() => sut.headersOf({ ...good, 'webhook-signature': `${signature}A` }, meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
+  });
+
   it('without a secret: says it is not configured, and refuses to verify rather than accept', () => {
     const unconfigured = make(false);
     expect(unconfigured.configured).toBe(false);
@@ -120,6 +132,7 @@ describe(tag('WEBHOOK-INBOUND', 'PaymentWebhookVerifier'), () => {
   it('logs a malformed delivery as such, with the address and request id', () => {
     expect(refusal(() => sut.headersOf({ 'webhook-id': 'm' }, meta)).code).toBe(PaymentsErrorCode.MalformedDelivery);
     expect(logged.at(-1)).toEqual({ level: 'info', line: { event: 'payments.delivery_refused', reason: 'malformed_headers', ip: meta.ip, requestId: meta.requestId } });
+    expect(messages.at(-1)).toBe('payment webhook refused');
   });
 
   it('accepts a message id of 255 visible characters and refuses a space or a control character in it', () => {
@@ -134,6 +147,7 @@ describe(tag('WEBHOOK-INBOUND', 'PaymentWebhookVerifier'), () => {
     const signature = sign('m', NOW_S, body);
     refusal(() => verify(headers('m', NOW_S, signature), `${body}x`));
     expect(logged.at(-1)).toEqual({ level: 'warn', line: { event: 'payments.delivery_refused', reason: 'signature_mismatch', messageId: 'm', ip: meta.ip, requestId: meta.requestId } });
+    expect(messages.at(-1)).toBe('payment webhook refused');
     expect(JSON.stringify(logged)).not.toContain(signature.slice(3));
   });
 });

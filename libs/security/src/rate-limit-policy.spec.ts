@@ -100,4 +100,21 @@ describe('rateLimitPolicy', () => {
       expect.stringContaining('"tenant" must be [points, windowSeconds]'),
     ]);
   });
+
+  it('lists the known classes and sensitivities in full when naming an unknown one', () => {
+    const error = configError(() => sut(JSON.stringify({ robot: { read: [1, 60] }, user: { delete: [1, 60] } })));
+    expect(error.problems.map((p) => p.rule)).toEqual([
+      'has an unknown principal class "robot" (known: anonymous, user, partner:free, partner:standard, partner:premium, operator, tenant)',
+      '"user" has an unknown sensitivity "delete" (known: auth, write, read, search, export)',
+    ]);
+  });
+
+  it('quotes a key of up to 40 characters whole, and cuts a longer one at 40 with an ellipsis', () => {
+    const forty = 'k'.repeat(40);
+    expect(configError(() => sut(JSON.stringify({ [forty]: {} }))).problems[0]?.rule).toContain(`unknown principal class "${forty}" (`);
+    const long = `${'k'.repeat(40)}SECRET-TAIL`;
+    const rule = configError(() => sut(JSON.stringify({ [long]: {} }))).problems[0]?.rule;
+    expect(rule).toContain(`unknown principal class "${'k'.repeat(40)}…" (`);
+    expect(rule).not.toContain('SECRET-TAIL');
+  });
 });

@@ -112,4 +112,80 @@ describe('service signatures', () => {
     const after = build(new MemoryNonces(), { new: 'n'.repeat(40) });
     await expect(after.verify({ method: 'POST', url: '/internal/v1/things?a=1&b=2', headers: old.headers, rawBody: Buffer.from('{"x":1}') })).resolves.toMatchObject({ ok: false, refusal: 'unknown_key' });
   });
+
+  it('sorts the query by key then value whatever the order it came in', () => {
+    const pairs = ['b=1', 'a=3', 'a=1', 'c=0', 'a=2', 'b=0'];
+    const expected = 'a=1&a=2&a=3&b=0&b=1&c=0';
+    // Every rotation and its reverse: a comparator that is wrong for equal keys or for keys in
+    // reverse order gives another string for at least one of them.
+    for (let i = 0; i < pairs.length; i++) {
+      const rotated = [...pairs.slice(i), ...pairs.slice(0, i)];
+      expect(canonicalQuery(rotated.join('&'))).toBe(expected);
+      expect(canonicalQuery(rotated.reverse().join('&'))).toBe(expected);
+    }
+    expect(canonicalQuery('a=1?')).toBe('a=1%3F');
+  });
+
+  /** The signature an independent HMAC gives for the canonical string of these parts. */
+  const expectedSignature = (parts: { method: string; path: string; query: string; body?: string; timestamp: string; nonce: string; operatorId?: string; reason?: string }) =>
+    createHmac('sha256', SECRET)
+      .update(['BENTENG-HMAC-SHA256', parts.method, parts.path, canonicalQuery(parts.query), sha256Hex(parts.body), parts.timestamp, parts.nonce, 'k1', parts.operatorId ?? '-', parts.reason ?? '-'].join('\n'))
+      .digest('base64url');
+
+  it('splits the request target at its first ?, a target without one being all path, and reads only http(s) URLs as absolute', () => {
+    const nonce = 'n'.repeat(16);
+    const sign = (url: string) => signServiceRequest({ method: 'GET', url, keyId: 'k1', secret: SECRET, now: NOW, nonce })['x-benteng-signature'];
+    expect(sign('/internal/v1/things')).toBe(expectedSignature({ method: 'GET', path: '/internal/v1/things', query: '', timestamp: String(NOW), nonce }));
+    expect(sign('?a=1')).toBe(expectedSignature({ method: 'GET', path: '', query: 'a=1', timestamp: String(NOW), nonce }));
+    expect(sign('/x?next=http://example.com/?y=1')).toBe(expectedSignature({ method: 'GET', path: '/x', query: 'next=http://example.com/?y=1', timestamp: String(NOW), nonce }));
+    expect(sign('HTTPS://example.com/x?b=1')).toBe(expectedSignature({ method: 'GET', path: '/x', query: 'b=1', timestamp: String(NOW), nonce }));
+  });
+
+  it('without operator or reason: no such headers, and none in the verified result', async () => {
+    const headers = signServiceRequest({ method: 'GET', url: '/internal/v1/things', keyId: 'k1', secret: SECRET, now: NOW });
+    expect(Object.keys(headers).sort()).toEqual(['x-benteng-key-id', 'x-benteng-nonce', 'x-benteng-signature', 'x-benteng-timestamp']);
+    const result = await build().verify({ method: 'GET', url: '/internal/v1/things', headers, rawBody: Buffer.alloc(0) });
+    expect(result).toStrictEqual({ ok: true, service: 'ops-cli', keyId: 'k1' });
+  });
+
+  it('signs at the current time when no time is given, with a fresh nonce each time', () => {
+    const before = Math.floor(Date.now() / 1000);
+    const headers = signServiceRequest({ method: 'GET', url: '/x', keyId: 'k1', secret: SECRET });
+    const after = Math.floor(Date.now() / 1000);
+    expect(Number(headers['x-benteng-timestamp'])).toBeGreaterThanOrEqual(before);
+    expect(Number(headers['x-benteng-timestamp'])).toBeLessThanOrEqual(after);
+    expect(headers['x-benteng-nonce']).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(signServiceRequest({ method: 'GET', url: '/x', keyId: 'k1', secret: SECRET })['x-benteng-nonce']).not.toBe(headers['x-benteng-nonce']);
+  });
+
+  it('refuses a correctly signed request whose operator is not a UUID or whose reason is over 2000 encoded characters', async () => {
+    const verify = (overrides: Partial<Parameters<typeof signServiceRequest>[0]>) => {
+      const { headers } = signed(overrides);
+      return build().verify({ method: 'POST', url: '/internal/v1/things?a=1&b=2', headers, rawBody: Buffer.from('{"x":1}') });
+    };
+    expect(await verify({ operatorId: 'ops-person' })).toEqual({ ok: false, refusal: 'malformed_headers' });
+    expect(await verify({ reason: 'r'.repeat(2001) })).toEqual({ ok: false, refusal: 'malformed_headers' });
+    expect(await verify({ reason: 'r'.repeat(2000) })).toMatchObject({ ok: true, reason: 'r'.repeat(2000) });
+  });
+
+  it('reads a header sent once as an array, and refuses one sent twice (which of them was signed?)', async () => {
+    const { headers } = signed();
+    const request = (h: Record<string, string | string[]>) => build().verify({ method: 'POST', url: '/internal/v1/things?a=1&b=2', headers: h, rawBody: Buffer.from('{"x":1}') });
+    expect(await request({ ...headers, 'x-benteng-nonce': [headers['x-benteng-nonce']!] })).toMatchObject({ ok: true });
+    expect(await request({ ...headers, 'x-benteng-nonce': [headers['x-benteng-nonce']!, headers['x-benteng-nonce']!] })).toEqual({ ok: false, refusal: 'malformed_headers' });
+    expect(await request({ ...headers, 'x-benteng-operator': [OPERATOR, OPERATOR] })).toEqual({ ok: false, refusal: 'malformed_headers' });
+  });
+
+  it('refuses a correctly signed reason that is not valid percent-encoding', async () => {
+    const nonce = 'n'.repeat(16);
+    const reason = '%E0%A4%A';
+    const headers = {
+      'x-benteng-key-id': 'k1',
+      'x-benteng-timestamp': String(NOW),
+      'x-benteng-nonce': nonce,
+      'x-benteng-reason': reason,
+      'x-benteng-signature': expectedSignature({ method: 'POST', path: '/internal/v1/things', query: '', timestamp: String(NOW), nonce, reason }),
+    };
+    expect(await build().verify({ method: 'POST', url: '/internal/v1/things', headers, rawBody: Buffer.alloc(0) })).toEqual({ ok: false, refusal: 'malformed_headers', keyId: 'k1', service: 'ops-cli' });
+  });
 });

@@ -1,8 +1,10 @@
+import { subject } from '@casl/ability';
 import { describe, expect, it } from 'vitest';
 import { defineAbilityFor, definePlatformAbility } from '../ability.js';
 import type { OperatorRole } from '../principal.js';
 
 const ME = '0193b7a0-0000-7000-8000-0000000000c1';
+const OTHER_OPERATOR = '0193b7a0-0000-7000-8000-0000000000c2';
 const TENANT = '0193b7a0-0000-7000-8000-00000000000a';
 const sut = (...roles: OperatorRole[]) => definePlatformAbility({ kind: 'operator', operatorId: ME, roles, service: 'ops-cli' });
 
@@ -31,6 +33,14 @@ describe('operator rules', () => {
     expect(sut('support').can('read', 'PlatformAuditEvent')).toBe(false);
     expect(sut('security').can('read', 'PlatformAuditEvent')).toBe(true);
     expect(sut('platform-admin').can('read', 'PlatformAuditEvent')).toBe(true);
+  });
+
+  it('support and security read their own operator record and no other one (whoami)', () => {
+    for (const role of ['support', 'security'] as const) {
+      const ability = sut(role);
+      expect(ability.can('read', subject('Operator', { id: ME } as never))).toBe(true);
+      expect(ability.can('read', subject('Operator', { id: OTHER_OPERATOR } as never))).toBe(false);
+    }
   });
 
   it('platform-admin manages tenants and operators', () => {
