@@ -71,7 +71,7 @@ describe('RefreshTokens', () => {
     const { token } = ephemeral.mint(TENANT);
     expect(ephemeral.hash(token)).not.toBe(hmac(token));
     // The process's own key for refresh tokens: every instance in the process agrees on it.
-    expect(ephemeral.hash(token)).toBe(createHmac('sha256', tokenPepper({} as AppConfig, 'refresh-tokens').key).update(token).digest('hex'));
+    expect(ephemeral.hash(token)).toBe(createHmac('sha256', tokenPepper({} as AppConfig, 'refresh-tokens', 'refresh tokens', { warn: () => undefined })).update(token).digest('hex'));
   });
 });
 
@@ -130,7 +130,7 @@ describe('PartnerCredentials', () => {
     const loud = fakeLogger();
     const ephemeral = new PartnerCredentials({} as AppConfig, loud.logger);
     const { key, hash } = ephemeral.mintKey('test');
-    expect(hash).toBe(partnerKeyHash(tokenPepper({} as AppConfig, 'partner-credentials').key, key));
+    expect(hash).toBe(partnerKeyHash(tokenPepper({} as AppConfig, 'partner-credentials', 'partner keys and client secrets', { warn: () => undefined }), key));
     expect(loud.warnings).toEqual(['AUTH_TOKEN_PEPPER is not set: partner keys and client secrets will not survive a restart of this process']);
   });
 });
