@@ -1,10 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropDatabase, projectRoot } from '@benteng/database';
-import { freePort } from '../support/net.js';
+import { projectRoot } from '@benteng/database';
+import { startDemoStack, type DemoStack } from '../support/demo-stack.js';
 
 /**
  * The README's walkthrough is a script (issue 17, item 5): docs/walkthrough.sh, run here exactly as
@@ -17,19 +16,9 @@ const root = projectRoot();
 const script = join(root, 'docs', 'walkthrough.sh');
 
 describe('docs/walkthrough.sh against npm start', () => {
-  let demo: ChildProcess | undefined;
-  let output = '';
-  const database = new URL(process.env.DATABASE_URL!);
-  database.pathname = `${database.pathname}_walk_${randomBytes(4).toString('hex')}`;
+  let demo: DemoStack | undefined;
 
-  afterAll(async () => {
-    if (demo && demo.exitCode === null && demo.signalCode === null) {
-      const exited = new Promise((resolve) => demo!.once('exit', resolve));
-      demo.kill('SIGTERM');
-      await exited;
-    }
-    await dropDatabase(database.toString()).catch(() => undefined);
-  });
+  afterAll(() => demo?.stop());
 
   it('the README and docs/api.md point to the script, and docs/api.md shows no curl line the script does not run', () => {
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain('bash docs/walkthrough.sh');
@@ -41,32 +30,9 @@ describe('docs/walkthrough.sh against npm start', () => {
   });
 
   it('runs every step of the walkthrough with the status it documents', { timeout: 180_000 }, async () => {
-    const [port, internalPort] = [await freePort(), await freePort()];
-    demo = spawn(process.execPath, [join(root, 'apps', 'dev', 'start.mjs')], {
-      cwd: root,
-      env: {
-        ...process.env,
-        DATABASE_URL: database.toString(),
-        DATABASE_APP_URL: '',
-        DATABASE_INTERNAL_URL: '',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        INTERNAL_HOST: '127.0.0.1',
-        INTERNAL_PORT: String(internalPort),
-        LOG_LEVEL: 'warn',
-        QUEUE_PREFIX: `t-walk-${randomBytes(4).toString('hex')}`,
-        // Set, so the stack writes no .data/dev-secrets.json into the working tree.
-        PAYMENTS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 120_000;
-    while (!/Benteng is running\./.test(output)) {
-      if (Date.now() > deadline || demo.exitCode !== null) throw new Error(`npm start did not become ready:\n${output.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    demo = await startDemoStack('start.mjs', 'walk');
+    await demo.waitFor(/Benteng is running\./, 120_000, 'ready API');
+    const port = demo.port;
 
     const run = (password?: string) =>
       spawnSync('bash', [script], {
