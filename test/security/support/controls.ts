@@ -150,7 +150,7 @@ export const CONTROLS = define({
     threat: 'A tenant adds the email of someone who has an account elsewhere; that person shows up in the tenant\u2019s member list, can be assigned tickets and gets the tenant in their account, without ever agreeing.',
     owasp: ['API1:2023', 'API6:2023'],
     asvs: ['V8', 'V2'],
-    code: ['libs/members/src/invitations.service.ts#InvitationsService', 'libs/members/src/invitation-tokens.ts#InvitationTokens', 'prisma/migrations/20261207060000_invitations/migration.sql#invitation_lookup'],
+    code: ['libs/members/src/invitations.service.ts#InvitationsService', 'libs/members/src/invitations.repository.ts#InvitationsRepository', 'libs/members/src/invitation-tokens.ts#InvitationTokens', 'prisma/migrations/20261207060000_invitations/migration.sql#invitation_lookup'],
   },
   'INPUT-VALIDATION': {
     title: 'Request bodies and queries are validated against allowlisted DTOs (unknown fields refused, nested objects and pagination cursors type-checked)',
@@ -171,7 +171,7 @@ export const CONTROLS = define({
     threat: 'Hashes, secrets, internal flags or other users\u2019 data leak through response bodies.',
     owasp: ['API3:2023'],
     asvs: ['V14', 'V8'],
-    code: ['apps/api/src/public/invoice.response.ts#InvoiceResponses', 'apps/api/src/public/invoice.response.ts#invoiceResponse', 'apps/api/src/partner/invoice.response.ts#partnerInvoiceResponse'],
+    code: ['apps/api/src/public/invoice.response.ts#InvoiceResponses', 'apps/api/src/public/invoice.response.ts#invoiceResponse', 'apps/api/src/partner/invoice.response.ts#partnerInvoiceResponse', 'libs/authz/src/visible-fields.ts#visibleFields'],
   },
   // --- Resource consumption and abuse -----------------------------------------------------------
   'RATE-LIMIT': {
