@@ -341,7 +341,9 @@ export const AUTHZ_SCENARIOS: KillSwitchScenario[] = [
     target: (intact) => buildApi(intact ? {} : override(RequestValidationPipe, NoValidationPipe)),
     async run(api, { tenant, password, owner }) {
       const url = '/v1/invoices';
-      const marker = randomBytes(3).toString('hex');
+      // Eight hex digits, so the training report masks it even when it happens to be all digits
+      // (apps/dev/security-report.mjs masks 6-7 hex characters only when one is a letter).
+      const marker = randomBytes(4).toString('hex');
       const body = {
         number: `<img src=x onerror=alert(${marker})>`,
         customer: { name: 'PT Mass', email: `"><script>alert(${marker})</script>` },
