@@ -31,7 +31,6 @@ call() {
 }
 # field NAME: a top-level field of $BODY (JSON), empty when absent.
 field() { node -e 'const v = JSON.parse(process.argv[1])[process.argv[2]]; process.stdout.write(v == null ? "" : String(v))' "$BODY" "$1"; }
-json() { printf '%s' "$1"; }
 
 echo '# Authentication on the public surface'
 call 200 POST /v1/auth/login -H 'content-type: application/json' \

@@ -12,6 +12,15 @@ export function auditActor(principal: Principal | undefined): string {
   return principal ? principalId(principal) : 'anonymous';
 }
 
+/**
+ * A successful change by the acting principal (a Scope's) to `subject` (`membership:<id>`,
+ * `partner_key:<id>`, `webhook_endpoint:<id>`), with the request's address and id: the audit entry
+ * most management calls record.
+ */
+export function successEntry(by: { readonly principal: Principal }, type: AuditEntry['type'], subject: string, meta: { readonly ip: string; readonly requestId?: string }): AuditEntry {
+  return { type, outcome: 'success', actor: principalId(by.principal), subject, ip: meta.ip, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
+}
+
 /** An entry ready to hash and store: validated, absent fields as null, strings cleaned and capped. */
 export interface NormalizedEntry {
   type: string;

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AuditLog } from '@benteng/audit';
+import { AuditLog, successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { accessibleWhere, authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { appendDomainEvent, isUniqueViolation, keysetWhere, PrismaService, TenantDatabase, type Keyset, type MembershipRole, type Prisma, type TenantStatus, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import { successEntry } from './audit-entries.js';
 import { InvitationError, InvitationErrorCode } from './invitation.errors.js';
 import { MAX_INVITATION_PAGE, MAX_PENDING_INVITATIONS, type AcceptedInvitation } from './invitation.types.js';
 

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AuditLog } from '@benteng/audit';
+import { AuditLog, successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { accessibleWhere, authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { keysetWhere, TenantDatabase, type Keyset, type MembershipRole, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import { successEntry } from './audit-entries.js';
 import { MemberError, MemberErrorCode } from './member.errors.js';
 import type { MemberView } from './member.types.js';
 import { assertMayGrant } from './owner-grants.js';

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AuditLog } from '@benteng/audit';
+import { AuditLog, successEntry } from '@benteng/audit';
 import { PartnerCredentials, type RequestMeta } from '@benteng/auth';
 import { accessibleWhere, authorize } from '@benteng/authz';
 import { TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import { iso, successEntry } from './partner-audit.js';
+import { iso } from './partner-audit.js';
 import { lockClient, readableClient, type ClientRow } from './partner-client-rows.js';
 import { PartnerError, PartnerErrorCode } from './partner.errors.js';
 

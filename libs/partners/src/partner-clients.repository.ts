@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { AuditLog } from '@benteng/audit';
+import { AuditLog, successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { accessibleWhere, type PartnerScope, type PartnerTier } from '@benteng/authz';
 import { keysetWhere, TenantDatabase, type PartnerEnvironment, type Prisma } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
-import { iso, successEntry } from './partner-audit.js';
+import { iso } from './partner-audit.js';
 import { CLIENT_SELECT, lockClient, readableClient, type ClientRow } from './partner-client-rows.js';
 import { PartnerError, PartnerErrorCode } from './partner.errors.js';
 import type { PartnerClientListQuery } from './partner.types.js';

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import { successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { Clock } from '@benteng/common';
 import type { Scope } from '@benteng/tenancy';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { queueAfterCommit, WebhookDispatcher } from './webhook-dispatch.js';
 import { PING_EVENT_TYPE, type WebhookMessage } from './webhook.events.js';
-import { auditEntry, pageSize } from './webhook-request.js';
+import { pageSize } from './webhook-request.js';
 import type { PageRequest, WebhookDeliveryDetail, WebhookDeliveryView } from './webhook.types.js';
 import { deliveryView } from './webhook.view.js';
 
@@ -47,7 +48,7 @@ export class WebhookDeliveryLogService {
    */
   async redeliver(scope: Scope, endpointId: string, deliveryId: string, meta: RequestMeta): Promise<WebhookDeliveryView> {
     const row = await this.deliveries.redeliver(scope, endpointId, deliveryId, this.clock.now(), (current) => ({
-      ...auditEntry(scope, 'webhook.redelivered', `webhook_delivery:${deliveryId}`, meta),
+      ...successEntry(scope, 'webhook.redelivered', `webhook_delivery:${deliveryId}`, meta),
       data: { endpointId, messageId: current.messageId, previousStatus: current.status, attempt: current.attempts + 1 },
     }));
     await queueAfterCommit(this.logger, () => this.dispatcher.now(scope.tenantId, deliveryId, row.attempts + 1), deliveryId);
@@ -60,7 +61,7 @@ export class WebhookDeliveryLogService {
     const id = randomUUID();
     const message: WebhookMessage = { type: PING_EVENT_TYPE, timestamp: now.toISOString(), data: { endpointId } };
     const row = await this.deliveries.ping(scope, endpointId, id, message, now, {
-      ...auditEntry(scope, 'webhook.pinged', `webhook_endpoint:${endpointId}`, meta),
+      ...successEntry(scope, 'webhook.pinged', `webhook_endpoint:${endpointId}`, meta),
       data: { deliveryId: id },
     });
     await queueAfterCommit(this.logger, () => this.dispatcher.attempt(scope.tenantId, id, 1), id);

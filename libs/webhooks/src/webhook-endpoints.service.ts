@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import { successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
@@ -10,7 +11,7 @@ import { queueAfterCommit, WebhookDispatcher } from './webhook-dispatch.js';
 import { WebhookEndpointsRepository, type EndpointChanges } from './webhook-endpoints.repository.js';
 import { canonicalEvents } from './webhook.events.js';
 import { WebhookError, WebhookErrorCode } from './webhook.errors.js';
-import { auditEntry, pageSize, userOf } from './webhook-request.js';
+import { pageSize, userOf } from './webhook-request.js';
 import { mintWebhookSecret, WebhookSecretBox } from './webhook-secret-box.js';
 import type { NewWebhookEndpoint, PageRequest, WebhookEndpointPatch, WebhookEndpointView, WithWebhookSecret } from './webhook.types.js';
 import { endpointView } from './webhook.view.js';
@@ -60,7 +61,7 @@ export class WebhookEndpointsService {
     const row = await this.endpoints.create(
       scope,
       { id, url, description: input.description ?? null, events, enabled, secretCiphertext: this.box.seal(secret, scope.tenantId, id), createdById, now },
-      { ...auditEntry(scope, 'webhook.endpoint_created', `webhook_endpoint:${id}`, meta), data: { host: new URL(url).host, events: events.join(' '), enabled } },
+      { ...successEntry(scope, 'webhook.endpoint_created', `webhook_endpoint:${id}`, meta), data: { host: new URL(url).host, events: events.join(' '), enabled } },
     );
     return { endpoint: endpointView(row), secret };
   }
@@ -79,7 +80,7 @@ export class WebhookEndpointsService {
     if (patch.enabled !== undefined) wanted.enabled = patch.enabled;
     const now = this.clock.now();
     const { endpoint, resumed } = await this.endpoints.update(scope, id, wanted, expectedVersion, now, (changed) => ({
-      ...auditEntry(scope, 'webhook.endpoint_updated', `webhook_endpoint:${id}`, meta),
+      ...successEntry(scope, 'webhook.endpoint_updated', `webhook_endpoint:${id}`, meta),
       data: { changed: changed.sort().join(' ') },
     }));
     for (const held of resumed) await queueAfterCommit(this.logger, () => this.dispatcher.now(scope.tenantId, held.id, held.attempts + 1), held.id);
@@ -88,7 +89,7 @@ export class WebhookEndpointsService {
 
   /** Deletes the endpoint with its deliveries and their log (queued attempts then find nothing to do). */
   async remove(scope: Scope, id: string, expectedVersion: number | undefined, meta: RequestMeta): Promise<void> {
-    await this.endpoints.remove(scope, id, expectedVersion, auditEntry(scope, 'webhook.endpoint_deleted', `webhook_endpoint:${id}`, meta));
+    await this.endpoints.remove(scope, id, expectedVersion, successEntry(scope, 'webhook.endpoint_deleted', `webhook_endpoint:${id}`, meta));
   }
 
   /** The URL as it will be stored and called (WHATWG-normalized), or 400 with the rule it broke. */

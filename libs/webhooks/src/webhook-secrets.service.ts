@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import type { Scope } from '@benteng/tenancy';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
-import { auditEntry } from './webhook-request.js';
 import { mintWebhookSecret, WebhookSecretBox } from './webhook-secret-box.js';
 import type { WithWebhookSecret } from './webhook.types.js';
 import { endpointView } from './webhook.view.js';
@@ -34,7 +34,7 @@ export class WebhookSecretsService {
     const previousSecretExpiresAt = overlapS > 0 ? new Date(now.getTime() + overlapS * 1000) : null;
     const secret = mintWebhookSecret();
     const row = await this.endpoints.rotateSecret(scope, id, this.box.seal(secret, scope.tenantId, id), previousSecretExpiresAt, now, {
-      ...auditEntry(scope, 'webhook.secret_rotated', `webhook_endpoint:${id}`, meta),
+      ...successEntry(scope, 'webhook.secret_rotated', `webhook_endpoint:${id}`, meta),
       data: { previousValidUntil: previousSecretExpiresAt?.toISOString() ?? null },
     });
     return { endpoint: endpointView(row), secret };
