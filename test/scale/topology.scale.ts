@@ -441,6 +441,12 @@ describe('topology faults', () => {
           `revoked /me ${JSON.stringify(statuses(seen.revoked))}, valid /me ${JSON.stringify(statuses(seen.valid))}, ticket creates ${JSON.stringify(statuses(seen.creates.map((c) => c.answer)))}` +
           `${failedCreates.length ? ` (failures ${Math.min(...failedCreates)}–${Math.max(...failedCreates)} ms after the kill)` : ''}; slowest answer ${slowest} ms`,
       );
+      // A 5xx during the failover: what the API logged for it (its request id), for docs/scaling.md.
+      for (const a of [...seen.revoked, ...seen.valid, ...seen.creates.map((c) => c.answer)].filter((x) => x.status >= 500)) {
+        const requestId = (a.body as { requestId?: string } | undefined)?.requestId ?? '';
+        const logged = apis.flatMap((api) => api.proc.lines().filter((l) => requestId && JSON.stringify(l).includes(requestId)).map((l) => JSON.stringify(l).slice(0, 600)));
+        note(`Redis failover: ${a.status} ${a.text.slice(0, 300)}; logged: ${logged.join(' / ') || 'nothing'}`);
+      }
       expect(seen.revoked.filter((a) => a.status === 200)).toHaveLength(0);
       expect(seen.valid.filter((a) => a.status === 200).length).toBeGreaterThan(0);
       expect(createdDuring).toBeGreaterThan(0);
