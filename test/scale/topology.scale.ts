@@ -216,7 +216,7 @@ describe('topology: 2 API processes behind HAProxy, 2 workers, Redis Cluster, Pg
   it('login, refresh and revocation: after a logout, no instance accepts the session (0 accepted), valid sessions are served by both', async () => {
     const logins = await createTenantLogins(owner, 'topo-auth');
     const sessions = await Promise.all(Array.from({ length: 6 }, () => loginVia(lb.base, logins, 'member')));
-    expect(backends(sessions.map((s) => ({ headers: new Headers({ [BACKEND_HEADER]: s.backend }) }) as Answer))).toEqual(new Set(['api1', 'api2']));
+    expect(new Set(sessions.map((s) => s.backend))).toEqual(new Set(['api1', 'api2']));
     // Refresh through the balancer (rotation: the new pair replaces the old one).
     const refreshed: { accessToken: string; refreshToken: string }[] = [];
     for (const s of sessions) {
@@ -312,7 +312,10 @@ describe('topology: 2 API processes behind HAProxy, 2 workers, Redis Cluster, Pg
       const body = invoiceBody();
       const key = `topo-${randomBytes(8).toString('hex')}`;
       const both = await Promise.all(apis.map((a) => send(a.base, 'POST', '/v1/invoices', { token: accessToken, body, headers: { 'idempotency-key': key } })));
-      for (const a of both) outcomes[`${a.status}${a.headers.get('idempotent-replayed') === 'true' ? ' replayed' : ''}`] = (outcomes[`${a.status}${a.headers.get('idempotent-replayed') === 'true' ? ' replayed' : ''}`] ?? 0) + 1;
+      for (const a of both) {
+        const outcome = `${a.status}${a.headers.get('idempotent-replayed') === 'true' ? ' replayed' : ''}`;
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      }
       expect(both.every((a) => a.status === 201 || (a.status === 409 && (a.body as { code?: string }).code === 'idempotency.in_progress')), `${JSON.stringify(both.map((a) => a.text))}`).toBe(true);
       // Retries through the balancer (both instances) replay the one answer.
       const retries = await Promise.all([via('POST', '/v1/invoices', { token: accessToken, body, headers: { 'idempotency-key': key } }), via('POST', '/v1/invoices', { token: accessToken, body, headers: { 'idempotency-key': key } })]);
