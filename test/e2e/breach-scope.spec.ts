@@ -48,7 +48,7 @@ describe('breach scoping', () => {
 
   async function ok(res: request.Response | Promise<request.Response>, status = 200): Promise<request.Response> {
     const r = await res;
-    expect(r.status, r.text).toBe(status);
+    if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`);
     return r;
   }
 
@@ -83,7 +83,7 @@ describe('breach scoping', () => {
     await ok(uaCaller.me(ua.inA.accessToken));
     await ok(uaCaller.call('get', `/v1/invoices/${invoices.b1}`, { token: ua.inB.accessToken }));
     // A refused read is not a read: nothing recorded.
-    expect((await uaCaller.call('get', `/v1/invoices/${randomUUID()}`, { token: ua.inA.accessToken })).status).toBe(404);
+    await ok(uaCaller.call('get', `/v1/invoices/${randomUUID()}`, { token: ua.inA.accessToken }), 404);
 
     // The partner key, from the shared address.
     for (const id of [invoices.a2, invoices.a1]) {
@@ -120,7 +120,7 @@ describe('breach scoping', () => {
 
   it('a stolen session: its tenant, the records it read or changed, their data subjects, the login, and the deadline', async () => {
     const res = await scope({ credential: `session:${ua.inA.sessionId}`, detectedAt });
-    expect(res.status, res.text).toBe(200);
+    expect(res.status, `${res.text}`).toBe(200);
     expect(res.body).toEqual({
       query: { credential: `session:${ua.inA.sessionId}`, principals: [], ips: [], from: null, to: null },
       detectedAt,
@@ -147,7 +147,7 @@ describe('breach scoping', () => {
 
   it('a stolen API key: the partner reads in its tenant and whose data they held', async () => {
     const res = await scope({ credential: `api_key:${partner.keyId}`, detectedAt });
-    expect(res.status, res.text).toBe(200);
+    expect(res.status, `${res.text}`).toBe(200);
     expect(res.body.tenants).toEqual([
       {
         tenantId: a.id,
@@ -162,7 +162,7 @@ describe('breach scoping', () => {
 
   it('a compromised user: every tenant they acted in', async () => {
     const res = await scope({ credential: `user:${ua.id}`, detectedAt });
-    expect(res.status, res.text).toBe(200);
+    expect(res.status, `${res.text}`).toBe(200);
     const tenants = [
       {
         tenantId: a.id,
@@ -189,7 +189,7 @@ describe('breach scoping', () => {
 
   it('an address in a window: everyone who acted from it, in every tenant, and no one else', async () => {
     const res = await scope({ ips: [sharedIp], from, to, detectedAt });
-    expect(res.status, res.text).toBe(200);
+    expect(res.status, `${res.text}`).toBe(200);
     const tenants = [
       {
         tenantId: a.id,
@@ -229,7 +229,7 @@ describe('breach scoping', () => {
     expect((await scope({ credential: `api_key:${partner.keyId}`, detectedAt }, operators.security, null)).status).toBe(400);
     for (const body of [{ detectedAt }, { principals: [`user:${ua.id}`], detectedAt }, { credential: `api_key:${partner.keyId}` }, { credential: 'password:x', detectedAt }, { ips: ['not-an-ip'], from, to, detectedAt }]) {
       const refused = await scope(body);
-      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.status, `${JSON.stringify(body)}`).toBe(400);
       expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
     }
   });

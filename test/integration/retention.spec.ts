@@ -273,7 +273,7 @@ describe('retention', () => {
     // A cutoff before any row: every branch runs and removes nothing; an unknown table is refused.
     for (const table of ruled) {
       const { rows: [row] } = await owner.query<{ removed: string }>('SELECT platform_retention_purge($1, $2) AS removed', [table, new Date('1000-01-01T00:00:00Z')]);
-      expect(Number(row!.removed), table).toBe(0);
+      expect(Number(row!.removed), `${table}`).toBe(0);
     }
     await expect(owner.query('SELECT platform_retention_purge($1, $2)', ['tenants', new Date()])).rejects.toThrow(/no retention rule for table tenants/);
   });
