@@ -8,6 +8,7 @@ import { listRoutes } from '../../apps/api/src/http/route-catalog.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
 import { addMembership, Caller, randomIp, SecretLedger, setPassword, type Session } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
+import { tag } from '../security/support/controls.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../support/partners.js';
 
@@ -118,7 +119,7 @@ describe('breach scoping', () => {
   }
 
 
-  it('a stolen session: its tenant, the records it read or changed, their data subjects, the login, and the deadline', async () => {
+  it(tag('ACCESS-RECORD', 'a stolen session: its tenant, the records it read or changed, their data subjects, the login, and the deadline'), async () => {
     const res = await scope({ credential: `session:${ua.inA.sessionId}`, detectedAt });
     expect(res.status, `${res.text}`).toBe(200);
     expect(res.body).toEqual({
@@ -145,7 +146,7 @@ describe('breach scoping', () => {
     expect(rows).toEqual([{ id: ticketId }]);
   });
 
-  it('a stolen API key: the partner reads in its tenant and whose data they held', async () => {
+  it(tag('ACCESS-RECORD', 'a stolen API key: the partner reads in its tenant and whose data they held'), async () => {
     const res = await scope({ credential: `api_key:${partner.keyId}`, detectedAt });
     expect(res.status, `${res.text}`).toBe(200);
     expect(res.body.tenants).toEqual([
@@ -187,7 +188,7 @@ describe('breach scoping', () => {
     expect(res.body.totals).toEqual({ tenants: 2, dataSubjects: 4, accessRecords: 5, auditEvents: 2 });
   });
 
-  it('an address in a window: everyone who acted from it, in every tenant, and no one else', async () => {
+  it(tag('ACCESS-RECORD', 'an address in a window: everyone who acted from it, in every tenant, and no one else'), async () => {
     const res = await scope({ ips: [sharedIp], from, to, detectedAt });
     expect(res.status, `${res.text}`).toBe(200);
     const tenants = [
@@ -234,7 +235,7 @@ describe('breach scoping', () => {
     }
   });
 
-  it('every authenticated collection of /v1 and /partner/v1 is either recorded or declared free of personal data', () => {
+  it(tag('ACCESS-RECORD', 'every authenticated collection of /v1 and /partner/v1 is either recorded or declared free of personal data'), () => {
     const collections = new Set(
       listRoutes(pub.app)
         .filter((r) => (r.surface === 'public' || r.surface === 'partner') && r.access !== null && (r.access.auth === 'public-jwt' || r.access.auth === 'partner'))
