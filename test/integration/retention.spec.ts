@@ -16,9 +16,11 @@ import { createTenant, type TestTenant } from '../support/factories.js';
  *
  * The fake clock stands in 1901, and every row this file seeds is dated relative to it, so the
  * purge's cutoffs reach only these rows: rows the other files of the run write (dated now) are
- * decades younger than any cutoff, which is what makes the counts in the audit event exact. (A purge
- * at real time in another file, the worker's, would remove both the young and the old rows seeded
- * here: none runs in the integration project.)
+ * decades younger than any cutoff, which is what makes the counts in the audit event exact. A purge
+ * at real time would remove the young rows seeded here as well: none runs in the integration
+ * project; a whole-suite run's workers (test/e2e) purge when they start and every
+ * PLATFORM_CLEANUP_INTERVAL_S after, so only a worker starting in the few seconds between seeding
+ * and purging here could interfere (the test would then fail, never pass wrongly).
  */
 const START = new Date('1901-06-01T12:00:00.000Z');
 const SECOND = 1000;
