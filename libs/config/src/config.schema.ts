@@ -519,7 +519,10 @@ export const CONFIG_VARIABLES = [
 /** Read by the npm scripts and the seed, not by the API or worker. */
 export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
 
-/** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
+/**
+ * Variables that hold credentials: named so tooling (docs, redaction tests) knows them. Each is also
+ * accepted as `NAME_FILE`, a path to a file holding the value (libs/config/src/secret-source.ts).
+ */
 export const SECRET_VARIABLES = [
   'DATABASE_URL',
   'DATABASE_APP_URL',

@@ -300,6 +300,13 @@ export const CONTROLS = define({
     asvs: ['V3', 'V4'],
     code: ['apps/api/src/http/security-headers.ts#HELMET_OPTIONS', 'apps/api/src/http/security-headers.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
   },
+  'SECRETS-LIFECYCLE': {
+    title: 'Secrets come from one declared place each (environment, mounted file or a secret manager) and never from the repository',
+    threat: 'A leaked key left in the environment silently wins over the rotated one mounted beside it, or a real credential is committed to the repository, so an attacker holding the old or committed key keeps forging what it signs.',
+    owasp: ['API8:2023'],
+    asvs: ['V13', 'V11'],
+    code: ['libs/config/src/secret-source.ts#resolveSecret', 'libs/config/src/secret-source.ts#FileSecretSource', 'libs/config/src/load-config.ts#loadConfig'],
+  },
   // --- Audit --------------------------------------------------------------------------------------
   'AUDIT-TRAIL': {
     title: 'Security events are recorded in an append-only, hash-chained audit log per tenant',
