@@ -66,6 +66,17 @@ export function dataEncryptionKeys(config: AppConfig): Keyring {
   return keyring([{ kid: 'derived', key }], ephemeral);
 }
 
+/**
+ * KEY_RING_ROOT_KEYS (validated by AppConfig), or undefined: without it there is no key ring
+ * (docs/operations.md, "Key rotation"), in every environment. Not derived from the pepper outside
+ * production: the ring is shared by every process on the database, and one that joined it by
+ * accident (a test, a second `npm start`) would sign with, or revoke, another's keys.
+ */
+export function keyRingRootKeys(config: AppConfig): Keyring | undefined {
+  if (!config.KEY_RING_ROOT_KEYS) return undefined;
+  return keyring(parsePairs(config.KEY_RING_ROOT_KEYS).map((p) => ({ kid: p.kid, key: Buffer.from(p.value, 'base64') })), false);
+}
+
 /** One internal caller's key: which service it belongs to, its id and its secret. */
 export interface ServiceKey {
   readonly service: string;

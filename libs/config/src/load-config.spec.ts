@@ -186,6 +186,7 @@ describe('secrets from files (NAME_FILE)', () => {
     for (const variable of SECRET_VARIABLES) {
       const value = variable.endsWith('_URL') ? (variable === 'REDIS_URL' ? 'rediss://:pw-of-redis@cache:6380' : url)
         : variable === 'PAYMENTS_WEBHOOK_SECRET' ? `whsec_${randomBytes(32).toString('base64')}`
+        : variable === 'KEY_RING_ROOT_KEYS' ? `r1:${randomBytes(32).toString('base64')}`
         : (productionEnv()[variable] ?? randomBytes(24).toString('hex'));
       const config = loadConfig({ ...productionEnv(), [variable]: undefined, [`${variable}_FILE`]: secretFile(`${value}\n`) });
       expect({ variable, value: config[variable] }).toEqual({ variable, value });
