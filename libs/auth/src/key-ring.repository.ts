@@ -73,7 +73,7 @@ export class KeyRingRepository {
       if (change.add) {
         await tx.$executeRaw`SELECT key_ring_add(${family}, ${change.add.kid}, ${change.add.rootKid}, ${change.add.material}, ${now})`;
       }
-      // Retire or revoke before promoting: one active key per family (key_ring_one_active).
+      // Retire or revoke before promoting: one active key per family (key_ring_transition refuses a second).
       const order: Record<KeyState, number> = { revoked: 0, retired: 1, next: 2, active: 3 };
       for (const t of [...change.transitions].sort((a, b) => order[a.state] - order[b.state])) {
         await tx.$executeRaw`SELECT key_ring_transition(${family}, ${t.kid}, ${t.state}, ${now}, ${t.verifyUntil ?? null}::timestamptz)`;

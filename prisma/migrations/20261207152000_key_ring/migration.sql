@@ -23,8 +23,6 @@ CREATE TABLE "key_ring" (
   CONSTRAINT "key_ring_state_form" CHECK ("state" IN ('next', 'active', 'retired', 'revoked')),
   CONSTRAINT "key_ring_retired_until" CHECK ("state" <> 'retired' OR "verify_until" IS NOT NULL)
 );
--- At most one signing key per family.
-CREATE UNIQUE INDEX "key_ring_one_active" ON "key_ring" ("family") WHERE "state" = 'active';
 
 -- A platform table: RLS enabled and no policy or grant for the runtime role; the API and the worker
 -- read and change it through the functions below only.
@@ -57,6 +55,10 @@ CREATE FUNCTION key_ring_transition(p_family text, p_kid text, p_state text, p_n
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+  -- At most one signing key per family (writers also hold key_ring_lock).
+  IF p_state = 'active' AND EXISTS (SELECT 1 FROM key_ring k WHERE k.family = p_family AND k.state = 'active' AND k.kid <> p_kid) THEN
+    RAISE EXCEPTION 'key_ring: family % already has an active key', p_family;
+  END IF;
   UPDATE key_ring k SET
     state = p_state,
     activated_at = CASE WHEN p_state = 'active' THEN p_now ELSE k.activated_at END,
