@@ -3,9 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyRotationService } from '@benteng/auth';
-import { projectRoot } from '@benteng/database';
-import { buildApi, type TestApi } from '../support/api.js';
+import { KeyRingRepository, KeyRotationHandler, KeyRotationService } from '@benteng/auth';
+import { loadConfig } from '@benteng/config';
+import { PrismaService, projectRoot } from '@benteng/database';
+import { KeyAges, processMetrics } from '../../apps/api/src/metrics/metrics.js';
+import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
+import { FakeClock } from '../support/clock.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { PublicClient, setPasswords, testPassword } from '../support/public-api.js';
@@ -171,6 +174,39 @@ describe('access-token key rotation while traffic flows', () => {
     expect(kidOf(fresh)).toBe(outcome.active);
     expect((await new PublicClient(b).call('GET', '/v1/me', { token: fresh })).status).toBe(200);
   }, 60_000);
+
+  it(tag('SECRETS-LIFECYCLE', 'the key age is exported beside the policy, and the scheduled platform job rotates a key that reached it'), async () => {
+    const internal = await buildInternalApi({ env: ringEnv });
+    try {
+      await internal.app.get(KeyAges).refresh();
+      const age = await processMetrics.keyAge.get();
+      const max = await processMetrics.keyMaxAge.get();
+      expect(max.values).toEqual([{ labels: { family: 'access-token' }, value: 2_592_000 }]);
+      expect(age.values).toHaveLength(1);
+      expect(age.values[0]!.value).toBeGreaterThanOrEqual(0);
+      expect(age.values[0]!.value).toBeLessThan(120);
+      const text = await processMetrics.registry.metrics();
+      expect(text).toMatch(/^benteng_key_max_age_seconds\{family="access-token"\} 2592000$/m);
+    } finally {
+      await internal.close();
+    }
+    // The worker's job (KeyRotationHandler), with a policy of 10 minutes and a clock 11 minutes on.
+    const config = loadConfig({ ...process.env, ...ringEnv, ACCESS_TOKEN_KEY_MAX_AGE_S: '600' });
+    const prisma = new PrismaService(config);
+    try {
+      const logger = { setContext: () => undefined, info: () => undefined, warn: () => undefined };
+      const ring = new KeyRingRepository(prisma);
+      const before = (await ring.entries('access-token')).find((r) => r.state === 'active')!;
+      const sut = new KeyRotationHandler(new KeyRotationService(ring, config, new FakeClock(new Date(Date.now() + 660_000)), logger as never), config, logger as never);
+      await sut.handle({}, { requestId: 'key-rotation-spec' } as never);
+      const after = await ring.entries('access-token');
+      expect(after.find((r) => r.kid === before.kid)?.state).toBe('retired');
+      expect(after.filter((r) => r.state === 'active').map((r) => r.kid)).not.toContain(before.kid);
+      expect(after.filter((r) => r.state === 'next')).toHaveLength(1);
+    } finally {
+      await prisma.onModuleDestroy();
+    }
+  });
 
   it('refuses without a key ring, naming the variable', async () => {
     const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
