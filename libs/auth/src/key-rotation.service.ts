@@ -59,7 +59,9 @@ export class KeyRotationService {
       maxAgeS: this.config.ACCESS_TOKEN_KEY_MAX_AGE_S,
     };
     const newKey = await newAccessTokenKey(now);
-    const outcome = await this.ring.change(family, now, (rows) => {
+    const outcome = await this.ring.change(family, now, (all) => {
+      // This deployment's ring: the rows sealed under its root keys (prisma/migrations/20261207152000_key_ring).
+      const rows = all.filter((r) => root.find(r.rootKid) !== undefined);
       const plan: RotationPlan = planRotation(rows, now, policy, mode);
       const change: RingChange = { transitions: [] };
       let next = rows.find((r) => r.state === 'next' && r.kid !== plan.promote)?.kid;

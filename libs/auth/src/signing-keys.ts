@@ -136,7 +136,8 @@ export class SigningKeys implements OnModuleDestroy {
     const keys: SigningKey[] = [];
     let active: SigningKey | undefined;
     const revoked = new Set<string>();
-    for (const row of rows) {
+    // The ring is the rows sealed under this deployment's root keys (prisma/migrations/20261207152000_key_ring).
+    for (const row of rows.filter((r) => this.root!.find(r.rootKid) !== undefined)) {
       if (row.state === 'revoked') {
         revoked.add(row.kid);
         continue;

@@ -55,8 +55,14 @@ CREATE FUNCTION key_ring_transition(p_family text, p_kid text, p_state text, p_n
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-  -- At most one signing key per family (writers also hold key_ring_lock).
-  IF p_state = 'active' AND EXISTS (SELECT 1 FROM key_ring k WHERE k.family = p_family AND k.state = 'active' AND k.kid <> p_kid) THEN
+  -- At most one signing key per family and root key (writers also hold key_ring_lock). A ring is the
+  -- rows sealed under one deployment's root keys: rows under root keys a process does not hold are
+  -- not its ring (two deployments, or two test files, on one database never see each other's keys).
+  IF p_state = 'active' AND EXISTS (
+    SELECT 1 FROM key_ring k, key_ring t
+     WHERE t.family = p_family AND t.kid = p_kid
+       AND k.family = p_family AND k.root_kid = t.root_kid AND k.state = 'active' AND k.kid <> p_kid
+  ) THEN
     RAISE EXCEPTION 'key_ring: family % already has an active key', p_family;
   END IF;
   UPDATE key_ring k SET

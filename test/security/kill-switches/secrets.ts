@@ -2,10 +2,15 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KeyRotationService, SigningKeys, type SigningKey } from '@benteng/auth';
 import { ConfigError, defaultSecretSources, loadConfig, type SecretSource } from '@benteng/config';
 import { JobRejection, JobSigner, type TenantJobEnvelope } from '@benteng/jobs';
+import { buildApi, type TestApi } from '../../support/api.js';
+import { ownerPool } from '../../support/db.js';
+import { createTenant, type TestTenant } from '../../support/factories.js';
+import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { scanPlanted } from '../../support/secret-scan.js';
-import { scenario, type Target } from '../support/kill-switch.js';
+import { scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 // --- the controls, removed ------------------------------------------------------------------------
 
@@ -71,7 +76,7 @@ const forgedExport = (): TenantJobEnvelope => ({
   data: { exportId: randomUUID(), format: 'csv', filters: {} },
 });
 
-export const SECRETS_SCENARIOS = [
+export const SECRETS_SCENARIOS: KillSwitchScenario[] = [
   scenario<WorkerStart, SecretFixtures>({
     control: 'SECRETS-LIFECYCLE',
     attack: 'a job envelope forged with a leaked job signing key that stayed in the environment after the key was rotated in the mounted file',
@@ -121,3 +126,67 @@ export const SECRETS_SCENARIOS = [
     },
   }),
 ];
+
+// --- emergency rotation ------------------------------------------------------------------------------
+
+/** SigningKeys that forget revocations: a revoked ring key still verifies (what the emergency rotation must stop). */
+class IgnoresRevocation extends SigningKeys {
+  override find(kid: string): SigningKey | undefined {
+    return this.verifiesRevoked(kid) ?? super.find(kid);
+  }
+
+  private revokedKeys = new Map<string, SigningKey>();
+
+  /** Remembers every key it ever verified with, so a later revocation changes nothing. */
+  private verifiesRevoked(kid: string): SigningKey | undefined {
+    const current = super.find(kid);
+    if (current) this.revokedKeys.set(kid, current);
+    return this.revokedKeys.get(kid);
+  }
+}
+
+interface RingFixtures {
+  env: Record<string, string>;
+  tenant: TestTenant;
+  password: string;
+}
+
+const owner = ownerPool();
+
+async function ringFixtures(): Promise<RingFixtures> {
+  const tenant = await createTenant(owner, 'ks-key-ring');
+  const password = testPassword();
+  await setPasswords(owner, [tenant.users.member.id], password);
+  // A ring of its own (root kid ks1): other files' rings on the test database are not this one.
+  return { env: { KEY_RING_ROOT_KEYS: `ks1:${randomBytes(32).toString('base64')}`, KEY_PUBLISH_LEAD_S: '0', KEY_RING_REFRESH_S: '3600' }, tenant, password };
+}
+
+SECRETS_SCENARIOS.push(
+  scenario<TestApi, RingFixtures>({
+    control: 'SECRETS-LIFECYCLE',
+    attack: 'an access token signed with a key revoked by an emergency rotation (suspected exposure) reads /v1/me',
+    removal: 'SigningKeys is replaced by one that keeps verifying with every key it once knew (revocation ignored)',
+    fixtures: ringFixtures,
+    target: (intact, { env }) => buildApi({ env, ...(intact ? {} : { overrides: [{ token: SigningKeys, useClass: IgnoresRevocation }] }) }),
+    async run(api, { tenant, password }) {
+      const rotation = api.app.get(KeyRotationService);
+      const keys = api.app.get(SigningKeys);
+      // The ring's own key signs: publish, then promote (the lead is 0 here).
+      await rotation.rotate('access-token', 'now');
+      await rotation.rotate('access-token', 'now');
+      await keys.reload();
+      const client = new PublicClient(api);
+      const { accessToken } = await client.login(tenant.users.member.email, password);
+      const before = await client.call('GET', '/v1/me', { token: accessToken });
+      await rotation.rotate('access-token', 'emergency');
+      await keys.reload();
+      const request = { method: 'GET' as const, url: '/v1/me', headers: { authorization: 'Bearer <token signed with the revoked key>' } };
+      const after = await client.call('GET', '/v1/me', { token: accessToken });
+      return {
+        succeeded: after.status === 200,
+        observed: `before the emergency rotation GET /v1/me answered ${before.status}; after it, with the revoked key's token, ${after.status}`,
+        exchanges: [{ request, response: { status: after.status, body: after.body } }],
+      };
+    },
+  }),
+);

@@ -168,11 +168,12 @@ export class KeyAges {
   ) {}
 
   async refresh(): Promise<void> {
-    if (!keyRingRootKeys(this.config)) return;
+    const root = keyRingRootKeys(this.config);
+    if (!root) return;
     for (const family of KEY_FAMILIES) {
       this.metrics.keyMaxAge.set({ family }, this.config.ACCESS_TOKEN_KEY_MAX_AGE_S);
       try {
-        const active = (await this.ring.entries(family)).find((r) => r.state === 'active');
+        const active = (await this.ring.entries(family)).find((r) => r.state === 'active' && root.find(r.rootKid) !== undefined);
         if (active) this.metrics.keyAge.set({ family }, Math.max(0, (this.clock.now().getTime() - (active.activatedAt ?? active.createdAt).getTime()) / 1000));
         else this.metrics.keyAge.remove({ family });
       } catch {
