@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
@@ -51,7 +52,8 @@ afterAll(async () => {
   await b?.close();
 });
 
-/** `npm run keys:rotate -- access-token [--emergency]`, as compiled (npm run builds first). */
+/** `npm run keys:rotate -- access-token [--emergency]`, as compiled (npm run builds first, then runs this file). */
+const KEYS_ROTATE_SCRIPT = 'node apps/dev/run.mjs libs/auth/src/keys-rotate.cli.js';
 function keysRotate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(root, 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js'), 'access-token', ...args], {
@@ -210,7 +212,9 @@ describe('access-token key rotation while traffic flows', () => {
     }
   });
 
-  it('refuses without a key ring, naming the variable', async () => {
+  it('refuses without a key ring, naming the variable (the npm script runs this compiled CLI)', async () => {
+    const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['keys:rotate']).toBe(KEYS_ROTATE_SCRIPT);
     const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [join(root, 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js'), 'access-token'], { env: { ...process.env, KEY_RING_ROOT_KEYS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
