@@ -1,5 +1,11 @@
 // `npm run keys:rotate -- <family> [--emergency]`: rotates a family of the key ring now
-// (docs/operations.md, "Key rotation"). Families: access-token.
+// (docs/operations.md, "Key rotation"). Families: access-token (the key ring).
+//
+// `npm run keys:rotate -- job-envelope | data-encryption | internal-signature --service <name>`:
+// families that live in environment variables, which a process cannot change. Prints the variable's
+// next value on stdout (a new key first, every current key after it) for the operator to deploy
+// (write it to the NAME_FILE secret or the environment of the API and the worker); the old keys
+// stay until their work is done (docs/operations.md).
 //
 // Without --emergency the family's next key (published in the JWKS since the previous rotation, for
 // at least KEY_PUBLISH_LEAD_S) starts signing, the active key retires and keeps verifying until every
@@ -11,18 +17,48 @@
 // Connects as the runtime role (DATABASE_APP_URL, or derived from DATABASE_URL outside production),
 // like the worker's scheduled rotation; prints the outcome as JSON on stdout.
 import { SystemClock } from '@benteng/common';
-import { ConfigError, loadConfig } from '@benteng/config';
+import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
 import { KeyRingRepository, KEY_FAMILIES, type KeyFamily } from './key-ring.repository.js';
 import { KeyRingUnavailableError, KeyRotationService } from './key-rotation.service.js';
 
 const args = process.argv.slice(2);
-const family = args.find((a) => !a.startsWith('--'));
+const serviceAt = args.indexOf('--service');
+const service = serviceAt >= 0 ? args[serviceAt + 1] : undefined;
+const positional = args.filter((a, i) => !a.startsWith('--') && (serviceAt < 0 || i !== serviceAt + 1));
+const family = positional[0];
 const emergency = args.includes('--emergency');
-const unknown = args.filter((a) => a.startsWith('--') && a !== '--emergency');
-if (!family || !(KEY_FAMILIES as readonly string[]).includes(family) || unknown.length > 0) {
-  process.stderr.write(`usage: npm run keys:rotate -- <${KEY_FAMILIES.join('|')}> [--emergency]\n`);
+const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && i !== serviceAt);
+const families = [...KEY_FAMILIES, ...Object.keys(ENV_KEY_FAMILIES)];
+const usage = () => {
+  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>)\n`);
   process.exit(2);
+};
+if (!family || !families.includes(family) || unknown.length > 0 || positional.length > 1) usage();
+
+if (family! in ENV_KEY_FAMILIES) {
+  const envFamily = family as EnvKeyFamily;
+  if (emergency || (envFamily === 'internal-signature') !== (service !== undefined) || (service !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(service))) usage();
+  const variable = ENV_KEY_FAMILIES[envFamily];
+  try {
+    const config = loadConfig();
+    const { value, kid } = rotatedKeyringValue(envFamily, config[variable], new Date(), service);
+    // Validated as the processes will validate it before it is printed.
+    loadConfig({ ...process.env, [variable]: value, [`${variable}_FILE`]: undefined });
+    process.stdout.write(`${value}\n`);
+    process.stderr.write(
+      `keys:rotate ${family}: new key ${kid} first, the current keys after it. Deploy this value as ${variable} (or its ${variable}_FILE) to the API and the worker together; ` +
+        (envFamily === 'data-encryption'
+          ? 'keep the old keys: stored secrets encrypted with them are not re-encrypted yet.\n'
+          : envFamily === 'job-envelope'
+            ? 'remove the old keys once the jobs they signed have run (the longest webhook retry schedule) and the workers restarted (repeatable jobs are signed again at start).\n'
+            : `move ${service} to ${kid}, then remove its old key.\n`),
+    );
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`keys:rotate: ${error instanceof ConfigError ? error.message : `rotation failed: ${(error as Error).message}`}\n`);
+    process.exit(1);
+  }
 }
 
 const logged: string[] = [];

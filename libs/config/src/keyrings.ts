@@ -107,3 +107,28 @@ export function internalServiceKeys(config: AppConfig): { keys: ReadonlyMap<stri
   const { key, ephemeral } = derivedKey(config, `internal-service:${DEV_INTERNAL_SERVICE}`);
   return { keys: new Map([[DERIVED_KID, { service: DEV_INTERNAL_SERVICE, kid: DERIVED_KID, secret: key }]]), ephemeral };
 }
+
+/** The environment-configured key families `npm run keys:rotate` prepares a new value for. */
+export const ENV_KEY_FAMILIES = {
+  'job-envelope': 'JOB_SIGNING_KEYS',
+  'data-encryption': 'DATA_ENCRYPTION_KEYS',
+  'internal-signature': 'INTERNAL_SERVICE_KEYS',
+} as const;
+export type EnvKeyFamily = keyof typeof ENV_KEY_FAMILIES;
+
+/**
+ * The next value of an environment key ring: a new key first (it signs or encrypts after the
+ * deployment), every current key after it (they keep verifying or decrypting: queued jobs, stored
+ * ciphertexts, callers not yet moved). `service` names the internal caller the new key belongs to
+ * (INTERNAL_SERVICE_KEYS only). Kids are `k<date>-<random>`, unique in the ring.
+ */
+export function rotatedKeyringValue(family: EnvKeyFamily, current: string | undefined, now: Date, service?: string): { value: string; kid: string } {
+  const kid = `k${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
+  const entry =
+    family === 'data-encryption'
+      ? `${kid}:${randomBytes(32).toString('base64')}`
+      : family === 'job-envelope'
+        ? `${kid}:${randomBytes(32).toString('base64url')}`
+        : `${service}:${kid}:${randomBytes(32).toString('base64url')}`;
+  return { value: current ? `${entry},${current}` : entry, kid };
+}
