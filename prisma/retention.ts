@@ -123,6 +123,7 @@ export type RetainedTable = keyof typeof RETENTION_RULES;
 
 /** Tables whose rows are kept for the life of the account (tenant, user or platform), and why. */
 export const KEPT: Readonly<Record<string, string>> = {
+  key_ring: 'signing keys of the deployment: a retired key is kept while tokens it signed may still be presented; rotation (npm run keys:rotate) retires and revokes, never deletes by age',
   tenants: 'the customer organisation itself; deleted with the customer contract, not by age',
   users: 'the account; erased or pseudonymised by an erasure request, not by age',
   memberships: 'a user’s place in a tenant; ends when the member is removed',

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { hashPassword, partnerClientSecretHash, partnerKeyHash } from '@benteng/auth';
 import { PARTNER_SCOPES } from '@benteng/authz';
 import { SystemClock } from '@benteng/common';
-import { type AppConfig, loadConfig, ownerDatabaseUrl } from '@benteng/config';
+import { type AppConfig, defaultSecretSources, loadConfig, ownerDatabaseUrl, resolveSecret } from '@benteng/config';
 import { PrismaService, TenantDatabase, type MembershipRole } from '@benteng/database';
 import { InvoicesRepository, InvoicesService } from '@benteng/invoices';
 import { Scope } from '@benteng/tenancy';
@@ -204,8 +204,9 @@ export async function seed(config: AppConfig, password: string, log: (line: stri
   return summary;
 }
 
+/** SEED_DEMO_PASSWORD or SEED_DEMO_PASSWORD_FILE (as every secret, libs/config/src/secret-source.ts), or the default. */
 export function demoPassword(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SEED_DEMO_PASSWORD && env.SEED_DEMO_PASSWORD.length > 0 ? env.SEED_DEMO_PASSWORD : DEFAULT_DEMO_PASSWORD;
+  return resolveSecret('SEED_DEMO_PASSWORD', defaultSecretSources(env)) ?? DEFAULT_DEMO_PASSWORD;
 }
 
 // Run as a script (`npm run db:seed`), not when imported by `npm start` or the tests.

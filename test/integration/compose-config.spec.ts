@@ -126,7 +126,8 @@ describe('docker-compose.yml', () => {
     expect(() => internalDatabaseUrl(loadConfig(env['worker']!))).toThrow(ConfigError);
     // The API and the worker get every other secret production requires, and the same ones (they verify each other's jobs).
     const internalOnly = ['DATABASE_INTERNAL_URL', 'DATABASE_INTERNAL_PASSWORD'];
-    for (const variable of SECRET_VARIABLES.filter((v) => v !== 'DATABASE_URL' && v !== 'PAYMENTS_WEBHOOK_SECRET' && !internalOnly.includes(v))) {
+    // KEY_RING_ROOT_KEYS is optional: without it the demo stack has no key ring (AUTH_SIGNING_KEYS signs; docs/operations.md, "Key rotation").
+    for (const variable of SECRET_VARIABLES.filter((v) => v !== 'DATABASE_URL' && v !== 'PAYMENTS_WEBHOOK_SECRET' && v !== 'KEY_RING_ROOT_KEYS' && !internalOnly.includes(v))) {
       expect({ variable, api: env['api']![variable] !== undefined }).toEqual({ variable, api: true });
       expect({ variable, same: env['worker']![variable] === env['api']![variable] }).toEqual({ variable, same: true });
     }

@@ -60,12 +60,12 @@ describe('.env loading of the npm scripts', () => {
 
   it('every script that starts something loads .env; the test runner does not', () => {
     const source = (file: string) => readFileSync(join(root, 'apps', 'dev', file), 'utf8');
-    // run.mjs serves db:migrate, db:seed, internal, keys:generate and bench; stack.mjs serves start and dev.
+    // run.mjs serves db:migrate, db:seed, internal, keys:generate, keys:rotate and bench; stack.mjs serves start and dev.
     expect(source('run.mjs')).toMatch(/^loadDotEnv\(\);$/m);
     expect(source('lib/stack.mjs')).toMatch(/^\s+loadDotEnv\(\);$/m);
     for (const script of ['start.mjs', 'dev.mjs']) expect(source(script)).toContain("from './lib/stack.mjs'");
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    for (const name of ['db:migrate', 'db:seed', 'internal', 'keys:generate']) expect(scripts[name], `${name}`).toMatch(/^node apps\/dev\/run\.mjs /);
+    for (const name of ['db:migrate', 'db:seed', 'internal', 'keys:generate', 'keys:rotate']) expect(scripts[name], `${name}`).toMatch(/^node apps\/dev\/run\.mjs /);
     expect(scripts.start).toBe('node apps/dev/start.mjs');
     expect(scripts.dev).toBe('node apps/dev/dev.mjs');
     // npm test: a developer's .env must not change what the suite tests.

@@ -97,6 +97,7 @@ describe('the threat model (docs/threat-model.md)', () => {
       'Redis',
       'Webhook egress (deliveries to customer endpoints)',
       'Webhook ingress (payment provider events)',
+      'Deployment secrets and the repository (keys, passwords, peppers)',
     ]);
     for (const boundary of boundaries) {
       const rows = boundary.split('\n').filter((line) => STRIDE.some((category) => line.startsWith(`| ${category} |`)));

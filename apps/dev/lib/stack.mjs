@@ -40,7 +40,10 @@ export async function prepareStack({ log, fail }) {
   // and the API, the worker and the seed agree; the webhook secret lets a local "provider" sign
   // inbound payment events (POST /webhooks/inbound/payments would answer 503 without it). Variables
   // set in the environment win; production never gets here (the seed refuses it).
-  if (env.NODE_ENV !== 'production' && (!env.AUTH_SIGNING_KEYS || !env.AUTH_TOKEN_PEPPER || !env.PAYMENTS_WEBHOOK_SECRET)) {
+  // A secret given as NAME_FILE counts as set (libs/config/src/secret-source.ts): filling NAME too
+  // would make the loader refuse both.
+  const given = (name) => Boolean(env[name] || env[`${name}_FILE`]);
+  if (env.NODE_ENV !== 'production' && (!given('AUTH_SIGNING_KEYS') || !given('AUTH_TOKEN_PEPPER') || !given('PAYMENTS_WEBHOOK_SECRET'))) {
     const file = join(root, '.data', 'dev-secrets.json');
     const secrets = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
     const generated = [];
@@ -57,9 +60,7 @@ export async function prepareStack({ log, fail }) {
       writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
       log(`generated development secrets in .data/dev-secrets.json (${generated.join(', ')})`);
     }
-    env.AUTH_SIGNING_KEYS ||= secrets.AUTH_SIGNING_KEYS;
-    env.AUTH_TOKEN_PEPPER ||= secrets.AUTH_TOKEN_PEPPER;
-    env.PAYMENTS_WEBHOOK_SECRET ||= secrets.PAYMENTS_WEBHOOK_SECRET;
+    for (const name of ['AUTH_SIGNING_KEYS', 'AUTH_TOKEN_PEPPER', 'PAYMENTS_WEBHOOK_SECRET']) if (!given(name)) env[name] = secrets[name];
   }
 
   let config;
@@ -86,7 +87,7 @@ export async function prepareStack({ log, fail }) {
   }
 
   let localPostgres;
-  if (!env.DATABASE_URL) {
+  if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) {
     const port = Number(env.BENTENG_LOCAL_PG_PORT ?? 54329);
     log(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${port} (data in .data/pg)`);
     try {

@@ -1,4 +1,5 @@
 import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
+import { KeyRotationWorkerModule } from '@benteng/auth';
 import { ExportsWorkerModule } from '@benteng/exports';
 import { PlatformPurgeHandler } from '@benteng/jobs';
 import { WebhooksWorkerModule } from '@benteng/webhooks';
@@ -16,4 +17,4 @@ import { WebhooksWorkerModule } from '@benteng/webhooks';
  */
 export const JOB_HANDLERS: Type[] = [PlatformPurgeHandler];
 
-export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule];
+export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule, KeyRotationWorkerModule];

@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 /** SigningKeys with a key set the test can change (a removed key, a rotated one). */
 function keySet(keys: SigningKey[]) {
-  const set = { keys, active: keys[0], find: (kid: string) => set.keys.find((k) => k.kid === kid) };
+  const set = { keys, active: keys[0], find: (kid: string) => set.keys.find((k) => k.kid === kid), findCurrent: async (kid: string) => set.find(kid) };
   return set;
 }
 function make(keys = [signing]) {

@@ -156,7 +156,7 @@ export class AccessTokens {
     } catch {
       throw new AccessTokenError('malformed');
     }
-    const key = kid ? this.keys.find(kid) : undefined;
+    const key = kid ? await this.keys.findCurrent(kid) : undefined;
     if (!key) throw new AccessTokenError('unknown_key');
     try {
       const { payload } = await jwtVerify(token, key.publicKey, {

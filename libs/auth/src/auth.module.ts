@@ -17,6 +17,8 @@ import { RevocationStore } from './revocation-store.js';
 import { SessionIssuer } from './session-issuer.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
+import { KeyRingRepository } from './key-ring.repository.js';
+import { KeyRotationService } from './key-rotation.service.js';
 import { SigningKeys } from './signing-keys.js';
 import { TenantSwitchService } from './tenant-switch.service.js';
 
@@ -27,7 +29,7 @@ const USER_AUTH = [SessionIssuer, LoginService, RefreshService, SessionsService,
 
 @Module({
   imports: [PassportModule],
-  providers: [...REPOSITORIES, SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PublicJwtStrategy, PartnerCredentials, PartnerAuthService, PartnerStrategy],
-  exports: [SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PartnerCredentials, PartnerAuthService, PublicJwtStrategy, PartnerStrategy],
+  providers: [...REPOSITORIES, KeyRingRepository, KeyRotationService, SigningKeys, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PublicJwtStrategy, PartnerCredentials, PartnerAuthService, PartnerStrategy],
+  exports: [SigningKeys, KeyRingRepository, KeyRotationService, AccessTokens, RefreshTokens, PasswordHasher, RevocationStore, ...USER_AUTH, PartnerCredentials, PartnerAuthService, PublicJwtStrategy, PartnerStrategy],
 })
 export class AuthModule {}

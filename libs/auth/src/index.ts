@@ -17,3 +17,7 @@ export { PARTNER_AUDIENCE, type PartnerAccessClaims } from './access-tokens.js';
 export { looksLikeApiKey, partnerClientSecretHash, PartnerCredentials, partnerKeyHash, type PartnerEnvironment } from './partner-credentials.js';
 export { ipAllowed, PartnerAuthService, type VerifiedPartnerCredential, type PartnerTokenResponse } from './partner-auth.service.js';
 export { PARTNER_AUTH, PartnerStrategy } from './partner.strategy.js';
+export { KeyRingRepository, KEY_FAMILIES, type KeyFamily, type KeyRingRow, type KeyState } from './key-ring.repository.js';
+export { KeyRotationService, KeyRingUnavailableError, type RotationOutcome } from './key-rotation.service.js';
+export { planRotation, type RotationMode, type RotationPlan, type RotationPolicy } from './key-rotation.js';
+export { KeyRotationHandler, KeyRotationWorkerModule, KEY_ROTATION_JOB } from './key-rotation.handler.js';

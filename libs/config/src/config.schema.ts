@@ -313,6 +313,54 @@ export class AppConfig {
   })
   DATA_ENCRYPTION_KEYS?: string;
 
+  /**
+   * Root keys of the key ring (docs/operations.md, "Key rotation"): AES-256-GCM keys that encrypt
+   * the keys the processes rotate themselves (stored in the `key_ring` table), as
+   * "kid:<32 bytes in base64>,...". The first encrypts; every one decrypts. Unset: no key ring
+   * (access tokens are signed with AUTH_SIGNING_KEYS only and `npm run keys:rotate` refuses).
+   */
+  @ValidateIf((o: AppConfig) => o.KEY_RING_ROOT_KEYS !== undefined)
+  @Matches(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, {
+    message: 'must be "kid:<32 bytes base64>" pairs separated by commas',
+  })
+  KEY_RING_ROOT_KEYS?: string;
+
+  /**
+   * Key-age policy of the access-token signing keys, seconds (default 30 days): the scheduled
+   * rotation replaces the active key once it is this old, and `benteng_key_age_seconds` is
+   * exported beside it as `benteng_key_max_age_seconds`.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(600, { message: 'must be between 600 and 31536000' })
+  @Max(31_536_000, { message: 'must be between 600 and 31536000' })
+  ACCESS_TOKEN_KEY_MAX_AGE_S = 2_592_000;
+
+  /**
+   * How long a new key is published (JWKS, every process's key ring) before it signs, seconds.
+   * Keep it above KEY_RING_REFRESH_S plus the JWKS cache lifetime (300 s), so every verifier knows
+   * a key before the first token signed with it arrives.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(0, { message: 'must be between 0 and 604800' })
+  @Max(604_800, { message: 'must be between 0 and 604800' })
+  KEY_PUBLISH_LEAD_S = 900;
+
+  /** How often each process reloads the key ring, seconds (and at once on a token with an unknown kid, at most once a second). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3600' })
+  @Max(3600, { message: 'must be between 1 and 3600' })
+  KEY_RING_REFRESH_S = 60;
+
+  /** Interval of the scheduled key rotation check (platform job `platform.key-rotation`), seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(5, { message: 'must be between 5 and 86400' })
+  @Max(86_400, { message: 'must be between 5 and 86400' })
+  KEY_ROTATION_CHECK_INTERVAL_S = 3600;
+
   /** How long a finished export's file is kept before the cleanup job deletes it, seconds. */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
@@ -545,6 +593,11 @@ export const CONFIG_VARIABLES = [
   'ABUSE_BLOCK_S',
   'JOB_SIGNING_KEYS',
   'DATA_ENCRYPTION_KEYS',
+  'KEY_RING_ROOT_KEYS',
+  'ACCESS_TOKEN_KEY_MAX_AGE_S',
+  'KEY_PUBLISH_LEAD_S',
+  'KEY_RING_REFRESH_S',
+  'KEY_ROTATION_CHECK_INTERVAL_S',
   'EXPORT_TTL_S',
   'EXPORT_URL_TTL_S',
   'INVITATION_TTL_S',
@@ -575,7 +628,10 @@ export const CONFIG_VARIABLES = [
 /** Read by the npm scripts and the seed, not by the API or worker. */
 export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
 
-/** Variables that hold credentials: named so tooling (docs, redaction tests) knows them. */
+/**
+ * Variables that hold credentials: named so tooling (docs, redaction tests) knows them. Each is also
+ * accepted as `NAME_FILE`, a path to a file holding the value (libs/config/src/secret-source.ts).
+ */
 export const SECRET_VARIABLES = [
   'DATABASE_URL',
   'DATABASE_APP_URL',
@@ -587,6 +643,7 @@ export const SECRET_VARIABLES = [
   'AUTH_TOKEN_PEPPER',
   'JOB_SIGNING_KEYS',
   'DATA_ENCRYPTION_KEYS',
+  'KEY_RING_ROOT_KEYS',
   'PAYMENTS_WEBHOOK_SECRET',
   'INTERNAL_SERVICE_KEYS',
 ] as const;

@@ -66,6 +66,17 @@ export function dataEncryptionKeys(config: AppConfig): Keyring {
   return keyring([{ kid: 'derived', key }], ephemeral);
 }
 
+/**
+ * KEY_RING_ROOT_KEYS (validated by AppConfig), or undefined: without it there is no key ring
+ * (docs/operations.md, "Key rotation"), in every environment. Not derived from the pepper outside
+ * production: the ring is shared by every process on the database, and one that joined it by
+ * accident (a test, a second `npm start`) would sign with, or revoke, another's keys.
+ */
+export function keyRingRootKeys(config: AppConfig): Keyring | undefined {
+  if (!config.KEY_RING_ROOT_KEYS) return undefined;
+  return keyring(parsePairs(config.KEY_RING_ROOT_KEYS).map((p) => ({ kid: p.kid, key: Buffer.from(p.value, 'base64') })), false);
+}
+
 /** One internal caller's key: which service it belongs to, its id and its secret. */
 export interface ServiceKey {
   readonly service: string;
@@ -95,4 +106,29 @@ export function internalServiceKeys(config: AppConfig): { keys: ReadonlyMap<stri
   }
   const { key, ephemeral } = derivedKey(config, `internal-service:${DEV_INTERNAL_SERVICE}`);
   return { keys: new Map([[DERIVED_KID, { service: DEV_INTERNAL_SERVICE, kid: DERIVED_KID, secret: key }]]), ephemeral };
+}
+
+/** The environment-configured key families `npm run keys:rotate` prepares a new value for. */
+export const ENV_KEY_FAMILIES = {
+  'job-envelope': 'JOB_SIGNING_KEYS',
+  'data-encryption': 'DATA_ENCRYPTION_KEYS',
+  'internal-signature': 'INTERNAL_SERVICE_KEYS',
+} as const;
+export type EnvKeyFamily = keyof typeof ENV_KEY_FAMILIES;
+
+/**
+ * The next value of an environment key ring: a new key first (it signs or encrypts after the
+ * deployment), every current key after it (they keep verifying or decrypting: queued jobs, stored
+ * ciphertexts, callers not yet moved). `service` names the internal caller the new key belongs to
+ * (INTERNAL_SERVICE_KEYS only). Kids are `k<date>-<random>`, unique in the ring.
+ */
+export function rotatedKeyringValue(family: EnvKeyFamily, current: string | undefined, now: Date, service?: string): { value: string; kid: string } {
+  const kid = `k${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
+  const entry =
+    family === 'data-encryption'
+      ? `${kid}:${randomBytes(32).toString('base64')}`
+      : family === 'job-envelope'
+        ? `${kid}:${randomBytes(32).toString('base64url')}`
+        : `${service}:${kid}:${randomBytes(32).toString('base64url')}`;
+  return { value: current ? `${entry},${current}` : entry, kid };
 }

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, SCRIPT_VARIABLES } from './config.schema.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tag } from '../../../test/security/support/controls.js';
+import { CONFIG_VARIABLES, SCRIPT_VARIABLES, SECRET_VARIABLES } from './config.schema.js';
 import { ConfigError, internalDatabaseUrl, internalRolePassword, loadConfig, runtimeDatabaseUrl } from './load-config.js';
+import { EnvironmentSecretSource, resolveSecret, SECRET_FILE_MAX_BYTES, type SecretSource } from './secret-source.js';
 
 const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   try {
@@ -150,5 +153,114 @@ describe('loadConfig', () => {
     const example = readFileSync(join(import.meta.dirname, '..', '..', '..', '.env.example'), 'utf8');
     const documented = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]).sort();
     expect(documented).toEqual([...CONFIG_VARIABLES, ...SCRIPT_VARIABLES].sort());
+  });
+});
+
+describe('secrets from files (NAME_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'benteng-secrets-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  /** Writes `content` to a new file, as a Docker or Kubernetes secret mount holds it. */
+  const secretFile = (content: string | Buffer): string => {
+    const path = join(dir, `secret-${n++}`);
+    writeFileSync(path, content, { mode: 0o400 });
+    return path;
+  };
+  /** The production environment with every secret moved to a file (`echo` adds one newline). */
+  const fileEnv = (): Record<string, string> => {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(productionEnv())) {
+      if ((SECRET_VARIABLES as readonly string[]).includes(name)) env[`${name}_FILE`] = secretFile(`${value}\n`);
+      else env[name] = value;
+    }
+    return env;
+  };
+
+  it(tag('SECRETS-LIFECYCLE', 'every secret variable is read from NAME_FILE instead, one trailing newline trimmed, and validated like its environment form'), () => {
+    const fromEnv = loadConfig(productionEnv());
+    const fromFiles = loadConfig(fileEnv());
+    expect(fromFiles).toEqual(fromEnv);
+    expect(Object.keys(fileEnv()).filter((k) => k.endsWith('_FILE')).length).toBe(Object.keys(productionEnv()).length - 1);
+    // Every secret the loader knows (URLs with passwords included), not only those production requires.
+    const url = `postgresql://postgres:${randomBytes(12).toString('hex')}@db/benteng`;
+    for (const variable of SECRET_VARIABLES) {
+      const value = variable.endsWith('_URL') ? (variable === 'REDIS_URL' ? 'rediss://:pw-of-redis@cache:6380' : url)
+        : variable === 'PAYMENTS_WEBHOOK_SECRET' ? `whsec_${randomBytes(32).toString('base64')}`
+        : variable === 'KEY_RING_ROOT_KEYS' ? `r1:${randomBytes(32).toString('base64')}`
+        : (productionEnv()[variable] ?? randomBytes(24).toString('hex'));
+      const config = loadConfig({ ...productionEnv(), [variable]: undefined, [`${variable}_FILE`]: secretFile(`${value}\n`) });
+      expect({ variable, value: config[variable] }).toEqual({ variable, value });
+    }
+    // Only one line break is trimmed: a CRLF file works, inner whitespace is kept and then validated.
+    expect(loadConfig({ AUTH_TOKEN_PEPPER_FILE: secretFile(`${generated.pepper}\r\n`) }).AUTH_TOKEN_PEPPER).toBe(generated.pepper);
+    expect(loadConfig({ AUTH_TOKEN_PEPPER_FILE: secretFile(generated.pepper) }).AUTH_TOKEN_PEPPER).toBe(generated.pepper);
+    const twoLines = errorOf({ JOB_SIGNING_KEYS_FILE: secretFile(`k1:${generated.job}\n\n`) });
+    expect(twoLines.problems.map((p) => p.variable)).toEqual(['JOB_SIGNING_KEYS']);
+    // A pretty-printed JWK set (several lines) is still a JSON array.
+    const jwks = JSON.stringify([{ kty: 'OKP', kid: 'k' }], null, 2);
+    expect(loadConfig({ AUTH_SIGNING_KEYS_FILE: secretFile(`${jwks}\n`) }).AUTH_SIGNING_KEYS).toBe(jwks);
+    // SEED_DEMO_PASSWORD goes through the same resolution (prisma/seed.ts, demoPassword).
+    expect(resolveSecret('SEED_DEMO_PASSWORD', [new EnvironmentSecretSource({})])).toBeUndefined();
+  });
+
+  it(tag('SECRETS-LIFECYCLE', 'a secret set both as NAME and NAME_FILE is refused, naming both forms and neither value'), () => {
+    for (const variable of SECRET_VARIABLES.filter((v) => productionEnv()[v] !== undefined)) {
+      const other = `${variable === 'DATA_ENCRYPTION_KEYS' ? 'd2:' + randomBytes(32).toString('base64') : 'k2:' + randomBytes(32).toString('hex')}`;
+      const env = { ...productionEnv(), [`${variable}_FILE`]: secretFile(`${other}\n`) };
+      const sut = errorOf(env);
+      expect({ variable, problems: sut.problems }).toEqual({ variable, problems: [{ variable, rule: `is set more than once (${variable} and ${variable}_FILE); set exactly one` }] });
+      expect(sut.message).not.toContain(productionEnv()[variable]!);
+      expect(sut.message).not.toContain(other);
+      // Even when both hold the same value: the operator must know which one the process uses.
+      expect(() => loadConfig({ ...productionEnv(), [`${variable}_FILE`]: secretFile(productionEnv()[variable]!) })).toThrow(/set exactly one/);
+    }
+  });
+
+  it(tag('SECRETS-LIFECYCLE', 'an unreadable, empty, oversized or non-regular secret file stops the start with the _FILE variable and the reason, never the path or a value'), () => {
+    const sub = join(dir, 'sub');
+    mkdirSync(sub, { recursive: true });
+    const dangling = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere'), dangling);
+    const cases: [string, string, RegExp][] = [
+      [join(dir, 'missing-SENTINEL'), 'cannot be read (ENOENT)', /ENOENT/],
+      [dangling, 'cannot be read (ENOENT)', /ENOENT/],
+      [sub, 'must name a regular file', /regular file/],
+      [secretFile(''), 'names an empty file', /empty/],
+      [secretFile('\n'), 'names an empty file', /empty/],
+      [secretFile(Buffer.alloc(SECRET_FILE_MAX_BYTES + 1, 0x61)), `names a file larger than ${SECRET_FILE_MAX_BYTES} bytes`, /larger/],
+      [secretFile(Buffer.from([0xff, 0xfe, 0x41])), 'names a file that is not UTF-8 text', /UTF-8/],
+      // The secret itself pasted into the _FILE variable by mistake: refused without echoing it.
+      [generated.pepper, 'cannot be read (ENOENT)', /ENOENT/],
+    ];
+    for (const [path, rule] of cases) {
+      const sut = errorOf({ ...productionEnv(), AUTH_TOKEN_PEPPER: undefined, AUTH_TOKEN_PEPPER_FILE: path });
+      expect({ path, problems: sut.problems }).toEqual({ path, problems: [{ variable: 'AUTH_TOKEN_PEPPER_FILE', rule: expect.stringContaining(rule) }] });
+      expect(sut.message).not.toContain(path);
+      expect(sut.message).not.toContain('SENTINEL');
+      expect(sut.message).not.toContain(generated.pepper);
+    }
+  });
+
+  it(tag('LOG-REDACTION', 'a secret file whose content breaks a rule is reported by variable and rule, never by value'), () => {
+    const value = `short-SENTINEL-${randomBytes(4).toString('hex')}`;
+    const sut = errorOf({ ...productionEnv(), JOB_SIGNING_KEYS: undefined, JOB_SIGNING_KEYS_FILE: secretFile(`k1:${value}\n`), AUTH_TOKEN_PEPPER: undefined, AUTH_TOKEN_PEPPER_FILE: secretFile('change-me-token-pepper-of-at-least-32-characters\n') });
+    expect(sut.problems.map((p) => p.variable).sort()).toEqual(['AUTH_TOKEN_PEPPER', 'JOB_SIGNING_KEYS']);
+    expect(sut.message).not.toContain('SENTINEL');
+    expect(sut.message).not.toContain('change-me');
+  });
+
+  it('takes other secret sources through the same seam (a secret manager fetched before start)', () => {
+    const manager: SecretSource = { read: (variable) => (variable === 'AUTH_TOKEN_PEPPER' ? { via: 'vault kv secret/benteng#pepper', value: generated.pepper } : undefined) };
+    const env = { ...productionEnv(), AUTH_TOKEN_PEPPER: undefined };
+    expect(loadConfig(env, [new EnvironmentSecretSource(env), manager]).AUTH_TOKEN_PEPPER).toBe(generated.pepper);
+    const both = (() => {
+      try {
+        loadConfig(productionEnv(), [new EnvironmentSecretSource(productionEnv()), manager]);
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(both).toEqual([{ variable: 'AUTH_TOKEN_PEPPER', rule: 'is set more than once (AUTH_TOKEN_PEPPER and vault kv secret/benteng#pepper); set exactly one' }]);
   });
 });

@@ -1,7 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { AppConfig, CONFIG_VARIABLES } from './config.schema.js';
+import { AppConfig, CONFIG_VARIABLES, SECRET_VARIABLES } from './config.schema.js';
 import { placeholderProblems } from './placeholder-secrets.js';
+import { defaultSecretSources, resolveSecret, SecretSourceError, type SecretSource } from './secret-source.js';
 
 /** The runtime role every migration grants to; see prisma/migrations/20261128000000_init. */
 export const RUNTIME_ROLE = 'benteng_app';
@@ -29,16 +30,33 @@ function flatten(errors: ValidationError[]): { variable: string; rule: string }[
   );
 }
 
+const SECRETS: ReadonlySet<string> = new Set(SECRET_VARIABLES);
+
 /**
  * Reads and validates the environment once. Unknown variables are ignored (the process
  * environment holds many); empty strings count as unset so `FOO=` in a .env file means default.
+ * Secret variables come from `sources` (by default the environment and `NAME_FILE`,
+ * libs/config/src/secret-source.ts); one set in two places is refused, naming both places.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, sources: readonly SecretSource[] = defaultSecretSources(env)): AppConfig {
   const input: Record<string, string> = {};
+  const sourceProblems: { variable: string; rule: string }[] = [];
   for (const key of CONFIG_VARIABLES) {
+    if (SECRETS.has(key)) {
+      try {
+        const value = resolveSecret(key, sources);
+        if (value !== undefined) input[key] = value;
+      } catch (error) {
+        if (!(error instanceof SecretSourceError)) throw error;
+        sourceProblems.push({ variable: error.variable, rule: error.rule });
+      }
+      continue;
+    }
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
+  // A secret that could not be read is reported as such, not also as "required" by the validators.
+  if (sourceProblems.length > 0) throw new ConfigError(sourceProblems);
   const config = plainToInstance(AppConfig, input, { exposeDefaultValues: true });
   const problems = flatten(validateSync(config, { forbidUnknownValues: true }));
   // Production also refuses secrets anyone can read (placeholders, development values).

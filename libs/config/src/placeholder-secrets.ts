@@ -45,6 +45,7 @@ export function placeholderProblems(config: AppConfig): { variable: string; rule
     INTERNAL_SERVICE_KEYS: secretsOf(config.INTERNAL_SERVICE_KEYS, 3),
     // 32 bytes of one repeated value (e.g. all zeros) decode from a base64 string of one repeated character.
     DATA_ENCRYPTION_KEYS: secretsOf(config.DATA_ENCRYPTION_KEYS, 2).map((key) => Buffer.from(key, 'base64').toString('latin1')),
+    KEY_RING_ROOT_KEYS: secretsOf(config.KEY_RING_ROOT_KEYS, 2).map((key) => Buffer.from(key, 'base64').toString('latin1')),
     PAYMENTS_WEBHOOK_SECRET: config.PAYMENTS_WEBHOOK_SECRET ? [config.PAYMENTS_WEBHOOK_SECRET.slice('whsec_'.length)] : [],
   };
   return Object.entries(secrets)

@@ -300,6 +300,13 @@ export const CONTROLS = define({
     asvs: ['V3', 'V4'],
     code: ['apps/api/src/http/security-headers.ts#HELMET_OPTIONS', 'apps/api/src/http/security-headers.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
   },
+  'SECRETS-LIFECYCLE': {
+    title: 'Secrets come from one declared place each (environment, mounted file or a secret manager), never from the repository, and signing keys rotate with overlap and can be revoked at once',
+    threat: 'A leaked key left in the environment silently wins over the rotated one mounted beside it, a real credential is committed to the repository, or an exposed signing key cannot be withdrawn, so an attacker holding the old, committed or exposed key keeps forging what it signs.',
+    owasp: ['API8:2023'],
+    asvs: ['V13', 'V11'],
+    code: ['libs/config/src/secret-source.ts#resolveSecret', 'libs/config/src/secret-source.ts#FileSecretSource', 'libs/config/src/load-config.ts#loadConfig', 'libs/auth/src/key-rotation.ts#planRotation', 'libs/auth/src/signing-keys.ts#SigningKeys'],
+  },
   // --- Audit --------------------------------------------------------------------------------------
   'AUDIT-TRAIL': {
     title: 'Security events are recorded in an append-only, hash-chained audit log per tenant',

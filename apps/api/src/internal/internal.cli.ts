@@ -39,7 +39,9 @@ if (values.body !== undefined) {
 
 const env = { ...process.env };
 const devSecrets = join(process.cwd(), '.data', 'dev-secrets.json');
-if (env.NODE_ENV !== 'production' && !env.INTERNAL_SERVICE_KEYS && !env.AUTH_TOKEN_PEPPER && existsSync(devSecrets)) {
+// NAME_FILE counts as set (libs/config/src/secret-source.ts): filling NAME too would be refused.
+const given = (name: string) => Boolean(env[name] || env[`${name}_FILE`]);
+if (env.NODE_ENV !== 'production' && !given('INTERNAL_SERVICE_KEYS') && !given('AUTH_TOKEN_PEPPER') && existsSync(devSecrets)) {
   env.AUTH_TOKEN_PEPPER = (JSON.parse(readFileSync(devSecrets, 'utf8')) as { AUTH_TOKEN_PEPPER?: string }).AUTH_TOKEN_PEPPER;
 }
 let config;

@@ -6,6 +6,7 @@ import { PlatformAuditModule } from '@benteng/audit';
 import { ClockModule, quietStartUpListing } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { InternalDatabaseModule } from '@benteng/database';
+import { KeyRingRepository } from '@benteng/auth';
 import { AbilityFactory } from '@benteng/authz';
 import { PlatformModule, QueueBoardQueues, QueueBoardSessions } from '@benteng/platform';
 import { RedisModule } from '@benteng/redis';
@@ -28,7 +29,7 @@ import { InternalAdminModule } from './admin.module.js';
 import { InternalIncidentsModule } from './incidents.module.js';
 import { RateLimiter } from '@benteng/security';
 import { MetricsController } from '../metrics/metrics.controller.js';
-import { Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
+import { KeyAges, Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
 import { QueueBoardController, registerQueueBoard } from './queue-board.js';
 import { RouteInventory } from '../http/route-inventory.js';
 
@@ -73,6 +74,8 @@ export class InternalLogDestinationModule {}
   providers: [
     RateLimiter,
     QueueDepths,
+    KeyRingRepository,
+    KeyAges,
     QueueBoardSessions,
     QueueBoardQueues,
     RedisNonceStore,

@@ -2,7 +2,9 @@ import { Global, Injectable, Module, type OnModuleDestroy } from '@nestjs/common
 import { Queue } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { AppConfig } from '@benteng/config';
+import { KeyRingRepository, KEY_FAMILIES } from '@benteng/auth';
+import { Clock } from '@benteng/common';
+import { AppConfig, keyRingRootKeys } from '@benteng/config';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
 import { queueConnection } from '@benteng/redis';
 import { surfaceOf } from '../http/route-catalog.js';
@@ -74,6 +76,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly keyAge = new Gauge({
+    name: 'benteng_key_age_seconds',
+    help: 'Age of the signing key of each key ring family (since it started signing), read when scraped.',
+    labelNames: ['family'] as const,
+    registers: [this.registry],
+  });
+  readonly keyMaxAge = new Gauge({
+    name: 'benteng_key_max_age_seconds',
+    help: 'Key-age policy of each key ring family: the scheduled rotation replaces a key this old (alert on benteng_key_age_seconds above it).',
+    labelNames: ['family'] as const,
+    registers: [this.registry],
+  });
+  readonly keyRingScrapeErrors = new Counter({
+    name: 'benteng_key_ring_scrape_errors_total',
+    help: 'Scrapes whose key ring read failed (database unavailable); the key age keeps its last value.',
+    registers: [this.registry],
+  });
+
   /** Fastify onResponse: one count and one latency sample per answered request. */
   observeHttp(request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url;
@@ -129,6 +149,37 @@ export class QueueDepths implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await Promise.all((this.queues ?? []).map((queue) => queue.close()));
     await this.closeConnection();
+  }
+}
+
+/**
+ * Key ages for the scrape (docs/operations.md, "Key rotation"): for each family of the key ring,
+ * the age of its active key beside the policy's maximum (ACCESS_TOKEN_KEY_MAX_AGE_S). A family
+ * whose ring has no active key yet (AUTH_SIGNING_KEYS signs) has no age series: its age is not
+ * known to the process.
+ */
+@Injectable()
+export class KeyAges {
+  constructor(
+    private readonly ring: KeyRingRepository,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async refresh(): Promise<void> {
+    const root = keyRingRootKeys(this.config);
+    if (!root) return;
+    for (const family of KEY_FAMILIES) {
+      this.metrics.keyMaxAge.set({ family }, this.config.ACCESS_TOKEN_KEY_MAX_AGE_S);
+      try {
+        const active = (await this.ring.entries(family)).find((r) => r.state === 'active' && root.find(r.rootKid) !== undefined);
+        if (active) this.metrics.keyAge.set({ family }, Math.max(0, (this.clock.now().getTime() - (active.activatedAt ?? active.createdAt).getTime()) / 1000));
+        else this.metrics.keyAge.remove({ family });
+      } catch {
+        this.metrics.keyRingScrapeErrors.inc();
+      }
+    }
   }
 }
 

@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { exportJWK, generateKeyPair } from 'jose';
+import { PinoLogger } from 'nestjs-pino';
+import { Clock } from '@benteng/common';
+import { AppConfig, keyRingRootKeys } from '@benteng/config';
+import { sealKeyMaterial } from './key-ring-cipher.js';
+import { KeyRingRepository, type KeyFamily, type RingChange } from './key-ring.repository.js';
+import { planRotation, type RotationMode, type RotationPlan } from './key-rotation.js';
+
+/** Seconds a verifier's clock may be behind the signer's: a retired key verifies this much longer. */
+const CLOCK_SKEW_S = 60;
+
+export class KeyRingUnavailableError extends Error {
+  constructor() {
+    super('KEY_RING_ROOT_KEYS is not set: there is no key ring to rotate (docs/operations.md, "Key rotation")');
+    this.name = 'KeyRingUnavailableError';
+  }
+}
+
+export interface RotationOutcome {
+  family: KeyFamily;
+  mode: RotationMode;
+  /** The key that signs after the rotation (undefined: the ring has no active key yet, AUTH_SIGNING_KEYS signs). */
+  active?: string;
+  /** The key published to sign at the next rotation. */
+  next?: string;
+  /** The key that stopped signing: retired (verifies until verifyUntil) or revoked (verifies nothing). */
+  demoted?: { kid: string; state: 'retired' | 'revoked'; verifyUntil?: string; activatedAt?: string };
+  /** Why nothing was promoted, when nothing was. */
+  waiting?: string;
+}
+
+/**
+ * Rotation of the key ring's families (today access-token signing keys): `npm run keys:rotate`
+ * (libs/auth/src/keys-rotate.cli.ts), the scheduled platform job (libs/auth/src/key-rotation.handler.ts).
+ * The decision is planRotation's; this class makes the keys and applies the plan in one locked
+ * transaction.
+ */
+@Injectable()
+export class KeyRotationService {
+  constructor(
+    private readonly ring: KeyRingRepository,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(KeyRotationService.name);
+  }
+
+  async rotate(family: KeyFamily, mode: RotationMode): Promise<RotationOutcome> {
+    const root = keyRingRootKeys(this.config);
+    if (!root) throw new KeyRingUnavailableError();
+    const now = this.clock.now();
+    const policy = {
+      publishLeadS: this.config.KEY_PUBLISH_LEAD_S,
+      // Every process reloads the ring within KEY_RING_REFRESH_S, so the last token signed with the
+      // retired key is issued by then and expires at most ACCESS_TOKEN_TTL_S (PARTNER_TOKEN_TTL_S for partner tokens) later.
+      overlapS: this.config.KEY_RING_REFRESH_S + Math.max(this.config.ACCESS_TOKEN_TTL_S, this.config.PARTNER_TOKEN_TTL_S) + CLOCK_SKEW_S,
+      maxAgeS: this.config.ACCESS_TOKEN_KEY_MAX_AGE_S,
+    };
+    const newKey = await newAccessTokenKey(now);
+    const outcome = await this.ring.change(family, now, (all) => {
+      // This deployment's ring: the rows sealed under its root keys (prisma/migrations/20261207152000_key_ring).
+      const rows = all.filter((r) => root.find(r.rootKid) !== undefined);
+      const plan: RotationPlan = planRotation(rows, now, policy, mode);
+      const change: RingChange = { transitions: [] };
+      let next = rows.find((r) => r.state === 'next' && r.kid !== plan.promote)?.kid;
+      let active = plan.promote ?? rows.find((r) => r.state === 'active')?.kid;
+      if (plan.addNext) {
+        change.add = { kid: newKey.kid, ...sealKeyMaterial(root, family, newKey.kid, newKey.jwk) };
+        // An emergency without a published successor: the new key signs at once.
+        if (mode === 'emergency' && !plan.promote) {
+          change.transitions.push({ kid: newKey.kid, state: 'active' });
+          active = newKey.kid;
+        } else {
+          next = newKey.kid;
+        }
+      }
+      if (plan.demote) change.transitions.push({ kid: plan.demote.kid, state: plan.demote.state, ...(plan.demote.verifyUntil ? { verifyUntil: plan.demote.verifyUntil } : {}) });
+      if (plan.promote) change.transitions.push({ kid: plan.promote, state: 'active' });
+      const demotedRow = plan.demote ? rows.find((r) => r.kid === plan.demote!.kid) : undefined;
+      const result: RotationOutcome = {
+        family,
+        mode,
+        ...(active ? { active } : {}),
+        ...(next ? { next } : {}),
+        ...(plan.demote
+          ? {
+              demoted: {
+                kid: plan.demote.kid,
+                state: plan.demote.state,
+                ...(plan.demote.verifyUntil ? { verifyUntil: plan.demote.verifyUntil.toISOString() } : {}),
+                ...(demotedRow?.activatedAt ? { activatedAt: demotedRow.activatedAt.toISOString() } : {}),
+              },
+            }
+          : {}),
+        ...(plan.waiting ? { waiting: plan.waiting } : {}),
+      };
+      return { change, result };
+    });
+    this.logger.info({ event: mode === 'emergency' ? 'keys.rotated_emergency' : 'keys.rotated', ...outcome }, `key rotation (${family}, ${mode})`);
+    return outcome;
+  }
+}
+
+/** A new Ed25519 signing key as the private JWK the ring stores (kid: date and random part, as keys:generate makes them). */
+async function newAccessTokenKey(now: Date): Promise<{ kid: string; jwk: Buffer }> {
+  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const kid = `r${now.toISOString().slice(0, 10).replaceAll('-', '')}-${crypto.randomUUID().slice(0, 8)}`;
+  return { kid, jwk: Buffer.from(JSON.stringify({ ...(await exportJWK(privateKey)), kid }), 'utf8') };
+}

@@ -1,0 +1,89 @@
+// `npm run keys:rotate -- <family> [--emergency]`: rotates a family of the key ring now
+// (docs/operations.md, "Key rotation"). Families: access-token (the key ring).
+//
+// `npm run keys:rotate -- job-envelope | data-encryption | internal-signature --service <name>`:
+// families that live in environment variables, which a process cannot change. Prints the variable's
+// next value on stdout (a new key first, every current key after it) for the operator to deploy
+// (write it to the NAME_FILE secret or the environment of the API and the worker); the old keys
+// stay until their work is done (docs/operations.md).
+//
+// Without --emergency the family's next key (published in the JWKS since the previous rotation, for
+// at least KEY_PUBLISH_LEAD_S) starts signing, the active key retires and keeps verifying until every
+// token it signed has expired, and a new next key is published. On a ring without a next key (the
+// first run) it only publishes one: run it again after KEY_PUBLISH_LEAD_S.
+// With --emergency (suspected exposure) the active key is revoked at once: every token it signed is
+// refused from the next request on, in every process (they reload the ring on the unknown kid).
+//
+// Connects as the runtime role (DATABASE_APP_URL, or derived from DATABASE_URL outside production),
+// like the worker's scheduled rotation; prints the outcome as JSON on stdout.
+import { SystemClock } from '@benteng/common';
+import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
+import { PrismaService } from '@benteng/database';
+import { KeyRingRepository, KEY_FAMILIES, type KeyFamily } from './key-ring.repository.js';
+import { KeyRingUnavailableError, KeyRotationService } from './key-rotation.service.js';
+
+const args = process.argv.slice(2);
+const serviceAt = args.indexOf('--service');
+const service = serviceAt >= 0 ? args[serviceAt + 1] : undefined;
+const positional = args.filter((a, i) => !a.startsWith('--') && (serviceAt < 0 || i !== serviceAt + 1));
+const family = positional[0];
+const emergency = args.includes('--emergency');
+const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && i !== serviceAt);
+const families = [...KEY_FAMILIES, ...Object.keys(ENV_KEY_FAMILIES)];
+const usage = () => {
+  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>)\n`);
+  process.exit(2);
+};
+if (!family || !families.includes(family) || unknown.length > 0 || positional.length > 1) usage();
+
+if (family! in ENV_KEY_FAMILIES) {
+  const envFamily = family as EnvKeyFamily;
+  if (emergency || (envFamily === 'internal-signature') !== (service !== undefined) || (service !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(service))) usage();
+  const variable = ENV_KEY_FAMILIES[envFamily];
+  try {
+    const config = loadConfig();
+    const { value, kid } = rotatedKeyringValue(envFamily, config[variable], new Date(), service);
+    // Validated as the processes will validate it before it is printed.
+    loadConfig({ ...process.env, [variable]: value, [`${variable}_FILE`]: undefined });
+    process.stdout.write(`${value}\n`);
+    process.stderr.write(
+      `keys:rotate ${family}: new key ${kid} first, the current keys after it. Deploy this value as ${variable} (or its ${variable}_FILE) to the API and the worker together; ` +
+        (envFamily === 'data-encryption'
+          ? 'keep the old keys: stored secrets encrypted with them are not re-encrypted yet.\n'
+          : envFamily === 'job-envelope'
+            ? 'remove the old keys once the jobs they signed have run (the longest webhook retry schedule) and the workers restarted (repeatable jobs are signed again at start).\n'
+            : `move ${service} to ${kid}, then remove its old key.\n`),
+    );
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`keys:rotate: ${error instanceof ConfigError ? error.message : `rotation failed: ${(error as Error).message}`}\n`);
+    process.exit(1);
+  }
+}
+
+const logged: string[] = [];
+const logger = {
+  setContext: () => undefined,
+  info: (_fields: unknown, message: string) => logged.push(message),
+  warn: (_fields: unknown, message: string) => logged.push(message),
+};
+
+let prisma: PrismaService | undefined;
+try {
+  const config = loadConfig();
+  prisma = new PrismaService(config);
+  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never);
+  const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now');
+  process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+  process.stderr.write(
+    outcome.waiting
+      ? `keys:rotate ${family}: nothing promoted yet: ${outcome.waiting}.\n`
+      : `keys:rotate ${family}: ${outcome.active} signs now; ${outcome.demoted ? `${outcome.demoted.kid} ${outcome.demoted.state === 'revoked' ? 'is revoked (its tokens are refused now)' : `verifies until ${outcome.demoted.verifyUntil}`}` : 'no key was active in the ring before'}; next key ${outcome.next ?? 'none'}.\n`,
+  );
+} catch (error) {
+  const message = error instanceof ConfigError || error instanceof KeyRingUnavailableError ? error.message : `rotation failed: ${(error as Error).message}`;
+  process.stderr.write(`keys:rotate: ${message}\n`);
+  process.exitCode = 1;
+} finally {
+  await prisma?.onModuleDestroy();
+}
