@@ -11,7 +11,7 @@ import { projectRoot, startLocalPostgres, type LocalPostgres } from '@benteng/da
 import { headlineFigures, mergeIntoFile } from './lib/latest.js';
 import { printSummary } from './lib/summary.js';
 
-const ALL = ['read-path', 'export', 'webhook-fanout', 'revocation-limits', 'transaction-granularity'] as const;
+const ALL = ['read-path', 'export', 'export-pipeline', 'webhook-fanout', 'revocation-limits', 'transaction-granularity'] as const;
 // BENCH_ONLY=read-path,export runs a subset.
 const BENCHMARKS = process.env.BENCH_ONLY ? ALL.filter((name) => process.env.BENCH_ONLY!.split(',').includes(name)) : ALL;
 const LOCAL_PORT = Number(process.env.BENTENG_BENCH_PG_PORT ?? 54331);
