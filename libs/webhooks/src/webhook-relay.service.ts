@@ -52,17 +52,32 @@ export class WebhookRelayService {
     const pending = await this.prisma.client.$queryRaw<Pending[]>`SELECT tenant_id::text AS tenant_id, id::text AS id FROM outbox_pending(${RELAY_BATCH}::int)`;
     /** Created deliveries by tenant and endpoint, in creation order. */
     const created = new Map<string, { tenantId: string; endpointId: string; ids: string[] }>();
-    for (const { tenant_id: tenantId, id } of pending) {
+    const add = (tenantId: string, deliveries: { id: string; endpointId: string }[]) => {
+      for (const delivery of deliveries) {
+        const key = `${tenantId}/${delivery.endpointId}`;
+        const group = created.get(key) ?? { tenantId, endpointId: delivery.endpointId, ids: [] };
+        group.ids.push(delivery.id);
+        created.set(key, group);
+      }
+    };
+    const byTenant = new Map<string, string[]>();
+    for (const { tenant_id: tenantId, id } of pending) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), id]);
+    for (const [tenantId, eventIds] of byTenant) {
       try {
-        for (const delivery of await this.publish(tenantId, id)) {
-          const key = `${tenantId}/${delivery.endpointId}`;
-          const group = created.get(key) ?? { tenantId, endpointId: delivery.endpointId, ids: [] };
-          group.ids.push(delivery.id);
-          created.set(key, group);
-        }
+        // One transaction for the tenant's events of this batch (publishEvents).
+        add(tenantId, await this.deliveries.publishEvents(WebhookDispatcher.scopeFor(tenantId), eventIds, this.clock.now(), this.firstDelayMs));
+        continue;
       } catch (error) {
-        // One tenant's trouble must not stop the others: the event stays unpublished and comes back.
-        this.logger.error({ err: error, tenantId, eventId: id }, 'outbox event not relayed');
+        this.logger.warn({ err: error, tenantId, events: eventIds.length }, 'outbox events not relayed together; relaying them one by one');
+      }
+      // One event's trouble must not stop the others: each on its own, as before batching.
+      for (const id of eventIds) {
+        try {
+          add(tenantId, await this.publish(tenantId, id));
+        } catch (error) {
+          // The event stays unpublished and comes back.
+          this.logger.error({ err: error, tenantId, eventId: id }, 'outbox event not relayed');
+        }
       }
     }
     for (const { tenantId, endpointId, ids } of created.values()) {
