@@ -4,13 +4,14 @@
 // database on it), or the embedded PostgreSQL under .data/pg-bench when DATABASE_URL is unset.
 // All traffic stays on 127.0.0.1.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, startLocalPostgres, type LocalPostgres } from '@benteng/database';
+import { headlineFigures, mergeIntoFile } from './lib/latest.js';
 import { printSummary } from './lib/summary.js';
 
-const ALL = ['read-path', 'export', 'webhook-fanout', 'revocation-limits', 'transaction-granularity'] as const;
+const ALL = ['read-path', 'export', 'export-pipeline', 'webhook-fanout', 'revocation-limits', 'transaction-granularity'] as const;
 // BENCH_ONLY=read-path,export runs a subset.
 const BENCHMARKS = process.env.BENCH_ONLY ? ALL.filter((name) => process.env.BENCH_ONLY!.split(',').includes(name)) : ALL;
 const LOCAL_PORT = Number(process.env.BENTENG_BENCH_PG_PORT ?? 54331);
@@ -53,7 +54,8 @@ try {
   await mkdir(dir, { recursive: true });
   const cpus = os.cpus();
   const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, node: process.version, loadAverage1mAtEnd: os.loadavg()[0] };
-  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, benchmarks: results, failed }, null, 2)}\n`);
+  // Merged, not replaced: a BENCH_ONLY run keeps the other benchmarks' figures (bench/lib/latest.ts).
+  await mergeIntoFile(join(dir, 'latest.json'), { generatedAt: new Date().toISOString(), machine, benchmarks: results, failed, ...headlineFigures(results) });
   process.stdout.write('\n');
   printSummary(results as Record<string, Record<string, any>>);
   process.stdout.write(`\nbench: wrote bench/results/latest.json (${Object.keys(results).length} benchmark(s)${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`);

@@ -168,6 +168,26 @@ describe(tag('SSRF-EGRESS', 'SafeHttpClient refuses internal destinations'), () 
     expect(outside.requests, 'and nothing else went out').toHaveLength(1);
   });
 
+  it('keeps a connection alive only to the address a fresh lookup just checked (keep-alive does not skip the check)', async () => {
+    const internal = await receiver(undefined, '127.0.0.1');
+    const outside = await receiver(undefined, '127.0.0.2', internal.port);
+    const lookup = scriptedLookup(['127.0.0.2'], ['127.0.0.2'], ['127.0.0.2'], ['127.0.0.1']);
+    const sut = new SafeHttpClient(config('127.0.0.2/32'), lookup);
+    const url = `http://rebind.test:${internal.port}/hook`;
+    for (const body of ['one', 'two', 'three']) expect((await sut.post(url, body, {})).status).toBe(200);
+    // Three requests, three lookups, one connection: the socket is pooled by the checked address.
+    expect(outside.requests.map((request) => request.body)).toEqual(['one', 'two', 'three']);
+    expect(outside.requests.every((request) => request.headers.host === `rebind.test:${internal.port}`)).toBe(true);
+    expect(outside.connections).toBe(1);
+    expect(lookup.calls).toBe(3);
+    // The name now answers the internal address: refused by the fresh lookup, although a socket to
+    // the earlier address is still open in the pool.
+    expect((await rejectionOf(sut.post(url, 'four', {}))).reason).toBe('blocked_address');
+    await settle();
+    expect(internal.connections).toBe(0);
+    expect(outside.requests).toHaveLength(3);
+  });
+
   it('refuses a name when any of its addresses is internal (no happy-eyeballs fallback)', async () => {
     const internal = await receiver(undefined, '127.0.0.1');
     const outside = await receiver(undefined, '127.0.0.2', internal.port);

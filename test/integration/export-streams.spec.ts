@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessibleWhere, type AppAbility } from '@benteng/authz';
 import { loadConfig } from '@benteng/config';
 import { ExportStreams, neutralizeCell, tenantOnly } from '@benteng/exports';
-import { rowSource, type RowReaders } from '../../libs/exports/src/export-rows.js';
+import { copyRows, rowSource, type RowReaders } from '../../libs/exports/src/export-rows.js';
+import { CopyTextRecords } from '../../libs/exports/src/copy-text-records.js';
 import { Scope } from '@benteng/tenancy';
 import { ownerInTenant, ownerPool, tenantDatabase } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
@@ -81,6 +83,92 @@ describe(tag('TENANT-RLS', 'export streams: raw invoice read'), () => {
       }
     }
     expect((await file({ db, streams }, a.scope('owner'), 'csv')).rows).toBe(23);
+  });
+
+  /** What the worker's COPY path writes after the header (copyRows), collected as one string. */
+  async function copied(scope: Scope, format: 'csv' | 'jsonl', filters = {}): Promise<{ text: string; rows: number | null }> {
+    const parts: string[] = [];
+    const sink = collect(parts);
+    const rows = await copyRows(streams, scope, 'invoices', format, filters, neutralizeCell, sink);
+    return { text: parts.join(''), rows };
+  }
+
+  function collect(parts: string[]): Writable {
+    return new Writable({
+      objectMode: true,
+      write(text: string, _encoding, callback) {
+        parts.push(text);
+        callback();
+      },
+    });
+  }
+
+  it('streams the same bytes through COPY as the paged read, for every role, format and filter', async () => {
+    for (const role of ['owner', 'member', 'viewer'] as const) {
+      for (const format of ['csv', 'jsonl'] as const) {
+        for (const filters of [{}, { status: 'issued' }, { createdFrom: '2025-03-02', createdTo: '2025-09-02' }]) {
+          const paged = await file({ db, streams }, a.scope(role), format, filters);
+          const source = rowSource({ db, streams }, a.scope(role), role, 'invoices', format, filters, neutralizeCell);
+          const viaCopy = await copied(a.scope(role), format, filters);
+          expect(source.header() + viaCopy.text, `${role} ${format} ${JSON.stringify(filters)}`).toBe(paged.text);
+          expect(viaCopy.rows).toBe(paged.rows);
+        }
+      }
+    }
+    expect((await copied(a.scope('owner'), 'csv')).rows).toBe(23);
+    // Tickets are not copied (their read rules go beyond the tenant): the paged read takes them.
+    expect(await copyRows(streams, a.scope('owner'), 'tickets', 'csv', {}, neutralizeCell, collect([]))).toBeNull();
+  });
+
+  it('neutralises formula cells on the COPY stream through the guard it is given', async () => {
+    const seen: string[] = [];
+    const guard = (value: string) => {
+      seen.push(value);
+      return neutralizeCell(value);
+    };
+    const parts: string[] = [];
+    await copyRows(streams, a.scope('owner'), 'invoices', 'csv', {}, guard, collect(parts));
+    const text = parts.join('');
+    expect(seen).toContain('=HYPERLINK("x")');
+    expect(text).toContain(`"'=HYPERLINK(""x"")"`);
+    expect(text).toContain(`'-negatif`);
+    expect(text).not.toMatch(/(^|,)"?[=+\-@]/m);
+  });
+
+  it("COPY under the runtime role sees only the scope tenant's rows, even with the WHERE removed (RLS)", async () => {
+    // No tenant condition at all in the SELECT: only the transaction's app.tenant_id and RLS.
+    for (const [tenant, count] of [
+      [a, 23],
+      [b, 3],
+    ] as const) {
+      const parts: string[] = [];
+      await streams.copy(tenant.scope('owner'), 'SELECT tenant_id::text, id::text FROM invoices', new CopyTextRecords('jsonl', ['tenantId', 'id'], neutralizeCell), collect(parts));
+      const rows = parts
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { tenantId: string; id: string });
+      expect(rows).toHaveLength(count);
+      expect(new Set(rows.map((r) => r.tenantId))).toEqual(new Set([tenant.id]));
+    }
+    // The same SELECT as the table owner (no RLS for it) sees both tenants: the filter above is RLS's.
+    const all = await owner.query<{ n: string }>('SELECT count(*)::text AS n FROM invoices WHERE tenant_id = ANY($1::uuid[])', [[a.id, b.id]]);
+    expect(Number(all.rows[0]!.n)).toBe(26);
+  });
+
+  it('a failing sink ends the COPY and leaves the pooled connection usable, with no tenant setting', async () => {
+    const failing = new Writable({
+      objectMode: true,
+      write(_text, _encoding, callback) {
+        callback(new Error('sink failed'));
+      },
+    });
+    await expect(copyRows(streams, a.scope('owner'), 'invoices', 'csv', {}, neutralizeCell, failing)).rejects.toThrow('sink failed');
+    // The same pool (2 connections) still answers, in b's transaction with b's rows only.
+    for (let i = 0; i < 3; i++) expect((await copied(b.scope('owner'), 'csv')).rows).toBe(3);
+    const parts: string[] = [];
+    await streams.copy(b.scope('owner'), "SELECT current_setting('app.tenant_id', true)", new CopyTextRecords('jsonl', ['t'], neutralizeCell), collect(parts));
+    expect(JSON.parse(parts.join('').trim())).toEqual({ t: b.id });
   });
 
   it("reads only the scope tenant's rows", async () => {

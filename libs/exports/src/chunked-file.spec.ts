@@ -19,6 +19,32 @@ describe('ChunkedFile', () => {
     expect(result).toEqual({ byteSize: all.length, sha256: createHash('sha256').update(all).digest('hex'), chunks: chunks.length });
   });
 
+  it('stores one chunk while the next fills, never two at once, and reports a failed store', async () => {
+    let storing = 0;
+    let most = 0;
+    const stored: number[] = [];
+    const sut = new ChunkedFile(async (seq) => {
+      most = Math.max(most, ++storing);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      stored.push(seq);
+      storing--;
+    }, 4);
+    for (let i = 0; i < 10; i++) await sut.write('abc');
+    expect(await sut.end()).toMatchObject({ byteSize: 30, chunks: 8 });
+    expect(stored).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(most).toBe(1);
+
+    const failing = new ChunkedFile(async (seq) => {
+      if (seq === 1) throw new Error('superseded');
+    }, 4);
+    await expect(
+      (async () => {
+        for (let i = 0; i < 10; i++) await failing.write('abc');
+        await failing.end();
+      })(),
+    ).rejects.toThrow('superseded');
+  });
+
   it('writes nothing for an empty file', async () => {
     const seen: number[] = [];
     const sut = new ChunkedFile(async (seq) => void seen.push(seq));

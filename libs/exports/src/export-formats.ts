@@ -158,15 +158,14 @@ export class TextRecordEncoder {
 
   records(rows: readonly (readonly (string | null)[])[]): string {
     let text = '';
-    if (this.format === 'csv') {
-      for (const row of rows) text += csvRecord(row, this.neutralize);
-      return text;
-    }
-    for (const row of rows) {
-      const record: Record<string, string | null> = {};
-      for (let i = 0; i < this.names.length; i++) record[this.names[i]!] = row[i] ?? null;
-      text += jsonlRecord(record);
-    }
+    for (const row of rows) text += this.record(row);
     return text;
+  }
+
+  record(row: readonly (string | null)[]): string {
+    if (this.format === 'csv') return csvRecord(row, this.neutralize);
+    const record: Record<string, string | null> = {};
+    for (let i = 0; i < this.names.length; i++) record[this.names[i]!] = row[i] ?? null;
+    return jsonlRecord(record);
   }
 }

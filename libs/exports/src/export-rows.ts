@@ -1,6 +1,8 @@
 import { accessibleWhere } from '@benteng/authz';
 import type { MembershipRole, Prisma, TenantDatabase } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
+import type { Writable } from 'node:stream';
+import { CopyTextRecords } from './copy-text-records.js';
 import { ExportError, ExportErrorCode } from './export.errors.js';
 import type { ExportStreams, InvoiceTextColumn } from './export-streams.js';
 import { invoiceColumns, RecordEncoder, TextRecordEncoder, TICKET_COLUMNS, type CellNeutralizer, type InvoiceExportRow, type TicketExportRow } from './export-formats.js';
@@ -91,6 +93,39 @@ export interface RowSource {
 export interface RowReaders {
   db: TenantDatabase;
   streams: ExportStreams;
+}
+
+/**
+ * Every row of an invoice export streamed into `sink` (strings of records, no header) with one
+ * `COPY` (ExportStreams.copyInvoices) through the formula guard as a stream transform
+ * (CopyTextRecords): the rows' count, or null when the export cannot be copied — tickets, or a
+ * requester whose invoice read condition is more than the tenant — and must be read through
+ * `rowSource` instead. The same columns, filters and bytes as rowSource.
+ */
+export async function copyRows(
+  streams: ExportStreams,
+  scope: Scope,
+  type: ExportType,
+  format: ExportFormat,
+  filters: ExportFilters,
+  neutralize: CellNeutralizer,
+  sink: Writable,
+): Promise<number | null> {
+  if (type !== 'invoices') return null;
+  const names = invoiceColumns(scope).map((c) => c.name) as InvoiceTextColumn[];
+  const range = filterRange(filters);
+  return streams.copyInvoices(
+    scope,
+    accessibleWhere(scope.ability, 'read', 'Invoice'),
+    {
+      columns: names,
+      ...(range.status !== undefined ? { status: range.status } : {}),
+      ...(range.from ? { createdFrom: range.from } : {}),
+      ...(range.before ? { createdBefore: range.before } : {}),
+    },
+    new CopyTextRecords(format, names, neutralize),
+    sink,
+  );
 }
 
 export function rowSource(

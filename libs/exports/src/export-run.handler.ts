@@ -10,7 +10,8 @@ import { ExportBookkeeping } from './export-bookkeeping.js';
 import { ExportError } from './export.errors.js';
 import { ChunkedFile } from './chunked-file.js';
 import { CsvFormulaGuard } from './export-formats.js';
-import { rowSource, checkedFilters } from './export-rows.js';
+import { Writable } from 'node:stream';
+import { copyRows, rowSource, checkedFilters, type RowSource } from './export-rows.js';
 import { ExportStreams } from './export-streams.js';
 import { EXPORT_RUN_JOB, type ExportJobData, type ExportView } from './export.types.js';
 import { exportView } from './export.view.js';
@@ -22,6 +23,21 @@ import { ExportsRepository } from './exports.repository.js';
  * worker's peak RSS by ~25 MiB (docs/benchmarks.md, "Changes and their effect — export").
  */
 export const EXPORT_BATCH_ROWS = 2_000;
+
+/**
+ * The end of an export's COPY pipeline: records (strings) into the ChunkedFile. A chunk write in
+ * flight holds the callback, so the pipeline's backpressure pauses the COPY (CopyOutStream) while
+ * a 1 MiB chunk is stored; at most one chunk and a few 64 KiB pieces are in memory.
+ */
+function chunkSink(file: ChunkedFile): Writable {
+  return new Writable({
+    objectMode: true,
+    highWaterMark: 4,
+    write(text: string, _encoding, callback) {
+      file.write(text).then(() => callback(), callback);
+    },
+  });
+}
 
 /** Another run of the same export took it over (a stalled job handed to another worker). */
 class Superseded extends Error {
@@ -46,10 +62,12 @@ class Superseded extends Error {
  * - the final update (ready, counts, digest, expiry) is guarded the same way and carries the
  *   `export.completed` audit event in its transaction, so at most one run completes an export.
  *
- * Memory stays flat: rows are read a batch at a time by keyset (id order), one batch ahead, and the
- * file goes to export_chunks in chunks of exactly CHUNK_BYTES (1 MiB; the last one smaller), hashed
- * on the way. Invoice rows and the chunks go through ExportStreams (export-streams.ts) rather than
- * Prisma: see export-rows.ts and docs/benchmarks.md.
+ * Memory stays flat: invoice rows come from one `COPY … TO STDOUT` in the requester's tenant
+ * transaction, streamed with backpressure through the formula guard (copyRows, export-rows.ts);
+ * other exports are read a batch at a time by keyset (id order), one batch ahead. The file goes to
+ * export_chunks in chunks of exactly CHUNK_BYTES (1 MiB; the last one smaller), hashed on the way.
+ * Invoice rows and the chunks go through ExportStreams (export-streams.ts) rather than Prisma: see
+ * export-rows.ts and docs/benchmarks.md.
  */
 @TenantJob(EXPORT_RUN_JOB)
 @Injectable()
@@ -92,21 +110,9 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
       const file = new ChunkedFile((seq, bytes) => this.writeChunk(scope, exportId, version, seq, bytes));
       const source = rowSource({ db: this.db, streams: this.streams }, scope, scope.principal.role, exp.type, exp.format, filters, this.formulas.neutralize);
       await file.write(source.header());
-      let rowCount = 0;
-      // One batch read ahead: the next batch is read (its own tenant transaction) while this one is
-      // encoded and its chunks are written, so the database's time and the worker's overlap.
-      let next: Promise<{ text: string; count: number }> | undefined = source.next(EXPORT_BATCH_ROWS);
-      try {
-        while (next) {
-          const batch: { text: string; count: number } = await next;
-          next = batch.count < EXPORT_BATCH_ROWS ? undefined : source.next(EXPORT_BATCH_ROWS);
-          rowCount += batch.count;
-          await file.write(batch.text);
-        }
-      } finally {
-        // A read ahead abandoned because a write failed (e.g. superseded) must not end as an unhandled rejection.
-        next?.catch(() => undefined);
-      }
+      // Invoices (every role today): one COPY streamed through the formula guard into the chunks.
+      let rowCount = await copyRows(this.streams, scope, exp.type, exp.format, filters, this.formulas.neutralize, chunkSink(file));
+      if (rowCount === null) rowCount = await this.paged(source, file);
       const { byteSize, sha256, chunks } = await file.end();
       const completed = await this.complete(scope, exportId, version, { rowCount, byteSize, sha256 }, context.requestId);
       this.logger.info({ exportId, rowCount, byteSize, chunks, completed }, completed ? 'export ready' : 'export run superseded at completion');
@@ -117,6 +123,26 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
       }
       throw error;
     }
+  }
+
+  /** The paged read (tickets, or an invoice read condition beyond the tenant): batch by batch. */
+  private async paged(source: RowSource, file: ChunkedFile): Promise<number> {
+    let rowCount = 0;
+    // One batch read ahead: the next batch is read (its own tenant transaction) while this one is
+    // encoded and its chunks are written, so the database's time and the worker's overlap.
+    let next: Promise<{ text: string; count: number }> | undefined = source.next(EXPORT_BATCH_ROWS);
+    try {
+      while (next) {
+        const batch: { text: string; count: number } = await next;
+        next = batch.count < EXPORT_BATCH_ROWS ? undefined : source.next(EXPORT_BATCH_ROWS);
+        rowCount += batch.count;
+        await file.write(batch.text);
+      }
+    } finally {
+      // A read ahead abandoned because a write failed (e.g. superseded) must not end as an unhandled rejection.
+      next?.catch(() => undefined);
+    }
+    return rowCount;
   }
 
   private async claim(scope: Scope, id: string): Promise<{ kind: 'not_permitted' | 'finished' | 'superseded' } | { kind: 'claimed'; export: ExportView; version: number }> {

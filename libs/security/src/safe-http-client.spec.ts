@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { AppConfig, ConfigError, loadConfig } from '@benteng/config';
-import { EgressError, SafeHttpClient, addressAllowed, checkUrl, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './safe-http-client.js';
+import { EGRESS_IDLE_SOCKET_MS, EgressError, SafeHttpClient, addressAllowed, checkUrl, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './safe-http-client.js';
 
 const policyOf = (EGRESS_ALLOW_PRIVATE: string): AddressPolicy => ({ allow: egressAllowList(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW_PRIVATE })) });
 const strict = policyOf('');
@@ -262,9 +262,12 @@ describe('SafeHttpClient wiring', () => {
 });
 
 describe('egressAgentOptions', () => {
-  it('gives request-filtering-agent the allow list as CIDRs and never pools connections', () => {
+  it('gives request-filtering-agent the allow list as CIDRs, and keeps idle connections only briefly', () => {
     const sut = egressAgentOptions(policyOf('127.0.0.1,fd00::/8'), (() => undefined) as unknown as LookupFunction);
     expect(sut.allowIPAddressList).toEqual(['127.0.0.1/32', 'fd00::/8']);
-    expect(sut.keepAlive).toBe(false);
+    // Pooled per checked address (SafeHttpClient.post connects to the literal address its guarded
+    // lookup allowed; test/integration/egress.spec.ts shows a rebinding refused with a socket open).
+    expect(sut.keepAlive).toBe(true);
+    expect(sut.timeout).toBe(EGRESS_IDLE_SOCKET_MS);
   });
 });

@@ -19,14 +19,15 @@ import { AppConfig, ConfigError } from '@benteng/config';
  * the connection a moment later (DNS rebinding). So every connection goes through two layers that
  * both must let the address through:
  *
- * 1. `guardedLookup`, our own: the socket's DNS lookup goes through it, it asks for every address
- *    of the name and refuses the connection when any answer is not a public unicast address
- *    (`addressAllowed`). It is the one that knows EGRESS_ALLOW_PRIVATE and the extra rules below.
+ * 1. `guardedLookup`, our own: every request's host name is resolved through it (`post`, once per
+ *    request, also when a kept-alive connection exists), it asks for every address of the name and
+ *    refuses the request when any answer is not a public unicast address (`addressAllowed`); the
+ *    connection then goes to the literal address it checked. It is the one that knows EGRESS_ALLOW_PRIVATE and the extra rules below.
  * 2. request-filtering-agent, wrapped around that lookup by its http(s).Agent subclasses: it
  *    refuses every address whose ipaddr.js range is not `unicast` (loopback, private, link-local,
  *    CGNAT, multicast, broadcast, unspecified, IPv4-mapped, NAT64, 6to4, Teredo, documentation and
- *    reserved ranges), in the lookup and, for a literal IP (no lookup happens), in
- *    `createConnection`. EGRESS_ALLOW_PRIVATE is passed on as its `allowIPAddressList`.
+ *    reserved ranges), in the lookup and, for a literal IP (what `post` connects to), in
+ *    `createConnection`, when the socket connects. EGRESS_ALLOW_PRIVATE is passed on as its `allowIPAddressList`.
  *
  * Literal IPs in a URL are refused before any socket exists (`assertDeliverableUrl`, which `post`
  * runs first), and again by the agent's `createConnection`.
@@ -93,6 +94,8 @@ export const EGRESS_DNS_LOOKUP = Symbol('EGRESS_DNS_LOOKUP');
 
 /** Longest URL accepted (the webhook DTO may be stricter). */
 export const EGRESS_MAX_URL_LENGTH = 2048;
+/** How long a kept-alive connection to a receiver may sit idle before it is closed. */
+export const EGRESS_IDLE_SOCKET_MS = 2_000;
 /** Largest response head (status line + headers) read before giving up with `too_large`. */
 export const EGRESS_MAX_HEADER_BYTES = 16_384;
 
@@ -225,9 +228,12 @@ export function guardedLookup(lookup: LookupFunction, policy: AddressPolicy): Lo
  */
 export function egressAgentOptions(policy: AddressPolicy, lookup: LookupFunction): http.AgentOptions & { allowIPAddressList: string[]; lookup: LookupFunction } {
   return {
-    // One connection per delivery: no pooled socket outlives the request, so every delivery's
-    // address is checked by a fresh lookup.
-    keepAlive: false,
+    // Keep-alive, pooled per checked address: `post` resolves the name through the guarded lookup
+    // for every request and connects to the literal address it checked, so the pool's key is that
+    // address and a pooled socket is reused only when a fresh lookup gave the very address it was
+    // opened to. Idle sockets close after EGRESS_IDLE_SOCKET_MS.
+    keepAlive: true,
+    timeout: EGRESS_IDLE_SOCKET_MS,
     lookup: guardedLookup(lookup, policy),
     allowIPAddressList: policy.allow.map(([network, bits]) => `${network.toString()}/${bits}`),
   };
@@ -250,8 +256,15 @@ function classify(error: unknown): EgressError {
   return new EgressError('connect_failed', 'The connection failed or was closed before a complete response.');
 }
 
-/** Headers the client sets itself: a caller's value would contradict the body it sends. */
-const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+/** A kept-alive socket that turned out closed before any response: the request may be sent again once. */
+class StaleSocket extends Error {
+  constructor(override readonly cause: unknown) {
+    super('stale keep-alive socket');
+  }
+}
+
+/** Headers the client sets itself: a caller's value would contradict the body it sends (or the keep-alive pool). */
+const OWN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 
 function responseHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -267,6 +280,7 @@ export class SafeHttpClient {
   private readonly policy: AddressPolicy;
   private readonly httpAgent: RequestFilteringHttpAgent;
   private readonly httpsAgent: RequestFilteringHttpsAgent;
+  private readonly resolve: LookupFunction;
 
   constructor(
     private readonly config: AppConfig,
@@ -275,6 +289,7 @@ export class SafeHttpClient {
     this.production = config.NODE_ENV === 'production';
     this.policy = { allow: egressAllowList(config) };
     const options = egressAgentOptions(this.policy, lookup ?? (dns.lookup as LookupFunction));
+    this.resolve = options.lookup;
     this.httpAgent = new RequestFilteringHttpAgent(options);
     this.httpsAgent = new RequestFilteringHttpsAgent({ ...options, minVersion: 'TLSv1.2' });
   }
@@ -299,65 +314,102 @@ export class SafeHttpClient {
    * (`too_large`). A body longer than `maxBytes` is not an error: it is cut, `truncated` is set and
    * the connection is closed without reading the rest.
    */
-  post(url: string, body: string, headers: Record<string, string>, options: EgressRequestOptions = {}): Promise<EgressResponse> {
-    let target: URL;
-    try {
-      target = checkUrl(url, this.production, this.policy);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  async post(url: string, body: string, headers: Record<string, string>, options: EgressRequestOptions = {}): Promise<EgressResponse> {
+    const target = checkUrl(url, this.production, this.policy);
     const timeoutMs = options.timeoutMs ?? this.config.WEBHOOK_TIMEOUT_MS;
     const maxBytes = options.maxBytes ?? this.config.WEBHOOK_RESPONSE_MAX_BYTES;
-    const secure = target.protocol === 'https:';
+    const started = performance.now();
+    const deadline = started + timeoutMs;
     const requestHeaders: Record<string, string | number> = {};
     for (const [name, value] of Object.entries(headers)) {
       if (!OWN_HEADERS.has(name.toLowerCase())) requestHeaders[name] = value;
     }
     const payload = Buffer.from(body, 'utf8');
     requestHeaders['content-length'] = payload.length;
-    requestHeaders['connection'] = 'close';
+    requestHeaders['host'] = target.host;
+    // The name is resolved here, for this request, through the guarded lookup (every address must
+    // be allowed), and the connection goes to the literal address it checked: the agent checks that
+    // address again when it connects (request-filtering-agent's createConnection), and pools
+    // sockets by it, so keep-alive never reuses a socket for an address this lookup did not give.
+    const address = await this.addressOf(socketHost(target), deadline);
+    const send = (retried: boolean): Promise<EgressResponse> =>
+      this.send(target, address, requestHeaders, payload, maxBytes, started, deadline, timeoutMs).catch((error: unknown) => {
+        // A kept-alive socket the receiver closed just as it was reused: once more on a fresh one.
+        if (!retried && error instanceof StaleSocket) return send(true);
+        throw classify(error instanceof StaleSocket ? error.cause : error);
+      });
+    return send(false);
+  }
 
+  /** The name's first address after the guarded lookup allowed all of them (a literal IP as is: checkUrl judged it). */
+  private addressOf(host: string, deadline: number): Promise<string> {
+    if (isIP(host) !== 0) return Promise.resolve(host);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new EgressError('timeout', 'No complete response in time.')), Math.max(0, deadline - performance.now()));
+      this.resolve(host, { all: true }, (error, answer) => {
+        clearTimeout(timer);
+        if (error) return reject(classify(error));
+        const first = Array.isArray(answer) ? answer[0]?.address : answer;
+        if (!first) return reject(new EgressError('dns', 'The host name could not be resolved.'));
+        resolve(first);
+      });
+    });
+  }
+
+  private send(target: URL, address: string, headers: Record<string, string | number>, payload: Buffer, maxBytes: number, started: number, deadline: number, timeoutMs: number): Promise<EgressResponse> {
+    const secure = target.protocol === 'https:';
+    const name = socketHost(target);
     return new Promise<EgressResponse>((resolve, reject) => {
-      const started = performance.now();
       let settled = false;
+      let responded = false;
       const request = (secure ? https : http).request({
         protocol: target.protocol,
-        hostname: socketHost(target),
+        hostname: address,
+        // TLS: the certificate is checked against the URL's name (SNI too), not the address.
+        ...(secure && isIP(name) === 0 ? { servername: name } : {}),
         port: target.port === '' ? undefined : Number(target.port),
         path: `${target.pathname}${target.search}`,
         method: 'POST',
-        headers: requestHeaders,
+        headers,
         agent: secure ? this.httpsAgent : this.httpAgent,
         maxHeaderSize: EGRESS_MAX_HEADER_BYTES,
       });
-      // One deadline for connect, upload and the whole response: a receiver that trickles its
-      // answer one byte at a time must not hold a worker longer than WEBHOOK_TIMEOUT_MS.
-      const deadline = setTimeout(() => fail(new EgressError('timeout', `No complete response within ${timeoutMs} ms.`)), timeoutMs);
-      const settle = (outcome: () => void) => {
+      // One deadline for lookup, connect, upload and the whole response: a receiver that trickles
+      // its answer one byte at a time must not hold a worker longer than WEBHOOK_TIMEOUT_MS.
+      const timer = setTimeout(() => fail(new EgressError('timeout', `No complete response within ${timeoutMs} ms.`)), Math.max(0, deadline - performance.now()));
+      const settle = (outcome: () => void, keepSocket: boolean) => {
         if (settled) return;
         settled = true;
-        clearTimeout(deadline);
+        clearTimeout(timer);
         outcome();
-        // Whatever happened, the connection is done: a cut body or a timeout must not keep reading.
-        request.destroy();
+        // A cut body, a timeout or an error: the connection is done and must not keep reading or
+        // go back to the pool. A complete response leaves the socket to the keep-alive pool.
+        if (!keepSocket) request.destroy();
       };
-      const fail = (error: unknown) => settle(() => reject(classify(error)));
+      const fail = (error: unknown) => {
+        const code = (error as NodeJS.ErrnoException).code;
+        const stale = request.reusedSocket && !responded && (code === 'ECONNRESET' || code === 'EPIPE');
+        settle(() => reject(stale ? new StaleSocket(error) : error), false);
+      };
 
       request.on('error', fail);
       request.on('response', (response) => {
+        responded = true;
         const chunks: Buffer[] = [];
         let received = 0;
         const finish = (truncated: boolean) =>
-          settle(() =>
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: responseHeaders(response.headers),
-              // On a cut body, `stream` holds back a multi-byte character split by the limit
-              // instead of decoding it as U+FFFD.
-              body: new TextDecoder('utf-8').decode(Buffer.concat(chunks), { stream: truncated }),
-              truncated,
-              latencyMs: Math.round(performance.now() - started),
-            }),
+          settle(
+            () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                headers: responseHeaders(response.headers),
+                // On a cut body, `stream` holds back a multi-byte character split by the limit
+                // instead of decoding it as U+FFFD.
+                body: new TextDecoder('utf-8').decode(Buffer.concat(chunks), { stream: truncated }),
+                truncated,
+                latencyMs: Math.round(performance.now() - started),
+              }),
+            !truncated,
           );
         response.on('data', (chunk: Buffer) => {
           if (settled) return;

@@ -8,9 +8,10 @@ export { MAX_PAGE_SIZE } from './webhook-request.js';
 export { WebhookDeliveryService, excerptOf, RESPONSE_EXCERPT_MAX_BYTES, type DeliverOutcome } from './webhook-delivery.service.js';
 export { WebhookRelayService, RELAY_BATCH, SWEEP_BATCH, SWEEP_GRACE_MS } from './webhook-relay.service.js';
 export { WebhookDeliverHandler } from './webhook-deliver.handler.js';
+export { WebhookDeliverBatchHandler } from './webhook-deliver-batch.handler.js';
 export { SWEEP_INTERVAL_MS, WebhookSweepHandler } from './webhook-sweep.handler.js';
 export { OutboxRelayLoop } from './outbox-relay-loop.js';
-export { DELIVER_JOB, RELAY_JOB, SWEEP_JOB, WebhookDispatcher, deliverJobId, type DeliverJobData } from './webhook-dispatch.js';
+export { DELIVER_BATCH_JOB, DELIVER_BATCH_MAX, DELIVER_JOB, RELAY_JOB, SWEEP_JOB, WebhookDispatcher, deliverJobId, type DeliverBatchJobData, type DeliverJobData } from './webhook-dispatch.js';
 export { WebhookError, WebhookErrorCode } from './webhook.errors.js';
 export {
   ENDPOINT_DISABLED_EVENT,

@@ -5,7 +5,7 @@ import type { Scope } from '@benteng/tenancy';
 import { DELIVER_JOB, type DeliverJobData } from './webhook-dispatch.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
 
-function isDeliverJobData(data: unknown): data is DeliverJobData {
+export function isDeliverJobData(data: unknown): data is DeliverJobData {
   const d = data as Partial<DeliverJobData> | null;
   return (
     typeof d === 'object' &&

@@ -66,6 +66,43 @@ export interface ClaimedAttempt {
 
 export type ClaimRefusal = 'missing' | 'not_pending' | 'already_claimed' | 'held';
 
+/** One attempt a batch job asks for: a delivery of the batch's endpoint and the attempt number. */
+export interface BatchItem {
+  deliveryId: string;
+  attempt: number;
+}
+
+/** A batch claim: the endpoint's address and sealed secrets, and per delivery its claim or refusal. */
+export interface ClaimedBatch {
+  endpoint: ClaimedAttempt['endpoint'] | null;
+  claimed: { deliveryId: string; number: number; messageId: string; payload: unknown }[];
+  refused: { deliveryId: string; reason: ClaimRefusal }[];
+}
+
+/** A successful attempt of a batch, as recordSuccesses writes it. */
+export interface BatchSuccess {
+  deliveryId: string;
+  attempt: number;
+  statusCode: number;
+  latencyMs: number;
+  excerpt: string;
+}
+
+interface BatchClaimRow {
+  id: string;
+  message_id: string;
+  payload: unknown;
+  status: string;
+  attempts: number;
+  wanted: number;
+  written: boolean;
+  url: string | null;
+  enabled: boolean | null;
+  secret_ciphertext: string | null;
+  previous_secret_ciphertext: string | null;
+  previous_secret_expires_at: Date | null;
+}
+
 /**
  * Webhook delivery persistence: the delivery log (webhook_deliveries, webhook_attempts) as the
  * management API reads and adds to it, and the delivery system's own statements (claim and record of
@@ -223,6 +260,112 @@ export class WebhookDeliveriesRepository {
   }
 
   /**
+   * `claim` for many deliveries of one endpoint in one statement (the batch job's hot path,
+   * docs/benchmarks.md, "Changes and their effect — webhook fan-out"): the deliveries are locked in
+   * id order (two batches that share deliveries cannot deadlock), and each one that is pending with
+   * its attempt still to be made is claimed (attempt counter + lease) or, the endpoint disabled,
+   * held — the same rules, row by row, as `claim`. A delivery that is not this endpoint's is missing.
+   */
+  async claimBatch(scope: Scope, endpointId: string, items: readonly BatchItem[], now: Date, lease: Date): Promise<ClaimedBatch> {
+    assertMay(scope, 'update', 'WebhookDelivery');
+    assertMay(scope, 'read', 'WebhookEndpoint');
+    const tenantId = scope.tenantId;
+    const ids = items.map((i) => i.deliveryId);
+    const attempts = items.map((i) => i.attempt);
+    const rows = await this.db.run(scope, (tx) =>
+      tx.$queryRaw<BatchClaimRow[]>`
+        WITH req AS (
+          SELECT r.id, max(r.attempt) AS attempt FROM unnest(${ids}::uuid[], ${attempts}::int[]) AS r(id, attempt) GROUP BY r.id
+        ), d AS (
+          SELECT w.id, w.message_id, w.payload, w.status, w.attempts, req.attempt AS wanted
+            FROM webhook_deliveries w JOIN req ON req.id = w.id
+           WHERE w.tenant_id = ${tenantId}::uuid AND w.endpoint_id = ${endpointId}::uuid
+           ORDER BY w.id
+             FOR UPDATE OF w
+        ), e AS (
+          SELECT url, enabled, secret_ciphertext, previous_secret_ciphertext, previous_secret_expires_at
+            FROM webhook_endpoints
+           WHERE tenant_id = ${tenantId}::uuid AND id = ${endpointId}::uuid
+        ), u AS (
+          UPDATE webhook_deliveries w
+             SET attempts = CASE WHEN e.enabled THEN d.attempts + 1 ELSE w.attempts END,
+                 next_attempt_at = CASE WHEN e.enabled THEN ${lease}::timestamptz ELSE NULL END,
+                 updated_at = ${now}::timestamptz
+            FROM d, e
+           WHERE w.tenant_id = ${tenantId}::uuid AND w.id = d.id AND d.status = 'pending' AND d.attempts < d.wanted
+          RETURNING w.id
+        )
+        SELECT d.id::text AS id, d.message_id, d.payload, d.status, d.attempts, d.wanted, (d.id IN (SELECT id FROM u)) AS written,
+               e.url, e.enabled, e.secret_ciphertext, e.previous_secret_ciphertext, e.previous_secret_expires_at
+          FROM d LEFT JOIN e ON true`,
+    );
+    const found = new Map(rows.map((row) => [row.id, row]));
+    const first = rows[0];
+    const batch: ClaimedBatch = {
+      endpoint:
+        first && first.url !== null
+          ? { url: first.url, secretCiphertext: first.secret_ciphertext!, previousSecretCiphertext: first.previous_secret_ciphertext, previousSecretExpiresAt: first.previous_secret_expires_at }
+          : null,
+      claimed: [],
+      refused: [],
+    };
+    for (const id of new Set(ids)) {
+      const row = found.get(id);
+      const refuse = (reason: ClaimRefusal) => batch.refused.push({ deliveryId: id, reason });
+      if (!row || row.url === null) refuse('missing');
+      else if (row.status !== ('pending' satisfies DeliveryStatus)) refuse('not_pending');
+      else if (row.attempts >= row.wanted) refuse('already_claimed');
+      else if (!row.enabled) refuse('held');
+      else if (!row.written) throw new Error('webhook batch claim: a delivery row was not updated');
+      else batch.claimed.push({ deliveryId: id, number: row.attempts + 1, messageId: row.message_id, payload: row.payload });
+    }
+    return batch;
+  }
+
+  /**
+   * Records the successful attempts of a batch in one transaction of two statements (the failures
+   * go through `recordAttempt` one by one: they are rare and their rules are many): the endpoint
+   * locked first, as recordAttempt does, then the deliveries in id order; per delivery the
+   * attempt's log row and succeeded; the endpoint's failure streak, if any, ended. Deliveries
+   * deleted with their endpoint in the meantime are skipped. Resolves with the ids recorded.
+   */
+  async recordSuccesses(scope: Scope, endpointId: string, successes: readonly BatchSuccess[], now: Date): Promise<string[]> {
+    if (successes.length === 0) return [];
+    assertMay(scope, 'update', 'WebhookDelivery');
+    assertMay(scope, 'update', 'WebhookEndpoint');
+    const tenantId = scope.tenantId;
+    return this.db.run(scope, async (tx) => {
+      const locked = await tx.$queryRaw<{ enabled: boolean }[]>`
+        SELECT enabled FROM webhook_endpoints WHERE tenant_id = ${tenantId}::uuid AND id = ${endpointId}::uuid FOR UPDATE`;
+      if (locked.length === 0) return [];
+      const recorded = await tx.$queryRaw<{ id: string }[]>`
+        WITH ok AS (
+          SELECT * FROM unnest(${successes.map((s) => s.deliveryId)}::uuid[], ${successes.map((s) => s.attempt)}::int[], ${successes.map((s) => s.statusCode)}::int[],
+                               ${successes.map((s) => s.latencyMs)}::int[], ${successes.map((s) => s.excerpt)}::text[], ${successes.map(() => randomUUID())}::uuid[])
+                   AS r(id, attempt, status_code, latency_ms, excerpt, attempt_id)
+        ), d AS (
+          SELECT w.id FROM webhook_deliveries w JOIN ok ON ok.id = w.id
+           WHERE w.tenant_id = ${tenantId}::uuid AND w.endpoint_id = ${endpointId}::uuid
+           ORDER BY w.id
+             FOR UPDATE OF w
+        ), attempt AS (
+          INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt, status_code, latency_ms, error, response_excerpt, attempted_at)
+          SELECT ${tenantId}::uuid, ok.attempt_id, ok.id, ok.attempt, ok.status_code, ok.latency_ms, NULL, ok.excerpt, ${now}::timestamptz
+            FROM ok JOIN d ON d.id = ok.id
+        ), streak AS (
+          UPDATE webhook_endpoints SET failing_since = NULL, updated_at = ${now}::timestamptz
+           WHERE tenant_id = ${tenantId}::uuid AND id = ${endpointId}::uuid AND failing_since IS NOT NULL
+        )
+        UPDATE webhook_deliveries w
+           SET status = 'succeeded', delivered_at = ${now}::timestamptz, last_status_code = ok.status_code, next_attempt_at = NULL, updated_at = ${now}::timestamptz
+          FROM ok JOIN d ON d.id = ok.id
+         WHERE w.tenant_id = ${tenantId}::uuid AND w.id = ok.id
+        RETURNING w.id::text AS id`;
+      return recorded.map((r) => r.id);
+    });
+  }
+
+  /**
    * Records an attempt (one transaction, endpoint then delivery locked): its log row, then what the
    * answer means (webhook-attempt-plan.ts). A disable emits the outbox event
    * `webhook_endpoint.disabled` (for the tenant's other endpoints) and is audited, under `requestId`.
@@ -305,9 +448,9 @@ export class WebhookDeliveriesRepository {
    * Publishes one outbox event of the scope's tenant (the `webhooks` system principal): marks it
    * published, only if nobody else did (another worker's relay may hold or have taken it), and
    * creates one delivery per enabled endpoint subscribed to its type, first attempt due after
-   * `firstDelayMs`, all in one transaction. Resolves with the ids of the deliveries created.
+   * `firstDelayMs`, all in one transaction. Resolves with the deliveries created (id, endpoint).
    */
-  publishEvent(scope: Scope, eventId: string, now: Date, firstDelayMs: number): Promise<string[]> {
+  publishEvent(scope: Scope, eventId: string, now: Date, firstDelayMs: number): Promise<{ id: string; endpointId: string }[]> {
     const tenantId = scope.tenantId;
     return this.db.run(scope, async (tx) => {
       // SKIP LOCKED: a row another relay is publishing right now is its business, not a wait.
@@ -346,7 +489,61 @@ export class WebhookDeliveriesRepository {
         updatedAt: now,
       }));
       await tx.webhookDelivery.createMany({ data: rows });
-      return rows.map((row) => row.id);
+      return rows.map((row) => ({ id: row.id, endpointId: row.endpointId }));
+    });
+  }
+
+  /**
+   * `publishEvent` for many events of the scope's tenant in one transaction of three statements
+   * (the relay's hot path): the events still unpublished and not locked by another relay are
+   * locked and marked published in one statement (SKIP LOCKED, as publishEvent), the tenant's
+   * enabled endpoints are read once, and one delivery per event and subscribed endpoint is created
+   * in one insert — the same deliveries publishEvent would create event by event (an endpoint never
+   * hears the announcement of its own disabling). Resolves with the deliveries created.
+   */
+  publishEvents(scope: Scope, eventIds: readonly string[], now: Date, firstDelayMs: number): Promise<{ id: string; endpointId: string }[]> {
+    const tenantId = scope.tenantId;
+    return this.db.run(scope, async (tx) => {
+      const events = await tx.$queryRaw<{ id: string; type: string; subject_id: string | null; payload: unknown; occurred_at: Date }[]>`
+        UPDATE domain_events e SET published_at = ${now}::timestamptz
+          FROM (SELECT id FROM domain_events
+                 WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${[...eventIds]}::uuid[]) AND published_at IS NULL
+                 ORDER BY id FOR UPDATE SKIP LOCKED) l
+         WHERE e.tenant_id = ${tenantId}::uuid AND e.id = l.id
+        RETURNING e.id::text AS id, e.type, e.subject_id::text AS subject_id, e.payload, e.occurred_at`;
+      const relevant = events.filter((event) => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(event.type));
+      if (relevant.length === 0) return [];
+      const endpoints = await tx.webhookEndpoint.findMany({
+        where: { AND: [accessibleWhere(scope.ability, 'read', 'WebhookEndpoint'), { enabled: true, events: { hasSome: [...new Set(relevant.map((e) => e.type))] } }] },
+        select: { id: true, events: true },
+      });
+      if (endpoints.length === 0) return [];
+      if (!permits(scope, 'create', 'WebhookDelivery', { tenantId })) throw new Error('the webhooks principal may not create deliveries');
+      const rows: Prisma.WebhookDeliveryCreateManyInput[] = [];
+      // Events in the order they happened, so deliveries (and batches) keep it.
+      relevant.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime() || (a.id < b.id ? -1 : 1));
+      for (const event of relevant) {
+        const message: WebhookMessage = { type: event.type, timestamp: event.occurred_at.toISOString(), data: event.payload as Record<string, unknown> };
+        for (const endpoint of endpoints) {
+          if (!endpoint.events.includes(event.type)) continue;
+          if (event.type === ENDPOINT_DISABLED_EVENT && endpoint.id === event.subject_id) continue;
+          rows.push({
+            tenantId,
+            id: randomUUID(),
+            endpointId: endpoint.id,
+            messageId: messageIdForEvent(event.id),
+            eventType: event.type,
+            eventId: event.id,
+            payload: message as unknown as Prisma.InputJsonObject,
+            status: 'pending' satisfies DeliveryStatus,
+            nextAttemptAt: new Date(now.getTime() + firstDelayMs),
+            createdAt: now,
+            updatedAt: now,
+          });
+        }
+      }
+      if (rows.length > 0) await tx.webhookDelivery.createMany({ data: rows });
+      return rows.map((row) => ({ id: row.id!, endpointId: row.endpointId }));
     });
   }
 

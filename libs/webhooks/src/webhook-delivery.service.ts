@@ -5,8 +5,8 @@ import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { EgressError, SafeHttpClient } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
-import type { RetryPolicy } from './webhook-attempt-plan.js';
-import { WebhookDeliveriesRepository, type AttemptResult } from './webhook-deliveries.repository.js';
+import { verdictOf, type RetryPolicy } from './webhook-attempt-plan.js';
+import { WebhookDeliveriesRepository, type AttemptResult, type BatchItem, type ClaimedAttempt, type BatchSuccess } from './webhook-deliveries.repository.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
 import { retrySchedule } from './webhook-retry.js';
 import { WebhookSecretBox } from './webhook-secret-box.js';
@@ -17,8 +17,15 @@ export const RESPONSE_EXCERPT_MAX_BYTES = 1024;
 /** How long past its timeout a claimed attempt counts as in flight before the sweeper may try again. */
 const LEASE_SLACK_MS = 30_000;
 const USER_AGENT = 'Benteng-Webhooks/1.0';
+/**
+ * Requests of one batch in flight at once, to its one endpoint: enough to hide the round trip of a
+ * receiver that answers in a few ms, few enough not to flood one receiver from one job.
+ */
+export const BATCH_SENDS_IN_FLIGHT = 8;
 
 export type DeliverOutcome = 'succeeded' | 'retrying' | 'failed' | 'endpoint_disabled' | 'superseded' | 'skipped';
+
+type ClaimedEndpoint = ClaimedAttempt['endpoint'];
 
 interface Claim {
   attempt: number;
@@ -80,6 +87,11 @@ export class WebhookDeliveryService {
       return claim === 'held' ? 'endpoint_disabled' : 'skipped';
     }
     const result = await this.send(claim);
+    return this.record(scope, deliveryId, claim, result, requestId);
+  }
+
+  /** Records one attempt's result (recordAttempt), logs it and queues the next attempt after the commit. */
+  private async record(scope: Scope, deliveryId: string, claim: Claim, result: AttemptResult, requestId: string | undefined): Promise<DeliverOutcome> {
     const { outcome, retry, disabled } = await this.deliveries.recordAttempt(scope, deliveryId, claim, result, this.clock.now(), this.policy, requestId);
     if (disabled) this.logger.warn({ endpointId: claim.endpointId, reason: disabled }, 'webhook endpoint disabled');
     this.logger.info(
@@ -103,23 +115,76 @@ export class WebhookDeliveryService {
     return outcome;
   }
 
+  /**
+   * First attempts of many deliveries to one endpoint, as one `webhooks.deliver-batch` job: one
+   * claim statement for all (claimBatch: the same rules as `claim`, row by row), the endpoint's
+   * secrets opened once, every message signed and sent on its own (BATCH_SENDS_IN_FLIGHT at a
+   * time), then the successes recorded in one transaction (recordSuccesses) and every other answer
+   * through recordAttempt, exactly as a single attempt, with its retry queued after the commit.
+   * Resolves with the outcome per delivery.
+   */
+  async deliverBatch(scope: Scope, endpointId: string, items: readonly BatchItem[], requestId?: string): Promise<Map<string, DeliverOutcome>> {
+    const now = this.clock.now();
+    const lease = new Date(now.getTime() + this.config.WEBHOOK_TIMEOUT_MS + LEASE_SLACK_MS);
+    const batch = await this.deliveries.claimBatch(scope, endpointId, items, now, lease);
+    const outcomes = new Map<string, DeliverOutcome>();
+    for (const { deliveryId, reason } of batch.refused) outcomes.set(deliveryId, reason === 'held' ? 'endpoint_disabled' : 'skipped');
+    if (batch.refused.length > 0) this.logger.info({ endpointId, refused: batch.refused }, 'webhook attempts not made');
+    if (batch.claimed.length === 0 || !batch.endpoint) return outcomes;
+    const secrets = this.openSecrets(scope, endpointId, batch.endpoint, now);
+    const claims: Claim[] = batch.claimed.map((c) => ({ attempt: c.number, endpointId, url: batch.endpoint!.url, messageId: c.messageId, body: JSON.stringify(c.payload), secrets }));
+
+    const results: AttemptResult[] = new Array(claims.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < claims.length) {
+        const i = next++;
+        results[i] = await this.send(claims[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_SENDS_IN_FLIGHT, claims.length) }, lane));
+
+    const successes: BatchSuccess[] = [];
+    const others: number[] = [];
+    claims.forEach((claim, i) => {
+      const result = results[i]!;
+      if (result.kind === 'response' && verdictOf(result.statusCode) === 'success') {
+        successes.push({ deliveryId: batch.claimed[i]!.deliveryId, attempt: claim.attempt, statusCode: result.statusCode, latencyMs: result.latencyMs, excerpt: result.excerpt });
+      } else others.push(i);
+    });
+    const recorded = await this.deliveries.recordSuccesses(scope, endpointId, successes, this.clock.now());
+    for (const s of successes) outcomes.set(s.deliveryId, 'succeeded');
+    for (const s of successes) if (!recorded.includes(s.deliveryId)) outcomes.set(s.deliveryId, 'skipped');
+    for (const i of others) {
+      const deliveryId = batch.claimed[i]!.deliveryId;
+      outcomes.set(deliveryId, await this.record(scope, deliveryId, claims[i]!, results[i]!, requestId));
+    }
+    this.logger.info({ endpointId, attempts: claims.length, succeeded: recorded.length, failed: others.length }, 'webhook batch attempts made');
+    return outcomes;
+  }
+
   private async claim(scope: Scope, deliveryId: string, attempt: number): Promise<Claim | 'missing' | 'not_pending' | 'already_claimed' | 'held'> {
     const now = this.clock.now();
     const lease = new Date(now.getTime() + this.config.WEBHOOK_TIMEOUT_MS + LEASE_SLACK_MS);
     const claimed = await this.deliveries.claim(scope, deliveryId, attempt, now, lease);
     if (typeof claimed === 'string') return claimed;
     const { number, delivery, endpoint } = claimed;
-    let secrets: string[] | null;
-    try {
-      secrets = [this.box.open(endpoint.secretCiphertext, scope.tenantId, delivery.endpointId)];
-      if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt.getTime() > now.getTime()) {
-        secrets.push(this.box.open(endpoint.previousSecretCiphertext, scope.tenantId, delivery.endpointId));
-      }
-    } catch (error) {
-      this.logger.error({ err: error, endpointId: delivery.endpointId }, 'webhook secret cannot be decrypted: check DATA_ENCRYPTION_KEYS');
-      secrets = null;
-    }
+    const secrets = this.openSecrets(scope, delivery.endpointId, endpoint, now);
     return { attempt: number, endpointId: delivery.endpointId, url: endpoint.url, messageId: delivery.messageId, body: JSON.stringify(delivery.payload), secrets };
+  }
+
+  /** The endpoint's current secret and, inside its rotation window, the previous one; null when they cannot be decrypted. */
+  private openSecrets(scope: Scope, endpointId: string, endpoint: ClaimedEndpoint, now: Date): string[] | null {
+    try {
+      const secrets = [this.box.open(endpoint.secretCiphertext, scope.tenantId, endpointId)];
+      if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt.getTime() > now.getTime()) {
+        secrets.push(this.box.open(endpoint.previousSecretCiphertext, scope.tenantId, endpointId));
+      }
+      return secrets;
+    } catch (error) {
+      this.logger.error({ err: error, endpointId }, 'webhook secret cannot be decrypted: check DATA_ENCRYPTION_KEYS');
+      return null;
+    }
   }
 
   /**

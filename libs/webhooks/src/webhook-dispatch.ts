@@ -5,6 +5,9 @@ import { JobQueue } from '@benteng/jobs';
 import { Scope } from '@benteng/tenancy';
 
 export const DELIVER_JOB = 'webhooks.deliver';
+export const DELIVER_BATCH_JOB = 'webhooks.deliver-batch';
+/** Deliveries one batch job carries at most. */
+export const DELIVER_BATCH_MAX = 50;
 export const RELAY_JOB = 'webhooks.relay';
 export const SWEEP_JOB = 'webhooks.sweep';
 
@@ -12,6 +15,12 @@ export const SWEEP_JOB = 'webhooks.sweep';
 export interface DeliverJobData {
   deliveryId: string;
   attempt: number;
+}
+
+/** What a batch job carries: attempts of deliveries to one endpoint (at most DELIVER_BATCH_MAX). */
+export interface DeliverBatchJobData {
+  endpointId: string;
+  deliveries: DeliverJobData[];
 }
 
 /**
@@ -62,6 +71,20 @@ export class WebhookDispatcher {
    */
   now(tenantId: string, deliveryId: string, attempt: number): Promise<string> {
     return this.enqueue(tenantId, { deliveryId, attempt }, `${deliverJobId(deliveryId, attempt)}.n${randomBytes(6).toString('hex')}`, 0);
+  }
+
+  /**
+   * First attempts of deliveries to one endpoint as one job (the relay's fan-out). The id is the
+   * first delivery's with a `b.` prefix, so a relay that queues the same batch twice queues one job;
+   * a duplicate that runs anyway finds the attempts claimed (claimBatch) and sends nothing.
+   */
+  batch(tenantId: string, endpointId: string, deliveries: DeliverJobData[], delayMs = 0): Promise<string> {
+    return this.jobs.enqueueTenantJob(WebhookDispatcher.scopeFor(tenantId), DELIVER_BATCH_JOB, { endpointId, deliveries } satisfies DeliverBatchJobData, {
+      jobId: `b.${deliverJobId(deliveries[0]!.deliveryId, deliveries[0]!.attempt)}`,
+      ...(delayMs > 0 ? { delayMs } : {}),
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 2_000 },
+    });
   }
 
   private enqueue(tenantId: string, data: DeliverJobData, jobId: string, delayMs: number): Promise<string> {

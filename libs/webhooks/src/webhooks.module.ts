@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { JobsModule } from '@benteng/jobs';
 import { SafeHttpClient } from '@benteng/security';
 import { OutboxRelayLoop } from './outbox-relay-loop.js';
+import { WebhookDeliverBatchHandler } from './webhook-deliver-batch.handler.js';
 import { WebhookDeliverHandler } from './webhook-deliver.handler.js';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookDeliveryLogService } from './webhook-delivery-log.service.js';
@@ -50,6 +51,7 @@ export class WebhooksModule {}
     WebhookDeliveryService,
     WebhookRelayService,
     WebhookDeliverHandler,
+    WebhookDeliverBatchHandler,
     WebhookSweepHandler,
     OutboxRelayLoop,
   ],
