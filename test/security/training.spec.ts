@@ -78,17 +78,22 @@ describe('npm run lab', () => {
     expect(res.stderr).toMatch(/refusing to start/);
   });
 
+  it('is the npm script these tests start', () => {
+    const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.lab).toBe('node apps/lab/lab.mjs');
+  });
+
   it('--list names every lab mode', () => {
     const res = spawnSync(node, [join(root, 'apps/lab/lab.mjs'), '--list'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect({ status: res.status, stderr: res.stderr }).toMatchObject({ status: 0 });
     for (const id of Object.keys(LAB_REMOVALS)) expect(res.stdout).toContain(id);
   }, 60_000);
 
-  it('starts the seeded demo with the control removed, says so in its banner and on every response, and the exercise works against it', async () => {
+  it('npm run lab -- AUTHZ-OBJECT (docs/training/README.md) starts the seeded demo without the control, says so in its banner and on every response, and the exercise works against it', async () => {
     const database = new URL(process.env.DATABASE_URL!);
     database.pathname = `${database.pathname}_lab_${randomBytes(4).toString('hex')}`;
     const [port, internalPort] = [await freePort(), await freePort()];
-    const child = spawn(node, [join(root, 'apps/lab/lab.mjs'), 'SECURITY-HEADERS'], {
+    const child = spawn(node, [join(root, 'apps/lab/lab.mjs'), 'AUTHZ-OBJECT'], {
       cwd: root,
       env: { ...process.env, LAB_DATABASE_URL: database.toString(), LAB_PORT: String(port), LAB_INTERNAL_PORT: String(internalPort), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,12 +107,12 @@ describe('npm run lab', () => {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the lab did not start:\n${output.slice(-3000)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
-      expect(output).toContain('BENTENG TRAINING LAB: SECURITY-HEADERS IS DISABLED');
+      expect(output).toContain('BENTENG TRAINING LAB: AUTHZ-OBJECT IS DISABLED');
       const base = `http://127.0.0.1:${port}`;
       for (const url of [`${base}/health/live`, `${base}/v1/no-such-route`, `http://127.0.0.1:${internalPort}/internal/v1/openapi.json`]) {
-        expect({ url, lab: (await fetch(url)).headers.get(LAB_HEADER) }).toEqual({ url, lab: 'SECURITY-HEADERS disabled' });
+        expect({ url, lab: (await fetch(url)).headers.get(LAB_HEADER) }).toEqual({ url, lab: 'AUTHZ-OBJECT disabled' });
       }
-      const exercise = EXERCISES.find((e) => e.control === 'SECURITY-HEADERS')!;
+      const exercise = EXERCISES.find((e) => e.control === 'AUTHZ-OBJECT')!;
       expect(departures(await runCommands(exercise, base), exercise.lab, '', 'lab')).toEqual([]);
     } finally {
       if (child.exitCode === null) {

@@ -133,13 +133,15 @@ export const EXERCISES: readonly Exercise[] = [
   {
     control: 'RATE-LIMIT',
     follows: 'a user scrapes GET /v1/invoices past a budget of 5 reads a minute',
+    // The scenario's budget (the default is 1200 reads a minute per user), so eight requests show it.
+    env: { RATE_LIMIT_POLICY: '{"user":{"read":[5,60]}}' },
     commands: [
       LOGIN,
-      'TOKEN=$(login viewer@nusantara-logistik.example)',
-      `for i in $(seq 1 125); do curl -s -o /dev/null -w '%{http_code}\\n' "$BASE/v1/tickets/search?q=invoice" -H "authorization: Bearer $TOKEN"; done | sort | uniq -c | awk '{print $2 " x" $1}'`,
+      'TOKEN=$(login admin@nusantara-logistik.example)',
+      `for i in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null -w '%{http_code}\\n' "$BASE/v1/invoices" -H "authorization: Bearer $TOKEN"; done | sort | uniq -c | awk '{print $2 " x" $1}'`,
     ].join('\n'),
-    lab: { shows: ['200 x125'], means: 'all 125 searches are served: the search budget of a user (120 a minute) is not enforced' },
-    demo: { shows: ['429 x'], means: 'past the budget the API answers 429 with Retry-After' },
+    lab: { shows: ['200 x8'], means: 'all eight reads are served: the budget of 5 reads a minute is not enforced, so a scraper or a runaway client takes what it likes' },
+    demo: { shows: ['429 x'], means: 'past the budget the API answers 429 with Retry-After and RateLimit headers (3 refusals when the minute is fresh)' },
   },
   {
     control: 'WEBHOOK-INBOUND',
