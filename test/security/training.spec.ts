@@ -50,7 +50,10 @@ describe('training exercises (docs/training/), run in both modes', () => {
       it('with the control removed (the lab) the commands print the documented outcome', async () => {
         const { api, base, variables } = await target(exercise, true);
         try {
-          expect(departures(await runCommands(exercise, base, variables), exercise.lab, api.logs.raw, 'lab')).toEqual([]);
+          const output = await runCommands(exercise, base, variables);
+          expect(departures(output, exercise.lab, api.logs.raw, 'lab')).toEqual([]);
+          // The two documented outcomes exclude each other, so the exercise tells the modes apart.
+          expect(departures(output, exercise.demo, api.logs.raw, 'demo')).not.toEqual([]);
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBe(`${exercise.control} disabled`);
         } finally {
           await api.close();
@@ -61,7 +64,9 @@ describe('training exercises (docs/training/), run in both modes', () => {
       it('against the normal demo the same commands print the documented outcome', async () => {
         const { api, base, variables } = await target(exercise, false);
         try {
-          expect(departures(await runCommands(exercise, base, variables), exercise.demo, api.logs.raw, 'demo')).toEqual([]);
+          const output = await runCommands(exercise, base, variables);
+          expect(departures(output, exercise.demo, api.logs.raw, 'demo')).toEqual([]);
+          expect(departures(output, exercise.lab, api.logs.raw, 'lab')).not.toEqual([]);
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBeNull();
         } finally {
           await api.close();
