@@ -11,6 +11,7 @@ import { LAB_REMOVALS } from '../../apps/lab/src/removals.js';
 import { DEFAULT_DEMO_PASSWORD, seed } from '../../prisma/seed.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
+import { buildWorker } from './kill-switches/async.js';
 import { freePort } from '../support/net.js';
 import { EXERCISES, type Exercise } from './training/exercises.js';
 import { DEMO_ENV, departures, listening, runCommands } from './training/run.js';
@@ -34,21 +35,32 @@ beforeAll(async () => {
 }, 60_000);
 
 /** The listener an exercise attacks, with the control removed or not, listening on a free port. */
-async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi; base: string; variables: Record<string, string> }> {
+async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi; base: string; variables: Record<string, string>; close(): Promise<void> }> {
   const removal = LAB_REMOVALS[exercise.control]!;
+  // The worker, when the exercise needs one, on a queue prefix of its own that the API then uses.
+  const worker = exercise.worker ? await buildWorker({ overrides: lab ? [...(removal.worker ?? [])] : [], env: { ...DEMO_ENV, ...exercise.env } }) : undefined;
+  const env = { ...DEMO_ENV, ...exercise.env, ...(worker ? { QUEUE_PREFIX: worker.prefix } : {}) };
   const options = lab
-    ? { overrides: [...((exercise.internal ? removal.internal : removal.api) ?? [])], env: { ...DEMO_ENV, ...exercise.env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
-    : { ownLogger: true, env: { ...DEMO_ENV, ...exercise.env } };
+    ? { overrides: [...((exercise.internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
+    : { ownLogger: true, env };
   const api = exercise.internal ? await buildInternalApi(options) : await buildApi(options);
   const base = await listening(api);
-  return { api, base, variables: exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {} };
+  return {
+    api,
+    base,
+    variables: exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {},
+    async close() {
+      await api.close();
+      await worker?.close();
+    },
+  };
 }
 
 describe('training exercises (docs/training/), run in both modes', () => {
   for (const exercise of EXERCISES) {
     describe(`${exercise.control}: ${exercise.follows}`, () => {
       it('with the control removed (the lab) the commands print the documented outcome', async () => {
-        const { api, base, variables } = await target(exercise, true);
+        const { api, base, variables, close } = await target(exercise, true);
         try {
           const output = await runCommands(exercise, base, variables);
           expect(departures(output, exercise.lab, api.logs.raw, 'lab')).toEqual([]);
@@ -56,20 +68,20 @@ describe('training exercises (docs/training/), run in both modes', () => {
           expect(departures(output, exercise.demo, api.logs.raw, 'demo')).not.toEqual([]);
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBe(`${exercise.control} disabled`);
         } finally {
-          await api.close();
+          await close();
           if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
       });
 
       it('against the normal demo the same commands print the documented outcome', async () => {
-        const { api, base, variables } = await target(exercise, false);
+        const { api, base, variables, close } = await target(exercise, false);
         try {
           const output = await runCommands(exercise, base, variables);
           expect(departures(output, exercise.demo, api.logs.raw, 'demo')).toEqual([]);
           expect(departures(output, exercise.lab, api.logs.raw, 'lab')).not.toEqual([]);
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBeNull();
         } finally {
-          await api.close();
+          await close();
         }
       });
     });

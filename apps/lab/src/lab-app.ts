@@ -43,9 +43,11 @@ export async function labApplication(
 export const labApi = (config: AppConfig, overrides: readonly Override[], control: string) => labApplication(AppModule, configureApiApp, config, overrides, control);
 export const labInternal = (config: AppConfig, overrides: readonly Override[], control: string) => labApplication(InternalAppModule, configureInternalApp, config, overrides, control);
 
-/** The worker (apps/worker/src/main.ts's WorkerModule) in the lab's process. */
-export async function labWorker(config: AppConfig): Promise<{ close(): Promise<void> }> {
-  const moduleRef = await Test.createTestingModule({ imports: [WorkerModule] }).overrideProvider(AppConfig).useValue(config).compile();
+/** The worker (apps/worker/src/main.ts's WorkerModule) in the lab's process, with providers replaced through DI. */
+export async function labWorker(config: AppConfig, overrides: readonly Override[]): Promise<{ close(): Promise<void> }> {
+  let builder = Test.createTestingModule({ imports: [WorkerModule] }).overrideProvider(AppConfig).useValue(config);
+  for (const o of overrides) builder = 'useClass' in o ? builder.overrideProvider(o.token).useClass(o.useClass) : builder.overrideProvider(o.token).useValue(o.value);
+  const moduleRef = await builder.compile();
   await moduleRef.init();
   return { close: () => moduleRef.close() };
 }

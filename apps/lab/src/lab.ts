@@ -80,7 +80,7 @@ const apps: NestFastifyApplication[] = [];
 const api = await labApi(config, removal.api ?? [], control);
 const internal = await labInternal(config, removal.internal ?? [], control);
 apps.push(api, internal);
-const worker = await labWorker(config);
+const worker = await labWorker(config, removal.worker ?? []);
 await api.listen({ host: config.HOST, port: config.PORT });
 await internal.listen({ host: config.INTERNAL_HOST, port: config.INTERNAL_PORT });
 

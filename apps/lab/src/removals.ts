@@ -6,6 +6,7 @@ import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCred
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
 import { PrismaService, type TenantTx } from '@benteng/database';
 import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
+import { CsvFormulaGuard } from '@benteng/exports';
 import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
 import { LoginThrottle, policyName, RateLimiter, SERVICE_SIGNATURE_HEADERS, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
 import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
@@ -205,6 +206,11 @@ export class DeclaredNameTypes extends DocumentTypeDetector {
  */
 export const TRUST_EVERY_PEER = '0.0.0.0/1,128.0.0.0/1,::/1,8000::/1';
 
+// --- Exports -------------------------------------------------------------------------------------
+
+/** CSV-FORMULA removed (a worker provider): every cell is written as it is, formulas included. */
+export const IDENTITY_CSV_GUARD: Pick<CsvFormulaGuard, 'neutralize'> = { neutralize: (value: string) => value };
+
 // --- Webhooks -------------------------------------------------------------------------------------
 
 /** PaymentWebhookVerifier whose verify believes any signature. */
@@ -257,6 +263,8 @@ export interface LabRemoval {
   api?: Override[];
   /** Providers replaced in the internal listener's application (InternalAppModule). */
   internal?: Override[];
+  /** Providers replaced in the worker (WorkerModule). */
+  worker?: Override[];
   /** Configuration variables set for the lab's processes (over the environment). */
   env?: Record<string, string>;
 }
@@ -285,6 +293,7 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'RATE-LIMIT': { removal: 'RateLimiter is replaced by one that admits every request', api: [replace(RateLimiter, UnlimitedRateLimiter)] },
   'CLIENT-IP-TRUST': { removal: `TRUSTED_PROXIES trusts every peer (${TRUST_EVERY_PEER}) instead of the real proxy range 10.0.0.0/8`, env: { TRUSTED_PROXIES: TRUST_EVERY_PEER } },
   'UPLOAD-CONTENT': { removal: 'DocumentTypeDetector is replaced by one that believes the file name', api: [replace(DocumentTypeDetector, DeclaredNameTypes)] },
+  'CSV-FORMULA': { removal: 'CsvFormulaGuard.neutralize is replaced by the identity (cells written as they are)', worker: [{ token: CsvFormulaGuard, value: IDENTITY_CSV_GUARD }] },
   'WEBHOOK-INBOUND': { removal: 'PaymentWebhookVerifier.verify is replaced by one that believes any signature', api: [replace(PaymentWebhookVerifier, TrustingPaymentVerifier)] },
   'ERROR-PROBLEM': {
     removal: 'ProblemDetailsFilter is replaced by a filter that catches nothing (Nest\u2019s default error handling)',
@@ -315,7 +324,6 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'BODY-LIMIT': 'the removal is a configuration value (DOCUMENTS_MAX_BYTES raised to its ceiling) and the body-size half needs a special app; not moved into this module yet',
   'JOB-ENVELOPE': 'the attack writes a forged job straight into Redis and the target is the worker; not moved into this module yet',
   'EXPORT-LINK': 'the removal (DownloadLinks) is not moved into this module yet',
-  'CSV-FORMULA': 'the removal replaces a worker provider (CsvFormulaGuard) and the attack reads an export file; not moved into this module yet',
   'WEBHOOK-SIGNING': 'the harm is seen by a webhook receiver the scenario runs beside the worker; not moved into this module yet',
   'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
   'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',

