@@ -61,6 +61,8 @@ export interface BuildApiOptions {
    * kill switch provokes. Implies `ownLogger`.
    */
   expectLeaks?: boolean;
+  /** Called with the application before it is configured and initialised (e.g. to add a Fastify hook, which a ready instance refuses). */
+  beforeInit?: (app: NestFastifyApplication) => void;
 }
 
 /** True when the process-wide pino-http belongs to an app built with `ownLogger`, which no other app may inherit. */
@@ -119,6 +121,7 @@ async function buildApplication(root: Type, configure: (app: NestFastifyApplicat
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
   // Every response body of the run, for the file's secret-leakage check (test/support/setup-env.ts).
   if (!options.expectLeaks) recordResponses(app.getHttpAdapter().getInstance());
+  options.beforeInit?.(app);
   await configure(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -626,7 +626,7 @@ export const CONFIG_VARIABLES = [
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Read by the npm scripts and the seed, not by the API or worker. */
-export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT'] as const;
+export const SCRIPT_VARIABLES = ['SEED_DEMO_PASSWORD', 'BENTENG_LOCAL_PG_PORT', 'BENTENG_TEST_PG_PORT', 'LAB_PORT', 'LAB_INTERNAL_PORT', 'LAB_PG_PORT', 'LAB_DATABASE_URL'] as const;
 
 /**
  * Variables that hold credentials: named so tooling (docs, redaction tests) knows them. Each is also

@@ -13,7 +13,7 @@ import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
 import { CsvFormulaGuard, DownloadLinks, type DownloadLinkClaims, type PresentedLink } from '@benteng/exports';
 import { JOBS_QUEUE, JobQueue, JobSigner, parseEnvelope, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
-import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
+import { PaymentWebhookVerifier } from '@benteng/payments';
 import { EgressError, SafeHttpClient, type EgressRequestOptions, type EgressResponse } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
 import { mintWebhookSecret, WebhookDispatcher, WebhookSecretBox, WebhookSigner, type SignedHeaders } from '@benteng/webhooks';
@@ -28,6 +28,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
 import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { obliterateQueues, uniqueQueuePrefix } from '../../support/worker.js';
+import { IDENTITY_CSV_GUARD, TrustingPaymentVerifier } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 /*
@@ -334,13 +335,6 @@ class UnsignedWebhookSigner extends WebhookSigner {
 
 // --- WEBHOOK-INBOUND --------------------------------------------------------------------------------
 
-/** PaymentWebhookVerifier whose verify believes any signature. */
-class TrustingPaymentVerifier extends PaymentWebhookVerifier {
-  override verify(headers: { id: string; timestamp: string }): VerifiedDelivery {
-    return { id: headers.id, timestamp: new Date(Number(headers.timestamp) * 1000) };
-  }
-}
-
 // --- SSRF-EGRESS ------------------------------------------------------------------------------------
 
 /** An HTTP client with no destination checks at all: what a webhook sender without SafeHttpClient does. */
@@ -551,7 +545,7 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
         await insertNamedInvoices(owner, tenant.id, tenant.users.member.id, [FORMULA_PAYLOAD]);
         return { tenant };
       }),
-    target: (intact) => buildWorker(intact ? {} : { overrides: [{ token: CsvFormulaGuard, value: { neutralize: (value: string) => value } }] }),
+    target: (intact) => buildWorker(intact ? {} : { overrides: [{ token: CsvFormulaGuard, value: IDENTITY_CSV_GUARD }] }),
     async run(worker, { tenant }) {
       return withOwner(async (owner) => {
         const exportId = randomUUID();

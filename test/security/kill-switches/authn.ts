@@ -1,13 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential, type TokenPair } from '@benteng/auth';
-import type { PartnerScope, PartnerTier } from '@benteng/authz';
-import { PrismaService, type TenantTx } from '@benteng/database';
+import { AccessTokens, PartnerAuthService, RefreshTokens, RevocationStore, type TokenPair } from '@benteng/auth';
+
 import { Clock } from '@benteng/common';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
-import { LoginThrottle, SERVICE_SIGNATURE_HEADERS, signServiceRequest, type IncomingServiceRequest, type ServiceSignatureResult } from '@benteng/security';
+import { LoginThrottle, SERVICE_SIGNATURE_HEADERS, signServiceRequest } from '@benteng/security';
 import { InternalSignatures } from '../../../apps/api/src/internal/internal-signatures.js';
 import { buildApi, buildInternalApi, type TestApi } from '../../support/api.js';
 import { FakeClock } from '../../support/clock.js';
@@ -15,6 +14,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { bearer, tenantWithPassword, withOwner } from '../support/fixtures.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
 import { PublicClient, testPassword } from '../../support/public-api.js';
+import { NeverRevoked, NonRotatingRefreshTokens, SecretOnlyPartnerAuth, UNTHROTTLED, UnsignedAccepted, UnverifiedAccessTokens } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type AttackResult, type KillSwitchScenario } from '../support/kill-switch.js';
 import { CHEAP_HASHER_OVERRIDE, INLINE_AUDIT_OVERRIDE, measureLoginTimings, TIMING_SAMPLES, timingAccounts, verdict } from '../../support/login-timing.js';
 
@@ -34,86 +34,8 @@ async function tenantWithLogin(label: string, role: 'owner' | 'member' = 'member
   return { tenant, email: tenant.users[role].email, password };
 }
 
-// --- The controls, removed --------------------------------------------------------------------
-
-/** AUTHN-ACCESS-TOKEN removed: the payload is believed as it is, signed or not. */
-class UnverifiedAccessTokens extends AccessTokens {
-  override verify(token: string): Promise<AccessClaims> {
-    return Promise.resolve(decodeJwt(token) as unknown as AccessClaims);
-  }
-}
-
-/** AUTHN-REVOCATION removed: no session, user or tenant is ever considered revoked. */
-class NeverRevoked extends RevocationStore {
-  override isRevoked(): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-}
-
-/** AUTHN-REFRESH-ROTATION removed: a refresh token is never spent, so it can be presented again and again. */
-class NonRotatingRefreshTokens extends RefreshTokens {
-  override wasSpent(): boolean {
-    return false;
-  }
-
-  override async spend(tx: TenantTx, id: string, now: Date): Promise<boolean> {
-    await tx.refreshToken.updateMany({ where: { id }, data: { rotatedAt: now } });
-    return true;
-  }
-}
-
-/** AUTHN-LOGIN-THROTTLE removed: every attempt is allowed and no failure is counted. */
-const UNTHROTTLED: Pick<LoginThrottle, 'check' | 'recordFailure' | 'recordSuccess' | 'checkRefresh' | 'recordRefreshFailure'> = {
-  check: () => Promise.resolve({ allowed: true }),
-  recordFailure: () => Promise.resolve({ blocked: null, blockS: 0 }),
-  recordSuccess: () => Promise.resolve(),
-  checkRefresh: () => Promise.resolve({ allowed: true }),
-  recordRefreshFailure: () => Promise.resolve(),
-};
-
-interface KeyLookupRow {
-  tenant_id: string;
-  client_id: string;
-  key_id: string;
-  key_hash: string;
-  scopes: string[];
-  tier: PartnerTier;
-}
-
-/**
- * AUTHN-PARTNER-CREDENTIALS removed: a key is accepted when its secret matches its stored hash,
- * whatever its revocation, expiry, environment, client or tenant say.
- */
-@Injectable()
-class SecretOnlyPartnerAuth {
-  constructor(
-    @Inject(PrismaService) private readonly prisma: PrismaService,
-    @Inject(PartnerCredentials) private readonly credentials: PartnerCredentials,
-  ) {}
-
-  async authenticate(credential: string): Promise<VerifiedPartnerCredential> {
-    const parsed = this.credentials.parseKey(credential);
-    const rows = parsed ? await this.prisma.client.$queryRaw<KeyLookupRow[]>`SELECT * FROM partner_key_lookup(${parsed.prefix})` : [];
-    const row = rows[0];
-    if (!row || !this.credentials.keyMatches(credential, row.key_hash)) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
-    return { tenantId: row.tenant_id, clientId: row.client_id, keyId: row.key_id, scopes: row.scopes as PartnerScope[], tier: row.tier, via: 'api_key' };
-  }
-}
-
-/** AUTHN-SERVICE-SIGNATURE removed: every request counts as signed, its operator header believed. */
-class UnsignedAccepted {
-  verify(req: IncomingServiceRequest): Promise<ServiceSignatureResult> {
-    const operator = req.headers[SERVICE_SIGNATURE_HEADERS.operator];
-    const reason = req.headers[SERVICE_SIGNATURE_HEADERS.reason];
-    return Promise.resolve({
-      ok: true,
-      service: 'unverified',
-      keyId: 'none',
-      ...(typeof operator === 'string' ? { operatorId: operator } : {}),
-      ...(typeof reason === 'string' ? { reason: decodeURIComponent(reason) } : {}),
-    });
-  }
-}
+// The controls removed (UnverifiedAccessTokens, NeverRevoked, …) live in apps/lab/src/removals.ts,
+// shared with the training lab.
 
 // --- The scenarios ----------------------------------------------------------------------------
 

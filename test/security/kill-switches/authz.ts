@@ -1,23 +1,24 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Controller, Get, Injectable, type ExecutionContext, type PipeTransform } from '@nestjs/common';
-import { createPrismaAbility } from '@casl/prisma/runtime';
+import { Controller, Get, Injectable } from '@nestjs/common';
+
 import pg from 'pg';
-import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type Principal } from '@benteng/authz';
+import { AbilityFactory, defineAbilityFor, type AppAbility, type Principal } from '@benteng/authz';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
 import type { RequestMeta } from '@benteng/auth';
 import type { MembershipRole } from '@benteng/database';
 import { InvitationsService, type InvitationView } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
 import { signServiceRequest } from '@benteng/security';
-import { InvoiceResponses, type InvoiceResponse } from '../../../apps/api/src/public/invoice.response.js';
+import { InvoiceResponses } from '../../../apps/api/src/public/invoice.response.js';
 import { RequestValidationPipe } from '../../../apps/api/src/http/validation.js';
 import { DeclaredAccess } from '../../../apps/api/src/http/gate/declared-access.js';
-import { ROUTE_ACCESS, type RouteAccess } from '../../../apps/api/src/http/access.decorator.js';
+
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { bearer, withOwner } from '../support/fixtures.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../../support/public-api.js';
+import { EntityResponses, NoValidationPipe, OpenByDefaultAccess, RoleBlindAbilities, RoleBlindPlatformAbilities, ScopeBlindAbilities, TenantOnlyAbilities, withConditions } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /**
@@ -34,39 +35,12 @@ async function tenantWithPasswords(owner: pg.Pool, label: string, password: stri
   return tenant;
 }
 
-
 /** A public API call recorded as the report's exchange. */
 async function publicAttack(api: TestApi, as: { email: string; password: string }, method: string, url: string, body?: unknown): Promise<{ res: ApiResponse; exchanges: ReturnType<typeof exchange>[] }> {
   const client = new PublicClient(api);
   const { accessToken } = await client.login(as.email, as.password);
   const res = await client.call(method, url, { token: accessToken, ...(body !== undefined ? { body } : {}) });
   return { res, exchanges: [exchange({ method, url, headers: bearer(accessToken), ...(body !== undefined ? { body } : {}) }, res)] };
-}
-
-/** An ability rebuilt from another's rules with every rule's conditions mapped (undefined: no condition). */
-function withConditions(ability: AppAbility, map: (conditions: Record<string, unknown>) => Record<string, unknown> | undefined): AppAbility {
-  const rules = ability.rules.map((rule) => {
-    const conditions = rule.conditions ? map(rule.conditions as Record<string, unknown>) : undefined;
-    const { conditions: _dropped, ...rest } = rule;
-    return conditions && Object.keys(conditions).length > 0 ? { ...rest, conditions } : rest;
-  });
-  return createPrismaAbility(rules as never) as unknown as AppAbility;
-}
-
-/** Function level removed: the role is not consulted, every member of a tenant gets the owner's rules. */
-@Injectable()
-class RoleBlindAbilities extends AbilityFactory {
-  override forTenant(tenantId: string, principal: Principal): AppAbility {
-    return defineAbilityFor(tenantId, principal.kind === 'user' ? { ...principal, role: 'owner' } : principal);
-  }
-}
-
-/** Object level removed: every rule keeps its tenant condition and loses the rest (opened by, assigned to, own…). */
-@Injectable()
-class TenantOnlyAbilities extends AbilityFactory {
-  override forTenant(tenantId: string, principal: Principal): AppAbility {
-    return withConditions(defineAbilityFor(tenantId, principal), (c) => ('tenantId' in c ? { tenantId: c.tenantId } : undefined));
-  }
 }
 
 /**
@@ -77,38 +51,6 @@ class TenantOnlyAbilities extends AbilityFactory {
 class TenantBlindAbilities extends AbilityFactory {
   override forTenant(tenantId: string, principal: Principal): AppAbility {
     return withConditions(defineAbilityFor(tenantId, principal), ({ tenantId: _tenant, ...rest }) => rest);
-  }
-}
-
-/** Partner scopes removed: every partner client acts as if granted every scope. */
-@Injectable()
-class ScopeBlindAbilities extends AbilityFactory {
-  override forTenant(tenantId: string, principal: Principal): AppAbility {
-    return defineAbilityFor(tenantId, principal.kind === 'partner' ? { ...principal, scopes: [...PARTNER_SCOPES] } : principal);
-  }
-}
-
-/** Operator roles removed: every active operator gets the platform-admin's rules. */
-@Injectable()
-class RoleBlindPlatformAbilities extends AbilityFactory {
-  override forPlatform(principal: OperatorPrincipal): AppAbility {
-    return definePlatformAbility({ ...principal, roles: ['platform-admin'] });
-  }
-}
-
-/** Validation removed: the global pipe hands every body and query to the handler as it came. */
-@Injectable()
-class NoValidationPipe implements PipeTransform {
-  transform(value: unknown): unknown {
-    return value;
-  }
-}
-
-/** The response allowlist removed: the entity is serialized as it is, every column (what a default serializer does). */
-@Injectable()
-class EntityResponses {
-  shape(invoice: object): InvoiceResponse {
-    return JSON.parse(JSON.stringify(invoice, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))) as InvoiceResponse;
   }
 }
 
@@ -139,14 +81,6 @@ export class UndeclaredPayrollController {
   @Get()
   payroll(): { employees: { name: string; monthlySalaryMinor: number }[] } {
     return { employees: [{ name: 'Siti Rahma', monthlySalaryMinor: 2_150_000_000 }] };
-  }
-}
-
-/** DeclaredAccess with the permissive default most frameworks have: an undeclared route is public. */
-class OpenByDefaultAccess extends DeclaredAccess {
-  override of(context: ExecutionContext): RouteAccess {
-    const declared = (Reflect.getMetadata(ROUTE_ACCESS, context.getHandler()) ?? Reflect.getMetadata(ROUTE_ACCESS, context.getClass())) as RouteAccess | undefined;
-    return declared ?? { auth: 'none', reason: 'undeclared' };
   }
 }
 

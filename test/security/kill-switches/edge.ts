@@ -1,45 +1,22 @@
-import { Body, Catch, Controller, Post, type ExceptionFilter, type Type } from '@nestjs/common';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Body, Controller, Post, type Type } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { Anonymous } from '../../../apps/api/src/http/access.decorator.js';
 import { SecurityHeaders } from '../../../apps/api/src/http/security-headers.js';
 import { ProblemDetailsFilter } from '../../../apps/api/src/http/problem-details.filter.js';
 import { InternalProblemDetailsFilter } from '../../../apps/api/src/internal/internal-problem-details.filter.js';
-import { LogRedaction, type LoggedRequest } from '../../../apps/api/src/logging/logging.js';
+import { LogRedaction } from '../../../apps/api/src/logging/logging.js';
 import { buildApi, buildInternalApi, type BuildApiOptions, type TestApi } from '../../support/api.js';
 import { ownerPool } from '../../support/db.js';
 import { createTenant, type TestTenant } from '../../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../../support/partners.js';
 import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
+import { CatchesNothing, NoLogRedaction, NoSecurityHeaders } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 // --- the controls, removed ------------------------------------------------------------------------
 
-class NeverThrown extends Error {}
-
-/** A filter that catches nothing: every error falls through to Nest's default handling. */
-@Catch(NeverThrown)
-class CatchesNothing implements ExceptionFilter {
-  catch(): void {
-    // Never reached: NeverThrown is never thrown.
-  }
-}
-
-/** Registers no security header at all. */
-class NoSecurityHeaders extends SecurityHeaders {
-  override register(_app: NestFastifyApplication): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Redacts nothing: no censored paths, and the request as pino-http's standard serializer logs it (headers included). */
-export class NoLogRedaction extends LogRedaction {
-  override readonly paths: readonly string[] = [];
-
-  override request(req: LoggedRequest): Record<string, unknown> {
-    return { id: req.id, method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress };
-  }
-}
+// The removals (CatchesNothing, NoSecurityHeaders, NoLogRedaction) live in apps/lab/src/removals.ts.
+export { NoLogRedaction };
 
 /**
  * Stands for any handler that logs what it received (a debugging line, an audit of a login

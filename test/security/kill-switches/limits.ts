@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Type } from '@nestjs/common';
-import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
-import { AbuseDetector, LoginThrottle, policyName, type ActiveBlock, type ThrottleKey, RateLimiter, type RateLimitResult, type RateLimitSubject, type Sensitivity } from '@benteng/security';
+import { DocumentTypeDetector } from '@benteng/documents';
+import { AbuseDetector, LoginThrottle, type ActiveBlock, type ThrottleKey, RateLimiter } from '@benteng/security';
 import { AbuseObserver } from '../../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { tenantWithPassword } from '../support/fixtures.js';
 import type { TestTenant } from '../../support/factories.js';
 import type { ApiResponse } from '../../support/public-api.js';
+import { DeclaredNameTypes, TRUST_EVERY_PEER, UnlimitedRateLimiter } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /**
@@ -99,13 +100,6 @@ export function multipartFile(file: { filename: string; type: string; content: B
 
 // --- The controls removed --------------------------------------------------------------------------
 
-/** RateLimiter without limits: every request is admitted (the removed RATE-LIMIT control). */
-class UnlimitedRateLimiter {
-  consume(subject: RateLimitSubject, sensitivity: Sensitivity): Promise<RateLimitResult> {
-    return Promise.resolve({ allowed: true, policy: policyName(subject.principalClass, sensitivity), headers: {} });
-  }
-}
-
 /** AbuseDetector that never counts and never blocks (the removed ABUSE-DETECTION control). */
 const BLIND_ABUSE_DETECTOR: Pick<AbuseDetector, 'observe' | 'blockedFor' | 'lift' | 'recentObjects'> = {
   observe: () => Promise.resolve([]),
@@ -147,24 +141,7 @@ export class AddressBlindLoginThrottle extends LoginThrottle {
   }
 }
 
-/**
- * A type check that believes the file's name, as naive upload handlers do (the removed
- * UPLOAD-CONTENT control): `.pdf` is a PDF whatever its bytes are.
- */
-export class DeclaredNameTypes extends DocumentTypeDetector {
-  override detect(_content: Uint8Array, declaredName: string): Promise<DocumentType | null> {
-    const extension = /\.([a-z0-9]+)$/i.exec(declaredName.trim())?.[1]?.toLowerCase();
-    const byExtension: Record<string, DocumentType> = { pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', csv: 'text/csv' };
-    return Promise.resolve(byExtension[extension ?? ''] ?? 'text/plain');
-  }
-}
-
-/**
- * TRUSTED_PROXIES that trusts every peer: the two halves of the IPv4 and of the IPv6 space. The
- * variable refuses a /0 (trustProxyOption), but nothing stops an operator from writing this, which
- * is exactly `trustProxy: true`.
- */
-export const TRUST_EVERY_PEER = '0.0.0.0/1,128.0.0.0/1,::/1,8000::/1';
+export { DeclaredNameTypes, TRUST_EVERY_PEER };
 
 // --- Scenarios -----------------------------------------------------------------------------------
 

@@ -1,0 +1,330 @@
+import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createPrismaAbility } from '@casl/prisma/runtime';
+import { decodeJwt } from 'jose';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
+import { PrismaService, type TenantTx } from '@benteng/database';
+import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
+import { CsvFormulaGuard } from '@benteng/exports';
+import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
+import { LoginThrottle, policyName, RateLimiter, SERVICE_SIGNATURE_HEADERS, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
+import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
+import { DeclaredAccess } from '../../api/src/http/gate/declared-access.js';
+import { ProblemDetailsFilter } from '../../api/src/http/problem-details.filter.js';
+import { SecurityHeaders } from '../../api/src/http/security-headers.js';
+import { RequestValidationPipe } from '../../api/src/http/validation.js';
+import { InternalSignatures } from '../../api/src/internal/internal-signatures.js';
+import { InternalProblemDetailsFilter } from '../../api/src/internal/internal-problem-details.filter.js';
+import { LogRedaction, type LoggedRequest } from '../../api/src/logging/logging.js';
+import { InvoiceResponses, type InvoiceResponse } from '../../api/src/public/invoice.response.js';
+import type { ControlId } from '../../../test/security/support/controls.js';
+
+/**
+ * The controls removed: each class below replaces one provider of the real application through
+ * Nest's DI (production code is never edited). This module is the one seam shared by the
+ * kill-switch scenarios (test/security/kill-switches/, which build one app with the control and
+ * one without) and the training lab (apps/lab/src/lab.ts, `npm run lab -- <CONTROL-ID>`, which runs
+ * the seeded demo with one control removed). Dev-only: apps/dev/tsconfig.build.json leaves apps/lab
+ * out of dist/, so neither the production build nor the image contains it.
+ */
+
+// --- Authentication -------------------------------------------------------------------------------
+
+/** AUTHN-ACCESS-TOKEN removed: the payload is believed as it is, signed or not. */
+export class UnverifiedAccessTokens extends AccessTokens {
+  override verify(token: string): Promise<AccessClaims> {
+    return Promise.resolve(decodeJwt(token) as unknown as AccessClaims);
+  }
+}
+
+/** AUTHN-REVOCATION removed: no session, user or tenant is ever considered revoked. */
+export class NeverRevoked extends RevocationStore {
+  override isRevoked(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}
+
+/** AUTHN-REFRESH-ROTATION removed: a refresh token is never spent, so it can be presented again and again. */
+export class NonRotatingRefreshTokens extends RefreshTokens {
+  override wasSpent(): boolean {
+    return false;
+  }
+
+  override async spend(tx: TenantTx, id: string, now: Date): Promise<boolean> {
+    await tx.refreshToken.updateMany({ where: { id }, data: { rotatedAt: now } });
+    return true;
+  }
+}
+
+/** AUTHN-LOGIN-THROTTLE removed: every attempt is allowed and no failure is counted. */
+export const UNTHROTTLED: Pick<LoginThrottle, 'check' | 'recordFailure' | 'recordSuccess' | 'checkRefresh' | 'recordRefreshFailure'> = {
+  check: () => Promise.resolve({ allowed: true }),
+  recordFailure: () => Promise.resolve({ blocked: null, blockS: 0 }),
+  recordSuccess: () => Promise.resolve(),
+  checkRefresh: () => Promise.resolve({ allowed: true }),
+  recordRefreshFailure: () => Promise.resolve(),
+};
+
+interface KeyLookupRow {
+  tenant_id: string;
+  client_id: string;
+  key_id: string;
+  key_hash: string;
+  scopes: string[];
+  tier: PartnerTier;
+}
+
+/**
+ * AUTHN-PARTNER-CREDENTIALS removed: a key is accepted when its secret matches its stored hash,
+ * whatever its revocation, expiry, environment, client or tenant say.
+ */
+@Injectable()
+export class SecretOnlyPartnerAuth {
+  constructor(
+    @Inject(PrismaService) private readonly prisma: PrismaService,
+    @Inject(PartnerCredentials) private readonly credentials: PartnerCredentials,
+  ) {}
+
+  async authenticate(credential: string): Promise<VerifiedPartnerCredential> {
+    const parsed = this.credentials.parseKey(credential);
+    const rows = parsed ? await this.prisma.client.$queryRaw<KeyLookupRow[]>`SELECT * FROM partner_key_lookup(${parsed.prefix})` : [];
+    const row = rows[0];
+    if (!row || !this.credentials.keyMatches(credential, row.key_hash)) throw new AuthError(AuthErrorCode.PartnerUnauthenticated);
+    return { tenantId: row.tenant_id, clientId: row.client_id, keyId: row.key_id, scopes: row.scopes as PartnerScope[], tier: row.tier, via: 'api_key' };
+  }
+}
+
+/** AUTHN-SERVICE-SIGNATURE removed: every request counts as signed, its operator header believed. */
+export class UnsignedAccepted {
+  verify(req: IncomingServiceRequest): Promise<ServiceSignatureResult> {
+    const operator = req.headers[SERVICE_SIGNATURE_HEADERS.operator];
+    const reason = req.headers[SERVICE_SIGNATURE_HEADERS.reason];
+    return Promise.resolve({
+      ok: true,
+      service: 'unverified',
+      keyId: 'none',
+      ...(typeof operator === 'string' ? { operatorId: operator } : {}),
+      ...(typeof reason === 'string' ? { reason: decodeURIComponent(reason) } : {}),
+    });
+  }
+}
+
+// --- Authorization ----------------------------------------------------------------------------------
+
+/** An ability rebuilt from another's rules with every rule's conditions mapped (undefined: no condition). */
+export function withConditions(ability: AppAbility, map: (conditions: Record<string, unknown>) => Record<string, unknown> | undefined): AppAbility {
+  const rules = ability.rules.map((rule) => {
+    const conditions = rule.conditions ? map(rule.conditions as Record<string, unknown>) : undefined;
+    const { conditions: _dropped, ...rest } = rule;
+    return conditions && Object.keys(conditions).length > 0 ? { ...rest, conditions } : rest;
+  });
+  return createPrismaAbility(rules as never) as unknown as AppAbility;
+}
+
+/** Function level removed: the role is not consulted, every member of a tenant gets the owner's rules. */
+@Injectable()
+export class RoleBlindAbilities extends AbilityFactory {
+  override forTenant(tenantId: string, principal: Principal): AppAbility {
+    return defineAbilityFor(tenantId, principal.kind === 'user' ? { ...principal, role: 'owner' } : principal);
+  }
+}
+
+/** Object level removed: every rule keeps its tenant condition and loses the rest (opened by, assigned to, own…). */
+@Injectable()
+export class TenantOnlyAbilities extends AbilityFactory {
+  override forTenant(tenantId: string, principal: Principal): AppAbility {
+    return withConditions(defineAbilityFor(tenantId, principal), (c) => ('tenantId' in c ? { tenantId: c.tenantId } : undefined));
+  }
+}
+
+/** Partner scopes removed: every partner client acts as if granted every scope. */
+@Injectable()
+export class ScopeBlindAbilities extends AbilityFactory {
+  override forTenant(tenantId: string, principal: Principal): AppAbility {
+    return defineAbilityFor(tenantId, principal.kind === 'partner' ? { ...principal, scopes: [...PARTNER_SCOPES] } : principal);
+  }
+}
+
+/** Operator roles removed: every active operator gets the platform-admin's rules. */
+@Injectable()
+export class RoleBlindPlatformAbilities extends AbilityFactory {
+  override forPlatform(principal: OperatorPrincipal): AppAbility {
+    return definePlatformAbility({ ...principal, roles: ['platform-admin'] });
+  }
+}
+
+/** DeclaredAccess with the permissive default most frameworks have: an undeclared route is public. */
+export class OpenByDefaultAccess extends DeclaredAccess {
+  override of(context: ExecutionContext): RouteAccess {
+    const declared = (Reflect.getMetadata(ROUTE_ACCESS, context.getHandler()) ?? Reflect.getMetadata(ROUTE_ACCESS, context.getClass())) as RouteAccess | undefined;
+    return declared ?? { auth: 'none', reason: 'undeclared' };
+  }
+}
+
+/** Validation removed: the global pipe hands every body and query to the handler as it came. */
+@Injectable()
+export class NoValidationPipe implements PipeTransform {
+  transform(value: unknown): unknown {
+    return value;
+  }
+}
+
+/** The response allowlist removed: the entity is serialized as it is, every column (what a default serializer does). */
+@Injectable()
+export class EntityResponses {
+  shape(invoice: object): InvoiceResponse {
+    return JSON.parse(JSON.stringify(invoice, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))) as InvoiceResponse;
+  }
+}
+
+// --- Resource consumption and uploads ---------------------------------------------------------------
+
+/** RateLimiter without limits: every request is admitted (the removed RATE-LIMIT control). */
+export class UnlimitedRateLimiter {
+  consume(subject: RateLimitSubject, sensitivity: Sensitivity): Promise<RateLimitResult> {
+    return Promise.resolve({ allowed: true, policy: policyName(subject.principalClass, sensitivity), headers: {} });
+  }
+}
+
+/**
+ * A type check that believes the file's name, as naive upload handlers do (the removed
+ * UPLOAD-CONTENT control): `.pdf` is a PDF whatever its bytes are.
+ */
+export class DeclaredNameTypes extends DocumentTypeDetector {
+  override detect(_content: Uint8Array, declaredName: string): Promise<DocumentType | null> {
+    const extension = /\.([a-z0-9]+)$/i.exec(declaredName.trim())?.[1]?.toLowerCase();
+    const byExtension: Record<string, DocumentType> = { pdf: 'application/pdf', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', csv: 'text/csv' };
+    return Promise.resolve(byExtension[extension ?? ''] ?? 'text/plain');
+  }
+}
+
+/**
+ * TRUSTED_PROXIES that trusts every peer: the two halves of the IPv4 and of the IPv6 space. The
+ * variable refuses a /0 (trustProxyOption), but nothing stops an operator from writing this, which
+ * is exactly `trustProxy: true`.
+ */
+export const TRUST_EVERY_PEER = '0.0.0.0/1,128.0.0.0/1,::/1,8000::/1';
+
+// --- Exports -------------------------------------------------------------------------------------
+
+/** CSV-FORMULA removed (a worker provider): every cell is written as it is, formulas included. */
+export const IDENTITY_CSV_GUARD: Pick<CsvFormulaGuard, 'neutralize'> = { neutralize: (value: string) => value };
+
+// --- Webhooks -------------------------------------------------------------------------------------
+
+/** PaymentWebhookVerifier whose verify believes any signature. */
+export class TrustingPaymentVerifier extends PaymentWebhookVerifier {
+  override verify(headers: { id: string; timestamp: string }): VerifiedDelivery {
+    return { id: headers.id, timestamp: new Date(Number(headers.timestamp) * 1000) };
+  }
+}
+
+// --- Errors, headers, logs ------------------------------------------------------------------------
+
+class NeverThrown extends Error {}
+
+/** A filter that catches nothing: every error falls through to Nest's default handling. */
+@Catch(NeverThrown)
+export class CatchesNothing implements ExceptionFilter {
+  catch(): void {
+    // Never reached: NeverThrown is never thrown.
+  }
+}
+
+/** Registers no security header at all. */
+export class NoSecurityHeaders extends SecurityHeaders {
+  override register(_app: NestFastifyApplication): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Redacts nothing: no censored paths, and the request as pino-http's standard serializer logs it (headers included). */
+export class NoLogRedaction extends LogRedaction {
+  override readonly paths: readonly string[] = [];
+
+  override request(req: LoggedRequest): Record<string, unknown> {
+    return { id: req.id, method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress };
+  }
+}
+
+// --- The lab's registry ---------------------------------------------------------------------------
+
+/** One provider replaced: by a value, or by a class Nest instantiates with injection. */
+export type Override = { token: unknown; value: unknown } | { token: unknown; useClass: Type };
+
+const replace = (token: unknown, useClass: unknown): Override => ({ token, useClass: useClass as Type });
+
+/** How the lab removes one control from the running demo. */
+export interface LabRemoval {
+  /** Word for word the `removal` of the kill-switch scenario this lab mode reproduces. */
+  removal: string;
+  /** Providers replaced in the public listener's application (AppModule). */
+  api?: Override[];
+  /** Providers replaced in the internal listener's application (InternalAppModule). */
+  internal?: Override[];
+  /** Providers replaced in the worker (WorkerModule). */
+  worker?: Override[];
+  /** Configuration variables set for the lab's processes (over the environment). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Every control that has a lab mode, with exactly one scenario's removal. Controls missing here are
+ * listed, with the reason, in NOT_IN_LAB (test/security/training.spec.ts checks that the two cover
+ * the catalog, and that each removal is the text of one of that control's kill-switch scenarios).
+ */
+export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
+  'AUTHN-ACCESS-TOKEN': { removal: 'AccessTokens.verify is replaced by a decoder that checks nothing', api: [replace(AccessTokens, UnverifiedAccessTokens)] },
+  'AUTHN-REVOCATION': { removal: 'RevocationStore.isRevoked always answers "not revoked"', api: [replace(RevocationStore, NeverRevoked)] },
+  'AUTHN-REFRESH-ROTATION': { removal: 'RefreshTokens.wasSpent and RefreshTokens.spend treat every refresh token as unspent', api: [replace(RefreshTokens, NonRotatingRefreshTokens)] },
+  'AUTHN-LOGIN-THROTTLE': { removal: 'LoginThrottle is replaced by one that allows every attempt and counts nothing', api: [{ token: LoginThrottle, value: UNTHROTTLED }] },
+  'AUTHN-PARTNER-CREDENTIALS': {
+    removal: 'PartnerAuthService is replaced by a verifier that checks only the key\u2019s secret (not its revocation, expiry, environment or tenant)',
+    api: [replace(PartnerAuthService, SecretOnlyPartnerAuth)],
+  },
+  'AUTHN-SERVICE-SIGNATURE': { removal: 'InternalSignatures.verify accepts every request and believes its X-Benteng-Operator header', internal: [replace(InternalSignatures, UnsignedAccepted)] },
+  'AUTHZ-FUNCTION': { removal: 'the ability factory ignores the role (every member of the tenant gets the owner\u2019s permissions)', api: [replace(AbilityFactory, RoleBlindAbilities)] },
+  'AUTHZ-OBJECT': { removal: 'the ability factory keeps only each rule\u2019s tenant condition (the opened-by / assigned-to conditions are gone)', api: [replace(AbilityFactory, TenantOnlyAbilities)] },
+  'AUTHZ-PARTNER-SCOPES': { removal: 'the ability factory ignores the partner client\u2019s scopes (every client acts with every scope)', api: [replace(AbilityFactory, ScopeBlindAbilities)] },
+  'AUTHZ-OPERATOR': { removal: 'the platform ability factory ignores the operator\u2019s roles (every active operator gets platform-admin\u2019s rules)', internal: [replace(AbilityFactory, RoleBlindPlatformAbilities)] },
+  'INPUT-VALIDATION': { removal: 'the global validation pipe (RequestValidationPipe) passes every body through unchecked', api: [replace(RequestValidationPipe, NoValidationPipe)] },
+  'OUTPUT-ALLOWLIST': { removal: 'the invoice response shape (InvoiceResponses) is replaced by a plain serialization of the entity', api: [replace(InvoiceResponses, EntityResponses)] },
+  'RATE-LIMIT': { removal: 'RateLimiter is replaced by one that admits every request', api: [replace(RateLimiter, UnlimitedRateLimiter)] },
+  'CLIENT-IP-TRUST': { removal: `TRUSTED_PROXIES trusts every peer (${TRUST_EVERY_PEER}) instead of the real proxy range 10.0.0.0/8`, env: { TRUSTED_PROXIES: TRUST_EVERY_PEER } },
+  'UPLOAD-CONTENT': { removal: 'DocumentTypeDetector is replaced by one that believes the file name', api: [replace(DocumentTypeDetector, DeclaredNameTypes)] },
+  'CSV-FORMULA': { removal: 'CsvFormulaGuard.neutralize is replaced by the identity (cells written as they are)', worker: [{ token: CsvFormulaGuard, value: IDENTITY_CSV_GUARD }] },
+  'WEBHOOK-INBOUND': { removal: 'PaymentWebhookVerifier.verify is replaced by one that believes any signature', api: [replace(PaymentWebhookVerifier, TrustingPaymentVerifier)] },
+  'ERROR-PROBLEM': {
+    removal: 'ProblemDetailsFilter is replaced by a filter that catches nothing (Nest\u2019s default error handling)',
+    api: [replace(ProblemDetailsFilter, CatchesNothing)],
+    internal: [replace(InternalProblemDetailsFilter, CatchesNothing)],
+  },
+  'SECURITY-HEADERS': {
+    removal: 'SecurityHeaders.register (helmet with HELMET_OPTIONS) registers nothing on the public listener',
+    api: [replace(SecurityHeaders, NoSecurityHeaders)],
+    internal: [replace(SecurityHeaders, NoSecurityHeaders)],
+  },
+  'LOG-REDACTION': { removal: 'LogRedaction is replaced by one that censors no path and logs requests with their headers', api: [replace(LogRedaction, NoLogRedaction)], internal: [replace(LogRedaction, NoLogRedaction)] },
+};
+
+/**
+ * Controls without a lab mode, and why: the running demo cannot show the harm of their removal
+ * with a few requests, or the removal is only meaningful beside a target the scenario builds.
+ */
+export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
+  'AUTHN-ACCOUNT-ENUMERATION':
+    'the attack is statistical (hundreds of timed logins compared by a Mann-Whitney test, with the password hash held to one cheap verification in both runs); a handful of curl lines against the demo cannot show the timing gap',
+  'TENANT-RLS':
+    'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
+  'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
+  'MEMBERSHIP-CONSENT': 'its removal (AttachingInvitations) looks the invited account up through the migration owner\u2019s connection, a test fixture; it has not been moved into this module yet',
+  'ABUSE-DETECTION': 'the attack blocks the attacker\u2019s address (127.0.0.1 for a local trainee) for ABUSE_BLOCK_S; not moved into this module yet',
+  'ABUSE-SHARED-ADDRESS': 'the attack needs two clients behind one address, which the scenario fakes with Fastify inject\u2019s remoteAddress; not moved into this module yet',
+  'BODY-LIMIT': 'the removal is a configuration value (DOCUMENTS_MAX_BYTES raised to its ceiling) and the body-size half needs a special app; not moved into this module yet',
+  'JOB-ENVELOPE': 'the attack writes a forged job straight into Redis and the target is the worker; not moved into this module yet',
+  'EXPORT-LINK': 'the removal (DownloadLinks) is not moved into this module yet',
+  'WEBHOOK-SIGNING': 'the harm is seen by a webhook receiver the scenario runs beside the worker; not moved into this module yet',
+  'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
+  'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',
+};
