@@ -327,4 +327,6 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'WEBHOOK-SIGNING': 'the harm is seen by a webhook receiver the scenario runs beside the worker; not moved into this module yet',
   'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
   'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',
+  'ACCESS-RECORD': 'the harm (a stolen session\u2019s reads leave no access record) is seen only through the signed internal breach-scope route; not moved into this module yet',
+  'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
 };
