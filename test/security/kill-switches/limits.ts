@@ -104,6 +104,11 @@ class UnlimitedRateLimiter {
   consume(subject: RateLimitSubject, sensitivity: Sensitivity): Promise<RateLimitResult> {
     return Promise.resolve({ allowed: true, policy: policyName(subject.principalClass, sensitivity), headers: {} });
   }
+
+  /** No combined round trip: the gate's stages read for themselves and then call `consume`. */
+  consumeUnless(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
 }
 
 /** AbuseDetector that never counts and never blocks (the removed ABUSE-DETECTION control). */
