@@ -32,12 +32,16 @@ class NoSecurityHeaders extends SecurityHeaders {
   }
 }
 
-/** Redacts nothing: no censored paths, and the request as pino-http's standard serializer logs it (headers included). */
+/** Redacts nothing: no censored paths or fields, and the request as pino-http's standard serializer logs it (headers included). */
 export class NoLogRedaction extends LogRedaction {
   override readonly paths: readonly string[] = [];
 
   override request(req: LoggedRequest): Record<string, unknown> {
     return { id: req.id, method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress };
+  }
+
+  override censor(fields: Record<string, unknown>): Record<string, unknown> {
+    return fields;
   }
 }
 
