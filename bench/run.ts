@@ -53,7 +53,15 @@ try {
   await mkdir(dir, { recursive: true });
   const cpus = os.cpus();
   const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, node: process.version, loadAverage1mAtEnd: os.loadavg()[0] };
-  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, benchmarks: results, failed }, null, 2)}\n`);
+  // The headline figures at the top level (issue 18): `ratios` and `openLoop` from the read path;
+  // `export` and `webhooks` from their benchmarks once those write them.
+  const readPath = results['read-path'] as { ratios?: unknown; openLoop?: unknown; securityTax?: unknown } | undefined;
+  const headline = {
+    ...(readPath?.ratios ? { ratios: readPath.ratios } : {}),
+    ...(readPath?.openLoop ? { openLoop: readPath.openLoop } : {}),
+    ...(readPath?.securityTax ? { securityTax: readPath.securityTax } : {}),
+  };
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, ...headline, benchmarks: results, failed }, null, 2)}\n`);
   process.stdout.write('\n');
   printSummary(results as Record<string, Record<string, any>>);
   process.stdout.write(`\nbench: wrote bench/results/latest.json (${Object.keys(results).length} benchmark(s)${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`);
