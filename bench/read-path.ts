@@ -437,16 +437,19 @@ async function main(): Promise<void> {
     }
 
     // Security tax: C-get's CPU per request with each control off, paired with nothing off.
-    const tax: { control: string; onCpuMs: number; offCpuMs: number; costUs: number; rounds: { on: number; off: number }[] }[] = [];
+    const tax: { control: string; onCpuMs: number; offCpuMs: number; costUs: number; failures: number; rounds: { on: number; off: number }[] }[] = [];
     // Not with BENCH_PROFILE: the profiled API must keep running until its profile is taken below.
     if (TAX && !PROFILE) {
       await baseApi?.stop();
       baseApi = undefined;
       await api.stop();
       api = undefined;
+      let taxFailures = 0;
       const cpuPerRequest = async (proc: ApiProcess, seconds: number) => {
         const cpu0 = cpuMs(proc.pid);
         const r = await cannon(proc.base, getTargets, TAX_CONNECTIONS, seconds);
+        // A variant that answers errors measures the error path, not the control: counted and reported.
+        taxFailures += r.non2xx + r.errors + r.timeouts;
         return (cpuMs(proc.pid) - cpu0) / Math.max(1, r.requests);
       };
       for (const control of TAX_CONTROLS) {
@@ -454,6 +457,7 @@ async function main(): Promise<void> {
         const offEnv = control === 'logging' ? { ...env, BENCH_TAX_OFF: 'none', LOG_LEVEL: 'warn' } : { ...env, BENCH_TAX_OFF: control };
         const off = await startApi('tax-off', offEnv, [], 'bench/tax-api.js');
         try {
+          taxFailures = 0;
           if (WARMUP_S > 0) for (const proc of [on, off]) await cpuPerRequest(proc, WARMUP_S);
           const rounds: { on: number; off: number }[] = [];
           for (let k = 0; k < TAX_ROUNDS; k++) {
@@ -466,8 +470,8 @@ async function main(): Promise<void> {
           const onCpuMs = round3(median(rounds.map((r) => r.on)));
           const offCpuMs = round3(median(rounds.map((r) => r.off)));
           const costUs = Math.round(median(rounds.map((r) => (r.on - r.off) * 1000)));
-          tax.push({ control, onCpuMs, offCpuMs, costUs, rounds: rounds.map((r) => ({ on: round3(r.on), off: round3(r.off) })) });
-          log(`security tax ${control.padEnd(26)} on ${onCpuMs} / off ${offCpuMs} CPU ms/req: ${costUs} µs per request`);
+          tax.push({ control, onCpuMs, offCpuMs, costUs, failures: taxFailures, rounds: rounds.map((r) => ({ on: round3(r.on), off: round3(r.off) })) });
+          log(`security tax ${control.padEnd(26)} on ${onCpuMs} / off ${offCpuMs} CPU ms/req: ${costUs} µs per request (failures ${taxFailures})`);
         } finally {
           await on.stop();
           await off.stop();

@@ -533,6 +533,8 @@ export interface OpenLoopResult {
  * a request that waits for a free socket counts that wait, which is what a client with a fixed
  * arrival rate sees. Hand-written: autocannon's `overallRate` measures from the actual send.
  */
+const OPEN_LOOP_LIMIT_MS = 10_000;
+
 export async function openLoop(base: string, targets: Target[], rps: number, durationS: number, connections = 64): Promise<OpenLoopResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const url = new URL(base);
@@ -559,6 +561,10 @@ export async function openLoop(base: string, targets: Target[], rps: number, dur
         failures++;
         resolve();
       });
+      // Bounded: a request not answered 10 s after its scheduled time is a failure (on an overloaded
+      // machine the queue would otherwise grow for as long as the schedule runs, and longer).
+      const late = setTimeout(() => req.destroy(new Error('late')), Math.max(0, scheduledAt + OPEN_LOOP_LIMIT_MS - performance.now()));
+      req.once('close', () => clearTimeout(late));
       req.end();
     });
   const started = performance.now();
