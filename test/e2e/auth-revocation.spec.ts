@@ -197,7 +197,9 @@ describe(tag('AUTHN-REVOCATION', 'revocation in the gate\'s one Redis round trip
     return sent;
   }
 
-  it('an authenticated request reads its revocation markers in the same script as its block and rate limits, and a revoked one consumes no budget', async () => {
+  // Single Redis only: on a cluster the gate reads them one by one (RateLimiter.consumeUnless), as
+  // the specs of the scale run show with this file's other tests.
+  it.skipIf(Boolean(process.env.REDIS_CLUSTER_NODES))('an authenticated request reads its revocation markers in the same script as its block and rate limits, and a revoked one consumes no budget', async () => {
     const { client, session, user, tenant } = await member();
     await api.app.get(RevocationStore).resync();
     expect(await status(client, session)).toBe(200);
