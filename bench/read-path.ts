@@ -14,6 +14,11 @@
 // Rate limits: RATE_LIMIT_POLICY raises the `user` and `partner:standard` read budgets and the
 // tenant aggregate to 10,000,000 per minute, so the benchmark users are never throttled (the limiter
 // still runs and counts in Redis on every request); the abuse detector's thresholds likewise.
+// Open loop (issue 18): B and C-get at fixed offered loads (BENCH_OPEN_RATES, 200 and 400 req/s),
+// BENCH_OPEN_S seconds each, latency from each request's scheduled time (harness openLoop).
+// Security tax (BENCH_TAX=1): C-get's server CPU per request with one control switched off at a
+// time (bench/tax-api.ts, dependency injection, benchmark only), against the same entry with
+// nothing switched off, alternated round by round; the difference is the control's cost.
 // Tunables: BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ROUND_S (8), BENCH_WARMUP_S (3),
 // BENCH_INVOICES (10000), BENCH_PROFILE=1 (run the API with --cpu-prof; summary of the hottest
 // functions in the result, the .cpuprofile under bench/results/profiles/).
@@ -40,11 +45,13 @@ import {
   machine,
   median,
   openBenchDb,
+  openLoop,
   percentile,
   printTable,
   QUICK,
   round1,
   round2,
+  round3,
   seedTenants,
   startApi,
   startNode,
@@ -53,6 +60,7 @@ import {
   writeResult,
   type ApiProcess,
   type NodeProcess,
+  type OpenLoopResult,
   type Target,
 } from './lib/harness.js';
 
@@ -65,6 +73,14 @@ const ROUNDS = intFromEnv('BENCH_ROUNDS', QUICK ? 1 : 3, 1, 10);
 const ROUND_S = intFromEnv('BENCH_ROUND_S', QUICK ? 3 : 8, 1, 60);
 const WARMUP_S = intFromEnv('BENCH_WARMUP_S', QUICK ? 1 : 3, 0, 30);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const OPEN_RATES = (process.env.BENCH_OPEN_RATES ?? '200,400').split(',').filter(Boolean).map(Number);
+const OPEN_S = intFromEnv('BENCH_OPEN_S', QUICK ? 3 : 10, 1, 120);
+const TAX = process.env.BENCH_TAX === '1';
+const TAX_ROUNDS = intFromEnv('BENCH_TAX_ROUNDS', QUICK ? 1 : 3, 1, 10);
+const TAX_ROUND_S = intFromEnv('BENCH_TAX_ROUND_S', QUICK ? 2 : 5, 1, 60);
+const TAX_CONNECTIONS = intFromEnv('BENCH_TAX_CONNECTIONS', 16, 1, 512);
+/** The controls bench/tax-api.ts can switch off (BENCH_TAX_CONTROLS: a subset). */
+const TAX_CONTROLS = (process.env.BENCH_TAX_CONTROLS ?? 'token-check,revocation,blocks,limiter,abuse-counters,casl-ability-per-request,logging').split(',').filter(Boolean);
 const POOL_MAX = 10;
 const NO_THROTTLE = JSON.stringify({ user: { read: [10_000_000, 60] }, 'partner:standard': { read: [10_000_000, 60] }, tenant: [10_000_000, 60] });
 
@@ -239,6 +255,7 @@ async function main(): Promise<void> {
   const db = await openBenchDb(log);
   let api: ApiProcess | undefined;
   let baseline: NodeProcess | undefined;
+  let baseApi: ApiProcess | undefined;
   try {
     await seedTenants(db, Array.from({ length: TENANTS }, (_, k) => ({ t: k + 1, invoices: INVOICES, linesPerInvoice: LINES })), log);
     const check = await db.owner.query<{ n: number }>('SELECT count(*)::int AS n FROM invoices WHERE tenant_id = bench_tid(1) AND id = bench_iid(1, $1::int)', [INVOICES]);
@@ -251,6 +268,20 @@ async function main(): Promise<void> {
     // BENCH_API_LOG_LEVEL: for experiments only (e.g. `warn` to see what request logging costs).
     const env = appEnv(db, redisUrl, secrets, { RATE_LIMIT_POLICY: NO_THROTTLE, DATABASE_POOL_MAX: String(POOL_MAX), LOG_LEVEL: process.env.BENCH_API_LOG_LEVEL || 'info' });
     api = await startApi('api', env, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    // BENCH_COMPARE_ROOT: another build (e.g. the base commit's, built into a temporary directory)
+    // whose API serves the same C scenarios as `<key>@base`, alternated with this tree's in every
+    // round: a paired before/after under the same machine load (docs/benchmarks.md).
+    const compareRoot = process.env.BENCH_COMPARE_ROOT;
+    if (compareRoot) {
+      const previous = process.env.BENCH_API_ROOT;
+      process.env.BENCH_API_ROOT = compareRoot;
+      try {
+        baseApi = await startApi('api-base', env);
+      } finally {
+        if (previous === undefined) delete process.env.BENCH_API_ROOT;
+        else process.env.BENCH_API_ROOT = previous;
+      }
+    }
     const baselinePort = await freePort();
     baseline = startNode('baseline', 'bench/baseline-server.js', { ...process.env, BASELINE_DATABASE_URL: db.ownerUrl, BASELINE_PORT: String(baselinePort), BASELINE_POOL_MAX: String(POOL_MAX) });
     const baselineBase = `http://127.0.0.1:${baselinePort}`;
@@ -311,10 +342,18 @@ async function main(): Promise<void> {
       httpScenario('C-list', 'C  GET /v1/invoices?limit=50', apiBase, apiPid, listTargets),
       httpScenario('C-partner', 'C  GET /partner/v1/invoices/:id (API key)', apiBase, apiPid, partnerTargets),
     ];
-    // BENCH_SCENARIOS=C-get,B: a subset, for profiling and experiments.
+    if (baseApi) {
+      const base = baseApi;
+      scenarios.push(
+        httpScenario('C-get@base', 'C  GET /v1/invoices/:id (base build)', () => base.base, () => base.pid, getTargets),
+        httpScenario('C-list@base', 'C  GET /v1/invoices?limit=50 (base build)', () => base.base, () => base.pid, listTargets),
+        httpScenario('C-partner@base', 'C  GET /partner/v1/invoices/:id (base build)', () => base.base, () => base.pid, partnerTargets),
+      );
+    }
+    // BENCH_SCENARIOS=C-get,B: a subset, for profiling and experiments (`@base` ones stay with their key).
     if (process.env.BENCH_SCENARIOS) {
       const wanted = process.env.BENCH_SCENARIOS.split(',');
-      scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => wanted.includes(s.key)));
+      scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => wanted.includes(s.key.replace('@base', ''))));
     }
     log(`${scenarios.length} scenarios; ${CONNECTIONS} connections, warm-up ${WARMUP_S} s, ${ROUNDS} rounds x ${ROUND_S} s; ${pgbench ? `pgbench ${pgbench}` : 'pgbench not found: Node pg loop for A'}`);
     if (WARMUP_S > 0) for (const s of scenarios) await s.run(WARMUP_S);
@@ -358,10 +397,96 @@ async function main(): Promise<void> {
       'B/A-pk': ratio('B', 'A-pk'),
       'A-rls/A-pk': ratio('A-rls', 'A-pk'),
     };
+    // The list page's CPU per request against C-get's (target: a page of 50 <= 2 x C-get), per round.
+    const cpuRatio = (c: string, b: string) => {
+      const rc = results.get(c) ?? [];
+      const rb = results.get(b) ?? [];
+      if (!rc.length || !rb.length || rc[0]!.serverCpuMsPerRequest === null) return { median: Number.NaN, rounds: [] as number[] };
+      const perRound = rc.map((r, k) => r.serverCpuMsPerRequest! / rb[k]!.serverCpuMsPerRequest!);
+      return { median: round2(median(perRound)), rounds: perRound.map(round2) };
+    };
+    const cpuRatios = {
+      'C-list/C-get CPU': cpuRatio('C-list', 'C-get'),
+      'C-get/B CPU': cpuRatio('C-get', 'B'),
+      ...(baseApi
+        ? {
+            'C-get/C-get@base CPU': cpuRatio('C-get', 'C-get@base'),
+            'C-list/C-list@base CPU': cpuRatio('C-list', 'C-list@base'),
+            'C-partner/C-partner@base CPU': cpuRatio('C-partner', 'C-partner@base'),
+            'C-get@base/B': ratio('C-get@base', 'B'),
+          }
+        : {}),
+    };
+    for (const [name, r] of Object.entries(cpuRatios)) log(`${name.padEnd(16)} ${r.median} (rounds ${r.rounds.join(', ')})`);
+
+    // Open loop: B and C-get alternated at each offered load.
+    const openLoopResults: Record<string, Record<string, OpenLoopResult & { serverCpuMsPerRequest: number }>> = {};
+    const openScenarios = [
+      { key: 'B', base: baselineBase, pid: () => baseline!.pid, targets: baselineTargets },
+      { key: 'C-get', base: api.base, pid: apiPid, targets: getTargets },
+      ...(baseApi ? [{ key: 'C-get@base', base: baseApi.base, pid: () => baseApi!.pid, targets: getTargets }] : []),
+    ].filter((o) => scenarios.some((s) => s.key === o.key));
+    for (const rate of OPEN_RATES) {
+      for (const o of openScenarios) {
+        const cpu0 = cpuMs(o.pid());
+        const r = await openLoop(o.base, o.targets, rate, OPEN_S, CONNECTIONS);
+        const cpu = round2((cpuMs(o.pid()) - cpu0) / Math.max(1, r.completed));
+        (openLoopResults[String(rate)] ??= {})[o.key] = { ...r, serverCpuMsPerRequest: cpu };
+        log(`open loop ${rate} req/s ${o.key.padEnd(6)} achieved ${r.achievedRps} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  max ${r.maxMs} ms  failures ${r.failures}  ${cpu} CPU ms/req`);
+      }
+    }
+
+    // Security tax: C-get's CPU per request with each control off, paired with nothing off.
+    const tax: { control: string; onCpuMs: number; offCpuMs: number; costUs: number; failures: number; rounds: { on: number; off: number }[] }[] = [];
+    // Not with BENCH_PROFILE: the profiled API must keep running until its profile is taken below.
+    if (TAX && !PROFILE) {
+      await baseApi?.stop();
+      baseApi = undefined;
+      await api.stop();
+      api = undefined;
+      let taxFailures = 0;
+      const cpuPerRequest = async (proc: ApiProcess, seconds: number) => {
+        const cpu0 = cpuMs(proc.pid);
+        const r = await cannon(proc.base, getTargets, TAX_CONNECTIONS, seconds);
+        // A variant that answers errors measures the error path, not the control: counted and reported.
+        taxFailures += r.non2xx + r.errors + r.timeouts;
+        return (cpuMs(proc.pid) - cpu0) / Math.max(1, r.requests);
+      };
+      for (const control of TAX_CONTROLS) {
+        const on = await startApi('tax-on', { ...env, BENCH_TAX_OFF: 'none' }, [], 'bench/tax-api.js');
+        const offEnv = control === 'logging' ? { ...env, BENCH_TAX_OFF: 'none', LOG_LEVEL: 'warn' } : { ...env, BENCH_TAX_OFF: control };
+        const off = await startApi('tax-off', offEnv, [], 'bench/tax-api.js');
+        try {
+          taxFailures = 0;
+          if (WARMUP_S > 0) for (const proc of [on, off]) await cpuPerRequest(proc, WARMUP_S);
+          const rounds: { on: number; off: number }[] = [];
+          for (let k = 0; k < TAX_ROUNDS; k++) {
+            const first = k % 2 === 0 ? on : off;
+            const second = first === on ? off : on;
+            const a = await cpuPerRequest(first, TAX_ROUND_S);
+            const b = await cpuPerRequest(second, TAX_ROUND_S);
+            rounds.push(first === on ? { on: a, off: b } : { on: b, off: a });
+          }
+          const onCpuMs = round3(median(rounds.map((r) => r.on)));
+          const offCpuMs = round3(median(rounds.map((r) => r.off)));
+          const costUs = Math.round(median(rounds.map((r) => (r.on - r.off) * 1000)));
+          tax.push({ control, onCpuMs, offCpuMs, costUs, failures: taxFailures, rounds: rounds.map((r) => ({ on: round3(r.on), off: round3(r.off) })) });
+          log(`security tax ${control.padEnd(26)} on ${onCpuMs} / off ${offCpuMs} CPU ms/req: ${costUs} µs per request (failures ${taxFailures})`);
+        } finally {
+          await on.stop();
+          await off.stop();
+        }
+      }
+    }
+
     const cGet = summary.find((s) => s.key === 'C-get');
     const targets = {
       'C-get >= 0.6 x B': { met: ratios['C-get/B'].median >= 0.6, value: ratios['C-get/B'].median },
       [`C-get p99 < 25 ms at ${CONNECTIONS} connections`]: { met: (cGet?.p99Ms ?? Number.NaN) < 25, value: cGet?.p99Ms ?? null },
+      'C-get CPU <= 0.4 ms per request': { met: (cGet?.serverCpuMsPerRequest ?? Number.NaN) <= 0.4, value: cGet?.serverCpuMsPerRequest ?? null },
+      'C-list CPU <= 2 x C-get': { met: cpuRatios['C-list/C-get CPU'].median <= 2, value: cpuRatios['C-list/C-get CPU'].median },
+      'open loop C-get p99 < 15 ms at 200 req/s': { met: (openLoopResults['200']?.['C-get']?.p99Ms ?? Number.NaN) < 15, value: openLoopResults['200']?.['C-get']?.p99Ms ?? null },
+      'open loop C-get p99 < 25 ms at 400 req/s': { met: (openLoopResults['400']?.['C-get']?.p99Ms ?? Number.NaN) < 25, value: openLoopResults['400']?.['C-get']?.p99Ms ?? null },
     };
 
     process.stdout.write('\n');
@@ -373,7 +498,7 @@ async function main(): Promise<void> {
     for (const [name, t] of Object.entries(targets)) log(`target ${name}: ${t.met ? 'met' : 'NOT met'} (${t.value})`);
 
     let profile: { file: string; top: { function: string; selfPct: number }[] } | undefined;
-    if (PROFILE) {
+    if (PROFILE && api) {
       const before = new Set(readdirSync(profileDir));
       await api.stop(30_000);
       api = undefined;
@@ -402,12 +527,15 @@ async function main(): Promise<void> {
         quick: QUICK,
       },
       scenarios: summary,
-      ratios,
+      ratios: { ...ratios, ...cpuRatios },
+      openLoop: { durationS: OPEN_S, connections: CONNECTIONS, byRate: openLoopResults },
+      ...(TAX && !PROFILE ? { securityTax: { connections: TAX_CONNECTIONS, rounds: TAX_ROUNDS, roundS: TAX_ROUND_S, controls: tax } } : {}),
       targets,
       ...(profile ? { profile } : {}),
     });
   } finally {
     await api?.stop();
+    await baseApi?.stop();
     await baseline?.stop();
     await db.close();
   }

@@ -55,7 +55,16 @@ try {
   const cpus = os.cpus();
   const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, node: process.version, loadAverage1mAtEnd: os.loadavg()[0] };
   // Merged, not replaced: a BENCH_ONLY run keeps the other benchmarks' figures (bench/lib/latest.ts).
-  await mergeIntoFile(join(dir, 'latest.json'), { generatedAt: new Date().toISOString(), machine, benchmarks: results, failed, ...headlineFigures(results) });
+  // The headline figures at the top level (issue 18): `ratios`, `openLoop` and `securityTax` from the
+  // read path, `export` and `webhooks` from theirs (headlineFigures).
+  const readPath = results['read-path'] as { ratios?: unknown; openLoop?: unknown; securityTax?: unknown } | undefined;
+  const headline = {
+    ...(readPath?.ratios ? { ratios: readPath.ratios } : {}),
+    ...(readPath?.openLoop ? { openLoop: readPath.openLoop } : {}),
+    ...(readPath?.securityTax ? { securityTax: readPath.securityTax } : {}),
+    ...headlineFigures(results),
+  };
+  await mergeIntoFile(join(dir, 'latest.json'), { generatedAt: new Date().toISOString(), machine, ...headline, benchmarks: results, failed });
   process.stdout.write('\n');
   printSummary(results as Record<string, Record<string, any>>);
   process.stdout.write(`\nbench: wrote bench/results/latest.json (${Object.keys(results).length} benchmark(s)${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`);

@@ -263,7 +263,7 @@ export function startNode(name: string, entry: string, env: NodeJS.ProcessEnv, n
   // The child writes its log straight to the file: through a pipe, this (busy) process would have
   // to drain it, and pino's synchronous writes would block the measured process when it lags.
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, join(projectRoot(), 'dist', entry)], { cwd: projectRoot(), env, stdio: ['ignore', out, 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, entry.startsWith('/') ? entry : join(projectRoot(), 'dist', entry)], { cwd: entry.startsWith('/') && entry.includes('/dist/') ? entry.slice(0, entry.indexOf('/dist/')) : projectRoot(), env, stdio: ['ignore', out, 'pipe'] });
   closeSync(out);
   children.add(child);
   let stderr = '';
@@ -356,9 +356,16 @@ export interface ApiProcess extends NodeProcess {
   port: number;
 }
 
-export async function startApi(name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ApiProcess> {
+/**
+ * Starts the compiled API. `entry`: another compiled entry under dist/ (bench/tax-api.js).
+ * BENCH_API_ROOT: the directory of another build whose dist/apps/api/src/main.js is started instead
+ * (a paired before/after run: the same benchmark against the base commit's API; docs/benchmarks.md).
+ */
+export async function startApi(name: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], entry = 'apps/api/src/main.js'): Promise<ApiProcess> {
   const port = await freePort();
-  const proc = startNode(name, 'apps/api/src/main.js', { ...env, PORT: String(port), INTERNAL_PORT: String(await freePort()) }, nodeArgs);
+  const root = process.env.BENCH_API_ROOT;
+  const path = root && entry === 'apps/api/src/main.js' ? join(root, 'dist', entry) : entry;
+  const proc = startNode(name, path, { ...env, PORT: String(port), INTERNAL_PORT: String(await freePort()) }, nodeArgs);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/health/ready`, proc);
@@ -500,4 +507,88 @@ export function cpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of the file (utime, stime) are 11 and 12 after the command name.
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open loop: requests sent on a schedule, whatever the server's speed
+
+export interface OpenLoopResult {
+  offeredRps: number;
+  /** Requests answered per second over the schedule (below offeredRps when the server falls behind). */
+  achievedRps: number;
+  sent: number;
+  completed: number;
+  failures: number;
+  /** Latency from each request's *scheduled* time (not from when a connection was free): no coordinated omission. */
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * Sends `rps` requests per second for `durationS` seconds at evenly spaced scheduled times over up
+ * to `connections` keep-alive sockets, and measures each request's latency from its scheduled time.
+ * A closed loop (autocannon) slows its sending when the server slows, and hides queueing delay; here
+ * a request that waits for a free socket counts that wait, which is what a client with a fixed
+ * arrival rate sees. Hand-written: autocannon's `overallRate` measures from the actual send.
+ */
+const OPEN_LOOP_LIMIT_MS = 10_000;
+
+export async function openLoop(base: string, targets: Target[], rps: number, durationS: number, connections = 64): Promise<OpenLoopResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const url = new URL(base);
+  const total = Math.round(rps * durationS);
+  const latencies: number[] = [];
+  let failures = 0;
+  let n = Math.floor(Math.random() * targets.length);
+  const inFlight: Promise<void>[] = [];
+  const send = (scheduledAt: number) =>
+    new Promise<void>((resolve) => {
+      const target = targets[(n = (n + 7919) % targets.length)]!;
+      const req = http.request(
+        { host: url.hostname, port: url.port, path: target.path, method: 'GET', agent, headers: target.authorization ? { authorization: target.authorization } : {}, timeout: 30_000 },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            if (res.statusCode === 200) latencies.push(performance.now() - scheduledAt);
+            else failures++;
+            resolve();
+          });
+        },
+      );
+      req.once('error', () => {
+        failures++;
+        resolve();
+      });
+      // Bounded: a request not answered 10 s after its scheduled time is a failure (on an overloaded
+      // machine the queue would otherwise grow for as long as the schedule runs, and longer).
+      const late = setTimeout(() => req.destroy(new Error('late')), Math.max(0, scheduledAt + OPEN_LOOP_LIMIT_MS - performance.now()));
+      req.once('close', () => clearTimeout(late));
+      req.end();
+    });
+  const started = performance.now();
+  const interval = 1000 / rps;
+  let next = 0;
+  while (next < total) {
+    const now = performance.now() - started;
+    // Every request whose time has come leaves now, stamped with its scheduled time.
+    while (next < total && next * interval <= now) inFlight.push(send(started + next++ * interval));
+    if (next < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(2, next * interval - now))));
+  }
+  await Promise.all(inFlight);
+  const elapsedS = (performance.now() - started) / 1000;
+  agent.destroy();
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    offeredRps: rps,
+    achievedRps: round1(latencies.length / elapsedS),
+    sent: total,
+    completed: latencies.length,
+    failures,
+    p50Ms: round2(percentile(sorted, 0.5)),
+    p90Ms: round2(percentile(sorted, 0.9)),
+    p99Ms: round2(percentile(sorted, 0.99)),
+    maxMs: round2(sorted.length ? sorted[sorted.length - 1]! : Number.NaN),
+  };
 }

@@ -19,6 +19,15 @@ export function summaryRows(results: Record<string, Json | undefined>): string[]
     const t = rp.targets as Json;
     rows.push(['read path C-get / B (req/s)', fmt(rp.ratios['C-get/B'].median, 2), '>= 0.6', met(t['C-get >= 0.6 x B'])]);
     rows.push(['read path C-get / A-pk, C-get / A-rls', `${fmt(rp.ratios['C-get/A-pk'].median, 2)}, ${fmt(rp.ratios['C-get/A-rls'].median, 2)}`, '', '']);
+    if (rp.ratios['C-list/C-get CPU']) rows.push(['read path C-list / C-get (server CPU per request)', fmt(rp.ratios['C-list/C-get CPU'].median, 2), '<= 2', met(t['C-list CPU <= 2 x C-get'])]);
+    for (const [rate, byKey] of Object.entries((rp.openLoop?.byRate ?? {}) as Record<string, Record<string, Json>>)) {
+      for (const [key, o] of Object.entries(byKey)) {
+        const target = key === 'C-get' ? (rate === '200' ? '< 15 ms' : rate === '400' ? '< 25 ms' : '') : '';
+        const status = key === 'C-get' ? met(t[`open loop C-get p99 < ${rate === '200' ? 15 : 25} ms at ${rate} req/s`]) : '';
+        rows.push([`open loop ${key} at ${rate} req/s: p99 (p50; achieved; CPU)`, `${fmt(o.p99Ms, 1)} ms (${fmt(o.p50Ms, 1)} ms; ${fmt(o.achievedRps)} req/s; ${fmt(o.serverCpuMsPerRequest, 2)} CPU ms/req)`, target, status]);
+      }
+    }
+    for (const c of (rp.securityTax?.controls ?? []) as Json[]) rows.push([`security tax: ${c.control}`, `${fmt(c.costUs)} µs CPU per request`, '', '']);
     const p99Key = Object.keys(t).find((k) => k.startsWith('C-get p99'));
     if (p99Key) rows.push([`read path C-get p99 (${rp.settings.connections} connections)`, `${fmt(t[p99Key].value, 1)} ms`, '< 25 ms', met(t[p99Key])]);
   }

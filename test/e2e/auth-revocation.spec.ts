@@ -179,6 +179,63 @@ describe(tag('AUTHN-REVOCATION', 'revocation takes effect on the next request'),
   });
 });
 
+describe(tag('AUTHN-REVOCATION', 'revocation in the gate\'s one Redis round trip'), () => {
+  /** The Redis commands the app sends while `run` runs: name and keys/arguments. */
+  async function commandsDuring(run: () => Promise<unknown>): Promise<string[][]> {
+    const redis = api.app.get<Redis>(REDIS);
+    const sent: string[][] = [];
+    const original = redis.sendCommand.bind(redis);
+    const spy = vi.spyOn(redis, 'sendCommand').mockImplementation((command, ...rest) => {
+      sent.push([command.name, ...command.args.map(String)]);
+      return original(command, ...rest);
+    });
+    try {
+      await run();
+    } finally {
+      spy.mockRestore();
+    }
+    return sent;
+  }
+
+  // Single Redis only: on a cluster the gate reads them one by one (RateLimiter.consumeUnless), as
+  // the specs of the scale run show with this file's other tests.
+  it.skipIf(Boolean(process.env.REDIS_CLUSTER_NODES))('an authenticated request reads its revocation markers in the same script as its block and rate limits, and a revoked one consumes no budget', async () => {
+    const { client, session, user, tenant } = await member();
+    await api.app.get(RevocationStore).resync();
+    expect(await status(client, session)).toBe(200);
+
+    const sent = await commandsDuring(() => status(client, session).then((code) => expect(code).toBe(200)));
+    const touching = (prefix: string) => sent.filter((command) => command.some((arg) => arg.startsWith(prefix)));
+    // One script carries READY, the session's, user's and tenant's markers, the principal's block
+    // and both rate-limit keys; nothing else reads a marker.
+    const revocation = touching('benteng:rev:');
+    expect(revocation).toHaveLength(1);
+    expect(revocation[0]![0]).toMatch(/^eval(sha)?$/);
+    expect(revocation[0]).toEqual(
+      expect.arrayContaining([
+        'benteng:rev:ready',
+        `benteng:rev:session:${session.sessionId}`,
+        `benteng:rev:user:${user.id}`,
+        `benteng:rev:tenant:${tenant.id}`,
+        `benteng:abuse:block:principal:user:${user.id}`,
+        `benteng:rl:user:read:user:${user.id}`,
+        `benteng:rl:tenant:${tenant.id}`,
+      ]),
+    );
+    expect(touching('benteng:abuse:block:principal:')).toEqual(revocation);
+    expect(touching('benteng:rl:')).toEqual(revocation);
+
+    const redis = api.app.get<Redis>(REDIS);
+    const cell = `benteng:rl:user:read:user:${user.id}`;
+    const before = await redis.get(cell);
+    expect((await client.call('post', '/v1/auth/logout', { token: session.accessToken })).status).toBe(204);
+    expect(await status(client, session)).toBe(401);
+    expect(await status(client, session)).toBe(401);
+    // Refused by its marker in the script, before the limiter: its budget is as it was.
+    expect(await redis.get(cell)).toBe(before);
+  });
+});
+
 describe(tag('AUTHN-REVOCATION', 'revocation when Redis cannot be trusted (never fail open)'), () => {
   it('with Redis unreachable: logins still work (per-instance throttling), a revoked session is refused and a valid one accepted, from Postgres', async () => {
     const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { createRedis, type RedisClient } from '@benteng/redis';
-import { ABUSE_KEY_PREFIX, AbuseDetector, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
+import { ABUSE_KEY_PREFIX, AbuseDetector, principalBlockKey, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
 import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
 
@@ -156,6 +156,23 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
       expect(await sut.observe(notFound(ip, colleague))).toEqual([]);
       expect(await sut.blockedFor(ip, colleague)).toBeUndefined();
       expect(await sut.blockedFor(ip)).toBeUndefined();
+    });
+
+    it("judges a principal's block from the gate's round-trip read (principalBlockKey and its PTTL) as it judges its own read", async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      await observeAll(sut, Array.from({ length: 4 }, () => notFound(ip, principal)));
+      const key = principalBlockKey(principal);
+      const read = { value: await redisA.get(key), pttlMs: await redisA.pttl(key) };
+      expect(read.value).toEqual(expect.any(String));
+      const own = await sut.blockedFor(undefined, principal);
+      expect(own).toMatchObject({ subject: 'principal', signal: 'not_found', source: 'detector' });
+      expect(await sut.blockedFor(undefined, principal, read)).toEqual(own);
+      // Nothing under the key: no block, whatever the detector would read now.
+      expect(await sut.blockedFor(undefined, principal, { value: null, pttlMs: -2 })).toBeUndefined();
+      // An entry the detector did not write is explicit, as from its own read.
+      expect(await sut.blockedFor(undefined, principal, { value: 'by hand', pttlMs: -1 })).toMatchObject({ source: 'explicit', retryAfterS: 120 });
     });
 
     it('blocks an address at the plain threshold when its observations carry no principal', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@benteng/config';
-import { createRedis, type RedisClient } from '@benteng/redis';
+import { createRedis, isCluster, type RedisClient } from '@benteng/redis';
 import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
 import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
 import { tag } from '../security/support/controls.js';
@@ -26,8 +26,32 @@ function connect(name: string): RedisClient {
   return testRedis(name);
 }
 
-function limiter(policy: object, redis: RedisClient = redisA): RateLimiter {
+function realLimiter(policy: object, redis: RedisClient = redisA): RateLimiter {
   return new RateLimiter(redis, loadConfig({ ...process.env, RATE_LIMIT_POLICY: JSON.stringify(policy) }));
+}
+
+/**
+ * The two ways the gate consumes: `consume` (anonymous callers, the internal listener, and every
+ * request when the round trip is not possible) and `consumeUnless` without guards (the gate's one
+ * round trip, apps/api/src/http/gate/gate-round-trip.ts), falling back to `consume` exactly as the
+ * gate does when it answers undefined. Every budget test runs on both, so the round trip is held
+ * to the same semantics.
+ */
+type Mode = 'consume' | 'one round trip';
+function limiterFor(mode: Mode) {
+  return (policy: object, redis: RedisClient = redisA): Pick<RateLimiter, 'consume'> => {
+    const real = realLimiter(policy, redis);
+    if (mode === 'consume') return real;
+    return {
+      consume: async (subject, sensitivity) => {
+        const trip = await real.consumeUnless(subject, sensitivity, []);
+        // On a healthy single Redis the round trip must have run (else this mode would test
+        // `consume`); on a cluster it never does (scripts cannot span the keys' slots).
+        if (redis.status === 'ready') expect(trip?.result !== undefined, 'the round trip ran exactly when not on a cluster').toBe(!isCluster(redis));
+        return trip?.result ?? real.consume(subject, sensitivity);
+      },
+    };
+  };
 }
 
 const times = <T>(n: number, run: (index: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, index) => run(index)));
@@ -59,7 +83,9 @@ function parseList(header: string | undefined, pattern: RegExp): { name: string;
   });
 }
 
-describe(tag('RATE-LIMIT', 'RateLimiter on Redis'), () => {
+describe.each<Mode>(['consume', 'one round trip'])(tag('RATE-LIMIT', 'RateLimiter on Redis (%s)'), (mode) => {
+  const limiter = limiterFor(mode);
+
   it('allows exactly N of N + k concurrent requests', async () => {
     const sut = limiter({ user: { write: [10, 60] } });
     const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
@@ -221,7 +247,7 @@ describe(tag('RATE-LIMIT', 'RateLimiter on Redis'), () => {
   it('refuses to start with an unknown class in RATE_LIMIT_POLICY, naming it but not the values', () => {
     let error: unknown;
     try {
-      limiter({ robots: { read: [123_457, 61] } });
+      realLimiter({ robots: { read: [123_457, 61] } });
     } catch (e) {
       error = e;
     }
@@ -243,5 +269,82 @@ describe(tag('RATE-LIMIT', 'RateLimiter on Redis'), () => {
       expect(allowedCount(results)).toBe(3);
       expect(results.find((result) => !result.allowed)?.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
     });
+  });
+});
+
+describe(tag('RATE-LIMIT', 'RateLimiter.consumeUnless on Redis Cluster'), () => {
+  it.runIf(isCluster(redisA))('is not possible (undefined): the gate reads its guards and consumes one by one, as before', async () => {
+    const sut = realLimiter({ user: { read: [3, 60] } });
+    const owner = fresh('user');
+    expect(await sut.consumeUnless({ principalClass: 'user', owner, tenantId: fresh('tenant') }, 'read', [])).toBeUndefined();
+    expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBeNull();
+  });
+});
+
+describe.skipIf(isCluster(redisA))(tag('RATE-LIMIT', 'RateLimiter.consumeUnless: guards read in the same round trip'), () => {
+  const guardKey = () => `benteng:test:guard:${fresh('user')}`;
+
+  it('stops before consuming anything when a present-guard key exists or an absent-guard key is missing, and returns what it read', async () => {
+    const sut = realLimiter({ user: { read: [5, 60] }, tenant: [100, 60] });
+    const owner = fresh('user');
+    const tenantId = fresh('tenant');
+    const marker = guardKey();
+    await redisA.set(marker, 'revoked', 'EX', 30);
+    try {
+      const stopped = await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', [
+        { key: guardKey(), stopWhen: 'present' },
+        { key: marker, stopWhen: 'present' },
+      ]);
+      expect(stopped?.result).toBeUndefined();
+      expect(stopped?.reads[0]).toEqual({ value: null, pttlMs: -2 });
+      expect(stopped?.reads[1]?.value).toBe('revoked');
+      expect(stopped?.reads[1]?.pttlMs).toBeGreaterThan(25_000);
+      const missing = await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', [{ key: guardKey(), stopWhen: 'absent' }]);
+      expect(missing).toEqual({ reads: [{ value: null, pttlMs: -2 }] });
+      // Neither the principal's cell nor the tenant cap was touched.
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBeNull();
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}tenant:${tenantId}`)).toBeNull();
+
+      const passed = await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', [
+        { key: marker, stopWhen: 'absent' },
+        { key: guardKey(), stopWhen: 'present' },
+      ]);
+      expect(passed?.result).toMatchObject({ allowed: true, policy: 'user-read' });
+      expect(passed?.reads.map((read) => read.value)).toEqual(['revoked', null]);
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBe('1');
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}tenant:${tenantId}`)).toBe('1');
+    } finally {
+      await redisA.del(marker);
+    }
+  });
+
+  it('serves the same budget as consume, on the same keys (instances of either kind side by side)', async () => {
+    const policy = { 'partner:standard': { read: [7, 60] }, tenant: [1000, 60] };
+    const [a, b] = [realLimiter(policy, redisA), realLimiter(policy, redisB)];
+    const subject: RateLimitSubject = { principalClass: 'partner:standard', owner: fresh('partner'), tenantId: fresh('tenant') };
+    const results = await times(16, async (index) => (index % 2 === 0 ? a.consume(subject, 'read') : (await b.consumeUnless(subject, 'read', []))!.result!));
+    expect(allowedCount(results)).toBe(7);
+    expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}tenant:${subject.tenantId}`)).toBe('7');
+  });
+
+  it('refunds the principal in the same script when the tenant cap refuses, so its concurrent requests are never refused by its own budget', async () => {
+    const sut = realLimiter({ user: { read: [3, 60] }, tenant: [1, 60] });
+    const tenantId = fresh('tenant');
+    expect((await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'read')).allowed).toBe(true);
+    const owner = fresh('user');
+    const results = await times(30, async () => (await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', []))!.result!);
+    expect(results.map((result) => result.exceeded)).toEqual(Array.from({ length: 30 }, () => 'tenant'));
+    expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBe('0');
+  });
+
+  it('is not possible (undefined) while Redis is not ready: the caller reads and consumes one by one', async () => {
+    const dead = createRedis('redis://127.0.0.1:1', 'rate-limiter-spec-dead-2');
+    dead.on('error', () => undefined);
+    try {
+      const sut = realLimiter({ user: { read: [3, 60] } }, dead);
+      expect(await sut.consumeUnless({ principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') }, 'read', [])).toBeUndefined();
+    } finally {
+      dead.disconnect();
+    }
   });
 });

@@ -149,6 +149,27 @@ describe('PgBouncer in transaction mode', () => {
     }
   });
 
+  it('reads through the tenant read function (one statement, unnamed) keep every tenant to its own row, and leave no tenant on any server connection', async () => {
+    const { db } = tenantDatabase(8);
+    const other = appPool(8);
+    const ids = new Map<string, string>();
+    for (const tenant of [a, b]) {
+      const { rows } = await owner.query<{ id: string }>('SELECT id FROM invoices WHERE tenant_id = $1 LIMIT 1', [tenant.id]);
+      ids.set(tenant.id, rows[0]!.id);
+    }
+    const runs = await Promise.all(
+      Array.from({ length: 120 }, async (_, i) => {
+        const asked = i % 2 ? a : b;
+        const owning = i % 5 === 0 ? (asked === a ? b : a) : asked;
+        const rows = await db.readThrough({ tenantId: asked.id }, (client, tid) => client.$queryRaw<{ tenantId: string }[]>`SELECT "tenantId" FROM tenant_invoice_by_id(${tid}::uuid, ${ids.get(owning.id)!}::uuid)`);
+        return { asked, owning, rows };
+      }),
+    );
+    for (const { asked, owning, rows } of runs) expect(rows.map((r) => r.tenantId)).toEqual(asked === owning ? [asked.id] : []);
+    const after = await Promise.all(Array.from({ length: 16 }, () => other.query<{ v: string | null }>("SELECT current_setting('app.tenant_id', true) AS v")));
+    expect(after.map((r) => r.rows[0]!.v ?? '')).toEqual(after.map(() => ''));
+  });
+
   it('writes within the tenant and rolls back a failed transaction without leaving anything on the server connection', async () => {
     const { db } = tenantDatabase(4);
     const scope = Scope.for(a.id, { kind: 'system', name: 'jobs' });

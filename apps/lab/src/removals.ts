@@ -185,6 +185,11 @@ export class UnlimitedRateLimiter {
   consume(subject: RateLimitSubject, sensitivity: Sensitivity): Promise<RateLimitResult> {
     return Promise.resolve({ allowed: true, policy: policyName(subject.principalClass, sensitivity), headers: {} });
   }
+
+  /** No combined round trip: the gate's stages read for themselves and then call `consume`. */
+  consumeUnless(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
 }
 
 /**
@@ -245,6 +250,10 @@ export class NoLogRedaction extends LogRedaction {
 
   override request(req: LoggedRequest): Record<string, unknown> {
     return { id: req.id, method: req.method, url: req.url, headers: req.headers, remoteAddress: req.remoteAddress };
+  }
+
+  override censor(fields: Record<string, unknown>): Record<string, unknown> {
+    return fields;
   }
 }
 

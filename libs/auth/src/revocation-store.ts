@@ -4,6 +4,7 @@ import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { PrismaService, TenantDatabase } from '@benteng/database';
 import { getEach, InjectRedis, isCluster, type RedisClient } from '@benteng/redis';
+import type { Guard } from '@benteng/security';
 import { Scope } from '@benteng/tenancy';
 
 export type RevocationKind = 'session' | 'user' | 'tenant';
@@ -103,7 +104,35 @@ export class RevocationStore implements OnApplicationBootstrap {
     });
   }
 
-  async isRevoked(claims: { tid: string; sub: string; sid: string }): Promise<boolean> {
+  /**
+   * The keys `isRevoked` reads (READY, then the session's, the user's and the tenant's marker) as
+   * guards for the gate's one round trip (RateLimiter.consumeUnless): a request whose READY is
+   * absent or whose marker is present is stopped there, before any budget is consumed, and judged
+   * by `isRevoked` from what was read. Undefined when the markers cannot be trusted on this
+   * connection yet (Postgres must answer first) or on Redis Cluster (no script spans their slots).
+   */
+  guards(claims: { tid: string; sub: string; sid: string }): Guard[] | undefined {
+    if (this.syncedGeneration !== this.generation || isCluster(this.redis)) return undefined;
+    return [
+      { key: READY, stopWhen: 'absent' },
+      { key: key('session', claims.sid), stopWhen: 'present' },
+      { key: key('user', claims.sub), stopWhen: 'present' },
+      { key: key('tenant', claims.tid), stopWhen: 'present' },
+    ];
+  }
+
+  /**
+   * True when the token's session, user or tenant is revoked. `read`: the values of `guards(claims)`
+   * as the gate's round trip read them; without it (or when they can no longer be trusted) the
+   * markers are read here, and Postgres answers when they cannot be.
+   */
+  async isRevoked(claims: { tid: string; sub: string; sid: string }, read?: readonly (string | null)[]): Promise<boolean> {
+    if (read !== undefined && read.length === 4 && this.syncedGeneration === this.generation) {
+      const [ready, session, user, tenant] = read;
+      if (ready !== null) return session !== null || user !== null || tenant !== null;
+      void this.resync();
+      return this.revokedInDatabase(claims);
+    }
     if (this.syncedGeneration !== this.generation) {
       // Not yet resynced on this connection (see `generation`): Postgres answers.
       if (this.redis.status === 'ready') void this.resync();

@@ -28,7 +28,7 @@ function publicJwt(verify: (token: string) => Promise<AccessClaims>, revoked = f
   const asked: unknown[] = [];
   const sut = new PublicJwtStrategy(
     { verify } as never,
-    { isRevoked: async (c: unknown) => (asked.push(c), revoked) } as never,
+    { isRevoked: async (c: unknown, read: unknown) => (asked.push([c, read]), revoked) } as never,
     { setContext: (name: string) => contexts.push(name), info: (fields: unknown, message: unknown) => lines.push({ fields, message }) } as never,
   );
   return { sut, lines, contexts, asked };
@@ -36,13 +36,13 @@ function publicJwt(verify: (token: string) => Promise<AccessClaims>, revoked = f
 const bearer = (token: string, extra: Record<string, unknown> = {}) => ({ headers: { authorization: `Bearer ${token}` }, ...extra });
 
 describe('PublicJwtStrategy', () => {
-  it('authenticates a verified, unrevoked access token from the Authorization header as its user', async () => {
+  it('authenticates a verified access token from the Authorization header as its user, revocation left to refuseRevoked', async () => {
     const tokens: string[] = [];
     const { sut, contexts, asked, lines } = publicJwt(async (token) => (tokens.push(token), claims));
     expect(contexts).toEqual(['PublicJwtStrategy']);
     expect(await run(sut, bearer('tok'))).toEqual({ success: { userId: USER, tenantId: TENANT, sessionId: SESSION, role: 'member' } });
     expect(tokens).toEqual(['tok']);
-    expect(asked).toEqual([claims]);
+    expect(asked).toEqual([]);
     expect(lines).toEqual([]);
   });
 
@@ -57,11 +57,17 @@ describe('PublicJwtStrategy', () => {
     expect(other.lines).toEqual([{ fields: { event: 'auth.token_rejected', reason: 'error' }, message: 'access token rejected' }]);
   });
 
-  it('refuses a revoked session, user or tenant with 401, logging which session', async () => {
-    const { sut, lines } = publicJwt(async () => claims, true);
-    const outcome = await run(sut, bearer('tok'));
-    expect((outcome.error as AuthError).code).toBe(AuthErrorCode.Unauthenticated);
+  it('refuseRevoked: refuses a revoked session, user or tenant with 401, logging which session; passes the round trip\'s read on', async () => {
+    const user = { userId: USER, tenantId: TENANT, sessionId: SESSION, role: 'member' as const };
+    const { sut, lines, asked } = publicJwt(async () => claims, true);
+    const error = await sut.refuseRevoked(user, ['1', null, null, null]).catch((e: unknown) => e);
+    expect((error as AuthError).code).toBe(AuthErrorCode.Unauthenticated);
+    expect(asked).toEqual([[{ tid: TENANT, sub: USER, sid: SESSION }, ['1', null, null, null]]]);
     expect(lines).toEqual([{ fields: { event: 'auth.token_rejected', reason: 'revoked', tenantId: TENANT, sessionId: SESSION }, message: 'access token rejected' }]);
+    const fine = publicJwt(async () => claims, false);
+    await expect(fine.sut.refuseRevoked(user)).resolves.toBeUndefined();
+    expect(fine.asked).toEqual([[{ tid: TENANT, sub: USER, sid: SESSION }, undefined]]);
+    expect(fine.lines).toEqual([]);
   });
 
   it('refuses a token in the query string or body, even with the header, before verifying anything', async () => {

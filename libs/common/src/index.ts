@@ -1,6 +1,6 @@
 export { DomainError, assertUnreachable, type DomainErrorKind } from './domain-error.js';
 export { defineErrors, type ErrorMeaning } from './define-errors.js';
-export { REDACT_PATHS, SECRET_FIELDS } from './redaction.js';
+export { censorSecrets, REDACT_PATHS, SECRET_FIELDS } from './redaction.js';
 export { bindEachKeyOnce, describeError, safeLogOptions } from './log-serializers.js';
 export { quietStartUpListing, START_UP_LISTING_CONTEXTS } from './start-up-logger.js';
 export { Clock, SystemClock } from './clock.js';

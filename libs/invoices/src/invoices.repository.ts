@@ -59,25 +59,18 @@ export class InvoicesRepository {
   /**
    * The hottest read (GET /v1/invoices/:id, GET /partner/v1/invoices/:id): the invoice and its lines
    * in one statement instead of Prisma's two (invoice, then lines), without Prisma's query
-   * interpretation, in a batch tenant transaction (TenantDatabase.read) rather than an interactive
-   * one (docs/benchmarks.md, "Changes and their effect — read path"). The row comes
-   * through RLS like every other read (the statement names no tenant: the transaction's
-   * app.tenant_id decides), and the CASL read rule is applied to it here, with the same conditions
+   * interpretation, in one round trip through the tenant read function `tenant_invoice_by_id`
+   * (TenantDatabase.readThrough: it sets app.tenant_id itself, SECURITY INVOKER, instead of the four
+   * round trips of a tenant transaction; docs/benchmarks.md). The row comes through RLS like every
+   * other read, and the CASL read rule is applied to it here, with the same conditions
    * `accessibleWhere` would have put in the WHERE clause: a row the ability may not read is null,
    * exactly like a missing one.
    */
   async findById(scope: Scope, id: string): Promise<InvoiceWithLines | null> {
     if (!isUuid(id)) return null;
-    const rows = await this.db.read(scope, (client) => client.$queryRaw<RawInvoice[]>`
-      SELECT i.tenant_id AS "tenantId", i.id, i.number, i.status::text AS status, i.currency, i.customer_name AS "customerName",
-             i.customer_email AS "customerEmail", i.customer_tax_id AS "customerTaxId", i.total_minor AS "totalMinor", i.due_date AS "dueDate",
-             i.issued_at AS "issuedAt", i.created_by_id AS "createdById", i.created_by_client_id AS "createdByClientId", i.version,
-             i.created_at AS "createdAt", i.updated_at AS "updatedAt",
-             (SELECT json_agg(json_build_object('tenantId', l.tenant_id, 'id', l.id, 'invoiceId', l.invoice_id, 'position', l.position,
-                       'description', l.description, 'quantity', l.quantity, 'unitPriceMinor', l.unit_price_minor::text,
-                       'amountMinor', l.amount_minor::text) ORDER BY l.position)
-                FROM invoice_lines l WHERE l.tenant_id = i.tenant_id AND l.invoice_id = i.id) AS lines
-        FROM invoices i WHERE i.id = ${id}::uuid`);
+    // One round trip: tenant_invoice_by_id sets the tenant itself and returns the invoice with its
+    // lines (as json) under RLS (TenantDatabase.readThrough; the same columns the transaction read).
+    const rows = await this.db.readThrough(scope, (client, tenantId) => client.$queryRaw<RawInvoice[]>`SELECT * FROM tenant_invoice_by_id(${tenantId}::uuid, ${id}::uuid)`);
     const row = rows[0];
     if (!row) return null;
     const { lines, ...invoice } = row;

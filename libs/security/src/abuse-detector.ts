@@ -1,8 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ipBucket } from './client-ip.js';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@benteng/config';
 import { getEach, hashTag, InjectRedis, isCluster, type RedisClient } from '@benteng/redis';
+import { RedisScript } from './redis-script.js';
+import type { GuardRead } from './rate-limiter.js';
 
 /** How much more authenticated traffic an address may carry than one principal (see countersFor). */
 export const SHARED_ADDRESS_FACTOR = 5;
@@ -123,24 +125,6 @@ end
 return counts
 `;
 
-/** A Lua script run by its SHA1, loaded again (EVAL) when Redis does not know it (NOSCRIPT). */
-class RedisScript {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async evalsha(redis: RedisClient, args: (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, ...(args as [number, ...(string | number)[]]));
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.source, ...(args as [number, ...(string | number)[]]));
-    }
-  }
-}
-
 @Injectable()
 export class AbuseDetector {
   private readonly logger = new Logger(AbuseDetector.name);
@@ -171,7 +155,10 @@ export class AbuseDetector {
    * The block in force for this client, if any. The principal's block wins over the IP's: it is
    * the more specific finding, and the one an operator would lift.
    */
-  async blockedFor(ip: string | undefined, principal?: string): Promise<ActiveBlock | undefined> {
+  async blockedFor(ip: string | undefined, principal?: string, read?: GuardRead): Promise<ActiveBlock | undefined> {
+    // The gate's one round trip (RateLimiter.consumeUnless) already read the principal's block key
+    // (principalBlockKey) and its PTTL: judged here from that read, the same way as from our own.
+    if (read !== undefined && ip === undefined && principal !== undefined) return activeBlock('principal', read.value, read.pttlMs, this.config.ABUSE_BLOCK_S);
     // One round trip for whichever of the two the caller asks about (the gate asks for the address
     // before authentication and for the principal after it, never for the address twice).
     const keys: [ActiveBlock['subject'], string][] = [];
@@ -189,7 +176,7 @@ export class AbuseDetector {
       for (const [index, [subject, key]] of keys.entries()) {
         const value = values[index];
         if (typeof value !== 'string') continue;
-        return { subject, signal: signalOf(value), source: sourceOf(value), retryAfterS: retryAfterS(await this.redis.pttl(key), this.config.ABUSE_BLOCK_S) };
+        return activeBlock(subject, value, await this.redis.pttl(key), this.config.ABUSE_BLOCK_S);
       }
       return undefined;
     } catch (error) {
@@ -401,6 +388,11 @@ function sourceOf(value: string): BlockSource {
   }
 }
 
+function activeBlock(subject: ActiveBlock['subject'], value: string | null, pttl: unknown, blockS: number): ActiveBlock | undefined {
+  if (typeof value !== 'string') return undefined;
+  return { subject, signal: signalOf(value), source: sourceOf(value), retryAfterS: retryAfterS(pttl, blockS) };
+}
+
 function signalOf(value: string): AbuseSignal {
   try {
     const signal: unknown = (JSON.parse(value) as { signal?: unknown }).signal;
@@ -443,6 +435,11 @@ function groupBy(counters: Counter[], by: (counter: Counter) => string): { count
 
 function blockKey(subjectKey: string): string {
   return `${ABUSE_KEY_PREFIX}block:${subjectKey}`;
+}
+
+/** The key of a principal's block, for the gate's one round trip (RateLimiter.consumeUnless). */
+export function principalBlockKey(principal: string): string {
+  return blockKey(principalSubject(principal));
 }
 
 function principalSubject(principal: string): string {

@@ -2,6 +2,7 @@ export {
   ABUSE_KEY_PREFIX,
   SHARED_ADDRESS_FACTOR,
   AbuseDetector,
+  principalBlockKey,
   type AbuseObservation,
   type AbuseSignal,
   type ActiveBlock,
@@ -29,7 +30,16 @@ export {
   type RateLimitPolicy,
   type Sensitivity,
 } from './rate-limit-policy.js';
-export { RATE_LIMIT_KEY_PREFIX, RateLimiter, policyName, type RateLimitResult, type RateLimitSubject } from './rate-limiter.js';
+export {
+  RATE_LIMIT_KEY_PREFIX,
+  RateLimiter,
+  policyName,
+  type Guard,
+  type GuardRead,
+  type GuardedConsumption,
+  type RateLimitResult,
+  type RateLimitSubject,
+} from './rate-limiter.js';
 export { SecurityModule } from './security.module.js';
 export { SecurityBlocksService, type SecurityBlockListQuery, type SecurityBlockView } from './security-blocks.service.js';
 export { SecurityBlocksRepository } from './security-blocks.repository.js';

@@ -1,10 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '@benteng/config';
-import { InjectRedis, type RedisClient } from '@benteng/redis';
+import { InjectRedis, isCluster, type RedisClient } from '@benteng/redis';
 import { ipBucket } from './client-ip.js';
 import { PRINCIPAL_CLASSES, SENSITIVITIES, rateLimitPolicy, type Limit, type PrincipalClass, type Sensitivity } from './rate-limit-policy.js';
 import { RedisFallbackNotice } from './redis-fallback-notice.js';
+import { RedisScript } from './redis-script.js';
 
 export const RATE_LIMIT_KEY_PREFIX = 'benteng:rl:';
 
@@ -36,6 +37,84 @@ export interface RateLimitResult {
   /** Policy name, e.g. 'user-read', 'partner-standard-search'. */
   readonly policy: string;
 }
+
+/**
+ * A key the gate's one round trip reads before it consumes anything (`consumeUnless`): the request
+ * is refused, and nothing consumed, when the key is `present` (a revocation marker, a block) or
+ * `absent` (the revocation store's READY marker: without it the markers cannot be trusted).
+ */
+export interface Guard {
+  readonly key: string;
+  readonly stopWhen: 'present' | 'absent';
+}
+
+/** What the round trip read under a guard key: its value and PTTL (-2 when the key is absent). */
+export interface GuardRead {
+  readonly value: string | null;
+  readonly pttlMs: number;
+}
+
+export interface GuardedConsumption {
+  /** One read per guard, in the order given. */
+  readonly reads: readonly GuardRead[];
+  /** The limiter's answer; absent when a guard stopped the request before anything was consumed. */
+  readonly result?: RateLimitResult;
+}
+
+/**
+ * The gate's checks after authentication in one script, one round trip (docs/benchmarks.md,
+ * "security tax"): read the guard keys (revocation markers, the principal's block) and stop when one
+ * says so, before anything is consumed; else consume the principal's cell and, only when that
+ * allows, the tenant cap, refunding the cell when the tenant cap refuses. Each consumption is
+ * rate-limiter-flexible's own script on the same key (`SET NX EX`, `INCRBY`, `PTTL`, `EXPIRE` when
+ * the TTL is missing), so counts, windows and keys are the same as `consume`'s and the two paths can
+ * serve the same budget side by side. The refund happens in the same atomic script, so a concurrent
+ * request of the same principal never sees the refused request's point (stricter than `consume`).
+ * KEYS: guard keys, cell key[, tenant key]. ARGV: guard count, the guards' modes ('p' | 'a'), cell
+ * points, cell window (s)[, tenant points, tenant window (s)].
+ * Reply: {0, reads} when stopped; else {1, reads, cell, tenant or peek or false, refunded (0|1)},
+ * where cell and tenant are {consumed, pttl}.
+ */
+const GATE_SCRIPT = `
+local n = tonumber(ARGV[1])
+local reads = {}
+local stop = false
+for i = 1, n do
+  local value = redis.call('GET', KEYS[i])
+  local pttl = -2
+  if value then pttl = redis.call('PTTL', KEYS[i]) end
+  reads[i] = {value, pttl}
+  local mode = ARGV[1 + i]
+  if (mode == 'p' and value) or (mode == 'a' and not value) then stop = true end
+end
+if stop then return {0, reads} end
+local function incr(key, by, duration)
+  redis.call('SET', key, 0, 'EX', duration, 'NX')
+  local consumed = redis.call('INCRBY', key, by)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 then
+    redis.call('EXPIRE', key, duration)
+    ttl = 1000 * duration
+  end
+  return {consumed, ttl}
+end
+local at = n + 2
+local cellKey = KEYS[n + 1]
+local cell = incr(cellKey, 1, ARGV[at + 1])
+if #KEYS == n + 1 then return {1, reads, cell, false, 0} end
+local tenantKey = KEYS[n + 2]
+if cell[1] > tonumber(ARGV[at]) then
+  local used = redis.call('GET', tenantKey)
+  local peek = false
+  if used then peek = {tonumber(used), redis.call('PTTL', tenantKey)} end
+  return {1, reads, cell, peek, 0}
+end
+local tenant = incr(tenantKey, 1, ARGV[at + 3])
+if tenant[1] > tonumber(ARGV[at + 2]) then
+  return {1, reads, incr(cellKey, -1, ARGV[at + 1]), tenant, 1}
+end
+return {1, reads, cell, tenant, 0}
+`;
 
 const TENANT_POLICY = 'tenant';
 
@@ -126,12 +205,77 @@ export class RateLimiter {
     return { allowed: true, policy: cell.policy, headers: headers(cell.policy, policyHeader, usage(principal.res), usage(tenant.res)) };
   }
 
+  /**
+   * `consume` with guards, in one round trip (GATE_SCRIPT): nothing is consumed when a guard stops
+   * the request, and otherwise exactly what `consume` would consume. Undefined when the round trip
+   * is not possible, and the caller then reads its guards and calls `consume` one by one, which
+   * keeps every fallback of those (per-instance insurance limits while Redis is down; the
+   * revocation store asks Postgres):
+   * - on Redis Cluster, whose scripts may only touch keys of one slot (revocation markers, blocks,
+   *   the principal's cell and the tenant cap are different subjects, hence slots; and the tenant
+   *   cap may only be touched after the principal's cell allowed, so they cannot be split into
+   *   calls of the same tick);
+   * - while Redis is not ready, or when the script fails (a timeout after Redis ran it would count
+   *   the request twice: a spurious refusal at worst, never an admission beyond the budget).
+   */
+  async consumeUnless(subject: RateLimitSubject, sensitivity: Sensitivity, guards: readonly Guard[]): Promise<GuardedConsumption | undefined> {
+    if (isCluster(this.redis) || this.redis.status !== 'ready') return undefined;
+    const cell = this.cells.get(cellKey(subject.principalClass, sensitivity));
+    if (!cell) throw new Error('Unknown principal class or sensitivity');
+    if (subject.owner === '' || subject.owner === 'ip:') throw new Error('A rate-limit subject needs an owner');
+    this.redisNotice.note();
+
+    const owner = subject.owner.startsWith('ip:') ? `ip:${ipBucket(subject.owner.slice(3))}` : subject.owner;
+    const tenantId = subject.tenantId;
+    const keys = [...guards.map((guard) => guard.key), cell.limiter.getKey(owner)];
+    const args: (string | number)[] = [guards.length, ...guards.map((guard) => (guard.stopWhen === 'present' ? 'p' : 'a')), cell.limit.points, cell.limit.windowS];
+    if (tenantId !== undefined) {
+      keys.push(this.tenant.limiter.getKey(tenantId));
+      args.push(this.tenant.limit.points, this.tenant.limit.windowS);
+    }
+    let reply: unknown[];
+    try {
+      reply = (await gateScript.evalsha(this.redis, [keys.length, ...keys, ...args])) as unknown[];
+    } catch (error) {
+      this.logger.warn(`Gate round trip failed (${error instanceof Error ? error.message : 'unknown error'}): checks read one by one`);
+      return undefined;
+    }
+    const reads = (reply[1] as [string | null, number][]).map(([value, pttlMs]) => ({ value: value ?? null, pttlMs: Number(pttlMs) }));
+    if (Number(reply[0]) === 0) return { reads };
+
+    const policyHeader = [item(cell.policy, { q: cell.limit.points, w: cell.limit.windowS })];
+    if (tenantId !== undefined) policyHeader.push(item(TENANT_POLICY, { q: this.tenant.limit.points, w: this.tenant.limit.windowS }));
+    const principal = res(cell.limit, reply[2] as [number, number]);
+    const tenantReply = reply[3] as [number, number] | null;
+    const refunded = Number(reply[4]) === 1;
+    if (principal.consumedPoints > cell.limit.points) {
+      // Refused by the principal's cell: the tenant cap was read, not consumed (no key: nothing
+      // counted in this window yet, the whole budget is left).
+      const tenant = tenantId === undefined ? undefined : tenantReply ? usage(res(this.tenant.limit, tenantReply)) : { remaining: this.tenant.limit.points, resetS: this.tenant.limit.windowS };
+      return { reads, result: refusal(cell.policy, 'principal', principal, policyHeader, usage(principal), tenant) };
+    }
+    if (tenantId === undefined || tenantReply === null) {
+      return { reads, result: { allowed: true, policy: cell.policy, headers: headers(cell.policy, policyHeader, usage(principal)) } };
+    }
+    const tenant = res(this.tenant.limit, tenantReply);
+    if (refunded) return { reads, result: refusal(cell.policy, 'tenant', tenant, policyHeader, usage(principal), usage(tenant)) };
+    return { reads, result: { allowed: true, policy: cell.policy, headers: headers(cell.policy, policyHeader, usage(principal), usage(tenant)) } };
+  }
+
   private async peekTenant(tenantId: string): Promise<Usage> {
     const res = await this.tenant.limiter.get(tenantId);
     // No key: nothing counted in this window yet, the whole budget is left.
     if (!res) return { remaining: this.tenant.limit.points, resetS: this.tenant.limit.windowS };
     return usage(res);
   }
+}
+
+const gateScript = new RedisScript(GATE_SCRIPT);
+
+/** A {consumed, pttl} reply read as rate-limiter-flexible reads its own script's reply. */
+function res(limit: Limit, [consumed, pttl]: [number, number]): RateLimiterRes {
+  const points = Number(consumed);
+  return new RateLimiterRes(Math.max(limit.points - points, 0), Number(pttl), points);
 }
 
 function insured(redis: RedisClient, keyPrefix: string, limit: Limit): RateLimiterRedis {

@@ -8,6 +8,7 @@ import { DeclaredAccess } from './gate/declared-access.js';
 import { GateAudit } from './gate/gate-audit.js';
 import { PrincipalBlockStage } from './gate/principal-block.stage.js';
 import { RateLimitStage } from './gate/rate-limit.stage.js';
+import { GateRoundTrip } from './gate/gate-round-trip.js';
 
 /**
  * The request path's gate (docs/architecture.md, "The request path"): the global guard of the public
@@ -20,7 +21,10 @@ import { RateLimitStage } from './gate/rate-limit.stage.js';
  *    refuses at once; an automatic block refuses only unauthenticated traffic (no credential, or
  *    one that does not verify), so one client's failures do not lock out a shared address.
  * 2. Authenticate (AuthenticateStage) by the route's surface: a public access token on /v1, a
- *    partner API key or client-credentials token on /partner/v1.
+ *    partner API key or client-credentials token on /partner/v1; a user's token must not be revoked.
+ *    The revocation markers, the principal's block and its rate limits are read in one Redis round
+ *    trip (GateRoundTrip) right after the credential verifies; the stages below judge what it read,
+ *    in the order given here, and read for themselves when the round trip was not possible.
  * 3. Block, the principal (PrincipalBlockStage): a blocked principal is refused from every address.
  * 4. Limit (RateLimitStage): principal class × route sensitivity, per owner, plus the tenant's cap;
  *    RateLimit headers on every answer, 429 on a refusal.
@@ -38,6 +42,7 @@ export class AccessGuard implements CanActivate {
     private readonly principalBlock: PrincipalBlockStage,
     private readonly rateLimit: RateLimitStage,
     private readonly authorize: AuthorizeStage,
+    private readonly roundTrip: GateRoundTrip,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -53,13 +58,16 @@ export class AccessGuard implements CanActivate {
     }
     if (access.auth === 'internal-operator' || access.auth === 'internal-service') this.authenticate.refuseInternal(context);
 
-    const auth = await this.authenticate.caller(access, request, reply).catch((error: unknown) => this.addressBlock.refuseUnverified(request, addressBlock, error));
-    await this.principalBlock.check(request, auth);
-    await this.rateLimit.caller(context, request, reply, auth);
+    const unverified = (error: unknown) => this.addressBlock.refuseUnverified(request, addressBlock, error);
+    const auth = await this.authenticate.verify(access, request, reply).catch(unverified);
+    const reads = await this.roundTrip.read(context, request, auth);
+    await this.authenticate.admit(request, auth, reads?.revocation).catch(unverified);
+    await this.principalBlock.check(request, auth, reads?.principalBlock);
+    await this.rateLimit.caller(context, request, reply, auth, reads?.limit);
     await this.authorize.check(request, auth, access);
     return true;
   }
 }
 
 /** The gate and its stages, provided by class so a test app can replace one (test/security/kill-switches/). */
-export const GATE_PROVIDERS = [DeclaredAccess, BlockRefusal, AddressBlockStage, AuthenticateStage, PrincipalBlockStage, GateAudit, RateLimitStage, AuthorizeStage] as const;
+export const GATE_PROVIDERS = [DeclaredAccess, BlockRefusal, AddressBlockStage, AuthenticateStage, PrincipalBlockStage, GateAudit, RateLimitStage, AuthorizeStage, GateRoundTrip] as const;

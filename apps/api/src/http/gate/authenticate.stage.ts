@@ -5,6 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { assertUnreachable } from '@benteng/common';
 import { AuthError, AuthErrorCode, PartnerStrategy, PublicJwtStrategy, type VerifiedPartnerCredential, type VerifiedUserToken } from '@benteng/auth';
 import { AbilityFactory } from '@benteng/authz';
+import type { Guard } from '@benteng/security';
 import { RequestContext, Scope } from '@benteng/tenancy';
 import type { RouteAccess } from '../access.decorator.js';
 import { attachAuth, type RequestAuth } from '../request-auth.js';
@@ -45,13 +46,15 @@ export class AuthenticateStage {
   /** The verified caller of the route, attached to the request; throws AuthError when none verifies. */
   async caller(access: AuthenticatedAccess, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
     const auth = await this.verify(access, request, reply);
-    attachAuth(request, auth);
-    this.context.enterScope(auth.scope);
+    await this.admit(request, auth);
     return auth;
   }
 
-  /** Each auth kind has exactly one strategy; a kind nobody handles fails closed at compile time. */
-  private verify(access: AuthenticatedAccess, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
+  /**
+   * The caller whose credential verifies, not yet admitted: a user's token still has to pass the
+   * revocation check (`admit`). Throws AuthError when none verifies.
+   */
+  verify(access: AuthenticatedAccess, request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {
     switch (access.auth) {
       case 'public-jwt':
         return this.user(request, reply);
@@ -60,6 +63,26 @@ export class AuthenticateStage {
       default:
         return assertUnreachable(access);
     }
+  }
+
+  /**
+   * The keys the revocation check reads, for the gate's one round trip (GateRoundTrip): a user's
+   * markers, none for a partner client (its key or token was checked against Postgres by its
+   * strategy), undefined when the markers cannot be read in a round trip (RevocationStore.guards).
+   */
+  revocationGuards(auth: RequestAuth): Guard[] | undefined {
+    return auth.kind === 'user' ? this.jwt.revocationGuards(auth.user) : [];
+  }
+
+  /**
+   * Refuses a revoked user token (AuthError), judged from `read` (the round trip's read of
+   * `revocationGuards`) or, without it, by the store's own read; then attaches the caller to the
+   * request and enters its Scope for the logs.
+   */
+  async admit(request: FastifyRequest, auth: RequestAuth, read?: readonly (string | null)[]): Promise<void> {
+    if (auth.kind === 'user') await this.jwt.refuseRevoked(auth.user, read);
+    attachAuth(request, auth);
+    this.context.enterScope(auth.scope);
   }
 
   private async user(request: FastifyRequest, reply: FastifyReply): Promise<RequestAuth> {

@@ -176,11 +176,15 @@ describe('PrincipalBlockStage', () => {
     );
     const req = request();
     await expect(sut.check(req, userAuth())).rejects.toBeInstanceOf(SecurityError);
-    expect(asked).toEqual([[undefined, `user:${USER}`]]);
+    expect(asked).toEqual([[undefined, `user:${USER}`, undefined]]);
     expect(refused).toEqual([[req, found, `user:${USER}`]]);
     found = undefined;
     await expect(sut.check(req, userAuth())).resolves.toBeUndefined();
     expect(refused).toHaveLength(1);
+    // The gate's round trip read the key already: handed on for the detector to judge.
+    const read = { value: null, pttlMs: -2 };
+    await sut.check(req, userAuth(), read);
+    expect(asked.at(-1)).toEqual([undefined, `user:${USER}`, read]);
   });
 });
 
@@ -347,10 +351,14 @@ describe('GateAudit', () => {
 });
 
 describe('AccessGuard: the stages in order', () => {
-  function guard(access: unknown, options: { addressBlock?: ActiveBlock; authFails?: unknown } = {}) {
+  const READS = { revocation: ['1', null, null, null], principalBlock: { value: null, pttlMs: -2 }, limit: { allowed: true, policy: 'user-read', headers: {} } };
+
+  function guard(access: unknown, options: { addressBlock?: ActiveBlock; authFails?: unknown; revoked?: unknown; reads?: unknown } = {}) {
     const calls: string[] = [];
     const auth = userAuth();
     const req = request();
+    const reads = 'reads' in options ? options.reads : READS;
+    const of = (name: string, value: unknown) => (reads === undefined ? undefined : (value as Record<string, unknown>)[name]);
     const ctx = { ...context(), switchToHttp: () => ({ getRequest: () => req, getResponse: () => 'reply' }) } as unknown as ExecutionContext;
     const sut = new AccessGuard(
       { of: () => (calls.push('declared'), access) } as never,
@@ -368,27 +376,46 @@ describe('AccessGuard: the stages in order', () => {
           calls.push('refuseInternal');
           throw new AuthError(AuthErrorCode.Unauthenticated);
         },
-        caller: async (a: unknown, r: unknown, reply: unknown) => {
+        verify: async (a: unknown, r: unknown, reply: unknown) => {
           expect([a, r, reply]).toEqual([access, req, 'reply']);
           calls.push('authenticate');
           if (options.authFails) throw options.authFails;
           return auth;
         },
+        admit: async (r: unknown, a: unknown, read: unknown) => {
+          expect([r, a, read]).toEqual([req, auth, of('revocation', reads)]);
+          calls.push('revocation');
+          if (options.revoked) throw options.revoked;
+        },
       } as never,
-      { check: async (r: unknown, a: unknown) => (expect([r, a]).toEqual([req, auth]), calls.push('principal')) } as never,
+      { check: async (r: unknown, a: unknown, read: unknown) => (expect([r, a, read]).toEqual([req, auth, of('principalBlock', reads)]), calls.push('principal')) } as never,
       {
         anonymous: async (c: unknown, r: unknown, reply: unknown) => (expect([c, r, reply]).toEqual([ctx, req, 'reply']), calls.push('limit:anonymous')),
-        caller: async (c: unknown, r: unknown, reply: unknown, a: unknown) => (expect([c, r, reply, a]).toEqual([ctx, req, 'reply', auth]), calls.push('limit:caller')),
+        caller: async (c: unknown, r: unknown, reply: unknown, a: unknown, decided: unknown) => (expect([c, r, reply, a, decided]).toEqual([ctx, req, 'reply', auth, of('limit', reads)]), calls.push('limit:caller')),
       } as never,
       { check: async (r: unknown, a: unknown, acc: unknown) => (expect([r, a, acc]).toEqual([req, auth, access]), calls.push('authorize')) } as never,
+      { read: async (c: unknown, r: unknown, a: unknown) => (expect([c, r, a]).toEqual([ctx, req, auth]), calls.push('round trip'), reads) } as never,
     );
     return { calls, run: () => sut.canActivate(ctx) };
   }
 
-  it('an authenticated route: declared, address, authenticate, principal block, limit, authorize', async () => {
+  it('an authenticated route: declared, address, authenticate, the round trip, revocation, principal block, limit, authorize', async () => {
     const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' });
     await expect(run()).resolves.toBe(true);
-    expect(calls).toEqual(['declared', 'address', 'authenticate', 'principal', 'limit:caller', 'authorize']);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'authorize']);
+  });
+
+  it('without a round trip (not possible), every stage reads for itself, in the same order', async () => {
+    const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' }, { reads: undefined });
+    await expect(run()).resolves.toBe(true);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'authorize']);
+  });
+
+  it('a revoked token goes through the address block, and nothing after it runs', async () => {
+    const failure = new AuthError(AuthErrorCode.Unauthenticated);
+    const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' }, { addressBlock: block(), revoked: failure });
+    await expect(run()).rejects.toBe(failure);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'refuseUnverified']);
   });
 
   it('a route without authentication: declared, address, the anonymous refusal check, the anonymous limit', async () => {
@@ -440,14 +467,49 @@ describe('authenticateWith', () => {
 describe('AuthenticateStage', () => {
   const user = { userId: USER, tenantId: TENANT.toUpperCase(), role: 'admin', sessionId: 'sess-1' };
   const partner = { clientId: 'c1', tenantId: TENANT, scopes: ['invoices:read'], tier: 'standard' };
-  function stage(jwtAnswer: Parameters<typeof strategy>[0], partnerAnswer: Parameters<typeof strategy>[0]) {
+  function stage(jwtAnswer: Parameters<typeof strategy>[0], partnerAnswer: Parameters<typeof strategy>[0], revoked = false) {
     const entered: unknown[] = [];
+    const revocationAsked: unknown[][] = [];
     const abilityFor: unknown[][] = [];
     const { lines, logger } = fakeLogger();
     const abilities = { forTenant: (...args: unknown[]) => (abilityFor.push(args), { can: () => true }) };
-    const sut = new AuthenticateStage(strategy(jwtAnswer) as never, strategy(partnerAnswer) as never, abilities as never, { enterScope: (scope: unknown) => entered.push(scope) } as never, logger as never);
-    return { sut, entered, abilityFor, lines };
+    const jwt = Object.assign(strategy(jwtAnswer), {
+      revocationGuards: (u: unknown) => (expect(u).toBe(user), [{ key: 'rev', stopWhen: 'present' }]),
+      refuseRevoked: async (...args: unknown[]) => {
+        revocationAsked.push(args);
+        if (revoked) throw new AuthError(AuthErrorCode.Unauthenticated);
+      },
+    });
+    const sut = new AuthenticateStage(jwt as never, strategy(partnerAnswer) as never, abilities as never, { enterScope: (scope: unknown) => entered.push(scope) } as never, logger as never);
+    return { sut, entered, abilityFor, lines, revocationAsked };
   }
+
+  it('a user token is checked for revocation before it is attached (from the round trip read when given); a revoked one is attached nowhere', async () => {
+    const { sut, entered, revocationAsked } = stage({ success: user }, { fail: true });
+    const req = request();
+    const auth = await sut.verify({ auth: 'public-jwt' } as never, req, fakeReply().reply);
+    expect(sut.revocationGuards(auth)).toEqual([{ key: 'rev', stopWhen: 'present' }]);
+    expect(authOfRequest(req)).toBeUndefined();
+    await sut.admit(req, auth, ['1', null, null, null]);
+    expect(revocationAsked).toEqual([[user, ['1', null, null, null]]]);
+    expect(authOfRequest(req)).toBe(auth);
+    expect(entered).toEqual([auth.scope]);
+
+    const revoked = stage({ success: user }, { fail: true }, true);
+    const other = request();
+    const otherAuth = await revoked.sut.verify({ auth: 'public-jwt' } as never, other, fakeReply().reply);
+    await expect(revoked.sut.admit(other, otherAuth)).rejects.toBeInstanceOf(AuthError);
+    expect(revoked.revocationAsked).toEqual([[user, undefined]]);
+    expect(authOfRequest(other)).toBeUndefined();
+    expect(revoked.entered).toEqual([]);
+  });
+
+  it('a partner client has no revocation markers to read (its credential was checked by its strategy)', async () => {
+    const { sut, revocationAsked } = stage({ fail: true }, { success: partner });
+    const auth = await sut.caller({ auth: 'partner' } as never, request(), fakeReply().reply);
+    expect(sut.revocationGuards(auth)).toEqual([]);
+    expect(revocationAsked).toEqual([]);
+  });
 
   it('a public route: the access token user, scoped to its tenant, attached to the request and entered for the logs', async () => {
     const { sut, entered, abilityFor } = stage({ success: user }, { fail: true });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { principalId } from '@benteng/authz';
-import { AbuseDetector } from '@benteng/security';
+import { AbuseDetector, type GuardRead } from '@benteng/security';
 import type { RequestAuth } from '../request-auth.js';
 import { BlockRefusal } from './block-refusal.js';
 
@@ -17,9 +17,10 @@ export class PrincipalBlockStage {
     private readonly refusal: BlockRefusal,
   ) {}
 
-  async check(request: FastifyRequest, auth: RequestAuth): Promise<void> {
+  /** `read`: the block key as the gate's round trip read it (GateRoundTrip); without it, read here. */
+  async check(request: FastifyRequest, auth: RequestAuth, read?: GuardRead): Promise<void> {
     const principal = principalId(auth.scope.principal);
-    const block = await this.abuse.blockedFor(undefined, principal);
+    const block = await this.abuse.blockedFor(undefined, principal, read);
     if (block) this.refusal.refuse(request, block, principal);
   }
 }

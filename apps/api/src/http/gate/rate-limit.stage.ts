@@ -2,7 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { principalId } from '@benteng/authz';
-import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type PrincipalClass, type RateLimitSubject, type Sensitivity } from '@benteng/security';
+import { clientIp, RateLimiter, SecurityError, SecurityErrorCode, type PrincipalClass, type RateLimitResult, type RateLimitSubject, type Sensitivity } from '@benteng/security';
 import { ROUTE_SENSITIVITY } from '../access.decorator.js';
 import type { RequestAuth } from '../request-auth.js';
 import { processMetrics, surfaceOfRequest } from '../../metrics/metrics.js';
@@ -33,13 +33,21 @@ export class RateLimitStage {
     return this.consume(context, request, reply, { principalClass: 'anonymous', owner: `ip:${clientIp(request)}` });
   }
 
-  /** An authenticated call: the principal is the owner, within its tenant's aggregate cap. */
-  caller(context: ExecutionContext, request: FastifyRequest, reply: FastifyReply, auth: RequestAuth): Promise<void> {
-    return this.consume(context, request, reply, { principalClass: principalClassOf(auth), owner: principalId(auth.scope.principal), tenantId: auth.scope.tenantId });
+  /**
+   * An authenticated call: the principal is the owner, within its tenant's aggregate cap.
+   * `decided`: the limiter's answer from the gate's round trip (GateRoundTrip), already consumed;
+   * without it the limiter is asked here.
+   */
+  caller(context: ExecutionContext, request: FastifyRequest, reply: FastifyReply, auth: RequestAuth, decided?: RateLimitResult): Promise<void> {
+    return this.consume(context, request, reply, { principalClass: principalClassOf(auth), owner: principalId(auth.scope.principal), tenantId: auth.scope.tenantId }, decided);
   }
 
-  private async consume(context: ExecutionContext, request: FastifyRequest, reply: FastifyReply, subject: RateLimitSubject): Promise<void> {
-    const result = await this.limits.consume(subject, sensitivityOf(this.reflector, context, request.method));
+  sensitivity(context: ExecutionContext, request: FastifyRequest): Sensitivity {
+    return sensitivityOf(this.reflector, context, request.method);
+  }
+
+  private async consume(context: ExecutionContext, request: FastifyRequest, reply: FastifyReply, subject: RateLimitSubject, decided?: RateLimitResult): Promise<void> {
+    const result = decided ?? (await this.limits.consume(subject, this.sensitivity(context, request)));
     for (const [name, value] of Object.entries(result.headers)) reply.header(name, value);
     if (result.allowed) return;
     const retryAfterS = result.retryAfterS ?? 1;
@@ -49,6 +57,6 @@ export class RateLimitStage {
   }
 }
 
-function principalClassOf(auth: RequestAuth): PrincipalClass {
+export function principalClassOf(auth: RequestAuth): PrincipalClass {
   return auth.kind === 'user' ? 'user' : `partner:${auth.partner.tier}`;
 }
