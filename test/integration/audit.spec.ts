@@ -225,6 +225,8 @@ describe('audit log', () => {
         ip: row.ip,
         data: row.data,
         prevHash: row.prev_hash,
+        hashVersion: row.hash_version,
+        personalCommitment: row.personal_commitment,
       };
       await tamper("UPDATE audit_events SET outcome = 'failure', hash = $2 WHERE tenant_id = $1 AND seq = 3", [tenant.id, auditEventHash(forged)]);
       expect(await verifier.verify(tenant.id)).toEqual({ ok: false, count: 3, seq: 4, problem: 'broken_link' });

@@ -1,5 +1,6 @@
 import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
 import { ExportsWorkerModule } from '@benteng/exports';
+import { PrivacyWorkerModule } from '@benteng/privacy';
 import { PlatformPurgeHandler } from '@benteng/jobs';
 import { WebhooksWorkerModule } from '@benteng/webhooks';
 
@@ -16,4 +17,4 @@ import { WebhooksWorkerModule } from '@benteng/webhooks';
  */
 export const JOB_HANDLERS: Type[] = [PlatformPurgeHandler];
 
-export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule];
+export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule, PrivacyWorkerModule];

@@ -64,6 +64,24 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       can(['create', 'read'], 'Membership', { tenantId });
       can('create', 'AuditEvent', { tenantId });
       return;
+    case 'privacy':
+      // Data subject requests (libs/privacy): after the service has checked the request against the
+      // requester's own PrivacyRequest rules, collect or erase one person's data in this tenant, as
+      // prisma/personal-data.ts lists it. Nothing here crosses the tenant (RLS as everywhere).
+      can('read', 'User', { memberships: { some: { tenantId } } });
+      can(['read', 'delete'], 'Membership', { tenantId });
+      can(['read', 'delete'], 'Session', { tenantId });
+      can(['read', 'update'], 'Ticket', { tenantId });
+      can(['read', 'update'], 'TicketComment', { tenantId });
+      can(['read', 'delete'], 'Document', { tenantId });
+      can(['read', 'update'], 'Invitation', { tenantId });
+      can('read', 'Invoice', { tenantId });
+      can(['read', 'delete'], 'Export', { tenantId });
+      can(['read', 'update'], 'SecurityBlock', { tenantId });
+      can(['read', 'update'], 'AuditEvent', { tenantId });
+      can(['create', 'read', 'update'], 'PrivacyRequest', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
     case 'security':
       // The abuse detector records the blocks it places, audits them and notifies tenant admins.
       can(['create', 'read', 'update'], 'SecurityBlock', { tenantId });
