@@ -8,6 +8,7 @@ import type { TestTenant } from '../support/factories.js';
 import { createTenantWithLogins } from '../support/tenants.js';
 import { arranged, problemOf, PublicClient, testPassword, type ApiResponse } from '../support/public-api.js';
 import { obliterateQueues, startReadyWorker, uniqueQueuePrefix, type WorkerProcess } from '../support/worker.js';
+import { tag } from '../security/support/controls.js';
 
 /**
  * Data subject requests on /v1 (libs/privacy; docs/privacy.md, Data subject requests) with the real
@@ -142,7 +143,7 @@ describe('data subject requests', () => {
   });
 
   describe('who may ask', () => {
-    it('another tenant\'s user is not found (404), and so is another tenant\'s request', async () => {
+    it(tag('AUTHZ-OBJECT', "another tenant's user is not found (404), and so is another tenant's request"), async () => {
       for (const kind of ['access', 'erasure']) {
         const res = await ask(await tokenOf(b, 'owner'), { kind, subject: a.users.member.id });
         expect(problemOf(res)).toEqual({ status: 404, problemJson: true, code: 'privacy.not_found' });
@@ -156,7 +157,7 @@ describe('data subject requests', () => {
       expect(problemOf(await ask(await tokenOf(a, 'owner'), { kind: 'access', subject: randomUUID() }))).toEqual({ status: 404, problemJson: true, code: 'privacy.not_found' });
     });
 
-    it('a member cannot erase (or read) another member: 403, and nothing changes', async () => {
+    it(tag('AUTHZ-FUNCTION', 'a member cannot erase (or read) another member: 403, and nothing changes'), async () => {
       const res = await ask(await tokenOf(a, 'member'), { kind: 'erasure', subject: a.users.viewer.id });
       expect(problemOf(res)).toEqual({ status: 403, problemJson: true, code: 'privacy.forbidden' });
       expect(problemOf(await ask(await tokenOf(a, 'member'), { kind: 'access', subject: a.users.admin.id }))).toMatchObject({ status: 403 });
@@ -194,7 +195,7 @@ describe('data subject requests', () => {
   });
 
   describe('erasure', () => {
-    it("erases the subject's data in the tenant: sessions refused, files deleted, fields pseudonymised, the audit chain still verifies", async () => {
+    it(tag('PRIVACY-ERASURE', "erases the subject's data in the tenant: sessions refused, files deleted, fields pseudonymised, the audit chain still verifies"), async () => {
       const t = await createTenantWithLogins(owner, 'privacy-erase', password);
       const memberToken = (await client.login(t.users.member.email, password)).accessToken;
       const secret = `rahasia-${randomBytes(4).toString('hex')}`;
@@ -247,7 +248,7 @@ describe('data subject requests', () => {
       expect(account.email).toBe(t.users.member.email);
     });
 
-    it('a subject who erases themselves in their only tenant loses the account too, and cannot log in', async () => {
+    it(tag('PRIVACY-ERASURE', 'a subject who erases themselves in their only tenant loses the account too, and cannot log in'), async () => {
       const t = await createTenantWithLogins(owner, 'privacy-self', password);
       const token = (await client.login(t.users.viewer.email, password)).accessToken;
       const res = await ask(token, { kind: 'erasure', subject: 'me' });

@@ -5,7 +5,8 @@ import type { SystemPrincipal } from '../principal.js';
  * System principals act for the application inside one tenant and get only what their job needs:
  * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log; `partner-auth`
  * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for;
- * `invitations` turns an accepted invitation into a membership.
+ * `invitations` turns an accepted invitation into a membership; `privacy` collects or erases one
+ * data subject's data once their request has been authorised (libs/privacy).
  */
 export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantPrincipal & { principal: SystemPrincipal }): void {
   switch (principal.name) {
