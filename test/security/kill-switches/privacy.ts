@@ -19,9 +19,16 @@ class SilentRevocationStore extends RevocationStore {
 
 interface ErasureFixtures {
   owner: pg.Pool;
-  tenant: TestTenant;
   password: string;
-  invoiceNumber: string;
+}
+
+/** A fresh tenant per run: the attack erases its member, so the intact and the removed run each need their own. */
+async function tenantWithInvoice(owner: pg.Pool, password: string): Promise<{ tenant: TestTenant; invoiceNumber: string }> {
+  const tenant = await createTenant(owner, 'ks-privacy');
+  await setPasswords(owner, [tenant.users.owner.id, tenant.users.member.id], password);
+  const invoiceNumber = `KS-${tenant.slug}`;
+  await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id, number: invoiceNumber });
+  return { tenant, invoiceNumber };
 }
 
 export const PRIVACY_SCENARIOS: KillSwitchScenario[] = [
@@ -29,17 +36,10 @@ export const PRIVACY_SCENARIOS: KillSwitchScenario[] = [
     control: 'PRIVACY-ERASURE',
     attack: 'an erased member keeps reading the tenant with the access token they still hold',
     removal: "RevocationStore.publish does nothing, so the erased person's sessions are never announced as revoked",
-    async fixtures() {
-      const owner = ownerPool();
-      const tenant = await createTenant(owner, 'ks-privacy');
-      const password = testPassword();
-      await setPasswords(owner, [tenant.users.owner.id, tenant.users.member.id], password);
-      const invoiceNumber = `KS-${tenant.slug}`;
-      await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id, number: invoiceNumber });
-      return { owner, tenant, password, invoiceNumber };
-    },
+    fixtures: () => Promise.resolve({ owner: ownerPool(), password: testPassword() }),
     target: (intact) => buildApi(intact ? {} : { overrides: [{ token: RevocationStore, useClass: SilentRevocationStore }] }),
-    async run(api, { tenant, password, invoiceNumber }) {
+    async run(api, { owner, password }) {
+      const { tenant, invoiceNumber } = await tenantWithInvoice(owner, password);
       const client = new PublicClient(api);
       const member = await client.login(tenant.users.member.email, password);
       const { accessToken: ownerToken } = await client.login(tenant.users.owner.email, password);
