@@ -91,7 +91,10 @@ export class SubjectDataRepository {
         }),
         tx.privacyRequest.findMany({ where: { AND: [accessibleWhere(a, 'read', 'PrivacyRequest'), { subjectUserId: userId }] }, select: { id: true, kind: true, status: true, createdAt: true, completedAt: true }, orderBy: { createdAt: 'asc' } }),
       ]);
-      return json({ user, membership, sessions, invitations, tickets, ticketComments: comments, documents, invoicesCreated: invoices, exports, securityBlocks: blocks, auditEvents: audit, privacyRequests: requests }) as Record<string, unknown>;
+      // An event about the subject that someone else performed carries that person's address: the
+      // subject gets what was done to them and by whom (a pseudonymous id), not the actor's address.
+      const auditEvents = audit.map((e) => (e.actor === principal ? e : { ...e, ip: null }));
+      return json({ user, membership, sessions, invitations, tickets, ticketComments: comments, documents, invoicesCreated: invoices, exports, securityBlocks: blocks, auditEvents, privacyRequests: requests }) as Record<string, unknown>;
     });
   }
 
