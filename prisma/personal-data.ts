@@ -324,6 +324,7 @@ export const PERSONAL_DATA: Readonly<Record<string, TableInventory>> = {
     retention: 'privacy request: tenant lifetime (proof that the request was served)',
     personal: {
       subject_user_id: userRef('whose data the request is about; kept as proof, pseudonymous after erasure'),
+      subject_member_id: userRef('the member id the API names the subject by; points at nothing after erasure'),
       requested_by_id: userRef('who asked'),
     },
     notPersonal: ['tenant_id', 'id', 'kind', 'status', 'export_id', 'result', 'error_code', 'created_at', 'completed_at'],

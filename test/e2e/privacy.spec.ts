@@ -21,8 +21,9 @@ import { tag } from '../security/support/controls.js';
 interface RequestBody {
   id: string;
   kind: string;
-  subjectUserId: string;
-  requestedById: string;
+  subjectMemberId: string;
+  subjectIsMe: boolean;
+  requestedByMe: boolean;
   status: string;
   exportId: string | null;
   result: Record<string, number | boolean>;
@@ -63,6 +64,12 @@ describe('data subject requests', () => {
     return tokens.get(key)!;
   }
 
+  /** The id /v1/members names a member by (what a privacy request names its subject by). */
+  async function memberIdOf(t: TestTenant, role: keyof TestTenant['users']): Promise<string> {
+    const { rows } = await owner.query<{ id: string }>('SELECT id FROM memberships WHERE tenant_id = $1 AND user_id = $2', [t.id, t.users[role].id]);
+    return rows[0]!.id;
+  }
+
   const ask = async (token: string, body: object, headers: Record<string, string> = {}): Promise<ApiResponse> => {
     const res = await api.app.getHttpAdapter().getInstance().inject({ method: 'POST', url: '/v1/privacy/requests', remoteAddress: client.ip, headers: { authorization: `Bearer ${token}`, ...headers }, payload: body });
     let parsed: unknown;
@@ -101,10 +108,11 @@ describe('data subject requests', () => {
       const memberTicket = await openTicket(a, 'member', mine);
       await openTicket(a, 'admin', theirs);
 
-      const res = await ask(await tokenOf(a, 'owner'), { kind: 'access', subject: a.users.member.id });
+      const memberId = await memberIdOf(a, 'member');
+      const res = await ask(await tokenOf(a, 'owner'), { kind: 'access', subject: memberId });
       expect(res.status).toBe(202);
       const request = res.body as RequestBody;
-      expect(request).toMatchObject({ kind: 'access', subjectUserId: a.users.member.id, requestedById: a.users.owner.id, status: 'processing' });
+      expect(request).toMatchObject({ kind: 'access', subjectMemberId: memberId, subjectIsMe: false, requestedByMe: true, status: 'processing' });
       expect(res.headers.location).toBe(`/v1/privacy/requests/${request.id}`);
 
       await waitForExport(owner, a.id, request.exportId!, (row) => row.status === 'ready', 20_000);
@@ -135,7 +143,7 @@ describe('data subject requests', () => {
       const res = await ask(await tokenOf(a, 'viewer'), { kind: 'access', subject: 'me' });
       expect(res.status).toBe(202);
       const request = res.body as RequestBody;
-      expect(request.subjectUserId).toBe(a.users.viewer.id);
+      expect(request).toMatchObject({ subjectMemberId: await memberIdOf(a, 'viewer'), subjectIsMe: true, requestedByMe: true });
       await waitForExport(owner, a.id, request.exportId!, (row) => row.status === 'ready', 20_000);
       const text = await download(await tokenOf(a, 'viewer'), request.exportId!);
       expect((JSON.parse(text) as { user: { email: string } }).user.email).toBe(a.users.viewer.email);
@@ -145,7 +153,7 @@ describe('data subject requests', () => {
   describe('who may ask', () => {
     it(tag('AUTHZ-OBJECT', "another tenant's user is not found (404), and so is another tenant's request"), async () => {
       for (const kind of ['access', 'erasure']) {
-        const res = await ask(await tokenOf(b, 'owner'), { kind, subject: a.users.member.id });
+        const res = await ask(await tokenOf(b, 'owner'), { kind, subject: await memberIdOf(a, 'member') });
         expect(problemOf(res)).toEqual({ status: 404, problemJson: true, code: 'privacy.not_found' });
       }
       const mine = arranged(await ask(await tokenOf(a, 'owner'), { kind: 'access', subject: 'me' }), 202, 'access request');
@@ -158,9 +166,9 @@ describe('data subject requests', () => {
     });
 
     it(tag('AUTHZ-FUNCTION', 'a member cannot erase (or read) another member: 403, and nothing changes'), async () => {
-      const res = await ask(await tokenOf(a, 'member'), { kind: 'erasure', subject: a.users.viewer.id });
+      const res = await ask(await tokenOf(a, 'member'), { kind: 'erasure', subject: await memberIdOf(a, 'viewer') });
       expect(problemOf(res)).toEqual({ status: 403, problemJson: true, code: 'privacy.forbidden' });
-      expect(problemOf(await ask(await tokenOf(a, 'member'), { kind: 'access', subject: a.users.admin.id }))).toMatchObject({ status: 403 });
+      expect(problemOf(await ask(await tokenOf(a, 'member'), { kind: 'access', subject: await memberIdOf(a, 'admin') }))).toMatchObject({ status: 403 });
       const { rows } = await owner.query('SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2', [a.id, a.users.viewer.id]);
       expect(rows).toHaveLength(1);
       const me = await client.call('GET', '/v1/me', { token: await tokenOf(a, 'viewer') });
@@ -171,7 +179,7 @@ describe('data subject requests', () => {
       const list = arranged(await client.call('GET', '/v1/privacy/requests', { token: await tokenOf(a, 'viewer') }), 200, 'list');
       const items = (list.body as { items: RequestBody[] }).items;
       expect(items.length).toBeGreaterThan(0);
-      for (const r of items) expect(r.subjectUserId).toBe(a.users.viewer.id);
+      expect(items.filter((r) => !r.subjectIsMe)).toEqual([]);
     });
 
     it('the only owner cannot be erased: 409 privacy.last_owner, audited', async () => {
@@ -185,8 +193,9 @@ describe('data subject requests', () => {
   it('a replayed Idempotency-Key answers the first answer and makes one request', async () => {
     const key = `privacy-${randomUUID()}`;
     const token = await tokenOf(a, 'owner');
-    const first = await ask(token, { kind: 'access', subject: a.users.admin.id }, { 'idempotency-key': key });
-    const again = await ask(token, { kind: 'access', subject: a.users.admin.id }, { 'idempotency-key': key });
+    const adminId = await memberIdOf(a, 'admin');
+    const first = await ask(token, { kind: 'access', subject: adminId }, { 'idempotency-key': key });
+    const again = await ask(token, { kind: 'access', subject: adminId }, { 'idempotency-key': key });
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
     expect(again.body).toEqual(first.body);
@@ -209,7 +218,7 @@ describe('data subject requests', () => {
       expect(await verifier.verify(t.id)).toMatchObject({ ok: true });
 
       const ownerToken = (await client.login(t.users.owner.email, password)).accessToken;
-      const res = await ask(ownerToken, { kind: 'erasure', subject: t.users.member.id });
+      const res = await ask(ownerToken, { kind: 'erasure', subject: await memberIdOf(t, 'member') });
       expect(res.status).toBe(202);
       const request = res.body as RequestBody;
       expect(request).toMatchObject({ kind: 'erasure', status: 'completed' });

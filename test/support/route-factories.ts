@@ -504,8 +504,8 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
         const id = randomUUID();
         await inTenant(tenantId, async (c) => {
           await c.query(
-            `INSERT INTO privacy_requests (tenant_id, id, kind, subject_user_id, requested_by_id, status, result, created_at, completed_at)
-             VALUES ($1, $2, 'access', $3, $4, 'completed', '{"byteSize": 1}', now(), now())`,
+            `INSERT INTO privacy_requests (tenant_id, id, kind, subject_user_id, subject_member_id, requested_by_id, status, result, created_at, completed_at)
+             SELECT $1, $2, 'access', m.user_id, m.id, $4, 'completed', '{"byteSize": 1}', now(), now() FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = $3`,
             [tenantId, id, t.tenant.users.member.id, t.tenant.users.owner.id],
           );
         });

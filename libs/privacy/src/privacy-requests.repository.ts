@@ -9,6 +9,7 @@ const SELECT = {
   id: true,
   kind: true,
   subjectUserId: true,
+  subjectMemberId: true,
   requestedById: true,
   status: true,
   exportId: true,
@@ -44,14 +45,14 @@ export class PrivacyRequestsRepository {
    * event, in one transaction. The export belongs to the requester (only they can download it,
    * libs/authz/src/rules/exports.rules.ts) and names its subject in its filters.
    */
-  createAccess(scope: Scope, input: { subjectUserId: string; requestedById: string; now: Date }, audit: (request: PrivacyRequestView) => AuditEntry): Promise<PrivacyRequestView> {
+  createAccess(scope: Scope, input: { subjectUserId: string; subjectMemberId: string; requestedById: string; now: Date }, audit: (request: PrivacyRequestView) => AuditEntry): Promise<PrivacyRequestView> {
     return this.db.run(scope, async (tx) => {
       const exp = await tx.export.create({
         data: { tenantId: scope.tenantId, type: 'subject_access', format: 'json', filters: { subjectUserId: input.subjectUserId }, requestedById: input.requestedById, createdAt: input.now },
         select: { id: true },
       });
       const row = await tx.privacyRequest.create({
-        data: { tenantId: scope.tenantId, kind: 'access', subjectUserId: input.subjectUserId, requestedById: input.requestedById, exportId: exp.id, createdAt: input.now },
+        data: { tenantId: scope.tenantId, kind: 'access', subjectUserId: input.subjectUserId, subjectMemberId: input.subjectMemberId, requestedById: input.requestedById, exportId: exp.id, createdAt: input.now },
         select: SELECT,
       });
       const created = view(row);
@@ -61,10 +62,10 @@ export class PrivacyRequestsRepository {
   }
 
   /** An erasure request, recorded before the erasure runs (status `processing`). */
-  createErasure(scope: Scope, input: { subjectUserId: string; requestedById: string; now: Date }): Promise<PrivacyRequestView> {
+  createErasure(scope: Scope, input: { subjectUserId: string; subjectMemberId: string; requestedById: string; now: Date }): Promise<PrivacyRequestView> {
     return this.db.run(scope, async (tx) => {
       const row = await tx.privacyRequest.create({
-        data: { tenantId: scope.tenantId, kind: 'erasure', subjectUserId: input.subjectUserId, requestedById: input.requestedById, createdAt: input.now },
+        data: { tenantId: scope.tenantId, kind: 'erasure', subjectUserId: input.subjectUserId, subjectMemberId: input.subjectMemberId, requestedById: input.requestedById, createdAt: input.now },
         select: SELECT,
       });
       return view(row);

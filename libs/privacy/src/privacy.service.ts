@@ -49,13 +49,15 @@ export class PrivacyService {
 
   async request(scope: Scope, input: NewPrivacyRequest, meta: PrivacyRequestMeta): Promise<PrivacyRequestView> {
     const requestedById = userOf(scope);
-    const subjectUserId = input.subject === 'me' ? requestedById : input.subject.toLowerCase();
-    // Function level: a member or viewer asking about anyone else is refused before any lookup.
-    authorize(scope, 'create', 'PrivacyRequest', { tenantId: scope.tenantId, subjectUserId }, () => new PrivacyError(PrivacyErrorCode.Forbidden));
+    // The subject is named as the API names members (/v1/members/{id}); `me` is the caller. Who the
+    // members of one's own tenant are is no secret (GET /v1/members), so looking up first and then
+    // refusing a member who names someone else (403) tells nothing; another tenant's member is 404.
     const system = privacyScope(scope.tenantId);
-    const membership = await this.subjects.membership(system, subjectUserId);
+    const membership = await this.subjects.membership(system, input.subject === 'me' ? { userId: requestedById } : { memberId: input.subject.toLowerCase() });
     if (!membership) throw new PrivacyError(PrivacyErrorCode.NotFound);
-    return input.kind === 'access' ? this.access(scope, subjectUserId, requestedById, meta) : this.erase(scope, { subjectUserId, role: membership.role }, requestedById, meta);
+    const subject = { subjectUserId: membership.userId, subjectMemberId: membership.id };
+    authorize(scope, 'create', 'PrivacyRequest', { tenantId: scope.tenantId, subjectUserId: subject.subjectUserId }, () => new PrivacyError(PrivacyErrorCode.Forbidden));
+    return input.kind === 'access' ? this.access(scope, subject, requestedById, meta) : this.erase(scope, { ...subject, role: membership.role }, requestedById, meta);
   }
 
   async get(scope: Scope, id: string): Promise<PrivacyRequestView> {
@@ -68,8 +70,9 @@ export class PrivacyService {
     return this.requests.list(scope, query, Math.min(Math.max(query.limit, 1), MAX_PRIVACY_PAGE));
   }
 
-  private async access(scope: Scope, subjectUserId: string, requestedById: string, meta: PrivacyRequestMeta): Promise<PrivacyRequestView> {
-    const created = await this.requests.createAccess(scope, { subjectUserId, requestedById, now: this.clock.now() }, (request) => ({
+  private async access(scope: Scope, subject: { subjectUserId: string; subjectMemberId: string }, requestedById: string, meta: PrivacyRequestMeta): Promise<PrivacyRequestView> {
+    const { subjectUserId } = subject;
+    const created = await this.requests.createAccess(scope, { ...subject, requestedById, now: this.clock.now() }, (request) => ({
       ...entry(scope, 'privacy.access_requested', 'success', request.id, meta),
       data: { kind: 'access', subject: `user:${subjectUserId}`, exportId: request.exportId },
     }));
@@ -84,14 +87,14 @@ export class PrivacyService {
     return created;
   }
 
-  private async erase(scope: Scope, subject: { subjectUserId: string; role: string }, requestedById: string, meta: PrivacyRequestMeta): Promise<PrivacyRequestView> {
+  private async erase(scope: Scope, subject: { subjectUserId: string; subjectMemberId: string; role: string }, requestedById: string, meta: PrivacyRequestMeta): Promise<PrivacyRequestView> {
     const system = privacyScope(scope.tenantId);
     const { subjectUserId } = subject;
     if (subject.role === 'owner' && (await this.subjects.owners(system)) <= 1) {
       await this.audit.record(scope, { ...entry(scope, 'privacy.erasure_refused', 'denied', `user:${subjectUserId}`, meta), data: { reason: 'last_owner' } });
       throw new PrivacyError(PrivacyErrorCode.LastOwner);
     }
-    const request = await this.requests.createErasure(scope, { subjectUserId, requestedById, now: this.clock.now() });
+    const request = await this.requests.createErasure(scope, { subjectUserId, subjectMemberId: subject.subjectMemberId, requestedById, now: this.clock.now() });
     // The bytes first: a row without bytes is reported as missing, bytes without a row would be
     // unreachable personal data left behind.
     const documents = await this.subjects.documents(system, subjectUserId);

@@ -2,7 +2,7 @@ export const PRIVACY_REQUEST_KINDS = ['access', 'erasure'] as const;
 export type PrivacyRequestKind = (typeof PRIVACY_REQUEST_KINDS)[number];
 export type PrivacyRequestStatus = 'processing' | 'completed' | 'failed';
 
-/** A request as the API receives it: `subject` is a user id of this tenant, or `me`. */
+/** A request as the API receives it: `subject` is a member id of this tenant (/v1/members/{id}), or `me`. */
 export interface NewPrivacyRequest {
   kind: PrivacyRequestKind;
   subject: string;
@@ -31,6 +31,7 @@ export interface PrivacyRequestView {
   id: string;
   kind: PrivacyRequestKind;
   subjectUserId: string;
+  subjectMemberId: string;
   requestedById: string;
   status: PrivacyRequestStatus;
   exportId: string | null;

@@ -11,6 +11,7 @@ export const ERASED_TEXT = '[erased]';
 /** The subject's membership, as the service needs it to decide (last owner, who the subject is). */
 export interface SubjectMembership {
   id: string;
+  userId: string;
   role: string;
   email: string;
 }
@@ -37,14 +38,14 @@ export class SubjectDataRepository {
     private readonly audit: AuditLog,
   ) {}
 
-  /** The subject's membership of this tenant, or null (not a member, another tenant's user). */
-  membership(scope: Scope, userId: string): Promise<SubjectMembership | null> {
+  /** A membership of this tenant, by member id or by user id, or null (none, or another tenant's). */
+  membership(scope: Scope, by: { memberId: string } | { userId: string }): Promise<SubjectMembership | null> {
     return this.db.run(scope, async (tx) => {
       const row = await tx.membership.findFirst({
-        where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), { userId }] },
-        select: { id: true, role: true, user: { select: { email: true } } },
+        where: { AND: [accessibleWhere(scope.ability, 'read', 'Membership'), 'memberId' in by ? { id: by.memberId } : { userId: by.userId }] },
+        select: { id: true, userId: true, role: true, user: { select: { email: true } } },
       });
-      return row ? { id: row.id, role: row.role, email: row.user.email } : null;
+      return row ? { id: row.id, userId: row.userId, role: row.role, email: row.user.email } : null;
     });
   }
 

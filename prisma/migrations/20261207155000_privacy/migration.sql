@@ -7,6 +7,9 @@ CREATE TABLE "privacy_requests" (
   "id"              uuid           NOT NULL,
   "kind"            text           NOT NULL,
   "subject_user_id" uuid           NOT NULL,
+  -- The member id the API names the subject by (/v1/members/{id}); the membership is gone after an
+  -- erasure, so no foreign key.
+  "subject_member_id" uuid         NOT NULL,
   "requested_by_id" uuid           NOT NULL,
   "status"          text           NOT NULL DEFAULT 'processing',
   -- An access request's export (exports are deleted when they expire, so no foreign key).

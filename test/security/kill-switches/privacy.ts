@@ -43,7 +43,8 @@ export const PRIVACY_SCENARIOS: KillSwitchScenario[] = [
       const client = new PublicClient(api);
       const member = await client.login(tenant.users.member.email, password);
       const { accessToken: ownerToken } = await client.login(tenant.users.owner.email, password);
-      arranged(await client.call('POST', '/v1/privacy/requests', { token: ownerToken, body: { kind: 'erasure', subject: tenant.users.member.id } }), 202, 'the owner erases the member');
+      const { rows } = await owner.query<{ id: string }>('SELECT id FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenant.id, tenant.users.member.id]);
+      arranged(await client.call('POST', '/v1/privacy/requests', { token: ownerToken, body: { kind: 'erasure', subject: rows[0]!.id } }), 202, 'the owner erases the member');
       const res = await client.call('GET', '/v1/invoices', { token: member.accessToken });
       const leaked = res.status === 200 && res.text.includes(invoiceNumber);
       return {

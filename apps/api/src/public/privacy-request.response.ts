@@ -1,4 +1,5 @@
 import type { PrivacyRequestView } from '@benteng/privacy';
+import type { Scope } from '@benteng/tenancy';
 import { dateTime, nullable, isoOrNull, type Schema } from '../http/response-shape.js';
 
 /**
@@ -9,8 +10,10 @@ import { dateTime, nullable, isoOrNull, type Schema } from '../http/response-sha
 export interface PrivacyRequestResponse {
   id: string;
   kind: 'access' | 'erasure';
-  subjectUserId: string;
-  requestedById: string;
+  /** The subject as /v1/members names them (gone from the members list after an erasure). */
+  subjectMemberId: string;
+  subjectIsMe: boolean;
+  requestedByMe: boolean;
   status: 'processing' | 'completed' | 'failed';
   exportId: string | null;
   result: Record<string, number | boolean>;
@@ -19,7 +22,8 @@ export interface PrivacyRequestResponse {
   completedAt: string | null;
 }
 
-export function privacyRequestResponse(request: PrivacyRequestView): PrivacyRequestResponse {
+export function privacyRequestResponse(request: PrivacyRequestView, scope: Scope): PrivacyRequestResponse {
+  const me = scope.principal.kind === 'user' ? scope.principal.userId : null;
   const result: Record<string, number | boolean> = {};
   for (const [key, value] of Object.entries(request.result ?? {})) {
     if (typeof value === 'number' || typeof value === 'boolean') result[key] = value;
@@ -27,8 +31,9 @@ export function privacyRequestResponse(request: PrivacyRequestView): PrivacyRequ
   return {
     id: request.id,
     kind: request.kind,
-    subjectUserId: request.subjectUserId,
-    requestedById: request.requestedById,
+    subjectMemberId: request.subjectMemberId,
+    subjectIsMe: request.subjectUserId === me,
+    requestedByMe: request.requestedById === me,
     status: request.status,
     exportId: request.exportId,
     result,
@@ -42,8 +47,9 @@ const uuid: Schema = { type: 'string', format: 'uuid' };
 const PROPERTIES: Record<string, Schema> = {
   id: uuid,
   kind: { type: 'string', enum: ['access', 'erasure'] },
-  subjectUserId: uuid,
-  requestedById: uuid,
+  subjectMemberId: { ...uuid, description: 'The subject, as /v1/members/{id} names them.' },
+  subjectIsMe: { type: 'boolean' },
+  requestedByMe: { type: 'boolean' },
   status: { type: 'string', enum: ['processing', 'completed', 'failed'] },
   exportId: nullable({ ...uuid, description: 'Access: the export that carries the answer (GET /v1/exports/{id}/content once ready).' }),
   result: { type: 'object', additionalProperties: { oneOf: [{ type: 'integer' }, { type: 'boolean' }] }, description: 'Erasure: what was erased, as counts.' },

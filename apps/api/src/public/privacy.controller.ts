@@ -28,18 +28,18 @@ export class PrivacyController {
   @RateLimit('export')
   @Idempotent()
   async create(@CurrentScope() scope: Scope, @Body() body: CreatePrivacyRequestDto, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<PrivacyRequestResponse> {
-    return privacyRequestResponse(created(reply, '/v1/privacy/requests', await this.privacy.request(scope, { kind: body.kind, subject: body.subject }, meta)));
+    return privacyRequestResponse(created(reply, '/v1/privacy/requests', await this.privacy.request(scope, { kind: body.kind, subject: body.subject }, meta)), scope);
   }
 
   @Get()
   @Authorize('read', 'PrivacyRequest')
   list(@CurrentScope() scope: Scope, @Query() query: ListPrivacyRequestsQuery): Promise<Page<PrivacyRequestResponse>> {
-    return paginate(query, 'createdAt', (page) => this.privacy.list(scope, page as PrivacyListQuery), privacyRequestResponse);
+    return paginate(query, 'createdAt', (page) => this.privacy.list(scope, page as PrivacyListQuery), (r) => privacyRequestResponse(r, scope));
   }
 
   @Get(':id')
   @Authorize('read', 'PrivacyRequest')
   async get(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string): Promise<PrivacyRequestResponse> {
-    return privacyRequestResponse(await this.privacy.get(scope, id));
+    return privacyRequestResponse(await this.privacy.get(scope, id), scope);
   }
 }
