@@ -1436,10 +1436,13 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "access" | "erasure";
-            /** Format: uuid */
-            subjectUserId: string;
-            /** Format: uuid */
-            requestedById: string;
+            /**
+             * Format: uuid
+             * @description The subject, as /v1/members/{id} names them.
+             */
+            subjectMemberId: string;
+            subjectIsMe: boolean;
+            requestedByMe: boolean;
             /** @enum {string} */
             status: "processing" | "completed" | "failed";
             /**
