@@ -225,9 +225,66 @@ describe('audit log', () => {
         ip: row.ip,
         data: row.data,
         prevHash: row.prev_hash,
+        hashVersion: row.hash_version,
+        personalCommitment: row.personal_commitment,
       };
       await tamper("UPDATE audit_events SET outcome = 'failure', hash = $2 WHERE tenant_id = $1 AND seq = 3", [tenant.id, auditEventHash(forged)]);
       expect(await verifier.verify(tenant.id)).toEqual({ ok: false, count: 3, seq: 4, problem: 'broken_link' });
+    });
+  });
+
+  // Data subject erasure (docs/privacy.md): version 2 rows hash a salted commitment to ip and data,
+  // so erasing them (ip, data and salt cleared, erased_at set) leaves the chain verifying.
+  describe('erasable detail (version 2 rows)', () => {
+    const erase = (tenant: TestTenant, actor: string) =>
+      db.run(tenant.scope('owner'), (tx) => audit.eraseDetailIn(tx, { actors: [actor], subjects: [], dataValues: [] }, new Date()));
+
+    it("erasing a person's detail leaves verify green while their ip and data are gone", async () => {
+      const tenant = await createTenant(owner, 'audit-erase');
+      const person = `user:${randomUUID()}`;
+      for (let n = 1; n <= 6; n++) await audit.recordFor(tenant.id, event(n, n % 2 === 0 ? { actor: person, ip: '198.51.100.23', data: { email: 'orang@example.test' } } : {}));
+      expect(await verifier.verify(tenant.id)).toEqual({ ok: true, count: 6, head: expect.anything() });
+
+      expect(await erase(tenant, person)).toEqual({ erased: 3, legacy: 0 });
+      const { rows: after } = await owner.query('SELECT actor, ip, data, personal_salt, erased_at IS NOT NULL AS erased FROM audit_events WHERE tenant_id = $1 ORDER BY seq', [tenant.id]);
+      expect(after.filter((r) => r.actor === person)).toEqual(Array(3).fill({ actor: person, ip: null, data: {}, personal_salt: null, erased: true }));
+      expect(after.filter((r) => r.actor !== person).every((r) => r.ip === '203.0.113.7' && r.personal_salt !== null && !r.erased)).toBe(true);
+      expect(JSON.stringify(after)).not.toContain('198.51.100.23');
+      expect(JSON.stringify(after)).not.toContain('orang@example.test');
+      expect(await verifier.verify(tenant.id)).toEqual({ ok: true, count: 6, head: expect.anything() });
+    });
+
+    it('the trigger accepts only a whole erasure: changing detail, or erasing part of it, is refused', async () => {
+      const tenant = await tenantWithEvents('audit-erase-trigger', 2);
+      await expect(owner.query("UPDATE audit_events SET ip = '192.0.2.1' WHERE tenant_id = $1 AND seq = 1", [tenant.id])).rejects.toThrow(/append-only/);
+      await expect(owner.query('UPDATE audit_events SET ip = NULL, erased_at = now() WHERE tenant_id = $1 AND seq = 1', [tenant.id])).rejects.toThrow(/append-only/);
+      await expect(app.query("SET app.tenant_id = '" + tenant.id + "'; UPDATE audit_events SET data = '{\"x\": 1}' WHERE seq = 1")).rejects.toThrow(/append-only/);
+      expect(await verifier.verify(tenant.id)).toMatchObject({ ok: true, count: 2 });
+    });
+
+    it('tampering with the detail is still detected: an edited ip, and detail put back after erasure', async () => {
+      const tenant = await tenantWithEvents('audit-erase-tamper', 4);
+      await tamper("UPDATE audit_events SET ip = '192.0.2.99' WHERE tenant_id = $1 AND seq = 2", [tenant.id]);
+      expect(await verifier.verify(tenant.id)).toEqual({ ok: false, count: 1, seq: 2, problem: 'hash_mismatch' });
+
+      const other = await tenantWithEvents('audit-erase-restore', 3);
+      expect(await erase(other, 'anonymous')).toEqual({ erased: 3, legacy: 0 });
+      await tamper("UPDATE audit_events SET ip = '192.0.2.99' WHERE tenant_id = $1 AND seq = 3", [other.id]);
+      expect(await verifier.verify(other.id)).toEqual({ ok: false, count: 2, seq: 3, problem: 'hash_mismatch' });
+    });
+
+    it('a version 1 row (written before erasable detail) is counted, not changed', async () => {
+      const tenant = await createTenant(owner, 'audit-erase-legacy');
+      const row: ChainedEvent = { tenantId: tenant.id, seq: 1n, id: randomUUID(), occurredAt: new Date(Date.UTC(2026, 10, 1)), type: 'auth.login', outcome: 'success', actor: 'anonymous', subject: null, requestId: null, ip: '203.0.113.9', data: {}, prevHash: GENESIS_HASH };
+      await owner.query(
+        `INSERT INTO audit_events (tenant_id, id, seq, occurred_at, type, outcome, actor, ip, data, prev_hash, hash) VALUES ($1, $2, 1, $3, 'auth.login', 'success', 'anonymous', '203.0.113.9', '{}', $4, $5)`,
+        [tenant.id, row.id, row.occurredAt, GENESIS_HASH, auditEventHash(row)],
+      );
+      await audit.recordFor(tenant.id, event(2));
+      expect(await erase(tenant, 'anonymous')).toEqual({ erased: 1, legacy: 1 });
+      const { rows: [legacy] } = await owner.query('SELECT ip, hash_version FROM audit_events WHERE tenant_id = $1 AND seq = 1', [tenant.id]);
+      expect(legacy).toEqual({ ip: '203.0.113.9', hash_version: 1 });
+      expect(await verifier.verify(tenant.id)).toMatchObject({ ok: true, count: 2 });
     });
   });
 

@@ -495,6 +495,24 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
       // Asking for a download link takes no body.
       body: (route) => (route.method === 'POST' && route.path === '/v1/exports' ? { type: 'invoices', format: 'csv' } : undefined),
     },
+    // A completed access request of the owner about the member, inserted through the owner
+    // connection (no export is built): :id. A create asks about the caller (`me`) for access only,
+    // never erasure, so a matrix run removes no one.
+    '/v1/privacy/requests': {
+      async create(t) {
+        const tenantId = t.tenant.id;
+        const id = randomUUID();
+        await inTenant(tenantId, async (c) => {
+          await c.query(
+            `INSERT INTO privacy_requests (tenant_id, id, kind, subject_user_id, subject_member_id, requested_by_id, status, result, created_at, completed_at)
+             SELECT $1, $2, 'access', m.user_id, m.id, $4, 'completed', '{"byteSize": 1}', now(), now() FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = $3`,
+            [tenantId, id, t.tenant.users.member.id, t.tenant.users.owner.id],
+          );
+        });
+        return { params: { id }, read: () => row('privacy_requests', tenantId, id) };
+      },
+      body: (route) => (route.method === 'POST' ? { kind: 'access', subject: 'me' } : undefined),
+    },
     // No route takes a block's id; lists show them. One block on a member, one on a partner client.
     '/v1/security/blocks': {
       async create(t) {

@@ -1,6 +1,7 @@
 import type { DynamicModule, ForwardReference, Type } from '@nestjs/common';
 import { KeyRotationWorkerModule } from '@benteng/auth';
 import { ExportsWorkerModule } from '@benteng/exports';
+import { PrivacyWorkerModule } from '@benteng/privacy';
 import { PlatformPurgeHandler } from '@benteng/jobs';
 import { WebhooksWorkerModule } from '@benteng/webhooks';
 
@@ -17,4 +18,4 @@ import { WebhooksWorkerModule } from '@benteng/webhooks';
  */
 export const JOB_HANDLERS: Type[] = [PlatformPurgeHandler];
 
-export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule, KeyRotationWorkerModule];
+export const JOB_HANDLER_MODULES: (Type | DynamicModule | Promise<DynamicModule> | ForwardReference)[] = [WebhooksWorkerModule, ExportsWorkerModule, KeyRotationWorkerModule, PrivacyWorkerModule];

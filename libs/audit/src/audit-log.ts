@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { Clock, SystemClock, isUuid } from '@benteng/common';
 import { TenantDatabase, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
-import { auditEventHash, GENESIS_HASH } from './audit-chain.js';
+import { auditEventHash, GENESIS_HASH, personalCommitment } from './audit-chain.js';
 import { normalizeEntry, type NormalizedEntry } from './audit-entry.js';
 import type { AuditEntry } from './audit.types.js';
 
@@ -67,6 +67,29 @@ export class AuditLog {
     await this.append(tx, tenantId, normalizeEntry(entry));
   }
 
+  /**
+   * Erases the personal detail (ip, data and the commitment's salt) of this tenant's audit rows about
+   * a data subject: rows they acted in (`actors`), rows about them (`subjects`), and rows whose data
+   * names them (`dataValues`, e.g. an email typed at a failed login). Only version 2 rows can be
+   * erased (the table's trigger refuses anything else); the chain still verifies because it hashes
+   * the commitment (audit-chain.ts). Version 1 rows that match are counted, not changed.
+   */
+  async eraseDetailIn(tx: TenantTx, match: { actors: readonly string[]; subjects: readonly string[]; dataValues: readonly string[] }, at: Date): Promise<{ erased: number; legacy: number }> {
+    const [counts] = await tx.$queryRaw<{ erased: number; legacy: number }[]>`
+      WITH matched AS (
+        SELECT tenant_id, id, hash_version FROM audit_events e
+         WHERE erased_at IS NULL
+           AND (actor = ANY(${match.actors}::text[]) OR subject = ANY(${match.subjects}::text[])
+                OR EXISTS (SELECT 1 FROM jsonb_each_text(e.data) d WHERE lower(d.value) = ANY(${match.dataValues.map((v) => v.toLowerCase())}::text[])))
+      ), erased AS (
+        UPDATE audit_events a SET ip = NULL, data = '{}'::jsonb, personal_salt = NULL, erased_at = ${at}
+          FROM matched m WHERE a.tenant_id = m.tenant_id AND a.id = m.id AND m.hash_version = 2
+        RETURNING a.id
+      )
+      SELECT (SELECT count(*) FROM erased)::int AS erased, (SELECT count(*) FROM matched WHERE hash_version = 1)::int AS legacy`;
+    return counts ?? { erased: 0, legacy: 0 };
+  }
+
   private async append(tx: TenantTx, rawTenantId: string, entry: NormalizedEntry): Promise<void> {
     if (!isUuid(rawTenantId)) throw new TypeError('AuditLog: tenantId must be a UUID');
     // PostgreSQL returns uuids in lowercase; hash the form the verifier will read back.
@@ -109,8 +132,12 @@ export class AuditLog {
     // the round trip. Copied, so a test clock handing out one Date object cannot change it later.
     const occurredAt = new Date(this.clock.now().getTime());
     const id = uuidv7(occurredAt.getTime());
-    const row = { tenantId, seq, id, occurredAt, ...entry, prevHash };
-    await tx.auditEvent.create({ data: { ...row, hash: auditEventHash(row) }, select: { id: true } });
+    // Version 2: the hash covers a salted commitment to ip and data, so a data subject erasure can
+    // clear them later without breaking the chain (audit-chain.ts, personalCommitment).
+    const personalSalt = randomBytes(16).toString('hex');
+    const commitment = personalCommitment(personalSalt, { ip: entry.ip, data: entry.data });
+    const row = { tenantId, seq, id, occurredAt, ...entry, prevHash, hashVersion: 2, personalCommitment: commitment };
+    await tx.auditEvent.create({ data: { ...row, personalSalt, hash: auditEventHash(row) }, select: { id: true } });
     return { id, seq };
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { TenantDatabase, type AuditEvent, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
-import { auditEventHash, GENESIS_HASH } from './audit-chain.js';
+import { auditEventHash, GENESIS_HASH, personalCommitment } from './audit-chain.js';
 import type { AuditLogSink } from './audit-log.js';
 
 /**
@@ -51,8 +51,9 @@ export async function verifyChain(tx: TenantTx, tenantId: string): Promise<Chain
       if (expectedSeq === 1n && (row.seq !== 1n || row.prevHash !== GENESIS_HASH)) return fail('bad_start', 1n);
       if (row.seq !== expectedSeq) return fail('gap', expectedSeq);
       if (row.prevHash !== lastHash) return fail('broken_link', row.seq);
-      const { hash, ...columns } = row;
+      const { hash, personalSalt, erasedAt, ...columns } = row;
       if (auditEventHash(columns) !== hash) return fail('hash_mismatch', row.seq);
+      if (!detailHolds(row.hashVersion, row.personalCommitment, personalSalt, erasedAt, row.ip, row.data)) return fail('hash_mismatch', row.seq);
       count += 1;
       lastSeq = row.seq;
       lastHash = hash;
@@ -60,6 +61,21 @@ export async function verifyChain(tx: TenantTx, tenantId: string): Promise<Chain
     if (page.length < PAGE_SIZE) break;
   }
   return { ok: true, count, head: count > 0 ? { seq: Number(lastSeq), hash: lastHash } : null };
+}
+
+/**
+ * A version 2 row's erasable detail: present, it must open the hashed commitment with its salt (an
+ * edited ip or data is a mismatch like any edited column); erased, ip, data and salt must all be
+ * gone. A version 1 row's ip and data are covered by its hash directly.
+ */
+function detailHolds(version: number, commitment: string | null, salt: string | null, erasedAt: Date | null, ip: string | null, data: unknown): boolean {
+  if (version !== 2) return salt === null && erasedAt === null;
+  if (erasedAt !== null) return salt === null && ip === null && isEmptyObject(data);
+  return salt !== null && commitment === personalCommitment(salt, { ip, data });
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
 /** Checks a tenant's audit chain as the `system:audit` principal, for operator tools and jobs. */

@@ -63,6 +63,11 @@ export const AUDIT_EVENT_TYPES = [
   'export.downloaded',
   'export.expired',
   'payments.event_received',
+  /** Data subject requests (libs/privacy): data carries the kind and counts, never the person's data. */
+  'privacy.access_requested',
+  'privacy.access_completed',
+  'privacy.erasure_completed',
+  'privacy.erasure_refused',
   /** Operator admin actions on the internal listener (also in the platform audit log); data carries the reason. */
   ...OPERATOR_AUDIT_EVENT_TYPES,
 ] as const;

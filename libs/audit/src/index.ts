@@ -2,7 +2,7 @@ export { AuditModule, PlatformAuditModule } from './audit.module.js';
 export { AuditLog, type AuditLogSink } from './audit-log.js';
 export { DEFERRED_AUDIT_FLUSH_MS, DeferredAuditLog, MAX_DEFERRED_AUDITS, type DeferredAudit } from './deferred-audit-log.js';
 export { AuditVerifier, verifyChain, type ChainProblem, type ChainVerification } from './audit-verifier.js';
-export { auditEventHash, GENESIS_HASH, type ChainedEvent } from './audit-chain.js';
+export { auditEventHash, GENESIS_HASH, personalCommitment, type ChainedEvent } from './audit-chain.js';
 export { auditActor, MAX_AUDIT_TEXT, successEntry } from './audit-entry.js';
 export {
   AUDIT_EVENT_TYPES,

@@ -1,6 +1,6 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, MetricsScrapeCredential, Document, Invitation, Operator, PlatformAuditEvent, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
+import type { AuditEvent, MetricsScrapeCredential, Document, Invitation, Operator, PlatformAuditEvent, PrivacyRequest, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
 import type { OperatorPrincipal, Principal, UserPrincipal } from './principal.js';
 import { operatorRules } from './rules/operator.rules.js';
 import { documentRules } from './rules/documents.rules.js';
@@ -9,6 +9,7 @@ import { membershipRules } from './rules/memberships.rules.js';
 import { partnerClientRules, partnerRules } from './rules/partner.rules.js';
 import { securityRules } from './rules/security.rules.js';
 import { exportRules } from './rules/exports.rules.js';
+import { privacyRules } from './rules/privacy.rules.js';
 import { webhookRules } from './rules/webhooks.rules.js';
 import { sessionRules } from './rules/sessions.rules.js';
 import { systemRules } from './rules/system.rules.js';
@@ -43,6 +44,8 @@ export type SubjectModels = {
   WebhookEndpoint: WebhookEndpoint;
   WebhookDelivery: WebhookDelivery;
   PaymentEvent: PaymentEvent;
+  /** A data subject request (libs/privacy). */
+  PrivacyRequest: PrivacyRequest;
   Operator: Operator;
   PlatformAuditEvent: PlatformAuditEvent;
   /** The Prometheus scrape of the internal listener (GET /internal/metrics). */
@@ -52,7 +55,7 @@ export type SubjectModels = {
   JobQueue: PlatformResource;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'PrivacyRequest', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;
@@ -77,6 +80,7 @@ const USER_RULE_SETS: ReadonlyArray<(builder: AppAbilityBuilder, context: Tenant
   securityRules,
   exportRules,
   webhookRules,
+  privacyRules,
 ];
 
 export interface TenantUserPrincipal extends TenantPrincipal {

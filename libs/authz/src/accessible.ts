@@ -22,6 +22,7 @@ type WhereInputs = {
   WebhookEndpoint: Prisma.WebhookEndpointWhereInput;
   WebhookDelivery: Prisma.WebhookDeliveryWhereInput;
   PaymentEvent: Prisma.PaymentEventWhereInput;
+  PrivacyRequest: Prisma.PrivacyRequestWhereInput;
 };
 
 export class AccessConditionError extends Error {

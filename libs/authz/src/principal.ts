@@ -20,7 +20,7 @@ export interface UserPrincipal {
  */
 export interface SystemPrincipal {
   readonly kind: 'system';
-  readonly name: 'auth' | 'audit' | 'partner-auth' | 'security' | 'webhooks' | 'payments' | 'cleanup' | 'jobs' | 'invitations';
+  readonly name: 'auth' | 'audit' | 'partner-auth' | 'security' | 'webhooks' | 'payments' | 'cleanup' | 'jobs' | 'invitations' | 'privacy';
 }
 
 /** What a partner client may be granted; each scope maps to CASL rules in rules/partner.rules.ts. */

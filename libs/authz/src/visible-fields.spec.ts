@@ -52,7 +52,7 @@ describe('visibleFields (field rules of libs/authz/src/rules)', () => {
   it('does not change which rows are readable: the read conditions are those of rules without fields', () => {
     expect(accessibleWhere(user('viewer').ability, 'read', 'Invoice')).toEqual(accessibleWhere(user('owner').ability, 'read', 'Invoice'));
     expect(accessibleWhere(partner.ability, 'read', 'Invoice')).toEqual(accessibleWhere(user('owner').ability, 'read', 'Invoice'));
-    expect(accessibleWhere(user('owner').ability, 'read', 'Export')).toEqual({ OR: [{ tenantId: T }, { tenantId: T, requestedById: ME }] });
+    expect(accessibleWhere(user('owner').ability, 'read', 'Export')).toEqual({ OR: [{ tenantId: T }, { tenantId: T, requestedById: ME }, { tenantId: T, requestedById: ME, type: 'subject_access' }] });
     expect(user('viewer').ability.can('read', 'Invoice')).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { PostgresDocumentStorage } from './postgres-document.storage.js';
 /** Documents; the bytes go to PostgreSQL unless another DocumentStorage is bound here. */
 @Module({
   providers: [DocumentsRepository, DocumentsService, DocumentTypeDetector, { provide: DocumentStorage, useClass: PostgresDocumentStorage }],
-  exports: [DocumentsService],
+  // DocumentStorage too: a data subject erasure (libs/privacy) deletes the subject's files.
+  exports: [DocumentsService, DocumentStorage],
 })
 export class DocumentsModule {}

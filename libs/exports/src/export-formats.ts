@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { visibleFields, type HasAbility } from '@benteng/authz';
-import type { ExportFormat, ExportType } from './export.types.js';
+import type { ExportFormat, StoredExportFormat, StoredExportType } from './export.types.js';
 
 /**
  * Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection"): = + - @,
@@ -46,12 +46,13 @@ export function jsonlRecord(record: Readonly<Record<string, string | null>>): st
 }
 
 /** Media types of the files (the download headers add `charset=utf-8` to text/csv; JSON is UTF-8 by definition). */
-export const CONTENT_TYPES: Record<ExportFormat, string> = {
+export const CONTENT_TYPES: Record<StoredExportFormat, string> = {
   csv: 'text/csv',
   jsonl: 'application/x-ndjson',
+  json: 'application/json',
 };
 
-export const fileNameOf = (type: ExportType, format: ExportFormat, id: string): string => `${type}-${id}.${format}`;
+export const fileNameOf = (type: StoredExportType, format: StoredExportFormat, id: string): string => `${type}-${id}.${format}`;
 
 /** A column of an export: its name (CSV header, JSON key) and how to read it from a row. */
 export interface Column<R> {

@@ -97,9 +97,12 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
       return;
     }
     const { export: exp, version } = claim;
+    // A subject access export is built by libs/privacy's own job, never by this one.
+    if (exp.type === 'subject_access' || exp.format === 'json') throw new JobRejection('malformed');
+    const { type, format } = exp;
     let filters;
     try {
-      filters = checkedFilters(exp.type, exp.filters);
+      filters = checkedFilters(type, exp.filters);
     } catch (error) {
       if (!(error instanceof ExportError)) throw error;
       await this.bookkeeping.markFailed(scope.tenantId, exportId, 'invalid_filters', context.requestId);
@@ -108,7 +111,7 @@ export class ExportRunHandler implements TenantJobHandler<ExportJobData> {
 
     try {
       const file = new ChunkedFile((seq, bytes) => this.writeChunk(scope, exportId, version, seq, bytes));
-      const source = rowSource({ db: this.db, streams: this.streams }, scope, scope.principal.role, exp.type, exp.format, filters, this.formulas.neutralize);
+      const source = rowSource({ db: this.db, streams: this.streams }, scope, scope.principal.role, type, format, filters, this.formulas.neutralize);
       await file.write(source.header());
       // Invoices (every role today): one COPY streamed through the formula guard into the chunks.
       let rowCount = await copyRows(this.streams, scope, exp.type, exp.format, filters, this.formulas.neutralize, chunkSink(file));

@@ -6,6 +6,13 @@ export type ExportType = (typeof EXPORT_TYPES)[number];
 export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/**
+ * What an export row may hold: the types and formats POST /v1/exports offers, plus the data subject
+ * access export (`subject_access`, one JSON document), which only libs/privacy creates.
+ */
+export type StoredExportType = ExportType | 'subject_access';
+export type StoredExportFormat = ExportFormat | 'json';
+
 /** The statuses a filter may name, per type (the DTO accepts their union; the service checks the pair). */
 export const EXPORT_STATUS_FILTERS = {
   invoices: ['draft', 'issued', 'paid', 'void'],
@@ -35,7 +42,7 @@ export interface ExportListQuery {
 }
 
 /** An export row as the services hand it out: no tenant id; the file itself is read separately. */
-export type ExportView = Omit<Export, 'tenantId' | 'filters' | 'type' | 'format'> & { type: ExportType; format: ExportFormat; filters: ExportFilters };
+export type ExportView = Omit<Export, 'tenantId' | 'filters' | 'type' | 'format'> & { type: StoredExportType; format: StoredExportFormat; filters: ExportFilters };
 
 /** What a download needs besides the bytes: how to label them and how many there are. */
 export interface ExportDownload {

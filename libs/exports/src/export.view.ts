@@ -1,5 +1,5 @@
 import type { Prisma } from '@benteng/database';
-import type { ExportFilters, ExportFormat, ExportType, ExportView } from './export.types.js';
+import type { ExportFilters, ExportView, StoredExportFormat, StoredExportType } from './export.types.js';
 
 /** Every column but the tenant id: what the services read of an export row. */
 export const EXPORT_SELECT = {
@@ -24,5 +24,5 @@ export type ExportRow = Prisma.ExportGetPayload<{ select: typeof EXPORT_SELECT }
 
 /** The row with its text columns narrowed to what the CHECK constraints allow. */
 export function exportView(row: ExportRow): ExportView {
-  return { ...row, type: row.type as ExportType, format: row.format as ExportFormat, filters: (row.filters ?? {}) as ExportFilters };
+  return { ...row, type: row.type as StoredExportType, format: row.format as StoredExportFormat, filters: (row.filters ?? {}) as ExportFilters };
 }

@@ -5,13 +5,13 @@ import { keysetWhere, TenantDatabase, type MembershipRole, type Prisma, type Ten
 import type { Scope } from '@benteng/tenancy';
 import { ExportError, ExportErrorCode } from './export.errors.js';
 import { assertReady } from './export-readiness.js';
-import type { ExportFilters, ExportFormat, ExportListQuery, ExportType } from './export.types.js';
+import type { ExportFilters, ExportListQuery, StoredExportFormat, StoredExportType } from './export.types.js';
 import { EXPORT_SELECT, type ExportRow } from './export.view.js';
 
 /** A new export as stored: queued, with its filters already checked. */
 export interface NewExportRow {
-  type: ExportType;
-  format: ExportFormat;
+  type: StoredExportType;
+  format: StoredExportFormat;
   filters: ExportFilters;
   requestedById: string;
   createdAt: Date;

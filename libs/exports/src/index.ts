@@ -4,7 +4,8 @@ export { ExportsService, EXPORT_ATTEMPTS, MAX_EXPORT_PAGE, type DownloadVia, typ
 export { ExportRunHandler, EXPORT_BATCH_ROWS } from './export-run.handler.js';
 export { ExportsCleanupHandler } from './exports-cleanup.handler.js';
 export { ExportBookkeeping } from './export-bookkeeping.js';
-export { ExportsRepository } from './exports.repository.js';
+export { ExportsRepository, type ExportClaim } from './exports.repository.js';
+export { exportView } from './export.view.js';
 export { ExportStreams, INVOICE_TEXT_COLUMNS, tenantOnly, type InvoiceTextColumn, type InvoiceTextPage, type TextRow } from './export-streams.js';
 export { ExportJobFailures } from './export-job-failures.js';
 export { DownloadLinks, downloadLinkPath, signDownloadLink, verifyDownloadLink, type DownloadLinkClaims, type PresentedLink } from './download-links.js';
@@ -25,5 +26,7 @@ export {
   type ExportListQuery,
   type ExportType,
   type ExportView,
+  type StoredExportFormat,
+  type StoredExportType,
   type NewExport,
 } from './export.types.js';

@@ -322,6 +322,14 @@ export const CONTROLS = define({
     asvs: ['V16', 'V14'],
     code: ['apps/api/src/http/access-recorder.ts#AccessRecorder', 'libs/audit/src/access-log.ts#AccessLog', 'libs/platform/src/breach-scope.ts#BreachScoping'],
   },
+  // --- Privacy ------------------------------------------------------------------------------------
+  'PRIVACY-ERASURE': {
+    title: "A data subject erasure ends the person's access at once and removes their personal data from the tenant, and the audit chain still verifies",
+    threat: 'An erased person keeps acting with the tokens they hold, or their address, texts and files stay behind in sessions, uploads and audit rows.',
+    owasp: ['API2:2023', 'API3:2023'],
+    asvs: ['V14', 'V7'],
+    code: ['libs/privacy/src/privacy.service.ts#PrivacyService', 'libs/privacy/src/subject-data.repository.ts#SubjectDataRepository', 'libs/audit/src/audit-chain.ts#personalCommitment'],
+  },
 });
 
 export type ControlId = keyof typeof CONTROLS;

@@ -1,5 +1,6 @@
 import { PARTNER_SCOPES } from '@benteng/authz';
 import { EXPORT_EXTRA_ERRORS, EXPORT_RESPONSE_SCHEMAS, EXPORT_SUCCESS_BODIES } from '../public/export.response.js';
+import { PRIVACY_EXTRA_ERRORS, PRIVACY_RESPONSE_SCHEMAS, PRIVACY_SUCCESS_BODIES } from '../public/privacy-request.response.js';
 import { INVITATION_EXTRA_ERRORS, INVITATION_RESPONSE_SCHEMAS, INVITATION_SUCCESS_BODIES } from '../public/invitation.response.js';
 import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
 import { SECURITY_BLOCK_RESPONSE_SCHEMAS, SECURITY_BLOCK_SUCCESS_BODIES } from '../public/security-block.response.js';
@@ -151,6 +152,7 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
   ...PARTNER_CLIENT_RESPONSE_SCHEMAS,
   ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
   ...EXPORT_RESPONSE_SCHEMAS,
+  ...PRIVACY_RESPONSE_SCHEMAS,
   ...WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS,
   ...INVITATION_RESPONSE_SCHEMAS,
 };
@@ -201,6 +203,7 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   ...PARTNER_CLIENT_SUCCESS_BODIES,
   ...SECURITY_BLOCK_SUCCESS_BODIES,
   ...EXPORT_SUCCESS_BODIES,
+  ...PRIVACY_SUCCESS_BODIES,
   ...WEBHOOK_ENDPOINT_SUCCESS_BODIES,
   ...INVITATION_SUCCESS_BODIES,
 };
@@ -210,5 +213,6 @@ export const EXTRA_ERRORS: Record<string, number[]> = {
   'AuthController.login': [401, 429],
   'AuthController.refresh': [401, 429],
   ...EXPORT_EXTRA_ERRORS,
+  ...PRIVACY_EXTRA_ERRORS,
   ...INVITATION_EXTRA_ERRORS,
 };

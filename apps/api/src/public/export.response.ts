@@ -11,8 +11,9 @@ import { dateTime, isoOrNull, nullable, type Schema } from '../http/response-sha
  */
 export interface ExportResponse {
   id: string;
-  type: 'invoices' | 'tickets';
-  format: 'csv' | 'jsonl';
+  /** `subject_access`: a data subject access request's export (POST /v1/privacy/requests). */
+  type: 'invoices' | 'tickets' | 'subject_access';
+  format: 'csv' | 'jsonl' | 'json';
   status: 'queued' | 'running' | 'ready' | 'failed' | 'expired';
   requestedByMe: boolean;
   createdAt: string;
@@ -65,8 +66,8 @@ const REQUESTER_ONLY = ['filters', 'rowCount', 'byteSize', 'sha256', 'errorCode'
 
 const EXPORT_PROPERTIES: Record<string, Schema> = {
   id: { type: 'string', format: 'uuid' },
-  type: { type: 'string', enum: ['invoices', 'tickets'] },
-  format: { type: 'string', enum: ['csv', 'jsonl'] },
+  type: { type: 'string', enum: ['invoices', 'tickets', 'subject_access'] },
+  format: { type: 'string', enum: ['csv', 'jsonl', 'json'] },
   status: { type: 'string', enum: ['queued', 'running', 'ready', 'failed', 'expired'] },
   requestedByMe: { type: 'boolean' },
   createdAt: dateTime,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '@benteng/auth';
 import { DocumentsModule } from '@benteng/documents';
 import { ExportsModule } from '@benteng/exports';
+import { PrivacyModule } from '@benteng/privacy';
 import { IdempotencyModule } from '@benteng/idempotency';
 import { InvoicesModule } from '@benteng/invoices';
 import { MembersModule } from '@benteng/members';
@@ -13,6 +14,7 @@ import { SingleFileUploadInterceptor } from '../http/single-file-upload.intercep
 import { AuthController } from './auth.controller.js';
 import { DocumentsController } from './documents.controller.js';
 import { ExportsController } from './exports.controller.js';
+import { PrivacyController } from './privacy.controller.js';
 import { InvitationsController } from './invitations.controller.js';
 import { InvoicesController } from './invoices.controller.js';
 import { InvoiceResponses } from './invoice.response.js';
@@ -28,7 +30,7 @@ import { WellKnownController } from './well-known.controller.js';
 
 /** The public surface, /v1: tenant users with short-lived access tokens. */
 @Module({
-  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule, WebhooksModule, ExportsModule, IdempotencyModule],
+  imports: [AuthModule, MembersModule, InvoicesModule, TicketsModule, DocumentsModule, PartnersModule, WebhooksModule, ExportsModule, PrivacyModule, IdempotencyModule],
   controllers: [
     AuthController,
     MeController,
@@ -39,6 +41,7 @@ import { WellKnownController } from './well-known.controller.js';
     TicketsController,
     DocumentsController,
     ExportsController,
+    PrivacyController,
     PartnerClientsController,
     SecurityBlocksController,
     WellKnownController,

@@ -11,6 +11,9 @@ const EXPORT_STATUS_FIELDS = ['id', 'type', 'format', 'status', 'requestedById',
  * they could read stay the requester's (applied by visibleFields).
  */
 export function exportRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantUserPrincipal): void {
+  // Anyone, viewers too, may read and download the access export of their own data subject request
+  // (libs/privacy): it is theirs to receive whatever their role.
+  can(['read', 'download'], 'Export', { tenantId, requestedById: principal.userId, type: 'subject_access' });
   if (principal.role === 'viewer') return;
   const own = { tenantId, requestedById: principal.userId };
   can('create', 'Export', own);

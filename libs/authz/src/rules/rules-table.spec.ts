@@ -68,7 +68,14 @@ const everyUser: Grant[] = [
   tenantGrant(['read'], 'Invoice'),
   tenantGrant(['read'], 'InvoiceLine'),
   [['read'], 'Document', { ...inTenant, ticketId: null }, [otherTenant]],
+  // Data subject requests about oneself, and the access export they produce.
+  [['create', 'read'], 'PrivacyRequest', { ...inTenant, subjectUserId: ME }, [otherTenant]],
+  [['read', 'download'], 'Export', { ...inTenant, requestedById: ME, type: 'subject_access' }, [otherTenant]],
+  [['download'], 'Export', { ...inTenant, requestedById: ME, type: 'subject_access' }, [{ requestedById: SOMEONE }]],
 ];
+
+/** What a member or viewer may not do about someone else's data (owners and admins may). */
+const ownPrivacyOnly: Grant[] = [[['create', 'read'], 'PrivacyRequest', { ...inTenant, subjectUserId: ME }, [{ subjectUserId: SOMEONE }]]];
 
 const ownTicket = { ...inTenant, openedById: ME, assigneeId: null };
 const assignedTicket = { ...inTenant, openedById: SOMEONE, assigneeId: ME };
@@ -90,6 +97,7 @@ const manager: Grant[] = [
   [['read', 'delete'], 'Session', { ...inTenant, userId: ME }, [otherTenant]],
   [['read', 'delete'], 'Session', { ...inTenant, userId: SOMEONE }, [otherTenant]],
   tenantGrant(['read'], 'AuditEvent'),
+  tenantGrant(['create', 'read'], 'PrivacyRequest'),
   tenantGrant(['create', 'update', 'delete'], 'Membership'),
   tenantGrant(['create', 'read', 'update'], 'Invitation'),
   tenantGrant(['create'], 'Invoice'),
@@ -112,7 +120,7 @@ const manager: Grant[] = [
   tenantGrant(['read', 'create'], 'WebhookDelivery'),
 ];
 
-const viewer: Grant[] = [...everyUser, ...visibleTicketGrants(['read']), ...visibleTicketChildren];
+const viewer: Grant[] = [...everyUser, ...ownPrivacyOnly, ...visibleTicketGrants(['read']), ...visibleTicketChildren];
 
 const ownDraft = { ...inTenant, createdById: ME, status: 'draft' };
 const member: Grant[] = [
@@ -140,7 +148,7 @@ describe(tag('AUTHZ-FUNCTION', 'the permission table of tenant users'), () => {
 
   it('SUBJECT_NAMES lists every subject the rules know', () => {
     expect([...SUBJECT_NAMES].sort()).toEqual(
-      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PrivacyRequest', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
     );
   });
 });
@@ -179,6 +187,20 @@ describe(tag('AUTHZ-FUNCTION', 'the permission table of system principals'), () 
     ],
     invitations: [tenantGrant(['read', 'update'], 'Invitation'), tenantGrant(['create', 'read'], 'Membership'), audit],
     security: [tenantGrant(['create', 'read', 'update'], 'SecurityBlock'), tenantGrant(['read'], 'Membership'), audit],
+    privacy: [
+      [['read'], 'User', memberOf(T), [memberOf(OTHER)]],
+      tenantGrant(['read', 'delete'], 'Membership'),
+      tenantGrant(['read', 'delete'], 'Session'),
+      tenantGrant(['read', 'update'], 'Ticket'),
+      tenantGrant(['read', 'update'], 'TicketComment'),
+      tenantGrant(['read', 'delete'], 'Document'),
+      tenantGrant(['read', 'update'], 'Invitation'),
+      tenantGrant(['read'], 'Invoice'),
+      tenantGrant(['read', 'delete'], 'Export'),
+      tenantGrant(['read', 'update'], 'SecurityBlock'),
+      tenantGrant(['create', 'read', 'update'], 'AuditEvent'),
+      tenantGrant(['create', 'read', 'update'], 'PrivacyRequest'),
+    ],
   };
 
   it.each(Object.keys(tables) as SystemPrincipal['name'][])('system:%s gets only what its job needs, in its tenant', (name) => {

@@ -5,7 +5,8 @@ import type { SystemPrincipal } from '../principal.js';
  * System principals act for the application inside one tenant and get only what their job needs:
  * `auth` runs logins, refreshes and revocations; `audit` appends to the audit log; `partner-auth`
  * verifies partner credentials; `security` records abuse blocks; `jobs` checks who a job acts for;
- * `invitations` turns an accepted invitation into a membership.
+ * `invitations` turns an accepted invitation into a membership; `privacy` collects or erases one
+ * data subject's data once their request has been authorised (libs/privacy).
  */
 export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }: TenantPrincipal & { principal: SystemPrincipal }): void {
   switch (principal.name) {
@@ -62,6 +63,24 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       // tenant, one pending invitation, the membership it becomes, and the record of it.
       can(['read', 'update'], 'Invitation', { tenantId });
       can(['create', 'read'], 'Membership', { tenantId });
+      can('create', 'AuditEvent', { tenantId });
+      return;
+    case 'privacy':
+      // Data subject requests (libs/privacy): after the service has checked the request against the
+      // requester's own PrivacyRequest rules, collect or erase one person's data in this tenant, as
+      // prisma/personal-data.ts lists it. Nothing here crosses the tenant (RLS as everywhere).
+      can('read', 'User', { memberships: { some: { tenantId } } });
+      can(['read', 'delete'], 'Membership', { tenantId });
+      can(['read', 'delete'], 'Session', { tenantId });
+      can(['read', 'update'], 'Ticket', { tenantId });
+      can(['read', 'update'], 'TicketComment', { tenantId });
+      can(['read', 'delete'], 'Document', { tenantId });
+      can(['read', 'update'], 'Invitation', { tenantId });
+      can('read', 'Invoice', { tenantId });
+      can(['read', 'delete'], 'Export', { tenantId });
+      can(['read', 'update'], 'SecurityBlock', { tenantId });
+      can(['read', 'update'], 'AuditEvent', { tenantId });
+      can(['create', 'read', 'update'], 'PrivacyRequest', { tenantId });
       can('create', 'AuditEvent', { tenantId });
       return;
     case 'security':
