@@ -346,6 +346,24 @@ export const PERSONAL_DATA: Readonly<Record<string, TableInventory>> = {
     personal: {},
     notPersonal: ['id', 'name', 'prefix', 'secret_hash', 'created_by', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'],
   },
+  access_records: {
+    about: 'one successful authenticated read or change of a personal-data record (breach scoping)',
+    subjects: 'tenant users and partner clients (the principal); the records they touched name other people',
+    retention: 'access records: RETENTION_ACCESS_RECORDS_DAYS (365) after the request',
+    personal: {
+      principal: userRef('who made the request (`user:<id>`, `partner:<id>`); kept for breach scoping, pseudonymous once the account is erased'),
+      credential: { category: 'pseudonymous_id', purpose: 'which session or key was used (`session:<id>`, `partner_key:<id>`): what a stolen credential touched', erasure: 'keep' },
+      ip: { category: 'network', purpose: 'where the request came from; breach scoping by address', erasure: 'clear' },
+    },
+    notPersonal: ['tenant_id', 'id', 'occurred_at', 'request_id', 'action', 'method', 'route', 'record_type', 'record_id', 'status'],
+  },
+  key_ring: {
+    about: 'a signing key the processes rotate themselves, encrypted under the deployment root keys',
+    subjects: 'none (key material)',
+    retention: 'key ring: kept while a token it signed may be presented; retired and revoked by rotation',
+    personal: {},
+    notPersonal: ['family', 'kid', 'state', 'root_kid', 'material', 'created_at', 'activated_at', 'retired_at', 'verify_until', 'revoked_at'],
+  },
   platform_audit_events: {
     about: 'a security event with no tenant (operator actions, internal refusals)',
     subjects: 'platform operators, internal callers',

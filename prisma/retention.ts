@@ -123,6 +123,7 @@ export type RetainedTable = keyof typeof RETENTION_RULES;
 
 /** Tables whose rows are kept for the life of the account (tenant, user or platform), and why. */
 export const KEPT: Readonly<Record<string, string>> = {
+  privacy_requests: 'a data subject request and its outcome: evidence that the request was served, kept for the life of the tenant',
   key_ring: 'signing keys of the deployment: a retired key is kept while tokens it signed may still be presented; rotation (npm run keys:rotate) retires and revokes, never deletes by age',
   tenants: 'the customer organisation itself; deleted with the customer contract, not by age',
   users: 'the account; erased or pseudonymised by an erasure request, not by age',
@@ -139,7 +140,7 @@ export const KEPT: Readonly<Record<string, string>> = {
   partner_api_keys: 'keys of those integrations (a hash and a prefix, no personal data), kept with their client',
   webhook_endpoints: 'the tenant’s webhook configuration',
   audit_events:
-    'the hash chain covers every column of every row (libs/audit/src/audit-chain.ts), and a tenant’s chain must verify from its first row; deleting or blanking any row or column breaks verification, so audit rows (with their address and data) are kept for the life of the tenant. They hold identifiers, addresses and at most 200 characters per value, never secrets.',
+    'the hash chain is kept for the life of the tenant: deleting a row breaks verification from the tenant\u2019s first row. Since hash version 2 (libs/audit/src/audit-chain.ts) the chain commits to the address and data through a salted commitment, so a data subject\u2019s erasure clears them without breaking it; version 1 rows (before 2026-12-07) keep theirs. An age-based purge of version 2 detail is not built (docs/privacy.md, Retention).',
   platform_audit_events: 'append-only record of operator actions and internal-surface refusals (trigger); evidence of what operators did, kept for the life of the platform',
   operators: 'the people who run the platform, while they do',
   _prisma_migrations: 'the migrator’s bookkeeping, no personal data',

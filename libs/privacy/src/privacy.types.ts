@@ -20,6 +20,8 @@ export interface ErasureResult {
   exports: number;
   idempotencyKeys: number;
   securityBlocks: number;
+  /** Access records of the subject whose address was cleared (the record stays, for breach scoping). */
+  accessRecords: number;
   auditEventsErased: number;
   /** Audit rows written before erasable detail existed (hash version 1): kept, see docs/privacy.md. */
   auditEventsLegacy: number;

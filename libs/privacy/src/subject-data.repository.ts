@@ -129,6 +129,8 @@ export class SubjectDataRepository {
       // Idempotency keys have no CASL subject (libs/idempotency); RLS keeps this to the tenant.
       const idempotencyKeys = await tx.idempotencyKey.deleteMany({ where: { principal } });
       const securityBlocks = await tx.securityBlock.updateMany({ where: { AND: [accessibleWhere(a, 'update', 'SecurityBlock'), { principal, ip: { not: null } }] }, data: { ip: null } });
+      // The access log (libs/audit/src/access-log.ts) has no CASL subject either; RLS keeps this to the tenant.
+      const accessRecords = await tx.accessRecord.updateMany({ where: { principal, ip: { not: null } }, data: { ip: null } });
       const detail = await this.audit.eraseDetailIn(tx, { actors: [principal], subjects: [principal, `membership:${membership.id}`], dataValues: [email] }, options.at);
       let accountErased = false;
       if (options.eraseAccount) {
@@ -149,6 +151,7 @@ export class SubjectDataRepository {
         exports: exports.count,
         idempotencyKeys: idempotencyKeys.count,
         securityBlocks: securityBlocks.count,
+        accessRecords: accessRecords.count,
         auditEventsErased: detail.erased,
         auditEventsLegacy: detail.legacy,
         accountErased,
