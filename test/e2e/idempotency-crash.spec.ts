@@ -108,6 +108,15 @@ describe('Idempotency-Key across a crash after the create committed', () => {
         return { path: `/v1/partner-clients/${partner.id}/keys`, body: {} };
       },
     },
+    {
+      name: 'POST /v1/webhook-endpoints/:id/ping',
+      table: 'webhook_deliveries',
+      status: 202,
+      arrange: async (_tenant, token) => {
+        const endpoint = arranged(await call(healthy, 'POST', '/v1/webhook-endpoints', token, { url: 'https://hooks.example.com/ping', events: ['invoice.paid'] }), 201, 'endpoint').body as { id: string };
+        return { path: `/v1/webhook-endpoints/${endpoint.id}/ping`, body: {} };
+      },
+    },
   ];
 
   for (const c of CASES) {
