@@ -113,6 +113,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
         } catch (error) {
           // Frees only a reservation without an answer: one stored with its create stays (the row exists).
           await this.keys.release(scope, reservation.id);
+          // The answer was rendered inside the create's transaction, setting Location and ETag; an error
+          // answer must not carry them.
+          for (const name of REPLAYED_HEADERS) reply.removeHeader(name);
           throw error;
         }
       })(),
