@@ -1,6 +1,6 @@
 export { DatabaseModule, InternalDatabaseModule } from './database.module.js';
 export { PrismaService, createRuntimeClient, type RuntimeClient } from './prisma.service.js';
-export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantBoundary, type TenantTx, type TenantTransactionOptions } from './tenant-database.js';
+export { isConcurrencyConflict, isUniqueViolation, TenantDatabase, type TenantBoundary, type TenantTx, type TenantTransactionOptions, type TenantRunOptions, type InTransaction } from './tenant-database.js';
 export { migrateDatabase, migrationsDir } from './migrate/migrate.js';
 export { Migrator, MigrationError, readMigrations, checksumOf, PRISMA_MIGRATE_LOCK_ID } from './migrate/migrator.js';
 export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure-database.js';

@@ -23,6 +23,19 @@ export interface TenantTransactionOptions {
 }
 
 /**
+ * Work that must commit or roll back together with a repository call: it runs in the call's own
+ * transaction, after the call's work, with its result. The caller of an idempotent create hands one
+ * down to store the request's answer (apps/api/src/http/idempotency.ts), so the create and its
+ * stored answer are one commit. Database statements only (no other awaits: docs/decisions/0001).
+ */
+export type InTransaction<T> = (tx: TenantTx, result: T) => Promise<void>;
+
+export interface TenantRunOptions<T> extends TenantTransactionOptions {
+  /** Runs in the same transaction after `work`, with its result (see InTransaction). */
+  also?: InTransaction<T> | undefined;
+}
+
+/**
  * Runs repository work for one tenant boundary (a Scope): a transaction whose first statement sets
  * `app.tenant_id` locally (is_local = true, so it ends with the transaction and never leaks to the
  * next user of the pooled connection). RLS policies read it; CASL conditions in the query say the
@@ -34,12 +47,15 @@ export interface TenantTransactionOptions {
 export class TenantDatabase {
   constructor(private readonly prisma: PrismaService) {}
 
-  run<T>(scope: TenantBoundary, work: (tx: TenantTx) => Promise<T>, options: TenantTransactionOptions = {}): Promise<T> {
+  run<T>(scope: TenantBoundary, work: (tx: TenantTx) => Promise<T>, options: TenantRunOptions<T> = {}): Promise<T> {
     const tenantId = scope.tenantId;
+    const { also, ...transaction } = options;
     return this.prisma.client.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT set_config('app.tenant_id', ${tenantId}, true)`;
-      return work(tx);
-    }, options);
+      const result = await work(tx);
+      if (also) await also(tx, result);
+      return result;
+    }, transaction);
   }
 
   /**

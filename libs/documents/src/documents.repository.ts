@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere, authorize } from '@benteng/authz';
-import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type Document, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type Document, type InTransaction, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { DocumentError, DocumentErrorCode } from './document.errors.js';
 import { documentEvent } from './document.events.js';
@@ -62,14 +62,14 @@ export class DocumentsRepository {
    * found" when it is not (the composite foreign key would refuse another tenant's id anyway; this
    * also refuses one of this tenant's the caller may not see) or when it was deleted meanwhile.
    */
-  async create(scope: Scope, row: NewDocumentRow, link: DocumentLink | undefined, now: Date): Promise<Document> {
+  async create(scope: Scope, row: NewDocumentRow, link: DocumentLink | undefined, now: Date, also?: InTransaction<Document>): Promise<Document> {
     try {
       return await this.db.run(scope, async (tx) => {
         if (link && !(await this.visible(tx, scope, link))) throw new DocumentError(DocumentErrorCode.LinkNotFound);
         const created = await tx.document.create({ data: { ...row, tenantId: scope.tenantId, createdAt: now } });
         await appendDomainEvent(tx, scope.tenantId, documentEvent('document.uploaded', created), now);
         return created;
-      });
+      }, { also });
     } catch (error) {
       // The invoice or ticket was deleted after the service's check.
       if (isForeignKeyViolation(error)) throw new DocumentError(DocumentErrorCode.LinkNotFound);

@@ -4,7 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import type { Document } from '@benteng/database';
+import type { Document, InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { DocumentError, DocumentErrorCode } from './document.errors.js';
 import { safeFileName } from './document-file-name.js';
@@ -61,7 +61,8 @@ export class DocumentsService {
    * the metadata with its `document.uploaded` event second, in one transaction; if that fails,
    * the bytes are removed again, so a refused upload leaves nothing behind.
    */
-  async upload(scope: Scope, input: NewDocument): Promise<Document> {
+  /** `also` runs in the create's transaction (an Idempotency-Key's answer: apps/api/src/http/idempotency.ts). */
+  async upload(scope: Scope, input: NewDocument, also?: InTransaction<Document>): Promise<Document> {
     if (scope.principal.kind !== 'user') throw new DocumentError(DocumentErrorCode.Forbidden);
     const uploadedById = scope.principal.userId;
     authorize(scope, 'create', 'Document', { tenantId: scope.tenantId, uploadedById }, () => new DocumentError(DocumentErrorCode.Forbidden));
@@ -90,6 +91,7 @@ export class DocumentsService {
         },
         link,
         this.clock.now(),
+        also,
       );
     } catch (error) {
       await this.discard(scope, storageKey);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { accessibleWhere, authorize } from '@benteng/authz';
-import { keysetWhere, TenantDatabase, type MembershipRole, type Prisma, type TenantTx } from '@benteng/database';
+import { keysetWhere, TenantDatabase, type InTransaction, type MembershipRole, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ExportError, ExportErrorCode } from './export.errors.js';
 import { assertReady } from './export-readiness.js';
@@ -42,15 +42,19 @@ export class ExportsRepository {
   ) {}
 
   /** Records a queued export and its audit event (built from the new row) in one transaction. */
-  create(scope: Scope, row: NewExportRow, audit: (created: ExportRow) => AuditEntry): Promise<ExportRow> {
-    return this.db.run(scope, async (tx) => {
-      const created = await tx.export.create({
-        data: { tenantId: scope.tenantId, type: row.type, format: row.format, filters: row.filters as Prisma.InputJsonObject, requestedById: row.requestedById, createdAt: row.createdAt },
-        select: EXPORT_SELECT,
-      });
-      await this.audit.recordIn(tx, scope.tenantId, audit(created));
-      return created;
-    });
+  create(scope: Scope, row: NewExportRow, audit: (created: ExportRow) => AuditEntry, also?: InTransaction<ExportRow>): Promise<ExportRow> {
+    return this.db.run(
+      scope,
+      async (tx) => {
+        const created = await tx.export.create({
+          data: { tenantId: scope.tenantId, type: row.type, format: row.format, filters: row.filters as Prisma.InputJsonObject, requestedById: row.requestedById, createdAt: row.createdAt },
+          select: EXPORT_SELECT,
+        });
+        await this.audit.recordIn(tx, scope.tenantId, audit(created));
+        return created;
+      },
+      { also },
+    );
   }
 
   /** Marks a still-queued export (of the caller's) failed and audits it; false when it was no longer queued. */

@@ -3,6 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { authorize, principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
+import type { InTransaction } from '@benteng/database';
 import { JobQueue } from '@benteng/jobs';
 import { Scope } from '@benteng/tenancy';
 import { DownloadLinks, type PresentedLink } from './download-links.js';
@@ -50,7 +51,12 @@ export class ExportsService {
    * export's id as job id, so a repeated enqueue of the same export is one job. If the queue
    * refuses, the export is marked failed at once rather than left queued forever.
    */
-  async request(scope: Scope, input: NewExport, meta: ExportRequestMeta): Promise<ExportView> {
+  /**
+   * `also` runs in the create's transaction (an Idempotency-Key's answer: apps/api/src/http/idempotency.ts).
+   * When the job cannot be queued the export is failed and the request fails, but a stored answer
+   * stays: the export exists, and a retry with the same key replays it (status `failed` on read).
+   */
+  async request(scope: Scope, input: NewExport, meta: ExportRequestMeta, also?: InTransaction<ExportView>): Promise<ExportView> {
     const requestedById = this.userOf(scope);
     authorize(scope, 'create', 'Export', { tenantId: scope.tenantId, requestedById }, () => new ExportError(ExportErrorCode.Forbidden));
     const filters = checkedFilters(input.type, input.filters);
@@ -58,7 +64,7 @@ export class ExportsService {
     const row = await this.exports.create(scope, { type: input.type, format: input.format, filters, requestedById, createdAt: now }, (created) => ({
       ...this.entry(scope, 'export.requested', 'success', created.id, meta),
       data: { type: input.type, format: input.format },
-    }));
+    }), also ? (tx, created) => also(tx, exportView(created)) : undefined);
     try {
       await this.jobs.enqueueTenantJob<ExportJobData>(scope, EXPORT_RUN_JOB, { exportId: row.id }, { jobId: row.id, attempts: EXPORT_ATTEMPTS });
     } catch (error) {

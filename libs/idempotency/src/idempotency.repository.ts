@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { principalId } from '@benteng/authz';
-import { isUniqueViolation, TenantDatabase, type Prisma } from '@benteng/database';
+import { isUniqueViolation, TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { IdempotencyRecord, IdempotentRequest, StoredResponse } from './idempotency.types.js';
 
@@ -20,7 +20,8 @@ interface StoredBody {
  * (a key belongs to the tenant, the principal and the route), and libs/database stays generic.
  *
  * A key is no CASL subject: it belongs to whoever sent it, so every query is bound to the Scope's
- * principal as well as to its tenant (RLS). Each method is one tenant transaction, as before.
+ * principal as well as to its tenant (RLS). Each method is one tenant transaction, except
+ * `completeIn`, which writes in the create's own transaction (the caller's).
  */
 @Injectable()
 export class IdempotencyRepository {
@@ -51,15 +52,31 @@ export class IdempotencyRepository {
     return { id: row.id, requestHash: row.requestHash, createdAt: row.createdAt, response };
   }
 
-  /** Stores the answer of the reserved request, to replay to its retries. */
+  /**
+   * Stores the answer of the reserved request in `tx`, the transaction of the create it answers, so
+   * the create and its answer commit together: a process that dies after that commit leaves a
+   * replayable answer, one that dies before it leaves neither the row nor the answer. Throws (and
+   * so rolls the create back) when the reservation is no longer this request's: a retry released
+   * it as abandoned, and may be running the create itself.
+   */
+  async completeIn(tx: TenantTx, id: string, response: StoredResponse): Promise<void> {
+    const stored: StoredBody = { body: response.body, headers: { ...response.headers } };
+    const { count } = await tx.idempotencyKey.updateMany({ where: { id, responseStatus: IN_PROGRESS }, data: { responseStatus: response.status, responseBody: stored as unknown as Prisma.InputJsonValue } });
+    if (count !== 1) throw new Error('idempotency reservation lost before the create committed (released as abandoned)');
+  }
+
+  /** Stores the answer of the reserved request, to replay to its retries (a handler that stored none in its transaction). */
   async complete(scope: Scope, id: string, response: StoredResponse): Promise<void> {
     const stored: StoredBody = { body: response.body, headers: { ...response.headers } };
     await this.db.run(scope, (tx) => tx.idempotencyKey.updateMany({ where: { id }, data: { responseStatus: response.status, responseBody: stored as unknown as Prisma.InputJsonValue } }));
   }
 
-  /** Frees the key of a request that failed, so a corrected retry can use it. */
+  /**
+   * Frees the key of a request that failed, so a corrected retry can use it. An answer stored with
+   * the create stays: the create committed, so its retries replay it even if the request failed later.
+   */
   async release(scope: Scope, id: string): Promise<void> {
-    await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id } }));
+    await this.db.run(scope, (tx) => tx.idempotencyKey.deleteMany({ where: { id, responseStatus: IN_PROGRESS } }));
   }
 
   /** Frees the key of a request that died while running; a key that has answered meanwhile stays. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere, authorize, permits, type Action } from '@benteng/authz';
 import { isUuid } from '@benteng/common';
-import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type InvoiceLine, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type InTransaction, type InvoiceLine, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { InvoiceError, InvoiceErrorCode } from './invoice.errors.js';
 import { invoiceEvent, type InvoiceEventType } from './invoice.events.js';
@@ -94,18 +94,22 @@ export class InvoicesRepository {
     scope: Scope,
     data: Omit<Prisma.InvoiceUncheckedCreateInput, 'tenantId' | 'lines'>,
     lines: Prisma.InvoiceLineCreateManyInvoiceInput[],
+    also?: InTransaction<InvoiceWithLines>,
   ): Promise<InvoiceWithLines> {
     try {
-      return await this.db.run(scope, (tx) =>
-        tx.invoice.create({
-          data: {
-            ...data,
-            tenantId: scope.tenantId,
-            // Lines take tenant_id from their invoice through the composite foreign key.
-            lines: { createMany: { data: lines } },
-          },
-          include: WITH_LINES,
-        }),
+      return await this.db.run(
+        scope,
+        (tx) =>
+          tx.invoice.create({
+            data: {
+              ...data,
+              tenantId: scope.tenantId,
+              // Lines take tenant_id from their invoice through the composite foreign key.
+              lines: { createMany: { data: lines } },
+            },
+            include: WITH_LINES,
+          }),
+        { also },
       );
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') throw new InvoiceError(InvoiceErrorCode.NumberTaken);

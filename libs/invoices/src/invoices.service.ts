@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { authorize, recordedBy } from '@benteng/authz';
 import { Clock } from '@benteng/common';
+import type { InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { InvoiceError, InvoiceErrorCode } from './invoice.errors.js';
 import type { InvoiceEventType } from './invoice.events.js';
@@ -52,7 +53,7 @@ export class InvoicesService {
    * operator principals create none); totals are computed here from the lines, never taken from
    * the client.
    */
-  async create(scope: Scope, input: NewInvoice): Promise<InvoiceWithLines> {
+  async create(scope: Scope, input: NewInvoice, also?: InTransaction<InvoiceWithLines>): Promise<InvoiceWithLines> {
     const creator = recordedBy(scope.principal, { user: 'createdById', client: 'createdByClientId' });
     if (!creator) throw forbidden();
     authorize(scope, 'create', 'Invoice', { tenantId: scope.tenantId, ...creator, status: 'draft' }, forbidden);
@@ -71,6 +72,7 @@ export class InvoicesService {
         ...creator,
       },
       rows,
+      also,
     );
   }
 

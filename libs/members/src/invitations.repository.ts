@@ -3,7 +3,7 @@ import { AuditLog, successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { accessibleWhere, authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import { appendDomainEvent, isUniqueViolation, keysetWhere, PrismaService, TenantDatabase, type Keyset, type MembershipRole, type Prisma, type TenantStatus, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, isUniqueViolation, keysetWhere, PrismaService, TenantDatabase, type InTransaction, type Keyset, type MembershipRole, type Prisma, type TenantStatus, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { InvitationError, InvitationErrorCode } from './invitation.errors.js';
 import { MAX_INVITATION_PAGE, MAX_PENDING_INVITATIONS, type AcceptedInvitation } from './invitation.types.js';
@@ -87,7 +87,7 @@ export class InvitationsRepository {
    * the same transaction. Refused when the email is already a member's, or when the tenant holds
    * MAX_PENDING_INVITATIONS pending invitations already (a replacement does not add one).
    */
-  create(scope: Scope, draft: InvitationDraft, meta: RequestMeta): Promise<InvitationRow> {
+  create(scope: Scope, draft: InvitationDraft, meta: RequestMeta, also?: InTransaction<InvitationRow>): Promise<InvitationRow> {
     const { email, role, createdAt: now, expiresAt } = draft;
     return this.db.run(scope, async (tx) => {
       // One invitation of an email at a time per tenant: concurrent invites of one email queue here.
@@ -108,7 +108,7 @@ export class InvitationsRepository {
       // For webhooks (and a mailer that prefers events): ids and facts, never the token or the email.
       await appendDomainEvent(tx, scope.tenantId, { type: 'member.invited', subjectType: 'invitation', subjectId: created.id, payload: { invitationId: created.id, role, expiresAt: expiresAt.toISOString() } }, now);
       return created;
-    });
+    }, { also });
   }
 
   /** Revokes a pending or expired invitation; revoking twice changes nothing; an accepted one is 409. */

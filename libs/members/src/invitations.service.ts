@@ -6,7 +6,7 @@ import { PasswordHasher, type RequestMeta } from '@benteng/auth';
 import { authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
-import type { Keyset, MembershipRole } from '@benteng/database';
+import type { InTransaction, Keyset, MembershipRole } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 import { InvitationError, InvitationErrorCode } from './invitation.errors.js';
 import { InvitationMailer, InvitationTokens } from './invitation-tokens.js';
@@ -65,13 +65,19 @@ export class InvitationsService {
    * it). A pending invitation of the same email is replaced: its token stops working. Nobody is
    * attached here, whether or not the email has an account.
    */
-  async create(scope: Scope, input: { email: string; role: MembershipRole; displayName?: string }, meta: RequestMeta): Promise<{ invitation: InvitationView; token: string | null }> {
+  /** `also` runs in the create's transaction with the invitation's view, never its token (an Idempotency-Key's answer). */
+  async create(
+    scope: Scope,
+    input: { email: string; role: MembershipRole; displayName?: string },
+    meta: RequestMeta,
+    also?: InTransaction<InvitationView>,
+  ): Promise<{ invitation: InvitationView; token: string | null }> {
     const invitedById = this.assertMayInvite(scope, input.role);
     const email = normalizeEmail(input.email);
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.config.INVITATION_TTL_S * 1000);
     const { token, hash } = this.tokens.mint();
-    const row = await this.invitations.create(scope, { email, role: input.role, displayName: input.displayName ?? null, tokenHash: hash, invitedById, createdAt: now, expiresAt }, meta);
+    const row = await this.invitations.create(scope, { email, role: input.role, displayName: input.displayName ?? null, tokenHash: hash, invitedById, createdAt: now, expiresAt }, meta, also ? (tx, created) => also(tx, view(created, now)) : undefined);
     const delivered = await this.mailer.deliver({ invitationId: row.id, tenantId: scope.tenantId, email, role: row.role, expiresAt, token });
     return { invitation: view(row, now), token: delivered ? null : token };
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditLog, successEntry } from '@benteng/audit';
 import { PartnerCredentials, type RequestMeta } from '@benteng/auth';
 import { accessibleWhere, authorize } from '@benteng/authz';
-import { TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
+import { TenantDatabase, type InTransaction, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { iso } from './partner-audit.js';
 import { lockClient, readableClient, type ClientRow } from './partner-client-rows.js';
@@ -60,7 +60,7 @@ export class PartnerApiKeysRepository {
   }
 
   /** A new key in the client's environment; a revoked client is 409. */
-  create(scope: Scope, clientId: string, input: { expiresAt: Date | null; createdById: string; now: Date }, meta: RequestMeta): Promise<MintedKey> {
+  create(scope: Scope, clientId: string, input: { expiresAt: Date | null; createdById: string; now: Date }, meta: RequestMeta, also?: InTransaction<MintedKey>): Promise<MintedKey> {
     return this.db.run(scope, async (tx) => {
       const client = await lockClient(tx, scope, clientId);
       if (client.revokedAt) throw new PartnerError(PartnerErrorCode.ClientRevoked);
@@ -70,7 +70,7 @@ export class PartnerApiKeysRepository {
         data: { clientId, credentialPrefix: minted.row.prefix, environment: minted.row.environment, expiresAt: iso(input.expiresAt) },
       });
       return minted;
-    });
+    }, { also });
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RequestMeta } from '@benteng/auth';
 import { Clock } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
+import type { InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { creatorOf, futureOrNull } from './credential-rules.js';
 import { PartnerApiKeysRepository, type KeyRow, type MintedKey } from './partner-api-keys.repository.js';
@@ -29,12 +30,12 @@ export class PartnerApiKeysService {
     return (await this.keys.list(scope, clientId)).map(keyView);
   }
 
-  /** A new API key in the client's environment. */
-  async create(scope: Scope, clientId: string, input: NewPartnerKey, meta: RequestMeta): Promise<WithApiKey> {
+  /** A new API key in the client's environment. `also` runs in its transaction with the key's view (never the key). */
+  async create(scope: Scope, clientId: string, input: NewPartnerKey, meta: RequestMeta, also?: InTransaction<PartnerKeyView>): Promise<WithApiKey> {
     const createdById = creatorOf(scope);
     const now = this.clock.now();
     const expiresAt = futureOrNull(input.expiresAt, now);
-    return withApiKey(await this.keys.create(scope, clientId, { expiresAt, createdById, now }, meta));
+    return withApiKey(await this.keys.create(scope, clientId, { expiresAt, createdById, now }, meta, also ? (tx, minted) => also(tx, keyView(minted.row)) : undefined));
   }
 
   /**

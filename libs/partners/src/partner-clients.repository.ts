@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditLog, successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { accessibleWhere, type PartnerScope, type PartnerTier } from '@benteng/authz';
-import { keysetWhere, TenantDatabase, type PartnerEnvironment, type Prisma } from '@benteng/database';
+import { keysetWhere, TenantDatabase, type InTransaction, type PartnerEnvironment, type Prisma } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { iso } from './partner-audit.js';
 import { CLIENT_SELECT, lockClient, readableClient, type ClientRow } from './partner-client-rows.js';
@@ -62,7 +62,7 @@ export class PartnerClientsRepository {
     return this.db.run(scope, (tx) => readableClient(tx, scope, id));
   }
 
-  create(scope: Scope, draft: PartnerClientDraft, meta: RequestMeta): Promise<ClientRow> {
+  create(scope: Scope, draft: PartnerClientDraft, meta: RequestMeta, also?: InTransaction<ClientRow>): Promise<ClientRow> {
     const { createdAt, ...fields } = draft;
     return this.db.run(scope, async (tx) => {
       const created = await tx.partnerClient.create({
@@ -74,7 +74,7 @@ export class PartnerClientsRepository {
         data: { environment: created.environment, tier: draft.tier, scopes: draft.scopes.join(' '), ipRanges: draft.ipAllowlist.length, expiresAt: iso(draft.expiresAt) },
       });
       return created;
-    });
+    }, { also });
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PartnerCredentials, type RequestMeta } from '@benteng/auth';
 import { authorize, PARTNER_SCOPES, type PartnerScope, type PartnerTier } from '@benteng/authz';
 import { Clock } from '@benteng/common';
+import type { InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { creatorOf, futureOrNull } from './credential-rules.js';
 import { normalizeIpAllowlist } from './ip-allowlist.js';
@@ -40,7 +41,11 @@ export class PartnerClientsService {
     return clientView(row, this.clock.now());
   }
 
-  async create(scope: Scope, input: NewPartnerClient, meta: RequestMeta): Promise<WithClientSecret> {
+  /**
+   * `also` runs in the create's transaction (an Idempotency-Key's answer: apps/api/src/http/idempotency.ts);
+   * it sees the client's view, never its secret.
+   */
+  async create(scope: Scope, input: NewPartnerClient, meta: RequestMeta, also?: InTransaction<PartnerClientView>): Promise<WithClientSecret> {
     const createdById = creatorOf(scope);
     authorize(scope, 'create', 'PartnerClient', { tenantId: scope.tenantId }, () => new PartnerError(PartnerErrorCode.Forbidden));
     const now = this.clock.now();
@@ -49,7 +54,7 @@ export class PartnerClientsService {
     const scopes = canonicalScopes(input.scopes);
     const tier: PartnerTier = input.tier ?? 'standard';
     const { secret, hash } = this.credentials.mintClientSecret();
-    const row = await this.clients.create(scope, { name: input.name, environment: input.environment, scopes, tier, ipAllowlist, secretHash: hash, expiresAt, createdById, createdAt: now }, meta);
+    const row = await this.clients.create(scope, { name: input.name, environment: input.environment, scopes, tier, ipAllowlist, secretHash: hash, expiresAt, createdById, createdAt: now }, meta, also ? (tx, created) => also(tx, clientView(created, now)) : undefined);
     return { client: clientView(row, now), clientSecret: secret };
   }
 

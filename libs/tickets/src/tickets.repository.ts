@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { accessibleWhere, authorize, type Action } from '@benteng/authz';
-import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type TenantTx, type TicketPriority, type TicketStatus } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, Prisma, TenantDatabase, type InTransaction, type TenantTx, type TicketPriority, type TicketStatus } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { TicketError, TicketErrorCode } from './ticket.errors.js';
 import { ticketEvent } from './ticket.events.js';
@@ -89,12 +89,17 @@ export class TicketsRepository {
     scope: Scope,
     row: Omit<Prisma.TicketUncheckedCreateInput, 'tenantId' | 'createdAt' | 'updatedAt'>,
     now: Date,
+    also?: InTransaction<TicketView>,
   ): Promise<TicketView> {
-    return this.db.run(scope, async (tx) => {
-      const ticket = await tx.ticket.create({ data: { ...row, tenantId: scope.tenantId, createdAt: now, updatedAt: now }, include: WITH_ASSIGNEE });
-      await appendDomainEvent(tx, scope.tenantId, ticketEvent('ticket.created', ticket), now);
-      return ticket;
-    });
+    return this.db.run(
+      scope,
+      async (tx) => {
+        const ticket = await tx.ticket.create({ data: { ...row, tenantId: scope.tenantId, createdAt: now, updatedAt: now }, include: WITH_ASSIGNEE });
+        await appendDomainEvent(tx, scope.tenantId, ticketEvent('ticket.created', ticket), now);
+        return ticket;
+      },
+      { also },
+    );
   }
 
   update(
@@ -133,7 +138,7 @@ export class TicketsRepository {
   }
 
   /** Adds a comment by `authorId` to a ticket the scope may comment on; the ticket gets a new version. */
-  comment(scope: Scope, ticketId: string, authorId: string, body: string, now: Date): Promise<CommentView> {
+  comment(scope: Scope, ticketId: string, authorId: string, body: string, now: Date, also?: InTransaction<CommentView>): Promise<CommentView> {
     return this.db.run(scope, async (tx) => {
       const ticket = await this.readable(tx, scope, ticketId);
       if (!ticket) throw new TicketError(TicketErrorCode.NotFound);
@@ -142,7 +147,7 @@ export class TicketsRepository {
       // A new comment changes the ticket's representation: new version, new ETag.
       await tx.ticket.updateMany({ where: { id: ticketId }, data: { updatedAt: now, version: { increment: 1 } } });
       return commentView(created);
-    });
+    }, { also });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { authorize, recordedBy } from '@benteng/authz';
 import { Clock } from '@benteng/common';
-import type { TicketPriority, TicketStatus } from '@benteng/database';
+import type { InTransaction, TicketPriority, TicketStatus } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { TicketError, TicketErrorCode } from './ticket.errors.js';
 import type { CommentView, TicketListQuery, TicketView } from './ticket.types.js';
@@ -40,11 +40,12 @@ export class TicketsService {
   }
 
   /** Opened by a user or a partner client (never both); system and operator principals open none. */
-  async open(scope: Scope, input: { subject: string; body: string; priority?: TicketPriority }): Promise<TicketView> {
+  /** `also` runs in the create's transaction (an Idempotency-Key's answer: apps/api/src/http/idempotency.ts). */
+  async open(scope: Scope, input: { subject: string; body: string; priority?: TicketPriority }, also?: InTransaction<TicketView>): Promise<TicketView> {
     const opener = recordedBy(scope.principal, { user: 'openedById', client: 'openedByClientId' });
     if (!opener) throw forbidden();
     authorize(scope, 'create', 'Ticket', { tenantId: scope.tenantId, ...opener }, forbidden);
-    return this.tickets.create(scope, { subject: input.subject, body: input.body, priority: input.priority ?? 'normal', ...opener }, this.clock.now());
+    return this.tickets.create(scope, { subject: input.subject, body: input.body, priority: input.priority ?? 'normal', ...opener }, this.clock.now(), also);
   }
 
   update(scope: Scope, id: string, patch: { status?: TicketStatus; priority?: TicketPriority; subject?: string }, expectedVersion?: number): Promise<TicketView> {
@@ -62,9 +63,9 @@ export class TicketsService {
     return comments;
   }
 
-  async comment(scope: Scope, ticketId: string, body: string): Promise<CommentView> {
+  async comment(scope: Scope, ticketId: string, body: string, also?: InTransaction<CommentView>): Promise<CommentView> {
     // Only users comment (a comment's author is a member); partner clients have no comment rule.
     if (scope.principal.kind !== 'user') throw forbidden();
-    return this.tickets.comment(scope, ticketId, scope.principal.userId, body, this.clock.now());
+    return this.tickets.comment(scope, ticketId, scope.principal.userId, body, this.clock.now(), also);
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { accessibleWhere, authorize, permits, principalId } from '@benteng/authz';
-import { appendDomainEvent, keysetWhere, TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
+import { appendDomainEvent, keysetWhere, TenantDatabase, type InTransaction, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { failurePlan, verdictOf, type RecordOutcome, type RetryPolicy } from './webhook-attempt-plan.js';
 import { WebhookDispatcher } from './webhook-dispatch.js';
@@ -153,7 +153,7 @@ export class WebhookDeliveriesRepository {
    * the state change is then the delivery system's own (`webhooks` system principal, the only
    * principal that updates deliveries), in a transaction of its own, audited with the caller as actor.
    */
-  async redeliver(scope: Scope, endpointId: string, deliveryId: string, now: Date, audit: (current: DeliveryRow) => AuditEntry): Promise<DeliveryRow> {
+  async redeliver(scope: Scope, endpointId: string, deliveryId: string, now: Date, audit: (current: DeliveryRow) => AuditEntry, also?: InTransaction<DeliveryRow>): Promise<DeliveryRow> {
     await this.db.run(scope, async (tx) => {
       const endpoint = await readableEndpoint(tx, scope, endpointId);
       if (!endpoint) throw new WebhookError(WebhookErrorCode.EndpointNotFound);
@@ -173,11 +173,11 @@ export class WebhookDeliveriesRepository {
       });
       await this.audit.recordIn(tx, scope.tenantId, audit(current));
       return updated;
-    });
+    }, { also });
   }
 
   /** A delivery of `message` to this endpoint only (a ping), due now; 404 / 403 / 409 as for a redelivery. */
-  ping(scope: Scope, endpointId: string, id: string, message: WebhookMessage, now: Date, audit: AuditEntry): Promise<DeliveryRow> {
+  ping(scope: Scope, endpointId: string, id: string, message: WebhookMessage, now: Date, audit: AuditEntry, also?: InTransaction<DeliveryRow>): Promise<DeliveryRow> {
     return this.db.run(scope, async (tx) => {
       const endpoint = await readableEndpoint(tx, scope, endpointId);
       if (!endpoint) throw new WebhookError(WebhookErrorCode.EndpointNotFound);
@@ -201,7 +201,7 @@ export class WebhookDeliveriesRepository {
       });
       await this.audit.recordIn(tx, scope.tenantId, audit);
       return created;
-    });
+    }, { also });
   }
 
   /**

@@ -4,6 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { Clock } from '@benteng/common';
+import type { InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { queueAfterCommit, WebhookDispatcher } from './webhook-dispatch.js';
@@ -46,24 +47,24 @@ export class WebhookDeliveryLogService {
    * its status. If that attempt fails and the retry schedule still has room, retries follow it as
    * usual; otherwise the delivery ends failed again. Audited with the caller as actor.
    */
-  async redeliver(scope: Scope, endpointId: string, deliveryId: string, meta: RequestMeta): Promise<WebhookDeliveryView> {
+  async redeliver(scope: Scope, endpointId: string, deliveryId: string, meta: RequestMeta, also?: InTransaction<WebhookDeliveryView>): Promise<WebhookDeliveryView> {
     const row = await this.deliveries.redeliver(scope, endpointId, deliveryId, this.clock.now(), (current) => ({
       ...successEntry(scope, 'webhook.redelivered', `webhook_delivery:${deliveryId}`, meta),
       data: { endpointId, messageId: current.messageId, previousStatus: current.status, attempt: current.attempts + 1 },
-    }));
+    }), also ? (tx, row) => also(tx, deliveryView(row)) : undefined);
     await queueAfterCommit(this.logger, () => this.dispatcher.now(scope.tenantId, deliveryId, row.attempts + 1), deliveryId);
     return deliveryView(row);
   }
 
   /** A `webhook.ping` message to this endpoint only: a delivery of its own, logged like any other. */
-  async ping(scope: Scope, endpointId: string, meta: RequestMeta): Promise<WebhookDeliveryView> {
+  async ping(scope: Scope, endpointId: string, meta: RequestMeta, also?: InTransaction<WebhookDeliveryView>): Promise<WebhookDeliveryView> {
     const now = this.clock.now();
     const id = randomUUID();
     const message: WebhookMessage = { type: PING_EVENT_TYPE, timestamp: now.toISOString(), data: { endpointId } };
     const row = await this.deliveries.ping(scope, endpointId, id, message, now, {
       ...successEntry(scope, 'webhook.pinged', `webhook_endpoint:${endpointId}`, meta),
       data: { deliveryId: id },
-    });
+    }, also ? (tx, row) => also(tx, deliveryView(row)) : undefined);
     await queueAfterCommit(this.logger, () => this.dispatcher.attempt(scope.tenantId, id, 1), id);
     return deliveryView(row);
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditLog, type AuditEntry } from '@benteng/audit';
 import { accessibleWhere, authorize } from '@benteng/authz';
-import { keysetWhere, TenantDatabase, type Prisma, type TenantTx } from '@benteng/database';
+import { keysetWhere, TenantDatabase, type InTransaction, type Prisma, type TenantTx } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { WebhookDispatcher } from './webhook-dispatch.js';
 import { WebhookError, WebhookErrorCode } from './webhook.errors.js';
@@ -77,7 +77,7 @@ export class WebhookEndpointsRepository {
   }
 
   /** The caller has checked `create` on the draft (before the URL, so a refusal comes first). */
-  create(scope: Scope, row: NewEndpointRow, audit: AuditEntry): Promise<EndpointRow> {
+  create(scope: Scope, row: NewEndpointRow, audit: AuditEntry, also?: InTransaction<EndpointRow>): Promise<EndpointRow> {
     const { now, ...columns } = row;
     return this.db.run(scope, async (tx) => {
       const created = await tx.webhookEndpoint.create({
@@ -92,7 +92,7 @@ export class WebhookEndpointsRepository {
       });
       await this.audit.recordIn(tx, scope.tenantId, audit);
       return created;
-    });
+    }, { also });
   }
 
   /**

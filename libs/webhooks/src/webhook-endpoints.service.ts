@@ -5,6 +5,7 @@ import { successEntry } from '@benteng/audit';
 import type { RequestMeta } from '@benteng/auth';
 import { authorize } from '@benteng/authz';
 import { Clock } from '@benteng/common';
+import type { InTransaction } from '@benteng/database';
 import { EgressError, SafeHttpClient } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
 import { queueAfterCommit, WebhookDispatcher } from './webhook-dispatch.js';
@@ -49,7 +50,8 @@ export class WebhookEndpointsService {
     return endpointView(row);
   }
 
-  async create(scope: Scope, input: NewWebhookEndpoint, meta: RequestMeta): Promise<WithWebhookSecret> {
+  /** `also` runs in the create's transaction (an Idempotency-Key's answer: apps/api/src/http/idempotency.ts). */
+  async create(scope: Scope, input: NewWebhookEndpoint, meta: RequestMeta, also?: InTransaction<WebhookEndpointView>): Promise<WithWebhookSecret> {
     const createdById = userOf(scope);
     authorize(scope, 'create', 'WebhookEndpoint', { tenantId: scope.tenantId }, () => new WebhookError(WebhookErrorCode.Forbidden));
     const url = this.deliverableUrl(input.url);
@@ -62,6 +64,7 @@ export class WebhookEndpointsService {
       scope,
       { id, url, description: input.description ?? null, events, enabled, secretCiphertext: this.box.seal(secret, scope.tenantId, id), createdById, now },
       { ...successEntry(scope, 'webhook.endpoint_created', `webhook_endpoint:${id}`, meta), data: { host: new URL(url).host, events: events.join(' '), enabled } },
+      also ? (tx, created) => also(tx, endpointView(created)) : undefined,
     );
     return { endpoint: endpointView(row), secret };
   }

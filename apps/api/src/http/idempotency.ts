@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { canonicalize, type CanonicalValue } from '@benteng/common';
 import { IdempotencyRepository, type IdempotentRequest, type StoredResponse } from '@benteng/idempotency';
+import type { InTransaction } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import { ProblemException } from './problem.js';
 import { scopeOf } from './request-auth.js';
@@ -23,6 +24,42 @@ function requestHashOf(value: unknown): string {
   return createHash('sha256').update(canonicalize(JSON.parse(JSON.stringify(value)) as CanonicalValue)).digest('hex');
 }
 
+/** The reservation of a request that runs now, for answerInTransaction. */
+interface Pending {
+  readonly keys: IdempotencyRepository;
+  readonly scope: Scope;
+  readonly id: string;
+  readonly status: number;
+  stored: boolean;
+}
+const PENDING = new WeakMap<FastifyRequest, Pending>();
+
+function replayedHeaders(reply: FastifyReply): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = reply.getHeader(name);
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
+
+/**
+ * The step that stores an idempotent create's answer, for the handler to hand down to the repository
+ * call that makes the create (TenantDatabase.run's `also`): it renders the answer from the created
+ * row with the handler's own `render` (which also sets Location/ETag) and stores it in the create's
+ * transaction, so the row and the answer commit together. undefined without an Idempotency-Key.
+ * `render` must be what the handler returns for that row (the handler calls it again afterwards).
+ */
+export function answerInTransaction<T>(reply: FastifyReply, render: (created: T) => unknown): InTransaction<T> | undefined {
+  const pending = PENDING.get(reply.request);
+  if (!pending) return undefined;
+  return async (tx, created) => {
+    const body = render(created) ?? null;
+    await pending.keys.completeIn(tx, pending.id, { status: pending.status, body, headers: replayedHeaders(reply) });
+    pending.stored = true;
+  };
+}
+
 /**
  * `Idempotency-Key` on creates (IETF draft-ietf-httpapi-idempotency-key-header). The first request
  * with a key reserves it, runs, and stores its response; a retry with the same key and body gets
@@ -30,6 +67,12 @@ function requestHashOf(value: unknown): string {
  * while the first is still running is 409. Keys belong to the tenant, the principal and the route.
  * Failed requests release their key, so a corrected retry can use it. The records are kept by
  * IdempotencyRepository (libs/idempotency); this interceptor decides what to answer.
+ *
+ * The reservation commits on its own (so a concurrent request sees it at once and gets 409); the
+ * answer commits with the create: the handler passes answerInTransaction(...) to the repository
+ * call, so there is no moment where the row exists and its answer does not (a crash there used to
+ * leave the key in progress and, 60 s later, run the create a second time). A handler that stored
+ * no answer in its transaction has it stored here after it returns, as before.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -59,19 +102,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
       reply.header('idempotent-replayed', 'true').status(response.status);
       return from([response.body]);
     }
+    const pending: Pending = { keys: this.keys, scope, id: reservation.id, status, stored: false };
+    PENDING.set(request, pending);
     return from(
       (async () => {
         try {
           const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
-          const headers: Record<string, string> = {};
-          for (const name of REPLAYED_HEADERS) {
-            const value = reply.getHeader(name);
-            if (typeof value === 'string') headers[name] = value;
-          }
-          await this.keys.complete(scope, reservation.id, { status, body: body ?? null, headers });
+          if (!pending.stored) await this.keys.complete(scope, reservation.id, { status, body: body ?? null, headers: replayedHeaders(reply) });
           return body;
         } catch (error) {
+          // Frees only a reservation without an answer: one stored with its create stays (the row exists).
           await this.keys.release(scope, reservation.id);
+          // The answer was rendered inside the create's transaction, setting Location and ETag; an error
+          // answer must not carry them.
+          for (const name of REPLAYED_HEADERS) reply.removeHeader(name);
           throw error;
         }
       })(),

@@ -1,10 +1,10 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { InvoicesService } from '@benteng/invoices';
+import { InvoicesService, type InvoiceWithLines } from '@benteng/invoices';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
 import { ListInvoicesQuery, newInvoice } from '../http/dto/invoice.dto.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentScope } from '../http/request-auth.js';
 import { created, withEtag } from '../http/resource-headers.js';
@@ -28,7 +28,8 @@ export class PartnerInvoicesController {
   @PartnerAuthorize('create', 'Invoice')
   @Idempotent()
   async create(@CurrentScope() scope: Scope, @Body() body: PartnerCreateInvoiceDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerInvoiceResponse> {
-    return partnerInvoiceResponse(created(reply, '/partner/v1/invoices', withEtag(reply, await this.invoices.create(scope, newInvoice(body)))), scope);
+    const render = (invoice: InvoiceWithLines) => partnerInvoiceResponse(created(reply, '/partner/v1/invoices', withEtag(reply, invoice)), scope);
+    return render(await this.invoices.create(scope, newInvoice(body), answerInTransaction(reply, render)));
   }
 
   @Get(':id')

@@ -1,10 +1,10 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { VerifiedPartnerCredential } from '@benteng/auth';
-import { TicketsService } from '@benteng/tickets';
+import { TicketsService, type TicketView } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { PartnerAuthorize } from '../http/access.decorator.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentPartner, CurrentScope } from '../http/request-auth.js';
 import { created, withEtag } from '../http/resource-headers.js';
@@ -30,7 +30,8 @@ export class PartnerTicketsController {
   @PartnerAuthorize('create', 'Ticket')
   @Idempotent()
   async open(@CurrentScope() scope: Scope, @CurrentPartner() partner: VerifiedPartnerCredential, @Body() body: PartnerOpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerTicketResponse> {
-    return partnerTicketResponse(created(reply, '/partner/v1/tickets', withEtag(reply, await this.tickets.open(scope, body))), partner.clientId);
+    const render = (t: TicketView) => partnerTicketResponse(created(reply, '/partner/v1/tickets', withEtag(reply, t)), partner.clientId);
+    return render(await this.tickets.open(scope, body, answerInTransaction(reply, render)));
   }
 
   @Get(':id')

@@ -1,12 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { VerifiedUserToken } from '@benteng/auth';
+import type { Document } from '@benteng/database';
 import { DocumentsService } from '@benteng/documents';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
 import { ListDocumentsQuery } from '../http/dto/document.dto.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { SingleFileUpload, UploadedForm, type Upload } from '../http/single-file-upload.interceptor.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
@@ -32,7 +33,8 @@ export class DocumentsController {
   @SingleFileUpload(UploadDocumentFields)
   async upload(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @UploadedForm() form: Upload<UploadDocumentFields>, @Res({ passthrough: true }) reply: FastifyReply): Promise<DocumentResponse> {
     const upload = { fileName: form.file.fileName, content: form.file.content, invoiceId: form.fields.invoiceId, ticketId: form.fields.ticketId };
-    return documentResponse(created(reply, '/v1/documents', await this.documents.upload(scope, upload)), user);
+    const render = (document: Document) => documentResponse(created(reply, '/v1/documents', document), user);
+    return render(await this.documents.upload(scope, upload, answerInTransaction(reply, render)));
   }
 
   @Get(':id')

@@ -2,11 +2,11 @@ import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, StreamableFile } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
-import { ExportsService, type ExportDownload, type ExportFilters, type ExportListQuery } from '@benteng/exports';
+import { ExportsService, type ExportDownload, type ExportFilters, type ExportListQuery, type ExportView } from '@benteng/exports';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Anonymous, RateLimit } from '../http/access.decorator.js';
 import { setDownloadHeaders } from '../http/content-disposition.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
 import { created } from '../http/resource-headers.js';
@@ -44,8 +44,8 @@ export class ExportsController {
   @RateLimit('export')
   @Idempotent()
   async create(@CurrentScope() scope: Scope, @Body() body: CreateExportDto, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<ExportResponse> {
-    const exp = await this.exports.request(scope, { type: body.type, format: body.format, filters: filtersOf(body.filters) }, meta);
-    return exportResponse(created(reply, '/v1/exports', exp), scope);
+    const render = (exp: ExportView) => exportResponse(created(reply, '/v1/exports', exp), scope);
+    return render(await this.exports.request(scope, { type: body.type, format: body.format, filters: filtersOf(body.filters) }, meta, answerInTransaction(reply, render)));
   }
 
   @Get()

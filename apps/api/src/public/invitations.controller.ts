@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Header, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
-import { InvitationsService } from '@benteng/members';
+import { InvitationsService, type InvitationView } from '@benteng/members';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, Anonymous, RateLimit } from '../http/access.decorator.js';
+import { answerInTransaction } from '../http/idempotency.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
 import { created } from '../http/resource-headers.js';
@@ -46,10 +47,12 @@ export class InvitationsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<InvitationWithTokenResponse> {
-    const { invitation, token } = await this.invitations.create(scope, { email: body.email, role: body.role, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) }, meta);
+    const render = (invitation: InvitationView) => invitationWithTokenResponse(created(reply, '/v1/invitations', invitation));
+    const input = { email: body.email, role: body.role, ...(body.displayName !== undefined ? { displayName: body.displayName } : {}) };
+    const { invitation, token } = await this.invitations.create(scope, input, meta, answerInTransaction(reply, render));
     if (token) revealOnce(request, { token });
     else reply.header('cache-control', 'no-store');
-    return invitationWithTokenResponse(created(reply, '/v1/invitations', invitation));
+    return render(invitation);
   }
 
   /**

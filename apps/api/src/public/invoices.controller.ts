@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { InvoiceError, InvoiceErrorCode, InvoicesService, type InvoicePatch, type InvoiceTransition } from '@benteng/invoices';
+import { InvoiceError, InvoiceErrorCode, InvoicesService, type InvoicePatch, type InvoiceTransition, type InvoiceWithLines } from '@benteng/invoices';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { dayOrNull, ListInvoicesQuery, newInvoice, newLines } from '../http/dto/invoice.dto.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentScope } from '../http/request-auth.js';
 import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
@@ -44,7 +44,8 @@ export class InvoicesController {
   @Authorize('create', 'Invoice')
   @Idempotent()
   async create(@CurrentScope() scope: Scope, @Body() body: CreateInvoiceDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<InvoiceResponse> {
-    return this.views.shape(created(reply, '/v1/invoices', withEtag(reply, await this.invoices.create(scope, newInvoice(body)))), scope);
+    const render = (invoice: InvoiceWithLines) => this.views.shape(created(reply, '/v1/invoices', withEtag(reply, invoice)), scope);
+    return render(await this.invoices.create(scope, newInvoice(body), answerInTransaction(reply, render)));
   }
 
   @Get(':id')

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
-import { PartnerApiKeysService, PartnerClientsService, PartnerError, PartnerErrorCode, type PartnerClientPatch } from '@benteng/partners';
+import { PartnerApiKeysService, PartnerClientsService, PartnerError, PartnerErrorCode, type PartnerClientPatch, type PartnerClientView, type PartnerKeyView } from '@benteng/partners';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize } from '../http/access.decorator.js';
 import { patchOf } from '../http/dto/patch-of.js';
+import { answerInTransaction } from '../http/idempotency.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
 import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
@@ -51,6 +52,7 @@ export class PartnerClientsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PartnerClientWithSecretResponse> {
+    const render = (client: PartnerClientView) => partnerClientWithSecretResponse(created(reply, '/v1/partner-clients', withEtag(reply, client)));
     const { client, clientSecret } = await this.partners.create(
       scope,
       {
@@ -62,9 +64,10 @@ export class PartnerClientsController {
         expiresAt: dateOrNull(body.expiresAt) ?? null,
       },
       meta,
+      answerInTransaction(reply, render),
     );
     revealOnce(request, { clientSecret });
-    return partnerClientWithSecretResponse(created(reply, '/v1/partner-clients', withEtag(reply, client)));
+    return render(client);
   }
 
   @Get(':id')
@@ -127,8 +130,9 @@ export class PartnerClientsController {
     @Body() body: CreatePartnerKeyDto,
     @Meta() meta: RequestMeta,
     @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PartnerKeyWithSecretResponse> {
-    const { key, apiKey } = await this.keys.create(scope, id, { expiresAt: dateOrNull(body.expiresAt) ?? null }, meta);
+    const { key, apiKey } = await this.keys.create(scope, id, { expiresAt: dateOrNull(body.expiresAt) ?? null }, meta, answerInTransaction(reply, (k: PartnerKeyView) => partnerKeyWithSecretResponse(k)));
     revealOnce(request, { key: apiKey });
     return partnerKeyWithSecretResponse(key);
   }

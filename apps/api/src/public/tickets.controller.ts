@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { VerifiedUserToken } from '@benteng/auth';
-import { TicketError, TicketErrorCode, TicketsService } from '@benteng/tickets';
+import { TicketError, TicketErrorCode, TicketsService, type CommentView, type TicketView } from '@benteng/tickets';
 import type { Scope } from '@benteng/tenancy';
 import { Authorize, RateLimit } from '../http/access.decorator.js';
 import { ValidationProblem } from '../http/problem.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, sortField, type Page } from '../http/pagination.js';
 import { CurrentScope, CurrentUser } from '../http/request-auth.js';
 import { created, IfMatch, parseIfMatch, withEtag } from '../http/resource-headers.js';
@@ -42,7 +42,8 @@ export class TicketsController {
   @Authorize('create', 'Ticket')
   @Idempotent()
   async open(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Body() body: OpenTicketDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<TicketResponse> {
-    return ticketResponse(withEtag(reply, created(reply, '/v1/tickets', await this.tickets.open(scope, body))), user.userId);
+    const render = (t: TicketView) => ticketResponse(withEtag(reply, created(reply, '/v1/tickets', t)), user.userId);
+    return render(await this.tickets.open(scope, body, answerInTransaction(reply, render)));
   }
 
   @Get(':id')
@@ -90,7 +91,14 @@ export class TicketsController {
   @Post(':id/comments')
   @Authorize('comment', 'Ticket')
   @Idempotent()
-  async comment(@CurrentScope() scope: Scope, @CurrentUser() user: VerifiedUserToken, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: CommentDto): Promise<CommentResponse> {
-    return commentResponse(await this.tickets.comment(scope, id, body.body), user.userId);
+  async comment(
+    @CurrentScope() scope: Scope,
+    @CurrentUser() user: VerifiedUserToken,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: CommentDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CommentResponse> {
+    const render = (c: CommentView) => commentResponse(c, user.userId);
+    return render(await this.tickets.comment(scope, id, body.body, answerInTransaction(reply, render)));
   }
 }

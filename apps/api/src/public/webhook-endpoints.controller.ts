@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, P
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestMeta } from '@benteng/auth';
 import type { Scope } from '@benteng/tenancy';
-import { WebhookDeliveryLogService, WebhookEndpointsService, WebhookError, WebhookErrorCode, WebhookSecretsService, type WebhookEndpointPatch } from '@benteng/webhooks';
+import { WebhookDeliveryLogService, WebhookEndpointsService, WebhookError, WebhookErrorCode, WebhookSecretsService, type WebhookDeliveryView, type WebhookEndpointPatch, type WebhookEndpointView } from '@benteng/webhooks';
 import { Authorize } from '../http/access.decorator.js';
-import { Idempotent } from '../http/idempotency.js';
+import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { patchOf } from '../http/dto/patch-of.js';
 import { paginate, type Page } from '../http/pagination.js';
 import { CurrentScope, Meta } from '../http/request-auth.js';
@@ -54,13 +54,15 @@ export class WebhookEndpointsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<WebhookEndpointWithSecretResponse> {
+    const render = (endpoint: WebhookEndpointView) => webhookEndpointWithSecretResponse(created(reply, '/v1/webhook-endpoints', withEtag(reply, endpoint)));
     const { endpoint, secret } = await this.webhooks.create(
       scope,
       { url: body.url, events: body.events, ...(body.description !== undefined ? { description: body.description } : {}), ...(body.enabled !== undefined ? { enabled: body.enabled } : {}) },
       meta,
+      answerInTransaction(reply, render),
     );
     revealOnce(request, { secret });
-    return webhookEndpointWithSecretResponse(created(reply, '/v1/webhook-endpoints', withEtag(reply, endpoint)));
+    return render(endpoint);
   }
 
   @Get(':id')
@@ -132,8 +134,9 @@ export class WebhookEndpointsController {
     @Param('id', new ParseUUIDPipe()) id: string,
     @Param('deliveryId', new ParseUUIDPipe()) deliveryId: string,
     @Meta() meta: RequestMeta,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<WebhookDeliveryResponse> {
-    return webhookDeliveryResponse(await this.deliveryLog.redeliver(scope, id, deliveryId, meta));
+    return webhookDeliveryResponse(await this.deliveryLog.redeliver(scope, id, deliveryId, meta, answerInTransaction(reply, (d: WebhookDeliveryView) => webhookDeliveryResponse(d))));
   }
 
   /** 202: a `webhook.ping` message is queued for this endpoint only. */
@@ -141,7 +144,7 @@ export class WebhookEndpointsController {
   @HttpCode(202)
   @Authorize('create', 'WebhookDelivery')
   @Idempotent()
-  async ping(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta): Promise<WebhookDeliveryResponse> {
-    return webhookDeliveryResponse(await this.deliveryLog.ping(scope, id, meta));
+  async ping(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<WebhookDeliveryResponse> {
+    return webhookDeliveryResponse(await this.deliveryLog.ping(scope, id, meta, answerInTransaction(reply, (d: WebhookDeliveryView) => webhookDeliveryResponse(d))));
   }
 }
