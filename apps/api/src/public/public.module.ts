@@ -19,6 +19,7 @@ import { InvoiceResponses } from './invoice.response.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
 import { PartnerClientsController } from './partner-clients.controller.js';
+import { PartnerSigningKeysController } from './partner-signing-keys.controller.js';
 import { RevealOnceInterceptor } from '../http/reveal-once.js';
 import { SecurityBlocksController } from './security-blocks.controller.js';
 import { SessionsController } from './sessions.controller.js';
@@ -40,6 +41,7 @@ import { WellKnownController } from './well-known.controller.js';
     DocumentsController,
     ExportsController,
     PartnerClientsController,
+    PartnerSigningKeysController,
     SecurityBlocksController,
     WellKnownController,
     WebhookEndpointsController,

@@ -380,15 +380,16 @@ describe('AccessGuard: the stages in order', () => {
         anonymous: async (c: unknown, r: unknown, reply: unknown) => (expect([c, r, reply]).toEqual([ctx, req, 'reply']), calls.push('limit:anonymous')),
         caller: async (c: unknown, r: unknown, reply: unknown, a: unknown) => (expect([c, r, reply, a]).toEqual([ctx, req, 'reply', auth]), calls.push('limit:caller')),
       } as never,
+      { check: async (c: unknown, r: unknown, reply: unknown, a: unknown) => (expect([c, r, reply, a]).toEqual([ctx, req, 'reply', auth]), calls.push('signature')) } as never,
       { check: async (r: unknown, a: unknown, acc: unknown) => (expect([r, a, acc]).toEqual([req, auth, access]), calls.push('authorize')) } as never,
     );
     return { calls, run: () => sut.canActivate(ctx) };
   }
 
-  it('an authenticated route: declared, address, authenticate, principal block, limit, authorize', async () => {
+  it('an authenticated route: declared, address, authenticate, principal block, limit, signature, authorize', async () => {
     const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' });
     await expect(run()).resolves.toBe(true);
-    expect(calls).toEqual(['declared', 'address', 'authenticate', 'principal', 'limit:caller', 'authorize']);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'principal', 'limit:caller', 'signature', 'authorize']);
   });
 
   it('a route without authentication: declared, address, the anonymous refusal check, the anonymous limit', async () => {
