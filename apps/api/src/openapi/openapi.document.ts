@@ -77,7 +77,7 @@ interface AccessDescription {
 }
 
 /** What a high-trust partner operation says about signatures (apps/api/src/http/access.decorator.ts, HighTrust). */
-const HIGH_TRUST_NOTE =
+export const HIGH_TRUST_NOTE =
   'High trust: a client with at least one active request-signing key must sign this request (RFC 9421: Signature, Signature-Input, Content-Digest), even when it does not require signatures on every request.';
 
 /**

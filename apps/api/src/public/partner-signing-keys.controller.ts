@@ -42,10 +42,10 @@ export class PartnerSigningKeysController {
     return partnerSigningKeyResponse(key);
   }
 
-  @Post(':keyId/revoke')
+  @Post(':signingKeyId/revoke')
   @HttpCode(200)
   @Authorize('update', 'PartnerSigningKey')
-  async revoke(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Param('keyId', new ParseUUIDPipe()) keyId: string, @Meta() meta: RequestMeta): Promise<PartnerSigningKeyResponse> {
-    return partnerSigningKeyResponse(await this.keys.revoke(scope, id, keyId, meta));
+  async revoke(@CurrentScope() scope: Scope, @Param('id', new ParseUUIDPipe()) id: string, @Param('signingKeyId', new ParseUUIDPipe()) signingKeyId: string, @Meta() meta: RequestMeta): Promise<PartnerSigningKeyResponse> {
+    return partnerSigningKeyResponse(await this.keys.revoke(scope, id, signingKeyId, meta));
   }
 }
