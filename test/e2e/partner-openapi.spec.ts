@@ -103,7 +103,7 @@ describe('GET /partner/v1/openapi.json', () => {
         highTrust: HIGH_TRUST.has(route),
       })),
     );
-    const input = (doc.paths['/partner/v1/invoices']!['post']! as { parameters: { name: string; description: string }[] }).parameters.find((p) => p.name === 'Signature-Input')!;
+    const input = (doc.paths['/partner/v1/invoices']!['post']! as unknown as { parameters: { name: string; description: string }[] }).parameters.find((p) => p.name === 'Signature-Input')!;
     for (const term of ['@method', '@target-uri', 'content-digest', 'created', 'keyid', 'nonce', 'ed25519']) expect(input.description).toContain(term);
   });
 
