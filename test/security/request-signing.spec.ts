@@ -7,7 +7,7 @@ import { PROBLEM_JSON } from '../support/auth-client.js';
 import { ownerPool } from '../support/db.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { createPartnerClient, createPartnerKey, partnerToken, type TestPartnerClient } from '../support/partners.js';
-import { contentDigest, insertSigningKey, newSigningKey, requireSignatures, signedCall, signingOrigin, type SignOptions, type TestSigningKey } from '../support/request-signing.js';
+import { contentDigest, insertSigningKey, newSigningKey, requireSignatures, signatureHeaders, signedCall, signingOrigin, type SignOptions, type TestSigningKey } from '../support/request-signing.js';
 import { tag } from './support/controls.js';
 
 /**
@@ -54,15 +54,15 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
     return { res, stored: (await stored(number)) > 0 };
   }
 
-  function expectRefused(outcome: { res: request.Response; stored: boolean }, code: string): void {
-    expect({ status: outcome.res.status, problem: PROBLEM_JSON.test(String(outcome.res.headers['content-type'])), code: (outcome.res.body as { code?: string }).code, stored: outcome.stored }).toEqual({
-      status: 401,
-      problem: true,
-      code,
-      stored: false,
-    });
-    expect(outcome.res.headers['accept-signature']).toBe(ACCEPT_SIGNATURE);
-  }
+  /** What an attack achieved: the answer, and whether the invoice was stored. */
+  const outcomeOf = (outcome: { res: request.Response; stored: boolean }) => ({
+    status: outcome.res.status,
+    problem: PROBLEM_JSON.test(String(outcome.res.headers['content-type'])),
+    code: (outcome.res.body as { code?: string }).code,
+    acceptSignature: outcome.res.headers['accept-signature'],
+    stored: outcome.stored,
+  });
+  const refusedWith = (code: string) => ({ status: 401, problem: true, code, acceptSignature: ACCEPT_SIGNATURE, stored: false });
 
   beforeAll(async () => {
     api = await buildApi();
@@ -91,34 +91,34 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
       const res = await signedCall(api, 'POST', PATH, { credential: apiKey, body: JSON.parse(body) as object, sign: { key: signingKey, digest: digest(body) } });
       expect([res.status, await stored(number)]).toEqual([201, 1]);
     }
-    expectRefused(await create({ sign: { key: signingKey, digest: 'md5=:AAAAAAAAAAAAAAAAAAAAAA==:' } }), 'signature.digest_mismatch');
+    expect(outcomeOf(await create({ sign: { key: signingKey, digest: 'md5=:AAAAAAAAAAAAAAAAAAAAAA==:' } }))).toEqual(refusedWith('signature.digest_mismatch'));
   });
 
   it('a stolen API key without the signing key cannot create an invoice (high-trust route, client with a key)', async () => {
-    expectRefused(await create({}), 'signature.missing');
+    expect(outcomeOf(await create({}))).toEqual(refusedWith('signature.missing'));
   });
 
   it('a signature by a key nobody registered is refused', async () => {
     const stranger = await newSigningKey();
-    expectRefused(await create({ sign: { key: stranger } }), 'signature.unknown_key');
+    expect(outcomeOf(await create({ sign: { key: stranger } }))).toEqual(refusedWith('signature.unknown_key'));
   });
 
   it('a signature by a key naming the registered keyid but made with another private key does not verify', async () => {
     const stranger = await newSigningKey();
-    expectRefused(await create({ sign: { key: stranger, keyid: signingKey.keyid } }), 'signature.invalid');
+    expect(outcomeOf(await create({ sign: { key: stranger, keyid: signingKey.keyid } }))).toEqual(refusedWith('signature.invalid'));
   });
 
   it("another client's key of the same tenant, and a key of another tenant, are unknown to this client", async () => {
     const sibling = await newClientWithKey();
-    expectRefused(await create({ sign: { key: sibling.signingKey } }), 'signature.unknown_key');
+    expect(outcomeOf(await create({ sign: { key: sibling.signingKey } }))).toEqual(refusedWith('signature.unknown_key'));
     const foreign = await newClientWithKey(other);
-    expectRefused(await create({ sign: { key: foreign.signingKey } }), 'signature.unknown_key');
+    expect(outcomeOf(await create({ sign: { key: foreign.signingKey } }))).toEqual(refusedWith('signature.unknown_key'));
     // And the other way round: the foreign client's own key still works for itself.
     expect((await create({ credential: foreign.apiKey, sign: { key: foreign.signingKey } })).res.status).toBe(201);
   });
 
   it('a tampered body (digest of the original) is refused', async () => {
-    expectRefused(await create({ sign: { key: signingKey }, sentBody: (b) => b.replace('100000', '1') }), 'signature.digest_mismatch');
+    expect(outcomeOf(await create({ sign: { key: signingKey }, sentBody: (b) => b.replace('100000', '1') }))).toEqual(refusedWith('signature.digest_mismatch'));
   });
 
   it('a tampered body with a recomputed Content-Digest breaks the signature', async () => {
@@ -131,14 +131,14 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
   });
 
   it('a signature that leaves content-digest out of the covered components is refused', async () => {
-    expectRefused(await create({ sign: { key: signingKey, components: ['@method', '@target-uri'] } }), 'signature.insufficient');
+    expect(outcomeOf(await create({ sign: { key: signingKey, components: ['@method', '@target-uri'] } }))).toEqual(refusedWith('signature.insufficient'));
   });
 
   it('a signature made for another URI or another method is refused', async () => {
-    expectRefused(await create({ sign: { key: signingKey, signedUri: `${signingOrigin()}/partner/v1/tickets` } }), 'signature.invalid');
-    expectRefused(await create({ sign: { key: signingKey, signedUri: `https://other.example${PATH}` } }), 'signature.invalid');
-    expectRefused(await create({ sign: { key: signingKey, signedMethod: 'PUT' } }), 'signature.invalid');
-    expectRefused(await create({ sign: { key: signingKey }, sentPath: `${PATH}?dryRun=1` }), 'signature.invalid');
+    expect(outcomeOf(await create({ sign: { key: signingKey, signedUri: `${signingOrigin()}/partner/v1/tickets` } }))).toEqual(refusedWith('signature.invalid'));
+    expect(outcomeOf(await create({ sign: { key: signingKey, signedUri: `https://other.example${PATH}` } }))).toEqual(refusedWith('signature.invalid'));
+    expect(outcomeOf(await create({ sign: { key: signingKey, signedMethod: 'PUT' } }))).toEqual(refusedWith('signature.invalid'));
+    expect(outcomeOf(await create({ sign: { key: signingKey }, sentPath: `${PATH}?dryRun=1` }))).toEqual(refusedWith('signature.invalid'));
   });
 
   it('a replayed request (same nonce) is refused, and stores nothing the second time', async () => {
@@ -153,8 +153,8 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
 
   it('a stale or future `created` (beyond the tolerance) is refused; within it, accepted', async () => {
     const now = Math.floor(Date.now() / 1000);
-    expectRefused(await create({ sign: { key: signingKey, created: now - 301 } }), 'signature.expired');
-    expectRefused(await create({ sign: { key: signingKey, created: now + 301 } }), 'signature.expired');
+    expect(outcomeOf(await create({ sign: { key: signingKey, created: now - 301 } }))).toEqual(refusedWith('signature.expired'));
+    expect(outcomeOf(await create({ sign: { key: signingKey, created: now + 301 } }))).toEqual(refusedWith('signature.expired'));
     expect((await create({ sign: { key: signingKey, created: now - 200 } })).res.status).toBe(201);
   });
 
@@ -163,11 +163,11 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
     await owner.query('UPDATE partner_signing_keys SET revoked_at = now() WHERE id = $1', [c.signingKeyRowId]);
     // Another active key keeps the high-trust requirement on.
     await insertSigningKey(owner, tenant.id, c.client.clientId, tenant.users.owner.id, await newSigningKey());
-    expectRefused(await create({ credential: c.apiKey, sign: { key: c.signingKey } }), 'signature.key_revoked');
+    expect(outcomeOf(await create({ credential: c.apiKey, sign: { key: c.signingKey } }))).toEqual(refusedWith('signature.key_revoked'));
   });
 
   it('a wrong `alg`, a missing nonce and two signatures at once are refused', async () => {
-    expectRefused(await create({ sign: { key: signingKey, alg: 'hmac-sha256' } }), 'signature.algorithm');
+    expect(outcomeOf(await create({ sign: { key: signingKey, alg: 'hmac-sha256' } }))).toEqual(refusedWith('signature.algorithm'));
     expect((await create({ sign: { key: signingKey, alg: null } })).res.status).toBe(201);
     const number = `S-${randomUUID().slice(0, 8)}`;
     const res = await signedCall(api, 'POST', PATH, {
@@ -176,7 +176,22 @@ describe(tag('PARTNER-REQUEST-SIGNING', 'signed partner requests'), () => {
       extraHeaders: { signature: 'sig1=:AAAA:', 'signature-input': 'sig1=("@method" "@target-uri");created=1;keyid="x"' },
     });
     expect([res.status, (res.body as { code?: string }).code, await stored(number)]).toEqual([401, 'signature.insufficient', 0]);
-    expectRefused(await create({ extraHeaders: { signature: 'sig1=:AAAA:' } }), 'signature.malformed');
+    expect(outcomeOf(await create({ extraHeaders: { signature: 'sig1=:AAAA:' } }))).toEqual(refusedWith('signature.malformed'));
+    // Two valid signatures of the same request (a second label added): which one authorizes it would be ambiguous.
+    const twice = `S-${randomUUID().slice(0, 8)}`;
+    const body = JSON.stringify(invoiceBody(twice));
+    const first = await signatureHeaders('POST', PATH, body, { key: signingKey });
+    const second = await signatureHeaders('POST', PATH, body, { key: signingKey });
+    const both = await signedCall(api, 'POST', PATH, {
+      credential: apiKey,
+      body: JSON.parse(body) as object,
+      extraHeaders: {
+        'content-digest': first['content-digest']!,
+        'signature-input': `${first['signature-input']!}, ${second['signature-input']!.replace(/^sig=/, 'sig2=')}`,
+        signature: `${first['signature']!}, ${second['signature']!.replace(/^sig=/, 'sig2=')}`,
+      },
+    });
+    expect([both.status, (both.body as { code?: string }).code, await stored(twice)]).toEqual([401, 'signature.malformed', 0]);
   });
 
   it('a client that requires signatures is refused unsigned on every route, reads included, with a key or a token', async () => {

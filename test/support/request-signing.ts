@@ -96,7 +96,7 @@ export async function signatureHeaders(method: string, path: string, body: strin
     },
     { method: options.signedMethod ?? method, url: options.signedUri ?? `${signingOrigin()}${path}`, headers },
   );
-  return Object.fromEntries(Object.entries(signed.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value]));
+  return Object.fromEntries(Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value]));
 }
 
 /** A partner call with a bearer credential and, when `sign` is given, a signature. `sentBody` replaces the body after signing (tampering). */
