@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '@benteng/redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { FAMILIAR_ADDRESS_S, LoginThrottle, REFRESH_MAX_FAILURES_PER_IP, THROTTLE_KEY_PREFIX } from '@benteng/security';
 import { deleteKeys, ready, scanKeys, testRedis } from '../support/redis.js';
@@ -35,6 +36,24 @@ async function succeed(sut: LoginThrottle, key: { account: string; ip: string })
 }
 
 const throttleKeys = (): Promise<string[]> => scanKeys(redis, `${THROTTLE_KEY_PREFIX}*`);
+
+/**
+ * The shared client as a throttle sees it while ioredis reconnects: every command still works, but
+ * `status` says 'reconnecting' until `recover()`. What the throttle does while Redis is not ready
+ * (per-instance insurance, no familiar addresses, a warning) is then observable against the real
+ * Redis: anything it wrongly sent there would show up in the shared counters.
+ */
+function reconnecting(client: RedisClient = redis): { client: RedisClient; recover(): void } {
+  let status: string | undefined = 'reconnecting';
+  const proxy = new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'status') return status ?? target.status;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { client: proxy, recover: () => (status = undefined) };
+}
 
 // Until the connection is ready the throttle uses its per-instance insurance (by design); these
 // tests are about the shared counters, so they start once Redis answers.
@@ -292,6 +311,130 @@ describe(tag('AUTHN-LOGIN-THROTTLE', 'LoginThrottle on Redis'), () => {
     expect(keys).toContain(accountKey(email, 'blocks'));
     const local = email.split('@')[0]!.toLowerCase();
     expect(keys.filter((key) => key.toLowerCase().includes(local) || key.includes('@'))).toEqual([]);
+  });
+
+  describe('which block a failure started (audited once, at its start)', () => {
+    it('names the widest block the failure started and its length, and nothing for the failures before or after', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '3', LOGIN_MAX_FAILURES_PER_IP: '1000', LOGIN_WINDOW_S: '60' });
+      const email = randomEmail();
+      const ip = randomIp();
+      subjects.push(ip, accountHash(email), `${accountHash(email)}:${ip}`);
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: null, blockS: 0 });
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: null, blockS: 0 });
+      // The third failure starts both the account's and the pair's block: the account's is the wider.
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: 'account', blockS: 60 });
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: null, blockS: 0 });
+    });
+
+    it('the pair block when only the pair reached its limit', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '50', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '2', LOGIN_MAX_FAILURES_PER_IP: '1000', LOGIN_WINDOW_S: '30' });
+      const email = randomEmail();
+      const ip = randomIp();
+      subjects.push(ip, accountHash(email), `${accountHash(email)}:${ip}`);
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: null, blockS: 0 });
+      expect(await sut.recordFailure({ account: email, ip })).toEqual({ blocked: 'account_ip', blockS: 30 });
+      expect(await sut.check({ account: email, ip })).toMatchObject({ allowed: false, reason: 'account_ip' });
+    });
+
+    it('the address block when only the address reached its limit', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '50', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '50', LOGIN_MAX_FAILURES_PER_IP: '2', LOGIN_WINDOW_S: '20' });
+      const ip = randomIp();
+      const [a, b] = [randomEmail(), randomEmail()];
+      subjects.push(ip, accountHash(a), accountHash(b), `${accountHash(a)}:${ip}`, `${accountHash(b)}:${ip}`);
+      expect(await sut.recordFailure({ account: a, ip })).toEqual({ blocked: null, blockS: 0 });
+      expect(await sut.recordFailure({ account: b, ip })).toEqual({ blocked: 'ip', blockS: 20 });
+      expect(await sut.recordFailure({ ip })).toEqual({ blocked: null, blockS: 0 });
+    });
+
+    it('refuses from the failure that reaches the limit, before its block is written (a concurrent request on another instance)', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '4', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000' });
+      const email = randomEmail();
+      subjects.push(accountHash(email));
+      // The count alone at the maximum, as rate-limiter-flexible leaves it between penalty() and block().
+      await redis.set(accountKey(email, 'failures'), '4', 'PX', 60_000);
+      expect(await sut.check({ account: email, ip: randomIp() })).toMatchObject({ allowed: false, reason: 'account' });
+      await redis.set(accountKey(email, 'failures'), '3', 'PX', 60_000);
+      expect(await sut.check({ account: email, ip: randomIp() })).toEqual({ allowed: true });
+    });
+
+    it('remembers the escalation level for a day after the block ends', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '1', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000', LOGIN_WINDOW_S: '40' });
+      const email = randomEmail();
+      await fail(sut, { account: email, ip: randomIp() });
+      const ttl = await redis.ttl(accountKey(email, 'blocks'));
+      expect(ttl).toBeGreaterThan(40 + 86_400 - 60);
+      expect(ttl).toBeLessThanOrEqual(40 + 86_400);
+    });
+
+    it('keeps each counter under its own name, so refresh failures never count as login failures of the address', async () => {
+      const sut = throttle({ LOGIN_MAX_FAILURES_PER_IP: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000' });
+      const email = randomEmail();
+      const ip = randomIp();
+      subjects.push(ip, accountHash(email), `${accountHash(email)}:${ip}`);
+      for (let i = 0; i < REFRESH_MAX_FAILURES_PER_IP; i++) await sut.recordRefreshFailure(ip);
+      expect(await sut.checkRefresh(ip)).toMatchObject({ allowed: false });
+      expect(await sut.check({ account: randomEmail(), ip })).toEqual({ allowed: true });
+      await sut.recordFailure({ account: email, ip });
+      const keys = (await throttleKeys()).filter((key) => key.endsWith(`:${ip}`));
+      expect(keys.sort()).toEqual(
+        [`${THROTTLE_KEY_PREFIX}login-account-ip:failures:${accountHash(email)}:${ip}`, `${THROTTLE_KEY_PREFIX}login-ip:failures:${ip}`, `${THROTTLE_KEY_PREFIX}refresh-ip:blocks:${ip}`, `${THROTTLE_KEY_PREFIX}refresh-ip:failures:${ip}`].sort(),
+      );
+    });
+  });
+
+  describe('while the shared Redis reconnects', () => {
+    it('counts in this instance only, spares no address and marks none familiar, so nothing is written to (or trusted from) the shared counters', async () => {
+      const config = { LOGIN_MAX_FAILURES_PER_IP: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT_IP: '1000', LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000' };
+      const degraded = throttle(config, reconnecting().client);
+      const shared = throttle(config);
+      const ip = randomIp();
+      const colleague = randomEmail();
+      subjects.push(ip, accountHash(colleague), `${accountHash(colleague)}:${ip}`);
+      // The colleague signed in from this address before (the shared Redis knows it)…
+      await shared.recordSuccess({ account: colleague, ip });
+      for (let i = 0; i < 3; i++) await degraded.recordFailure({ account: randomEmail(), ip });
+      // …but the degraded instance does not ask: no address is familiar, the stricter limit applies.
+      expect(await degraded.check({ account: colleague, ip })).toMatchObject({ allowed: false, reason: 'ip' });
+      // Its counts stayed in the instance: the shared counters never saw them.
+      expect(await shared.check({ account: randomEmail(), ip })).toEqual({ allowed: true });
+      expect(await redis.exists(`${THROTTLE_KEY_PREFIX}login-ip:failures:${ip}`)).toBe(0);
+      // A correct password on the degraded instance marks nothing familiar.
+      const other = randomEmail();
+      await degraded.recordSuccess({ account: other, ip });
+      expect(await redis.exists(`${THROTTLE_KEY_PREFIX}login-familiar:${accountHash(other)}:${ip}`)).toBe(0);
+    });
+
+    it('logs once that throttling is per instance, from whichever call notices first, and once when it is shared again', async () => {
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      try {
+        const calls: [string, (sut: LoginThrottle, ip: string) => Promise<unknown>][] = [
+          ['check', (sut, ip) => sut.check({ ip })],
+          ['recordFailure', (sut, ip) => sut.recordFailure({ ip })],
+          ['recordSuccess', (sut, ip) => sut.recordSuccess({ account: randomEmail(), ip })],
+          ['checkRefresh', (sut, ip) => sut.checkRefresh(ip)],
+          ['recordRefreshFailure', (sut, ip) => sut.recordRefreshFailure(ip)],
+        ];
+        for (const [name, call] of calls) {
+          warn.mockClear();
+          log.mockClear();
+          const link = reconnecting();
+          const sut = throttle({}, link.client);
+          const ip = randomIp();
+          subjects.push(ip);
+          await call(sut, ip);
+          await call(sut, ip);
+          expect({ name, warned: warn.mock.calls.map(([message]) => message) }).toEqual({ name, warned: ['Redis unavailable: login throttling falls back to per-instance limits'] });
+          link.recover();
+          await call(sut, ip);
+          await call(sut, ip);
+          expect({ name, logged: log.mock.calls.map(([message]) => message) }).toEqual({ name, logged: ['Redis available again: login throttling is shared across instances'] });
+        }
+      } finally {
+        warn.mockRestore();
+        log.mockRestore();
+      }
+    });
   });
 
   describe('with Redis unavailable', () => {

@@ -33,7 +33,8 @@ export default defineConfig({
       'test/e2e/invoices.spec.ts',
       'test/e2e/exports.spec.ts',
     ],
-    exclude: ['**/node_modules/**', 'dist/**'],
+    // Its own script (npm run test:topology, test/scale/topology.config.ts): it runs alone.
+    exclude: ['**/node_modules/**', 'dist/**', 'test/scale/topology.scale.ts'],
     globalSetup: ['test/scale/support/global-setup.ts'],
     setupFiles: ['test/support/setup-env.ts', 'test/scale/support/setup-scale.ts'],
   },

@@ -591,6 +591,13 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
   return { FACTORIES, handle, row, upload, factoryFor, bodyFor, variantsOf, partnerOf, as, call };
 }
 
+/**
+ * Tenant tables written after the response of a successful request, never by a refused one
+ * (apps/api/src/http/access-recorder.ts): a row count taken right after an earlier accepted request
+ * may race their writes, so the "a refused write changes nothing" counts leave them out.
+ */
+export const AFTER_RESPONSE_TABLES: readonly string[] = ['access_records'];
+
 /** Every table with a tenant_id column (new tables are included by themselves). */
 export async function tenantTables(owner: pg.Pool): Promise<string[]> {
   const { rows } = await owner.query<{ table_name: string }>(

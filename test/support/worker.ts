@@ -19,6 +19,8 @@ export function uniqueQueuePrefix(label = 'test'): string {
 }
 
 export interface WorkerProcess {
+  /** The process id (CPU accounting in test/scale/topology.scale.ts). */
+  pid: number;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   /** The JSON log lines so far, parsed (other lines are skipped). */
@@ -70,6 +72,7 @@ export function startCompiled(entry: string, env: Record<string, string> = {}): 
         }
       });
   return {
+    pid: child.pid!,
     output: () => output,
     lines,
     exit,

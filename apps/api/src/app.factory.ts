@@ -7,6 +7,7 @@ import { quietStartUpListing } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { trustProxyOption } from '@benteng/security';
 import { AbuseObserver } from './http/abuse-observer.js';
+import { AccessRecorder } from './http/access-recorder.js';
 import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
 import { refuseUndeclaredMediaTypes } from './http/media-types.js';
 import { clientErrorHandler, helmetHeaders, requireHostHeader } from './http/client-errors.js';
@@ -68,6 +69,7 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
   const documents = app.get(OpenApiDocument);
   app.get(RouteInventory).watch(app, 'public', () => ({ public: documents.get('public'), partner: documents.get('partner') }));
   const abuse = app.get(AbuseObserver);
+  const access = app.get(AccessRecorder);
   app
     .getHttpAdapter()
     .getInstance()
@@ -84,6 +86,8 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
     // the response has been sent.
     .addHook('onResponse', (request, reply, done) => {
       abuse.observe(request, reply);
+      // Who read or changed which personal-data record (docs/privacy.md, "Breach scoping").
+      access.observe(request, reply);
       // Request count and latency by surface, route pattern, method and status (the process
       // registry, served by the internal listener at /internal/metrics).
       processMetrics.observeHttp(request, reply);

@@ -19,6 +19,7 @@ import { InboundModule } from './inbound/inbound.module.js';
 import { AccessGuard, GATE_PROVIDERS } from './http/access.guard.js';
 import { RouteInventory } from './http/route-inventory.js';
 import { AbuseObserver } from './http/abuse-observer.js';
+import { AccessRecorder } from './http/access-recorder.js';
 import { ProblemDetailsFilter } from './http/problem-details.filter.js';
 import { SecurityHeaders } from './http/security-headers.js';
 import { UnexpectedBodyInterceptor } from './http/unexpected-body.interceptor.js';
@@ -78,6 +79,7 @@ export class LogDestinationModule {}
   ],
   providers: [
     AbuseObserver,
+    AccessRecorder,
     // The request gate's rules and the global validation pipe, by class so a test app can replace them (test/security/kill-switches/authz.ts).
     AbilityFactory,
     RequestValidationPipe,

@@ -13,3 +13,4 @@ export {
   type AuditOutcome,
 } from './audit.types.js';
 export { PLATFORM_AUDIT_EVENT_TYPES, PlatformAuditLog, type PlatformAuditEntry, type PlatformAuditEventType } from './platform-audit-log.js';
+export { ACCESS_RECORD_TYPES, AccessLog, type AccessEntry, type AccessRecordType } from './access-log.js';

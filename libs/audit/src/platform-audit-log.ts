@@ -25,6 +25,10 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'internal.queue_board_ticket',
   'internal.queue_board_opened',
   'internal.queue_board_action',
+  /** The retention job (libs/jobs/src/platform-purge.handler.ts): one per run, rows removed per table. */
+  'platform.retention_purged',
+  /** Breach scoping (POST /internal/v1/incidents/breach-scope): the query and the size of the answer. */
+  'internal.breach_scoped',
 ] as const;
 export type PlatformAuditEventType = (typeof PLATFORM_AUDIT_EVENT_TYPES)[number];
 

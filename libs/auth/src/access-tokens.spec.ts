@@ -2,7 +2,7 @@ import { CompactSign, decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
-import { AccessTokenError, AccessTokens, PARTNER_AUDIENCE, PUBLIC_AUDIENCE, type TokenRejection } from './access-tokens.js';
+import { AccessTokenError, AccessTokens, PARTNER_AUDIENCE, VERIFIED_CACHE_MAX, PUBLIC_AUDIENCE, type TokenRejection } from './access-tokens.js';
 import { generateSigningJwk, parseSigningKeys, type SigningKey, type SigningKeys } from './signing-keys.js';
 
 class MovableClock extends Clock {
@@ -153,6 +153,16 @@ describe('AccessTokens (public surface)', () => {
     expect((await sut.verify(token)).sub).toBe(USER);
     expect(await rejection(sut.verifyPartner(token))).toBe('wrong_audience');
   });
+
+  it('the cache keeps at most VERIFIED_CACHE_MAX tokens: past the bound the oldest entry goes, so distinct tokens cannot grow memory', async () => {
+    const { sut } = make();
+    const tokens = await Promise.all(Array.from({ length: VERIFIED_CACHE_MAX + 1 }, (_, i) => forge(publicClaims({ jti: `t${i}` }))));
+    for (const token of tokens) await sut.verify(token);
+    expect(sut.cachedVerifications).toBe(VERIFIED_CACHE_MAX);
+    // The newest is cached (a hit leaves the size unchanged), the oldest was evicted (verifying it again re-inserts it and evicts the next oldest).
+    await sut.verify(tokens.at(-1)!);
+    expect(sut.cachedVerifications).toBe(VERIFIED_CACHE_MAX);
+  }, 60_000);
 
   it('changing the claims one verify returned does not change what the next verify of the same token returns', async () => {
     const { sut } = make();

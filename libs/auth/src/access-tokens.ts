@@ -41,7 +41,7 @@ export class AccessTokenError extends Error {
 }
 
 /** Tokens whose signature this process has verified (see `verifyFor`); bounded, oldest out first. */
-const VERIFIED_CACHE_MAX = 10_000;
+export const VERIFIED_CACHE_MAX = 10_000;
 
 interface VerifiedToken {
   readonly kid: string;
@@ -65,6 +65,11 @@ export class AccessTokens {
    * part of this (RevocationStore is asked on every request).
    */
   private readonly verified = new Map<string, VerifiedToken>();
+
+  /** Entries of the verified-token cache: never more than VERIFIED_CACHE_MAX, whatever the traffic. */
+  get cachedVerifications(): number {
+    return this.verified.size;
+  }
 
   constructor(
     private readonly keys: SigningKeys,

@@ -403,6 +403,55 @@ export class AppConfig {
   @Max(86_400, { message: 'must be between 5 and 86400' })
   PLATFORM_CLEANUP_INTERVAL_S = 600;
 
+  /** Days an ended (expired or revoked) session and its refresh tokens are kept before the retention job deletes them (prisma/retention.ts). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_SESSIONS_DAYS = 30;
+
+  /** Days a finished export record is kept past its expiry (its file goes at expiry) before the retention job deletes it. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_EXPORTS_DAYS = 30;
+
+  /** Days finished webhook deliveries and their attempt log are kept. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_WEBHOOK_LOG_DAYS = 30;
+
+  /** Days an ended (accepted, revoked or expired) invitation, with the invitee's email, is kept. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_INVITATIONS_DAYS = 90;
+
+  /** Days an ended abuse block is kept (it names a principal and an address). */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_SECURITY_BLOCKS_DAYS = 180;
+
+  /** Days an access record (who read or changed which personal-data record; breach scoping reads them) is kept. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_ACCESS_RECORDS_DAYS = 365;
+
+  /** Days a published outbox event (a copy of the record it describes) is kept. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(1, { message: 'must be between 1 and 3650' })
+  @Max(3650, { message: 'must be between 1 and 3650' })
+  RETENTION_DOMAIN_EVENTS_DAYS = 30;
+
   /**
    * Whether this worker relays the outbox to webhook deliveries and sweeps lost deliveries. On in
    * every real deployment; the test suite turns it off for every worker but the webhook tests' own,
@@ -518,6 +567,13 @@ export const CONFIG_VARIABLES = [
   'EGRESS_ALLOW_PRIVATE',
   'PAYMENTS_WEBHOOK_SECRET',
   'PLATFORM_CLEANUP_INTERVAL_S',
+  'RETENTION_SESSIONS_DAYS',
+  'RETENTION_EXPORTS_DAYS',
+  'RETENTION_WEBHOOK_LOG_DAYS',
+  'RETENTION_INVITATIONS_DAYS',
+  'RETENTION_SECURITY_BLOCKS_DAYS',
+  'RETENTION_ACCESS_RECORDS_DAYS',
+  'RETENTION_DOMAIN_EVENTS_DAYS',
   'OUTBOX_POLL_INTERVAL_MS',
   'OUTBOX_RELAY_ENABLED',
   'QUEUE_PREFIX',

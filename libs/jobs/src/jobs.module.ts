@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Injectable, Module, type DynamicModule, type ForwardReference, type OnApplicationShutdown, type Type } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { AuditModule } from '@benteng/audit';
+import { AuditModule, PlatformAuditModule } from '@benteng/audit';
 import { ClockModule } from '@benteng/common';
 import { AppConfig } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
@@ -106,7 +106,7 @@ export class JobsWorkerModule {
   static register(handlers: Type[] = [], imports: ModuleImport[] = []): DynamicModule {
     return {
       module: JobsWorkerModule,
-      imports: [DiscoveryModule, DatabaseModule, ClockModule, AuditModule, JobsModule.forProducer({ connectionName: 'benteng-worker', failFast: false }), ...imports],
+      imports: [DiscoveryModule, DatabaseModule, ClockModule, AuditModule, PlatformAuditModule, JobsModule.forProducer({ connectionName: 'benteng-worker', failFast: false }), ...imports],
       providers: [JobHandlerRegistry, JobActors, TenantJobProcessor, PlatformJobProcessor, PlatformJobScheduler, JobProbeHandler, ...handlers],
       exports: [JobHandlerRegistry],
     };

@@ -10,3 +10,4 @@ export { IncidentTools, PRINCIPAL_PATTERN, type AuditEventView, type BlockView, 
 export { QUEUE_BOARD_COOKIE, QUEUE_BOARD_PATH, QUEUE_SESSION_TTL_S, QUEUE_TICKET_TTL_S, QueueBoardSessions } from './queue-board-sessions.js';
 export { QueueBoardQueues } from './queue-board-queues.js';
 export { MetricsScrapeCredentials, type MetricsCredentialView } from './metrics-scrape-credentials.js';
+export { BreachScoping, COMPROMISED_CREDENTIAL_KINDS, NOTIFICATION_WINDOW_MS, type BreachQuery, type BreachScopeView, type CompromisedCredentialKind } from './breach-scope.js';

@@ -86,6 +86,28 @@ export interface BlockFilter {
   limit: number;
 }
 
+export interface BreachFilter {
+  /** `session:<id>` or `partner_key:<id>`: the credential access records name. */
+  credential: string | null;
+  principals: string[];
+  ips: string[];
+  from: Date | null;
+  to: Date | null;
+  limit: number;
+}
+
+export interface BreachRow {
+  source: 'access' | 'audit';
+  tenant_id: string;
+  occurred_at: Date;
+  principal: string;
+  action: 'read' | 'change';
+  record_type: string | null;
+  record_id: string | null;
+  event_type: string | null;
+  subjects: string[];
+}
+
 export interface AuditFilter {
   tenantId: string | null;
   actor: string | null;
@@ -99,7 +121,8 @@ export interface AuditFilter {
 
 /**
  * The platform's cross-tenant SQL, all of it, one method per named SECURITY DEFINER function
- * (prisma/migrations/20261129070000_admin, 20261129080000_incidents, 20261207130000_metrics_scrape_credentials
+ * (prisma/migrations/20261129070000_admin, 20261129080000_incidents, 20261207130000_metrics_scrape_credentials,
+ * 20261207156000_retention_and_access_records
  * and the operator lookup; docs/architecture.md, invariant 4). The runtime role sees no other
  * tenant's rows; these functions return exactly what an operator tool needs, and only the internal
  * listener's role benteng_internal may execute them (20261207140000_internal_role), so this class
@@ -188,6 +211,14 @@ export class PlatformDatabase {
       SELECT tenant_id::text AS tenant_id, seq, occurred_at, type, outcome, actor, subject, ip, request_id, data
         FROM internal_search_audit(${filter.tenantId}::uuid, ${filter.actor}::text, ${filter.involving}::text, ${filter.ip}::text,
                                    ${filter.type}::text, ${filter.from}::timestamptz, ${filter.to}::timestamptz, ${filter.limit}::int)`;
+  }
+
+  /** internal_breach_scope: the access records and audit events of a credential, principals or addresses, with the data subjects of each record. */
+  breachScope(filter: BreachFilter): Promise<BreachRow[]> {
+    return this.prisma.client.$queryRaw<BreachRow[]>`
+      SELECT source, tenant_id::text AS tenant_id, occurred_at, principal, action, record_type, record_id, event_type, subjects
+        FROM internal_breach_scope(${filter.credential}::text, ${filter.principals}::text[], ${filter.ips}::text[],
+                                   ${filter.from}::timestamptz, ${filter.to}::timestamptz, ${filter.limit}::int)`;
   }
 
   /** internal_principal_credentials: the credentials still usable by `user:<id>` or `partner:<id>`. */

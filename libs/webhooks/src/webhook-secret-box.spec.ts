@@ -37,6 +37,17 @@ describe(tag('WEBHOOK-SIGNING', 'webhook secrets'), () => {
     expect(() => removed.open(before.seal(secret, tenantId, endpointId), tenantId, endpointId)).toThrow('no longer configured');
   });
 
+  it('refuses a value whose GCM tag was cut short (GCM itself accepts 4 to 16 bytes): only a full 16-byte tag reaches the decipher', () => {
+    const sut = new WebhookSecretBox(loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: `k1:${keyOf(1)}` }));
+    const sealed = sut.seal(mintWebhookSecret(), tenantId, endpointId);
+    const parts = sealed.split('.');
+    expect(Buffer.from(parts[4]!, 'base64url')).toHaveLength(16);
+    for (const bytes of [4, 8, 12, 15]) {
+      const cut = [...parts.slice(0, 4), Buffer.from(parts[4]!, 'base64url').subarray(0, bytes).toString('base64url')].join('.');
+      expect(() => sut.open(cut, tenantId, endpointId)).toThrow('webhook secret: unreadable ciphertext');
+    }
+  });
+
   it('refuses a ciphertext moved to another endpoint or tenant, or altered, without quoting it', () => {
     const sut = new WebhookSecretBox(loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: `k1:${keyOf(1)}` }));
     const sealed = sut.seal(mintWebhookSecret(), tenantId, endpointId);

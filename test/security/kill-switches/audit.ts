@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { AuditLog, AuditVerifier, type ChainVerification } from '@benteng/audit';
+import { decodeJwt } from 'jose';
+import { AccessLog, AuditLog, AuditVerifier, type ChainVerification } from '@benteng/audit';
+import { AccessRecorder } from '../../../apps/api/src/http/access-recorder.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { ownerPool, tenantDatabase } from '../../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
@@ -15,6 +17,13 @@ class SilentAuditLog {
     return Promise.resolve();
   }
   recordIn(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** AccessLog that records nothing (the removed control): requests are answered, their reads leave no record. */
+class SilentAccessLog {
+  record(): Promise<void> {
     return Promise.resolve();
   }
 }
@@ -95,6 +104,37 @@ export const AUDIT_SCENARIOS: KillSwitchScenario[] = [
         succeeded: result.ok,
         observed: result.ok ? `the chain verifies as intact (${result.count} rows)` : `the chain breaks at seq ${result.seq}: ${result.problem}`,
         exchanges: [],
+      };
+    },
+  }),
+  scenario<TestApi, DenialFixtures & { invoiceId: string }>({
+    control: 'ACCESS-RECORD',
+    attack: 'a stolen session reads a customer’s invoice, and breach scoping cannot name the customer',
+    removal: 'AccessLog is replaced by a writer that records nothing',
+    async fixtures() {
+      const owner = ownerPool();
+      const tenant = await createTenant(owner, 'ks-access');
+      const password = testPassword();
+      await setPasswords(owner, [tenant.users.member.id], password);
+      const invoiceId = await insertInvoice(owner, tenant.id, { createdById: tenant.users.owner.id });
+      return { owner, tenant, password, invoiceId };
+    },
+    target: (intact) => buildApi(intact ? {} : { overrides: [{ token: AccessLog, useClass: SilentAccessLog }] }),
+    async run(api, { owner, tenant, password, invoiceId }) {
+      const client = new PublicClient(api);
+      const { accessToken } = await client.login(tenant.users.member.email, password);
+      const sessionId = String(decodeJwt(accessToken).sid);
+      const res = arranged(await client.call('GET', `/v1/invoices/${invoiceId}`, { token: accessToken }), 200, 'the stolen session reads the invoice');
+      await api.app.get(AccessRecorder).settled();
+      const { rows } = await owner.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM access_records WHERE tenant_id = $1 AND credential = $2 AND record_type = 'invoice' AND record_id = $3`,
+        [tenant.id, `session:${sessionId}`, invoiceId],
+      );
+      const recorded = Number(rows[0]!.n);
+      return {
+        succeeded: recorded === 0,
+        observed: `GET /v1/invoices/:id answered ${res.status}; access records of that session for the invoice: ${recorded}`,
+        exchanges: [exchange({ method: 'GET', url: `/v1/invoices/${invoiceId}`, headers: { authorization: `Bearer ${accessToken}` } }, res)],
       };
     },
   }),

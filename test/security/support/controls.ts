@@ -316,6 +316,13 @@ export const CONTROLS = define({
     asvs: ['V16'],
     code: ['libs/audit/src/audit-log.ts#AuditLog', 'libs/audit/src/audit-verifier.ts#AuditVerifier'],
   },
+  'ACCESS-RECORD': {
+    title: 'Every read or change of a personal-data record is recorded, so a breach can be scoped to its data subjects',
+    threat: 'A stolen credential reads customers’ records and nobody can tell whose data it exposed, so the 3 × 24 hour breach notification (UU PDP) cannot name the people affected.',
+    owasp: ['API8:2023'],
+    asvs: ['V16', 'V14'],
+    code: ['apps/api/src/http/access-recorder.ts#AccessRecorder', 'libs/audit/src/access-log.ts#AccessLog', 'libs/platform/src/breach-scope.ts#BreachScoping'],
+  },
 });
 
 export type ControlId = keyof typeof CONTROLS;

@@ -1,17 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '@benteng/audit';
-import { IncidentTools, PlatformModule } from '@benteng/platform';
+import { BreachScoping, IncidentTools, PlatformModule } from '@benteng/platform';
 import { AbuseDetector } from '@benteng/security';
 import { IncidentsController } from './incidents.controller.js';
 
 /**
  * Incident tools on the internal listener: abuse blocks, cross-tenant audit search and chain
- * verification, the incident view. Its own AbuseDetector reads and lifts the same Redis blocks
+ * verification, the incident view, breach scoping. Its own AbuseDetector reads and lifts the same Redis blocks
  * and counters every public API instance writes.
  */
 @Module({
   imports: [AuditModule, PlatformModule],
   controllers: [IncidentsController],
-  providers: [AbuseDetector, IncidentTools],
+  providers: [AbuseDetector, IncidentTools, BreachScoping],
 })
 export class InternalIncidentsModule {}

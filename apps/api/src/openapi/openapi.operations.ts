@@ -110,6 +110,7 @@ export const INTERNAL_OPERATIONS = table({
   'IncidentsController.lift': ['liftBlock', 'Lift a security block'],
   'IncidentsController.incident': ['getIncident', 'Gather what is known about an incident'],
   'IncidentsController.verify': ['verifyAuditChain', "Verify a tenant's audit hash chain"],
+  'IncidentsController.breachScope': ['scopeBreach', 'Scope a personal data breach: tenants, data subjects, record types, notification deadline'],
   'InternalOpenApiController.openapi': ['getInternalOpenApi', 'This document'],
   'OperatorsController.ping': ['pingOperator', 'Check a signed operator request end to end'],
   'OperatorsController.whoami': ['whoami', 'Who the signed caller is'],

@@ -7,7 +7,9 @@ import type { OperatorPrincipal } from '../principal.js';
  * (internal_list_tenants) that return only what the route needs.
  *
  * - support: reads tenants (to find one and help its users);
- * - security: reads tenants and the platform audit log; suspends tenants, locks users, revokes
+ * - security: reads tenants and the platform audit log (which also lets them scope a personal data
+ *   breach, POST /internal/v1/incidents/breach-scope: the audit trail and the access records read
+ *   together, docs/privacy.md); suspends tenants, locks users, revokes
  *   sessions and partner credentials, lists and lifts abuse blocks (incidentResponse);
  * - platform-admin: manages tenants and operators, reads the platform audit log, responds to
  *   incidents as security does, manages the job queues (Bull Board) and the Prometheus scrape

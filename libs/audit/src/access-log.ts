@@ -1,0 +1,69 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { Clock, SystemClock } from '@benteng/common';
+import { TenantDatabase } from '@benteng/database';
+import type { Scope } from '@benteng/tenancy';
+import type { AuditLogSink } from './audit-log.js';
+
+/** The record types whose reads and changes are recorded: the records that hold personal data. */
+export const ACCESS_RECORD_TYPES = ['invoice', 'ticket', 'document', 'export', 'membership', 'invitation', 'session', 'user'] as const;
+export type AccessRecordType = (typeof ACCESS_RECORD_TYPES)[number];
+
+/** One read or change of a personal-data record (or a list of them: no recordId). */
+export interface AccessEntry {
+  principal: string;
+  /** `session:<id>`, `partner_key:<id>` or `partner_client:<id>` (a client-credentials token). */
+  credential: string | null;
+  ip: string | null;
+  requestId: string | null;
+  action: 'read' | 'change';
+  method: string;
+  route: string;
+  recordType: AccessRecordType;
+  recordId: string | null;
+  status: number;
+}
+
+/**
+ * The access record (table access_records): who read or changed which personal-data record, from
+ * which credential and address, written in the caller's own tenant transaction (RLS) after the
+ * response. It is what breach scoping reads (libs/platform/src/breach-scope.ts): the audit trail
+ * holds security events and some changes, never reads. Not hash-chained: it is a request log with
+ * a retention period (prisma/retention.ts), not evidence that must outlive its period.
+ */
+@Injectable()
+export class AccessLog {
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly db: TenantDatabase,
+    @Optional() clock?: Clock,
+    @Optional() @Inject(PinoLogger) private readonly logger?: AuditLogSink,
+  ) {
+    this.clock = clock ?? new SystemClock();
+    if (logger instanceof PinoLogger) logger.setContext(AccessLog.name);
+  }
+
+  async record(scope: Scope, entry: AccessEntry): Promise<void> {
+    const occurredAt = this.clock.now();
+    await this.db.run(scope, (tx) =>
+      tx.accessRecord.create({
+        data: {
+          tenantId: scope.tenantId,
+          occurredAt,
+          principal: entry.principal,
+          credential: entry.credential,
+          ip: entry.ip?.slice(0, 100) ?? null,
+          requestId: entry.requestId?.slice(0, 200) ?? null,
+          action: entry.action,
+          method: entry.method,
+          route: entry.route.slice(0, 200),
+          recordType: entry.recordType,
+          recordId: entry.recordId,
+          status: entry.status,
+        },
+        select: { id: true },
+      }),
+    );
+  }
+}
