@@ -222,7 +222,7 @@ export const PERSONAL_DATA: Readonly<Record<string, TableInventory>> = {
       created_by_id: userRef('who registered it'),
       secret_hash: { category: 'credential', purpose: "the client's secret (a machine credential, listed because it is a secret)", erasure: 'keep' },
     },
-    notPersonal: ['tenant_id', 'id', 'name', 'environment', 'scopes', 'tier', 'ip_allowlist', 'expires_at', 'revoked_at', 'version', 'created_at', 'updated_at'],
+    notPersonal: ['tenant_id', 'id', 'name', 'environment', 'scopes', 'tier', 'ip_allowlist', 'require_signatures', 'expires_at', 'revoked_at', 'version', 'created_at', 'updated_at'],
   },
   partner_api_keys: {
     about: 'an API key of a partner client, as an HMAC',
@@ -356,6 +356,15 @@ export const PERSONAL_DATA: Readonly<Record<string, TableInventory>> = {
       ip: { category: 'network', purpose: 'where the request came from; breach scoping by address', erasure: 'clear' },
     },
     notPersonal: ['tenant_id', 'id', 'occurred_at', 'request_id', 'action', 'method', 'route', 'record_type', 'record_id', 'status'],
+  },
+  partner_signing_keys: {
+    about: 'an Ed25519 public key a partner client signs its requests with (RFC 9421)',
+    subjects: 'none (an integration\u2019s key); who registered it is a user',
+    retention: 'partner credentials: kept with the client, revoked rather than deleted',
+    personal: {
+      created_by_id: userRef('who registered the key; kept for the audit trail'),
+    },
+    notPersonal: ['tenant_id', 'id', 'client_id', 'keyid', 'alg', 'public_key', 'label', 'revoked_at', 'last_used_at', 'created_at'],
   },
   key_ring: {
     about: 'a signing key the processes rotate themselves, encrypted under the deployment root keys',

@@ -124,6 +124,7 @@ export type RetainedTable = keyof typeof RETENTION_RULES;
 /** Tables whose rows are kept for the life of the account (tenant, user or platform), and why. */
 export const KEPT: Readonly<Record<string, string>> = {
   privacy_requests: 'a data subject request and its outcome: evidence that the request was served, kept for the life of the tenant',
+  partner_signing_keys: 'a partner client\u2019s public signing keys: kept with the client (revoked, not deleted) so the audit trail can name the key a request was signed with',
   key_ring: 'signing keys of the deployment: a retired key is kept while tokens it signed may still be presented; rotation (npm run keys:rotate) retires and revokes, never deletes by age',
   tenants: 'the customer organisation itself; deleted with the customer contract, not by age',
   users: 'the account; erased or pseudonymised by an erasure request, not by age',

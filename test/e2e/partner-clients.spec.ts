@@ -20,7 +20,7 @@ import { problemOf } from '../support/public-api.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CLIENT_SECRET = /^bt_cs_[A-Za-z0-9_-]{43}$/;
 const API_KEY = /^bt_(live|test)_([a-z2-7]{12})_[A-Za-z0-9_-]{43}$/;
-const CLIENT_KEYS = ['createdAt', 'environment', 'expiresAt', 'id', 'ipAllowlist', 'name', 'revokedAt', 'scopes', 'status', 'tier', 'updatedAt', 'version'];
+const CLIENT_KEYS = ['createdAt', 'environment', 'expiresAt', 'id', 'ipAllowlist', 'name', 'requireSignatures', 'revokedAt', 'scopes', 'status', 'tier', 'updatedAt', 'version'];
 const KEY_KEYS = ['createdAt', 'environment', 'expiresAt', 'id', 'lastUsedAt', 'prefix', 'replacedById', 'revokedAt'];
 const OVERLAP_S = 86_400;
 
@@ -160,6 +160,7 @@ describe('partner clients', () => {
         scopes: ['invoices:read', 'invoices:write', 'tickets:read'],
         tier: 'premium',
         ipAllowlist: ['203.0.113.7/32', '2001:db8::/32'],
+        requireSignatures: false,
         expiresAt: inFuture(3600),
         revokedAt: null,
         status: 'active',
@@ -184,7 +185,7 @@ describe('partner clients', () => {
           actor: `user:${tenant.users.owner.id}`,
           subject: `partner_client:${created.id}`,
           outcome: 'success',
-          data: { environment: 'live', tier: 'premium', scopes: 'invoices:read invoices:write tickets:read', ipRanges: 2, expiresAt: inFuture(3600) },
+          data: { environment: 'live', tier: 'premium', scopes: 'invoices:read invoices:write tickets:read', ipRanges: 2, requireSignatures: false, expiresAt: inFuture(3600) },
           request_id: requestId(res),
         },
       ]);

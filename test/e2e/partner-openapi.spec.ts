@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTNER_SCOPES } from '@benteng/authz';
 import { listRoutes, type RouteEntry } from '../../apps/api/src/http/route-catalog.js';
+import { HIGH_TRUST_NOTE } from '../../apps/api/src/openapi/openapi.document.js';
 import { buildApi, type TestApi } from '../support/api.js';
 import { openApiPathOf, operationIn, schemaIn, type OpenApiDoc, type Schema } from '../support/openapi-document.js';
 
@@ -27,6 +28,9 @@ const SCOPE_OF: Record<string, string> = {
   'GET /partner/v1/documents/:id': 'documents:read',
   'GET /partner/v1/documents/:id/content': 'documents:read',
 };
+
+/** The high-trust routes (@HighTrust: a client with a signing key must sign them), written out here. */
+const HIGH_TRUST = new Set(['POST /partner/v1/invoices']);
 
 let api: TestApi;
 let doc: OpenApiDoc;
@@ -77,8 +81,30 @@ describe('GET /partner/v1/openapi.json', () => {
       const op = doc.paths[openApiPathOf(path)]![method.toLowerCase()]!;
       return { route, security: op.security, description: op.description };
     });
-    const expected = Object.entries(SCOPE_OF).map(([route, scope]) => ({ route, security: [{ apiKey: [] }, { oauth2: [scope] }], description: `Scope: \`${scope}\`.` }));
+    const expected = Object.entries(SCOPE_OF).map(([route, scope]) => ({
+      route,
+      security: [{ apiKey: [] }, { oauth2: [scope] }],
+      description: `Scope: \`${scope}\`.${HIGH_TRUST.has(route) ? ` ${HIGH_TRUST_NOTE}` : ''}`,
+    }));
     expect(actual).toEqual(expected);
+  });
+
+  it('documents the RFC 9421 Signature and Signature-Input headers on every partner operation, Content-Digest where there is a body, and marks the high-trust ones', () => {
+    const actual = Object.keys(SCOPE_OF).map((route) => {
+      const [method, path] = route.split(' ') as [string, string];
+      const op = doc.paths[openApiPathOf(path)]![method.toLowerCase()]! as { parameters?: { name: string; in: string; required?: boolean }[]; 'x-benteng-high-trust'?: boolean };
+      const headers = (op.parameters ?? []).filter((p) => p.in === 'header' && ['Signature', 'Signature-Input', 'Content-Digest'].includes(p.name));
+      return { route, headers: headers.map((h) => `${h.name}${h.required ? '!' : ''}`).sort(), highTrust: op['x-benteng-high-trust'] === true };
+    });
+    expect(actual).toEqual(
+      Object.keys(SCOPE_OF).map((route) => ({
+        route,
+        headers: route.startsWith('POST ') ? ['Content-Digest', 'Signature', 'Signature-Input'] : ['Signature', 'Signature-Input'],
+        highTrust: HIGH_TRUST.has(route),
+      })),
+    );
+    const input = (doc.paths['/partner/v1/invoices']!['post']! as unknown as { parameters: { name: string; description: string }[] }).parameters.find((p) => p.name === 'Signature-Input')!;
+    for (const term of ['@method', '@target-uri', 'content-digest', 'created', 'keyid', 'nonce', 'ed25519']) expect(input.description).toContain(term);
   });
 
   it('lists the credential, scope and throttle errors of partner routes', () => {

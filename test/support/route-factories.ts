@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { defineAbilityFor, PARTNER_SCOPE_GRANTS, PARTNER_SCOPES, type PartnerScope, type Principal } from '@benteng/authz';
 import type { MembershipRole } from '@benteng/database';
@@ -33,6 +33,9 @@ export const fill = (path: string, params: Record<string, string>): string => pa
 export const randomParams = (path: string): Record<string, string> => Object.fromEntries(paramsOf(path).map((p) => [p, randomUUID()]));
 
 const REGISTRY = 'test/support/route-factories.ts';
+
+/** A new Ed25519 public key as a JWK (a request-signing key to register). */
+const freshPublicJwk = () => ({ kty: 'OKP', crv: 'Ed25519', x: String(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x) });
 const ROLES: MembershipRole[] = ['owner', 'admin', 'member', 'viewer'];
 
 /**
@@ -397,7 +400,8 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
     '/v1/documents': {
       create: (t) => document(t),
     },
-    // A client (made by the owner through the API, as a tenant would) with one API key: :id, :keyId.
+    // A client (made by the owner through the API, as a tenant would) with one API key and one
+    // request-signing key: :id, :keyId, :signingKeyId.
     '/v1/partner-clients': {
       async create(t) {
         const token = await t.token('owner');
@@ -408,15 +412,22 @@ export function routeFactories(deps: { api: TestApi; client: PublicClient; owner
         );
         const id = idOf(made);
         const keyId = idOf(arranged(await client.call('POST', `/v1/partner-clients/${id}/keys`, { token, body: {} }), 201, 'create partner key'));
+        const signingKeyId = idOf(arranged(await client.call('POST', `/v1/partner-clients/${id}/signing-keys`, { token, body: { jwk: freshPublicJwk(), label: SEARCH_TERM } }), 201, 'register signing key'));
         const tenantId = t.tenant.id;
         return {
-          params: { id, keyId },
+          params: { id, keyId, signingKeyId },
           // The owner connection reads the hash columns too: a rotated secret or key shows.
-          read: async () => ({ client: await row('partner_clients', tenantId, id), keys: await children('partner_api_keys', tenantId, 'client_id', id, 'created_at, id') }),
+          read: async () => ({
+            client: await row('partner_clients', tenantId, id),
+            keys: await children('partner_api_keys', tenantId, 'client_id', id, 'created_at, id'),
+            signingKeys: await children('partner_signing_keys', tenantId, 'client_id', id, 'created_at, id'),
+          }),
         };
       },
       body(route) {
         if (route.method === 'PATCH') return { name: 'Diubah lintas tenant' };
+        // A valid key each time: an invalid body would be refused (400) before the client is looked up.
+        if (route.method === 'POST' && route.path === '/v1/partner-clients/:id/signing-keys') return { jwk: freshPublicJwk() };
         if (route.method === 'POST' && route.path === '/v1/partner-clients') return { name: 'Klien lintas tenant', environment: 'test', scopes: ['invoices:read'] };
         return route.method === 'POST' || route.method === 'PUT' ? {} : undefined;
       },

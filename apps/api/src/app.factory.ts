@@ -99,7 +99,7 @@ export async function configureApiApp(app: NestFastifyApplication): Promise<INes
   refuseUndeclaredMediaTypes(app.getHttpAdapter().getInstance(), app);
   // Signed webhooks need the exact bytes they were signed over: kept on the routes that declare
   // @KeepRawBody() only (apps/api/src/inbound/raw-body.ts).
-  keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance());
+  keepRawBodyWhereDeclared(app.getHttpAdapter().getInstance(), { under: ['/partner/v1/'] });
   await app.get(SecurityHeaders).register(app);
   // multipart/form-data for uploads (/v1/documents). Nothing is read until a handler asks, which
   // is after authentication and authorization; the limits then apply while the form streams.

@@ -9,6 +9,7 @@ import { ClockModule } from '@benteng/common';
 import { AppConfig, ConfigModule } from '@benteng/config';
 import { DatabaseModule } from '@benteng/database';
 import { JobsModule } from '@benteng/jobs';
+import { PartnersModule } from '@benteng/partners';
 import { RedisModule } from '@benteng/redis';
 import { SecurityModule } from '@benteng/security';
 import { MetricsModule } from './metrics/metrics.js';
@@ -68,6 +69,8 @@ export class LogDestinationModule {}
     MetricsModule,
     JobsModule.forProducer(),
     AuthModule,
+    // PartnerRequestSignatures, for the gate's signature stage.
+    PartnersModule,
     HealthModule,
     PublicModule,
     PartnerModule,

@@ -337,5 +337,7 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
   'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',
   'ACCESS-RECORD': 'the harm (a stolen session\u2019s reads leave no access record) is seen only through the signed internal breach-scope route; not moved into this module yet',
+  'PRIVACY-ERASURE': 'the harm (an erased member\u2019s token still answers) needs a data subject request carried out first and its revocation publishing removed; not moved into this module yet',
+  'PARTNER-REQUEST-SIGNING': 'the attack needs a partner client with a registered Ed25519 key and a signed request; not moved into this module yet (docs/request-signing.md shows the signing with curl and openssl)',
   'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
 };

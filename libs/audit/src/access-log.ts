@@ -6,7 +6,7 @@ import type { Scope } from '@benteng/tenancy';
 import type { AuditLogSink } from './audit-log.js';
 
 /** The record types whose reads and changes are recorded: the records that hold personal data. */
-export const ACCESS_RECORD_TYPES = ['invoice', 'ticket', 'document', 'export', 'membership', 'invitation', 'session', 'user'] as const;
+export const ACCESS_RECORD_TYPES = ['invoice', 'ticket', 'document', 'export', 'membership', 'invitation', 'session', 'user', 'privacy_request'] as const;
 export type AccessRecordType = (typeof ACCESS_RECORD_TYPES)[number];
 
 /** One read or change of a personal-data record (or a list of them: no recordId). */

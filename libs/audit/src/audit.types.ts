@@ -42,6 +42,11 @@ export const AUDIT_EVENT_TYPES = [
   'partner.key_created',
   'partner.key_rotated',
   'partner.key_revoked',
+  /** Request signing (RFC 9421): an Ed25519 public key registered or revoked for a client. */
+  'partner.signing_key_registered',
+  'partner.signing_key_revoked',
+  /** A request of a genuine partner credential refused for its missing or invalid signature. */
+  'partner.signature_refused',
   'partner.token_issued',
   'partner.auth_refused',
   'security.rate_limited',

@@ -76,7 +76,7 @@ describe('SUBJECT_NAMES', () => {
     const { SUBJECT_NAMES } = await import('./ability.js');
     expect(new Set(SUBJECT_NAMES).size).toBe(SUBJECT_NAMES.length);
     expect([...SUBJECT_NAMES].sort()).toEqual(
-      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'JobQueue', 'Membership', 'MetricsScrapeCredential', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PlatformMetrics', 'PrivacyRequest', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'JobQueue', 'Membership', 'MetricsScrapeCredential', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PartnerSigningKey', 'PaymentEvent', 'PlatformAuditEvent', 'PlatformMetrics', 'PrivacyRequest', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
     );
   });
 });

@@ -1,6 +1,6 @@
 import { AbilityBuilder, type Ability } from '@casl/ability';
 import { createPrismaAbility, type Model, type PrismaQueryOf, type Subjects } from '@casl/prisma/runtime';
-import type { AuditEvent, MetricsScrapeCredential, Document, Invitation, Operator, PlatformAuditEvent, PrivacyRequest, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
+import type { AuditEvent, MetricsScrapeCredential, Document, Invitation, Operator, PlatformAuditEvent, PrivacyRequest, Export, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PartnerSigningKey, PaymentEvent, Prisma, RefreshToken, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookDelivery, WebhookEndpoint } from '@benteng/database';
 import type { OperatorPrincipal, Principal, UserPrincipal } from './principal.js';
 import { operatorRules } from './rules/operator.rules.js';
 import { documentRules } from './rules/documents.rules.js';
@@ -39,6 +39,7 @@ export type SubjectModels = {
   Document: Document;
   PartnerClient: PartnerClient;
   PartnerApiKey: PartnerApiKey;
+  PartnerSigningKey: PartnerSigningKey;
   SecurityBlock: SecurityBlock;
   Export: Export;
   WebhookEndpoint: WebhookEndpoint;
@@ -55,7 +56,7 @@ export type SubjectModels = {
   JobQueue: PlatformResource;
 };
 export type SubjectName = keyof SubjectModels;
-export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'PrivacyRequest', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential'];
+export const SUBJECT_NAMES: readonly SubjectName[] = ['Tenant', 'User', 'Membership', 'Invitation', 'Invoice', 'InvoiceLine', 'Session', 'RefreshToken', 'AuditEvent', 'Ticket', 'TicketComment', 'Document', 'PartnerClient', 'PartnerApiKey', 'PartnerSigningKey', 'SecurityBlock', 'Export', 'WebhookEndpoint', 'WebhookDelivery', 'PaymentEvent', 'PrivacyRequest', 'Operator', 'PlatformAuditEvent', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential'];
 
 export type PrismaQuery<T extends Model<object, string> = Model<object, string>> = PrismaQueryOf<Prisma.TypeMap, T>;
 export type AppSubjects = Subjects<SubjectModels>;

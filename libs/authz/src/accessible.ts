@@ -17,6 +17,7 @@ type WhereInputs = {
   Tenant: Prisma.TenantWhereInput;
   PartnerClient: Prisma.PartnerClientWhereInput;
   PartnerApiKey: Prisma.PartnerApiKeyWhereInput;
+  PartnerSigningKey: Prisma.PartnerSigningKeyWhereInput;
   SecurityBlock: Prisma.SecurityBlockWhereInput;
   Export: Prisma.ExportWhereInput;
   WebhookEndpoint: Prisma.WebhookEndpointWhereInput;

@@ -232,6 +232,16 @@ export class AppConfig {
   PARTNER_KEY_ROTATION_OVERLAP_S = 86_400;
 
   /**
+   * How far the `created` time of a partner request's RFC 9421 signature may lie from the server's
+   * clock, either way, seconds; nonces are remembered for twice as long (docs/request-signing.md).
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(10, { message: 'must be between 10 and 900' })
+  @Max(900, { message: 'must be between 10 and 900' })
+  PARTNER_SIGNATURE_TOLERANCE_S = 300;
+
+  /**
    * Overrides of the rate-limit policy table (libs/security/src/rate-limit-policy.ts), as JSON:
    * {"<principal class>": {"<sensitivity>": [requests, windowSeconds]}, "tenant": [requests, windowSeconds]}.
    * Classes: anonymous, user, partner:free, partner:standard, partner:premium, operator.
@@ -583,6 +593,7 @@ export const CONFIG_VARIABLES = [
   'PARTNER_ENVIRONMENT',
   'PARTNER_TOKEN_TTL_S',
   'PARTNER_KEY_ROTATION_OVERLAP_S',
+  'PARTNER_SIGNATURE_TOLERANCE_S',
   'RATE_LIMIT_POLICY',
   'ABUSE_WINDOW_S',
   'ABUSE_MAX_NOT_FOUND',

@@ -7,7 +7,7 @@ export { dropDatabase, ensureDatabase, recreateDatabase } from './migrate/ensure
 export { startLocalPostgres, canConnect, type LocalPostgres } from './local-postgres.js';
 export { projectRoot } from './project-root.js';
 export { Prisma, ExportStatus, InvoiceStatus, MembershipRole, OperatorStatus, PartnerEnvironment, PartnerTier, TenantStatus, TicketPriority, TicketStatus, UserStatus } from './generated/prisma/client.js';
-export type { AuditEvent, Document, MetricsScrapeCredential, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invitation, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, RefreshToken, PaymentAccount, PaymentEvent, PrivacyRequest, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
+export type { AuditEvent, Document, MetricsScrapeCredential, Operator, PlatformAuditEvent, DomainEvent, Export, ExportChunk, IdempotencyKey, Invitation, Invoice, InvoiceLine, Membership, PartnerApiKey, PartnerClient, PartnerSigningKey, RefreshToken, PaymentAccount, PaymentEvent, PrivacyRequest, SecurityBlock, Session, Tenant, Ticket, TicketComment, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './generated/prisma/client.js';
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
 export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
 export { TenantSqlPool, type TenantSqlPoolOptions } from './tenant-sql-pool.js';

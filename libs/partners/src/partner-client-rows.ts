@@ -15,6 +15,7 @@ export const CLIENT_SELECT = {
   scopes: true,
   tier: true,
   ipAllowlist: true,
+  requireSignatures: true,
   expiresAt: true,
   revokedAt: true,
   createdAt: true,

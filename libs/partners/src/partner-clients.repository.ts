@@ -11,7 +11,7 @@ import type { PartnerClientListQuery } from './partner.types.js';
 
 export const MAX_PAGE_SIZE = 100;
 
-export type EditableField = 'name' | 'scopes' | 'tier' | 'ipAllowlist' | 'expiresAt';
+export type EditableField = 'name' | 'scopes' | 'tier' | 'ipAllowlist' | 'requireSignatures' | 'expiresAt';
 export type ClientChanges = Partial<Pick<ClientRow, EditableField>>;
 
 export interface PartnerClientDraft {
@@ -20,6 +20,7 @@ export interface PartnerClientDraft {
   scopes: PartnerScope[];
   tier: PartnerTier;
   ipAllowlist: string[];
+  requireSignatures: boolean;
   secretHash: string;
   expiresAt: Date | null;
   createdById: string;
@@ -71,7 +72,7 @@ export class PartnerClientsRepository {
       });
       await this.audit.recordIn(tx, scope.tenantId, {
         ...successEntry(scope, 'partner.client_created', `partner_client:${created.id}`, meta),
-        data: { environment: created.environment, tier: draft.tier, scopes: draft.scopes.join(' '), ipRanges: draft.ipAllowlist.length, expiresAt: iso(draft.expiresAt) },
+        data: { environment: created.environment, tier: draft.tier, scopes: draft.scopes.join(' '), ipRanges: draft.ipAllowlist.length, requireSignatures: draft.requireSignatures, expiresAt: iso(draft.expiresAt) },
       });
       return created;
     }, { also });

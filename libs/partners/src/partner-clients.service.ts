@@ -54,7 +54,7 @@ export class PartnerClientsService {
     const scopes = canonicalScopes(input.scopes);
     const tier: PartnerTier = input.tier ?? 'standard';
     const { secret, hash } = this.credentials.mintClientSecret();
-    const row = await this.clients.create(scope, { name: input.name, environment: input.environment, scopes, tier, ipAllowlist, secretHash: hash, expiresAt, createdById, createdAt: now }, meta, also ? (tx, created) => also(tx, clientView(created, now)) : undefined);
+    const row = await this.clients.create(scope, { name: input.name, environment: input.environment, scopes, tier, ipAllowlist, requireSignatures: input.requireSignatures ?? false, secretHash: hash, expiresAt, createdById, createdAt: now }, meta, also ? (tx, created) => also(tx, clientView(created, now)) : undefined);
     return { client: clientView(row, now), clientSecret: secret };
   }
 
@@ -69,6 +69,7 @@ export class PartnerClientsService {
     if (patch.scopes !== undefined) wanted.scopes = canonicalScopes(patch.scopes);
     if (patch.tier !== undefined) wanted.tier = patch.tier;
     if (patch.ipAllowlist !== undefined) wanted.ipAllowlist = allowlist(patch.ipAllowlist);
+    if (patch.requireSignatures !== undefined) wanted.requireSignatures = patch.requireSignatures;
     if (patch.expiresAt !== undefined) wanted.expiresAt = futureOrNull(patch.expiresAt, now);
     return clientView(await this.clients.update(scope, id, wanted, expectedVersion, now, meta), now);
   }

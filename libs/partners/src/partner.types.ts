@@ -11,6 +11,8 @@ export interface PartnerClientView {
   scopes: PartnerScope[];
   tier: PartnerTier;
   ipAllowlist: string[];
+  /** Every /partner/v1 request must carry a valid RFC 9421 signature (docs/request-signing.md). */
+  requireSignatures: boolean;
   expiresAt: Date | null;
   revokedAt: Date | null;
   status: PartnerClientStatus;
@@ -48,6 +50,7 @@ export interface NewPartnerClient {
   tier?: PartnerTier;
   /** CIDR ranges; normalized before they are stored. */
   ipAllowlist?: readonly string[];
+  requireSignatures?: boolean;
   expiresAt?: Date | null;
 }
 
@@ -57,6 +60,7 @@ export interface PartnerClientPatch {
   scopes?: readonly PartnerScope[];
   tier?: PartnerTier;
   ipAllowlist?: readonly string[];
+  requireSignatures?: boolean;
   /** null: never expires. */
   expiresAt?: Date | null;
 }

@@ -102,6 +102,14 @@ export const CONTROLS = define({
     asvs: ['V6', 'V10'],
     code: ['libs/auth/src/partner-auth.service.ts#PartnerAuthService', 'libs/auth/src/partner.strategy.ts#PartnerStrategy'],
   },
+  'PARTNER-REQUEST-SIGNING': {
+    title: 'Partner requests are signed (RFC 9421, Ed25519, RFC 9530 Content-Digest) where the client requires it and on high-trust routes',
+    threat:
+      'Whoever steals a partner API key or token (a log, a proxy, a laptop) creates invoices in the tenant, and a signed request altered on the way (body, URI) or replayed is accepted as the partner’s.',
+    owasp: ['API2:2023'],
+    asvs: ['V4', 'V6', 'V11'],
+    code: ['libs/partners/src/partner-request-signatures.ts#PartnerRequestSignatures', 'apps/api/src/http/gate/request-signature.stage.ts#RequestSignatureStage', 'libs/partners/src/partner-signing-keys.repository.ts#PartnerSigningKeysRepository'],
+  },
   'AUTHN-SERVICE-SIGNATURE': {
     title: 'Internal requests carry an HMAC signature with timestamp window and single-use nonce',
     threat: 'Anyone who reaches the internal listener, or replays a captured request, runs platform administration.',

@@ -126,6 +126,10 @@ export function runKillSwitches(scenarios: readonly KillSwitchScenario[]): void 
 const SHOWN_HEADERS = new Set([
   'authorization',
   'content-type',
+  'signature',
+  'signature-input',
+  'content-digest',
+  'accept-signature',
   'x-api-key',
   'x-forwarded-for',
   'retry-after',

@@ -22,6 +22,8 @@ export const RECORDED_COLLECTIONS: Readonly<Record<string, AccessRecordType>> = 
   invitations: 'invitation',
   sessions: 'session',
   me: 'user',
+  // A data subject request names the member it is about (docs/privacy.md, Data subject requests).
+  privacy: 'privacy_request',
 };
 
 /** Authenticated collections that hold no personal data of a tenant's users or customers. */

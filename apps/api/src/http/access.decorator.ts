@@ -4,6 +4,7 @@ import type { Sensitivity } from '@benteng/security';
 
 export const ROUTE_ACCESS = 'benteng:route-access';
 export const ROUTE_SENSITIVITY = 'benteng:route-sensitivity';
+export const ROUTE_HIGH_TRUST = 'benteng:route-high-trust';
 
 /**
  * What a route declares about who may call it. Every route must carry one (the global
@@ -59,6 +60,14 @@ export const Authorize = (action: Action, subject: SubjectName) =>
  */
 export const PartnerAuthorize = (action: Action, subject: SubjectName) =>
   applyDecorators(SetMetadata(ROUTE_ACCESS, { auth: 'partner', action, subject } satisfies RouteAccess));
+
+/**
+ * A high-trust partner route (creating invoices, anything about billing or payments): a client
+ * with at least one active request-signing key must sign the request (RFC 9421) even when its
+ * `requireSignatures` flag is off, so a stolen API key or token alone cannot use it
+ * (apps/api/src/http/gate/request-signature.stage.ts, docs/request-signing.md).
+ */
+export const HighTrust = () => SetMetadata(ROUTE_HIGH_TRUST, true);
 
 /**
  * The rate-limit column a route is counted in (libs/security/src/rate-limit-policy.ts). Without

@@ -9,6 +9,7 @@ import { GateAudit } from './gate/gate-audit.js';
 import { PrincipalBlockStage } from './gate/principal-block.stage.js';
 import { RateLimitStage } from './gate/rate-limit.stage.js';
 import { GateRoundTrip } from './gate/gate-round-trip.js';
+import { RequestSignatureStage } from './gate/request-signature.stage.js';
 
 /**
  * The request path's gate (docs/architecture.md, "The request path"): the global guard of the public
@@ -28,9 +29,12 @@ import { GateRoundTrip } from './gate/gate-round-trip.js';
  * 3. Block, the principal (PrincipalBlockStage): a blocked principal is refused from every address.
  * 4. Limit (RateLimitStage): principal class × route sensitivity, per owner, plus the tenant's cap;
  *    RateLimit headers on every answer, 429 on a refusal.
- * 5. Authorize (AuthorizeStage), function level: 403 when the ability cannot perform the route's
+ * 5. Sign (RequestSignatureStage), partner callers only: the RFC 9421 signature a client that
+ *    requires signatures, or a high-trust route of a client with a signing key, must carry
+ *    (docs/request-signing.md); 401 `signature.*` with Accept-Signature on a refusal.
+ * 6. Authorize (AuthorizeStage), function level: 403 when the ability cannot perform the route's
  *    action on its subject at all. Object-level checks follow in the repositories.
- * 6. Audit (GateAudit) records the refusals of 4 and 5 in the caller's tenant; BlockRefusal logs
+ * 7. Audit (GateAudit) records the refusals of 4 and 6 in the caller's tenant; BlockRefusal logs
  *    and counts the refusals of 1 and 3.
  */
 @Injectable()
@@ -41,6 +45,7 @@ export class AccessGuard implements CanActivate {
     private readonly authenticate: AuthenticateStage,
     private readonly principalBlock: PrincipalBlockStage,
     private readonly rateLimit: RateLimitStage,
+    private readonly signature: RequestSignatureStage,
     private readonly authorize: AuthorizeStage,
     private readonly roundTrip: GateRoundTrip,
   ) {}
@@ -64,10 +69,11 @@ export class AccessGuard implements CanActivate {
     await this.authenticate.admit(request, auth, reads?.revocation).catch(unverified);
     await this.principalBlock.check(request, auth, reads?.principalBlock);
     await this.rateLimit.caller(context, request, reply, auth, reads?.limit);
+    await this.signature.check(context, request, reply, auth);
     await this.authorize.check(request, auth, access);
     return true;
   }
 }
 
 /** The gate and its stages, provided by class so a test app can replace one (test/security/kill-switches/). */
-export const GATE_PROVIDERS = [DeclaredAccess, BlockRefusal, AddressBlockStage, AuthenticateStage, PrincipalBlockStage, GateAudit, RateLimitStage, AuthorizeStage, GateRoundTrip] as const;
+export const GATE_PROVIDERS = [DeclaredAccess, BlockRefusal, AddressBlockStage, AuthenticateStage, PrincipalBlockStage, GateAudit, RateLimitStage, RequestSignatureStage, AuthorizeStage, GateRoundTrip] as const;

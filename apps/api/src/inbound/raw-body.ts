@@ -22,11 +22,15 @@ export const KeepRawBody = () => RouteConfig({ [KEEP_RAW_BODY]: true });
  *
  * Chosen over Nest's application-wide `rawBody: true`, which would keep a second copy of every
  * JSON and form body on every route. The internal listener passes `everyRoute`: every one of its
- * requests is signed over its body (apps/api/src/internal/internal-access.guard.ts).
+ * requests is signed over its body (apps/api/src/internal/internal-access.guard.ts). The public
+ * listener passes `under: ['/partner/v1/']`: any partner request may be signed, and its
+ * Content-Digest is checked against these bytes (apps/api/src/http/gate/request-signature.stage.ts).
  */
-export function keepRawBodyWhereDeclared(fastify: FastifyInstance, options: { everyRoute?: boolean } = {}): void {
+export function keepRawBodyWhereDeclared(fastify: FastifyInstance, options: { everyRoute?: boolean; under?: readonly string[] } = {}): void {
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
-    if (options.everyRoute !== true && (request.routeOptions.config as { [KEEP_RAW_BODY]?: unknown })[KEEP_RAW_BODY] !== true) {
+    const route = request.routeOptions.url ?? '';
+    const underPrefix = options.under?.some((prefix) => route.startsWith(prefix)) === true;
+    if (options.everyRoute !== true && !underPrefix && (request.routeOptions.config as { [KEEP_RAW_BODY]?: unknown })[KEEP_RAW_BODY] !== true) {
       done(null, payload);
       return;
     }

@@ -7,6 +7,7 @@ import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import { AppConfig } from '@benteng/config';
 import { controllerClasses, listRoutes, surfaceOf, type RouteEntry } from '../http/route-catalog.js';
+import { ROUTE_HIGH_TRUST } from '../http/access.decorator.js';
 import { IdempotencyInterceptor } from '../http/idempotency.js';
 import { declaredMediaTypes } from '../http/media-types.js';
 import { FILE_FIELD, UPLOAD_FIELDS } from '../http/single-file-upload.interceptor.js';
@@ -69,6 +70,36 @@ interface AccessDescription {
   description?: string;
   /** Errors that are not problem+json (the token endpoint's RFC 6749 JSON). */
   errorBody?: { media: string; schema: string };
+  /** Request headers the route's authentication reads beyond Authorization (the partner surface's RFC 9421 signature). */
+  headers?: (highTrust: boolean) => { name: string; in: 'header'; required: boolean; schema: Schema; description: string }[];
+  /** Said of a high-trust route (@HighTrust), after the description. */
+  highTrustNote?: string;
+}
+
+/** What a high-trust partner operation says about signatures (apps/api/src/http/access.decorator.ts, HighTrust). */
+export const HIGH_TRUST_NOTE =
+  'High trust: a client with at least one active request-signing key must sign this request (RFC 9421: Signature, Signature-Input, Content-Digest), even when it does not require signatures on every request.';
+
+/**
+ * The RFC 9421 / RFC 9530 headers of a partner request (docs/request-signing.md): optional in the
+ * schema because a client that has no signing key and does not require signatures sends none; a
+ * client that must sign and does not gets 401 `signature.missing` with Accept-Signature.
+ */
+function signatureHeaders(withBody: boolean, highTrust: boolean): { name: string; in: 'header'; required: boolean; schema: Schema; description: string }[] {
+  const when = highTrust ? 'Required from a client with an active signing key, and from a client that requires signatures.' : 'Required from a client that requires signatures (requireSignatures).';
+  return [
+    {
+      name: 'Signature-Input',
+      in: 'header',
+      required: false,
+      schema: { type: 'string', maxLength: 1000 },
+      description: `RFC 9421 signature parameters, e.g. \`sig1=("@method" "@target-uri"${withBody ? ' "content-digest"' : ''});created=1765100000;keyid="<thumbprint>";nonce="<random>";alg="ed25519"\`. Covered: @method, @target-uri (the API's public origin + path and query as sent)${withBody ? ', content-digest' : ''}; parameters created (within PARTNER_SIGNATURE_TOLERANCE_S), keyid (the key's RFC 7638 thumbprint), nonce (16-128 characters, never reused), alg (ed25519, optional). ${when}`,
+    },
+    { name: 'Signature', in: 'header', required: false, schema: { type: 'string', maxLength: 200 }, description: 'RFC 9421 signature: `sig1=:<base64 Ed25519 signature>:`. Exactly one signature per request.' },
+    ...(withBody
+      ? [{ name: 'Content-Digest', in: 'header' as const, required: false, schema: { type: 'string', maxLength: 300 }, description: 'RFC 9530 digest of the body as sent: `sha-256=:<base64>:` and/or `sha-512=:<base64>:`. Required (and covered by the signature) on a signed request with a body.' }]
+      : []),
+  ];
 }
 
 const SURFACES: Record<ApiSurface, SurfaceDescription> = {
@@ -134,6 +165,8 @@ const SURFACES: Record<ApiSurface, SurfaceDescription> = {
         // 429: every partner request is counted against its client's tier and its tenant.
         errors: [401, 403, 429, ...(route.method !== 'GET' ? [409] : [])],
         description: `Scope: ${scopes.map((s) => `\`${s}\``).join(' or ')}.`,
+        headers: (highTrust) => signatureHeaders(route.method !== 'GET' && route.method !== 'HEAD', highTrust),
+        highTrustNote: HIGH_TRUST_NOTE,
         ...extras,
       };
     },
@@ -151,6 +184,8 @@ interface HandlerTraits {
   idempotent: boolean;
   /** Path parameters parsed by ParseUUIDPipe (the route answers 400 to anything else). */
   uuidParams: Set<string>;
+  /** Marked @HighTrust: a client with a request-signing key must sign it. */
+  highTrust: boolean;
 }
 
 function traitsOf(controller: Type, handlerName: string): HandlerTraits {
@@ -162,6 +197,7 @@ function traitsOf(controller: Type, handlerName: string): HandlerTraits {
     ifMatch: false,
     idempotent: ((Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []) as unknown[]).includes(IdempotencyInterceptor),
     uuidParams: new Set(),
+    highTrust: Reflect.getMetadata(ROUTE_HIGH_TRUST, handler) === true,
   };
   for (const [key, { index, data }] of Object.entries(args)) {
     const kind = Number(key.split(':')[0]);
@@ -295,6 +331,10 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
     operation.responses[String(status)] = { description: statusTitle(status), ...(headers ? { headers } : {}), content: { [error.media]: { schema: ref(error.schema) } } };
   }
   if (access.description) operation.description = access.description;
+  if (traits.highTrust && access.highTrustNote) {
+    operation.description = [operation.description, access.highTrustNote].filter(Boolean).join(' ');
+    (operation as Operation & { 'x-benteng-high-trust'?: boolean })['x-benteng-high-trust'] = true;
+  }
 
   const parameters = (operation.parameters ?? []).map((p) => (p.in === 'path' && (p.name === 'id' || traits.uuidParams.has(p.name)) ? { ...p, schema: { type: 'string', format: 'uuid' } } : p));
   if (traits.query) {
@@ -307,6 +347,7 @@ function describeOperation(operation: Operation, route: RouteEntry, traits: Hand
   if (traits.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', maxLength: IF_MATCH_MAX, pattern: IF_MATCH_PATTERN }, description: IF_MATCH_DESCRIPTION });
   // Optional, as IdempotencyInterceptor treats it (apps/api/src/http/idempotency.ts): without it the create simply runs.
   if (traits.idempotent) parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: IDEMPOTENCY_KEY_DESCRIPTION });
+  parameters.push(...(access.headers?.(traits.highTrust) ?? []));
   boundRequestSchema(parameters);
   operation.parameters = parameters;
 

@@ -3,6 +3,7 @@ import { EXPORT_EXTRA_ERRORS, EXPORT_RESPONSE_SCHEMAS, EXPORT_SUCCESS_BODIES } f
 import { PRIVACY_EXTRA_ERRORS, PRIVACY_RESPONSE_SCHEMAS, PRIVACY_SUCCESS_BODIES } from '../public/privacy-request.response.js';
 import { INVITATION_EXTRA_ERRORS, INVITATION_RESPONSE_SCHEMAS, INVITATION_SUCCESS_BODIES } from '../public/invitation.response.js';
 import { PARTNER_CLIENT_RESPONSE_SCHEMAS, PARTNER_CLIENT_SUCCESS_BODIES } from '../public/partner-client.response.js';
+import { PARTNER_SIGNING_KEY_RESPONSE_SCHEMAS, PARTNER_SIGNING_KEY_SUCCESS_BODIES } from '../public/partner-signing-key.response.js';
 import { SECURITY_BLOCK_RESPONSE_SCHEMAS, SECURITY_BLOCK_SUCCESS_BODIES } from '../public/security-block.response.js';
 import { WEBHOOK_ENDPOINT_RESPONSE_SCHEMAS, WEBHOOK_ENDPOINT_SUCCESS_BODIES } from '../public/webhook-endpoint.response.js';
 
@@ -150,6 +151,7 @@ export const RESPONSE_SCHEMAS: Record<string, Schema> = {
     service_documentation: { type: 'string', format: 'uri' },
   }),
   ...PARTNER_CLIENT_RESPONSE_SCHEMAS,
+  ...PARTNER_SIGNING_KEY_RESPONSE_SCHEMAS,
   ...SECURITY_BLOCK_RESPONSE_SCHEMAS,
   ...EXPORT_RESPONSE_SCHEMAS,
   ...PRIVACY_RESPONSE_SCHEMAS,
@@ -201,6 +203,7 @@ export const SUCCESS_BODIES: Record<string, SuccessBody> = {
   'WellKnownController.jwks': { json: 'JsonWebKeySet' },
   'WellKnownController.oauthMetadata': { json: 'OAuthServerMetadata' },
   ...PARTNER_CLIENT_SUCCESS_BODIES,
+  ...PARTNER_SIGNING_KEY_SUCCESS_BODIES,
   ...SECURITY_BLOCK_SUCCESS_BODIES,
   ...EXPORT_SUCCESS_BODIES,
   ...PRIVACY_SUCCESS_BODIES,

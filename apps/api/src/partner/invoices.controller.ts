@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res } from '@
 import type { FastifyReply } from 'fastify';
 import { InvoicesService, type InvoiceWithLines } from '@benteng/invoices';
 import type { Scope } from '@benteng/tenancy';
-import { PartnerAuthorize } from '../http/access.decorator.js';
+import { HighTrust, PartnerAuthorize } from '../http/access.decorator.js';
 import { ListInvoicesQuery, newInvoice } from '../http/dto/invoice.dto.js';
 import { answerInTransaction, Idempotent } from '../http/idempotency.js';
 import { paginate, sortField, type Page } from '../http/pagination.js';
@@ -23,9 +23,13 @@ export class PartnerInvoicesController {
     return paginate(query, sortField(query.sort), (page) => this.invoices.list(scope, { ...page, ...filters }), (i) => partnerInvoiceResponse(i, scope));
   }
 
-  /** Always a draft, recorded as created by this client (the partner rules allow nothing else). */
+  /**
+   * Always a draft, recorded as created by this client (the partner rules allow nothing else).
+   * High trust: billing, so a client with a signing key must sign it (docs/request-signing.md).
+   */
   @Post()
   @PartnerAuthorize('create', 'Invoice')
+  @HighTrust()
   @Idempotent()
   async create(@CurrentScope() scope: Scope, @Body() body: PartnerCreateInvoiceDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<PartnerInvoiceResponse> {
     const render = (invoice: InvoiceWithLines) => partnerInvoiceResponse(created(reply, '/partner/v1/invoices', withEtag(reply, invoice)), scope);

@@ -14,6 +14,7 @@ export interface PartnerClientResponse {
   scopes: string[];
   tier: 'free' | 'standard' | 'premium';
   ipAllowlist: string[];
+  requireSignatures: boolean;
   expiresAt: string | null;
   revokedAt: string | null;
   status: 'active' | 'revoked' | 'expired';
@@ -56,6 +57,7 @@ export function partnerClientResponse(client: PartnerClientView): PartnerClientR
     scopes: [...client.scopes],
     tier: client.tier,
     ipAllowlist: [...client.ipAllowlist],
+    requireSignatures: client.requireSignatures,
     expiresAt: isoOrNull(client.expiresAt),
     revokedAt: isoOrNull(client.revokedAt),
     status: client.status,
@@ -97,6 +99,7 @@ const CLIENT_PROPERTIES: Record<string, Schema> = {
   scopes: { type: 'array', items: { type: 'string', enum: [...PARTNER_SCOPES] } },
   tier: { type: 'string', enum: [...PARTNER_TIERS] },
   ipAllowlist: { type: 'array', items: { type: 'string', description: 'CIDR range, normalized' }, description: 'Empty: every address.' },
+  requireSignatures: { type: 'boolean', description: 'Every /partner/v1 request of this client must carry a valid RFC 9421 signature.' },
   expiresAt: nullable(dateTime),
   revokedAt: nullable(dateTime),
   status: { type: 'string', enum: ['active', 'revoked', 'expired'] },

@@ -61,6 +61,7 @@ export class PartnerClientsController {
         scopes: body.scopes,
         ...(body.tier ? { tier: body.tier } : {}),
         ...(body.ipAllowlist ? { ipAllowlist: body.ipAllowlist } : {}),
+        ...(body.requireSignatures !== undefined ? { requireSignatures: body.requireSignatures } : {}),
         expiresAt: dateOrNull(body.expiresAt) ?? null,
       },
       meta,
@@ -86,7 +87,7 @@ export class PartnerClientsController {
     @Meta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PartnerClientResponse> {
-    const patch: PartnerClientPatch = patchOf(body, ['name', 'scopes', 'tier', 'ipAllowlist']);
+    const patch: PartnerClientPatch = patchOf(body, ['name', 'scopes', 'tier', 'ipAllowlist', 'requireSignatures']);
     const expiresAt = dateOrNull(body.expiresAt);
     if (expiresAt !== undefined) patch.expiresAt = expiresAt;
     return partnerClientResponse(withEtag(reply, await this.partners.update(scope, id, patch, expectedVersion(ifMatch), meta)));

@@ -21,6 +21,7 @@ import { InvoiceResponses } from './invoice.response.js';
 import { MeController } from './me.controller.js';
 import { MembersController } from './members.controller.js';
 import { PartnerClientsController } from './partner-clients.controller.js';
+import { PartnerSigningKeysController } from './partner-signing-keys.controller.js';
 import { RevealOnceInterceptor } from '../http/reveal-once.js';
 import { SecurityBlocksController } from './security-blocks.controller.js';
 import { SessionsController } from './sessions.controller.js';
@@ -43,6 +44,7 @@ import { WellKnownController } from './well-known.controller.js';
     ExportsController,
     PrivacyController,
     PartnerClientsController,
+    PartnerSigningKeysController,
     SecurityBlocksController,
     WellKnownController,
     WebhookEndpointsController,

@@ -61,4 +61,5 @@ export function partnerClientRules({ can }: AppAbilityBuilder, { tenantId, princ
   if (principal.role !== 'owner' && principal.role !== 'admin') return;
   can(['create', 'read', 'update'], 'PartnerClient', { tenantId });
   can(['create', 'read', 'update'], 'PartnerApiKey', { tenantId });
+  can(['create', 'read', 'update'], 'PartnerSigningKey', { tenantId });
 }

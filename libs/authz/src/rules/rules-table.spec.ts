@@ -112,6 +112,7 @@ const manager: Grant[] = [
   [['read', 'create', 'delete'], 'Document', { ...inTenant, uploadedById: SOMEONE, ticketId: SOMEONE, ticket: othersTicket }, [otherTenant]],
   tenantGrant(['create', 'read', 'update'], 'PartnerClient'),
   tenantGrant(['create', 'read', 'update'], 'PartnerApiKey'),
+  tenantGrant(['create', 'read', 'update'], 'PartnerSigningKey'),
   tenantGrant(['read'], 'SecurityBlock'),
   [['create', 'read', 'download'], 'Export', { ...inTenant, requestedById: ME }, [otherTenant]],
   [['create', 'download'], 'Export', { ...inTenant, requestedById: ME }, [{ requestedById: SOMEONE }]],
@@ -148,7 +149,7 @@ describe(tag('AUTHZ-FUNCTION', 'the permission table of tenant users'), () => {
 
   it('SUBJECT_NAMES lists every subject the rules know', () => {
     expect([...SUBJECT_NAMES].sort()).toEqual(
-      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PaymentEvent', 'PlatformAuditEvent', 'PrivacyRequest', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
+      ['AuditEvent', 'Document', 'Export', 'Invitation', 'Invoice', 'InvoiceLine', 'Membership', 'Operator', 'PartnerApiKey', 'PartnerClient', 'PartnerSigningKey', 'PaymentEvent', 'PlatformAuditEvent', 'PrivacyRequest', 'PlatformMetrics', 'JobQueue', 'MetricsScrapeCredential', 'RefreshToken', 'SecurityBlock', 'Session', 'Tenant', 'Ticket', 'TicketComment', 'User', 'WebhookDelivery', 'WebhookEndpoint'].sort(),
     );
   });
 });
@@ -167,7 +168,7 @@ describe(tag('AUTHZ-FUNCTION', 'the permission table of system principals'), () 
       audit,
     ],
     audit: [tenantGrant(['create', 'read'], 'AuditEvent')],
-    'partner-auth': [tenantGrant(['update'], 'PartnerApiKey'), audit],
+    'partner-auth': [tenantGrant(['update'], 'PartnerApiKey'), tenantGrant(['read'], 'PartnerClient'), tenantGrant(['read', 'update'], 'PartnerSigningKey'), audit],
     webhooks: [tenantGrant(['read', 'update'], 'WebhookEndpoint'), tenantGrant(['create', 'read', 'update'], 'WebhookDelivery'), audit],
     payments: [
       tenantGrant(['read'], 'Invoice'),

@@ -22,8 +22,11 @@ export function systemRules({ can }: AppAbilityBuilder, { tenantId, principal }:
       can(['create', 'read'], 'AuditEvent', { tenantId });
       return;
     case 'partner-auth':
-      // Records when a key was last used and audits refused partner credentials.
+      // Records when a key was last used and audits refused partner credentials; reads whether a
+      // client requires request signatures and the public keys its signatures are checked against.
       can('update', 'PartnerApiKey', { tenantId });
+      can('read', 'PartnerClient', { tenantId });
+      can(['read', 'update'], 'PartnerSigningKey', { tenantId });
       can('create', 'AuditEvent', { tenantId });
       return;
     case 'webhooks':

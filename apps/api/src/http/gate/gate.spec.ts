@@ -393,22 +393,23 @@ describe('AccessGuard: the stages in order', () => {
         anonymous: async (c: unknown, r: unknown, reply: unknown) => (expect([c, r, reply]).toEqual([ctx, req, 'reply']), calls.push('limit:anonymous')),
         caller: async (c: unknown, r: unknown, reply: unknown, a: unknown, decided: unknown) => (expect([c, r, reply, a, decided]).toEqual([ctx, req, 'reply', auth, of('limit', reads)]), calls.push('limit:caller')),
       } as never,
+      { check: async (c: unknown, r: unknown, reply: unknown, a: unknown) => (expect([c, r, reply, a]).toEqual([ctx, req, 'reply', auth]), calls.push('signature')) } as never,
       { check: async (r: unknown, a: unknown, acc: unknown) => (expect([r, a, acc]).toEqual([req, auth, access]), calls.push('authorize')) } as never,
       { read: async (c: unknown, r: unknown, a: unknown) => (expect([c, r, a]).toEqual([ctx, req, auth]), calls.push('round trip'), reads) } as never,
     );
     return { calls, run: () => sut.canActivate(ctx) };
   }
 
-  it('an authenticated route: declared, address, authenticate, the round trip, revocation, principal block, limit, authorize', async () => {
+  it('an authenticated route: declared, address, authenticate, the round trip, revocation, principal block, limit, signature, authorize', async () => {
     const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' });
     await expect(run()).resolves.toBe(true);
-    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'authorize']);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'signature', 'authorize']);
   });
 
   it('without a round trip (not possible), every stage reads for itself, in the same order', async () => {
     const { calls, run } = guard({ auth: 'public-jwt', action: 'read', subject: 'Invoice' }, { reads: undefined });
     await expect(run()).resolves.toBe(true);
-    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'authorize']);
+    expect(calls).toEqual(['declared', 'address', 'authenticate', 'round trip', 'revocation', 'principal', 'limit:caller', 'signature', 'authorize']);
   });
 
   it('a revoked token goes through the address block, and nothing after it runs', async () => {

@@ -1,8 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
 import { PARTNER_SCOPES, PARTNER_TIERS, type PartnerScope, type PartnerTier } from '@benteng/authz';
-import { MAX_IP_ALLOWLIST, normalizeCidr } from '@benteng/partners';
+import { MAX_IP_ALLOWLIST, MAX_PUBLIC_KEY_PEM, normalizeCidr } from '@benteng/partners';
+import { NestedObject } from '../../http/nested.decorator.js';
 import { Rules } from '../../http/dto/field-rules.js';
 import { PageQuery } from '../../http/dto/page.dto.js';
 
@@ -59,6 +60,11 @@ export class CreatePartnerClientDto {
   @IpAllowlist()
   ipAllowlist?: string[];
 
+  /** Every /partner/v1 request must carry a valid RFC 9421 signature (docs/request-signing.md). Default false. */
+  @IsOptional()
+  @IsBoolean()
+  requireSignatures?: boolean;
+
   /** When the client and all its credentials stop working; in the future. Absent or null: never. */
   @ExpiresAt()
   expiresAt?: string | null;
@@ -87,6 +93,11 @@ export class UpdatePartnerClientDto {
   @IpAllowlist()
   ipAllowlist?: string[];
 
+  /** Every /partner/v1 request must carry a valid RFC 9421 signature (docs/request-signing.md). */
+  @ValidateIf((_, value) => value !== undefined)
+  @IsBoolean()
+  requireSignatures?: boolean;
+
   /** null: never expires. */
   @ExpiresAt()
   expiresAt?: string | null;
@@ -99,3 +110,53 @@ export class CreatePartnerKeyDto {
 }
 
 export class ListPartnerClientsQuery extends PageQuery {}
+
+/**
+ * An Ed25519 public key as a JWK (RFC 8037). A private key (`d`) is refused as an unknown field:
+ * whoever sends it has leaked it. `kid`, `alg` and `use` are accepted and ignored (the keyid is
+ * the RFC 7638 thumbprint; the algorithm is ed25519).
+ */
+export class SigningKeyJwkDto {
+  @IsIn(['OKP'])
+  kty!: 'OKP';
+
+  @IsIn(['Ed25519'])
+  crv!: 'Ed25519';
+
+  /** The public key, base64url (32 bytes). */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{43}$/, { message: 'must be 32 bytes in base64url' })
+  x!: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  kid?: string;
+
+  @IsOptional()
+  @IsIn(['EdDSA', 'Ed25519'])
+  alg?: string;
+
+  @IsOptional()
+  @IsIn(['sig'])
+  use?: string;
+}
+
+/** Exactly one of `jwk` and `pem` (the service refuses both or neither: partner.invalid_signing_key). */
+export class RegisterSigningKeyDto {
+  @NestedObject(() => SigningKeyJwkDto, { optional: true })
+  jwk?: SigningKeyJwkDto;
+
+  /** An SPKI PEM (`-----BEGIN PUBLIC KEY-----`), e.g. `openssl pkey -in key.pem -pubout`. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_PUBLIC_KEY_PEM)
+  pem?: string;
+
+  /** A name for people: which deployment or person holds the private key. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  label?: string;
+}
