@@ -193,6 +193,18 @@ describe(tag('TENANT-RLS', 'export streams: raw invoice read'), () => {
     expect((await copied(b.scope('owner'), 'csv')).rows).toBe(3);
   });
 
+  it('a COPY that PostgreSQL fails mid-stream rejects with its error, and the connection serves the next tenant', async () => {
+    const parts: string[] = [];
+    // Division by zero at row 50,000, after megabytes of rows were sent.
+    await expect(
+      streams.copy(a.scope('owner'), "SELECT (1 / (g - 50000))::text, repeat('x', 200) FROM generate_series(1, 100000) g", new CopyTextRecords('jsonl', ['n', 'filler'], neutralizeCell), collect(parts)),
+    ).rejects.toThrow('division by zero');
+    expect(parts.length).toBeGreaterThan(0);
+    const after: string[] = [];
+    await streams.copy(b.scope('owner'), "SELECT current_setting('app.tenant_id', true)", new CopyTextRecords('jsonl', ['t'], neutralizeCell), collect(after));
+    expect(JSON.parse(after.join('').trim())).toEqual({ t: b.id });
+  });
+
   it("reads only the scope tenant's rows", async () => {
     const { text } = await file({ db, streams }, a.scope('owner'), 'jsonl');
     const ids = text
