@@ -3,14 +3,15 @@
 // the export tenant read, put through the formula guard and encoded as CSV into ChunkedFile (whose
 // chunks go nowhere), by the paged read (before: rowSource, 2,000-row batches, one read ahead) and
 // by the COPY stream (after: copyRows), alternated round by round in the same process, against a
-// bare `COPY (SELECT the same columns) TO STDOUT` read through the same CopyOutStream and dropped
-// (what any node client pays for COPY). Figures: wall ms and this process's CPU ms (user + system)
+// bare `COPY (SELECT the same columns) TO STDOUT` read through pg-copy-streams' `to(…)` (the stream
+// copyOut uses) straight into a sink that drops it (what any node client pays for COPY). Figures: wall ms and this process's CPU ms (user + system)
 // per path, medians of the rounds, and the ratios within each round, which hold up on a busy machine
 // where the wall times do not.
 // Tunables: BENCH_EXPORT_PIPELINE_ROUNDS (5).
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CopyOutStream, TenantSqlPool } from '@benteng/database';
+import { to as copyTo } from 'pg-copy-streams';
+import { TenantSqlPool } from '@benteng/database';
 import { ChunkedFile, ExportStreams, neutralizeCell } from '@benteng/exports';
 import { Scope } from '@benteng/tenancy';
 import { copyRows, rowSource } from '../libs/exports/src/export-rows.js';
@@ -76,16 +77,19 @@ async function main(): Promise<void> {
         return rows ?? -1;
       });
     const bare = () =>
-      measure(() =>
-        raw.run(scope, async (client) => {
-          const source = CopyOutStream.start(
-            client,
-            `COPY (SELECT id, number, status, currency, customer_name, customer_email, customer_tax_id, total_minor, due_date, issued_at, created_at FROM invoices WHERE tenant_id = '${scope.tenantId}' ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)`,
+      measure(async () => {
+        const source = await raw.run(scope, async (client) => {
+          const copy = client.query(
+            copyTo(
+              `COPY (SELECT id, number, status, currency, customer_name, customer_email, customer_tax_id, total_minor, due_date, issued_at, created_at FROM invoices WHERE tenant_id = '${scope.tenantId}' ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)`,
+            ),
           );
-          await pipeline(source, discard());
-          return source.completed();
-        }),
-      );
+          await pipeline(copy, discard());
+          return copy;
+        });
+        // `COPY n` is read after the COMMIT (the CommandComplete may follow the stream's end).
+        return source.rowCount;
+      });
 
     await copied(); // warm-up (JIT, connections)
     await paged();

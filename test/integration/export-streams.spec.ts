@@ -171,6 +171,40 @@ describe(tag('TENANT-RLS', 'export streams: raw invoice read'), () => {
     expect(JSON.parse(parts.join('').trim())).toEqual({ t: b.id });
   });
 
+  it('a sink failing in the middle of a large COPY: the rest is read and dropped, and the same connection serves the next tenant', async () => {
+    // ~20 MB of COPY output, far more than the socket buffers hold when the sink fails on its first write.
+    const records = new CopyTextRecords('jsonl', ['pid', 'filler'], neutralizeCell);
+    let failedPid: string | undefined;
+    const failing = new Writable({
+      objectMode: true,
+      write(text: string, _encoding, callback) {
+        failedPid ??= (JSON.parse(text.slice(0, text.indexOf('\n'))) as { pid: string }).pid;
+        callback(new Error('sink failed mid-COPY'));
+      },
+    });
+    await expect(streams.copy(a.scope('owner'), "SELECT pg_backend_pid()::text, repeat('x', 200) FROM generate_series(1, 100000)", records, failing)).rejects.toThrow('sink failed mid-COPY');
+    expect(failedPid).toMatch(/^\d+$/);
+    expect(records.rows).toBeLessThan(100_000);
+    // The pool hands out its most recently released connection: the one whose COPY was cut, kept
+    // (not dropped as broken) because its ROLLBACK succeeded, now in b's transaction with b's setting only.
+    const parts: string[] = [];
+    await streams.copy(b.scope('owner'), "SELECT pg_backend_pid()::text, current_setting('app.tenant_id', true)", new CopyTextRecords('jsonl', ['pid', 't'], neutralizeCell), collect(parts));
+    expect(JSON.parse(parts.join('').trim())).toEqual({ pid: failedPid, t: b.id });
+    expect((await copied(b.scope('owner'), 'csv')).rows).toBe(3);
+  });
+
+  it('a COPY that PostgreSQL fails mid-stream rejects with its error, and the connection serves the next tenant', async () => {
+    const parts: string[] = [];
+    // Division by zero at row 50,000, after megabytes of rows were sent.
+    await expect(
+      streams.copy(a.scope('owner'), "SELECT (1 / (g - 50000))::text, repeat('x', 200) FROM generate_series(1, 100000) g", new CopyTextRecords('jsonl', ['n', 'filler'], neutralizeCell), collect(parts)),
+    ).rejects.toThrow('division by zero');
+    expect(parts.length).toBeGreaterThan(0);
+    const after: string[] = [];
+    await streams.copy(b.scope('owner'), "SELECT current_setting('app.tenant_id', true)", new CopyTextRecords('jsonl', ['t'], neutralizeCell), collect(after));
+    expect(JSON.parse(after.join('').trim())).toEqual({ t: b.id });
+  });
+
   it("reads only the scope tenant's rows", async () => {
     const { text } = await file({ db, streams }, a.scope('owner'), 'jsonl');
     const ids = text

@@ -11,5 +11,5 @@ export type { AuditEvent, Document, MetricsScrapeCredential, Operator, PlatformA
 export { appendDomainEvent, type DomainEventInput } from './outbox.js';
 export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
 export { TenantSqlPool, type TenantSqlPoolOptions } from './tenant-sql-pool.js';
-export { CopyOutStream } from './copy-out-stream.js';
+export { copyOut } from './copy-out.js';
 export { isDatabaseUnavailable } from './unavailable.js';

@@ -47,8 +47,9 @@ export function copyTextField(field: string): string | null {
  * and the text format is one split on tab per line plus backslash escapes in the rare cell that
  * has one; PostgreSQL's CSV would need a quote-aware parser for the same result.
  *
- * Each input chunk (64 KiB from CopyOutStream) becomes one output string, so the stream machinery
- * runs per chunk, not per row; a line cut at a chunk's end waits for the next chunk.
+ * Each input chunk (what the socket delivered, up to 64 KiB, from copyOut in libs/database) becomes
+ * one output string, so the stream machinery runs per chunk, not per row; a line cut at a chunk's
+ * end waits for the next chunk.
  */
 export class CopyTextRecords extends Transform {
   private readonly decoder = new StringDecoder('utf8');

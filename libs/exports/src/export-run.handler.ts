@@ -26,7 +26,7 @@ export const EXPORT_BATCH_ROWS = 2_000;
 
 /**
  * The end of an export's COPY pipeline: records (strings) into the ChunkedFile. A chunk write in
- * flight holds the callback, so the pipeline's backpressure pauses the COPY (CopyOutStream) while
+ * flight holds the callback, so the pipeline's backpressure pauses the COPY (copyOut) while
  * a 1 MiB chunk is stored; at most one chunk and a few 64 KiB pieces are in memory.
  */
 function chunkSink(file: ChunkedFile): Writable {

@@ -1,9 +1,8 @@
-import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { isUuid } from '@benteng/common';
 import { AppConfig, runtimeDatabaseUrl } from '@benteng/config';
-import { CopyOutStream, TenantSqlPool } from '@benteng/database';
+import { copyOut, TenantSqlPool } from '@benteng/database';
 import type { Scope } from '@benteng/tenancy';
 import type { CopyTextRecords } from './copy-text-records.js';
 
@@ -153,15 +152,12 @@ export class ExportStreams implements OnModuleDestroy {
 
   /**
    * Runs `COPY (<select>) TO STDOUT` in the Scope's tenant transaction (runtime role, RLS) and
-   * pipes the bytes through `transform` into `sink`. The tenant condition is the caller's SQL;
-   * RLS holds without it.
+   * pipes the bytes through `transform` into `sink` (copyOut, libs/database: pg-copy-streams, with
+   * backpressure, and a failed sink leaves the connection usable). The tenant condition is the
+   * caller's SQL; RLS holds without it.
    */
-  async copy(scope: Scope, select: string, transform: NodeJS.ReadWriteStream, sink: Writable): Promise<void> {
-    await this.sql.run(scope, async (client) => {
-      const source = CopyOutStream.start(client, `COPY (${select}) TO STDOUT`);
-      await pipeline(source, transform, sink);
-      await source.completed();
-    });
+  async copy(scope: Scope, select: string, transform: Duplex, sink: Writable): Promise<void> {
+    await this.sql.run(scope, (client) => copyOut(client, `COPY (${select}) TO STDOUT`, transform, sink));
   }
 
   /**
