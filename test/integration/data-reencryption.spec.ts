@@ -7,6 +7,7 @@ import { PlatformAuditLog } from '@benteng/audit';
 import { loadConfig } from '@benteng/config';
 import { projectRoot } from '@benteng/database';
 import { mintWebhookSecret, signatureHeaders, WebhookSecretBox, WebhookSecretReencryption } from '@benteng/webhooks';
+import { processMetrics, StaleSealedValues } from '../../apps/api/src/metrics/metrics.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { ownerInTenant, ownerPool, tenantDatabase } from '../support/db.js';
 import { tag } from '../security/support/controls.js';
@@ -31,6 +32,11 @@ const oldBox = boxOf(key1);
 const ringBox = boxOf(`${key2},${key1}`);
 const newOnly = boxOf(key2);
 const platformAudit = new PlatformAuditLog(prisma);
+const backlog = new StaleSealedValues(prisma, loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: `${key2},${key1}` }), processMetrics);
+const staleUnder = async (kid: string) => {
+  await backlog.refresh();
+  return (await processMetrics.staleSealedValues.get()).values.find((v) => v.labels.kid === kid)?.value;
+};
 const reencryption = (box = ringBox) => new WebhookSecretReencryption(prisma, db, box, platformAudit);
 
 let tenant: TestTenant;
@@ -85,6 +91,9 @@ describe('data-encryption key rotation: the re-encryption job', () => {
     const ids = endpoints.map((e) => e.id);
     const ciphertexts = endpoints.reduce((n, e) => n + (e.previous ? 2 : 1), 0);
     expect((await reencryption().sealedCounts())[k1]).toBe(ciphertexts);
+    // The metric of what is still under an older key (benteng_data_encryption_stale_values{kid}).
+    expect(await staleUnder(k1)).toBe(ciphertexts);
+    expect(await staleUnder(k2)).toBeUndefined();
 
     // Interrupted after its first page of 3 (a worker shutting down): some rows moved, the rest still under k1.
     const abort = new AbortController();
@@ -93,6 +102,7 @@ describe('data-encryption key rotation: the re-encryption job', () => {
     const halfway = await rowsOf(ids);
     expect([...halfway.values()].filter((r) => kidOf(r.secret) === k2)).toHaveLength(3);
     expect(first.remainingByKid[k1]).toBe(ciphertexts - first.resealed);
+    expect(await staleUnder(k1)).toBe(ciphertexts - first.resealed);
 
     // Resumed, by two runs at once (two workers, or the worker and the CLI): each value is moved exactly once.
     const [a, b] = await Promise.all([reencryption().run({ actor: 'test:reencrypt', batchSize: 2 }), reencryption().run({ actor: 'test:reencrypt', batchSize: 2 })]);
@@ -124,6 +134,8 @@ describe('data-encryption key rotation: the re-encryption job', () => {
 
     // Nothing left under k1: the count that says the old key may be removed, and a second run has nothing to do.
     expect((await reencryption().sealedCounts())[k1]).toBeUndefined();
+    expect(await staleUnder(k1)).toBeUndefined();
+    expect(await processMetrics.registry.metrics()).not.toContain(`benteng_data_encryption_stale_values{kid="${k1}"}`);
     const again = await reencryption().run({ actor: 'test:reencrypt' });
     expect(again).toMatchObject({ examined: 0, resealed: 0, complete: true, remainingByKid: {} });
 
