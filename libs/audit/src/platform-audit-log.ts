@@ -31,6 +31,8 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'internal.breach_scoped',
   /** The data re-encryption job (libs/webhooks/src/webhook-secret-reencryption.ts): one per run, with its counts. */
   'platform.data_reencrypted',
+  /** An emergency key rotation (libs/auth/src/key-rotation.service.ts): the revoked key, its signing window, what it protected. */
+  'platform.key_revoked',
 ] as const;
 export type PlatformAuditEventType = (typeof PLATFORM_AUDIT_EVENT_TYPES)[number];
 

@@ -22,6 +22,7 @@
 //
 // Connects as the runtime role (DATABASE_APP_URL, or derived from DATABASE_URL outside production),
 // like the worker's scheduled rotation; prints the outcome as JSON on stdout.
+import { PlatformAuditLog } from '@benteng/audit';
 import { SystemClock } from '@benteng/common';
 import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
@@ -52,7 +53,6 @@ if (reencrypt) {
     // Imported here, not at the top: the re-encryption belongs to the webhooks library, which
     // itself imports this library's types; only this entry point needs both.
     const { WebhookSecretBox, WebhookSecretReencryption } = await import('@benteng/webhooks');
-    const { PlatformAuditLog } = await import('@benteng/audit');
     const { TenantDatabase } = await import('@benteng/database');
     const sut = new WebhookSecretReencryption(prisma, new TenantDatabase(prisma), new WebhookSecretBox(config), new PlatformAuditLog(prisma));
     const report = await sut.run({ actor: 'operator-cli:keys-rotate' });
@@ -108,8 +108,8 @@ let prisma: PrismaService | undefined;
 try {
   const config = loadConfig();
   prisma = new PrismaService(config);
-  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never);
-  const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now');
+  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never, new PlatformAuditLog(prisma));
+  const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now', 'operator-cli:keys-rotate');
   process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
   process.stderr.write(
     outcome.waiting
