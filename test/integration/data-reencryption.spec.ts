@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { PlatformAuditLog } from '@benteng/audit';
 import { loadConfig } from '@benteng/config';
 import { projectRoot } from '@benteng/database';
-import { mintWebhookSecret, signatureHeaders, WebhookSecretBox, WebhookSecretReencryption } from '@benteng/webhooks';
+import { DataReencryptionHandler, mintWebhookSecret, signatureHeaders, WebhookSecretBox, WebhookSecretReencryption } from '@benteng/webhooks';
 import { processMetrics, StaleSealedValues } from '../../apps/api/src/metrics/metrics.js';
 import { createTenant, type TestTenant } from '../support/factories.js';
 import { ownerInTenant, ownerPool, tenantDatabase } from '../support/db.js';
@@ -185,5 +185,34 @@ describe('data-encryption key rotation: the re-encryption job', () => {
     const done = run();
     expect({ status: done.status, stderr: done.stderr }).toMatchObject({ status: 0, stderr: expect.stringContaining('may be removed') });
     expect(JSON.parse(done.stdout)).toMatchObject({ activeKid: m2, complete: true, remainingByKid: {} });
+  });
+
+  it(tag('SECRETS-LIFECYCLE', 'the platform job moves what is under an older key, fails while a value does not open, and does nothing when nothing is old'), async () => {
+    const h1 = `h1${randomBytes(4).toString('hex')}`;
+    const h2 = `h2${randomBytes(4).toString('hex')}`;
+    const hKey1 = `${h1}:${randomBytes(32).toString('base64')}`;
+    const ring = boxOf(`${h2}:${randomBytes(32).toString('base64')},${hKey1}`);
+    const logged: unknown[] = [];
+    const logger = { setContext: () => undefined, info: (fields: unknown) => logged.push(fields) };
+    const handler = (box: WebhookSecretBox) => new DataReencryptionHandler(reencryption(box), box, logger as never);
+    const run = { jobId: 'test', attempt: 1, requestId: randomUUID() };
+    const good = randomUUID();
+    const secret = mintWebhookSecret();
+    await insertEndpoint(boxOf(hKey1).seal(secret, tenant.id, good), null, good);
+    const bad = await insertEndpoint(boxOf(hKey1).seal(mintWebhookSecret(), tenant.id, randomUUID()), null);
+
+    await expect(handler(ring).handle({}, run)).rejects.toThrow(/1 stored secret\(s\) no configured key opens/);
+    expect(kidOf((await rowsOf([good])).get(good)!.secret)).toBe(h2);
+    await ownerInTenant(owner, tenant.id, (c) => c.query('DELETE FROM webhook_endpoints WHERE id = $1', [bad]));
+    await expect(handler(ring).handle({}, run)).resolves.toBeUndefined();
+    expect(ring.open((await rowsOf([good])).get(good)!.secret, tenant.id, good)).toBe(secret);
+    expect(logged).toHaveLength(1);
+
+    // A ring with one key (nothing older to move from): no run, no audit event.
+    const single = boxOf(`${h2}x:${randomBytes(32).toString('base64')}`);
+    await handler(single).handle({}, { ...run, requestId: randomUUID() });
+    const { rows } = await owner.query(`SELECT 1 FROM platform_audit_events WHERE type = 'platform.data_reencrypted' AND data->>'activeKid' = $1`, [`${h2}x`]);
+    expect(rows).toEqual([]);
+    expect(logged).toHaveLength(1);
   });
 });
