@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRingRepository, KeyRotationHandler, KeyRotationService } from '@benteng/auth';
-import { loadConfig } from '@benteng/config';
+import { internalServiceKeys, loadConfig } from '@benteng/config';
+import { signServiceRequest } from '@benteng/security';
 import { PrismaService, projectRoot } from '@benteng/database';
 import { KeyAges, processMetrics } from '../../apps/api/src/metrics/metrics.js';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
@@ -175,6 +177,37 @@ describe('access-token key rotation while traffic flows', () => {
     const fresh = (await client.login(tenant.users.member.email, password)).accessToken;
     expect(kidOf(fresh)).toBe(outcome.active);
     expect((await new PublicClient(b).call('GET', '/v1/me', { token: fresh })).status).toBe(200);
+
+    // The platform audit log says what the emergency touched, and the internal incident view lists it.
+    const { rows } = await owner.query<{ actor: string; subject: string; data: Record<string, unknown> }>(
+      `SELECT actor, subject, data FROM platform_audit_events WHERE type = 'platform.key_revoked' AND data->>'revokedKid' = $1`,
+      [exposedKid],
+    );
+    expect(rows).toEqual([
+      {
+        actor: 'operator-cli:keys-rotate',
+        subject: `access-token:${exposedKid}`,
+        data: expect.objectContaining({ family: 'access-token', revokedKid: exposedKid, activeKid: outcome.active, signingSince: expect.any(String), revokedAt: expect.any(String), unexpiredIssuedAfter: expect.any(String), sessionsEnded: 0 }),
+      },
+    ]);
+    const event = rows[0]!.data as { signingSince: string; revokedAt: string; unexpiredIssuedAfter: string };
+    expect(new Date(event.signingSince).getTime()).toBeLessThanOrEqual(new Date(event.unexpiredIssuedAfter).getTime());
+    const operatorId = randomUUID();
+    await owner.query(`INSERT INTO operators (id, email, display_name, roles) VALUES ($1, $2, 'Key rotation test operator', '{security}')`, [operatorId, `op-${operatorId}@benteng.example`]);
+    const internal = await buildInternalApi({ env: ringEnv });
+    try {
+      const dev = internalServiceKeys(loadConfig()).keys.get('derived')!;
+      const path = `/internal/v1/incidents?principal=${encodeURIComponent(`user:${tenant.users.member.id}`)}`;
+      let call = request(internal.app.getHttpServer()).get(path);
+      for (const [name, value] of Object.entries(signServiceRequest({ method: 'GET', url: path, keyId: dev.kid, secret: dev.secret, operatorId }))) call = call.set(name, value);
+      const view = await call;
+      expect(view.status).toBe(200);
+      expect((view.body as { keys: { type: string; subject: string; data: Record<string, unknown> }[] }).keys).toEqual(
+        expect.arrayContaining([expect.objectContaining({ type: 'platform.key_revoked', subject: `access-token:${exposedKid}`, data: expect.objectContaining({ revokedKid: exposedKid, signingSince: event.signingSince }) })]),
+      );
+    } finally {
+      await internal.close();
+    }
   }, 60_000);
 
   it(tag('SECRETS-LIFECYCLE', 'the key age is exported beside the policy, and the scheduled platform job rotates a key that reached it'), async () => {

@@ -54,7 +54,7 @@ describe('keys:rotate for the environment key families', () => {
     const current = `d1:${randomBytes(32).toString('base64')}`;
     const sut = keysRotate({ DATA_ENCRYPTION_KEYS: current }, 'data-encryption');
     expect(sut.status).toBe(0);
-    expect(sut.stderr).toContain('not re-encrypted yet');
+    expect(sut.stderr).toContain('data-encryption --reencrypt');
     const next = sut.stdout.trim();
     const before = new WebhookSecretBox(loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: current }));
     const after = new WebhookSecretBox(loadConfig({ ...process.env, DATA_ENCRYPTION_KEYS: next }));

@@ -29,6 +29,10 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'platform.retention_purged',
   /** Breach scoping (POST /internal/v1/incidents/breach-scope): the query and the size of the answer. */
   'internal.breach_scoped',
+  /** The data re-encryption job (libs/webhooks/src/webhook-secret-reencryption.ts): one per run, with its counts. */
+  'platform.data_reencrypted',
+  /** An emergency key rotation (libs/auth/src/key-rotation.service.ts): the revoked key, its signing window, what it protected. */
+  'platform.key_revoked',
 ] as const;
 export type PlatformAuditEventType = (typeof PLATFORM_AUDIT_EVENT_TYPES)[number];
 

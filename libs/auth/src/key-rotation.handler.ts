@@ -1,5 +1,6 @@
 import { Injectable, Module } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
+import { PlatformAuditModule } from '@benteng/audit';
 import { AppConfig, keyRingRootKeys } from '@benteng/config';
 import { PlatformJob, type PlatformJobHandler, type PlatformJobRun } from '@benteng/jobs';
 import { KeyRingRepository, KEY_FAMILIES } from './key-ring.repository.js';
@@ -35,5 +36,5 @@ export class KeyRotationHandler implements PlatformJobHandler {
 }
 
 /** The worker side of key rotation: pass it to the worker's job handler modules (apps/worker/src/job-handlers.ts). */
-@Module({ providers: [KeyRingRepository, KeyRotationService, KeyRotationHandler] })
+@Module({ imports: [PlatformAuditModule], providers: [KeyRingRepository, KeyRotationService, KeyRotationHandler] })
 export class KeyRotationWorkerModule {}

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { exportJWK, generateKeyPair } from 'jose';
 import { PinoLogger } from 'nestjs-pino';
+import { PlatformAuditLog } from '@benteng/audit';
 import { Clock } from '@benteng/common';
 import { AppConfig, keyRingRootKeys } from '@benteng/config';
 import { sealKeyMaterial } from './key-ring-cipher.js';
@@ -43,11 +44,18 @@ export class KeyRotationService {
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
+    @Optional() @Inject(PlatformAuditLog) private readonly platformAudit?: PlatformAuditLog,
   ) {
     this.logger.setContext(KeyRotationService.name);
   }
 
-  async rotate(family: KeyFamily, mode: RotationMode): Promise<RotationOutcome> {
+  /**
+   * `actor` names who asked, for the platform audit event an emergency writes
+   * (`platform.key_revoked`: the family, the revoked kid, when it began signing and was revoked, the
+   * key that signs now, and which of its tokens were still unexpired: those issued in its last
+   * token lifetime; access tokens are not stored, so how many is not known).
+   */
+  async rotate(family: KeyFamily, mode: RotationMode, actor = 'system:key-rotation'): Promise<RotationOutcome> {
     const root = keyRingRootKeys(this.config);
     if (!root) throw new KeyRingUnavailableError();
     const now = this.clock.now();
@@ -99,6 +107,30 @@ export class KeyRotationService {
       return { change, result };
     });
     this.logger.info({ event: mode === 'emergency' ? 'keys.rotated_emergency' : 'keys.rotated', ...outcome }, `key rotation (${family}, ${mode})`);
+    if (outcome.demoted?.state === 'revoked') {
+      const lifetimeS = Math.max(this.config.ACCESS_TOKEN_TTL_S, this.config.PARTNER_TOKEN_TTL_S);
+      const signingSince = outcome.demoted.activatedAt ?? null;
+      await this.platformAudit?.record({
+        type: 'platform.key_revoked',
+        outcome: 'success',
+        actor,
+        subject: `${family}:${outcome.demoted.kid}`,
+        data: {
+          family,
+          revokedKid: outcome.demoted.kid,
+          signingSince,
+          revokedAt: now.toISOString(),
+          signingSeconds: signingSince ? Math.round((now.getTime() - new Date(signingSince).getTime()) / 1000) : null,
+          activeKid: outcome.active ?? null,
+          // Every token it signed that had not expired was issued after this instant; each process
+          // refuses them from its next ring reload (KEY_RING_REFRESH_S).
+          unexpiredIssuedAfter: new Date(Math.max(now.getTime() - lifetimeS * 1000, signingSince ? new Date(signingSince).getTime() : 0)).toISOString(),
+          refusedWithinS: this.config.KEY_RING_REFRESH_S,
+          tokensSigned: 'not recorded (access and partner tokens are not stored)',
+          sessionsEnded: 0,
+        },
+      });
+    }
     return outcome;
   }
 }

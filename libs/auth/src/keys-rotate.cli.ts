@@ -14,8 +14,15 @@
 // With --emergency (suspected exposure) the active key is revoked at once: every token it signed is
 // refused from the next request on, in every process (they reload the ring on the unknown kid).
 //
+// `npm run keys:rotate -- data-encryption --reencrypt`: after DATA_ENCRYPTION_KEYS has been
+// deployed with a new key first, moves every stored value sealed under an older key to it (the
+// re-encryption job, libs/webhooks/src/webhook-secret-reencryption.ts; the worker's platform job
+// `platform.data-reencryption` does the same on its schedule). Prints the report as JSON; exits 1
+// unless it completed (some value no configured key opens, or an older key still seals something).
+//
 // Connects as the runtime role (DATABASE_APP_URL, or derived from DATABASE_URL outside production),
 // like the worker's scheduled rotation; prints the outcome as JSON on stdout.
+import { PlatformAuditLog } from '@benteng/audit';
 import { SystemClock } from '@benteng/common';
 import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
@@ -28,13 +35,42 @@ const service = serviceAt >= 0 ? args[serviceAt + 1] : undefined;
 const positional = args.filter((a, i) => !a.startsWith('--') && (serviceAt < 0 || i !== serviceAt + 1));
 const family = positional[0];
 const emergency = args.includes('--emergency');
-const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && i !== serviceAt);
+const reencrypt = args.includes('--reencrypt');
+const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && a !== '--reencrypt' && i !== serviceAt);
 const families = [...KEY_FAMILIES, ...Object.keys(ENV_KEY_FAMILIES)];
 const usage = () => {
-  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>)\n`);
+  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>; data-encryption: [--reencrypt])\n`);
   process.exit(2);
 };
 if (!family || !families.includes(family) || unknown.length > 0 || positional.length > 1) usage();
+
+if (reencrypt && family !== 'data-encryption') usage();
+if (reencrypt) {
+  let prisma: PrismaService | undefined;
+  try {
+    const config = loadConfig();
+    prisma = new PrismaService(config);
+    // Imported here, not at the top: the re-encryption belongs to the webhooks library, which
+    // itself imports this library's types; only this entry point needs both.
+    const { WebhookSecretBox, WebhookSecretReencryption } = await import('@benteng/webhooks');
+    const { TenantDatabase } = await import('@benteng/database');
+    const sut = new WebhookSecretReencryption(prisma, new TenantDatabase(prisma), new WebhookSecretBox(config), new PlatformAuditLog(prisma));
+    const report = await sut.run({ actor: 'operator-cli:keys-rotate' });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    process.stderr.write(
+      report.complete
+        ? `keys:rotate data-encryption --reencrypt: ${report.resealed} stored value(s) sealed again under ${report.activeKid}; nothing is sealed under another key: the older keys may be removed from DATA_ENCRYPTION_KEYS.\n`
+        : `keys:rotate data-encryption --reencrypt: not complete: ${report.unreadable} value(s) no configured key opens (left as they are, named in the report and the platform audit event), ${JSON.stringify(report.remainingByKid)} still under older keys; keep those keys.\n`,
+    );
+    process.exitCode = report.complete ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`keys:rotate: ${error instanceof ConfigError ? error.message : `re-encryption failed: ${(error as Error).message}`}\n`);
+    process.exitCode = 1;
+  } finally {
+    await prisma?.onModuleDestroy();
+  }
+  process.exit();
+}
 
 if (family! in ENV_KEY_FAMILIES) {
   const envFamily = family as EnvKeyFamily;
@@ -49,7 +85,7 @@ if (family! in ENV_KEY_FAMILIES) {
     process.stderr.write(
       `keys:rotate ${family}: new key ${kid} first, the current keys after it. Deploy this value as ${variable} (or its ${variable}_FILE) to the API and the worker together; ` +
         (envFamily === 'data-encryption'
-          ? 'keep the old keys: stored secrets encrypted with them are not re-encrypted yet.\n'
+          ? 'then run `npm run keys:rotate -- data-encryption --reencrypt` (or let the worker\'s platform.data-reencryption job run) and remove an old key only once that reports complete.\n'
           : envFamily === 'job-envelope'
             ? 'remove the old keys once the jobs they signed have run (the longest webhook retry schedule) and the workers restarted (repeatable jobs are signed again at start).\n'
             : `move ${service} to ${kid}, then remove its old key.\n`),
@@ -72,8 +108,8 @@ let prisma: PrismaService | undefined;
 try {
   const config = loadConfig();
   prisma = new PrismaService(config);
-  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never);
-  const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now');
+  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never, new PlatformAuditLog(prisma));
+  const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now', 'operator-cli:keys-rotate');
   process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
   process.stderr.write(
     outcome.waiting

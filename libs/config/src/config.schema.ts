@@ -364,7 +364,7 @@ export class AppConfig {
   @Max(3600, { message: 'must be between 1 and 3600' })
   KEY_RING_REFRESH_S = 60;
 
-  /** Interval of the scheduled key rotation check (platform job `platform.key-rotation`), seconds. */
+  /** Interval of the scheduled key rotation check (platform job `platform.key-rotation`) and of the data re-encryption check (`platform.data-reencryption`), seconds. */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
   @Min(5, { message: 'must be between 5 and 86400' })

@@ -5,6 +5,8 @@ import type { AppConfig } from './config.schema.js';
 export interface Keyring {
   readonly active: { readonly kid: string; readonly key: Buffer };
   find(kid: string): Buffer | undefined;
+  /** Every kid of the ring, the active one first. */
+  readonly kids: readonly string[];
   /** True when no key was configured and none could be derived: this process made one up. */
   readonly ephemeral: boolean;
 }
@@ -42,7 +44,7 @@ export function tokenPepper(config: AppConfig, purpose: string, credentials: str
 
 function keyring(entries: { kid: string; key: Buffer }[], ephemeral: boolean): Keyring {
   const byKid = new Map(entries.map((e) => [e.kid, e.key]));
-  return { active: entries[0]!, find: (kid) => byKid.get(kid), ephemeral };
+  return { active: entries[0]!, find: (kid) => byKid.get(kid), kids: entries.map((e) => e.kid), ephemeral };
 }
 
 function parsePairs(value: string): { kid: string; value: string }[] {

@@ -89,6 +89,12 @@ export interface IncidentView {
   };
   blocks: BlockView[];
   credentials: (CredentialView & { principal: string })[];
+  /**
+   * Key events of the platform in the window, whoever the target: emergency key revocations (what
+   * the revoked key protected: its family, kid and signing window) and data re-encryption runs
+   * (docs/operations.md, "Key rotation"). A suspected key exposure is an incident of its own.
+   */
+  keys: { at: string; type: string; outcome: string; actor: string; subject: string | null; data: Record<string, unknown> }[];
 }
 
 export interface LiftResult {
@@ -218,6 +224,7 @@ export class IncidentTools {
     const subjects = [...new Set(events.map((e) => e.subject).filter((s): s is string => s !== null && s !== target.principal))].sort();
     const objects = await Promise.all(principals.map(async (principal) => ({ principal, ...(await this.detector.recentObjects(principal)) })));
     const credentials = (await Promise.all(principals.map(async (principal) => (await this.credentials(principal)).map((c) => ({ ...c, principal }))))).flat();
+    const keys = (await this.platformDb.keyEvents(from, to, 100)).map((e) => ({ at: e.occurredAt.toISOString(), type: e.type, outcome: e.outcome, actor: e.actor, subject: e.subject, data: e.data as Record<string, unknown> }));
     const view: IncidentView = {
       query: { ...(target.principal ? { principal: target.principal } : {}), ...(target.ip ? { ip: target.ip } : {}), from: from.toISOString(), to: to.toISOString() },
       events,
@@ -225,6 +232,7 @@ export class IncidentTools {
       touched: { subjects, objects: objects.filter((o) => o.notFound.length > 0 || o.read.length > 0) },
       blocks,
       credentials,
+      keys,
     };
     await this.record(scope, 'internal.incident_viewed', target.principal ?? `ip:${target.ip}`, {
       from: view.query.from,
@@ -232,6 +240,7 @@ export class IncidentTools {
       events: view.events.length,
       tenants: view.tenants.length,
       credentials: view.credentials.length,
+      keyEvents: view.keys.length,
     });
     return view;
   }

@@ -24,6 +24,7 @@ export {
   type WebhookEventType,
   type WebhookMessage,
 } from './webhook.events.js';
+export { DATA_REENCRYPTION_JOB, DataReencryptionHandler, REENCRYPTION_BATCH, WebhookSecretReencryption, type ReencryptionOptions, type ReencryptionReport } from './webhook-secret-reencryption.js';
 export { mintWebhookSecret, WEBHOOK_SECRET, WebhookSecretBox } from './webhook-secret-box.js';
 export { signatureHeaders, WebhookSigner, type SignedHeaders } from './webhook-signer.js';
 export { nextDelayMs, retrySchedule } from './webhook-retry.js';

@@ -41,6 +41,30 @@ export class WebhookSecretBox {
     return ['v1', kid, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
   }
 
+  /** The kid of the key that seals now (DATA_ENCRYPTION_KEYS' first). */
+  get activeKid(): string {
+    return this.keys.active.kid;
+  }
+
+  /** The kids of the other configured keys: what the re-encryption job moves from. */
+  get olderKids(): string[] {
+    return this.keys.kids.filter((kid) => kid !== this.keys.active.kid);
+  }
+
+  /** The kid a stored value names (not proof that it opens), or undefined for an unreadable value. */
+  static kidOf(stored: string): string | undefined {
+    return STORED.exec(stored)?.[1];
+  }
+
+  /**
+   * The value sealed again under the active key, or null when the active key already sealed it.
+   * Throws (like open) for a value this ring cannot open for this endpoint: it is left as it is.
+   */
+  reseal(stored: string, tenantId: string, endpointId: string): string | null {
+    if (WebhookSecretBox.kidOf(stored) === this.keys.active.kid) return null;
+    return this.seal(this.open(stored, tenantId, endpointId), tenantId, endpointId);
+  }
+
   /** The secret in clear; throws (without quoting anything) for a value this ring did not seal for this endpoint. */
   open(stored: string, tenantId: string, endpointId: string): string {
     const match = STORED.exec(stored);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PlatformAuditModule } from '@benteng/audit';
 import { JobsModule } from '@benteng/jobs';
 import { SafeHttpClient } from '@benteng/security';
 import { OutboxRelayLoop } from './outbox-relay-loop.js';
@@ -12,6 +13,7 @@ import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 import { WebhookRelayService } from './webhook-relay.service.js';
 import { WebhookSecretBox } from './webhook-secret-box.js';
+import { DataReencryptionHandler, WebhookSecretReencryption } from './webhook-secret-reencryption.js';
 import { WebhookSecretsService } from './webhook-secrets.service.js';
 import { WebhookSigner } from './webhook-signer.js';
 import { WebhookSweepHandler } from './webhook-sweep.handler.js';
@@ -42,8 +44,11 @@ export class WebhooksModule {}
  * JobsWorkerModule.register in the worker's imports (JobsWorkerModule provides JobQueue globally).
  */
 @Module({
+  imports: [PlatformAuditModule],
   providers: [
     WebhookSecretBox,
+    WebhookSecretReencryption,
+    DataReencryptionHandler,
     WebhookDispatcher,
     SafeHttpClient,
     WebhookSigner,

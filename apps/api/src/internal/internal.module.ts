@@ -29,7 +29,7 @@ import { InternalAdminModule } from './admin.module.js';
 import { InternalIncidentsModule } from './incidents.module.js';
 import { RateLimiter } from '@benteng/security';
 import { MetricsController } from '../metrics/metrics.controller.js';
-import { KeyAges, Metrics, MetricsModule, QueueDepths } from '../metrics/metrics.js';
+import { KeyAges, Metrics, MetricsModule, QueueDepths, StaleSealedValues } from '../metrics/metrics.js';
 import { QueueBoardController, registerQueueBoard } from './queue-board.js';
 import { RouteInventory } from '../http/route-inventory.js';
 
@@ -76,6 +76,7 @@ export class InternalLogDestinationModule {}
     QueueDepths,
     KeyRingRepository,
     KeyAges,
+    StaleSealedValues,
     QueueBoardSessions,
     QueueBoardQueues,
     RedisNonceStore,

@@ -4,7 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KeyRingRepository, KEY_FAMILIES } from '@benteng/auth';
 import { Clock } from '@benteng/common';
-import { AppConfig, keyRingRootKeys } from '@benteng/config';
+import { AppConfig, dataEncryptionKeys, keyRingRootKeys } from '@benteng/config';
+import { PrismaService } from '@benteng/database';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
 import { queueConnection } from '@benteng/redis';
 import { surfaceOf } from '../http/route-catalog.js';
@@ -86,6 +87,12 @@ export class Metrics {
     name: 'benteng_key_max_age_seconds',
     help: 'Key-age policy of each key ring family: the scheduled rotation replaces a key this old (alert on benteng_key_age_seconds above it).',
     labelNames: ['family'] as const,
+    registers: [this.registry],
+  });
+  readonly staleSealedValues = new Gauge({
+    name: 'benteng_data_encryption_stale_values',
+    help: 'Stored values (webhook secrets) sealed under a DATA_ENCRYPTION_KEYS key other than the active one, by kid, read when scraped: the re-encryption job brings it to 0, then the key may be removed.',
+    labelNames: ['kid'] as const,
     registers: [this.registry],
   });
   readonly keyRingScrapeErrors = new Counter({
@@ -179,6 +186,33 @@ export class KeyAges {
       } catch {
         this.metrics.keyRingScrapeErrors.inc();
       }
+    }
+  }
+}
+
+/**
+ * The re-encryption backlog for the scrape (docs/operations.md, "Key rotation"): per kid other than
+ * the active DATA_ENCRYPTION_KEYS key, how many stored values it still seals
+ * (`data_encryption_sealed_counts()`, prisma/migrations/20261207152500_data_reencryption). A kid
+ * that seals nothing any more has no series. A failed read keeps the last values and counts an
+ * error in benteng_key_ring_scrape_errors_total.
+ */
+@Injectable()
+export class StaleSealedValues {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async refresh(): Promise<void> {
+    const active = dataEncryptionKeys(this.config).active.kid;
+    try {
+      const rows = await this.prisma.client.$queryRaw<{ kid: string; sealed: bigint }[]>`SELECT kid, sealed FROM data_encryption_sealed_counts()`;
+      this.metrics.staleSealedValues.reset();
+      for (const row of rows) if (row.kid !== active) this.metrics.staleSealedValues.set({ kid: row.kid }, Number(row.sealed));
+    } catch {
+      this.metrics.keyRingScrapeErrors.inc();
     }
   }
 }
