@@ -56,7 +56,7 @@ describe('job-envelope keys: rotation by redeploying', () => {
     const queuedBefore = await Promise.all([1, 2, 3].map(() => queueJob(oldSigner)));
 
     // The documented step: `npm run -s keys:rotate -- job-envelope` prints the next value.
-    const cli = join(projectRoot(), 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js');
+    const cli = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js');
     const rotated = spawnSync(process.execPath, [cli, 'job-envelope'], { env: { ...process.env, NODE_ENV: 'test', JOB_SIGNING_KEYS: oldValue }, encoding: 'utf8', timeout: 60_000 });
     expect(rotated.status).toBe(0);
     const nextValue = rotated.stdout.trim();

@@ -55,10 +55,10 @@ afterAll(async () => {
 });
 
 /** `npm run keys:rotate -- access-token [--emergency]`, as compiled (npm run builds first, then runs this file). */
-const KEYS_ROTATE_SCRIPT = 'node apps/dev/run.mjs libs/auth/src/keys-rotate.cli.js';
+const KEYS_ROTATE_SCRIPT = 'node apps/dev/run.mjs apps/worker/src/keys-rotate.cli.js';
 function keysRotate(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js'), 'access-token', ...args], {
+    const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js'), 'access-token', ...args], {
       env: { ...process.env, ...ringEnv, NODE_ENV: 'test' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -249,7 +249,7 @@ describe('access-token key rotation while traffic flows', () => {
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     expect(scripts['keys:rotate']).toBe(KEYS_ROTATE_SCRIPT);
     const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(root, 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js'), 'access-token'], { env: { ...process.env, KEY_RING_ROOT_KEYS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [join(root, 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js'), 'access-token'], { env: { ...process.env, KEY_RING_ROOT_KEYS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (status) => resolve({ status, stderr }));

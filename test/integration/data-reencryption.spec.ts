@@ -175,7 +175,7 @@ describe('data-encryption key rotation: the re-encryption job', () => {
     expect(audit).toEqual([expect.objectContaining({ outcome: 'failure', data: expect.objectContaining({ unreadable: 1, unreadableRows: `${tenant.id}/${bad}`, remaining: 1, remainingKids: m1 }) })]);
 
     // The compiled CLI says the same with its exit status: 1 while the row is there, 0 once it is dealt with.
-    const cli = join(projectRoot(), 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js');
+    const cli = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js');
     const run = () => spawnSync(process.execPath, [cli, 'data-encryption', '--reencrypt'], { env: { ...process.env, NODE_ENV: 'test', DATA_ENCRYPTION_KEYS: `${mKey2},${mKey1}` }, encoding: 'utf8', timeout: 60_000 });
     const refused = run();
     expect({ status: refused.status, stderr: refused.stderr }).toMatchObject({ status: 1, stderr: expect.stringContaining('not complete') });

@@ -16,7 +16,7 @@ import { tag } from '../security/support/controls.js';
  */
 
 const root = projectRoot();
-const cli = join(root, 'dist', 'libs', 'auth', 'src', 'keys-rotate.cli.js');
+const cli = join(root, 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js');
 
 function keysRotate(env: Record<string, string>, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [cli, ...args], { env: { ...process.env, NODE_ENV: 'test', ...env }, encoding: 'utf8', timeout: 60_000 });

@@ -33,7 +33,7 @@ export interface RotationOutcome {
 
 /**
  * Rotation of the key ring's families (today access-token signing keys): `npm run keys:rotate`
- * (libs/auth/src/keys-rotate.cli.ts), the scheduled platform job (libs/auth/src/key-rotation.handler.ts).
+ * (apps/worker/src/keys-rotate.cli.ts: it also drives the webhooks library's re-encryption, so it lives in the app that has both), the scheduled platform job (libs/auth/src/key-rotation.handler.ts).
  * The decision is planRotation's; this class makes the keys and applies the plan in one locked
  * transaction.
  */

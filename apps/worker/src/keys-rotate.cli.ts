@@ -25,9 +25,9 @@
 import { PlatformAuditLog } from '@benteng/audit';
 import { SystemClock } from '@benteng/common';
 import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
-import { PrismaService } from '@benteng/database';
-import { KeyRingRepository, KEY_FAMILIES, type KeyFamily } from './key-ring.repository.js';
-import { KeyRingUnavailableError, KeyRotationService } from './key-rotation.service.js';
+import { PrismaService, TenantDatabase } from '@benteng/database';
+import { WebhookSecretBox, WebhookSecretReencryption } from '@benteng/webhooks';
+import { KeyRingRepository, KEY_FAMILIES, KeyRingUnavailableError, KeyRotationService, type KeyFamily } from '@benteng/auth';
 
 const args = process.argv.slice(2);
 const serviceAt = args.indexOf('--service');
@@ -50,10 +50,6 @@ if (reencrypt) {
   try {
     const config = loadConfig();
     prisma = new PrismaService(config);
-    // Imported here, not at the top: the re-encryption belongs to the webhooks library, which
-    // itself imports this library's types; only this entry point needs both.
-    const { WebhookSecretBox, WebhookSecretReencryption } = await import('@benteng/webhooks');
-    const { TenantDatabase } = await import('@benteng/database');
     const sut = new WebhookSecretReencryption(prisma, new TenantDatabase(prisma), new WebhookSecretBox(config), new PlatformAuditLog(prisma));
     const report = await sut.run({ actor: 'operator-cli:keys-rotate' });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
