@@ -119,8 +119,9 @@ function normaliser() {
     if (typeof v === 'string') {
       if (key === 'requestId') return '<request-id>';
       if (key === 'nextCursor') return '<cursor>';
-      // Signatures and nonces are random per request; the report shows that they are there.
-      if (/nonce|signature|^sig$/i.test(key ?? '')) return `<${key.toLowerCase().replace(/^x-benteng-/, '')}>`;
+      // Signatures and nonces are random per request, and a Content-Digest covers a body with random
+      // values (an invoice number); the report shows that they are there.
+      if (/nonce|signature|^sig$|digest/i.test(key ?? '')) return `<${key.toLowerCase().replace(/^x-benteng-/, '')}>`;
       return text(v);
     }
     if (Array.isArray(v)) return v.map((item) => value(item));
