@@ -474,20 +474,7 @@ export class WebhookDeliveriesRepository {
       });
       if (endpoints.length === 0) return [];
       if (!permits(scope, 'create', 'WebhookDelivery', { tenantId })) throw new Error('the webhooks principal may not create deliveries');
-      const message: WebhookMessage = { type: event.type, timestamp: event.occurredAt.toISOString(), data: event.payload as Record<string, unknown> };
-      const rows = endpoints.map((endpoint) => ({
-        tenantId,
-        id: randomUUID(),
-        endpointId: endpoint.id,
-        messageId: messageIdForEvent(event.id),
-        eventType: event.type,
-        eventId: event.id,
-        payload: message as unknown as Prisma.InputJsonObject,
-        status: 'pending' satisfies DeliveryStatus,
-        nextAttemptAt: new Date(now.getTime() + firstDelayMs),
-        createdAt: now,
-        updatedAt: now,
-      }));
+      const rows = endpoints.map((endpoint) => pendingDelivery(tenantId, endpoint.id, event, now, firstDelayMs));
       await tx.webhookDelivery.createMany({ data: rows });
       return rows.map((row) => ({ id: row.id, endpointId: row.endpointId }));
     });
@@ -519,31 +506,18 @@ export class WebhookDeliveriesRepository {
       });
       if (endpoints.length === 0) return [];
       if (!permits(scope, 'create', 'WebhookDelivery', { tenantId })) throw new Error('the webhooks principal may not create deliveries');
-      const rows: Prisma.WebhookDeliveryCreateManyInput[] = [];
+      const rows: ReturnType<typeof pendingDelivery>[] = [];
       // Events in the order they happened, so deliveries (and batches) keep it.
       relevant.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime() || (a.id < b.id ? -1 : 1));
       for (const event of relevant) {
-        const message: WebhookMessage = { type: event.type, timestamp: event.occurred_at.toISOString(), data: event.payload as Record<string, unknown> };
         for (const endpoint of endpoints) {
           if (!endpoint.events.includes(event.type)) continue;
           if (event.type === ENDPOINT_DISABLED_EVENT && endpoint.id === event.subject_id) continue;
-          rows.push({
-            tenantId,
-            id: randomUUID(),
-            endpointId: endpoint.id,
-            messageId: messageIdForEvent(event.id),
-            eventType: event.type,
-            eventId: event.id,
-            payload: message as unknown as Prisma.InputJsonObject,
-            status: 'pending' satisfies DeliveryStatus,
-            nextAttemptAt: new Date(now.getTime() + firstDelayMs),
-            createdAt: now,
-            updatedAt: now,
-          });
+          rows.push(pendingDelivery(tenantId, endpoint.id, { id: event.id, type: event.type, payload: event.payload, occurredAt: event.occurred_at }, now, firstDelayMs));
         }
       }
       if (rows.length > 0) await tx.webhookDelivery.createMany({ data: rows });
-      return rows.map((row) => ({ id: row.id!, endpointId: row.endpointId }));
+      return rows.map((row) => ({ id: row.id, endpointId: row.endpointId }));
     });
   }
 
@@ -590,6 +564,30 @@ async function updateEndpoint(tx: TenantTx, scope: Scope, id: string, data: { fa
     data,
     select: { id: true },
   });
+}
+
+/** The first, pending delivery of one outbox event to one endpoint (publishEvent and publishEvents). */
+function pendingDelivery(
+  tenantId: string,
+  endpointId: string,
+  event: { id: string; type: string; payload: unknown; occurredAt: Date },
+  now: Date,
+  firstDelayMs: number,
+): Prisma.WebhookDeliveryCreateManyInput & { id: string } {
+  const message: WebhookMessage = { type: event.type, timestamp: event.occurredAt.toISOString(), data: event.payload as Record<string, unknown> };
+  return {
+    tenantId,
+    id: randomUUID(),
+    endpointId,
+    messageId: messageIdForEvent(event.id),
+    eventType: event.type,
+    eventId: event.id,
+    payload: message as unknown as Prisma.InputJsonObject,
+    status: 'pending' satisfies DeliveryStatus,
+    nextAttemptAt: new Date(now.getTime() + firstDelayMs),
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 const writableDelivery = (scope: Scope, id: string): Prisma.WebhookDeliveryWhereUniqueInput => ({
