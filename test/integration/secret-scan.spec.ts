@@ -19,6 +19,12 @@ const awsAccessKeyId = (): string => `AKIA${[...randomBytes(16)].map((b) => AWS_
 const awsSecretAccessKey = (): string => randomBytes(30).toString('base64').slice(0, 40);
 /** A freshly generated private key, PEM-encoded as it would be pasted into a config file. */
 const privateKeyPem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+/**
+ * The two kinds the recommended preset misses (.secretlintrc.json adds a pattern rule for them): an
+ * Ed25519 PKCS#8 key (64 base64 characters, under the preset's 100) and a private JWK.
+ */
+const ed25519Pem = (): string => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const privateJwk = (): { kty: string; crv: string; x: string; d: string } => generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as never;
 
 describe('secret scanning', () => {
   it(tag('SECRETS-LIFECYCLE', '`npm run lint:secrets` scans the repository with the recommended preset and finds nothing but the listed exceptions'), () => {
@@ -55,6 +61,29 @@ describe('secret scanning', () => {
       expect(sut.output).not.toContain(secret);
       expect(sut.output).not.toContain(pem.split('\n')[1]!);
     }
+  });
+
+  it(tag('SECRETS-LIFECYCLE', 'a planted Ed25519 private key (PEM) or private JWK fails the scan, which the recommended preset alone lets through'), () => {
+    const pem = ed25519Pem();
+    const jwk = privateJwk();
+    const cases: Record<string, string> = {
+      'ed25519.ts': `export const requestSigningKey = \`${pem}\`;\n`,
+      'jwks.json': `${JSON.stringify({ keys: [{ ...jwk, kid: 'partner-1' }] }, null, 2)}\n`,
+      'key.ts': `export const key = { kty: '${jwk.kty}', crv: '${jwk.crv}', x: '${jwk.x}', d: '${jwk.d}' };\n`,
+    };
+    // One scan of the three (each one reported on its own), then the preset alone over the same files.
+    const sut = scanPlanted({ ...cases, 'clean.ts': "export const greeting = 'hello';\n" });
+    expect(sut.status).toBe(1);
+    for (const file of Object.keys(cases)) expect(sut.output).toMatch(new RegExp(`${file.replace('.', '\\.')}\\n\\s+\\d+:\\d+\\s+error[^\\n]*secretlint-rule-pattern`));
+    expect(sut.output).not.toContain('clean.ts');
+    expect(sut.output).not.toContain(jwk.d);
+    expect(sut.output).not.toContain(pem.split('\n')[1]!);
+    // Why the pattern rule is there: the preset alone passes all three.
+    expect(scanPlanted(cases, JSON.stringify({ rules: [{ id: '@secretlint/secretlint-rule-preset-recommend' }] }))).toEqual({ status: 0, output: '' });
+    // The public half alone is not a secret: a published JWK (no "d") and a public PEM pass.
+    const { d: _d, ...publicJwk } = jwk;
+    const publicPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(scanPlanted({ 'jwks.json': `${JSON.stringify({ keys: [publicJwk] })}\n`, 'pub.ts': `export const pub = \`${publicPem}\`;\n` }).status).toBe(0);
   });
 
   it(tag('SECRETS-LIFECYCLE', 'an exception allows its one exact value only: the same kind of credential with another password fails'), () => {
