@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
-import { Clock, SystemClock, isUuid } from '@benteng/common';
+import { Clock, SystemClock, isUuid, uuidv7 } from '@benteng/common';
 import { TenantDatabase, type TenantTx } from '@benteng/database';
 import { Scope } from '@benteng/tenancy';
 import { auditEventHash, GENESIS_HASH, personalCommitment } from './audit-chain.js';
@@ -153,18 +153,4 @@ export class AuditLog {
     if (entry.outcome === 'success') this.logger.info(line, message);
     else this.logger.warn(line, message);
   }
-}
-
-/**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. The id is needed before
- * the insert because the hash covers it, so the database default cannot supply it; version 7
- * keeps the table's ids time-ordered like the rest of the schema.
- */
-function uuidv7(ms: number): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(ms, 0, 6);
-  bytes[6] = 0x70 | (bytes[6] & 0x0f);
-  bytes[8] = 0x80 | (bytes[8] & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

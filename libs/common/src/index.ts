@@ -7,4 +7,4 @@ export { Clock, SystemClock } from './clock.js';
 export { ClockModule } from './clock.module.js';
 export { canonicalize, type CanonicalValue } from './canonical.js';
 export { CREDENTIAL_KINDS, minted, observeMintedCredentials, type CredentialKind } from './credentials.js';
-export { isCanonicalUuid, isUuid, UUID_SOURCE } from './uuid.js';
+export { isCanonicalUuid, isUuid, UUID_SOURCE, uuidv7 } from './uuid.js';

@@ -7,7 +7,7 @@ export { PartnerError, PartnerErrorCode } from './partner.errors.js';
 export { MAX_IP_ALLOWLIST, normalizeCidr, normalizeIpAllowlist } from './ip-allowlist.js';
 export type * from './partner.types.js';
 export { PartnerSigningKeysService, type NewSigningKey, type PartnerSigningKeyView } from './partner-signing-keys.service.js';
-export { MAX_ACTIVE_SIGNING_KEYS, MAX_SIGNING_KEYS_LISTED } from './partner-signing-keys.repository.js';
+export { MAX_ACTIVE_SIGNING_KEYS, MAX_SIGNING_KEYS_LISTED, PartnerSigningKeysRepository, type SigningState } from './partner-signing-keys.repository.js';
 export { MAX_PUBLIC_KEY_PEM, type Ed25519PublicJwk } from './signing-key-material.js';
 export {
   ACCEPT_SIGNATURE,

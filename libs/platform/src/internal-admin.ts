@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { uuidv7 } from '@benteng/common';
 import { Injectable } from '@nestjs/common';
 import { AuditLog, type AuditDataValue, type PlatformAuditEventType } from '@benteng/audit';
 import { RevocationStore, type Revocation } from '@benteng/auth';
@@ -153,14 +153,4 @@ export class InternalAdmin {
       });
     }
   }
-}
-
-/** A UUIDv7 (RFC 9562), as the schema's ids are: 48 bits of Unix milliseconds, then random bits. */
-function uuidv7(ms = Date.now()): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(ms, 0, 6);
-  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
