@@ -369,5 +369,21 @@ export const EXERCISES: readonly Exercise[] = [
     ].join('\n'),
     lab: { shows: ['the edited link: 200', "the file holds the admin's confidential ticket"], means: 'the link\u2019s claims are read without checking its signature, so any link is a template for any export of the tenant' },
     demo: { shows: ['the edited link: 403', "the file holds nothing of the admin's"], means: 'the link is an HMAC over tenant, export, user, session and expiry: an edited link no longer verifies and is refused' },
+  },  {
+    control: 'AUDIT-TRAIL',
+    follows: 'a viewer probes an owner-only function and leaves no trace',
+    worker: true,
+    commands: [
+      LOGIN,
+      'VIEWER=$(login viewer@acme-jakarta.example)',
+      'SINCE=$(date -u +%Y-%m-%dT%H:%M:%S)',
+      `curl -s -o /dev/null -X POST "$BASE/v1/partner-clients" -H "authorization: Bearer $VIEWER" -H 'content-type: application/json' -d '{"name":"Exfiltration bot","scopes":["invoices:read"],"tier":"free","environment":"live"}' -w 'the probe: %{http_code}\\n'`,
+      '# What the tenant\u2019s audit trail holds about the viewer: their own data subject access export (docs/privacy.md).',
+      `EXPORT=$(curl -s -X POST "$BASE/v1/privacy/requests" -H "authorization: Bearer $VIEWER" -H 'content-type: application/json' -d '{"kind":"access","subject":"me"}' | jq -r .exportId)`,
+      `for i in $(seq 1 60); do [ "$(curl -s "$BASE/v1/exports/$EXPORT" -H "authorization: Bearer $VIEWER" | jq -r .status)" = ready ] && break; sleep 1; done`,
+      `curl -s "$BASE/v1/exports/$EXPORT/content" -H "authorization: Bearer $VIEWER" | jq -r --arg since "$SINCE" '[.auditEvents[] | select(.type == "authz.denied" and .occurredAt >= $since)] | "authz.denied events since the probe: \\(length)"'`,
+    ].join('\n'),
+    lab: { shows: ['the probe: 403', 'authz.denied events since the probe: 0'], means: 'the viewer is refused, and nothing remembers it: an insider can probe every function, and an investigation finds no trace' },
+    demo: { shows: ['the probe: 403', 'authz.denied events since the probe: 1'], means: 'the refusal is an audit event (hash-chained, append-only) in the tenant\u2019s trail, with the actor, the route and the address' },
   },
 ];
