@@ -2,13 +2,16 @@ import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext,
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
-import { PrismaService, type TenantTx } from '@benteng/database';
+import { AuditLog } from '@benteng/audit';
+import { PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
 import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
-import { CsvFormulaGuard } from '@benteng/exports';
+import { CsvFormulaGuard, DownloadLinks, type DownloadLinkClaims, type PresentedLink } from '@benteng/exports';
+import { InvitationsService, type InvitationView } from '@benteng/members';
 import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
-import { LoginThrottle, policyName, RateLimiter, SERVICE_SIGNATURE_HEADERS, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
+import { AbuseDetector, LoginThrottle, policyName, RateLimiter, type ActiveBlock, SERVICE_SIGNATURE_HEADERS, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
+import type { Scope } from '@benteng/tenancy';
 import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
 import { DeclaredAccess } from '../../api/src/http/gate/declared-access.js';
 import { ProblemDetailsFilter } from '../../api/src/http/problem-details.filter.js';
@@ -178,6 +181,28 @@ export class EntityResponses {
   }
 }
 
+/**
+ * MEMBERSHIP-CONSENT removed: the invitation is made as before, and the invited account, when one
+ * exists, is attached at once, the way POST /v1/members did before issue 14. The account is found
+ * by the application's own cross-tenant lookup (auth_login_lookup, what a login reads), and the
+ * membership is written in the inviter's tenant transaction as the runtime role; nothing asks the
+ * invitee.
+ */
+@Injectable()
+export class AttachingInvitations extends InvitationsService {
+  @Inject(PrismaService) private readonly prisma!: PrismaService;
+  @Inject(TenantDatabase) private readonly db!: TenantDatabase;
+
+  override async create(scope: Scope, input: { email: string; role: MembershipRole; displayName?: string }, meta: RequestMeta): Promise<{ invitation: InvitationView; token: string | null }> {
+    const made = await super.create(scope, input, meta);
+    const [account] = await this.prisma.client.$queryRaw<{ user_id: string }[]>`SELECT user_id FROM auth_login_lookup(${input.email.trim().toLowerCase()})`;
+    if (account) {
+      await this.db.run(scope, (tx) => tx.membership.create({ data: { tenantId: scope.tenantId, userId: account.user_id, role: input.role, displayName: input.displayName ?? null }, select: { id: true } }));
+    }
+    return made;
+  }
+}
+
 // --- Resource consumption and uploads ---------------------------------------------------------------
 
 /** RateLimiter without limits: every request is admitted (the removed RATE-LIMIT control). */
@@ -211,10 +236,44 @@ export class DeclaredNameTypes extends DocumentTypeDetector {
  */
 export const TRUST_EVERY_PEER = '0.0.0.0/1,128.0.0.0/1,::/1,8000::/1';
 
+/** AbuseDetector that never counts and never blocks (the removed ABUSE-DETECTION control). */
+export const BLIND_ABUSE_DETECTOR: Pick<AbuseDetector, 'observe' | 'blockedFor' | 'lift' | 'recentObjects'> = {
+  observe: () => Promise.resolve([]),
+  blockedFor: () => Promise.resolve(undefined),
+  lift: () => Promise.resolve(false),
+  recentObjects: () => Promise.resolve({ notFound: [], read: [] }),
+};
+
+/**
+ * An AbuseDetector whose every address block counts as explicit (the removed ABUSE-SHARED-ADDRESS
+ * control): the address is refused before any credential is looked at, as an operator's deny is,
+ * so one client's failures lock out everyone behind its address.
+ */
+export class AddressWideAbuseDetector extends AbuseDetector {
+  override async blockedFor(ip: string | undefined, principal?: string): Promise<ActiveBlock | undefined> {
+    const block = await super.blockedFor(ip, principal);
+    return block && { ...block, source: 'explicit' };
+  }
+}
+
+/** DOCUMENTS_MAX_BYTES at its ceiling (the removed upload half of BODY-LIMIT): 50 MiB, which no upload of the attack reaches. */
+export const DOCUMENTS_MAX_BYTES_CEILING = String(50 * 1024 * 1024);
+
 // --- Exports -------------------------------------------------------------------------------------
 
 /** CSV-FORMULA removed (a worker provider): every cell is written as it is, formulas included. */
 export const IDENTITY_CSV_GUARD: Pick<CsvFormulaGuard, 'neutralize'> = { neutralize: (value: string) => value };
+
+/** EXPORT-LINK removed: DownloadLinks whose verify reads the claims off the link without checking signature or expiry, and which never asks after the minting session. */
+export class UncheckedDownloadLinks extends DownloadLinks {
+  override verify(link: PresentedLink): DownloadLinkClaims | null {
+    return { tenantId: link.tenant, exportId: link.exportId, userId: link.user, sessionId: link.session, expires: Number(link.expires) };
+  }
+
+  override sessionLive(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+}
 
 // --- Webhooks -------------------------------------------------------------------------------------
 
@@ -254,6 +313,21 @@ export class NoLogRedaction extends LogRedaction {
 
   override censor(fields: Record<string, unknown>): Record<string, unknown> {
     return fields;
+  }
+}
+
+// --- Audit -----------------------------------------------------------------------------------------
+
+/** AuditLog that records nothing (the removed AUDIT-TRAIL control): every write path still runs, without its trace. */
+export class SilentAuditLog {
+  record(): Promise<void> {
+    return Promise.resolve();
+  }
+  recordFor(): Promise<void> {
+    return Promise.resolve();
+  }
+  recordIn(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
@@ -315,6 +389,12 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
     internal: [replace(SecurityHeaders, NoSecurityHeaders)],
   },
   'LOG-REDACTION': { removal: 'LogRedaction is replaced by one that censors no path and logs requests with their headers', api: [replace(LogRedaction, NoLogRedaction)], internal: [replace(LogRedaction, NoLogRedaction)] },
+  'MEMBERSHIP-CONSENT': { removal: 'the invitations service is replaced (DI) by one that attaches an existing account as soon as it is invited', api: [replace(InvitationsService, AttachingInvitations)] },
+  'ABUSE-DETECTION': { removal: 'AbuseDetector is replaced by one that never counts and never blocks', api: [{ token: AbuseDetector, value: BLIND_ABUSE_DETECTOR }] },
+  'ABUSE-SHARED-ADDRESS': { removal: 'AbuseDetector reports every address block as explicit, so the address is refused before any credential is looked at', api: [replace(AbuseDetector, AddressWideAbuseDetector)] },
+  'BODY-LIMIT': { removal: 'DOCUMENTS_MAX_BYTES (the multipart file limit and the service check) is raised to its ceiling (50 MiB)', env: { DOCUMENTS_MAX_BYTES: DOCUMENTS_MAX_BYTES_CEILING } },
+  'EXPORT-LINK': { removal: 'DownloadLinks is replaced by one that reads the claims without checking the signature, expiry or minting session', api: [replace(DownloadLinks, UncheckedDownloadLinks)] },
+  'AUDIT-TRAIL': { removal: 'AuditLog is replaced by a writer that records nothing', api: [replace(AuditLog, SilentAuditLog)] },
 };
 
 /**
@@ -327,15 +407,9 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'TENANT-RLS':
     'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
   'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
-  'MEMBERSHIP-CONSENT': 'its removal (AttachingInvitations) looks the invited account up through the migration owner\u2019s connection, a test fixture; it has not been moved into this module yet',
-  'ABUSE-DETECTION': 'the attack blocks the attacker\u2019s address (127.0.0.1 for a local trainee) for ABUSE_BLOCK_S; not moved into this module yet',
-  'ABUSE-SHARED-ADDRESS': 'the attack needs two clients behind one address, which the scenario fakes with Fastify inject\u2019s remoteAddress; not moved into this module yet',
-  'BODY-LIMIT': 'the removal is a configuration value (DOCUMENTS_MAX_BYTES raised to its ceiling) and the body-size half needs a special app; not moved into this module yet',
   'JOB-ENVELOPE': 'the attack writes a forged job straight into Redis and the target is the worker; not moved into this module yet',
-  'EXPORT-LINK': 'the removal (DownloadLinks) is not moved into this module yet',
   'WEBHOOK-SIGNING': 'the harm is seen by a webhook receiver the scenario runs beside the worker; not moved into this module yet',
   'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
-  'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',
   'ACCESS-RECORD': 'the harm (a stolen session\u2019s reads leave no access record) is seen only through the signed internal breach-scope route; not moved into this module yet',
   'PRIVACY-ERASURE': 'the harm (an erased member\u2019s token still answers) needs a data subject request carried out first and its revocation publishing removed; not moved into this module yet',
   'PARTNER-REQUEST-SIGNING': 'the attack needs a partner client with a registered Ed25519 key and a signed request; not moved into this module yet (docs/request-signing.md shows the signing with curl and openssl)',

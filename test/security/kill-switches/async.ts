@@ -11,7 +11,7 @@ import { accessibleWhere } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
-import { CsvFormulaGuard, DownloadLinks, type DownloadLinkClaims, type PresentedLink } from '@benteng/exports';
+import { CsvFormulaGuard, DownloadLinks } from '@benteng/exports';
 import { JOBS_QUEUE, JobQueue, JobSigner, parseEnvelope, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
 import { PaymentWebhookVerifier } from '@benteng/payments';
 import { EgressError, SafeHttpClient, type EgressRequestOptions, type EgressResponse } from '@benteng/security';
@@ -28,7 +28,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
 import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { obliterateQueues, uniqueQueuePrefix } from '../../support/worker.js';
-import { IDENTITY_CSV_GUARD, TrustingPaymentVerifier } from '../../../apps/lab/src/removals.js';
+import { IDENTITY_CSV_GUARD, TrustingPaymentVerifier, UncheckedDownloadLinks } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 /*
@@ -285,17 +285,6 @@ class ShapeOnlyJobSigner extends JobSigner {
 }
 
 // --- EXPORT-LINK ------------------------------------------------------------------------------------
-
-/** DownloadLinks whose verify reads the claims off the link without checking signature or expiry, and which never asks after the minting session. */
-class UncheckedDownloadLinks extends DownloadLinks {
-  override verify(link: PresentedLink): DownloadLinkClaims | null {
-    return { tenantId: link.tenant, exportId: link.exportId, userId: link.user, sessionId: link.session, expires: Number(link.expires) };
-  }
-
-  override sessionLive(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-}
 
 /** DownloadLinks with every check but one: the session that minted a link is never asked after (the state before issue 14). */
 class SessionBlindDownloadLinks extends DownloadLinks {

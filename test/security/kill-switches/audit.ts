@@ -6,20 +6,8 @@ import { buildApi, type TestApi } from '../../support/api.js';
 import { ownerPool, tenantDatabase } from '../../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
+import { SilentAuditLog } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
-
-/** AuditLog that records nothing (the removed control): every write path still runs, without its trace. */
-class SilentAuditLog {
-  record(): Promise<void> {
-    return Promise.resolve();
-  }
-  recordFor(): Promise<void> {
-    return Promise.resolve();
-  }
-  recordIn(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** AccessLog that records nothing (the removed control): requests are answered, their reads leave no record. */
 class SilentAccessLog {

@@ -4,10 +4,7 @@ import { Controller, Get, Injectable } from '@nestjs/common';
 import pg from 'pg';
 import { AbilityFactory, defineAbilityFor, type AppAbility, type Principal } from '@benteng/authz';
 import { internalServiceKeys, loadConfig } from '@benteng/config';
-import type { RequestMeta } from '@benteng/auth';
-import type { MembershipRole } from '@benteng/database';
-import { InvitationsService, type InvitationView } from '@benteng/members';
-import type { Scope } from '@benteng/tenancy';
+import { InvitationsService } from '@benteng/members';
 import { signServiceRequest } from '@benteng/security';
 import { InvoiceResponses } from '../../../apps/api/src/public/invoice.response.js';
 import { RequestValidationPipe } from '../../../apps/api/src/http/validation.js';
@@ -18,7 +15,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { bearer, withOwner } from '../support/fixtures.js';
 import { createPartnerClient, createPartnerKey, partnerCall } from '../../support/partners.js';
 import { PublicClient, setPasswords, testPassword, type ApiResponse } from '../../support/public-api.js';
-import { EntityResponses, NoValidationPipe, OpenByDefaultAccess, RoleBlindAbilities, RoleBlindPlatformAbilities, ScopeBlindAbilities, TenantOnlyAbilities, withConditions } from '../../../apps/lab/src/removals.js';
+import { AttachingInvitations, EntityResponses, NoValidationPipe, OpenByDefaultAccess, RoleBlindAbilities, RoleBlindPlatformAbilities, ScopeBlindAbilities, TenantOnlyAbilities, withConditions } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /**
@@ -51,25 +48,6 @@ async function publicAttack(api: TestApi, as: { email: string; password: string 
 class TenantBlindAbilities extends AbilityFactory {
   override forTenant(tenantId: string, principal: Principal): AppAbility {
     return withConditions(defineAbilityFor(tenantId, principal), ({ tenantId: _tenant, ...rest }) => rest);
-  }
-}
-
-/**
- * Consent removed: the invitation is made as before, and the invited account, when one exists, is
- * attached at once, the way POST /v1/members did before issue 14. The account is found through the
- * owner connection, standing in for the cross-tenant user lookup that path had.
- */
-@Injectable()
-class AttachingInvitations extends InvitationsService {
-  override async create(scope: Scope, input: { email: string; role: MembershipRole; displayName?: string }, meta: RequestMeta): Promise<{ invitation: InvitationView; token: string | null }> {
-    const made = await super.create(scope, input, meta);
-    const userId = await withOwner(async (owner) => (await owner.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [input.email.trim().toLowerCase()])).rows[0]?.id);
-    if (userId) {
-      await withOwner((owner) =>
-        owner.query('INSERT INTO memberships (tenant_id, id, user_id, role, display_name) VALUES ($1, $2, $3, $4, $5)', [scope.tenantId, randomUUID(), userId, input.role, input.displayName ?? null]),
-      );
-    }
-    return made;
   }
 }
 

@@ -1,13 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import { DocumentTypeDetector } from '@benteng/documents';
-import { AbuseDetector, LoginThrottle, type ActiveBlock, type ThrottleKey, RateLimiter } from '@benteng/security';
+import { AbuseDetector, LoginThrottle, type ThrottleKey, RateLimiter } from '@benteng/security';
 import { AbuseObserver } from '../../../apps/api/src/http/abuse-observer.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { tenantWithPassword } from '../support/fixtures.js';
 import type { TestTenant } from '../../support/factories.js';
 import type { ApiResponse } from '../../support/public-api.js';
-import { DeclaredNameTypes, TRUST_EVERY_PEER, UnlimitedRateLimiter } from '../../../apps/lab/src/removals.js';
+import { AddressWideAbuseDetector, BLIND_ABUSE_DETECTOR, DeclaredNameTypes, DOCUMENTS_MAX_BYTES_CEILING, TRUST_EVERY_PEER, UnlimitedRateLimiter } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
 
 /**
@@ -100,26 +100,6 @@ export function multipartFile(file: { filename: string; type: string; content: B
 
 // --- The controls removed --------------------------------------------------------------------------
 
-/** AbuseDetector that never counts and never blocks (the removed ABUSE-DETECTION control). */
-const BLIND_ABUSE_DETECTOR: Pick<AbuseDetector, 'observe' | 'blockedFor' | 'lift' | 'recentObjects'> = {
-  observe: () => Promise.resolve([]),
-  blockedFor: () => Promise.resolve(undefined),
-  lift: () => Promise.resolve(false),
-  recentObjects: () => Promise.resolve({ notFound: [], read: [] }),
-};
-
-/**
- * An AbuseDetector whose every address block counts as explicit (the removed ABUSE-SHARED-ADDRESS
- * control): the address is refused before any credential is looked at, as an operator's deny is,
- * so one client's failures lock out everyone behind its address.
- */
-export class AddressWideAbuseDetector extends AbuseDetector {
-  override async blockedFor(ip: string | undefined, principal?: string): Promise<ActiveBlock | undefined> {
-    const block = await super.blockedFor(ip, principal);
-    return block && { ...block, source: 'explicit' };
-  }
-}
-
 /**
  * A LoginThrottle that sees every attempt as coming from one address (the removed login half of
  * ABUSE-SHARED-ADDRESS): an account's failures at any address throttle it at every address. The
@@ -141,7 +121,7 @@ export class AddressBlindLoginThrottle extends LoginThrottle {
   }
 }
 
-export { DeclaredNameTypes, TRUST_EVERY_PEER };
+export { AddressWideAbuseDetector, DeclaredNameTypes, TRUST_EVERY_PEER };
 
 // --- Scenarios -----------------------------------------------------------------------------------
 
@@ -326,7 +306,7 @@ export const LIMITS_SCENARIOS: KillSwitchScenario[] = [
     attack: 'a member uploads a document twice the configured upload cap of 1 MiB',
     removal: 'DOCUMENTS_MAX_BYTES (the multipart file limit and the service check) is raised to its ceiling (50 MiB)',
     fixtures: () => tenantWithPassword('ks-upload-cap'),
-    target: (intact) => buildApi({ env: { DOCUMENTS_MAX_BYTES: intact ? String(1024 * 1024) : String(50 * 1024 * 1024) } }),
+    target: (intact) => buildApi({ env: { DOCUMENTS_MAX_BYTES: intact ? String(1024 * 1024) : DOCUMENTS_MAX_BYTES_CEILING } }),
     async run(api, { tenant, password }) {
       const ip = freshIpv4();
       const token = await login(api, tenant.users.member.email, password, ip);
