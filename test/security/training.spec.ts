@@ -82,6 +82,8 @@ describe('training exercises (docs/training/), run in both modes', () => {
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBeNull();
         } finally {
           await close();
+          // An attack the demo does not refuse (a data subject erasure) changes the seed too.
+          if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
       });
     });

@@ -7,6 +7,7 @@ import { ownerPool, tenantDatabase } from '../../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
+import { SilentAccessLog } from '../../../apps/lab/src/removals.js';
 
 /** AuditLog that records nothing (the removed control): every write path still runs, without its trace. */
 class SilentAuditLog {
@@ -17,13 +18,6 @@ class SilentAuditLog {
     return Promise.resolve();
   }
   recordIn(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** AccessLog that records nothing (the removed control): requests are answered, their reads leave no record. */
-class SilentAccessLog {
-  record(): Promise<void> {
     return Promise.resolve();
   }
 }

@@ -6,6 +6,8 @@ import { AUTHZ_SCENARIOS } from '../kill-switches/authz.js';
 import { EDGE_SCENARIOS } from '../kill-switches/edge.js';
 import { INVENTORY_SCENARIOS } from '../kill-switches/inventory.js';
 import { LIMITS_SCENARIOS } from '../kill-switches/limits.js';
+import { PRIVACY_SCENARIOS } from '../kill-switches/privacy.js';
+import { SIGNING_SCENARIOS } from '../kill-switches/signing.js';
 import { ASVS, CONTROL_IDS, CONTROLS, OWASP_API, tag, type ControlId } from '../support/controls.js';
 import type { KillSwitchScenario } from '../support/kill-switch.js';
 import { EXERCISES, type Exercise } from './exercises.js';
@@ -25,6 +27,8 @@ export const SCENARIO_FILES: readonly { file: string; scenarios: readonly KillSw
   { file: 'test/security/kill-switch-edge.spec.ts', scenarios: EDGE_SCENARIOS },
   { file: 'test/security/kill-switch-audit.spec.ts', scenarios: AUDIT_SCENARIOS },
   { file: 'test/security/kill-switch-inventory.spec.ts', scenarios: INVENTORY_SCENARIOS },
+  { file: 'test/security/kill-switch-privacy.spec.ts', scenarios: PRIVACY_SCENARIOS },
+  { file: 'test/security/kill-switch-signing.spec.ts', scenarios: SIGNING_SCENARIOS },
 ];
 
 /** The scenario an exercise follows, and its spec file; throws when the exercise names none. */
