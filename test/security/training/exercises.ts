@@ -65,6 +65,23 @@ const RECEIVER = [
 /** Waits up to 30 s for the receiver's first request, then stops it. */
 const RECEIVED = `for i in $(seq 1 30); do [ -s "$HOOK/line" ] && break; sleep 1; done; kill "$RECEIVER_PID"`;
 
+/** The internal service key of the exercises that sign internal requests (ACCESS-RECORD's `env`): a training value, never a real key. */
+const TRAINING_SERVICE_SECRET = 'benteng-training-lab-only-not-a-real-key';
+
+/**
+ * `internal_post PATH BODY REASON`: a POST to the internal listener signed as docs/internal-signatures.md
+ * describes (HMAC-SHA256 over the canonical string) with the training key, as operator $OPERATOR.
+ */
+const INTERNAL_POST = [
+  `KEY_ID=training; KEY_SECRET='${TRAINING_SERVICE_SECRET}'`,
+  'internal_post() {',
+  `  local ts nonce canonical signature; ts=$(date +%s); nonce=$(openssl rand 18 | basenc --base64url -w0)`,
+  `  canonical=$(printf 'BENTENG-HMAC-SHA256\nPOST\n%s\n\n%s\n%s\n%s\n%s\n%s\n%s' "$1" "$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)" "$ts" "$nonce" "$KEY_ID" "$OPERATOR" "$3")`,
+  `  signature=$(printf '%s' "$canonical" | openssl dgst -sha256 -mac HMAC -macopt "key:$KEY_SECRET" -binary | basenc --base64url -w0 | tr -d '=')`,
+  `  curl -s -X POST "$INTERNAL$1" -H 'content-type: application/json' -H "x-benteng-key-id: $KEY_ID" -H "x-benteng-timestamp: $ts" -H "x-benteng-nonce: $nonce" -H "x-benteng-signature: $signature" -H "x-benteng-operator: $OPERATOR" -H "x-benteng-reason: $3" -d "$2"`,
+  '}',
+].join('\n');
+
 export const EXERCISES: readonly Exercise[] = [
   {
     control: 'AUTHZ-OBJECT',
@@ -369,5 +386,32 @@ export const EXERCISES: readonly Exercise[] = [
     ].join('\n'),
     lab: { shows: ['the internal service received: POST /internal/admin'], means: 'the host name passed the save-time check (its DNS can change) and nothing checked the address the worker connected to: the tenant owner made Benteng POST to a service on its loopback' },
     demo: { shows: ['delivery attempt 1: {"statusCode":null,"error":"blocked_address"}', 'the internal service received nothing'], means: 'the worker resolves the host and refuses a private address at connect time: the attempt fails as blocked_address and the internal service sees nothing' },
+  },
+  {
+    control: 'ACCESS-RECORD',
+    follows: 'a stolen session reads a customer\u2019s invoice, and breach scoping cannot name the customer',
+    internal: true,
+    // A service key both the lab and the demo know, so the commands can sign internal requests (a real deployment keeps its keys secret).
+    env: { INTERNAL_SERVICE_KEYS: `ops-cli:training:${TRAINING_SERVICE_SECRET}` },
+    commands: [
+      LOGIN,
+      INTERNAL_POST,
+      'unb64url() { local s; s=$(cat); while [ $(( ${#s} % 4 )) -ne 0 ]; do s="$s="; done; printf "%s" "$s" | basenc --base64url -d; }',
+      'STOLEN=$(login member@acme-jakarta.example)',
+      `INVOICE=$(curl -s "$BASE/v1/invoices?limit=1" -H "authorization: Bearer $STOLEN" | jq -r '.items[0].id')`,
+      `curl -s -o /dev/null "$BASE/v1/invoices/$INVOICE" -H "authorization: Bearer $STOLEN" -w 'the stolen session reads an invoice: %{http_code}\\n'`,
+      `SESSION=$(printf '%s' "$STOLEN" | cut -d. -f2 | unb64url | jq -r .sid); SCOPE=$(mktemp); sleep 1`,
+      `internal_post /internal/v1/incidents/breach-scope "{\\"credential\\":\\"session:$SESSION\\",\\"detectedAt\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\"}" 'Training%3A%20a%20stolen%20session' > "$SCOPE"`,
+      `jq -r '"invoice reads of the session on record: " + ([.tenants[].recordTypes[] | select(.recordType == "invoice") | .read] | add // 0 | tostring)' "$SCOPE"`,
+      `jq -r '"customers the breach scope names: " + ([.tenants[].dataSubjects[] | select(startswith("customer:"))] | if length == 0 then "none" else join(",") end)' "$SCOPE"`,
+    ].join('\n'),
+    lab: {
+      shows: ['the stolen session reads an invoice: 200', 'invoice reads of the session on record: 0', 'customers the breach scope names: none'],
+      means: 'the read was served and left no access record: the breach scope cannot say whose data the stolen session saw, so the customer is never notified',
+    },
+    demo: {
+      shows: ['the stolen session reads an invoice: 200', 'invoice reads of the session on record: 1', 'customers the breach scope names: customer:'],
+      means: 'every authenticated read leaves an access record: breach scoping names the customer whose invoice the session read (and the 72-hour notification deadline)',
+    },
   },
 ];

@@ -101,7 +101,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The same attack against the normal demo',
     '',
-    `Set \`${exercise.internal ? 'INTERNAL=http://127.0.0.1:3001' : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
+    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
     exercise.demo.log ? `The demo's request log never holds \`${exercise.demo.log}\`. The commands print:` : 'The output contains:',
     '',
     outputBlock(exercise.demo.shows),
