@@ -400,7 +400,8 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'ABUSE-DETECTION': 'the attack blocks the attacker\u2019s address (127.0.0.1 for a local trainee) for ABUSE_BLOCK_S; not moved into this module yet',
   'ABUSE-SHARED-ADDRESS': 'the attack needs two clients behind one address, which the scenario fakes with Fastify inject\u2019s remoteAddress; not moved into this module yet',
   'BODY-LIMIT': 'the removal is a configuration value (DOCUMENTS_MAX_BYTES raised to its ceiling) and the body-size half needs a special app; not moved into this module yet',
-  'JOB-ENVELOPE': 'the attack writes a forged job straight into Redis and the target is the worker; not moved into this module yet',
+  'JOB-ENVELOPE':
+    'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
   'EXPORT-LINK': 'the removal (DownloadLinks) is not moved into this module yet',
   'AUDIT-TRAIL': 'the removal (SilentAuditLog, AuditVerifier) is not moved into this module yet',
   'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',

@@ -76,7 +76,7 @@ const INTERNAL_POST = [
   `KEY_ID=training; KEY_SECRET='${TRAINING_SERVICE_SECRET}'`,
   'internal_post() {',
   `  local ts nonce canonical signature; ts=$(date +%s); nonce=$(openssl rand 18 | basenc --base64url -w0)`,
-  `  canonical=$(printf 'BENTENG-HMAC-SHA256\nPOST\n%s\n\n%s\n%s\n%s\n%s\n%s\n%s' "$1" "$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)" "$ts" "$nonce" "$KEY_ID" "$OPERATOR" "$3")`,
+  `  canonical=$(printf 'BENTENG-HMAC-SHA256\\nPOST\\n%s\\n\\n%s\\n%s\\n%s\\n%s\\n%s\\n%s' "$1" "$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)" "$ts" "$nonce" "$KEY_ID" "$OPERATOR" "$3")`,
   `  signature=$(printf '%s' "$canonical" | openssl dgst -sha256 -mac HMAC -macopt "key:$KEY_SECRET" -binary | basenc --base64url -w0 | tr -d '=')`,
   `  curl -s -X POST "$INTERNAL$1" -H 'content-type: application/json' -H "x-benteng-key-id: $KEY_ID" -H "x-benteng-timestamp: $ts" -H "x-benteng-nonce: $nonce" -H "x-benteng-signature: $signature" -H "x-benteng-operator: $OPERATOR" -H "x-benteng-reason: $3" -d "$2"`,
   '}',

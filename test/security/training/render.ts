@@ -146,7 +146,7 @@ export function renderReadme(): string {
     '- Port `LAB_PORT` (default 3100; the internal listener on `LAB_INTERNAL_PORT`, default `LAB_PORT`+1), database: an embedded PostgreSQL in `.data/lab/<CONTROL-ID>` on `LAB_PG_PORT` (default 54339), or `LAB_DATABASE_URL`. Redis: `REDIS_URL`, as for the demo, on a queue prefix of its own (`lab-<control>`); rate-limit and abuse counters keyed by address are shared with a demo on the same Redis database, so give the lab another one (`REDIS_URL=redis://127.0.0.1:6379/1 npm run lab -- …`) when both run side by side.',
     '- The start banner and every response (`X-Benteng-Lab: <CONTROL-ID> disabled`) say which control is off.',
     '- It refuses to start with `NODE_ENV=production`. It runs from source (Vite\u2019s module runner, as the tests do): `apps/lab` is excluded from `npm run build` (dist/) and so from the Docker image, and Vite is a devDependency the image prunes (test/security/training.spec.ts checks all three).',
-    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`).',
+    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver.',
     '',
     '## A 2-hour course',
     '',
