@@ -336,10 +336,11 @@ export const EXERCISES: readonly Exercise[] = [
       'PEM=$(mktemp); openssl genpkey -algorithm ed25519 -out "$PEM"',
       `X=$(openssl pkey -in "$PEM" -pubout -outform DER | tail -c 32 | openssl base64 -A | tr '+/' '-_' | tr -d '=')`,
       `curl -s -o /dev/null -X POST "$BASE/v1/partner-clients/$CLIENT/signing-keys" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"jwk\\":{\\"kty\\":\\"OKP\\",\\"crv\\":\\"Ed25519\\",\\"x\\":\\"$X\\"}}" -w 'signing key registered: %{http_code}\\n'`,
-      `curl -s -o /dev/null -X POST "$BASE/partner/v1/invoices" -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"number\\":\\"STOLEN-$RANDOM$RANDOM\\",\\"customer\\":{\\"name\\":\\"PT Mitra\\"},\\"lines\\":[{\\"description\\":\\"Langganan\\",\\"quantity\\":1,\\"unitPriceMinor\\":990000}]}" -w 'the API key alone, unsigned, creates an invoice: %{http_code}\\n'`,
+      `RES=$(curl -s -X POST "$BASE/partner/v1/invoices" -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"number\\":\\"STOLEN-$RANDOM$RANDOM\\",\\"customer\\":{\\"name\\":\\"PT Mitra\\"},\\"lines\\":[{\\"description\\":\\"Langganan\\",\\"quantity\\":1,\\"unitPriceMinor\\":990000}]}" -w '\\n%{http_code}')`,
+      `echo "the API key alone, unsigned, creates an invoice: $(echo "$RES" | tail -n 1) $(echo "$RES" | head -n -1 | jq -r '.code // empty')"`,
     ].join('\n'),
     lab: { shows: ['signing key registered: 201', 'the API key alone, unsigned, creates an invoice: 201'], means: 'whoever holds the stolen API key bills the tenant: the client requires signatures, yet no signature was asked for' },
-    demo: { shows: ['signing key registered: 201', 'the API key alone, unsigned, creates an invoice: 401'], means: 'the client requires signatures (and creating invoices is high trust): without the private signing key the request is refused as signature.missing' },
+    demo: { shows: ['signing key registered: 201', 'the API key alone, unsigned, creates an invoice: 401 signature.missing'], means: 'the client requires signatures (and creating invoices is high trust): without the private signing key the request is refused as signature.missing' },
   },
   {
     control: 'WEBHOOK-SIGNING',
