@@ -40,17 +40,23 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   // The worker, when the exercise needs one, on a queue prefix of its own that the API then uses.
   const worker = exercise.worker ? await buildWorker({ overrides: lab ? [...(removal.worker ?? [])] : [], env: { ...DEMO_ENV, ...exercise.env } }) : undefined;
   const env = { ...DEMO_ENV, ...exercise.env, ...(worker ? { QUEUE_PREFIX: worker.prefix } : {}) };
-  const options = lab
-    ? { overrides: [...((exercise.internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
-    : { ownLogger: true, env };
-  const api = exercise.internal ? await buildInternalApi(options) : await buildApi(options);
+  const options = (internal: boolean) =>
+    lab
+      ? { overrides: [...((internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
+      : { ownLogger: true, env };
+  const api = exercise.internal ? await buildInternalApi(options(true)) : await buildApi(options(false));
   const base = await listening(api);
+  // An internal exercise whose control is removed from the public listener (ACCESS-RECORD): the
+  // attack goes to $BASE, the public application, and $INTERNAL shows what it left behind.
+  const publicApi = exercise.internal && removal.api ? await buildApi(options(false)) : undefined;
+  const publicBase = publicApi ? await listening(publicApi) : undefined;
   return {
-    api,
-    base,
+    api: publicApi ?? api,
+    base: publicBase ?? base,
     variables: exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {},
     async close() {
       await api.close();
+      await publicApi?.close();
       await worker?.close();
     },
   };
@@ -82,6 +88,8 @@ describe('training exercises (docs/training/), run in both modes', () => {
           expect((await fetch(`${base}/health/live`)).headers.get(LAB_HEADER)).toBeNull();
         } finally {
           await close();
+          // An attack the demo does not refuse (a data subject erasure) changes the seed too.
+          if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
       });
     });

@@ -2,16 +2,19 @@ import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext,
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
-import { AuditLog } from '@benteng/audit';
+import { AccessLog, AuditLog } from '@benteng/audit';
 import { PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
 import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
 import { CsvFormulaGuard, DownloadLinks, type DownloadLinkClaims, type PresentedLink } from '@benteng/exports';
 import { InvitationsService, type InvitationView } from '@benteng/members';
 import { PaymentWebhookVerifier, type VerifiedDelivery } from '@benteng/payments';
-import { AbuseDetector, LoginThrottle, policyName, RateLimiter, type ActiveBlock, SERVICE_SIGNATURE_HEADERS, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
+import { AbuseDetector, EgressError, LoginThrottle, policyName, RateLimiter, SafeHttpClient, type ActiveBlock, SERVICE_SIGNATURE_HEADERS, type EgressRequestOptions, type EgressResponse, type IncomingServiceRequest, type RateLimitResult, type RateLimitSubject, type Sensitivity, type ServiceSignatureResult } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
+import { JobSigner, parseEnvelope } from '@benteng/jobs';
+import { PartnerRequestSignatures, type SignatureOutcome } from '@benteng/partners';
+import { WebhookSigner, type SignedHeaders } from '@benteng/webhooks';
 import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
 import { DeclaredAccess } from '../../api/src/http/gate/declared-access.js';
 import { ProblemDetailsFilter } from '../../api/src/http/problem-details.filter.js';
@@ -331,6 +334,65 @@ export class SilentAuditLog {
   }
 }
 
+// --- Jobs, outbound webhooks and egress -----------------------------------------------------------
+
+/** JOB-ENVELOPE removed: JobSigner.verify only checks the envelope's shape, the signature is believed as it is. */
+export class ShapeOnlyJobSigner extends JobSigner {
+  override verify(signed: unknown) {
+    return parseEnvelope((signed as { envelope?: unknown } | null)?.envelope);
+  }
+}
+
+/** WEBHOOK-SIGNING removed: a signer that signs nothing; the headers keep their names, the signature is empty. */
+export class UnsignedWebhookSigner extends WebhookSigner {
+  override sign(messageId: string, at: Date): SignedHeaders {
+    return { 'webhook-id': messageId, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': '' };
+  }
+}
+
+/** SSRF-EGRESS removed: an HTTP client with no destination checks at all, what a webhook sender without SafeHttpClient does. */
+export class UnguardedHttpClient extends SafeHttpClient {
+  override assertDeliverableUrl(): void {}
+
+  override async post(url: string, body: string, headers: Record<string, string>, options: EgressRequestOptions = {}): Promise<EgressResponse> {
+    const started = performance.now();
+    try {
+      const res = await fetch(url, { method: 'POST', body, headers, redirect: 'follow', signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) });
+      const text = await res.text();
+      return { status: res.status, headers: Object.fromEntries(res.headers), body: text.slice(0, options.maxBytes ?? 1024), truncated: false, latencyMs: Math.round(performance.now() - started) };
+    } catch {
+      throw new EgressError('connect_failed', 'The connection failed.');
+    }
+  }
+}
+
+// --- Access records, privacy, partner request signing -----------------------------------------------
+
+/** ACCESS-RECORD removed: an AccessLog that records nothing; requests are answered, their reads leave no record. */
+export class SilentAccessLog {
+  record(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * PRIVACY-ERASURE removed: the revocation store with publication removed. An erasure still deletes
+ * the person's sessions in PostgreSQL, but the access tokens they hold are never announced as
+ * revoked, so the gate keeps honouring them until they expire.
+ */
+export class SilentRevocationStore extends RevocationStore {
+  override publish(_revocations: Revocation[]): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** PARTNER-REQUEST-SIGNING removed: every partner request counts as needing no signature, signed or not. */
+export class NoSignatureCheck {
+  verify(): Promise<SignatureOutcome> {
+    return Promise.resolve({ signed: false });
+  }
+}
+
 // --- The lab's registry ---------------------------------------------------------------------------
 
 /** One provider replaced: by a value, or by a class Nest instantiates with injection. */
@@ -395,6 +457,11 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'BODY-LIMIT': { removal: 'DOCUMENTS_MAX_BYTES (the multipart file limit and the service check) is raised to its ceiling (50 MiB)', env: { DOCUMENTS_MAX_BYTES: DOCUMENTS_MAX_BYTES_CEILING } },
   'EXPORT-LINK': { removal: 'DownloadLinks is replaced by one that reads the claims without checking the signature, expiry or minting session', api: [replace(DownloadLinks, UncheckedDownloadLinks)] },
   'AUDIT-TRAIL': { removal: 'AuditLog is replaced by a writer that records nothing', api: [replace(AuditLog, SilentAuditLog)] },
+  'PRIVACY-ERASURE': { removal: "RevocationStore.publish does nothing, so the erased person's sessions are never announced as revoked", api: [replace(RevocationStore, SilentRevocationStore)] },
+  'PARTNER-REQUEST-SIGNING': { removal: 'PartnerRequestSignatures is replaced by a verifier that asks for no signature and checks none', api: [replace(PartnerRequestSignatures, NoSignatureCheck)] },
+  'WEBHOOK-SIGNING': { removal: 'WebhookSigner.sign is replaced by one that sends the headers with an empty signature', worker: [replace(WebhookSigner, UnsignedWebhookSigner)] },
+  'SSRF-EGRESS': { removal: 'SafeHttpClient is replaced by a plain HTTP client without destination checks', worker: [replace(SafeHttpClient, UnguardedHttpClient)] },
+  'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
 };
 
 /**
@@ -407,11 +474,7 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'TENANT-RLS':
     'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
   'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
-  'JOB-ENVELOPE': 'the attack writes a forged job straight into Redis and the target is the worker; not moved into this module yet',
-  'WEBHOOK-SIGNING': 'the harm is seen by a webhook receiver the scenario runs beside the worker; not moved into this module yet',
-  'SSRF-EGRESS': 'the harm is seen by an internal listener the scenario runs beside the API and the worker; not moved into this module yet',
-  'ACCESS-RECORD': 'the harm (a stolen session\u2019s reads leave no access record) is seen only through the signed internal breach-scope route; not moved into this module yet',
-  'PRIVACY-ERASURE': 'the harm (an erased member\u2019s token still answers) needs a data subject request carried out first and its revocation publishing removed; not moved into this module yet',
-  'PARTNER-REQUEST-SIGNING': 'the attack needs a partner client with a registered Ed25519 key and a signed request; not moved into this module yet (docs/request-signing.md shows the signing with curl and openssl)',
+  'JOB-ENVELOPE':
+    'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
   'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
 };

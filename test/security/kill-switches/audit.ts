@@ -6,15 +6,8 @@ import { buildApi, type TestApi } from '../../support/api.js';
 import { ownerPool, tenantDatabase } from '../../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
-import { SilentAuditLog } from '../../../apps/lab/src/removals.js';
+import { SilentAccessLog, SilentAuditLog } from '../../../apps/lab/src/removals.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
-
-/** AccessLog that records nothing (the removed control): requests are answered, their reads leave no record. */
-class SilentAccessLog {
-  record(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const auditTypes = async (owner: pg.Pool, tenantId: string, type: string): Promise<number> =>
   Number((await owner.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_events WHERE tenant_id = $1 AND type = $2', [tenantId, type])).rows[0]!.n);

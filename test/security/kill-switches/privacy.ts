@@ -1,21 +1,11 @@
 import type pg from 'pg';
-import { RevocationStore, type Revocation } from '@benteng/auth';
+import { RevocationStore } from '@benteng/auth';
+import { SilentRevocationStore } from '../../../apps/lab/src/removals.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { ownerPool } from '../../support/db.js';
 import { createTenant, insertInvoice, type TestTenant } from '../../support/factories.js';
 import { arranged, PublicClient, setPasswords, testPassword } from '../../support/public-api.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
-
-/**
- * The revocation store with publication removed (the removed control): an erasure still deletes the
- * person's sessions in PostgreSQL, but the access tokens they hold are never announced as revoked,
- * so the gate keeps honouring them until they expire.
- */
-class SilentRevocationStore extends RevocationStore {
-  override publish(_revocations: Revocation[]): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 interface ErasureFixtures {
   owner: pg.Pool;

@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { PartnerRequestSignatures, type SignatureOutcome } from '@benteng/partners';
+import { PartnerRequestSignatures } from '@benteng/partners';
+import { NoSignatureCheck } from '../../../apps/lab/src/removals.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { createTenant } from '../../support/factories.js';
 import { createPartnerClient, createPartnerKey } from '../../support/partners.js';
 import { insertSigningKey, newSigningKey, requireSignatures, signatureHeaders, signedCall, type TestSigningKey } from '../../support/request-signing.js';
 import { withOwner } from '../support/fixtures.js';
 import { exchange, scenario, type KillSwitchScenario } from '../support/kill-switch.js';
-
-/** PARTNER-REQUEST-SIGNING removed: every partner request counts as needing no signature, signed or not. */
-class NoSignatureCheck {
-  verify(): Promise<SignatureOutcome> {
-    return Promise.resolve({ signed: false });
-  }
-}
 
 interface SigningFixture {
   tenantId: string;

@@ -43,6 +43,45 @@ export const LOGIN = `login() { curl -s -X POST "$BASE/v1/auth/login" -H 'conten
 
 const STATUS = `-w '\\nstatus %{http_code}\\n'`;
 
+/**
+ * A one-file webhook receiver for the exercises that need one: `receive DIR` starts it on a free
+ * 127.0.0.1 port (written to DIR/port) and records the first request (DIR/line, DIR/headers, DIR/body).
+ */
+const RECEIVER = [
+  `receive() { python3 -c 'import http.server, sys`,
+  'class Receiver(http.server.BaseHTTPRequestHandler):',
+  '    def do_POST(self):',
+  '        body = self.rfile.read(int(self.headers.get("content-length") or 0))',
+  '        open(sys.argv[1] + "/headers", "w").write(str(self.headers)); open(sys.argv[1] + "/body", "wb").write(body)',
+  '        open(sys.argv[1] + "/line", "w").write(self.command + " " + self.path)',
+  '        self.send_response(204); self.end_headers()',
+  '    def log_message(self, *args): pass',
+  'server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)',
+  'open(sys.argv[1] + "/port", "w").write(str(server.server_port)); server.serve_forever()',
+  `' "$1" >/dev/null 2>&1 & RECEIVER_PID=$!; until [ -s "$1/port" ]; do sleep 0.1; done; }`,
+  `header() { tr -d '\\r' < "$HOOK/headers" | grep -i "^$1:" | cut -d: -f2- | sed 's/^ *//'; }`,
+].join('\n');
+
+/** Waits up to 30 s for the receiver's first request, then stops it. */
+const RECEIVED = `for i in $(seq 1 30); do [ -s "$HOOK/line" ] && break; sleep 1; done; kill "$RECEIVER_PID"`;
+
+/** The internal service key of the exercises that sign internal requests (ACCESS-RECORD's `env`): a training value, never a real key. */
+const TRAINING_SERVICE_SECRET = 'benteng-training-lab-only-not-a-real-key';
+
+/**
+ * `internal_post PATH BODY REASON`: a POST to the internal listener signed as docs/internal-signatures.md
+ * describes (HMAC-SHA256 over the canonical string) with the training key, as operator $OPERATOR.
+ */
+const INTERNAL_POST = [
+  `KEY_ID=training; KEY_SECRET='${TRAINING_SERVICE_SECRET}'`,
+  'internal_post() {',
+  `  local ts nonce canonical signature; ts=$(date +%s); nonce=$(openssl rand 18 | basenc --base64url -w0)`,
+  `  canonical=$(printf 'BENTENG-HMAC-SHA256\\nPOST\\n%s\\n\\n%s\\n%s\\n%s\\n%s\\n%s\\n%s' "$1" "$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)" "$ts" "$nonce" "$KEY_ID" "$OPERATOR" "$3")`,
+  `  signature=$(printf '%s' "$canonical" | openssl dgst -sha256 -mac HMAC -macopt "key:$KEY_SECRET" -binary | basenc --base64url -w0 | tr -d '=')`,
+  `  curl -s -X POST "$INTERNAL$1" -H 'content-type: application/json' -H "x-benteng-key-id: $KEY_ID" -H "x-benteng-timestamp: $ts" -H "x-benteng-nonce: $nonce" -H "x-benteng-signature: $signature" -H "x-benteng-operator: $OPERATOR" -H "x-benteng-reason: $3" -d "$2"`,
+  '}',
+].join('\n');
+
 export const EXERCISES: readonly Exercise[] = [
   {
     control: 'AUTHZ-OBJECT',
@@ -385,5 +424,110 @@ export const EXERCISES: readonly Exercise[] = [
     ].join('\n'),
     lab: { shows: ['the probe: 403', 'authz.denied events since the probe: 0'], means: 'the viewer is refused, and nothing remembers it: an insider can probe every function, and an investigation finds no trace' },
     demo: { shows: ['the probe: 403', 'authz.denied events since the probe: 1'], means: 'the refusal is an audit event (hash-chained, append-only) in the tenant\u2019s trail, with the actor, the route and the address' },
+  },
+  {
+    control: 'PRIVACY-ERASURE',
+    follows: 'an erased member keeps reading the tenant with the access token they still hold',
+    changesSeed: true,
+    commands: [
+      LOGIN,
+      'OWNER=$(login owner@nusantara-logistik.example)',
+      'MEMBER=$(login member@nusantara-logistik.example)',
+      `SUBJECT=$(curl -s "$BASE/v1/members?limit=100" -H "authorization: Bearer $OWNER" | jq -r '.items[] | select(.email == "member@nusantara-logistik.example") | .id')`,
+      `curl -s -o /dev/null -X POST "$BASE/v1/privacy/requests" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"kind\\":\\"erasure\\",\\"subject\\":\\"$SUBJECT\\"}" -w 'erasure requested: %{http_code}\\n'`,
+      `curl -s -o /dev/null "$BASE/v1/invoices" -H "authorization: Bearer $MEMBER" -w 'the erased member lists the invoices: %{http_code}\\n'`,
+    ].join('\n'),
+    lab: { shows: ['erasure requested: 202', 'the erased member lists the invoices: 200'], means: 'the member is erased, yet the access token they held keeps reading the tenant until it expires: their sessions were deleted but never announced as revoked' },
+    demo: { shows: ['erasure requested: 202', 'the erased member lists the invoices: 401'], means: 'the erasure revokes every session of the person at once, and the gate refuses the token they still hold' },
+  },
+  {
+    control: 'PARTNER-REQUEST-SIGNING',
+    follows: 'a stolen API key of a client that requires signatures creates an invoice in the tenant without the signing key',
+    commands: [
+      LOGIN,
+      'OWNER=$(login owner@nusantara-logistik.example)',
+      `CLIENT=$(curl -s -X POST "$BASE/v1/partner-clients" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d '{"name":"signing ERP","environment":"test","scopes":["invoices:read","invoices:write"],"requireSignatures":true}' | jq -r .id)`,
+      `KEY=$(curl -s -X POST "$BASE/v1/partner-clients/$CLIENT/keys" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d '{}' | jq -r .key)`,
+      'PEM=$(mktemp); openssl genpkey -algorithm ed25519 -out "$PEM"',
+      `X=$(openssl pkey -in "$PEM" -pubout -outform DER | tail -c 32 | openssl base64 -A | tr '+/' '-_' | tr -d '=')`,
+      `curl -s -o /dev/null -X POST "$BASE/v1/partner-clients/$CLIENT/signing-keys" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"jwk\\":{\\"kty\\":\\"OKP\\",\\"crv\\":\\"Ed25519\\",\\"x\\":\\"$X\\"}}" -w 'signing key registered: %{http_code}\\n'`,
+      `RES=$(curl -s -X POST "$BASE/partner/v1/invoices" -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\\"number\\":\\"STOLEN-$RANDOM$RANDOM\\",\\"customer\\":{\\"name\\":\\"PT Mitra\\"},\\"lines\\":[{\\"description\\":\\"Langganan\\",\\"quantity\\":1,\\"unitPriceMinor\\":990000}]}" -w '\\n%{http_code}')`,
+      `echo "the API key alone, unsigned, creates an invoice: $(echo "$RES" | tail -n 1) $(echo "$RES" | head -n -1 | jq -r '.code // empty')"`,
+    ].join('\n'),
+    lab: { shows: ['signing key registered: 201', 'the API key alone, unsigned, creates an invoice: 201'], means: 'whoever holds the stolen API key bills the tenant: the client requires signatures, yet no signature was asked for' },
+    demo: { shows: ['signing key registered: 201', 'the API key alone, unsigned, creates an invoice: 401 signature.missing'], means: 'the client requires signatures (and creating invoices is high trust): without the private signing key the request is refused as signature.missing' },
+  },
+  {
+    control: 'WEBHOOK-SIGNING',
+    follows: "an attacker posts a forged invoice.paid event to a customer's webhook receiver, which cannot tell it from Benteng's",
+    worker: true,
+    // The receiver below listens on 127.0.0.1, a private address outbound webhooks may reach only when allowed (never in production).
+    env: { EGRESS_ALLOW_PRIVATE: '127.0.0.1/32' },
+    commands: [
+      LOGIN,
+      RECEIVER,
+      'OWNER=$(login owner@acme-jakarta.example)',
+      'HOOK=$(mktemp -d); receive "$HOOK"',
+      `CREATED=$(curl -s -X POST "$BASE/v1/webhook-endpoints" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"url\\":\\"http://127.0.0.1:$(cat "$HOOK/port")/erp\\",\\"events\\":[\\"invoice.paid\\"]}")`,
+      `ENDPOINT=$(echo "$CREATED" | jq -r .id); SECRET=$(echo "$CREATED" | jq -r .secret)`,
+      `curl -s -o /dev/null -X POST "$BASE/v1/webhook-endpoints/$ENDPOINT/ping" -H "authorization: Bearer $OWNER" -w 'ping queued: %{http_code}\\n'`,
+      RECEIVED,
+      `SIG=$(header webhook-signature); echo "signature received: $(if [ -n "$SIG" ]; then echo "$SIG" | cut -c1-3; else echo none; fi)"`,
+      `HEXKEY=$(printf '%s' "$SECRET" | sed 's/^whsec_//' | base64 -d | od -An -v -tx1 | tr -d ' \\n')`,
+      `EXPECTED=$({ printf '%s.%s.' "$(header webhook-id)" "$(header webhook-timestamp)"; cat "$HOOK/body"; } | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$HEXKEY" -binary | base64 -w0)`,
+      `case " $SIG " in *" v1,$EXPECTED "*) echo "the receiver's check: verified";; *) echo "the receiver's check: refused";; esac`,
+    ].join('\n'),
+    lab: {
+      shows: ['ping queued: 202', 'signature received: none', "the receiver's check: refused"],
+      means: 'Benteng\u2019s genuine event arrives unsigned: a receiver that checks signatures refuses every real event, and one that accepts them accepts anyone\u2019s forged invoice.paid too, since nothing tells the two apart',
+    },
+    demo: { shows: ['ping queued: 202', 'signature received: v1,', "the receiver's check: verified"], means: 'every delivery carries a Standard Webhooks HMAC signature with the endpoint\u2019s secret: the receiver verifies Benteng\u2019s events and refuses a forged one' },
+  },
+  {
+    control: 'SSRF-EGRESS',
+    follows: 'a webhook URL naming a host that resolves to 127.0.0.1 makes the worker POST to an internal service',
+    worker: true,
+    // No private address allowed, as production requires.
+    env: { EGRESS_ALLOW_PRIVATE: '' },
+    commands: [
+      LOGIN,
+      RECEIVER,
+      'OWNER=$(login owner@acme-jakarta.example)',
+      'HOOK=$(mktemp -d); receive "$HOOK"',
+      `ENDPOINT=$(curl -s -X POST "$BASE/v1/webhook-endpoints" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"url\\":\\"http://localhost:$(cat "$HOOK/port")/internal/admin\\",\\"events\\":[\\"invoice.paid\\"]}" | jq -r .id)`,
+      `DELIVERY=$(curl -s -X POST "$BASE/v1/webhook-endpoints/$ENDPOINT/ping" -H "authorization: Bearer $OWNER" | jq -r .id)`,
+      `for i in $(seq 1 30); do ATTEMPT=$(curl -s "$BASE/v1/webhook-endpoints/$ENDPOINT/deliveries/$DELIVERY" -H "authorization: Bearer $OWNER" | jq -c '.attemptLog[0] // empty | {statusCode, error}'); [ -n "$ATTEMPT" ] && break; sleep 1; done`,
+      'echo "delivery attempt 1: $ATTEMPT"; kill "$RECEIVER_PID"',
+      `if [ -s "$HOOK/line" ]; then echo "the internal service received: $(cat "$HOOK/line")"; else echo 'the internal service received nothing'; fi`,
+    ].join('\n'),
+    lab: { shows: ['the internal service received: POST /internal/admin'], means: 'the host name passed the save-time check (its DNS can change) and nothing checked the address the worker connected to: the tenant owner made Benteng POST to a service on its loopback' },
+    demo: { shows: ['delivery attempt 1: {"statusCode":null,"error":"blocked_address"}', 'the internal service received nothing'], means: 'the worker resolves the host and refuses a private address at connect time: the attempt fails as blocked_address and the internal service sees nothing' },
+  },
+  {
+    control: 'ACCESS-RECORD',
+    follows: 'a stolen session reads a customer\u2019s invoice, and breach scoping cannot name the customer',
+    internal: true,
+    // A service key both the lab and the demo know, so the commands can sign internal requests (a real deployment keeps its keys secret).
+    env: { INTERNAL_SERVICE_KEYS: `ops-cli:training:${TRAINING_SERVICE_SECRET}` },
+    commands: [
+      LOGIN,
+      INTERNAL_POST,
+      'unb64url() { local s; s=$(cat); while [ $(( ${#s} % 4 )) -ne 0 ]; do s="$s="; done; printf "%s" "$s" | basenc --base64url -d; }',
+      'STOLEN=$(login member@acme-jakarta.example)',
+      `INVOICE=$(curl -s "$BASE/v1/invoices?limit=1" -H "authorization: Bearer $STOLEN" | jq -r '.items[0].id')`,
+      `curl -s -o /dev/null "$BASE/v1/invoices/$INVOICE" -H "authorization: Bearer $STOLEN" -w 'the stolen session reads an invoice: %{http_code}\\n'`,
+      `SESSION=$(printf '%s' "$STOLEN" | cut -d. -f2 | unb64url | jq -r .sid); SCOPE=$(mktemp); sleep 1`,
+      `internal_post /internal/v1/incidents/breach-scope "{\\"credential\\":\\"session:$SESSION\\",\\"detectedAt\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\"}" 'Training%3A%20a%20stolen%20session' > "$SCOPE"`,
+      `jq -r '"invoice reads of the session on record: " + ([.tenants[].recordTypes[] | select(.recordType == "invoice") | .read] | add // 0 | tostring)' "$SCOPE"`,
+      `jq -r '"customers the breach scope names: " + ([.tenants[].dataSubjects[] | select(startswith("customer:"))] | if length == 0 then "none" else join(",") end)' "$SCOPE"`,
+    ].join('\n'),
+    lab: {
+      shows: ['the stolen session reads an invoice: 200', 'invoice reads of the session on record: 0', 'customers the breach scope names: none'],
+      means: 'the read was served and left no access record: the breach scope cannot say whose data the stolen session saw, so the customer is never notified',
+    },
+    demo: {
+      shows: ['the stolen session reads an invoice: 200', 'invoice reads of the session on record: 1', 'customers the breach scope names: customer:'],
+      means: 'every authenticated read leaves an access record: breach scoping names the customer whose invoice the session read (and the 72-hour notification deadline)',
+    },
   },
 ];

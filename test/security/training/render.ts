@@ -6,6 +6,8 @@ import { AUTHZ_SCENARIOS } from '../kill-switches/authz.js';
 import { EDGE_SCENARIOS } from '../kill-switches/edge.js';
 import { INVENTORY_SCENARIOS } from '../kill-switches/inventory.js';
 import { LIMITS_SCENARIOS } from '../kill-switches/limits.js';
+import { PRIVACY_SCENARIOS } from '../kill-switches/privacy.js';
+import { SIGNING_SCENARIOS } from '../kill-switches/signing.js';
 import { ASVS, CONTROL_IDS, CONTROLS, OWASP_API, tag, type ControlId } from '../support/controls.js';
 import type { KillSwitchScenario } from '../support/kill-switch.js';
 import { EXERCISES, type Exercise } from './exercises.js';
@@ -25,6 +27,8 @@ export const SCENARIO_FILES: readonly { file: string; scenarios: readonly KillSw
   { file: 'test/security/kill-switch-edge.spec.ts', scenarios: EDGE_SCENARIOS },
   { file: 'test/security/kill-switch-audit.spec.ts', scenarios: AUDIT_SCENARIOS },
   { file: 'test/security/kill-switch-inventory.spec.ts', scenarios: INVENTORY_SCENARIOS },
+  { file: 'test/security/kill-switch-privacy.spec.ts', scenarios: PRIVACY_SCENARIOS },
+  { file: 'test/security/kill-switch-signing.spec.ts', scenarios: SIGNING_SCENARIOS },
 ];
 
 /** The scenario an exercise follows, and its spec file; throws when the exercise names none. */
@@ -97,7 +101,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The same attack against the normal demo',
     '',
-    `Set \`${exercise.internal ? 'INTERNAL=http://127.0.0.1:3001' : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
+    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
     exercise.demo.log ? `The demo's request log never holds \`${exercise.demo.log}\`. The commands print:` : 'The output contains:',
     '',
     outputBlock(exercise.demo.shows),
@@ -142,7 +146,7 @@ export function renderReadme(): string {
     '- Port `LAB_PORT` (default 3100; the internal listener on `LAB_INTERNAL_PORT`, default `LAB_PORT`+1), database: an embedded PostgreSQL in `.data/lab/<CONTROL-ID>` on `LAB_PG_PORT` (default 54339), or `LAB_DATABASE_URL`. Redis: `REDIS_URL`, as for the demo, on a queue prefix of its own (`lab-<control>`); rate-limit and abuse counters keyed by address are shared with a demo on the same Redis database, so give the lab another one (`REDIS_URL=redis://127.0.0.1:6379/1 npm run lab -- …`) when both run side by side.',
     '- The start banner and every response (`X-Benteng-Lab: <CONTROL-ID> disabled`) say which control is off.',
     '- It refuses to start with `NODE_ENV=production`. It runs from source (Vite\u2019s module runner, as the tests do): `apps/lab` is excluded from `npm run build` (dist/) and so from the Docker image, and Vite is a devDependency the image prunes (test/security/training.spec.ts checks all three).',
-    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`).',
+    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver.',
     '',
     '## A 2-hour course',
     '',
