@@ -41,7 +41,7 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   const worker = exercise.worker ? await buildWorker({ overrides: lab ? [...(removal.worker ?? [])] : [], env: { ...DEMO_ENV, ...exercise.env } }) : undefined;
   const env = { ...DEMO_ENV, ...exercise.env, ...(worker ? { QUEUE_PREFIX: worker.prefix } : {}) };
   const options = lab
-    ? { overrides: [...((exercise.internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
+    ? { overrides: [...((exercise.internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env, ...(removal.runtimeAsOwner ? { DATABASE_APP_URL: process.env.DATABASE_URL! } : {}) }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
     : { ownLogger: true, env };
   const api = exercise.internal ? await buildInternalApi(options) : await buildApi(options);
   const base = await listening(api);
@@ -71,7 +71,7 @@ describe('training exercises (docs/training/), run in both modes', () => {
           await close();
           if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
-      });
+      }, exercise.timeoutMs);
 
       it('against the normal demo the same commands print the documented outcome', async () => {
         const { api, base, variables, close } = await target(exercise, false);
@@ -83,7 +83,7 @@ describe('training exercises (docs/training/), run in both modes', () => {
         } finally {
           await close();
         }
-      });
+      }, exercise.timeoutMs);
     });
   }
 });

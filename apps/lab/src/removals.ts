@@ -2,7 +2,7 @@ import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext,
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, type AccessClaims, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
 import { PrismaService, type TenantTx } from '@benteng/database';
 import { DocumentTypeDetector, type DocumentType } from '@benteng/documents';
@@ -65,6 +65,24 @@ export const UNTHROTTLED: Pick<LoginThrottle, 'check' | 'recordFailure' | 'recor
   checkRefresh: () => Promise.resolve({ allowed: true }),
   recordRefreshFailure: () => Promise.resolve(),
 };
+
+/** What NoDummyHash hands LoginService for an account that does not exist: no hash at all. */
+const NO_ACCOUNT_HASH = '(no account)';
+
+/**
+ * AUTHN-ACCOUNT-ENUMERATION removed: an unknown email is refused without any password
+ * verification (no dummy hash), as `if (!user) throw invalidCredentials()` does; a known email
+ * still costs its argon2id verification (libs/auth/src/password-hasher.ts).
+ */
+export class NoDummyHash extends PasswordHasher {
+  override dummyHash(): Promise<string> {
+    return Promise.resolve(NO_ACCOUNT_HASH);
+  }
+
+  override verify(encoded: string, password: string): Promise<boolean> {
+    return encoded === NO_ACCOUNT_HASH ? Promise.resolve(false) : super.verify(encoded, password);
+  }
+}
 
 interface KeyLookupRow {
   tenant_id: string;
@@ -276,6 +294,8 @@ export interface LabRemoval {
   worker?: Override[];
   /** Configuration variables set for the lab's processes (over the environment). */
   env?: Record<string, string>;
+  /** The processes connect with the migration owner's login (DATABASE_URL) instead of the runtime role's: row-level security no longer applies. */
+  runtimeAsOwner?: boolean;
 }
 
 /**
@@ -315,6 +335,8 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
     internal: [replace(SecurityHeaders, NoSecurityHeaders)],
   },
   'LOG-REDACTION': { removal: 'LogRedaction is replaced by one that censors no path and logs requests with their headers', api: [replace(LogRedaction, NoLogRedaction)], internal: [replace(LogRedaction, NoLogRedaction)] },
+  'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
+  'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
 };
 
 /**
@@ -322,10 +344,6 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
  * with a few requests, or the removal is only meaningful beside a target the scenario builds.
  */
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
-  'AUTHN-ACCOUNT-ENUMERATION':
-    'the attack is statistical (hundreds of timed logins compared by a Mann-Whitney test, with the password hash held to one cheap verification in both runs); a handful of curl lines against the demo cannot show the timing gap',
-  'TENANT-RLS':
-    'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
   'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
   'MEMBERSHIP-CONSENT': 'its removal (AttachingInvitations) looks the invited account up through the migration owner\u2019s connection, a test fixture; it has not been moved into this module yet',
   'ABUSE-DETECTION': 'the attack blocks the attacker\u2019s address (127.0.0.1 for a local trainee) for ABUSE_BLOCK_S; not moved into this module yet',
