@@ -344,7 +344,8 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
  * with a few requests, or the removal is only meaningful beside a target the scenario builds.
  */
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
-  'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
+  'API-INVENTORY':
+    'the harm needs a route outside the inventory, and the demo serves none: RouteInventory checks every registered route when a listener becomes ready and refuses to start one that serves an undocumented route. A lab mode would have to add the scenario\u2019s forgotten debug route (GET /debug/runtime) beside the removal, and the demo half of the exercise cannot be run: the same application with that route never starts (test/security/kill-switch-inventory.spec.ts), so against `npm start` the route answers 404 only because it is absent, not because of the control',
   'MEMBERSHIP-CONSENT': 'its removal (AttachingInvitations) looks the invited account up through the migration owner\u2019s connection, a test fixture; it has not been moved into this module yet',
   'ABUSE-DETECTION': 'the attack blocks the attacker\u2019s address (127.0.0.1 for a local trainee) for ABUSE_BLOCK_S; not moved into this module yet',
   'ABUSE-SHARED-ADDRESS': 'the attack needs two clients behind one address, which the scenario fakes with Fastify inject\u2019s remoteAddress; not moved into this module yet',
@@ -357,5 +358,6 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'ACCESS-RECORD': 'the harm (a stolen session\u2019s reads leave no access record) is seen only through the signed internal breach-scope route; not moved into this module yet',
   'PRIVACY-ERASURE': 'the harm (an erased member\u2019s token still answers) needs a data subject request carried out first and its revocation publishing removed; not moved into this module yet',
   'PARTNER-REQUEST-SIGNING': 'the attack needs a partner client with a registered Ed25519 key and a signed request; not moved into this module yet (docs/request-signing.md shows the signing with curl and openssl)',
-  'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
+  'SECRETS-LIFECYCLE':
+    'two of its three scenarios act where no request reaches (loadConfig\u2019s secret sources when a process starts, the secret scan before a commit). The third (a token signed with a key revoked by an emergency rotation keeps reading /v1/me once SigningKeys ignores revocation) needs a key ring, which the lab does not have (no KEY_RING_ROOT_KEYS), and `npm run keys:rotate -- access-token --emergency` run twice from the trainee\u2019s shell against the lab\u2019s own database with the lab\u2019s root key, each run building dist/ first (apps/dev/run.mjs); not done yet',
 };
