@@ -42,7 +42,12 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   const env = { ...DEMO_ENV, ...exercise.env, ...(worker ? { QUEUE_PREFIX: worker.prefix } : {}) };
   const options = (internal: boolean) =>
     lab
-      ? { overrides: [...((internal ? removal.internal : removal.api) ?? [])], env: { ...env, ...removal.env }, expectLeaks: true, beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control) }
+      ? {
+          overrides: [...((internal ? removal.internal : removal.api) ?? [])],
+          env: { ...env, ...removal.env, ...(removal.runtimeAsOwner ? { DATABASE_APP_URL: process.env.DATABASE_URL! } : {}) },
+          expectLeaks: true,
+          beforeInit: (app: NestFastifyApplication) => markLab(app, exercise.control),
+        }
       : { ownLogger: true, env };
   const api = exercise.internal ? await buildInternalApi(options(true)) : await buildApi(options(false));
   const base = await listening(api);
@@ -77,7 +82,7 @@ describe('training exercises (docs/training/), run in both modes', () => {
           await close();
           if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
-      });
+      }, exercise.timeoutMs);
 
       it('against the normal demo the same commands print the documented outcome', async () => {
         const { api, base, variables, close } = await target(exercise, false);
@@ -91,7 +96,7 @@ describe('training exercises (docs/training/), run in both modes', () => {
           // An attack the demo does not refuse (a data subject erasure) changes the seed too.
           if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
-      });
+      }, exercise.timeoutMs);
     });
   }
 });

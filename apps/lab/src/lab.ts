@@ -67,8 +67,9 @@ if (env.LAB_DATABASE_URL) {
   localPostgres = await startLocalPostgres(join('lab', control), pgPort);
   env.DATABASE_URL = localPostgres.urlFor('benteng');
 }
-// The runtime and internal logins are derived from the lab's database, never inherited from the demo's.
-env.DATABASE_APP_URL = '';
+// The runtime and internal logins are derived from the lab's database, never inherited from the demo's
+// (TENANT-RLS: the runtime login is the owner's, which row-level security does not hold).
+env.DATABASE_APP_URL = removal.runtimeAsOwner ? env.DATABASE_URL : '';
 env.DATABASE_INTERNAL_URL = '';
 Object.assign(process.env, env);
 const config = loadConfig(env);

@@ -2,7 +2,7 @@ import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext,
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
 import { AccessLog, AuditLog } from '@benteng/audit';
 import { PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
@@ -71,6 +71,24 @@ export const UNTHROTTLED: Pick<LoginThrottle, 'check' | 'recordFailure' | 'recor
   checkRefresh: () => Promise.resolve({ allowed: true }),
   recordRefreshFailure: () => Promise.resolve(),
 };
+
+/** What NoDummyHash hands LoginService for an account that does not exist: no hash at all. */
+const NO_ACCOUNT_HASH = '(no account)';
+
+/**
+ * AUTHN-ACCOUNT-ENUMERATION removed: an unknown email is refused without any password
+ * verification (no dummy hash), as `if (!user) throw invalidCredentials()` does; a known email
+ * still costs its argon2id verification (libs/auth/src/password-hasher.ts).
+ */
+export class NoDummyHash extends PasswordHasher {
+  override dummyHash(): Promise<string> {
+    return Promise.resolve(NO_ACCOUNT_HASH);
+  }
+
+  override verify(encoded: string, password: string): Promise<boolean> {
+    return encoded === NO_ACCOUNT_HASH ? Promise.resolve(false) : super.verify(encoded, password);
+  }
+}
 
 interface KeyLookupRow {
   tenant_id: string;
@@ -412,6 +430,8 @@ export interface LabRemoval {
   worker?: Override[];
   /** Configuration variables set for the lab's processes (over the environment). */
   env?: Record<string, string>;
+  /** The processes connect with the migration owner's login (DATABASE_URL) instead of the runtime role's: row-level security no longer applies. */
+  runtimeAsOwner?: boolean;
 }
 
 /**
@@ -462,6 +482,8 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'WEBHOOK-SIGNING': { removal: 'WebhookSigner.sign is replaced by one that sends the headers with an empty signature', worker: [replace(WebhookSigner, UnsignedWebhookSigner)] },
   'SSRF-EGRESS': { removal: 'SafeHttpClient is replaced by a plain HTTP client without destination checks', worker: [replace(SafeHttpClient, UnguardedHttpClient)] },
   'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
+  'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
+  'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
 };
 
 /**
@@ -469,12 +491,10 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
  * with a few requests, or the removal is only meaningful beside a target the scenario builds.
  */
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
-  'AUTHN-ACCOUNT-ENUMERATION':
-    'the attack is statistical (hundreds of timed logins compared by a Mann-Whitney test, with the password hash held to one cheap verification in both runs); a handful of curl lines against the demo cannot show the timing gap',
-  'TENANT-RLS':
-    'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
-  'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
+  'API-INVENTORY':
+    'the harm needs a route outside the inventory, and the demo serves none: RouteInventory checks every registered route when a listener becomes ready and refuses to start one that serves an undocumented route. A lab mode would have to add the scenario\u2019s forgotten debug route (GET /debug/runtime) beside the removal, and the demo half of the exercise cannot be run: the same application with that route never starts (test/security/kill-switch-inventory.spec.ts), so against `npm start` the route answers 404 only because it is absent, not because of the control',
   'JOB-ENVELOPE':
     'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
-  'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
+  'SECRETS-LIFECYCLE':
+    'two of its three scenarios act where no request reaches (loadConfig\u2019s secret sources when a process starts, the secret scan before a commit). The third (a token signed with a key revoked by an emergency rotation keeps reading /v1/me once SigningKeys ignores revocation) needs a key ring, which the lab does not have (no KEY_RING_ROOT_KEYS), and `npm run keys:rotate -- access-token --emergency` run twice from the trainee\u2019s shell against the lab\u2019s own database with the lab\u2019s root key, each run building dist/ first (apps/dev/run.mjs); not done yet',
 };

@@ -187,6 +187,31 @@ export const AUTHZ_SCENARIOS: KillSwitchScenario[] = [
     },
   }),
 
+  scenario<TestApi, OneTenant & { victimEmail: string }>({
+    control: 'TENANT-RLS',
+    attack: 'a tenant admin invites an email and learns from the answer that it belongs to a member of another tenant',
+    removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)',
+    fixtures: () =>
+      withOwner(async (owner) => {
+        const password = testPassword();
+        const [tenant, victim] = await Promise.all([tenantWithPasswords(owner, 'ks-rls-invite', password), createTenant(owner, 'ks-rls-invite-victim')]);
+        return { tenant, password, victimEmail: victim.users.member.email };
+      }),
+    // No CASL bug here: InvitationsRepository.create asks "is this email already a member?" of the
+    // memberships table with only RLS for its tenant condition (libs/members/src/invitations.repository.ts).
+    target: (intact) => buildApi(intact ? {} : { env: { DATABASE_APP_URL: process.env.DATABASE_URL! } }),
+    async run(api, { tenant, password, victimEmail }) {
+      const body = { email: victimEmail, role: 'viewer' };
+      const { res, exchanges } = await publicAttack(api, { email: tenant.users.admin.email, password }, 'POST', '/v1/invitations', body);
+      const code = (res.body as { code?: string } | undefined)?.code;
+      return {
+        succeeded: res.status === 409 && code === 'invitation.already_member',
+        observed: `POST /v1/invitations of another tenant’s member answered ${res.status}${code ? ` (${code})` : ''}`,
+        exchanges,
+      };
+    },
+  }),
+
   scenario<TestApi, { tenant: TestTenant; key: string }>({
     control: 'AUTHZ-PARTNER-SCOPES',
     attack: 'a partner key granted invoices:read only creates an invoice',

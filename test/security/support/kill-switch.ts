@@ -50,6 +50,8 @@ export interface KillSwitchScenario<T extends Target = Target, F = unknown> {
   target(intact: boolean, fixtures: F): Promise<T>;
   /** Runs the attack against a target and says whether it succeeded. */
   run(target: T, fixtures: F): Promise<AttackResult>;
+  /** Milliseconds each run may take, when more than the project's test timeout (a timed measurement). */
+  timeoutMs?: number;
 }
 
 /** Keeps a scenario's types when put in a heterogeneous list. */
@@ -109,7 +111,7 @@ export function runKillSwitches(scenarios: readonly KillSwitchScenario[]): void 
       it('is blocked with the control in place', async () => {
         record.withControl = await attempt(true);
         expect(record.withControl.succeeded, `the attack succeeded against the intact system: ${record.withControl.observed}`).toBe(false);
-      });
+      }, s.timeoutMs);
 
       it(`kill switch: succeeds once ${s.removal}`, async () => {
         record.withoutControl = await attempt(false);
@@ -117,7 +119,7 @@ export function runKillSwitches(scenarios: readonly KillSwitchScenario[]): void 
           record.withoutControl.succeeded,
           `kill switch not detected: with the control removed (${s.removal}) the attack still failed (${record.withoutControl.observed}), so this test does not prove the control`,
         ).toBe(true);
-      });
+      }, s.timeoutMs);
     });
   }
 }

@@ -36,6 +36,8 @@ export interface Exercise {
   worker?: boolean;
   /** Uses `$INTERNAL` (the internal listener) and `$OPERATOR` (the demo operator's id, printed by the lab and `npm start`). */
   internal?: boolean;
+  /** Milliseconds each mode's test may take, when more than the project's test timeout (a timed measurement). */
+  timeoutMs?: number;
 }
 
 /** The login helper every exercise that signs in starts with. */
@@ -528,6 +530,51 @@ export const EXERCISES: readonly Exercise[] = [
     demo: {
       shows: ['the stolen session reads an invoice: 200', 'invoice reads of the session on record: 1', 'customers the breach scope names: customer:'],
       means: 'every authenticated read leaves an access record: breach scoping names the customer whose invoice the session read (and the 72-hour notification deadline)',
+    },
+  },
+  {
+    control: 'AUTHN-ACCOUNT-ENUMERATION',
+    follows: 'timing 30 failed logins with unknown emails against 30 with wrong passwords shows that unknown emails answer at least twice as fast',
+    // An attacker spreads the attempts over many addresses (a botnet, a proxy pool) so that no per-address
+    // budget answers instead: each attempt names a fresh address in X-Forwarded-For, which both modes
+    // believe from a loopback proxy (as the kill-switch scenario does). Per account: at most 5 failures a run.
+    env: { TRUSTED_PROXIES: '127.0.0.0/8' },
+    // 68 timed logins, half of them (all of them in the demo) with an argon2id verification: 10-25 s on a loaded two-core machine.
+    timeoutMs: 90_000,
+    commands: [
+      `timed() { curl -s -o /dev/null -w "$2 %{http_code} %{time_total}\\n" -X POST "$BASE/v1/auth/login" -H "x-forwarded-for: 198.51.100.$((RANDOM % 254 + 1))" -H 'content-type: application/json' -d "{\\"email\\":\\"$1\\",\\"password\\":\\"wrong-guess-$RANDOM\\"}"; }`,
+      'ROLES=(owner admin member viewer); DOMAINS=(acme-jakarta.example nusantara-logistik.example)',
+      'for i in 0 1 2 3; do timed "nobody-$RANDOM$RANDOM@example.test" warm-up; timed "${ROLES[i]}@${DOMAINS[1]}" warm-up; done > /dev/null',
+      'TIMINGS=$(for i in $(seq 0 29); do timed "nobody-$RANDOM$RANDOM@example.test" unknown; timed "${ROLES[i % 4]}@${DOMAINS[i / 4 % 2]}" existing; done)',
+      `echo "$TIMINGS" | awk '{print $1 " emails: " $2}' | sort | uniq -c | awk '{print $2, $3, $4 " x" $1}'`,
+      `med() { echo "$TIMINGS" | awk -v kind="$1" '$1 == kind {print $3 * 1000}' | sort -n | awk '{a[NR] = $1} END {printf "%.1f", a[int((NR + 1) / 2)]}'; }`,
+      'UNKNOWN=$(med unknown); EXISTING=$(med existing); echo "median: unknown email $UNKNOWN ms, existing email (wrong password) $EXISTING ms"',
+      `awk -v u="$UNKNOWN" -v k="$EXISTING" 'BEGIN {print (u * 2 <= k ? "verdict: unknown emails answer at least twice as fast" : "verdict: no telling difference")}'`,
+    ].join('\n'),
+    lab: {
+      shows: ['existing emails: 401 x30', 'unknown emails: 401 x30', 'verdict: unknown emails answer at least twice as fast'],
+      means: 'every attempt gets the same 401, but an unknown email skips the argon2id verification: the answer\u2019s speed tells which emails have an account, the first step of credential stuffing and phishing',
+    },
+    demo: {
+      shows: ['existing emails: 401 x30', 'unknown emails: 401 x30', 'verdict: no telling difference'],
+      means: 'an unknown email is checked against a dummy hash with the same parameters, so every failure costs one password verification and the timings overlap',
+    },
+  },
+  {
+    control: 'TENANT-RLS',
+    follows: 'a tenant admin invites an email and learns from the answer that it belongs to a member of another tenant',
+    commands: [
+      LOGIN,
+      'ADMIN=$(login admin@acme-jakarta.example)',
+      `curl -s -X POST "$BASE/v1/invitations" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"email":"member@nusantara-logistik.example","role":"viewer"}' ${STATUS}`,
+    ].join('\n'),
+    lab: {
+      shows: ['"code":"invitation.already_member"', 'status 409'],
+      means: 'Acme\u2019s admin learns that the address is a member of another tenant: the "already a member?" lookup (libs/members/src/invitations.repository.ts) has no tenant condition of its own, and without row-level security it reads every tenant\u2019s memberships',
+    },
+    demo: {
+      shows: ['"status":"pending"', 'status 201'],
+      means: 'the database shows the runtime role only this tenant\u2019s memberships, so the address is simply invited: nothing says it is known elsewhere',
     },
   },
 ];
