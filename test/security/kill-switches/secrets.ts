@@ -225,10 +225,10 @@ SECRETS_SCENARIOS.push(
       await signer.reload();
       try {
         const envelope = await signer.verifyCurrent(forged);
-        return { succeeded: true, observed: `after the emergency rotation of ${forged.kid}, the worker's verifier accepted a forged ${envelope.name} job for tenant ${tenant.id}`, exchanges: [] };
+        return { succeeded: true, observed: `after the emergency rotation of the job-envelope key, the worker's verifier accepted a ${envelope.name} job forged with the revoked key`, exchanges: [] };
       } catch (error) {
         if (!(error instanceof JobRejection)) throw error;
-        return { succeeded: false, observed: `after the emergency rotation of ${forged.kid}, the forged job was refused (${error.reason})`, exchanges: [] };
+        return { succeeded: false, observed: `after the emergency rotation of the job-envelope key, the job forged with the revoked key was refused (${error.reason})`, exchanges: [] };
       }
     },
   }),
