@@ -182,14 +182,20 @@ export class JobSigner implements OnModuleInit, OnModuleDestroy {
     return envelope;
   }
 
-  /** verify(), after reloading the ring when the kid is unknown (at most once a second): what the worker calls. */
+  /** verify(), after reloading the ring when the kid is unknown (at most one reload a second): what the worker calls. */
   async verifyCurrent(signed: unknown): Promise<TenantJobEnvelope | PlatformJobEnvelope> {
     try {
       return this.verify(signed);
     } catch (error) {
       if (!(error instanceof JobRejection) || error.reason !== 'unknown_key' || !this.ring || !this.root) throw error;
     }
-    if (Date.now() - this.lastReload >= UNKNOWN_KID_RELOAD_MS) await this.reload();
+    // A refusal is final for a job (no retry), so an unknown kid always gets a reload that started
+    // after it was seen: at once, or when the one-a-second budget allows (made-up kids cost a wait,
+    // never more than one read a second).
+    const seen = Date.now();
+    const wait = this.lastReload + UNKNOWN_KID_RELOAD_MS - seen;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.lastReload < seen) await this.reload();
     else if (this.reloading) await this.reloading;
     return this.verify(signed);
   }
