@@ -13,7 +13,7 @@ import { tag } from '../security/support/controls.js';
 /**
  * The job-envelope key rotation procedure of docs/operations.md ("Key rotation", environment
  * families), run against the compiled worker: jobs signed with the old key are queued, the new
- * JOB_SIGNING_KEYS from `keys:rotate -- job-envelope` (new key first, old after it) is deployed to
+ * JOB_SIGNING_KEYS from `keys:rotate -- job-envelope --env` (new key first, old after it) is deployed to
  * the worker, and every job runs, old and new; a worker given the new key alone refuses the old
  * key's jobs (`unknown_key`), which is why the old key stays until its jobs have run.
  */
@@ -55,9 +55,9 @@ describe('job-envelope keys: rotation by redeploying', () => {
     const oldSigner = signerOf(oldValue);
     const queuedBefore = await Promise.all([1, 2, 3].map(() => queueJob(oldSigner)));
 
-    // The documented step: `npm run -s keys:rotate -- job-envelope` prints the next value.
+    // The documented step: `npm run -s keys:rotate -- job-envelope --env` prints the next value.
     const cli = join(projectRoot(), 'dist', 'apps', 'worker', 'src', 'keys-rotate.cli.js');
-    const rotated = spawnSync(process.execPath, [cli, 'job-envelope'], { env: { ...process.env, NODE_ENV: 'test', JOB_SIGNING_KEYS: oldValue }, encoding: 'utf8', timeout: 60_000 });
+    const rotated = spawnSync(process.execPath, [cli, 'job-envelope', '--env'], { env: { ...process.env, NODE_ENV: 'test', JOB_SIGNING_KEYS: oldValue }, encoding: 'utf8', timeout: 60_000 });
     expect(rotated.status).toBe(0);
     const nextValue = rotated.stdout.trim();
     const newSigner = signerOf(nextValue);

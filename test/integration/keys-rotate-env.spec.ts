@@ -9,7 +9,7 @@ import { WebhookSecretBox } from '@benteng/webhooks';
 import { tag } from '../security/support/controls.js';
 
 /**
- * `npm run keys:rotate -- job-envelope | data-encryption | internal-signature --service <name>`
+ * `npm run keys:rotate -- job-envelope --env | data-encryption | internal-signature --service <name>`
  * (docs/operations.md, "Key rotation"): for the families that live in environment variables, the
  * compiled CLI prints the next value (a new key first, the current ones after it); deployed, it
  * signs or encrypts with the new key and still verifies or decrypts what the old one made.
@@ -37,7 +37,7 @@ const envelope = (): TenantJobEnvelope => ({
 describe('keys:rotate for the environment key families', () => {
   it(tag('JOB-ENVELOPE', 'job-envelope: the new key signs, jobs queued under the old key still verify'), () => {
     const current = `k1:${randomBytes(32).toString('base64url')}`;
-    const sut = keysRotate({ JOB_SIGNING_KEYS: current }, 'job-envelope');
+    const sut = keysRotate({ JOB_SIGNING_KEYS: current }, 'job-envelope', '--env');
     expect({ status: sut.status, stderr: sut.stderr }).toMatchObject({ status: 0, stderr: expect.stringContaining('JOB_SIGNING_KEYS') });
     const next = sut.stdout.trim();
     expect(next.endsWith(`,${current}`)).toBe(true);
@@ -71,7 +71,8 @@ describe('keys:rotate for the environment key families', () => {
     const keys = internalServiceKeys(loadConfig({ ...process.env, INTERNAL_SERVICE_KEYS: sut.stdout.trim() })).keys;
     expect([...keys.values()].map((k) => k.service)).toEqual(['ops-cli', 'ops-cli']);
     expect(keys.has('k1')).toBe(true);
-    // Usage errors: no service, an emergency (env keys cannot be revoked by the process), an unknown family.
-    for (const args of [['internal-signature'], ['job-envelope', '--emergency'], ['payments']]) expect({ args, status: keysRotate({ INTERNAL_SERVICE_KEYS: current }, ...args).status }).toEqual({ args, status: 2 });
-  });
+    // Usage errors: no service, an emergency (env keys cannot be revoked by the process), --env on a
+    // family that has only its environment part, an unknown family.
+    for (const args of [['internal-signature'], ['job-envelope', '--env', '--emergency'], ['data-encryption', '--env'], ['payments']]) expect({ args, status: keysRotate({ INTERNAL_SERVICE_KEYS: current }, ...args).status }).toEqual({ args, status: 2 });
+  }, 90_000);
 });

@@ -22,7 +22,8 @@ const NOT_CREDENTIALS: Record<string, string> = {
   'libs/jobs/src/job-signer.ts': 'job envelope MACs: integrity tags that travel through Redis only and authenticate nothing over HTTP',
   'libs/webhooks/src/webhook-dispatch.ts': 'a random suffix of a BullMQ job id (an identifier)',
   'libs/webhooks/src/webhook-secret-box.ts#iv': 'besides the secret it mints: AES-GCM nonces of the encrypted secrets',
-  'libs/auth/src/key-ring-cipher.ts': 'AES-GCM nonces of the key ring\u2019s sealed key material (the keys themselves come from generateSigningJwk)',
+  'libs/auth/src/key-rotation.service.ts': 'job-envelope HMAC keys of the key ring: sealed under KEY_RING_ROOT_KEYS in the database and loaded by the processes, never sent to a caller (like JOB_SIGNING_KEYS)',
+  'libs/database/src/key-ring-cipher.ts': 'AES-GCM nonces of the key ring\u2019s sealed key material (the keys themselves come from generateSigningJwk)',
   'apps/lab/src/lab.ts': 'a development pepper and payment webhook secret for the lab\u2019s own processes when none is set (the lab refuses NODE_ENV=production and is not in dist/)',
   'libs/security/src/abuse-detector.ts': 'unique members of the abuse counters\u2019 sorted sets (identifiers)',
 };

@@ -1,8 +1,9 @@
 // `npm run keys:rotate -- <family> [--emergency]`: rotates a family of the key ring now
-// (docs/operations.md, "Key rotation"). Families: access-token (the key ring).
+// (docs/operations.md, "Key rotation"). Families: access-token, job-envelope (the key ring).
 //
-// `npm run keys:rotate -- job-envelope | data-encryption | internal-signature --service <name>`:
-// families that live in environment variables, which a process cannot change. Prints the variable's
+// `npm run keys:rotate -- job-envelope --env | data-encryption | internal-signature --service <name>`:
+// families (or, for job-envelope, its JOB_SIGNING_KEYS part) that live in environment variables,
+// which a process cannot change. Prints the variable's
 // next value on stdout (a new key first, every current key after it) for the operator to deploy
 // (write it to the NAME_FILE secret or the environment of the API and the worker); the old keys
 // stay until their work is done (docs/operations.md).
@@ -12,7 +13,9 @@
 // token it signed has expired, and a new next key is published. On a ring without a next key (the
 // first run) it only publishes one: run it again after KEY_PUBLISH_LEAD_S.
 // With --emergency (suspected exposure) the active key is revoked at once: every token it signed is
-// refused from the next request on, in every process (they reload the ring on the unknown kid).
+// refused from the next request on, in every process (they reload the ring on the unknown kid); for
+// job-envelope, the queued jobs it signed are removed from the queues (counted in the output and the
+// platform audit event `platform.key_revoked`) and the workers refuse any other as `revoked_key`.
 //
 // `npm run keys:rotate -- data-encryption --reencrypt`: after DATA_ENCRYPTION_KEYS has been
 // deployed with a new key first, moves every stored value sealed under an older key to it (the
@@ -26,6 +29,7 @@ import { PlatformAuditLog } from '@benteng/audit';
 import { SystemClock } from '@benteng/common';
 import { ConfigError, ENV_KEY_FAMILIES, loadConfig, rotatedKeyringValue, type EnvKeyFamily } from '@benteng/config';
 import { PrismaService, TenantDatabase } from '@benteng/database';
+import { QueuedJobRevocation } from '@benteng/jobs';
 import { WebhookSecretBox, WebhookSecretReencryption } from '@benteng/webhooks';
 import { KeyRingRepository, KEY_FAMILIES, KeyRingUnavailableError, KeyRotationService, type KeyFamily } from '@benteng/auth';
 
@@ -36,10 +40,11 @@ const positional = args.filter((a, i) => !a.startsWith('--') && (serviceAt < 0 |
 const family = positional[0];
 const emergency = args.includes('--emergency');
 const reencrypt = args.includes('--reencrypt');
-const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && a !== '--reencrypt' && i !== serviceAt);
-const families = [...KEY_FAMILIES, ...Object.keys(ENV_KEY_FAMILIES)];
+const envValue = args.includes('--env');
+const unknown = args.filter((a, i) => a.startsWith('--') && a !== '--emergency' && a !== '--reencrypt' && a !== '--env' && i !== serviceAt);
+const families = [...new Set([...KEY_FAMILIES, ...Object.keys(ENV_KEY_FAMILIES)])];
 const usage = () => {
-  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>; data-encryption: [--reencrypt])\n`);
+  process.stderr.write(`usage: npm run keys:rotate -- <${families.join('|')}> [--emergency] (internal-signature: --service <name>; data-encryption: [--reencrypt]; job-envelope: [--env] prints the next JOB_SIGNING_KEYS instead)\n`);
   process.exit(2);
 };
 if (!family || !families.includes(family) || unknown.length > 0 || positional.length > 1) usage();
@@ -68,7 +73,9 @@ if (reencrypt) {
   process.exit();
 }
 
-if (family! in ENV_KEY_FAMILIES) {
+if (envValue && family !== 'job-envelope') usage();
+// job-envelope is both: the key ring by default, JOB_SIGNING_KEYS with --env.
+if (family! in ENV_KEY_FAMILIES && (!(KEY_FAMILIES as readonly string[]).includes(family!) || envValue)) {
   const envFamily = family as EnvKeyFamily;
   if (emergency || (envFamily === 'internal-signature') !== (service !== undefined) || (service !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(service))) usage();
   const variable = ENV_KEY_FAMILIES[envFamily];
@@ -104,7 +111,7 @@ let prisma: PrismaService | undefined;
 try {
   const config = loadConfig();
   prisma = new PrismaService(config);
-  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never, new PlatformAuditLog(prisma));
+  const sut = new KeyRotationService(new KeyRingRepository(prisma), config, new SystemClock(), logger as never, new PlatformAuditLog(prisma), new QueuedJobRevocation(config));
   const outcome = await sut.rotate(family as KeyFamily, emergency ? 'emergency' : 'now', 'operator-cli:keys-rotate');
   process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
   process.stderr.write(

@@ -33,6 +33,8 @@ export const PLATFORM_AUDIT_EVENT_TYPES = [
   'platform.data_reencrypted',
   /** An emergency key rotation (libs/auth/src/key-rotation.service.ts): the revoked key, its signing window, what it protected. */
   'platform.key_revoked',
+  /** A job the worker refused because its envelope key was revoked (libs/jobs/src/job-signer.ts, `revoked_key`): queue, job, kid. */
+  'platform.job_refused',
 ] as const;
 export type PlatformAuditEventType = (typeof PLATFORM_AUDIT_EVENT_TYPES)[number];
 

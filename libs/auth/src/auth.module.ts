@@ -17,7 +17,7 @@ import { RevocationStore } from './revocation-store.js';
 import { SessionIssuer } from './session-issuer.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
-import { KeyRingRepository } from './key-ring.repository.js';
+import { KeyRingRepository } from '@benteng/database';
 import { KeyRotationService } from './key-rotation.service.js';
 import { SigningKeys } from './signing-keys.js';
 import { TenantSwitchService } from './tenant-switch.service.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tag } from '../../../test/security/support/controls.js';
-import type { KeyRingRow, KeyState } from './key-ring.repository.js';
+import type { KeyRingRow, KeyState } from '@benteng/database';
 import { planRotation } from './key-rotation.js';
 
 const T0 = new Date('2026-12-01T00:00:00Z');

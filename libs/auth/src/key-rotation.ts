@@ -1,11 +1,11 @@
-import type { KeyRingRow, KeyState } from './key-ring.repository.js';
+import type { KeyRingRow, KeyState } from '@benteng/database';
 
 export interface RotationPolicy {
   /** A `next` key signs only once it has been published this long (KEY_PUBLISH_LEAD_S). */
   publishLeadS: number;
   /** A retired key keeps verifying this long: the longest lifetime of a token it signed (plus clock skew). */
   overlapS: number;
-  /** The scheduled rotation replaces an active key this old (ACCESS_TOKEN_KEY_MAX_AGE_S). */
+  /** The scheduled rotation replaces an active key this old (ACCESS_TOKEN_KEY_MAX_AGE_S, JOB_ENVELOPE_KEY_MAX_AGE_S). */
   maxAgeS: number;
 }
 

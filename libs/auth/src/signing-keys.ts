@@ -3,8 +3,8 @@ import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 
 import { PinoLogger } from 'nestjs-pino';
 import { Clock } from '@benteng/common';
 import { AppConfig, keyRingRootKeys, type Keyring } from '@benteng/config';
-import { openKeyMaterial } from './key-ring-cipher.js';
-import { KeyRingRepository, type KeyRingRow } from './key-ring.repository.js';
+import { openKeyMaterial } from '@benteng/database';
+import { KeyRingRepository, type KeyRingRow } from '@benteng/database';
 
 /** Asymmetric algorithms only: a verifier never holds a key that can sign. */
 export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256'] as const;

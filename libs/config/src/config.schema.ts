@@ -347,6 +347,40 @@ export class AppConfig {
   ACCESS_TOKEN_KEY_MAX_AGE_S = 2_592_000;
 
   /**
+   * Key-age policy of the job-envelope HMAC keys of the key ring, seconds (default 30 days): the
+   * scheduled rotation (platform job `platform.key-rotation`) replaces the ring's active
+   * `job-envelope` key once it is this old; exported as `benteng_key_max_age_seconds{family="job-envelope"}`.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(600, { message: 'must be between 600 and 31536000' })
+  @Max(31_536_000, { message: 'must be between 600 and 31536000' })
+  JOB_ENVELOPE_KEY_MAX_AGE_S = 2_592_000;
+
+  /**
+   * Key-age policy of INTERNAL_SERVICE_KEYS, seconds (default 90 days). Those keys are held by the
+   * internal callers, so they are rotated by deploying, not by the processes: this is the threshold
+   * exported as `benteng_key_max_age_seconds{family="internal-signature"}` beside the age of the
+   * oldest caller's newest key (read from its `kYYYYMMDD-…` kid) for the alert.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(600, { message: 'must be between 600 and 315360000' })
+  @Max(315_360_000, { message: 'must be between 600 and 315360000' })
+  INTERNAL_SIGNATURE_KEY_MAX_AGE_S = 7_776_000;
+
+  /**
+   * Key-age policy of DATA_ENCRYPTION_KEYS, seconds (default 365 days): exported as
+   * `benteng_key_max_age_seconds{family="data-encryption"}` beside the active key's age (read from
+   * its `kYYYYMMDD-…` kid) for the alert; the key is rotated by deploying, then re-encrypting.
+   */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(600, { message: 'must be between 600 and 315360000' })
+  @Max(315_360_000, { message: 'must be between 600 and 315360000' })
+  DATA_ENCRYPTION_KEY_MAX_AGE_S = 31_536_000;
+
+  /**
    * How long a new key is published (JWKS, every process's key ring) before it signs, seconds.
    * Keep it above KEY_RING_REFRESH_S plus the JWKS cache lifetime (300 s), so every verifier knows
    * a key before the first token signed with it arrives.
@@ -606,6 +640,9 @@ export const CONFIG_VARIABLES = [
   'DATA_ENCRYPTION_KEYS',
   'KEY_RING_ROOT_KEYS',
   'ACCESS_TOKEN_KEY_MAX_AGE_S',
+  'JOB_ENVELOPE_KEY_MAX_AGE_S',
+  'INTERNAL_SIGNATURE_KEY_MAX_AGE_S',
+  'DATA_ENCRYPTION_KEY_MAX_AGE_S',
   'KEY_PUBLISH_LEAD_S',
   'KEY_RING_REFRESH_S',
   'KEY_ROTATION_CHECK_INTERVAL_S',

@@ -134,3 +134,29 @@ export function rotatedKeyringValue(family: EnvKeyFamily, current: string | unde
         : `${service}:${kid}:${randomBytes(32).toString('base64url')}`;
   return { value: current ? `${entry},${current}` : entry, kid };
 }
+
+/** Every key family with an age policy: the key ring's (rotated by the processes) and the environment's (rotated by deploying). */
+export const KEY_AGE_POLICIES = {
+  'access-token': 'ACCESS_TOKEN_KEY_MAX_AGE_S',
+  'job-envelope': 'JOB_ENVELOPE_KEY_MAX_AGE_S',
+  'internal-signature': 'INTERNAL_SIGNATURE_KEY_MAX_AGE_S',
+  'data-encryption': 'DATA_ENCRYPTION_KEY_MAX_AGE_S',
+} as const satisfies Record<string, keyof AppConfig>;
+export type KeyAgeFamily = keyof typeof KEY_AGE_POLICIES;
+
+/** The family's key-age policy, seconds (docs/operations.md, "Key rotation"). */
+export function keyMaxAgeS(config: AppConfig, family: KeyAgeFamily): number {
+  return config[KEY_AGE_POLICIES[family]];
+}
+
+/**
+ * The day a key was made, from a kid `keys:rotate` or the key ring wrote (`kYYYYMMDD-…`,
+ * `rYYYYMMDD-…`: rotatedKeyringValue, libs/auth/src/key-rotation.service.ts), or undefined for a
+ * kid without one (a hand-made kid has no known age).
+ */
+export function kidDate(kid: string): Date | undefined {
+  const match = /^[kr](\d{4})(\d{2})(\d{2})-[A-Za-z0-9]+$/.exec(kid);
+  if (!match) return undefined;
+  const date = new Date(`${match[1]}-${match[2]}-${match[3]}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== `${match[1]}-${match[2]}-${match[3]}` ? undefined : date;
+}

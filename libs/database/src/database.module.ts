@@ -1,13 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig, internalDatabaseUrl } from '@benteng/config';
 import { DATABASE_LOGIN_URL, PrismaService } from './prisma.service.js';
+import { KeyRingRepository } from './key-ring.repository.js';
 import { TenantDatabase } from './tenant-database.js';
 
 /** The public listener's and the worker's database: PrismaService logs in as benteng_app. */
 @Global()
 @Module({
-  providers: [PrismaService, TenantDatabase],
-  exports: [PrismaService, TenantDatabase],
+  providers: [PrismaService, TenantDatabase, KeyRingRepository],
+  exports: [PrismaService, TenantDatabase, KeyRingRepository],
 })
 export class DatabaseModule {}
 
@@ -19,7 +20,7 @@ export class DatabaseModule {}
  */
 @Global()
 @Module({
-  providers: [{ provide: DATABASE_LOGIN_URL, inject: [AppConfig], useFactory: internalDatabaseUrl }, PrismaService, TenantDatabase],
-  exports: [PrismaService, TenantDatabase],
+  providers: [{ provide: DATABASE_LOGIN_URL, inject: [AppConfig], useFactory: internalDatabaseUrl }, PrismaService, TenantDatabase, KeyRingRepository],
+  exports: [PrismaService, TenantDatabase, KeyRingRepository],
 })
 export class InternalDatabaseModule {}

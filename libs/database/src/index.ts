@@ -13,3 +13,5 @@ export { keysetWhere, type Keyset, type KeysetValue } from './keyset.js';
 export { TenantSqlPool, type TenantSqlPoolOptions } from './tenant-sql-pool.js';
 export { copyOut } from './copy-out.js';
 export { isDatabaseUnavailable } from './unavailable.js';
+export { KeyRingRepository, KEY_FAMILIES, type KeyFamily, type KeyRingRow, type KeyState, type RingChange } from './key-ring.repository.js';
+export { openKeyMaterial, sealKeyMaterial } from './key-ring-cipher.js';

@@ -53,7 +53,7 @@ export class ExportJobFailures extends QueueEventsHost {
       if (!job || job.name !== EXPORT_RUN_JOB) return;
       let envelope;
       try {
-        envelope = this.signer.verify(job.data);
+        envelope = await this.signer.verifyCurrent(job.data);
       } catch {
         return;
       }

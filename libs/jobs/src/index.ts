@@ -1,7 +1,7 @@
 export { JOBS_QUEUE, PLATFORM_QUEUE, type EnvelopePrincipal, type JobEnvelope, type PlatformJobEnvelope, type SignedEnvelope, type TenantJobEnvelope } from './job-envelope.js';
 export { JobRejection, type ActorRevokedDetail, type JobRejectionReason } from './job-rejection.js';
-export { JobSigner, JOB_NAME, parseEnvelope } from './job-signer.js';
-export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, JobQueue, jobActorOf, type PlatformJobEnqueueOptions, type TenantJobOptions } from './job-queue.js';
+export { JobSigner, JOB_NAME, parseEnvelope, revokedKeyRecorder } from './job-signer.js';
+export { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, jobEnvelopeKeyOverlapS, JobQueue, jobActorOf, type PlatformJobEnqueueOptions, type TenantJobOptions } from './job-queue.js';
 export {
   PlatformJob,
   TenantJob,
@@ -23,3 +23,4 @@ export { PlatformJobScheduler } from './platform-job.scheduler.js';
 export { namesAnotherTenant } from './tenant-claims.js';
 export { LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY } from './job-runtime.js';
 export { JobsModule, JobsWorkerModule, type JobsProducerOptions } from './jobs.module.js';
+export { QueuedJobRevocation, type QueuedJobsRefused } from './queued-job-revocation.js';

@@ -18,7 +18,27 @@ export const DEFAULT_ATTEMPTS = 8;
 export const DEFAULT_BACKOFF = { type: 'exponential', delay: 1_000 } as const;
 /** Finished jobs are kept for inspection, then trimmed (Redis is not an archive; the logs are). */
 const KEEP_COMPLETED = { age: 24 * 3600, count: 1_000 };
-const KEEP_FAILED = { age: 7 * 24 * 3600, count: 10_000 };
+export const KEEP_FAILED = { age: 7 * 24 * 3600, count: 10_000 };
+
+/**
+ * How long a retired job-envelope key of the key ring keeps verifying after it stopped signing,
+ * seconds (docs/operations.md, "Key rotation"): every job it signed has run or expired by then.
+ * - KEY_RING_REFRESH_S: a process signs with it until its next reload;
+ * - the longest delay a producer sets: a webhook retry (the largest WEBHOOK_RETRY_SCHEDULE_S step,
+ *   each retry is a new job signed when it is queued);
+ * - the retries of DEFAULT_ATTEMPTS with DEFAULT_BACKOFF (1 + 2 + … + 64 s: BullMQ keeps the
+ *   signed data of a retried job);
+ * - KEEP_FAILED.age (7 days): a failed job stays in Redis that long and can be retried by hand
+ *   (Bull Board, `job.retry()`) with its original signature;
+ * - 60 s of clock skew.
+ * A job still waiting after that (a backlog older than a week) fails as `unknown_key`, visibly.
+ */
+export function jobEnvelopeKeyOverlapS(config: { KEY_RING_REFRESH_S: number; WEBHOOK_RETRY_SCHEDULE_S: string }): number {
+  const longestDelayS = Math.max(0, ...config.WEBHOOK_RETRY_SCHEDULE_S.split(',').map(Number).filter(Number.isFinite));
+  let retriesS = 0;
+  for (let i = 0; i < DEFAULT_ATTEMPTS - 1; i++) retriesS += (DEFAULT_BACKOFF.delay * 2 ** i) / 1000;
+  return config.KEY_RING_REFRESH_S + longestDelayS + retriesS + KEEP_FAILED.age + 60;
+}
 
 export interface TenantJobOptions {
   /** A stable id makes the enqueue idempotent: a second add with the same id is ignored by BullMQ (no ':' in it). */

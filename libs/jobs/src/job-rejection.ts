@@ -2,6 +2,7 @@
  * Why the worker refuses a job for good. The first group is decided before any handler runs:
  * - `malformed`: not a signed envelope of the expected shape (or a job named differently from its envelope);
  * - `unknown_key`: signed with a key id this process does not hold (a removed key, or forged);
+ * - `revoked_key`: signed with a job-envelope key revoked by an emergency rotation (suspected exposure);
  * - `bad_signature`: the HMAC does not match: the envelope was altered or signed with another key;
  * - `wrong_kind`: a platform envelope on the tenant queue, or the reverse;
  * - `unknown_job`: no handler of that name in this worker;
@@ -13,6 +14,7 @@
 export type JobRejectionReason =
   | 'malformed'
   | 'unknown_key'
+  | 'revoked_key'
   | 'bad_signature'
   | 'wrong_kind'
   | 'unknown_job'

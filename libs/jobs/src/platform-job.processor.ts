@@ -3,11 +3,12 @@ import { OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/commo
 import { UnrecoverableError, type Job } from 'bullmq';
 import { ClsService } from 'nestjs-cls';
 import { PinoLogger } from 'nestjs-pino';
+import { PlatformAuditLog } from '@benteng/audit';
 import { PLATFORM_QUEUE, type PlatformJobEnvelope } from './job-envelope.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
 import { JobRejection } from './job-rejection.js';
 import { inJobContext, LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, type JobClsStore } from './job-runtime.js';
-import { JobSigner, verifiedEnvelope } from './job-signer.js';
+import { JobSigner, revokedKeyRecorder, verifiedEnvelope } from './job-signer.js';
 
 /**
  * Runs platform jobs (queue PLATFORM_QUEUE): signed like tenant jobs, but with no tenant and no
@@ -28,6 +29,7 @@ export class PlatformJobProcessor extends WorkerHost implements OnApplicationBoo
     private readonly registry: JobHandlerRegistry,
     private readonly logger: PinoLogger,
     @Optional() private readonly cls?: ClsService<JobClsStore>,
+    @Optional() private readonly platformAudit?: PlatformAuditLog,
   ) {
     super();
     this.logger.setContext(PlatformJobProcessor.name);
@@ -43,7 +45,7 @@ export class PlatformJobProcessor extends WorkerHost implements OnApplicationBoo
 
   async process(job: Job): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    const envelope = verifiedEnvelope(this.signer, job, 'platform', PLATFORM_QUEUE, this.logger);
+    const envelope = await verifiedEnvelope(this.signer, job, 'platform', PLATFORM_QUEUE, this.logger, revokedKeyRecorder(this.platformAudit, job, PLATFORM_QUEUE));
     const bindings = { queue: PLATFORM_QUEUE, jobId: job.id, job: envelope.name, attempt, requestId: envelope.requestId };
     return this.logger.runInContext(() => this.run(job, envelope, attempt), { bindings });
   }

@@ -3,14 +3,14 @@ import { OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/commo
 import { UnrecoverableError, type Job } from 'bullmq';
 import { ClsService } from 'nestjs-cls';
 import { PinoLogger } from 'nestjs-pino';
-import { AuditLog } from '@benteng/audit';
+import { AuditLog, PlatformAuditLog } from '@benteng/audit';
 import { principalId } from '@benteng/authz';
 import { JobActors } from './job-actors.js';
 import { JOBS_QUEUE, type TenantJobEnvelope } from './job-envelope.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
 import { JobRejection } from './job-rejection.js';
 import { inJobContext, LOCK_DURATION_MS, MAX_STALLED_COUNT, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY, type JobClsStore } from './job-runtime.js';
-import { JobSigner, verifiedEnvelope } from './job-signer.js';
+import { JobSigner, revokedKeyRecorder, verifiedEnvelope } from './job-signer.js';
 import { namesAnotherTenant } from './tenant-claims.js';
 
 /**
@@ -44,6 +44,7 @@ export class TenantJobProcessor extends WorkerHost implements OnApplicationBoots
     private readonly audit: AuditLog,
     private readonly logger: PinoLogger,
     @Optional() private readonly cls?: ClsService<JobClsStore>,
+    @Optional() private readonly platformAudit?: PlatformAuditLog,
   ) {
     super();
     this.logger.setContext(TenantJobProcessor.name);
@@ -64,7 +65,7 @@ export class TenantJobProcessor extends WorkerHost implements OnApplicationBoots
 
   async process(job: Job): Promise<void> {
     const attempt = job.attemptsMade + 1;
-    const envelope = verifiedEnvelope(this.signer, job, 'tenant', JOBS_QUEUE, this.logger);
+    const envelope = await verifiedEnvelope(this.signer, job, 'tenant', JOBS_QUEUE, this.logger, revokedKeyRecorder(this.platformAudit, job, JOBS_QUEUE));
     const bindings = { queue: JOBS_QUEUE, jobId: job.id, job: envelope.name, attempt, tenantId: envelope.tenantId, actor: principalId(envelope.actor), requestId: envelope.requestId };
     return this.logger.runInContext(() => this.run(job, envelope, attempt), { bindings });
   }

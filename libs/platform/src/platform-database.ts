@@ -133,13 +133,14 @@ export class PlatformDatabase {
   constructor(private readonly prisma: PrismaService) {}
 
   /**
-   * Key-ring events in a window, oldest first: emergency revocations (`platform.key_revoked`) and
-   * re-encryption runs (`platform.data_reencrypted`). The runtime role reads platform_audit_events
+   * Key-ring events in a window, oldest first: emergency revocations (`platform.key_revoked`),
+   * jobs refused because their envelope key was revoked (`platform.job_refused`) and re-encryption
+   * runs (`platform.data_reencrypted`). The runtime role reads platform_audit_events
    * itself (prisma/migrations/20261129060000_internal), so no function is needed.
    */
   keyEvents(from: Date, to: Date, limit: number): Promise<{ occurredAt: Date; type: string; outcome: string; actor: string; subject: string | null; data: unknown }[]> {
     return this.prisma.client.platformAuditEvent.findMany({
-      where: { type: { in: ['platform.key_revoked', 'platform.data_reencrypted'] }, occurredAt: { gte: from, lt: to } },
+      where: { type: { in: ['platform.key_revoked', 'platform.job_refused', 'platform.data_reencrypted'] }, occurredAt: { gte: from, lt: to } },
       orderBy: [{ occurredAt: 'asc' }, { id: 'asc' }],
       take: limit,
       select: { occurredAt: true, type: true, outcome: true, actor: true, subject: true, data: true },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { KeyRotationService, SigningKeys, type SigningKey } from '@benteng/auth';
 import { ConfigError, defaultSecretSources, loadConfig, type SecretSource } from '@benteng/config';
 import { JobRejection, JobSigner, type TenantJobEnvelope } from '@benteng/jobs';
+import type { KeyRingRow } from '@benteng/database';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { ownerPool } from '../../support/db.js';
 import { createTenant, type TestTenant } from '../../support/factories.js';
@@ -187,6 +188,48 @@ SECRETS_SCENARIOS.push(
         observed: `before the emergency rotation GET /v1/me answered ${before.status}; after it, with the revoked key's token, ${after.status}`,
         exchanges: [{ request, response: { status: after.status, body: after.body } }],
       };
+    },
+  }),
+);
+
+// --- emergency rotation of the job-envelope key ---------------------------------------------------
+
+/** JobSigner that loads a revoked ring key like any other: it keeps verifying (what the emergency rotation must stop). */
+class IgnoresJobKeyRevocation extends JobSigner {
+  protected override rowVerifies(row: KeyRingRow, now: Date): boolean {
+    return row.state === 'revoked' || super.rowVerifies(row, now);
+  }
+}
+
+SECRETS_SCENARIOS.push(
+  scenario<TestApi, RingFixtures>({
+    control: 'SECRETS-LIFECYCLE',
+    attack: 'a job forged with a job-envelope key revoked by an emergency rotation (the exposed key) is verified and would run',
+    removal: 'JobSigner is replaced by one that loads revoked ring keys like any other (revocation ignored)',
+    fixtures: async () => {
+      const fixtures = await ringFixtures();
+      // A ring of its own (root kid ks2), apart from the access-token scenario's.
+      return { ...fixtures, env: { ...fixtures.env, KEY_RING_ROOT_KEYS: `ks2:${randomBytes(32).toString('base64')}` } };
+    },
+    target: (intact, { env }) => buildApi({ env, ...(intact ? {} : { overrides: [{ token: JobSigner, useClass: IgnoresJobKeyRevocation }] }) }),
+    async run(api, { tenant }) {
+      const rotation = api.app.get(KeyRotationService);
+      const signer = api.app.get(JobSigner);
+      // The ring's own key signs: publish, then promote (the lead is 0 here).
+      await rotation.rotate('job-envelope', 'now');
+      await rotation.rotate('job-envelope', 'now');
+      await signer.reload();
+      // The attacker holds the exposed key: a job it signs is indistinguishable from the API's.
+      const forged = signer.sign({ ...forgedExport(), tenantId: tenant.id });
+      await rotation.rotate('job-envelope', 'emergency');
+      await signer.reload();
+      try {
+        const envelope = await signer.verifyCurrent(forged);
+        return { succeeded: true, observed: `after the emergency rotation of the job-envelope key, the worker's verifier accepted a ${envelope.name} job forged with the revoked key`, exchanges: [] };
+      } catch (error) {
+        if (!(error instanceof JobRejection)) throw error;
+        return { succeeded: false, observed: `after the emergency rotation of the job-envelope key, the job forged with the revoked key was refused (${error.reason})`, exchanges: [] };
+      }
     },
   }),
 );

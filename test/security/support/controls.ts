@@ -313,7 +313,7 @@ export const CONTROLS = define({
     threat: 'A leaked key left in the environment silently wins over the rotated one mounted beside it, a real credential is committed to the repository, or an exposed signing key cannot be withdrawn, so an attacker holding the old, committed or exposed key keeps forging what it signs.',
     owasp: ['API8:2023'],
     asvs: ['V13', 'V11'],
-    code: ['libs/config/src/secret-source.ts#resolveSecret', 'libs/config/src/secret-source.ts#FileSecretSource', 'libs/config/src/load-config.ts#loadConfig', 'libs/auth/src/key-rotation.ts#planRotation', 'libs/auth/src/signing-keys.ts#SigningKeys', 'libs/webhooks/src/webhook-secret-reencryption.ts#WebhookSecretReencryption'],
+    code: ['libs/config/src/secret-source.ts#resolveSecret', 'libs/config/src/secret-source.ts#FileSecretSource', 'libs/config/src/load-config.ts#loadConfig', 'libs/auth/src/key-rotation.ts#planRotation', 'libs/auth/src/signing-keys.ts#SigningKeys', 'libs/jobs/src/queued-job-revocation.ts#QueuedJobRevocation', 'libs/webhooks/src/webhook-secret-reencryption.ts#WebhookSecretReencryption'],
   },
   // --- Audit --------------------------------------------------------------------------------------
   'AUDIT-TRAIL': {

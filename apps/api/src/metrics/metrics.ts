@@ -2,10 +2,9 @@ import { Global, Injectable, Module, type OnModuleDestroy } from '@nestjs/common
 import { Queue } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KeyRingRepository, KEY_FAMILIES } from '@benteng/auth';
 import { Clock } from '@benteng/common';
-import { AppConfig, dataEncryptionKeys, keyRingRootKeys } from '@benteng/config';
-import { PrismaService } from '@benteng/database';
+import { AppConfig, dataEncryptionKeys, internalServiceKeys, jobSigningKeys, keyMaxAgeS, keyRingRootKeys, kidDate, type KeyAgeFamily } from '@benteng/config';
+import { KeyRingRepository, KEY_FAMILIES, PrismaService } from '@benteng/database';
 import { JOBS_QUEUE, PLATFORM_QUEUE } from '@benteng/jobs';
 import { queueConnection } from '@benteng/redis';
 import { surfaceOf } from '../http/route-catalog.js';
@@ -79,13 +78,13 @@ export class Metrics {
 
   readonly keyAge = new Gauge({
     name: 'benteng_key_age_seconds',
-    help: 'Age of the signing key of each key ring family (since it started signing), read when scraped.',
+    help: 'Age of the key that signs or encrypts now, by key family (key ring: since it started signing; environment keys: from the date in the kid), read when scraped.',
     labelNames: ['family'] as const,
     registers: [this.registry],
   });
   readonly keyMaxAge = new Gauge({
     name: 'benteng_key_max_age_seconds',
-    help: 'Key-age policy of each key ring family: the scheduled rotation replaces a key this old (alert on benteng_key_age_seconds above it).',
+    help: 'Key-age policy of each key family: the scheduled rotation replaces a ring key this old; environment keys are rotated by deploying (alert on benteng_key_age_seconds above it).',
     labelNames: ['family'] as const,
     registers: [this.registry],
   });
@@ -160,10 +159,15 @@ export class QueueDepths implements OnModuleDestroy {
 }
 
 /**
- * Key ages for the scrape (docs/operations.md, "Key rotation"): for each family of the key ring,
- * the age of its active key beside the policy's maximum (ACCESS_TOKEN_KEY_MAX_AGE_S). A family
- * whose ring has no active key yet (AUTH_SIGNING_KEYS signs) has no age series: its age is not
- * known to the process.
+ * Key ages for the scrape (docs/operations.md, "Key rotation"), each beside its family's policy
+ * (`benteng_key_max_age_seconds`, keyMaxAgeS):
+ * - the key ring's families (`access-token`, `job-envelope`): the age of the ring's active key since
+ *   it started signing; without one, the age of the environment key that signs instead when its kid
+ *   carries its date (`job-envelope`: JOB_SIGNING_KEYS' first key), else no series;
+ * - the environment families, rotated by deploying (`data-encryption`: the active
+ *   DATA_ENCRYPTION_KEYS key; `internal-signature`: for each internal caller its newest key, and the
+ *   oldest of those), aged from the date in the kid `keys:rotate` writes (`kYYYYMMDD-…`); a key
+ *   whose kid has no date has no age, so no series.
  */
 @Injectable()
 export class KeyAges {
@@ -175,17 +179,37 @@ export class KeyAges {
   ) {}
 
   async refresh(): Promise<void> {
+    const now = this.clock.now();
+    const set = (family: string, since: Date | undefined) => {
+      this.metrics.keyMaxAge.set({ family }, keyMaxAgeS(this.config, family as KeyAgeFamily));
+      if (since) this.metrics.keyAge.set({ family }, Math.max(0, (now.getTime() - since.getTime()) / 1000));
+      else this.metrics.keyAge.remove({ family });
+    };
     const root = keyRingRootKeys(this.config);
-    if (!root) return;
     for (const family of KEY_FAMILIES) {
-      this.metrics.keyMaxAge.set({ family }, this.config.ACCESS_TOKEN_KEY_MAX_AGE_S);
+      const envKid = family === 'job-envelope' && this.config.JOB_SIGNING_KEYS ? jobSigningKeys(this.config).active.kid : undefined;
+      if (!root) {
+        if (envKid) set(family, kidDate(envKid));
+        continue;
+      }
       try {
         const active = (await this.ring.entries(family)).find((r) => r.state === 'active' && root.find(r.rootKid) !== undefined);
-        if (active) this.metrics.keyAge.set({ family }, Math.max(0, (this.clock.now().getTime() - (active.activatedAt ?? active.createdAt).getTime()) / 1000));
-        else this.metrics.keyAge.remove({ family });
+        set(family, active ? (active.activatedAt ?? active.createdAt) : envKid ? kidDate(envKid) : undefined);
       } catch {
         this.metrics.keyRingScrapeErrors.inc();
       }
+    }
+    if (this.config.DATA_ENCRYPTION_KEYS) set('data-encryption', kidDate(dataEncryptionKeys(this.config).active.kid));
+    if (this.config.INTERNAL_SERVICE_KEYS) {
+      const newest = new Map<string, Date | undefined>();
+      for (const key of internalServiceKeys(this.config).keys.values()) {
+        const date = kidDate(key.kid);
+        const known = newest.get(key.service);
+        if (!newest.has(key.service) || (date && (!known || date > known))) newest.set(key.service, date);
+      }
+      const dates = [...newest.values()];
+      // Every caller's newest key must carry a date for the family to have an age.
+      set('internal-signature', dates.length > 0 && dates.every((d) => d) ? new Date(Math.min(...dates.map((d) => d!.getTime()))) : undefined);
     }
   }
 }

@@ -1,8 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@benteng/database';
+import { PrismaService } from './prisma.service.js';
 
-/** The key families the ring holds (prisma/migrations/20261207152000_key_ring). */
-export const KEY_FAMILIES = ['access-token'] as const;
+/**
+ * The key families the ring holds (prisma/migrations/20261207152000_key_ring,
+ * 20261207174000_key_ring_job_envelope): `access-token` (Ed25519 keys that sign access and partner
+ * tokens, libs/auth/src/signing-keys.ts) and `job-envelope` (HMAC-SHA256 keys that sign job
+ * envelopes, libs/jobs/src/job-signer.ts).
+ */
+export const KEY_FAMILIES = ['access-token', 'job-envelope'] as const;
 export type KeyFamily = (typeof KEY_FAMILIES)[number];
 export type KeyState = 'next' | 'active' | 'retired' | 'revoked';
 
