@@ -462,6 +462,7 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'WEBHOOK-SIGNING': { removal: 'WebhookSigner.sign is replaced by one that sends the headers with an empty signature', worker: [replace(WebhookSigner, UnsignedWebhookSigner)] },
   'SSRF-EGRESS': { removal: 'SafeHttpClient is replaced by a plain HTTP client without destination checks', worker: [replace(SafeHttpClient, UnguardedHttpClient)] },
   'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
+  'JOB-ENVELOPE': { removal: 'JobSigner.verify is replaced by a shape check that believes the signature', worker: [replace(JobSigner, ShapeOnlyJobSigner)] },
 };
 
 /**
@@ -474,7 +475,5 @@ export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'TENANT-RLS':
     'the scenario removes row-level security underneath an application that already has a CASL bug (TenantBlindAbilities in both runs); a lab with only RLS removed shows nothing (CASL still filters), and one with both removed would compare against a demo that has neither defect',
   'API-INVENTORY': 'the scenario adds a route behind the inventory\u2019s back (a plugin); the demo serves no such route, so an inventory that watches nothing changes nothing a trainee can request',
-  'JOB-ENVELOPE':
-    'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
   'SECRETS-LIFECYCLE': 'its scenarios act on configuration files, the secret scanner and the key ring (a leaked environment key beside a rotated file, a planted private key, a revoked signing key), not on a request a trainee sends to a running demo',
 };
