@@ -58,7 +58,11 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   return {
     api: publicApi ?? api,
     base: publicBase ?? base,
-    variables: exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {},
+    variables: {
+      ...(exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {}),
+      // The Redis and queue prefix the worker takes its jobs from, as the lab's banner prints them.
+      ...(exercise.queue && worker ? { REDIS_URL: loadConfig().REDIS_URL, QUEUE_PREFIX: worker.prefix } : {}),
+    },
     async close() {
       await api.close();
       await publicApi?.close();

@@ -97,6 +97,7 @@ process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 
 const bar = '!'.repeat(78);
+const redis = new URL(config.REDIS_URL);
 out(
   [
     '',
@@ -111,6 +112,8 @@ out(
     `  Lab API        http://127.0.0.1:${config.PORT}/v1`,
     `  Lab internal   http://127.0.0.1:${config.INTERNAL_PORT}/internal/v1`,
     `  Database       ${localPostgres ? `embedded (.data/lab/${control})` : 'LAB_DATABASE_URL'}`,
+    // The worker's queues (REDIS_URL and QUEUE_PREFIX of the exercises that write a job into them, JOB-ENVELOPE); no credential of the URL is printed.
+    `  Job queues     redis://${redis.host}${redis.pathname} (REDIS_URL), QUEUE_PREFIX=${config.QUEUE_PREFIX}`,
     `  Demo logins    ${demoEmail(DEMO_TENANTS[0]!, 'member')} and the others of npm start (password: ${password})`,
     `  Demo operator  ${seeded.operatorId ?? '(none)'} (OPERATOR of the internal-listener exercises)`,
     `  Exercise       docs/training/${control}.md (BASE=http://127.0.0.1:${config.PORT})`,

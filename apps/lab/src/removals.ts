@@ -484,6 +484,7 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
   'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
   'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
+  'JOB-ENVELOPE': { removal: 'JobSigner.verify is replaced by a shape check that believes the signature', worker: [replace(JobSigner, ShapeOnlyJobSigner)] },
 };
 
 /**
@@ -493,8 +494,6 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'API-INVENTORY':
     'the harm needs a route outside the inventory, and the demo serves none: RouteInventory checks every registered route when a listener becomes ready and refuses to start one that serves an undocumented route. A lab mode would have to add the scenario\u2019s forgotten debug route (GET /debug/runtime) beside the removal, and the demo half of the exercise cannot be run: the same application with that route never starts (test/security/kill-switch-inventory.spec.ts), so against `npm start` the route answers 404 only because it is absent, not because of the control',
-  'JOB-ENVELOPE':
-    'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
   'SECRETS-LIFECYCLE':
     'two of its three scenarios act where no request reaches (loadConfig\u2019s secret sources when a process starts, the secret scan before a commit). The third (a token signed with a key revoked by an emergency rotation keeps reading /v1/me once SigningKeys ignores revocation) needs a key ring, which the lab does not have (no KEY_RING_ROOT_KEYS), and `npm run keys:rotate -- access-token --emergency` run twice from the trainee\u2019s shell against the lab\u2019s own database with the lab\u2019s root key, each run building dist/ first (apps/dev/run.mjs); not done yet',
 };

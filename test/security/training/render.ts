@@ -56,6 +56,9 @@ export function renderExercise(exercise: Exercise): string {
   const { file, scenario } = scenarioOf(exercise);
   const removal = LAB_REMOVALS[exercise.control]!;
   const internal = exercise.internal ? `INTERNAL=http://127.0.0.1:${LAB_PORT + 1}   # the lab's internal listener (the demo's: http://127.0.0.1:3001)\nOPERATOR=...   # the demo operator's id: the lab's start banner and npm start print it\n` : '';
+  const queue = exercise.queue
+    ? `REDIS_URL=redis://127.0.0.1:6379   # the Redis of the lab's worker: its start banner prints it (REDIS_URL)\nQUEUE_PREFIX=lab-${exercise.control.toLowerCase()}   # the lab's queue prefix (the demo's: benteng)\n`
+    : '';
   const envPrefix = Object.entries(exercise.env ?? {})
     .map(([name, value]) => `${name}='${value}' `)
     .join('');
@@ -83,11 +86,12 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The attack',
     '',
-    `Against the lab first (bash, curl, jq and GNU coreutils):`,
+    `Against the lab first (bash, curl, jq${exercise.queue ? ', GNU coreutils and node' : ' and GNU coreutils'}):`,
     '',
     '```bash',
     `BASE=http://127.0.0.1:${LAB_PORT}`,
     ...(internal ? [internal.trimEnd()] : []),
+    ...(queue ? [queue.trimEnd()] : []),
     exercise.commands,
     '```',
     '',
@@ -101,7 +105,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The same attack against the normal demo',
     '',
-    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
+    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\`${exercise.queue ? ', `QUEUE_PREFIX=benteng` and `REDIS_URL` to the demo\u2019s' : ''} and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
     exercise.demo.log ? `The demo's request log never holds \`${exercise.demo.log}\`. The commands print:` : 'The output contains:',
     '',
     outputBlock(exercise.demo.shows),
@@ -146,7 +150,7 @@ export function renderReadme(): string {
     '- Port `LAB_PORT` (default 3100; the internal listener on `LAB_INTERNAL_PORT`, default `LAB_PORT`+1), database: an embedded PostgreSQL in `.data/lab/<CONTROL-ID>` on `LAB_PG_PORT` (default 54339), or `LAB_DATABASE_URL`. Redis: `REDIS_URL`, as for the demo, on a queue prefix of its own (`lab-<control>`); rate-limit and abuse counters keyed by address are shared with a demo on the same Redis database, so give the lab another one (`REDIS_URL=redis://127.0.0.1:6379/1 npm run lab -- …`) when both run side by side.',
     '- The start banner and every response (`X-Benteng-Lab: <CONTROL-ID> disabled`) say which control is off.',
     '- It refuses to start with `NODE_ENV=production`. It runs from source (Vite\u2019s module runner, as the tests do): `apps/lab` is excluded from `npm run build` (dist/) and so from the Docker image, and Vite is a devDependency the image prunes (test/security/training.spec.ts checks all three).',
-    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver.',
+    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver; JOB-ENVELOPE also node, run from the repository root (it writes a job into Redis with bullmq from node_modules).',
     '',
     '## A 2-hour course',
     '',
