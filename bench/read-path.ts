@@ -8,6 +8,7 @@
 //          transaction + response allowlist + pino request logging (to a file)
 //   C-list GET /v1/invoices?limit=50 (page of 50, with lines)
 //   C-partner GET /partner/v1/invoices/:id with an API key
+//   C-partner-list GET /partner/v1/invoices?limit=50 with an API key (page of 50, with lines)
 // HTTP load: autocannon in this process; each scenario gets a warm-up, then BENCH_ROUNDS rounds,
 // the scenarios' order rotated each round; figures are medians over rounds, ratios are taken
 // within a round (the scenarios run back to back) and their median reported.
@@ -315,18 +316,20 @@ async function main(): Promise<void> {
       baselineTargets.push({ path: `/invoices/${tenantId(t)}/${invoiceId(t, i)}`, authorization: '' });
     }
     const listTargets: Target[] = tokens.map((token) => ({ path: '/v1/invoices?limit=50', authorization: `Bearer ${token}` }));
+    const partnerListTargets: Target[] = keys.map((key) => ({ path: '/partner/v1/invoices?limit=50', authorization: `Bearer ${key}` }));
 
     // Every route answers as expected before load starts.
     for (const [base, target, what] of [
       [api.base, getTargets[0]!, 'C get'],
       [api.base, partnerTargets[0]!, 'C partner get'],
       [api.base, listTargets[0]!, 'C list'],
+      [api.base, partnerListTargets[0]!, 'C partner list'],
       [baselineBase, baselineTargets[0]!, 'B'],
     ] as const) {
       const res = await fetch(`${base}${target.path}`, { headers: target.authorization ? { authorization: target.authorization } : {} });
       const body = (await res.json()) as { items?: unknown[]; lines?: unknown[] };
       if (res.status !== 200) throw new Error(`${what}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
-      if (what === 'C list' && body.items?.length !== 50) throw new Error(`C list returned ${body.items?.length} items`);
+      if ((what === 'C list' || what === 'C partner list') && body.items?.length !== 50) throw new Error(`${what} returned ${body.items?.length} items`);
     }
 
     const pgbench = pgbenchPath();
@@ -341,6 +344,7 @@ async function main(): Promise<void> {
       httpScenario('C-get', 'C  GET /v1/invoices/:id', apiBase, apiPid, getTargets),
       httpScenario('C-list', 'C  GET /v1/invoices?limit=50', apiBase, apiPid, listTargets),
       httpScenario('C-partner', 'C  GET /partner/v1/invoices/:id (API key)', apiBase, apiPid, partnerTargets),
+      httpScenario('C-partner-list', 'C  GET /partner/v1/invoices?limit=50 (API key)', apiBase, apiPid, partnerListTargets),
     ];
     if (baseApi) {
       const base = baseApi;
@@ -348,6 +352,7 @@ async function main(): Promise<void> {
         httpScenario('C-get@base', 'C  GET /v1/invoices/:id (base build)', () => base.base, () => base.pid, getTargets),
         httpScenario('C-list@base', 'C  GET /v1/invoices?limit=50 (base build)', () => base.base, () => base.pid, listTargets),
         httpScenario('C-partner@base', 'C  GET /partner/v1/invoices/:id (base build)', () => base.base, () => base.pid, partnerTargets),
+        httpScenario('C-partner-list@base', 'C  GET /partner/v1/invoices?limit=50 (base build)', () => base.base, () => base.pid, partnerListTargets),
       );
     }
     // BENCH_SCENARIOS=C-get,B: a subset, for profiling and experiments (`@base` ones stay with their key).
@@ -407,12 +412,14 @@ async function main(): Promise<void> {
     };
     const cpuRatios = {
       'C-list/C-get CPU': cpuRatio('C-list', 'C-get'),
+      'C-partner-list/C-partner CPU': cpuRatio('C-partner-list', 'C-partner'),
       'C-get/B CPU': cpuRatio('C-get', 'B'),
       ...(baseApi
         ? {
             'C-get/C-get@base CPU': cpuRatio('C-get', 'C-get@base'),
             'C-list/C-list@base CPU': cpuRatio('C-list', 'C-list@base'),
             'C-partner/C-partner@base CPU': cpuRatio('C-partner', 'C-partner@base'),
+            'C-partner-list/C-partner-list@base CPU': cpuRatio('C-partner-list', 'C-partner-list@base'),
             'C-get@base/B': ratio('C-get@base', 'B'),
           }
         : {}),

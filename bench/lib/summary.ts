@@ -12,7 +12,7 @@ export function summaryRows(results: Record<string, Json | undefined>): string[]
   const rp = results['read-path'];
   if (rp) {
     const s = (key: string): Json | undefined => (rp.scenarios as Json[]).find((x) => x.key === key);
-    for (const key of ['A-pk', 'A-rls', 'B', 'C-get', 'C-list', 'C-partner']) {
+    for (const key of ['A-pk', 'A-rls', 'B', 'C-get', 'C-list', 'C-partner', 'C-partner-list']) {
       const x = s(key);
       if (x) rows.push([`read path ${x.label.replace(/\s+/g, ' ')}`, `${fmt(x.rps)} req/s, p50 ${fmt(x.p50Ms, 1)} ms, p99 ${fmt(x.p99Ms, 1)} ms${x.serverCpuMsPerRequest != null ? `, ${fmt(x.serverCpuMsPerRequest, 2)} CPU ms/req` : ''}`, '', '']);
     }

@@ -51,3 +51,38 @@ export function accessibleWhere<S extends keyof WhereInputs & SubjectName>(
   }
   return where as WhereInputs[S];
 }
+
+/**
+ * "Rows of `subject` this ability may `action`" as plain column equalities, for a read that cannot
+ * take a Prisma where: a SQL function's parameters (InvoicesRepository.list,
+ * `tenant_invoice_page`). Derived from exactly what `accessibleWhere` would put in the query, and
+ * only where that translation is exact:
+ * - `none`: no rule grants the action, so no row (Prisma's `{ OR: [] }`);
+ * - `equal`: one rule whose conditions are all equalities to text on `columns` (e.g.
+ *   `{ tenantId, createdByClientId }`): exactly the rows with those values;
+ * - `other`: anything else (several rules, a `cannot` with conditions, an operator, a relation, a
+ *   null, a column not in `columns`): the caller must filter with `accessibleWhere` instead, never
+ *   read it as "no condition" (libs/authz/src/accessible.spec.ts).
+ */
+export type AccessibleEqualities<C extends string> = { kind: 'none' } | { kind: 'equal'; values: Partial<Record<C, string>> } | { kind: 'other' };
+
+export function accessibleEqualities<S extends keyof WhereInputs & SubjectName, C extends string>(
+  ability: AppAbility,
+  action: Action,
+  subject: S,
+  columns: readonly C[],
+): AccessibleEqualities<C> {
+  const where = accessibleWhere(ability, action, subject) as Record<string, unknown>;
+  const keys = Object.keys(where);
+  if (keys.length !== 1 || keys[0] !== 'OR' || !Array.isArray(where.OR)) return { kind: 'other' };
+  const branches = where.OR as unknown[];
+  if (branches.length === 0) return { kind: 'none' };
+  const [branch] = branches;
+  if (branches.length !== 1 || branch === null || typeof branch !== 'object' || Array.isArray(branch)) return { kind: 'other' };
+  const values: Partial<Record<C, string>> = {};
+  for (const [column, value] of Object.entries(branch)) {
+    if (!(columns as readonly string[]).includes(column) || typeof value !== 'string') return { kind: 'other' };
+    values[column as C] = value;
+  }
+  return { kind: 'equal', values };
+}

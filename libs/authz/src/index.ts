@@ -27,7 +27,7 @@ export {
   type UserPrincipal,
 } from './principal.js';
 export { PARTNER_SCOPE_GRANTS } from './rules/partner.rules.js';
-export { accessibleWhere, AccessConditionError } from './accessible.js';
+export { accessibleEqualities, accessibleWhere, AccessConditionError, type AccessibleEqualities } from './accessible.js';
 export { AbilityFactory, type TenantAbilities } from './ability-factory.js';
 export { authorize, permits, type HasAbility, type SubjectRow } from './authorize.js';
 export { visibleFields, type FieldOf } from './visible-fields.js';
