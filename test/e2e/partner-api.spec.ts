@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import type request from 'supertest';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '@benteng/common';
 import { DocumentsService } from '@benteng/documents';
@@ -23,6 +23,7 @@ import {
   type TestPartnerKey,
 } from '../support/partners.js';
 import { tag } from '../security/support/controls.js';
+import { deepNest as deep } from '../security/support/fuzz-schema.js';
 
 /**
  * The partner surface (/partner/v1 and /partner/oauth/token), end to end over the real app: which
@@ -361,14 +362,54 @@ describe('partner API', () => {
       expect(body.expires_in).toBeGreaterThan(0);
     });
 
-    it('refuses other grants, unknown and missing parameters', async () => {
+    it('refuses other grants, repeated and missing parameters', async () => {
       const client = await newClient();
       const password = await tokenRequest(api, client, { extra: { grant_type: 'password' } });
       expect({ status: password.status, error: (password.body as { error?: string }).error }).toEqual({ status: 400, error: 'unsupported_grant_type' });
-      const unknown = await tokenRequest(api, client, { extra: { audience: 'benteng-public' } });
-      expect({ status: unknown.status, error: (unknown.body as { error?: string }).error }).toEqual({ status: 400, error: 'invalid_request' });
+      // RFC 6749 3.2: a parameter must not be included more than once (it arrives as an array).
+      const basic = Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64');
+      const repeated = await request(api.app.getHttpServer()).post('/partner/oauth/token').set('authorization', `Basic ${basic}`).type('form').send('grant_type=client_credentials&scope=invoices:read&scope=invoices:read');
+      expect({ status: repeated.status, body: repeated.body }).toMatchObject({ status: 400, body: { error: 'invalid_request', errors: [{ pointer: '/scope' }] } });
       const none = await partnerCall(api, 'post', '/partner/oauth/token', { body: { client_id: client.clientId, client_secret: client.clientSecret } });
       expect({ status: none.status, error: (none.body as { error?: string }).error }).toEqual({ status: 400, error: 'invalid_request' });
+    });
+  });
+
+  describe(tag('INPUT-VALIDATION', 'the token endpoint ignores unrecognized parameters (RFC 6749 3.2) and stays strict on its own'), () => {
+    it('issues the token to a request with parameters it does not know (RFC 8707 resource, audience), as a form or as JSON, and never echoes them', async () => {
+      const client = await newClient({ scopes: ['invoices:read'] });
+      const marker = `ignored-${randomUUID()}`;
+      const extra = { resource: `https://${marker}.example/`, audience: marker };
+      for (const style of ['basic', 'post', 'json'] as const) {
+        const res = await tokenRequest(api, client, { style, extra });
+        expect({ style, status: res.status }).toEqual({ style, status: 200 });
+        expect(Object.keys(res.body as object).sort()).toEqual(TOKEN_KEYS);
+        expect(res.text).not.toContain(marker);
+        const token = (res.body as { access_token: string }).access_token;
+        // The token is the one a request without them gets: same audience, same scope.
+        expect(decodeJwt(token)).toMatchObject({ aud: 'benteng-partner', scope: 'invoices:read' });
+        expect(JSON.stringify(decodeJwt(token))).not.toContain(marker);
+        expect((await get('/partner/v1/invoices', token)).status).toBe(200);
+      }
+    });
+
+    it('still refuses, in RFC 6749 JSON, what breaks a known parameter or the structure of the body, unknown parameters included', async () => {
+      const client = await newClient();
+      const post = { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret };
+      const cases: Record<string, { body: object; pointer: string; rule: string }> = {
+        'a known parameter of the wrong type': { body: { ...post, scope: 42 }, pointer: '/scope', rule: 'isString' },
+        'a known parameter of a bad syntax': { body: { ...post, scope: 'invoices:read  x' }, pointer: '/scope', rule: 'matches' },
+        'an unknown parameter with a lone surrogate': { body: { ...post, resource: 'x\ud800' }, pointer: '/resource', rule: 'isWellFormedUnicode' },
+        'an unknown parameter nested too deep': { body: { ...post, resource: deep(40) }, pointer: '', rule: 'maxDepth' },
+        'a prototype key': { body: { ...post, prototype: { polluted: true } }, pointer: '/prototype', rule: 'whitelistValidation' },
+      };
+      for (const [name, { body, pointer, rule }] of Object.entries(cases)) {
+        const res = await partnerCall(api, 'post', '/partner/oauth/token', { body });
+        const errors = (res.body as { errors?: { pointer: string; rules: string[] }[] }).errors ?? [];
+        expect({ name, status: res.status, error: (res.body as { error?: string }).error, type: res.headers['content-type'] }).toEqual({ name, status: 400, error: 'invalid_request', type: 'application/json;charset=UTF-8' });
+        expect(errors.some((e) => e.pointer.startsWith(pointer) && e.rules.includes(rule)), `${name}: ${res.text}`).toBe(true);
+        expect(res.text).not.toContain('polluted');
+      }
     });
   });
 

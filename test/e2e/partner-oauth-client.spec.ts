@@ -103,6 +103,26 @@ describe(tag('AUTHN-PARTNER-CREDENTIALS', 'OAuth 2.0 client library (oauth4webap
     expect(invoices.status).toBe(200);
   });
 
+  it('gets a token when the library sends parameters the endpoint does not know (RFC 8707 resource, audience): ignored, as RFC 6749 3.2 requires', async () => {
+    // For the client credentials grant, oauth4webapi sends extra parameters as its `parameters`
+    // argument (the other grants' `additionalParameters` option); `resource` may repeat (RFC 8707 2).
+    const extra = new URLSearchParams([
+      ['scope', 'invoices:read'],
+      ['resource', `${base}/partner/v1/`],
+      ['resource', 'https://other.example/'],
+      ['audience', 'benteng-partner'],
+    ]);
+    for (const auth of [oauth.ClientSecretBasic(readOnly.clientSecret), oauth.ClientSecretPost(readOnly.clientSecret)]) {
+      const response = await grant(readOnly, auth, extra);
+      expect(response.status).toBe(200);
+      const token = await oauth.processClientCredentialsResponse(as, { client_id: readOnly.clientId }, response);
+      expect({ type: token.token_type, scope: token.scope }).toEqual({ type: 'bearer', scope: 'invoices:read' });
+      expect(JSON.stringify(token)).not.toContain('other.example');
+      const invoices = await fetch(`${base}/partner/v1/invoices`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      expect(invoices.status).toBe(200);
+    }
+  });
+
   /** A 401 as the library reads it: the Basic challenge, and the RFC 6749 body behind it. */
   async function challengeOf(error: unknown): Promise<{ status: number; challenge: unknown; error: unknown; contentType: string | null }> {
     expect(error).toBeInstanceOf(oauth.WWWAuthenticateChallengeError);

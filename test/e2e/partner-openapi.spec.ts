@@ -122,6 +122,11 @@ describe('GET /partner/v1/openapi.json', () => {
     const body = schemaOf(op.requestBody!.content['application/x-www-form-urlencoded']!.schema);
     expect(Object.keys(body.properties!).sort()).toEqual(['client_id', 'client_secret', 'grant_type', 'scope']);
     expect(body.required).toEqual(['grant_type']);
+    // RFC 6749 3.2: other parameters are ignored (TokenParametersPipe), and the document says so; every other body is closed.
+    expect(body.additionalProperties).toBe(true);
+    expect(body.description).toMatch(/ignored \(RFC 6749 3\.2\)/);
+    const invoice = schemaOf(doc.paths['/partner/v1/invoices']!['post']!.requestBody!.content['application/json']!.schema);
+    expect(invoice.additionalProperties).toBe(false);
     expect(op.security).toEqual([{ clientSecretBasic: [] }, {}]);
     expect(doc.components.securitySchemes['clientSecretBasic']).toMatchObject({ type: 'http', scheme: 'basic' });
     expect(op.responses['200']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/PartnerToken' });

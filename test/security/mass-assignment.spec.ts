@@ -23,6 +23,12 @@ import { ANONYMOUS_ENV, fill, isDriven, label, makerOf, paramsOf, prefixOf, rand
  * as it was, and no table with a tenant_id gained a row.
  * `status` and `role` are only sent where the route's DTO does not take them on purpose (a ticket's
  * status, a member's role): a probe sending the field alone tells which.
+ *
+ * One documented exception, IGNORES_EXTRA: the OAuth token endpoint, where RFC 6749 3.2 says "The
+ * authorization server MUST ignore unrecognized request parameters"
+ * (apps/api/src/partner/token-parameters.pipe.ts). There the extra fields are harmless instead of
+ * refused: the token is issued as without them, the only row written is the issue's audit event,
+ * and no extra value is stored in any tenant table, echoed in the response or written to the logs.
  */
 const WRITES = ['POST', 'PUT', 'PATCH'];
 
@@ -43,6 +49,10 @@ const alwaysExtra = (victim: string) => ({
   totalMinor: '1',
   userId: victim,
 });
+/** Write routes whose unknown fields are ignored, not refused (RFC 6749 3.2); every other one refuses them. */
+const IGNORES_EXTRA = new Set(['POST /partner/oauth/token']);
+const TOKEN_KEYS = ['access_token', 'expires_in', 'scope', 'token_type'];
+
 /** Fields some routes take on purpose: sent only where the route's DTO refuses them. */
 const maybeExtra = { status: 'paid', role: 'owner' } as const;
 
@@ -90,6 +100,16 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
     return counts;
   }
 
+  /** Rows of the tenant, in any tenant table, whose text contains one of `values`: an ignored field stored after all. */
+  async function rowsContaining(tenantId: string, values: string[]): Promise<Record<string, number>> {
+    const found: Record<string, number> = {};
+    for (const table of tables) {
+      const { rows } = await owner.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" t WHERE tenant_id = $1 AND t::text LIKE ANY($2)`, [tenantId, values.map((v) => `%${v}%`)]);
+      if (rows[0]!.n > 0) found[table] = rows[0]!.n;
+    }
+    return found;
+  }
+
   /** The bearer credential of the route's most powerful caller (a fresh login for users); none for anonymous routes. */
   const tokenFor = async (route: RouteEntry): Promise<string | undefined> => (isDriven(route) ? (await as(tenant, makerOf(route))).token : undefined);
 
@@ -114,11 +134,13 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
 
   it('finds write routes to probe, and every tenant table is counted', () => {
     expect(writeRoutes.length).toBeGreaterThan(0);
+    expect(writeRoutes.map(label), 'the documented exceptions are write routes of the matrix').toEqual(expect.arrayContaining([...IGNORES_EXTRA]));
     expect(tables).toContain('invoices');
     expect(Object.keys(FACTORIES).length).toBeGreaterThan(0);
   });
 
-  it.each(writeRoutes.map((r) => [label(r), r] as const))('%s refuses fields the client may not set, and writes nothing', async (_, route) => {
+  const refusing = writeRoutes.filter((r) => !IGNORES_EXTRA.has(label(r)));
+  it.each(refusing.map((r) => [label(r), r] as const))('%s refuses fields the client may not set, and writes nothing', async (_, route) => {
     const factory = paramsOf(route.path).length > 0 || FACTORIES[prefixOf(route.path)] ? FACTORIES[prefixOf(route.path)] : undefined;
     if (paramsOf(route.path).length > 0) factoryFor(route); // a route with an id needs a factory
     const created: Created | undefined = factory && paramsOf(route.path).length > 0 ? await factory.create(handle(tenant), route) : undefined;
@@ -143,11 +165,41 @@ describe(tag('INPUT-VALIDATION', 'mass assignment matrix'), () => {
     const isUpload = res.status === 415;
     const refused = isUpload ? await upload(formToken!, 'extra.txt', 'extra fields\n', { tenantId: other.id }) : res;
     const fields = isUpload ? ['tenantId'] : Object.keys(extra);
-    // The token endpoint answers in RFC 6749 JSON (with the same `errors` pointers) instead of problem+json.
+    // A route marked @OAuthErrors answers in RFC 6749 JSON (with the same `errors` pointers) instead of problem+json.
     const errorOf = oauthRoutes.has(label(route)) ? oauthErrorOf : problemOf;
     expect(errorOf(refused), `${label(route)} -> ${refused.status} ${refused.text}`).toMatchObject({ status: 400, problemJson: true });
     expect(whitelisted(refused), `${label(route)}: every extra field is named as whitelistValidation`).toEqual(expect.arrayContaining(fields.map((f) => `/${f}`)));
     expect(await created?.read(), 'the object is unchanged').toEqual(before);
     expect(await rowCounts(tenant.id), 'no row added or removed in any tenant table').toEqual(countsBefore);
   });
+
+  /**
+   * RFC 6749 3.2: the token endpoint ignores the extra fields (all of them, status and role too).
+   * The harm they could do is absent: the token is issued exactly as without them, the only row
+   * written is the issue's audit event, and none of their values is stored, echoed or logged.
+   */
+  it.each(writeRoutes.filter((r) => IGNORES_EXTRA.has(label(r))).map((r) => [label(r), r] as const))(
+    '%s ignores fields the client may not set (RFC 6749 3.2): the token is issued, nothing of them is stored, echoed or logged',
+    async (_, route) => {
+      const extra: Record<string, unknown> = { ...alwaysExtra(other.users.owner.id), ...maybeExtra };
+      const traceable = Object.values(extra).filter((v): v is string => typeof v === 'string' && v.length >= 16);
+      expect(traceable.length).toBeGreaterThan(0);
+      const credentials = await credentialsFor(route);
+      const countsBefore = await rowCounts(tenant.id);
+      const logsBefore = api.logs.raw.length;
+      const res = await call(route, route.path, { body: { ...credentials, ...extra } });
+
+      expect({ status: res.status, keys: Object.keys((res.body ?? {}) as object).sort() }, `${label(route)} -> ${res.text}`).toEqual({ status: 200, keys: TOKEN_KEYS });
+      expect(traceable.filter((value) => res.text.includes(value)), 'extra values echoed in the answer').toEqual([]);
+      const counts = await rowCounts(tenant.id);
+      const changed = Object.fromEntries(Object.entries(counts).filter(([table, n]) => n !== countsBefore[table]).map(([table, n]) => [table, n - countsBefore[table]!]));
+      expect(changed, 'the only row written is the audit event of the issue').toEqual({ audit_events: 1 });
+      const { rows } = await owner.query<{ type: string; data: Record<string, unknown> }>('SELECT type, data FROM audit_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenant.id]);
+      expect({ type: rows[0]!.type, data: Object.keys(rows[0]!.data).sort() }).toEqual({ type: 'partner.token_issued', data: ['expiresIn', 'scope'] });
+      expect(await rowsContaining(tenant.id, traceable), 'no extra value stored in any tenant table').toEqual({});
+      const logged = api.logs.raw.slice(logsBefore);
+      expect(logged.length, 'the request was logged').toBeGreaterThan(0);
+      expect(traceable.filter((value) => logged.includes(value)), 'extra values in the logs').toEqual([]);
+    },
+  );
 });

@@ -45,7 +45,9 @@ import {
  * huge arrays, non-object bodies, malformed JSON, U+0000, prototype-polluting keys at the top and
  * nested, and unicode edge cases. What must happen:
  * - an invalid body is refused with 400 application/problem+json (the upload route: 400/413/415),
- *   never a 5xx, never an echo of internals;
+ *   never a 5xx, never an echo of internals; a well-formed unknown field is the exception where the
+ *   document says the body ignores them (`additionalProperties: true`: the token endpoint, RFC 6749
+ *   3.2), and is answered there exactly as the body without it;
  * - a prototype-polluting body is refused and creates nothing (no row in any tenant table);
  * - unicode edge cases (lone surrogates, RTL override, zero-width, combining marks, invalid UTF-8
  *   sent as raw bytes) are refused where the field has a format (enum, pattern, uuid, email) or
@@ -66,8 +68,12 @@ const inScope = (r: RouteEntry) => r.path.startsWith('/v1/') || r.path.startsWit
 const writeRoutes = routes.filter((r) => WRITES.includes(r.method) && inScope(r));
 const provider = new SimulatedPaymentProvider(ANONYMOUS_ENV.PAYMENTS_WEBHOOK_SECRET!);
 
-/** How a case must be answered: refused as invalid (400), or simply handled (never a 5xx). */
-type Expect = 'refused' | 'handled';
+/**
+ * How a case must be answered: refused as invalid (400), simply handled (never a 5xx), or ignored:
+ * answered exactly as the same body without the case's addition (an unknown field where the
+ * document says the body ignores them, `additionalProperties: true`: the token endpoint, RFC 6749 3.2).
+ */
+type Expect = 'refused' | 'handled' | 'ignored';
 interface Case {
   name: string;
   /** An object is sent as JSON; a Buffer or string as raw bytes with `contentType`. */
@@ -110,9 +116,12 @@ const hasFormat = (s: Schema) => Boolean(s.enum || s.pattern || s.format);
 /** Every generated case for a route whose JSON body follows `schema` (none: the route takes no body). */
 function casesFor(doc: OpenApiDoc | undefined, schema: Schema | undefined, base: Record<string, unknown>): Case[] {
   const refused = (name: string, body: unknown, raw = false): Case => ({ name, body, raw, expect: 'refused' });
+  // A well-formed unknown field: refused by a strict body, ignored where the document says so.
+  // Its structural faults (a lone surrogate, depth, U+0000, prototype keys) are refused everywhere.
+  const unknown = (name: string, body: unknown): Case => (schema?.additionalProperties === true ? { name, body, expect: 'ignored' } : refused(name, body));
   const cases: Case[] = [
-    refused('an unknown field', { ...base, unexpectedField: 1 }),
-    refused('an unknown field named with zero-width and RTL characters', { ...base, ['role\u200b\u202e']: 'owner' }),
+    unknown('an unknown field', { ...base, unexpectedField: 1 }),
+    unknown('an unknown field named with zero-width and RTL characters', { ...base, ['role\u200b\u202e']: 'owner' }),
     refused('an unknown field named with a lone surrogate', { ...base, ['x\ud800']: 1 }),
     refused('a top-level array', [base]),
     refused('a huge top-level array', Array.from({ length: 5_000 }, () => ({}))),
@@ -261,10 +270,17 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
     // cannot carry a valid signature there, so those cases may be refused as unsigned (401) instead.
     const expectOf = (c: Case): Expect => (signed && Buffer.isBuffer(c.body) ? 'handled' : c.expect);
     const failures: string[] = [];
+    // What the base body itself gets, for the cases whose addition must be ignored.
+    const answerOf = (res: ApiResponse) => ({ status: res.status, error: (res.body as { error?: unknown; code?: unknown } | undefined)?.error ?? (res.body as { code?: unknown } | undefined)?.code });
+    let baseline: ReturnType<typeof answerOf> | undefined;
     const probe = async (c: Case) => {
       const res = await send(route, url, token, c);
       const violations = answerViolations(res, oauthRoutes.has(label(route)) ? 'oauth' : 'problem');
       if (expectOf(c) === 'refused' && res.status !== 400) violations.push(`expected 400, got ${res.status}`);
+      if (expectOf(c) === 'ignored') {
+        baseline ??= answerOf(await send(route, url, token, { name: 'base', body: base, expect: 'handled' }));
+        if (JSON.stringify(answerOf(res)) !== JSON.stringify(baseline)) violations.push(`expected the answer to the body without it, ${JSON.stringify(baseline)}, got ${JSON.stringify(answerOf(res))}`);
+      }
       if (/polluted/.test(res.text)) violations.push('the answer repeats the polluting property');
       if (violations.length > 0) failures.push(`${c.name}: ${violations.join('; ')} — ${res.text.slice(0, 200)}`);
     };
@@ -273,8 +289,9 @@ describe(tag('INPUT-VALIDATION', 'generated invalid bodies on every write route'
     for (const c of cases.filter((x) => expectOf(x) === 'refused')) await probe(c);
     expect(failures, `${label(route)}: cases answered wrongly`).toEqual([]);
     expect(await rowCounts(), 'no row added in any tenant table').toEqual(countsBefore);
-    // Then the unicode text a field may take as data: accepted or refused, never a 5xx.
-    for (const c of cases.filter((x) => expectOf(x) === 'handled')) await probe(c);
+    // Then the unicode text a field may take as data (accepted or refused, never a 5xx), and the
+    // ignored unknown fields (answered as the body without them).
+    for (const c of cases.filter((x) => expectOf(x) !== 'refused')) await probe(c);
     expect(failures, `${label(route)}: cases answered wrongly`).toEqual([]);
 
     // The same body without its polluting key is accepted: the refusal was the key's, not the body's.

@@ -27,6 +27,7 @@ export interface Schema {
   anyOf?: Schema[];
   allOf?: Schema[];
   additionalProperties?: boolean | Schema;
+  description?: string;
 }
 
 export interface Parameter {

@@ -13,6 +13,7 @@ import { declaredMediaTypes } from '../http/media-types.js';
 import { FILE_FIELD, UPLOAD_FIELDS } from '../http/single-file-upload.interceptor.js';
 import { PROBLEM_CONTENT_TYPE, statusTitle } from '../http/problem.js';
 import { PartnerModule } from '../partner/partner.module.js';
+import { IGNORES_UNKNOWN_PARAMETERS } from '../partner/token-parameters.pipe.js';
 import { PublicModule } from '../public/public.module.js';
 import {
   CLIENT_AUTH_OPERATIONS,
@@ -219,8 +220,13 @@ function dtoSchemas(): Record<string, Schema> {
     // @IsOptional lets null through as well as a missing field (the controllers map null to "clear").
     additionalConverters: { [ValidationTypes.CONDITIONAL_VALIDATION]: { nullable: true } },
   }) as Record<string, Schema>;
-  // The ValidationPipe runs with forbidNonWhitelisted: a field no rule names is an error.
-  for (const schema of Object.values(schemas)) schema['additionalProperties'] = false;
+  // The ValidationPipe runs with forbidNonWhitelisted: a field no rule names is an error. Except
+  // where unknown parameters are ignored (the token request, RFC 6749 3.2: TokenParametersPipe).
+  const ignoring = new Set([...IGNORES_UNKNOWN_PARAMETERS].map((dto) => dto.name));
+  for (const [name, schema] of Object.entries(schemas)) {
+    schema['additionalProperties'] = ignoring.has(name);
+    if (ignoring.has(name)) schema['description'] = 'Parameters other than these are ignored (RFC 6749 3.2): never read, stored or echoed. Each parameter at most once.';
+  }
   // Every DTO is a request schema: state the bounds its rules enforce (openapi.bounds.ts).
   normalizeDtoSchema(schemas);
   boundRequestSchema(schemas);

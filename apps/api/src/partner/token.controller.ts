@@ -1,11 +1,13 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, UseFilters } from '@nestjs/common';
+import { ApiBody } from '@nestjs/swagger';
 import { AuthError, AuthErrorCode, PartnerAuthService, type RequestMeta } from '@benteng/auth';
 import { Anonymous, RateLimit } from '../http/access.decorator.js';
 import { Accepts, FORM_MEDIA, JSON_MEDIA } from '../http/media-types.js';
 import { Meta } from '../http/request-auth.js';
 import { clientAuthenticationOf } from './client-authentication.js';
-import { PartnerTokenRequestDto } from './dto/token.dto.js';
+import { PartnerTokenRequestDto, type PartnerTokenParameters } from './dto/token.dto.js';
 import { OAuthErrorFilter, OAuthErrors } from './oauth-error.filter.js';
+import { TokenParametersPipe } from './token-parameters.pipe.js';
 import { partnerTokenBody, type PartnerTokenBody } from './token.response.js';
 
 /**
@@ -30,7 +32,11 @@ export class PartnerTokenController {
   // RFC 6749 4.4.2 defines a form body; JSON is accepted beside it. Every other type is 415.
   @Accepts(FORM_MEDIA, JSON_MEDIA)
   @OAuthErrors()
-  async token(@Body() body: PartnerTokenRequestDto, @Headers('authorization') authorization: string | undefined, @Meta() meta: RequestMeta): Promise<PartnerTokenBody> {
+  // RFC 6749 3.2: unknown parameters are ignored, not refused. TokenParametersPipe keeps the RFC's
+  // parameters and validates them strictly; the body is typed by an interface so the global pipe
+  // does not refuse the others first, and @ApiBody names the DTO for the OpenAPI document.
+  @ApiBody({ type: PartnerTokenRequestDto })
+  async token(@Body(TokenParametersPipe) body: PartnerTokenParameters, @Headers('authorization') authorization: string | undefined, @Meta() meta: RequestMeta): Promise<PartnerTokenBody> {
     const client = clientAuthenticationOf(authorization, body);
     if (body.grant_type !== 'client_credentials') throw new AuthError(AuthErrorCode.InvalidGrant);
     const token = await this.partners.issueToken({ ...client, ...(body.scope === undefined ? {} : { scope: body.scope }) }, meta);

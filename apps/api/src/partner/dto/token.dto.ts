@@ -11,6 +11,10 @@ const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
  * the parameter names of the RFC. A repeated parameter arrives as an array and fails IsString, as
  * RFC 6749 3.2 requires (parameters must not be included more than once).
  *
+ * A parameter the RFC does not define is ignored, not refused (RFC 6749 3.2): TokenParametersPipe
+ * (apps/api/src/partner/token-parameters.pipe.ts) keeps only the properties declared here before
+ * validating them.
+ *
  * grant_type is only checked to be a string here: any other value is `unsupported_grant_type`
  * (RFC 6749 5.2), not a validation error.
  */
@@ -37,5 +41,17 @@ export class PartnerTokenRequestDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  client_secret?: string;
+}
+
+/**
+ * The validated token request as the handler reads it. An interface, not the class: a parameter
+ * typed with a class would make the global ValidationPipe refuse unknown parameters before
+ * TokenParametersPipe could drop them.
+ */
+export interface PartnerTokenParameters {
+  grant_type: string;
+  scope?: string;
+  client_id?: string;
   client_secret?: string;
 }
