@@ -78,7 +78,7 @@ const password = demoPassword(env);
 const seeded = await seed(config, password, (line) => out(`[lab] db:seed ${line}`));
 
 const apps: NestFastifyApplication[] = [];
-const api = await labApi(config, removal.api ?? [], control);
+const api = await labApi(config, removal.api ?? [], control, removal.change?.controllers);
 const internal = await labInternal(config, removal.internal ?? [], control);
 apps.push(api, internal);
 const worker = await labWorker(config, removal.worker ?? []);
@@ -104,6 +104,7 @@ out(
     `!!  BENTENG TRAINING LAB: ${control} IS DISABLED`,
     `!!  ${CONTROLS[control].title}`,
     `!!  Removed: ${removal.removal}`,
+    ...(removal.change ? [`!!  Changed: ${removal.change.description}`] : []),
     '!!  This server is vulnerable on purpose. Never expose it; every response carries',
     `!!  the header ${LAB_HEADER}: ${control} disabled`,
     bar,

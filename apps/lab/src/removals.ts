@@ -1,4 +1,4 @@
-import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
+import { Catch, Controller, Get, Inject, Injectable, type ExceptionFilter, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
@@ -15,11 +15,12 @@ import type { Scope } from '@benteng/tenancy';
 import { JobSigner, parseEnvelope } from '@benteng/jobs';
 import { PartnerRequestSignatures, type SignatureOutcome } from '@benteng/partners';
 import { WebhookSigner, type SignedHeaders } from '@benteng/webhooks';
-import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
+import { Anonymous, ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
 import { DeclaredAccess } from '../../api/src/http/gate/declared-access.js';
 import { ProblemDetailsFilter } from '../../api/src/http/problem-details.filter.js';
 import { SecurityHeaders } from '../../api/src/http/security-headers.js';
 import { RequestValidationPipe } from '../../api/src/http/validation.js';
+import { RouteInventory } from '../../api/src/http/route-inventory.js';
 import { InternalSignatures } from '../../api/src/internal/internal-signatures.js';
 import { InternalProblemDetailsFilter } from '../../api/src/internal/internal-problem-details.filter.js';
 import { LogRedaction, type LoggedRequest } from '../../api/src/logging/logging.js';
@@ -411,6 +412,27 @@ export class NoSignatureCheck {
   }
 }
 
+// --- API inventory ----------------------------------------------------------------------------------
+
+/**
+ * The careless change of the API-INVENTORY scenario (test/security/kill-switches/inventory.ts) and
+ * lab mode: a debug route someone forgot to remove, outside every surface and every document, that
+ * answers anyone with the process's internals.
+ */
+@Controller('debug')
+@Anonymous('a debug route someone forgot to remove (the API-INVENTORY kill-switch scenario and lab mode)')
+export class ForgottenDebugController {
+  @Get('runtime')
+  runtime(): { node: string; pid: number; environmentVariables: number; memory: number } {
+    return { node: process.version, pid: process.pid, environmentVariables: Object.keys(process.env).length, memory: process.memoryUsage().rss };
+  }
+}
+
+/** API-INVENTORY removed: a RouteInventory that watches nothing, so every route Fastify registers is served. */
+export class NoRouteInventory extends RouteInventory {
+  override watch(): void {}
+}
+
 // --- The lab's registry ---------------------------------------------------------------------------
 
 /** One provider replaced: by a value, or by a class Nest instantiates with injection. */
@@ -430,6 +452,17 @@ export interface LabRemoval {
   worker?: Override[];
   /** Configuration variables set for the lab's processes (over the environment). */
   env?: Record<string, string>;
+  /**
+   * A careless change the lab makes beside the removal: the kill-switch scenario's own, which the
+   * control exists to catch (API-INVENTORY: a forgotten route, which a build with the inventory on
+   * refuses to serve). Without it the demo gives the removed control nothing to miss.
+   */
+  change?: {
+    /** What the change is, for the lab's banner and the exercise. */
+    description: string;
+    /** Controllers added to the public listener's application (AppModule). */
+    controllers: Type[];
+  };
   /** The processes connect with the migration owner's login (DATABASE_URL) instead of the runtime role's: row-level security no longer applies. */
   runtimeAsOwner?: boolean;
 }
@@ -484,6 +517,15 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
   'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
   'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
+  'API-INVENTORY': {
+    removal: 'RouteInventory is replaced by one that watches nothing',
+    api: [replace(RouteInventory, NoRouteInventory)],
+    change: {
+      description:
+        'a change left a debug controller in the application (the kill-switch scenario\u2019s forgotten route): GET /debug/runtime, anonymous, outside every surface and OpenAPI document. With the inventory on, this build refuses to start',
+      controllers: [ForgottenDebugController],
+    },
+  },
 };
 
 /**
@@ -491,8 +533,6 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
  * with a few requests, or the removal is only meaningful beside a target the scenario builds.
  */
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
-  'API-INVENTORY':
-    'the harm needs a route outside the inventory, and the demo serves none: RouteInventory checks every registered route when a listener becomes ready and refuses to start one that serves an undocumented route. A lab mode would have to add the scenario\u2019s forgotten debug route (GET /debug/runtime) beside the removal, and the demo half of the exercise cannot be run: the same application with that route never starts (test/security/kill-switch-inventory.spec.ts), so against `npm start` the route answers 404 only because it is absent, not because of the control',
   'JOB-ENVELOPE':
     'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
   'SECRETS-LIFECYCLE':

@@ -577,4 +577,24 @@ export const EXERCISES: readonly Exercise[] = [
       means: 'the database shows the runtime role only this tenant\u2019s memberships, so the address is simply invited: nothing says it is known elsewhere',
     },
   },
+  {
+    control: 'API-INVENTORY',
+    follows: 'an anonymous client reads the process internals from a forgotten debug route (GET /debug/runtime), outside every surface and document',
+    commands: [
+      '# A change left a debug route in the build (the lab applies it beside the removal). Anyone may ask it, without a token:',
+      `curl -s "$BASE/debug/runtime" ${STATUS}`,
+      '# What the API documents: its OpenAPI document, which reviews, gateways, scanners and clients go by.',
+      `curl -s "$BASE/v1/openapi.json" | jq -r '"documented paths: \\(.paths | length), /debug/runtime among them: \\(.paths | has("/debug/runtime"))"'`,
+    ].join('\n'),
+    lab: {
+      shows: ['"node":"v', '"environmentVariables":', 'status 200', '/debug/runtime among them: false'],
+      means:
+        'the listener started with the forgotten route and serves it to anyone: the server\u2019s Node version, process id, environment size and memory. No document lists it, so no review, gateway rule, scanner or client knows it exists, and nothing checks who calls it',
+    },
+    demo: {
+      shows: ['"type":"urn:benteng:problem:http.not_found"', 'status 404', '/debug/runtime among them: false'],
+      means:
+        'the normal demo does not serve the route (404 problem+json), because it does not have the change; the control acts earlier. The lab\u2019s build, the same change with the inventory on, never starts: the listener refuses with \u201cthe public listener serves routes outside its inventory (OWASP API9): GET /debug/runtime has no surface (no /v1, /partner or /internal prefix)\u201d, so the forgotten route is caught the first time the build starts (a test run, a deploy), before any client can reach it',
+    },
+  },
 ];

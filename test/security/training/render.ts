@@ -79,7 +79,7 @@ export function renderExercise(exercise: Exercise): string {
     `${envPrefix}npm start  `.padEnd(42) + `# in a second terminal: the normal demo, on http://127.0.0.1:${DEMO_PORT}`,
     '```',
     '',
-    `The lab removes the control through the seam the kill-switch suite uses (\`apps/lab/src/removals.ts\`): ${removal.removal}. Every lab response carries \`X-Benteng-Lab: ${exercise.control} disabled\`.`,
+    `The lab removes the control through the seam the kill-switch suite uses (\`apps/lab/src/removals.ts\`): ${removal.removal}.${removal.change ? ` It also makes the careless change the control exists to catch: ${removal.change.description}.` : ''} Every lab response carries \`X-Benteng-Lab: ${exercise.control} disabled\`.`,
     '',
     '## The attack',
     '',
@@ -116,6 +116,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     `- Kill switch: [\`${file}\`](../../${file}), \`${tag(exercise.control, `attack: ${scenario.attack}`)}\`: the attack is blocked with the control and succeeds once ${scenario.removal}.`,
     `- This exercise: [\`test/security/training.spec.ts\`](../../test/security/training.spec.ts) runs the commands above, verbatim, against the control removed and against the normal demo, and checks both outputs.`,
+    ...(removal.change ? [`- The lab\u2019s change with the control on: the same spec builds the application with the change and the control intact, and checks that it refuses to start with the message quoted above.`] : []),
   ].join('\n')}\n`;
 }
 
