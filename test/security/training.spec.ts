@@ -61,7 +61,11 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   return {
     api: publicApi ?? api,
     base: publicBase ?? base,
-    variables: exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {},
+    variables: {
+      ...(exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {}),
+      // The database the listener uses, which the lab's banner prints for the operator commands.
+      ...(exercise.operatorCli ? { DATABASE_URL: process.env.DATABASE_URL! } : {}),
+    },
     async close() {
       await api.close();
       await publicApi?.close();

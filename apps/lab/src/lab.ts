@@ -111,7 +111,7 @@ out(
     '',
     `  Lab API        http://127.0.0.1:${config.PORT}/v1`,
     `  Lab internal   http://127.0.0.1:${config.INTERNAL_PORT}/internal/v1`,
-    `  Database       ${localPostgres ? `embedded (.data/lab/${control})` : 'LAB_DATABASE_URL'}`,
+    `  Database       ${localPostgres ? `embedded (.data/lab/${control})` : 'LAB_DATABASE_URL'}: DATABASE_URL=${env.DATABASE_URL} (for operator commands against the lab, e.g. npm run keys:rotate)`,
     `  Demo logins    ${demoEmail(DEMO_TENANTS[0]!, 'member')} and the others of npm start (password: ${password})`,
     `  Demo operator  ${seeded.operatorId ?? '(none)'} (OPERATOR of the internal-listener exercises)`,
     `  Exercise       docs/training/${control}.md (BASE=http://127.0.0.1:${config.PORT})`,

@@ -2,7 +2,7 @@ import { Catch, Controller, Get, Inject, Injectable, type ExceptionFilter, type 
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, SigningKeys, type AccessClaims, type SigningKey, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
 import { AccessLog, AuditLog } from '@benteng/audit';
 import { PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
@@ -132,6 +132,26 @@ export class UnsignedAccepted {
       ...(typeof operator === 'string' ? { operatorId: operator } : {}),
       ...(typeof reason === 'string' ? { reason: decodeURIComponent(reason) } : {}),
     });
+  }
+}
+
+/**
+ * SECRETS-LIFECYCLE (the emergency rotation) removed: SigningKeys that forget revocations, so a
+ * ring key revoked by `npm run keys:rotate -- access-token --emergency` keeps verifying the tokens
+ * it signed (what the emergency rotation must stop).
+ */
+export class IgnoresRevocation extends SigningKeys {
+  override find(kid: string): SigningKey | undefined {
+    return this.verifiesRevoked(kid) ?? super.find(kid);
+  }
+
+  private revokedKeys = new Map<string, SigningKey>();
+
+  /** Remembers every key it ever verified with, so a later revocation changes nothing. */
+  private verifiesRevoked(kid: string): SigningKey | undefined {
+    const current = super.find(kid);
+    if (current) this.revokedKeys.set(kid, current);
+    return this.revokedKeys.get(kid);
   }
 }
 
@@ -517,6 +537,7 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'ACCESS-RECORD': { removal: 'AccessLog is replaced by a writer that records nothing', api: [replace(AccessLog, SilentAccessLog)] },
   'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
   'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
+  'SECRETS-LIFECYCLE': { removal: 'SigningKeys is replaced by one that keeps verifying with every key it once knew (revocation ignored)', api: [replace(SigningKeys, IgnoresRevocation)] },
   'API-INVENTORY': {
     removal: 'RouteInventory is replaced by one that watches nothing',
     api: [replace(RouteInventory, NoRouteInventory)],
@@ -535,6 +556,4 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
   'JOB-ENVELOPE':
     'a trainee could forge a job with redis-cli, but no job of the demo worker shows the harm to the forger: the scenario reads the victim\u2019s invoices through a handler of its own (InvoiceReadingJob), while the real tenant jobs (exports.run, privacy.access, the webhook deliveries) look up their row in the forged tenant and jobs.probe only writes an audit event there, so a forged envelope either fails there or re-runs the victim\u2019s own job, whose result only the victim can fetch',
-  'SECRETS-LIFECYCLE':
-    'two of its three scenarios act where no request reaches (loadConfig\u2019s secret sources when a process starts, the secret scan before a commit). The third (a token signed with a key revoked by an emergency rotation keeps reading /v1/me once SigningKeys ignores revocation) needs a key ring, which the lab does not have (no KEY_RING_ROOT_KEYS), and `npm run keys:rotate -- access-token --emergency` run twice from the trainee\u2019s shell against the lab\u2019s own database with the lab\u2019s root key, each run building dist/ first (apps/dev/run.mjs); not done yet',
 };

@@ -7,6 +7,7 @@ import { EDGE_SCENARIOS } from '../kill-switches/edge.js';
 import { INVENTORY_SCENARIOS } from '../kill-switches/inventory.js';
 import { LIMITS_SCENARIOS } from '../kill-switches/limits.js';
 import { PRIVACY_SCENARIOS } from '../kill-switches/privacy.js';
+import { SECRETS_SCENARIOS } from '../kill-switches/secrets.js';
 import { SIGNING_SCENARIOS } from '../kill-switches/signing.js';
 import { ASVS, CONTROL_IDS, CONTROLS, OWASP_API, tag, type ControlId } from '../support/controls.js';
 import type { KillSwitchScenario } from '../support/kill-switch.js';
@@ -29,6 +30,7 @@ export const SCENARIO_FILES: readonly { file: string; scenarios: readonly KillSw
   { file: 'test/security/kill-switch-inventory.spec.ts', scenarios: INVENTORY_SCENARIOS },
   { file: 'test/security/kill-switch-privacy.spec.ts', scenarios: PRIVACY_SCENARIOS },
   { file: 'test/security/kill-switch-signing.spec.ts', scenarios: SIGNING_SCENARIOS },
+  { file: 'test/security/kill-switch-secrets.spec.ts', scenarios: SECRETS_SCENARIOS },
 ];
 
 /** The scenario an exercise follows, and its spec file; throws when the exercise names none. */
@@ -88,6 +90,7 @@ export function renderExercise(exercise: Exercise): string {
     '```bash',
     `BASE=http://127.0.0.1:${LAB_PORT}`,
     ...(internal ? [internal.trimEnd()] : []),
+    ...(exercise.operatorCli ? ["export DATABASE_URL='...'   # the lab's database, for the operator commands: the lab's start banner prints it"] : []),
     exercise.commands,
     '```',
     '',
@@ -101,7 +104,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The same attack against the normal demo',
     '',
-    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\` and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
+    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\`${exercise.operatorCli ? ', `DATABASE_URL` to the demo\u2019s database (the one in your `.env`, or the embedded server `npm start` runs: the lab\u2019s URL with port 54329)' : ''} and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
     exercise.demo.log ? `The demo's request log never holds \`${exercise.demo.log}\`. The commands print:` : 'The output contains:',
     '',
     outputBlock(exercise.demo.shows),
@@ -147,7 +150,7 @@ export function renderReadme(): string {
     '- Port `LAB_PORT` (default 3100; the internal listener on `LAB_INTERNAL_PORT`, default `LAB_PORT`+1), database: an embedded PostgreSQL in `.data/lab/<CONTROL-ID>` on `LAB_PG_PORT` (default 54339), or `LAB_DATABASE_URL`. Redis: `REDIS_URL`, as for the demo, on a queue prefix of its own (`lab-<control>`); rate-limit and abuse counters keyed by address are shared with a demo on the same Redis database, so give the lab another one (`REDIS_URL=redis://127.0.0.1:6379/1 npm run lab -- …`) when both run side by side.',
     '- The start banner and every response (`X-Benteng-Lab: <CONTROL-ID> disabled`) say which control is off.',
     '- It refuses to start with `NODE_ENV=production`. It runs from source (Vite\u2019s module runner, as the tests do): `apps/lab` is excluded from `npm run build` (dist/) and so from the Docker image, and Vite is a devDependency the image prunes (test/security/training.spec.ts checks all three).',
-    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver.',
+    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver; SECRETS-LIFECYCLE runs `npm run keys:rotate` (from the repository\u2019s root, against the lab\u2019s database).',
     '',
     '## A 2-hour course',
     '',
