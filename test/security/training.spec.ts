@@ -8,6 +8,7 @@ import { loadConfig } from '@benteng/config';
 import { dropDatabase, projectRoot } from '@benteng/database';
 import { LAB_HEADER, markLab } from '../../apps/lab/src/lab-app.js';
 import { LAB_REMOVALS } from '../../apps/lab/src/removals.js';
+import { RouteInventory, RouteInventoryError } from '../../apps/api/src/http/route-inventory.js';
 import { DEFAULT_DEMO_PASSWORD, seed } from '../../prisma/seed.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { buildApi, buildInternalApi, type TestApi } from '../support/api.js';
@@ -43,6 +44,8 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
   const options = (internal: boolean) =>
     lab
       ? {
+          // The lab's change beside the removal (API-INVENTORY's forgotten route), on the public listener.
+          ...(!internal && removal.change ? { controllers: [...removal.change.controllers] } : {}),
           overrides: [...((internal ? removal.internal : removal.api) ?? [])],
           env: { ...env, ...removal.env, ...(removal.runtimeAsOwner ? { DATABASE_APP_URL: process.env.DATABASE_URL! } : {}) },
           expectLeaks: true,
@@ -62,6 +65,8 @@ async function target(exercise: Exercise, lab: boolean): Promise<{ api: TestApi;
       ...(exercise.internal ? { INTERNAL: base, OPERATOR: operator } : {}),
       // The Redis and queue prefix the worker takes its jobs from, as the lab's banner prints them.
       ...(exercise.queue && worker ? { REDIS_URL: loadConfig().REDIS_URL, QUEUE_PREFIX: worker.prefix } : {}),
+      // The database the listener uses, which the lab's banner prints for the operator commands.
+      ...(exercise.operatorCli ? { DATABASE_URL: process.env.DATABASE_URL! } : {}),
     },
     async close() {
       await api.close();
@@ -101,6 +106,25 @@ describe('training exercises (docs/training/), run in both modes', () => {
           if (exercise.changesSeed) await seed(loadConfig(), DEFAULT_DEMO_PASSWORD);
         }
       }, exercise.timeoutMs);
+    });
+  }
+});
+
+describe('a lab mode\u2019s change beside its removal is what the control catches', () => {
+  for (const [id, { change }] of Object.entries(LAB_REMOVALS).filter(([, r]) => r.change)) {
+    it(`${id}: with the control on, the lab\u2019s change alone (the same build) refuses to start, as the exercise says`, async () => {
+      const exercise = EXERCISES.find((e) => e.control === id)!;
+      // The production inventory, without the probe exception buildApi grants added controllers.
+      const refusal = await buildApi({ controllers: [...change!.controllers], overrides: [{ token: RouteInventory, value: new RouteInventory() }], env: { ...DEMO_ENV, ...exercise.env } }).then(
+        async (api) => {
+          await api.close();
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(refusal).toBeInstanceOf(RouteInventoryError);
+      // The exercise quotes the refusal word for word.
+      expect(exercise.demo.means).toContain((refusal as Error).message);
     });
   }
 });

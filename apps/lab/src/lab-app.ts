@@ -24,15 +24,19 @@ export function markLab(app: NestFastifyApplication, control: string): void {
   });
 }
 
-/** A listener's application, built as apps/api/src/main.ts builds it, with providers replaced through DI. */
+/**
+ * A listener's application, built as apps/api/src/main.ts builds it, with providers replaced through
+ * DI and, for a lab mode that makes a change beside the removal (LabRemoval.change), controllers added.
+ */
 export async function labApplication(
   root: Type,
   configure: (app: NestFastifyApplication) => Promise<unknown>,
   config: AppConfig,
   overrides: readonly Override[],
   control: string,
+  controllers: readonly Type[] = [],
 ): Promise<NestFastifyApplication> {
-  let builder = Test.createTestingModule({ imports: [root] }).overrideProvider(AppConfig).useValue(config);
+  let builder = Test.createTestingModule({ imports: [root], controllers: [...controllers] }).overrideProvider(AppConfig).useValue(config);
   for (const o of overrides) builder = 'useClass' in o ? builder.overrideProvider(o.token).useClass(o.useClass) : builder.overrideProvider(o.token).useValue(o.value);
   const app = (await builder.compile()).createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
   markLab(app, control);
@@ -40,7 +44,8 @@ export async function labApplication(
   return app;
 }
 
-export const labApi = (config: AppConfig, overrides: readonly Override[], control: string) => labApplication(AppModule, configureApiApp, config, overrides, control);
+export const labApi = (config: AppConfig, overrides: readonly Override[], control: string, controllers: readonly Type[] = []) =>
+  labApplication(AppModule, configureApiApp, config, overrides, control, controllers);
 export const labInternal = (config: AppConfig, overrides: readonly Override[], control: string) => labApplication(InternalAppModule, configureInternalApp, config, overrides, control);
 
 /** The worker (apps/worker/src/main.ts's WorkerModule) in the lab's process, with providers replaced through DI. */

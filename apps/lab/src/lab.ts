@@ -78,7 +78,7 @@ const password = demoPassword(env);
 const seeded = await seed(config, password, (line) => out(`[lab] db:seed ${line}`));
 
 const apps: NestFastifyApplication[] = [];
-const api = await labApi(config, removal.api ?? [], control);
+const api = await labApi(config, removal.api ?? [], control, removal.change?.controllers);
 const internal = await labInternal(config, removal.internal ?? [], control);
 apps.push(api, internal);
 const worker = await labWorker(config, removal.worker ?? []);
@@ -105,13 +105,14 @@ out(
     `!!  BENTENG TRAINING LAB: ${control} IS DISABLED`,
     `!!  ${CONTROLS[control].title}`,
     `!!  Removed: ${removal.removal}`,
+    ...(removal.change ? [`!!  Changed: ${removal.change.description}`] : []),
     '!!  This server is vulnerable on purpose. Never expose it; every response carries',
     `!!  the header ${LAB_HEADER}: ${control} disabled`,
     bar,
     '',
     `  Lab API        http://127.0.0.1:${config.PORT}/v1`,
     `  Lab internal   http://127.0.0.1:${config.INTERNAL_PORT}/internal/v1`,
-    `  Database       ${localPostgres ? `embedded (.data/lab/${control})` : 'LAB_DATABASE_URL'}`,
+    `  Database       ${localPostgres ? `embedded (.data/lab/${control})` : 'LAB_DATABASE_URL'}: DATABASE_URL=${env.DATABASE_URL} (for operator commands against the lab, e.g. npm run keys:rotate)`,
     // The worker's queues (REDIS_URL and QUEUE_PREFIX of the exercises that write a job into them, JOB-ENVELOPE); no credential of the URL is printed.
     `  Job queues     redis://${redis.host}${redis.pathname} (REDIS_URL), QUEUE_PREFIX=${config.QUEUE_PREFIX}`,
     `  Demo logins    ${demoEmail(DEMO_TENANTS[0]!, 'member')} and the others of npm start (password: ${password})`,

@@ -1,8 +1,8 @@
-import { Catch, Inject, Injectable, type ExceptionFilter, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
+import { Catch, Controller, Get, Inject, Injectable, type ExceptionFilter, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPrismaAbility } from '@casl/prisma/runtime';
 import { decodeJwt } from 'jose';
-import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, type AccessClaims, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
+import { AccessTokens, AuthError, AuthErrorCode, PartnerAuthService, PartnerCredentials, PasswordHasher, RefreshTokens, RevocationStore, SigningKeys, type AccessClaims, type SigningKey, type RequestMeta, type Revocation, type VerifiedPartnerCredential } from '@benteng/auth';
 import { AbilityFactory, defineAbilityFor, definePlatformAbility, PARTNER_SCOPES, type AppAbility, type OperatorPrincipal, type PartnerScope, type PartnerTier, type Principal } from '@benteng/authz';
 import { AccessLog, AuditLog } from '@benteng/audit';
 import { PrismaService, TenantDatabase, type MembershipRole, type TenantTx } from '@benteng/database';
@@ -15,11 +15,12 @@ import type { Scope } from '@benteng/tenancy';
 import { JobSigner, parseEnvelope } from '@benteng/jobs';
 import { PartnerRequestSignatures, type SignatureOutcome } from '@benteng/partners';
 import { WebhookSigner, type SignedHeaders } from '@benteng/webhooks';
-import { ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
+import { Anonymous, ROUTE_ACCESS, type RouteAccess } from '../../api/src/http/access.decorator.js';
 import { DeclaredAccess } from '../../api/src/http/gate/declared-access.js';
 import { ProblemDetailsFilter } from '../../api/src/http/problem-details.filter.js';
 import { SecurityHeaders } from '../../api/src/http/security-headers.js';
 import { RequestValidationPipe } from '../../api/src/http/validation.js';
+import { RouteInventory } from '../../api/src/http/route-inventory.js';
 import { InternalSignatures } from '../../api/src/internal/internal-signatures.js';
 import { InternalProblemDetailsFilter } from '../../api/src/internal/internal-problem-details.filter.js';
 import { LogRedaction, type LoggedRequest } from '../../api/src/logging/logging.js';
@@ -131,6 +132,26 @@ export class UnsignedAccepted {
       ...(typeof operator === 'string' ? { operatorId: operator } : {}),
       ...(typeof reason === 'string' ? { reason: decodeURIComponent(reason) } : {}),
     });
+  }
+}
+
+/**
+ * SECRETS-LIFECYCLE (the emergency rotation) removed: SigningKeys that forget revocations, so a
+ * ring key revoked by `npm run keys:rotate -- access-token --emergency` keeps verifying the tokens
+ * it signed (what the emergency rotation must stop).
+ */
+export class IgnoresRevocation extends SigningKeys {
+  override find(kid: string): SigningKey | undefined {
+    return this.verifiesRevoked(kid) ?? super.find(kid);
+  }
+
+  private revokedKeys = new Map<string, SigningKey>();
+
+  /** Remembers every key it ever verified with, so a later revocation changes nothing. */
+  private verifiesRevoked(kid: string): SigningKey | undefined {
+    const current = super.find(kid);
+    if (current) this.revokedKeys.set(kid, current);
+    return this.revokedKeys.get(kid);
   }
 }
 
@@ -411,6 +432,27 @@ export class NoSignatureCheck {
   }
 }
 
+// --- API inventory ----------------------------------------------------------------------------------
+
+/**
+ * The careless change of the API-INVENTORY scenario (test/security/kill-switches/inventory.ts) and
+ * lab mode: a debug route someone forgot to remove, outside every surface and every document, that
+ * answers anyone with the process's internals.
+ */
+@Controller('debug')
+@Anonymous('a debug route someone forgot to remove (the API-INVENTORY kill-switch scenario and lab mode)')
+export class ForgottenDebugController {
+  @Get('runtime')
+  runtime(): { node: string; pid: number; environmentVariables: number; memory: number } {
+    return { node: process.version, pid: process.pid, environmentVariables: Object.keys(process.env).length, memory: process.memoryUsage().rss };
+  }
+}
+
+/** API-INVENTORY removed: a RouteInventory that watches nothing, so every route Fastify registers is served. */
+export class NoRouteInventory extends RouteInventory {
+  override watch(): void {}
+}
+
 // --- The lab's registry ---------------------------------------------------------------------------
 
 /** One provider replaced: by a value, or by a class Nest instantiates with injection. */
@@ -430,6 +472,17 @@ export interface LabRemoval {
   worker?: Override[];
   /** Configuration variables set for the lab's processes (over the environment). */
   env?: Record<string, string>;
+  /**
+   * A careless change the lab makes beside the removal: the kill-switch scenario's own, which the
+   * control exists to catch (API-INVENTORY: a forgotten route, which a build with the inventory on
+   * refuses to serve). Without it the demo gives the removed control nothing to miss.
+   */
+  change?: {
+    /** What the change is, for the lab's banner and the exercise. */
+    description: string;
+    /** Controllers added to the public listener's application (AppModule). */
+    controllers: Type[];
+  };
   /** The processes connect with the migration owner's login (DATABASE_URL) instead of the runtime role's: row-level security no longer applies. */
   runtimeAsOwner?: boolean;
 }
@@ -485,6 +538,16 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
   'AUTHN-ACCOUNT-ENUMERATION': { removal: 'PasswordHasher has no dummy hash: an unknown email is refused without a password verification', api: [replace(PasswordHasher, NoDummyHash)] },
   'TENANT-RLS': { removal: 'the API connects as a role that bypasses row-level security (DATABASE_APP_URL = the owner role)', runtimeAsOwner: true },
   'JOB-ENVELOPE': { removal: 'JobSigner.verify is replaced by a shape check that believes the signature', worker: [replace(JobSigner, ShapeOnlyJobSigner)] },
+  'SECRETS-LIFECYCLE': { removal: 'SigningKeys is replaced by one that keeps verifying with every key it once knew (revocation ignored)', api: [replace(SigningKeys, IgnoresRevocation)] },
+  'API-INVENTORY': {
+    removal: 'RouteInventory is replaced by one that watches nothing',
+    api: [replace(RouteInventory, NoRouteInventory)],
+    change: {
+      description:
+        'a change left a debug controller in the application (the kill-switch scenario\u2019s forgotten route): GET /debug/runtime, anonymous, outside every surface and OpenAPI document. With the inventory on, this build refuses to start',
+      controllers: [ForgottenDebugController],
+    },
+  },
 };
 
 /**
@@ -492,8 +555,4 @@ export const LAB_REMOVALS: Partial<Record<ControlId, LabRemoval>> = {
  * with a few requests, or the removal is only meaningful beside a target the scenario builds.
  */
 export const NOT_IN_LAB: Partial<Record<ControlId, string>> = {
-  'API-INVENTORY':
-    'the harm needs a route outside the inventory, and the demo serves none: RouteInventory checks every registered route when a listener becomes ready and refuses to start one that serves an undocumented route. A lab mode would have to add the scenario\u2019s forgotten debug route (GET /debug/runtime) beside the removal, and the demo half of the exercise cannot be run: the same application with that route never starts (test/security/kill-switch-inventory.spec.ts), so against `npm start` the route answers 404 only because it is absent, not because of the control',
-  'SECRETS-LIFECYCLE':
-    'two of its three scenarios act where no request reaches (loadConfig\u2019s secret sources when a process starts, the secret scan before a commit). The third (a token signed with a key revoked by an emergency rotation keeps reading /v1/me once SigningKeys ignores revocation) needs a key ring, which the lab does not have (no KEY_RING_ROOT_KEYS), and `npm run keys:rotate -- access-token --emergency` run twice from the trainee\u2019s shell against the lab\u2019s own database with the lab\u2019s root key, each run building dist/ first (apps/dev/run.mjs); not done yet',
 };

@@ -1,28 +1,15 @@
-import { Controller, Get } from '@nestjs/common';
-import { Anonymous } from '../../../apps/api/src/http/access.decorator.js';
-import { RouteInventory, type Listener } from '../../../apps/api/src/http/route-inventory.js';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RouteInventory } from '../../../apps/api/src/http/route-inventory.js';
+import { ForgottenDebugController, NoRouteInventory } from '../../../apps/lab/src/removals.js';
 import { buildApi, type TestApi } from '../../support/api.js';
 import { exchange, scenario, type KillSwitchScenario, type Target } from '../support/kill-switch.js';
 
 /**
  * Kill-switch proof for API9 (improper inventory): a debug route someone left in, outside every
  * surface and every document. With the inventory the listener refuses to start; without it the
- * route answers anyone with the process's internals.
+ * route answers anyone with the process's internals. The forgotten route (ForgottenDebugController)
+ * and the removal (NoRouteInventory) live in apps/lab/src/removals.ts, which the training lab
+ * (`npm run lab -- API-INVENTORY`) applies too.
  */
-@Controller('debug')
-@Anonymous('a debug route someone forgot to remove (kill-switch fixture)')
-export class ForgottenDebugController {
-  @Get('runtime')
-  runtime(): { node: string; pid: number; environmentVariables: number; memory: number } {
-    return { node: process.version, pid: process.pid, environmentVariables: Object.keys(process.env).length, memory: process.memoryUsage().rss };
-  }
-}
-
-/** RouteInventory that watches nothing: every route Fastify registers is served. */
-class NoRouteInventory extends RouteInventory {
-  override watch(_app: NestFastifyApplication, _listener: Listener): void {}
-}
 
 interface MaybeStarted extends Target {
   api?: TestApi;

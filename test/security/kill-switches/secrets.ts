@@ -2,7 +2,8 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyRotationService, SigningKeys, type SigningKey } from '@benteng/auth';
+import { KeyRotationService, SigningKeys } from '@benteng/auth';
+import { IgnoresRevocation } from '../../../apps/lab/src/removals.js';
 import { ConfigError, defaultSecretSources, loadConfig, type SecretSource } from '@benteng/config';
 import { JobRejection, JobSigner, type TenantJobEnvelope } from '@benteng/jobs';
 import type { KeyRingRow } from '@benteng/database';
@@ -130,21 +131,8 @@ export const SECRETS_SCENARIOS: KillSwitchScenario[] = [
 
 // --- emergency rotation ------------------------------------------------------------------------------
 
-/** SigningKeys that forget revocations: a revoked ring key still verifies (what the emergency rotation must stop). */
-class IgnoresRevocation extends SigningKeys {
-  override find(kid: string): SigningKey | undefined {
-    return this.verifiesRevoked(kid) ?? super.find(kid);
-  }
-
-  private revokedKeys = new Map<string, SigningKey>();
-
-  /** Remembers every key it ever verified with, so a later revocation changes nothing. */
-  private verifiesRevoked(kid: string): SigningKey | undefined {
-    const current = super.find(kid);
-    if (current) this.revokedKeys.set(kid, current);
-    return this.revokedKeys.get(kid);
-  }
-}
+// IgnoresRevocation (SigningKeys that forget revocations): apps/lab/src/removals.ts, which the
+// training lab (`npm run lab -- SECRETS-LIFECYCLE`) applies too.
 
 interface RingFixtures {
   env: Record<string, string>;

@@ -36,6 +36,11 @@ export interface Exercise {
   worker?: boolean;
   /** Uses `$INTERNAL` (the internal listener) and `$OPERATOR` (the demo operator's id, printed by the lab and `npm start`). */
   internal?: boolean;
+  /**
+   * Runs an operator command (`npm run …`, e.g. keys:rotate) against the database of the lab or the
+   * demo: `$DATABASE_URL`, which the lab's start banner prints.
+   */
+  operatorCli?: boolean;
   /** Milliseconds each mode's test may take, when more than the project's test timeout (a timed measurement). */
   timeoutMs?: number;
   /** Writes into the worker's queues: uses `$REDIS_URL` and `$QUEUE_PREFIX` (the lab's start banner prints both; needs `worker`). */
@@ -105,6 +110,16 @@ const FORGE = [
   '  await queue.close(); connection.disconnect();',
   '})();',
 ].join('\n');
+
+/**
+ * The key ring of the SECRETS-LIFECYCLE exercise, for the lab, the demo and the rotation commands
+ * alike: a training root key (32 readable bytes, "benteng-training-lab-only-key-32"), never a real
+ * one; a new key may sign at once (no publication lead) and every process reloads the ring each second.
+ */
+const TRAINING_KEY_RING = { KEY_RING_ROOT_KEYS: `training:${Buffer.from('benteng-training-lab-only-key-32').toString('base64')}`, KEY_PUBLISH_LEAD_S: '0', KEY_RING_REFRESH_S: '1' };
+const TRAINING_KEY_RING_ENV = Object.entries(TRAINING_KEY_RING)
+  .map(([name, value]) => `${name}='${value}'`)
+  .join(' ');
 
 export const EXERCISES: readonly Exercise[] = [
   {
@@ -624,6 +639,53 @@ export const EXERCISES: readonly Exercise[] = [
     demo: {
       shows: ['"status":"pending"', 'status 201'],
       means: 'the database shows the runtime role only this tenant\u2019s memberships, so the address is simply invited: nothing says it is known elsewhere',
+    },
+  },
+  {
+    control: 'API-INVENTORY',
+    follows: 'an anonymous client reads the process internals from a forgotten debug route (GET /debug/runtime), outside every surface and document',
+    commands: [
+      '# A change left a debug route in the build (the lab applies it beside the removal). Anyone may ask it, without a token:',
+      `curl -s "$BASE/debug/runtime" ${STATUS}`,
+      '# What the API documents: its OpenAPI document, which reviews, gateways, scanners and clients go by.',
+      `curl -s "$BASE/v1/openapi.json" | jq -r '"documented paths: \\(.paths | length), /debug/runtime among them: \\(.paths | has("/debug/runtime"))"'`,
+    ].join('\n'),
+    lab: {
+      shows: ['"node":"v', '"environmentVariables":', 'status 200', '/debug/runtime among them: false'],
+      means:
+        'the listener started with the forgotten route and serves it to anyone: the server\u2019s Node version, process id, environment size and memory. No document lists it, so no review, gateway rule, scanner or client knows it exists, and nothing checks who calls it',
+    },
+    demo: {
+      shows: ['"type":"urn:benteng:problem:http.not_found"', 'status 404', '/debug/runtime among them: false'],
+      means:
+        'the normal demo does not serve the route (404 problem+json), because it does not have the change; the control acts earlier. The lab\u2019s build, the same change with the inventory on, never starts: the listener refuses with \u201cthe public listener serves routes outside its inventory (OWASP API9): GET /debug/runtime has no surface (no /v1, /partner or /internal prefix)\u201d, so the forgotten route is caught the first time the build starts (a test run, a deploy), before any client can reach it',
+    },
+  },
+  {
+    control: 'SECRETS-LIFECYCLE',
+    follows: 'an access token signed with a key revoked by an emergency rotation (suspected exposure) reads /v1/me',
+    env: TRAINING_KEY_RING,
+    operatorCli: true,
+    // Three `npm run keys:rotate` runs, each an incremental build of dist/ first (apps/dev/run.mjs).
+    timeoutMs: 240_000,
+    commands: [
+      LOGIN,
+      `rotate() { ${TRAINING_KEY_RING_ENV} npm run --silent keys:rotate -- access-token "$@" 2>&1 >/dev/null | grep '^keys:rotate'; }`,
+      '# A key of the ring must sign first: rotate twice (a first run on an empty ring only publishes a next key), then give the API a second to reload its ring.',
+      'rotate; rotate; sleep 2',
+      'TOKEN=$(login member@nusantara-logistik.example)',
+      `curl -s -o /dev/null "$BASE/v1/me" -H "authorization: Bearer $TOKEN" -w 'before the emergency rotation: %{http_code}\\n'`,
+      '# The signing key is suspected exposed: the emergency rotation revokes it.',
+      'rotate --emergency; sleep 2',
+      `curl -s -o /dev/null "$BASE/v1/me" -H "authorization: Bearer $TOKEN" -w "after it, the revoked key's token: %{http_code}\\n"`,
+    ].join('\n'),
+    lab: {
+      shows: ['before the emergency rotation: 200', 'is revoked (its tokens are refused now)', "after it, the revoked key's token: 200"],
+      means: 'the key is revoked in the ring, yet the API keeps verifying the tokens it signed: whoever holds the exposed key keeps minting tokens the API believes, and the emergency rotation changed nothing',
+    },
+    demo: {
+      shows: ['before the emergency rotation: 200', 'is revoked (its tokens are refused now)', "after it, the revoked key's token: 401"],
+      means: 'every process reloads the ring (KEY_RING_REFRESH_S, one second here) and a revoked kid verifies nothing: the token signed with the exposed key is refused, and so is any token its holder mints with it',
     },
   },
 ];

@@ -7,6 +7,7 @@ import { EDGE_SCENARIOS } from '../kill-switches/edge.js';
 import { INVENTORY_SCENARIOS } from '../kill-switches/inventory.js';
 import { LIMITS_SCENARIOS } from '../kill-switches/limits.js';
 import { PRIVACY_SCENARIOS } from '../kill-switches/privacy.js';
+import { SECRETS_SCENARIOS } from '../kill-switches/secrets.js';
 import { SIGNING_SCENARIOS } from '../kill-switches/signing.js';
 import { ASVS, CONTROL_IDS, CONTROLS, OWASP_API, tag, type ControlId } from '../support/controls.js';
 import type { KillSwitchScenario } from '../support/kill-switch.js';
@@ -29,6 +30,7 @@ export const SCENARIO_FILES: readonly { file: string; scenarios: readonly KillSw
   { file: 'test/security/kill-switch-inventory.spec.ts', scenarios: INVENTORY_SCENARIOS },
   { file: 'test/security/kill-switch-privacy.spec.ts', scenarios: PRIVACY_SCENARIOS },
   { file: 'test/security/kill-switch-signing.spec.ts', scenarios: SIGNING_SCENARIOS },
+  { file: 'test/security/kill-switch-secrets.spec.ts', scenarios: SECRETS_SCENARIOS },
 ];
 
 /** The scenario an exercise follows, and its spec file; throws when the exercise names none. */
@@ -82,7 +84,7 @@ export function renderExercise(exercise: Exercise): string {
     `${envPrefix}npm start  `.padEnd(42) + `# in a second terminal: the normal demo, on http://127.0.0.1:${DEMO_PORT}`,
     '```',
     '',
-    `The lab removes the control through the seam the kill-switch suite uses (\`apps/lab/src/removals.ts\`): ${removal.removal}. Every lab response carries \`X-Benteng-Lab: ${exercise.control} disabled\`.`,
+    `The lab removes the control through the seam the kill-switch suite uses (\`apps/lab/src/removals.ts\`): ${removal.removal}.${removal.change ? ` It also makes the careless change the control exists to catch: ${removal.change.description}.` : ''} Every lab response carries \`X-Benteng-Lab: ${exercise.control} disabled\`.`,
     '',
     '## The attack',
     '',
@@ -92,6 +94,7 @@ export function renderExercise(exercise: Exercise): string {
     `BASE=http://127.0.0.1:${LAB_PORT}`,
     ...(internal ? [internal.trimEnd()] : []),
     ...(queue ? [queue.trimEnd()] : []),
+    ...(exercise.operatorCli ? ["export DATABASE_URL='...'   # the lab's database, for the operator commands: the lab's start banner prints it"] : []),
     exercise.commands,
     '```',
     '',
@@ -105,7 +108,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     '## The same attack against the normal demo',
     '',
-    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\`${exercise.queue ? ', `QUEUE_PREFIX=benteng` and `REDIS_URL` to the demo\u2019s' : ''} and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
+    `Set \`${exercise.internal ? `${removal.api ? `BASE=http://127.0.0.1:${DEMO_PORT}\` and \`` : ''}INTERNAL=http://127.0.0.1:3001` : `BASE=http://127.0.0.1:${DEMO_PORT}`}\`${exercise.queue ? ', `QUEUE_PREFIX=benteng` and `REDIS_URL` to the demo\u2019s' : ''}${exercise.operatorCli ? ', `DATABASE_URL` to the demo\u2019s database (the one in your `.env`, or the embedded server `npm start` runs: the lab\u2019s URL with port 54329)' : ''} and run the same lines again${exercise.changesSeed ? ' (restart the lab to undo what the attack changed: it re-seeds on start)' : ''}.`,
     exercise.demo.log ? `The demo's request log never holds \`${exercise.demo.log}\`. The commands print:` : 'The output contains:',
     '',
     outputBlock(exercise.demo.shows),
@@ -120,6 +123,7 @@ export function renderExercise(exercise: Exercise): string {
     '',
     `- Kill switch: [\`${file}\`](../../${file}), \`${tag(exercise.control, `attack: ${scenario.attack}`)}\`: the attack is blocked with the control and succeeds once ${scenario.removal}.`,
     `- This exercise: [\`test/security/training.spec.ts\`](../../test/security/training.spec.ts) runs the commands above, verbatim, against the control removed and against the normal demo, and checks both outputs.`,
+    ...(removal.change ? [`- The lab\u2019s change with the control on: the same spec builds the application with the change and the control intact, and checks that it refuses to start with the message quoted above.`] : []),
   ].join('\n')}\n`;
 }
 
@@ -150,7 +154,7 @@ export function renderReadme(): string {
     '- Port `LAB_PORT` (default 3100; the internal listener on `LAB_INTERNAL_PORT`, default `LAB_PORT`+1), database: an embedded PostgreSQL in `.data/lab/<CONTROL-ID>` on `LAB_PG_PORT` (default 54339), or `LAB_DATABASE_URL`. Redis: `REDIS_URL`, as for the demo, on a queue prefix of its own (`lab-<control>`); rate-limit and abuse counters keyed by address are shared with a demo on the same Redis database, so give the lab another one (`REDIS_URL=redis://127.0.0.1:6379/1 npm run lab -- …`) when both run side by side.',
     '- The start banner and every response (`X-Benteng-Lab: <CONTROL-ID> disabled`) say which control is off.',
     '- It refuses to start with `NODE_ENV=production`. It runs from source (Vite\u2019s module runner, as the tests do): `apps/lab` is excluded from `npm run build` (dist/) and so from the Docker image, and Vite is a devDependency the image prunes (test/security/training.spec.ts checks all three).',
-    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver; JOB-ENVELOPE also node, run from the repository root (it writes a job into Redis with bullmq from node_modules).',
+    '- Trainees need bash, curl, jq, openssl and GNU coreutils (`basenc`); the outbound webhook exercises (WEBHOOK-SIGNING, SSRF-EGRESS) also python3, for a one-file local receiver; JOB-ENVELOPE also node, run from the repository root (it writes a job into Redis with bullmq from node_modules); SECRETS-LIFECYCLE runs `npm run keys:rotate` (from the repository\u2019s root, against the lab\u2019s database).',
     '',
     '## A 2-hour course',
     '',

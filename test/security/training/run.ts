@@ -36,10 +36,10 @@ const freshLoopback = () => `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${ran
 const run = promisify(execFile);
 
 /** Runs an exercise's commands with bash against `base` and returns what they print. */
-export async function runCommands(exercise: Pick<Exercise, 'commands'>, base: string, variables: Record<string, string> = {}): Promise<string> {
+export async function runCommands(exercise: Pick<Exercise, 'commands' | 'timeoutMs'>, base: string, variables: Record<string, string> = {}): Promise<string> {
   const { stdout } = await run('bash', ['-c', exercise.commands], {
     env: { ...process.env, PATH: `${curlWrapper()}:${process.env.PATH}`, ...variables, BASE: base, TRAINING_SOURCE_ADDRESS: freshLoopback() },
-    timeout: 60_000,
+    timeout: exercise.timeoutMs ?? 60_000,
     maxBuffer: 4 * 1024 * 1024,
   });
   return stdout;
