@@ -29,9 +29,10 @@ type JobFinding = 'alive' | 'missing' | 'failed' | 'completed';
  * The export sweeper: finds exports still `queued` past EXPORT_SWEEP_GRACE_MS whose `exports.run`
  * job is gone (a Redis failover after the enqueue was acknowledged: docs/scaling.md; the emergency
  * sweep of a revoked job-envelope key: docs/operations.md, "Key rotation"), or finished without
- * the export changing (failed for good while no failure listener ran: export-job-failures.ts), and
- * queues the job again, as ExportsService.request does: the export's id as job id (a job still
- * present is never duplicated), EXPORT_ATTEMPTS, signed with the current key, for the requester.
+ * the export changing (failed for good while no failure listener ran:
+ * libs/exports/src/export-job-failures.ts), and queues the job again, as ExportsService.request
+ * does: the export's id as job id (a job still present is never duplicated), EXPORT_ATTEMPTS,
+ * signed with the current key, for the requester.
  *
  * Finding them crosses tenants, so it goes through the one platform function
  * `exports_queued_before` (tenant and export ids only, as `webhook_deliveries_due` for webhook
