@@ -4,8 +4,8 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppConfig, loadConfig } from '@benteng/config';
-import { EXPORT_MAX_REQUEUES, EXPORT_QUEUED_MAX_AGE_MS, EXPORT_RUN_JOB, ExportsSweep } from '@benteng/exports';
-import { JOBS_QUEUE, JobQueue } from '@benteng/jobs';
+import { EXPORT_MAX_REQUEUES, EXPORT_QUEUED_MAX_AGE_MS, EXPORT_RUN_JOB, EXPORTS_SWEEP_JOB, ExportsSweep } from '@benteng/exports';
+import { JOBS_QUEUE, JobQueue, PLATFORM_QUEUE } from '@benteng/jobs';
 import { WORKER_LOG_DESTINATION } from '../../apps/worker/src/worker-logging.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { LogCapture } from '../support/api.js';
@@ -166,6 +166,15 @@ describe('export sweeper: lost export jobs', () => {
     await sweeper.sweep();
     expect(await exportRow(owner, tenant.id, id)).toMatchObject({ status: 'failed', error_code: 'actor_revoked' });
     expect(await queue.getJob(id)).toBeUndefined();
+  });
+
+  it('runs as the platform job exports.sweep, scheduled every EXPORT_SWEEP_INTERVAL_S', async () => {
+    const schedulers = await moduleRef.get<Queue>(getQueueToken(PLATFORM_QUEUE)).getJobSchedulers();
+    expect(schedulers.filter((s) => s.key === EXPORTS_SWEEP_JOB)).toEqual([expect.objectContaining({ name: EXPORTS_SWEEP_JOB, every: 86_400_000 })]);
+    const id = await insertQueuedExport(10 * 60_000);
+    await jobs.enqueuePlatformJob(EXPORTS_SWEEP_JOB, {});
+    expect(await waitForExport(owner, tenant.id, id, (r) => r.status === 'ready', 15_000)).toMatchObject({ status: 'ready', row_count: 1 });
+    expect(await requeues(id)).toBe(1);
   });
 
   it('leaves an export queued within the grace period (its request may be enqueueing it right now)', async () => {

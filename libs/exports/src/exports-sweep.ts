@@ -90,7 +90,7 @@ export class ExportsSweep {
 
     const fail = async (errorCode: string, detail: Record<string, unknown>): Promise<'failed' | 'left'> => {
       if (!(await this.bookkeeping.markFailed(tenantId, id, errorCode, requestId))) return 'left';
-      this.logger.warn({ tenantId, exportId: id, errorCode, job: finding, requeues: row.requeues, ...detail }, 'queued export failed: its job was lost');
+      this.logger.warn({ tenantId, exportId: id, errorCode, jobState: finding, requeues: row.requeues, ...detail }, 'queued export failed: its job was lost');
       return 'failed';
     };
     if (row.requeues >= EXPORT_MAX_REQUEUES) return fail('job_lost', { reason: 'requeues_exhausted' });
@@ -112,7 +112,7 @@ export class ExportsSweep {
     // A finished job keeps its id in Redis (KEEP_COMPLETED, KEEP_FAILED): an add under that id would be ignored.
     if (job) await job.remove();
     await this.jobs.enqueueTenantJob<ExportJobData>(requester, EXPORT_RUN_JOB, { exportId: id }, { jobId: id, attempts: EXPORT_ATTEMPTS, bindSession: false });
-    this.logger.warn({ tenantId, exportId: id, job: finding, requeue: attempt }, 'lost export job re-queued');
+    this.logger.warn({ tenantId, exportId: id, jobState: finding, requeue: attempt }, 'lost export job re-queued');
     return 'requeued';
   }
 
