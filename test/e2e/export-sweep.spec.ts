@@ -13,6 +13,7 @@ import { ownerPool } from '../support/db.js';
 import { auditOf, exportRow, waitForExport } from '../support/exports.js';
 import { createTenant, insertInvoice, type TestTenant } from '../support/factories.js';
 import { obliterateQueues, uniqueQueuePrefix } from '../support/worker.js';
+import { Scope } from '@benteng/tenancy';
 
 /**
  * The export sweeper (libs/exports/src/exports-sweep.ts) with the worker in process, real
@@ -138,6 +139,38 @@ describe('export sweeper: lost export jobs', () => {
     const audit = await auditOf(owner, tenant.id, { subject: `export:${id}`, types: ['export.requeued', 'export.completed'] });
     expect(audit.map((e) => e.type)).toEqual(['export.requeued', 'export.completed']);
     expect(audit[0]!.data).toEqual({ job: 'failed', requeue: 1 });
+  });
+
+  it('fails, rather than re-queues, an export whose genuine job the worker refused for its requester (a revoked session) when the failure went unrecorded', async () => {
+    const id = await insertQueuedExport(10 * 60_000, { requestedById: tenant.users.member.id });
+    const sessionId = randomUUID();
+    const client = await owner.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenant.id]);
+      await client.query('INSERT INTO sessions (tenant_id, id, user_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)', [
+        tenant.id,
+        sessionId,
+        tenant.users.member.id,
+        new Date(Date.now() + 3600_000),
+        new Date(),
+      ]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const scope = Scope.for(tenant.id, { kind: 'user', userId: tenant.users.member.id, role: 'member', sessionId });
+    await jobs.enqueueTenantJob(scope, EXPORT_RUN_JOB, { exportId: id }, { jobId: id, attempts: 5 });
+    await expect.poll(() => queue.getJobState(id), { timeout: 10_000 }).toBe('failed');
+    // The failure listener records it; undo that, as if no listener had been running.
+    await waitForExport(owner, tenant.id, id, (r) => r.status === 'failed', 10_000);
+    await owner.query("UPDATE exports SET status = 'queued', error_code = NULL, completed_at = NULL WHERE tenant_id = $1 AND id = $2", [tenant.id, id]);
+
+    await sweeper.sweep();
+    expect(await exportRow(owner, tenant.id, id)).toMatchObject({ status: 'failed', error_code: 'actor_revoked' });
+    expect(await requeues(id)).toBe(0);
+    expect(await queue.getJobState(id)).toBe('failed');
+    expect(await auditOf(owner, tenant.id, { subject: `export:${id}`, types: ['export.requeued'] })).toEqual([]);
   });
 
   it(`fails a lost export re-queued ${EXPORT_MAX_REQUEUES} times already, and one older than the hard limit`, async () => {

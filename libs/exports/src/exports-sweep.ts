@@ -6,7 +6,7 @@ import { principalId } from '@benteng/authz';
 import { Clock } from '@benteng/common';
 import type { AppConfig } from '@benteng/config';
 import { PrismaService } from '@benteng/database';
-import { JOBS_QUEUE, JobQueue, PlatformJob, type PlatformJobHandler, type PlatformJobRun } from '@benteng/jobs';
+import { JOBS_QUEUE, JobQueue, JobSigner, PlatformJob, type PlatformJobHandler, type PlatformJobRun } from '@benteng/jobs';
 import { Scope } from '@benteng/tenancy';
 import { ExportBookkeeping } from './export-bookkeeping.js';
 import { EXPORT_RUN_JOB, EXPORTS_SWEEP_JOB, type ExportJobData } from './export.types.js';
@@ -21,6 +21,11 @@ export const EXPORT_MAX_REQUEUES = 3;
 export const EXPORT_QUEUED_MAX_AGE_MS = 24 * 3600_000;
 /** Exports looked at per call of exports_queued_before (the function caps it at 1000). */
 const SWEEP_BATCH = 500;
+/**
+ * Refusals of the requester or tenant as they are now (libs/jobs/src/job-rejection.ts): a job failed
+ * with one of them is not run again for the same requester; the export is failed with that reason.
+ */
+const REQUESTER_REFUSAL = /^job rejected: (actor_revoked|tenant_suspended|tenant_unknown)\b/;
 
 /** What the sweeper found in BullMQ under the export's job id. */
 type JobFinding = 'alive' | 'missing' | 'failed' | 'completed';
@@ -40,7 +45,8 @@ type JobFinding = 'alive' | 'missing' | 'failed' | 'completed';
  * re-queue counted and audited (`export.requeued`) as `system:cleanup` (ExportBookkeeping's
  * principal), and the requester's membership read as `system:jobs`, the principal that derives a
  * job's actor. An export re-queued EXPORT_MAX_REQUEUES times, older than EXPORT_QUEUED_MAX_AGE_MS,
- * or whose requester is no longer an active member, is failed (`export.failed`) instead.
+ * whose requester is no longer an active member, or whose genuine job the worker refused for its
+ * requester or tenant (REQUESTER_REFUSAL), is failed (`export.failed`) instead.
  *
  * The re-queued job is not tied to a login session: the export row does not record the session it
  * was requested in. The worker still runs it only for a requester who is an active member then
@@ -53,6 +59,7 @@ export class ExportsSweep {
     private readonly exports: ExportsRepository,
     private readonly bookkeeping: ExportBookkeeping,
     private readonly jobs: JobQueue,
+    private readonly signer: JobSigner,
     @InjectQueue(JOBS_QUEUE) private readonly queue: Queue,
     private readonly clock: Clock,
     private readonly logger: PinoLogger,
@@ -93,6 +100,12 @@ export class ExportsSweep {
       this.logger.warn({ tenantId, exportId: id, errorCode, jobState: finding, requeues: row.requeues, ...detail }, 'queued export failed: its job was lost');
       return 'failed';
     };
+    // The worker refused the requester (a session ended, the member removed…) and the failure
+    // listener missed it: failing the export keeps that refusal. Only a genuine envelope of this
+    // tenant and export counts (as in libs/exports/src/export-job-failures.ts): a failed job written
+    // into Redis by hand must not fail anyone's export.
+    const refusal = finding === 'failed' ? REQUESTER_REFUSAL.exec(job?.failedReason ?? '')?.[1] : undefined;
+    if (refusal && (await this.isGenuine(job!, tenantId, id))) return fail(refusal, { reason: 'job_refused' });
     if (row.requeues >= EXPORT_MAX_REQUEUES) return fail('job_lost', { reason: 'requeues_exhausted' });
     if (now.getTime() - row.createdAt.getTime() > EXPORT_QUEUED_MAX_AGE_MS) return fail('job_lost', { reason: 'too_old' });
     const requester = await this.requesterScope(tenantId, row.requestedById);
@@ -114,6 +127,15 @@ export class ExportsSweep {
     await this.jobs.enqueueTenantJob<ExportJobData>(requester, EXPORT_RUN_JOB, { exportId: id }, { jobId: id, attempts: EXPORT_ATTEMPTS, bindSession: false });
     this.logger.warn({ tenantId, exportId: id, jobState: finding, requeue: attempt }, 'lost export job re-queued');
     return 'requeued';
+  }
+
+  private async isGenuine(job: Job, tenantId: string, exportId: string): Promise<boolean> {
+    try {
+      const envelope = await this.signer.verifyCurrent(job.data);
+      return envelope.kind === 'tenant' && envelope.name === EXPORT_RUN_JOB && envelope.tenantId === tenantId && (envelope.data as Partial<ExportJobData> | null)?.exportId === exportId;
+    } catch {
+      return false;
+    }
   }
 
   /** The requester as a Scope if still an active member of an active tenant, read as `system:jobs`; null otherwise. */
