@@ -265,7 +265,7 @@ export const PERSONAL_DATA: Readonly<Record<string, TableInventory>> = {
       requested_by_id: { category: 'pseudonymous_id', purpose: 'who asked for it (the only one who may download it)', erasure: 'delete_row' },
       filters: { category: 'free_text', purpose: 'what was asked for (a search text, a subject id)', erasure: 'delete_row' },
     },
-    notPersonal: ['tenant_id', 'id', 'type', 'format', 'status', 'row_count', 'byte_size', 'sha256', 'error_code', 'created_at', 'started_at', 'completed_at', 'expires_at', 'version'],
+    notPersonal: ['tenant_id', 'id', 'type', 'format', 'status', 'row_count', 'byte_size', 'sha256', 'error_code', 'created_at', 'started_at', 'completed_at', 'expires_at', 'version', 'requeues'],
   },
   export_chunks: {
     about: "a piece of an export's file",

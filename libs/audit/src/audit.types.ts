@@ -65,6 +65,8 @@ export const AUDIT_EVENT_TYPES = [
   'export.requested',
   'export.completed',
   'export.failed',
+  /** The export sweeper re-queued the export's lost job (libs/exports/src/exports-sweep.ts). */
+  'export.requeued',
   'export.downloaded',
   'export.expired',
   'payments.event_received',

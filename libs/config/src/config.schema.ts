@@ -485,6 +485,13 @@ export class AppConfig {
   @Max(86_400, { message: 'must be between 5 and 86400' })
   PLATFORM_CLEANUP_INTERVAL_S = 600;
 
+  /** Interval of the export sweeper (`exports.sweep`: re-queues queued exports whose job was lost), seconds. */
+  @Type(() => Number)
+  @IsInt({ message: 'must be an integer' })
+  @Min(5, { message: 'must be between 5 and 86400' })
+  @Max(86_400, { message: 'must be between 5 and 86400' })
+  EXPORT_SWEEP_INTERVAL_S = 60;
+
   /** Days an ended (expired or revoked) session and its refresh tokens are kept before the retention job deletes them (prisma/retention.ts). */
   @Type(() => Number)
   @IsInt({ message: 'must be an integer' })
@@ -657,6 +664,7 @@ export const CONFIG_VARIABLES = [
   'EGRESS_ALLOW_PRIVATE',
   'PAYMENTS_WEBHOOK_SECRET',
   'PLATFORM_CLEANUP_INTERVAL_S',
+  'EXPORT_SWEEP_INTERVAL_S',
   'RETENTION_SESSIONS_DAYS',
   'RETENTION_EXPORTS_DAYS',
   'RETENTION_WEBHOOK_LOG_DAYS',

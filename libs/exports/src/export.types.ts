@@ -42,7 +42,7 @@ export interface ExportListQuery {
 }
 
 /** An export row as the services hand it out: no tenant id; the file itself is read separately. */
-export type ExportView = Omit<Export, 'tenantId' | 'filters' | 'type' | 'format'> & { type: StoredExportType; format: StoredExportFormat; filters: ExportFilters };
+export type ExportView = Omit<Export, 'tenantId' | 'filters' | 'type' | 'format' | 'requeues'> & { type: StoredExportType; format: StoredExportFormat; filters: ExportFilters };
 
 /** What a download needs besides the bytes: how to label them and how many there are. */
 export interface ExportDownload {
@@ -60,3 +60,4 @@ export interface ExportJobData {
 
 export const EXPORT_RUN_JOB = 'exports.run';
 export const EXPORTS_CLEANUP_JOB = 'exports.cleanup';
+export const EXPORTS_SWEEP_JOB = 'exports.sweep';

@@ -70,6 +70,35 @@ export class ExportsRepository {
     });
   }
 
+  /**
+   * A queued export the sweeper may re-queue (libs/exports/src/exports-sweep.ts): still queued and
+   * created at or before `before`, with what re-queueing needs; null otherwise.
+   */
+  findQueuedBefore(scope: Scope, id: string, before: Date): Promise<{ id: string; type: string; requestedById: string; createdAt: Date; requeues: number } | null> {
+    return this.db.run(scope, (tx) =>
+      tx.export.findFirst({
+        where: { AND: [accessibleWhere(scope.ability, 'read', 'Export'), { id, status: 'queued', createdAt: { lte: before } }] },
+        select: { id: true, type: true, requestedById: true, createdAt: true, requeues: true },
+      }),
+    );
+  }
+
+  /**
+   * Counts one re-queue of a still-queued export and audits it, guarded by the count the caller read:
+   * of two sweepers racing for one export, one re-queues it. False when it changed meanwhile.
+   */
+  markRequeued(scope: Scope, id: string, requeues: number, audit: AuditEntry): Promise<boolean> {
+    return this.db.run(scope, async (tx) => {
+      const counted = await tx.export.updateMany({
+        where: { AND: [accessibleWhere(scope.ability, 'update', 'Export'), { id, status: 'queued', requeues }] },
+        data: { requeues: { increment: 1 } },
+      });
+      if (counted.count !== 1) return false;
+      await this.audit.recordIn(tx, scope.tenantId, audit);
+      return true;
+    });
+  }
+
   /** Newest first (keyset on createdAt, id). */
   list(scope: Scope, query: ExportListQuery, take: number): Promise<ExportRow[]> {
     return this.db.run(scope, (tx) =>

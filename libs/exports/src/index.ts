@@ -3,6 +3,7 @@ export { ExportsWorkerModule } from './exports-worker.module.js';
 export { ExportsService, EXPORT_ATTEMPTS, MAX_EXPORT_PAGE, type DownloadVia, type ExportRequestMeta } from './exports.service.js';
 export { ExportRunHandler, EXPORT_BATCH_ROWS } from './export-run.handler.js';
 export { ExportsCleanupHandler } from './exports-cleanup.handler.js';
+export { ExportsSweep, ExportsSweepHandler, EXPORT_MAX_REQUEUES, EXPORT_QUEUED_MAX_AGE_MS, EXPORT_SWEEP_GRACE_MS } from './exports-sweep.js';
 export { ExportBookkeeping } from './export-bookkeeping.js';
 export { ExportsRepository, type ExportClaim } from './exports.repository.js';
 export { exportView } from './export.view.js';
@@ -19,6 +20,7 @@ export {
   EXPORT_STATUS_FILTERS,
   EXPORT_TYPES,
   EXPORTS_CLEANUP_JOB,
+  EXPORTS_SWEEP_JOB,
   type ExportDownload,
   type ExportFilters,
   type ExportFormat,
