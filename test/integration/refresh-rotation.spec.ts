@@ -191,6 +191,7 @@ describe(tag('AUTHN-REFRESH-ROTATION', 'refresh-token rotation on the database')
       };
 
       it('revoked (logout)', async () => {
+        expect.hasAssertions();
         const g = await graph();
         const { pair, sessionId } = await started(g);
         await ownerInTenant(owner, tenant.id, (c) => c.query("UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1", [sessionId]));
@@ -198,6 +199,7 @@ describe(tag('AUTHN-REFRESH-ROTATION', 'refresh-token rotation on the database')
       });
 
       it('at the instant the session expires', async () => {
+        expect.hasAssertions();
         const clock = new SettableClock();
         const g = await graph(clock);
         const { pair, sessionId } = await started(g);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RevocationStore, type Revocation } from '../../libs/auth/src/revocation-store.js';
 import type { RedisClient } from '@benteng/redis';
 import { authConfig, capturingLogger, insertSession, setStatus, SettableClock, systemClock } from '../support/auth-services.js';
@@ -352,7 +352,9 @@ describe(tag('AUTHN-REVOCATION', 'RevocationStore'), () => {
       const live = await claimsOf();
       const revoked = await claimsOf('member', { revokedAt: new Date() });
       await redis.del(READY);
+      const resync = vi.spyOn(sut, 'resync');
       expect(await sut.isRevoked(revoked)).toBe(true);
+      expect(resync).toHaveBeenCalledTimes(1);
       await sut.resync();
       await redis.del(READY);
       expect(await sut.isRevoked(live)).toBe(false);
@@ -404,7 +406,10 @@ describe(tag('AUTHN-REVOCATION', 'RevocationStore'), () => {
         const { sut, lines } = await synced();
         const revoked = await claimsOf('member', { revokedAt: new Date() });
         const live = await claimsOf();
+        const resync = vi.spyOn(sut, 'resync');
         expect(await sut.isRevoked(revoked, [null, null, null, null])).toBe(true);
+        expect(resync).toHaveBeenCalledTimes(1);
+        resync.mockRestore();
         expect(await sut.isRevoked(live, [null, '1', '1', '1'])).toBe(false);
         await sut.resync();
         expect(lines.filter((l) => l.message === 'revocation markers rebuilt from Postgres').length).toBeGreaterThanOrEqual(2);
