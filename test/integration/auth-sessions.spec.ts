@@ -150,8 +150,11 @@ describe(tag('AUTHN-REVOCATION', 'SessionsService on the database'), () => {
   it('a principal that is not a signed-in user is unauthenticated here', async () => {
     const g = await graph();
     const system = Scope.for(tenant.id, { kind: 'system', name: 'auth' });
-    for (const call of [() => g.sessions.list(system), () => g.sessions.logoutAll(system, meta), () => g.sessions.revokeSession(system, randomUUID(), meta)]) {
-      const error = await Promise.resolve().then(call).catch((e: unknown) => e);
+    const calls: (() => Promise<unknown>)[] = [() => g.sessions.list(system), () => g.sessions.logoutAll(system, meta), () => g.sessions.revokeSession(system, randomUUID(), meta)];
+    for (const call of calls) {
+      const error = await Promise.resolve()
+        .then(call)
+        .catch((e: unknown) => e);
       expect((error as AuthError).code).toBe(AuthErrorCode.Unauthenticated);
     }
   });
