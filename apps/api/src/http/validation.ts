@@ -5,10 +5,14 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-/** Flattens class-validator errors into JSON pointers and rule names (no values). */
+/**
+ * Flattens class-validator errors into JSON pointers and rule names (no values). class-validator's
+ * `unknownValue` error (forbidUnknownValues: a value of a class without rules) has no property: it
+ * is about the value at `prefix` itself (it was a TypeError, a 500, before).
+ */
 export function toPointerErrors(errors: ValidationError[], prefix = ''): { pointer: string; rules: string[] }[] {
   return errors.flatMap((error) => {
-    const pointer = `${prefix}/${escapePointer(error.property)}`;
+    const pointer = error.property === undefined ? prefix : `${prefix}/${escapePointer(error.property)}`;
     const own = error.constraints ? [{ pointer, rules: Object.keys(error.constraints).sort() }] : [];
     return [...own, ...toPointerErrors(error.children ?? [], pointer)];
   });
