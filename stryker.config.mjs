@@ -42,6 +42,8 @@ const config = {
     // The request gate: AccessGuard and its stages.
     'apps/api/src/http/access.guard.ts',
     'apps/api/src/http/gate/*.ts',
+    // The rest of the HTTP layer, each with a unit spec beside it: strict input validation (INPUT-VALIDATION).
+    'apps/api/src/http/validation.ts',
     // Release scope, not yet measured (docs/mutation.md, "Scope"): the auth services (login, refresh,
     // sessions, password, profile, tenant switch, partner auth, revocation store), the rest of
     // libs/security (safe-http-client, abuse detector, rate limiter, security blocks), the rest

@@ -133,7 +133,10 @@ describe('toProblem', () => {
     expect(toProblem(fastify(413), 'r')).toEqual({ ...problemBase(413), requestId: 'r' });
     expect(toProblem(fastify(400), 'r')).toEqual({ ...problemBase(400), requestId: 'r' });
     expect(toProblem(fastify(499), 'r')).toEqual({ ...problemBase(499), requestId: 'r' });
-    for (const status of [399, 500, 200, '415']) expect(toProblem(fastify(status), 'r').status).toBe(500);
+    // A 5xx statusCode is not the client's fault: the unexpected error's answer, with its detail.
+    for (const status of [399, 500, 503, 200, '415']) {
+      expect(toProblem(fastify(status), 'r')).toEqual({ ...problemBase(500), requestId: 'r', detail: 'An unexpected error occurred. Quote the request id when reporting it.' });
+    }
     expect(toProblem(null, 'r').status).toBe(500);
   });
 

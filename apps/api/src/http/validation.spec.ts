@@ -143,6 +143,11 @@ describe.each([
     expect(JSON.stringify(problem.errors)).not.toContain('toolong');
   });
 
+  it('reports every rule a field breaks, not only the first', async () => {
+    const problem = await refusal(() => make().transform({ count: 1, lines: [{ name: 5 }] }, body));
+    expect(problem.errors).toEqual([{ pointer: '/lines/0/name', rules: ['isString', 'maxLength'] }]);
+  });
+
   it('refuses an unknown value (an object of no DTO) instead of passing it through', async () => {
     class Untyped {}
     const problem = await refusal(() => make().transform({ a: 1 }, { type: 'body', metatype: Untyped, data: '' }));
