@@ -33,7 +33,7 @@ describe('cursors', () => {
   });
 
   it('refuses what encodeCursor does not make', () => {
-    refused(() => decodeCursor('!!', 'createdAt'));
+    expect(() => decodeCursor('!!', 'createdAt')).toThrow(PaginationError);
     // Non-canonical base64url (trailing bits set) and text that is not UTF-8 or not JSON.
     refused(() => decodeCursor(raw({ v: null, id: ID }).replace(/.$/, (c) => String.fromCharCode(c.charCodeAt(0) + 1)) + '', 'dueDate'));
     refused(() => decodeCursor(Buffer.from([0xff, 0xfe, 0x7b]).toString('base64url'), 'number'));

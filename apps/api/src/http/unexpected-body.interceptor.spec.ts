@@ -45,13 +45,14 @@ function context(handler: keyof ProbeController, request: { body?: unknown; quer
 }
 
 function refusal(run: () => unknown): ValidationProblem {
+  let caught: unknown;
   try {
     run();
   } catch (error) {
-    expect(error).toBeInstanceOf(ValidationProblem);
-    return error as ValidationProblem;
+    caught = error;
   }
-  throw new Error('not refused');
+  expect(caught).toBeInstanceOf(ValidationProblem);
+  return caught as ValidationProblem;
 }
 
 describe('UnexpectedBodyInterceptor', () => {
