@@ -101,19 +101,20 @@ describe('requireHostHeader', () => {
   });
 
   async function withRule() {
-    app = Fastify();
+    const sut = Fastify();
+    app = sut;
     // light-my-request always speaks HTTP/1.1: a marker header stands in for an HTTP/1.0 request line.
-    app.addHook('onRequest', (request, _reply, done) => {
+    sut.addHook('onRequest', (request, _reply, done) => {
       if (request.headers['x-http-1-0']) Object.defineProperty(request.raw, 'httpVersion', { value: '1.0' });
       // light-my-request always sends a Host: a marker header stands in for its absence.
       if (request.headers['x-no-host']) delete request.headers.host;
       done();
     });
-    requireHostHeader(app);
-    app.setErrorHandler((error: Error & { status?: number }, _request, reply) => void reply.status(error.status ?? 500).send({ refused: error.constructor.name }));
-    app.get('/', async () => ({ ok: true }));
-    await app.ready();
-    return app;
+    requireHostHeader(sut);
+    sut.setErrorHandler((error: Error & { status?: number }, _request, reply) => void reply.status(error.status ?? 500).send({ refused: error.constructor.name }));
+    sut.get('/', async () => ({ ok: true }));
+    await sut.ready();
+    return sut;
   }
 
   it('refuses an HTTP/1.1 request without Host with a 400 and closes the connection', async () => {
