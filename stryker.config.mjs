@@ -44,11 +44,17 @@ const config = {
     // The request gate: AccessGuard and its stages.
     'apps/api/src/http/access.guard.ts',
     'apps/api/src/http/gate/*.ts',
+    // The rest of the HTTP layer, each with a unit spec beside it: strict input validation (INPUT-VALIDATION).
+    'apps/api/src/http/validation.ts',
+    // Every error as RFC 9457 problem+json (ERROR-PROBLEM).
+    'apps/api/src/http/problem-details.filter.ts',
     // Release scope, not yet measured (docs/mutation.md, "Scope"): the auth services (login, refresh,
     // sessions, password, profile, tenant switch, partner auth; integration specs written), the rest of
     // libs/security (safe-http-client, abuse detector, rate limiter, security blocks), the rest
-    // of apps/api/src/http (validation, problem filter, idempotency, pagination, route inventory, …)
-    // and main.ts. Measure one with `npm run test:mutation -- --mutate <glob>`, then add it here.
+    // of apps/api/src/http (unit specs beside each file, not yet measured: problem.ts, client errors,
+    // route catalog and inventory, security headers, media types, …; idempotency has none), logging,
+    // and main.ts (not measurable: docs/mutation.md).
+    // Measure one with `npm run test:mutation -- --mutate <glob>`, then add it here.
     // 'libs/auth/src/**/*.ts',
     // 'libs/security/src/**/*.ts',
     // 'libs/webhooks/src/webhook-delivery.service.ts',

@@ -167,6 +167,7 @@ export const CONTROLS = define({
     asvs: ['V2', 'V15'],
     code: [
       'apps/api/src/http/validation.ts#RequestValidationPipe',
+      'apps/api/src/http/validation.ts#strictValidation',
       'apps/api/src/http/validation.ts#structuralErrors',
       'apps/api/src/http/unexpected-body.interceptor.ts#UnexpectedBodyInterceptor',
       'apps/api/src/http/nested.decorator.ts#NestedObject',

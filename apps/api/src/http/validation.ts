@@ -5,10 +5,14 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-/** Flattens class-validator errors into JSON pointers and rule names (no values). */
+/**
+ * Flattens class-validator errors into JSON pointers and rule names (no values). class-validator's
+ * `unknownValue` error (forbidUnknownValues: a value of a class without rules) has no property: it
+ * is about the value at `prefix` itself (it was a TypeError, a 500, before).
+ */
 export function toPointerErrors(errors: ValidationError[], prefix = ''): { pointer: string; rules: string[] }[] {
   return errors.flatMap((error) => {
-    const pointer = `${prefix}/${escapePointer(error.property)}`;
+    const pointer = error.property === undefined ? prefix : `${prefix}/${escapePointer(error.property)}`;
     const own = error.constraints ? [{ pointer, rules: Object.keys(error.constraints).sort() }] : [];
     return [...own, ...toPointerErrors(error.children ?? [], pointer)];
   });
@@ -17,7 +21,7 @@ export function toPointerErrors(errors: ValidationError[], prefix = ''): { point
 /** Deeper than any DTO nests (an invoice's lines are 2 levels): refused before class-transformer recurses. */
 export const MAX_INPUT_DEPTH = 16;
 /** Keys that reach prototypes: refused wherever they appear (class-transformer silently drops `prototype`). */
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const isReservedKey = (key: string) => key === '__proto__' || key === 'constructor' || key === 'prototype';
 const MAX_STRUCTURAL_ERRORS = 20;
 
 /**
@@ -46,7 +50,7 @@ export function structuralErrors(value: unknown): { pointer: string; rules: stri
     }
     for (const [key, child] of Object.entries(current)) {
       const at = `${pointer}/${escapePointer(key)}`;
-      if (RESERVED_KEYS.has(key)) errors.push({ pointer: at, rules: ['whitelistValidation'] });
+      if (isReservedKey(key)) errors.push({ pointer: at, rules: ['whitelistValidation'] });
       else if (!key.isWellFormed()) errors.push({ pointer: at, rules: ['isWellFormedUnicode'] });
       else stack.push([child, at, depth + 1]);
     }
@@ -65,8 +69,12 @@ class StrictValidationPipe extends ValidationPipe {
   }
 }
 
-/** Strict input: unknown fields are errors, types are converted only as the DTO declares. */
-const STRICT_VALIDATION: ValidationPipeOptions = {
+/**
+ * Strict input: unknown fields are errors, types are converted only as the DTO declares. A function
+ * rather than a module constant so that each pipe built inside a test runs it: mutation testing
+ * then sees which test covers each option (docs/mutation.md, `ignoreStatic`).
+ */
+const strictValidation = (): ValidationPipeOptions => ({
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
@@ -75,10 +83,10 @@ const STRICT_VALIDATION: ValidationPipeOptions = {
   validationError: { target: false, value: false },
   stopAtFirstError: false,
   exceptionFactory: (errors) => new ValidationProblem(toPointerErrors(errors)),
-};
+});
 
 export function createValidationPipe(): ValidationPipe {
-  return new StrictValidationPipe(STRICT_VALIDATION);
+  return new StrictValidationPipe(strictValidation());
 }
 
 /**
@@ -89,6 +97,6 @@ export function createValidationPipe(): ValidationPipe {
 @Injectable()
 export class RequestValidationPipe extends StrictValidationPipe {
   constructor() {
-    super(STRICT_VALIDATION);
+    super(strictValidation());
   }
 }

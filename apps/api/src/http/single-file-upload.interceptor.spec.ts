@@ -1,0 +1,129 @@
+import 'reflect-metadata';
+import multipart from '@fastify/multipart';
+import { Controller, Module, Post, type INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import type { PinoLogger } from 'nestjs-pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppConfig } from '@benteng/config';
+import { ProblemDetailsFilter } from './problem-details.filter.js';
+import { multipartLimits, SingleFileUpload, UploadedForm, type Upload } from './single-file-upload.interceptor.js';
+
+// Unit spec of the one-file upload reader (INPUT-VALIDATION for multipart forms) on a small
+// Nest/Fastify application with @fastify/multipart and the limits configureApiApp registers.
+// test/e2e/documents*.spec.ts prove the upload route itself.
+
+const MAX = 1_000;
+
+class Fields {
+  @IsOptional()
+  @IsString()
+  @MaxLength(10)
+  title?: string;
+}
+
+@Controller('v1/upload')
+class UploadController {
+  @Post()
+  @SingleFileUpload(Fields)
+  upload(@UploadedForm() form: Upload<Fields>) {
+    return { name: form.file.fileName, type: form.file.declaredType, text: form.file.content.toString(), fields: form.fields, isDto: form.fields instanceof Fields };
+  }
+
+  @Post('body')
+  @SingleFileUpload(Fields)
+  body(@UploadedForm() _form: Upload<Fields>) {}
+}
+
+@Controller('v1/no-upload')
+class NoUploadController {
+  @Post()
+  read(@UploadedForm() form: unknown) {
+    return form;
+  }
+}
+
+@Module({ controllers: [UploadController, NoUploadController], providers: [{ provide: AppConfig, useValue: { DOCUMENTS_MAX_BYTES: MAX } }] })
+class UploadModule {}
+
+let app: INestApplication | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function build(): Promise<NestFastifyApplication> {
+  const module = await Test.createTestingModule({ imports: [UploadModule] }).compile();
+  const created = module.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+  app = created;
+  await created.register(multipart, { limits: multipartLimits({ DOCUMENTS_MAX_BYTES: MAX } as AppConfig) });
+  const logger = { setContext: () => undefined, error: () => undefined } as unknown as PinoLogger;
+  created.useGlobalFilters(new ProblemDetailsFilter(logger));
+  await created.init();
+  return created;
+}
+
+const BOUNDARY = 'spec-boundary';
+type Part = { name: string; value: string; file?: { filename: string; type: string } };
+function form(parts: Part[]): string {
+  return (
+    parts
+      .map(({ name, value, file }) =>
+        file
+          ? `--${BOUNDARY}\r\ncontent-disposition: form-data; name="${name}"; filename="${file.filename}"\r\ncontent-type: ${file.type}\r\n\r\n${value}\r\n`
+          : `--${BOUNDARY}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+      )
+      .join('') + `--${BOUNDARY}--\r\n`
+  );
+}
+const send = (sut: NestFastifyApplication, payload: string, url = '/v1/upload', headers: Record<string, string> = {}) =>
+  sut.inject({ method: 'POST', url, payload, headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, ...headers } });
+const file = (value = 'hello', name = 'file'): Part => ({ name, value, file: { filename: 'a.txt', type: 'text/plain' } });
+
+describe('multipartLimits', () => {
+  it('one file of at most DOCUMENTS_MAX_BYTES and a few short fields', () => {
+    expect(multipartLimits({ DOCUMENTS_MAX_BYTES: 5 } as AppConfig)).toEqual({ fileSize: 5, files: 1, fields: 4, fieldSize: 256, fieldNameSize: 64, parts: 6, headerPairs: 16 });
+  });
+});
+
+describe('SingleFileUploadInterceptor', () => {
+  it('reads one file and validated fields, and puts the file\'s digest into the body idempotency hashes', async () => {
+    const sut = await build();
+    const res = await send(sut, form([{ name: 'title', value: 'T' }, file()]));
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ name: 'a.txt', type: 'text/plain', text: 'hello', fields: { title: 'T' }, isDto: true });
+  });
+
+  it.each([
+    ['no file', [{ name: 'title', value: 'T' }], 400, 'upload.file_required'],
+    ['the file in another field', [file('x', 'other')], 400, 'upload.file_field'],
+    ['two files', [file('a'), file('b')], 400, 'upload.one_file'],
+    ['a repeated field', [{ name: 'title', value: 'a' }, { name: 'title', value: 'b' }, file()], 400, 'upload.fields'],
+    ['a field that breaks its rule', [{ name: 'title', value: 'far too long a title' }, file()], 400, 'validation'],
+    ['an unknown field', [{ name: 'other', value: 'x' }, file()], 400, 'validation'],
+    ['a long field', [{ name: 'title', value: 'x'.repeat(300) }, file()], 400, 'upload.fields'],
+    ['too many fields', [1, 2, 3, 4, 5].map((i) => ({ name: `f${i}`, value: 'x' })).concat([file()]), 400, 'upload.fields'],
+    ['a file over the limit', [file('x'.repeat(MAX + 1))], 413, 'upload.too_large'],
+  ] as const)('refuses %s', async (_, parts, status, code) => {
+    const sut = await build();
+    const res = await send(sut, form([...parts] as Part[]));
+    expect([res.statusCode, res.json().code]).toEqual([status, code]);
+  });
+
+  it('refuses what is not multipart (415), a declared length beyond the limit (413), and a broken form (400)', async () => {
+    const sut = await build();
+    const json = await sut.inject({ method: 'POST', url: '/v1/upload', payload: { a: 1 } });
+    expect([json.statusCode, json.json().code]).toEqual([415, 'upload.multipart_required']);
+    const big = await send(sut, form([file()]), '/v1/upload', { 'content-length': String(MAX + 16 * 1024 + 1) }).catch((e: unknown) => e);
+    expect(big).toMatchObject({ statusCode: 413 });
+    const broken = await send(sut, `--${BOUNDARY}\r\ncontent-disposition: form-data; name="file"; filename="a"\r\n\r\nunterminated`);
+    expect([broken.statusCode, broken.json().code]).toEqual([400, 'upload.malformed']);
+  });
+
+  it('a route without @SingleFileUpload has no upload to read: a programming error (500)', async () => {
+    const sut = await build();
+    const res = await send(sut, form([file()]), '/v1/no-upload');
+    expect(res.statusCode).toBe(500);
+  });
+});
