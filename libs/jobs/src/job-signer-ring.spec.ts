@@ -84,6 +84,31 @@ describe('JobSigner with the key ring', () => {
     expect(await reason(other, fromOld)).toBe('unknown_key');
   });
 
+  it(tag('SECRETS-LIFECYCLE', 'an unknown kid seen while an older reload is still reading the ring waits for that reload, then reads the ring again'), async () => {
+    const ring = new MemoryRing();
+    ring.add('b1', 'active');
+    const signer = await signerOn(ring);
+    // A reload starts and is held while it reads: what it read does not hold the key promoted below.
+    const entries = ring.entries.bind(ring);
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    ring.entries = async () => {
+      const rows = await entries();
+      await held;
+      return rows;
+    };
+    const stale = signer.reload();
+    ring.entries = entries;
+    ring.add('b2', 'active');
+    ring.set('b1', 'retired', new Date(Date.now() + 60_000));
+    const fromOther = (await signerOn(ring)).sign(envelope());
+    expect(fromOther.kid).toBe('b2');
+    // The held read outlasts the one-a-second wait, so it is still running when the kid is judged.
+    setTimeout(release, 1_300);
+    expect(await reason(signer, fromOther)).toBe('verified');
+    await stale;
+  });
+
   it(tag('SECRETS-LIFECYCLE', 'a revoked kid verifies nothing, even when JOB_SIGNING_KEYS holds it too; the signer moves to the next key'), async () => {
     const ring = new MemoryRing();
     ring.add('x1', 'active');

@@ -101,7 +101,7 @@ export class JobSigner implements OnModuleInit, OnModuleDestroy {
   }
 
   private async load(): Promise<void> {
-    this.lastReload = Date.now();
+    this.lastReload = performance.now();
     let rows: KeyRingRow[];
     try {
       rows = await this.ring!.entries('job-envelope');
@@ -192,10 +192,15 @@ export class JobSigner implements OnModuleInit, OnModuleDestroy {
     // A refusal is final for a job (no retry), so an unknown kid always gets a reload that started
     // after it was seen: at once, or when the one-a-second budget allows (made-up kids cost a wait,
     // never more than one read a second).
-    const seen = Date.now();
+    // performance.now(), not Date.now(): a load that started in the same millisecond as the kid was
+    // seen may have read the ring before the key was there, and must not count as "after".
+    const seen = performance.now();
     const wait = this.lastReload + UNKNOWN_KID_RELOAD_MS - seen;
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (this.lastReload < seen) await this.reload();
+    // A reload still running that started before the kid was seen is let finish first (reload()
+    // would hand back that same load), then a new one starts.
+    if (this.reloading && this.lastReload <= seen) await this.reloading;
+    if (this.lastReload <= seen) await this.reload();
     else if (this.reloading) await this.reloading;
     return this.verify(signed);
   }
