@@ -40,6 +40,25 @@ describe.skipIf(isCluster(redis))('RedisScript', () => {
     expect(await redis.script('EXISTS', sha)).toEqual([1]);
   });
 
+  it('sends the source only once: later calls go by SHA alone', async () => {
+    const sut = new RedisScript(`-- ${randomUUID()}\nreturn redis.call('INCR', KEYS[1])`);
+    const counter = key();
+    let sent = 0;
+    const counting = new Proxy(redis, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (prop === 'eval') sent += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    for (let i = 0; i < 3; i += 1) await sut.evalsha(counting, [1, counter]);
+    expect(await redis.get(counter)).toBe('3');
+    expect(sent).toBe(1);
+  });
+
   it('passes on an error of the script itself without running it again', async () => {
     const sut = new RedisScript(`-- ${randomUUID()}\nredis.call('INCR', KEYS[1])\nreturn redis.call('HGET', KEYS[2], 'field')`);
     const [counter, text] = [key(), key()];
