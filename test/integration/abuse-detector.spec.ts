@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { createRedis, type RedisClient } from '@benteng/redis';
 import { ABUSE_KEY_PREFIX, AbuseDetector, principalBlockKey, SHARED_ADDRESS_FACTOR, type AbuseObservation, type PlacedBlock } from '@benteng/security';
@@ -75,6 +76,22 @@ async function observeAll(sut: AbuseDetector, observations: AbuseObservation[]):
 /** Each observation by one of two detectors (two instances), all at once. */
 async function race(detectors: [AbuseDetector, AbuseDetector], observations: AbuseObservation[]): Promise<PlacedBlock[]> {
   return (await Promise.all(observations.map((observation, i) => detectors[i % 2]!.observe(observation)))).flat();
+}
+
+/**
+ * The shared client with a switch: while `down`, every command fails with `failure` (an ioredis
+ * error, or anything else a broken client could reject with); otherwise it is the real client.
+ */
+function switchable(client: RedisClient): { client: RedisClient; down: boolean; failure: unknown } {
+  const link = { down: false, failure: new Error('connection lost') as unknown, client };
+  link.client = new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (link.down ? Promise.reject(link.failure) : (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+  return link;
 }
 
 const abuseKeys = (): Promise<string[]> => scanKeys(redisA, `${ABUSE_KEY_PREFIX}*`);
@@ -207,6 +224,13 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
       expect(await sut.blockedFor(ip, principal)).toBeUndefined();
     });
 
+    it('counts an empty principal as no principal: the address at the plain threshold', async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '3' });
+      const ip = freshIp();
+      const placed = await observeAll(sut, Array.from({ length: 4 }, () => ({ ...notFound(ip), principal: '' })));
+      expect(placed).toEqual([{ subject: { kind: 'ip', ip }, signal: 'not_found', observed: 4, threshold: 3, windowS: 60, blockS: 120, ip }]);
+    });
+
     it('names the most specific signal when one request crosses several', async () => {
       const sut = detector({ ABUSE_MAX_NOT_FOUND: '3', ABUSE_MAX_BURST: '3' });
       const principal = freshPrincipal();
@@ -219,6 +243,13 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
   });
 
   describe('auth_failure', () => {
+    it('is named before burst when one request crosses both', async () => {
+      const sut = detector({ ABUSE_MAX_AUTH_FAILURES: '2', ABUSE_MAX_BURST: '2' });
+      const ip = freshIp();
+      const failure = (): AbuseObservation => ({ ip, method: 'POST', status: 401, objectRoute: false });
+      expect((await observeAll(sut, [failure(), failure(), failure()])).map((block) => block.signal)).toEqual(['auth_failure']);
+    });
+
     it('blocks an IP after 401s and 403s without a known principal', async () => {
       const sut = detector({ ABUSE_MAX_AUTH_FAILURES: '2' });
       const ip = freshIp();
@@ -282,6 +313,71 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
       expect(await sut.blockedFor(freshIp(), principal)).toMatchObject({ subject: 'principal', signal: 'scraping' });
       // Scraping is counted per principal only: the IP is not blocked.
       expect(await sut.blockedFor(ip)).toBeUndefined();
+    });
+  });
+
+  describe('scraping, what counts as a read', () => {
+    it('counts successful GETs of an object (any 2xx, the method in any case), not 300s, nor reads without an id', async () => {
+      const sut = detector({ ABUSE_MAX_DISTINCT_OBJECTS: '2', ABUSE_MAX_BURST: '1000' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      expect(
+        await observeAll(sut, [
+          read(ip, principal, randomUUID(), { status: 300 }),
+          read(ip, principal, randomUUID(), { status: 199 }),
+          read(ip, principal, randomUUID(), { objectId: undefined }),
+          read(ip, principal, randomUUID(), { status: 299 }),
+          read(ip, principal, randomUUID(), { method: 'get' }),
+        ]),
+      ).toEqual([]);
+      expect((await sut.observe(read(ip, principal, randomUUID(), { status: 204 }))).map((block) => [block.signal, block.observed])).toEqual([['scraping', 3]]);
+    });
+
+    it('is named before burst when one read crosses both', async () => {
+      const sut = detector({ ABUSE_MAX_DISTINCT_OBJECTS: '2', ABUSE_MAX_BURST: '2' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const placed = await observeAll(sut, Array.from({ length: 3 }, () => read(ip, principal, randomUUID())));
+      expect(placed.map((block) => [block.subject.kind, block.signal])).toEqual([['principal', 'scraping']]);
+    });
+  });
+
+  describe('recentObjects (incident view)', () => {
+    it("lists the ids a principal missed (once each, colons kept) and the distinct objects it read, nobody else's", async () => {
+      const sut = detector({});
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const [missed, colons, seen] = [randomUUID(), 'inv:2026:0007', randomUUID()];
+      await observeAll(sut, [
+        { ...notFound(ip, principal), objectId: missed },
+        { ...notFound(ip, principal), objectId: missed },
+        { ...notFound(ip, principal), objectId: colons },
+        { ...notFound(ip, principal), objectId: undefined },
+        read(ip, principal, seen),
+        read(ip, principal, seen),
+        notFound(ip, freshPrincipal()),
+      ]);
+      const sut2 = await sut.recentObjects(principal);
+      expect({ notFound: [...sut2.notFound].sort(), read: sut2.read }).toEqual({ notFound: [missed, colons].sort(), read: [seen] });
+      expect(sut2.notFound).toHaveLength(2);
+      expect(await sut.recentObjects(freshPrincipal())).toEqual({ notFound: [], read: [] });
+    });
+
+    it('leaves out what is older than ABUSE_WINDOW_S, although the counter still holds it', async () => {
+      const sut = detector({ ABUSE_WINDOW_S: '60' });
+      const principal = freshPrincipal();
+      const ip = freshIp();
+      const recent = randomUUID();
+      await sut.observe({ ...notFound(ip, principal), objectId: recent });
+      await sut.observe(read(ip, principal, recent));
+      // What a counter holds between two observations: entries up to a window old, trimmed only by
+      // the next observation (here written directly, 61 s and 59 s old).
+      const tag = `{principal:${principal}}`;
+      const at = (ageS: number) => Date.now() - ageS * 1000;
+      await redisA.zadd(`${ABUSE_KEY_PREFIX}not_found:${tag}`, at(61), `${at(61)}:aaaa:too-old`, at(59), `${at(59)}:bbbb:still-in`);
+      await redisA.zadd(`${ABUSE_KEY_PREFIX}scraping:${tag}`, at(61), 'too-old', at(59), 'still-in');
+      const found = await sut.recentObjects(principal);
+      expect({ notFound: [...found.notFound].sort(), read: [...found.read].sort() }).toEqual({ notFound: [recent, 'still-in'].sort(), read: [recent, 'still-in'].sort() });
     });
   });
 
@@ -372,6 +468,94 @@ describe(tag('ABUSE-DETECTION', 'AbuseDetector on Redis'), () => {
       expect(await sut.blockedFor(other)).toMatchObject({ subject: 'ip', source: 'explicit' });
       expect(await sut.lift({ ip })).toBe(true);
       expect(await sut.lift({ ip: other })).toBe(true);
+    });
+  });
+
+  describe('deny and the details of a block', () => {
+    it('denies for at least one second, rounding the duration up, and records who denied', async () => {
+      const sut = detector({});
+      const ip = freshIp();
+      const key = `${ABUSE_KEY_PREFIX}block:ip:${ip}`;
+      await sut.deny(ip, 0.2, 'operator:alice');
+      const pttl = await redisA.pttl(key);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(1000);
+      const details = JSON.parse((await redisA.get(key))!) as Record<string, unknown>;
+      expect(details).toEqual({ source: 'operator', by: 'operator:alice', blockedAt: expect.any(String) });
+      expect(Math.abs(Date.parse(details.blockedAt as string) - Date.now())).toBeLessThan(60_000);
+      await sut.deny(ip, 90.01, 'operator:alice');
+      expect(await redisA.pttl(key)).toBeGreaterThan(90_000);
+      const denied = await sut.blockedFor(ip);
+      expect(denied).toMatchObject({ subject: 'ip', source: 'explicit', signal: 'burst' });
+      expect(denied!.retryAfterS).toBeGreaterThan(89);
+      expect(denied!.retryAfterS).toBeLessThanOrEqual(91);
+      expect(await sut.lift({ ip })).toBe(true);
+    });
+
+    it('reads the signal from the details, and calls a block it cannot read a burst', async () => {
+      const sut = detector({ ABUSE_BLOCK_S: '120' });
+      const cases: [string, string, object][] = [
+        ['{"signal":"scraping"}', 'PX 5000', { signal: 'scraping', source: 'explicit', retryAfterS: 5 }],
+        ['{"signal":"nonsense","source":"detector"}', 'PX 1500', { signal: 'burst', source: 'detector', retryAfterS: 2 }],
+        ['{"signal":"auth_failure","source":"detector"}', 'PX 400', { signal: 'auth_failure', source: 'detector', retryAfterS: 1 }],
+        ['null', '', { signal: 'burst', source: 'explicit', retryAfterS: 120 }],
+        ['deny', '', { signal: 'burst', source: 'explicit', retryAfterS: 120 }],
+      ];
+      for (const [value, expiry, expected] of cases) {
+        const ip = freshIp();
+        const key = `${ABUSE_KEY_PREFIX}block:ip:${ip}`;
+        await (expiry === '' ? redisA.set(key, value) : redisA.set(key, value, 'PX', Number(expiry.slice(3))));
+        expect({ value, block: await sut.blockedFor(ip) }).toEqual({ value, block: { subject: 'ip', ...expected } });
+        await redisA.del(key);
+      }
+    });
+
+    it("judges the gate's read only for a principal alone: with an address it reads both itself", async () => {
+      const sut = detector({ ABUSE_MAX_NOT_FOUND: '1' });
+      const ip = freshIp();
+      await observeAll(sut, [notFound(ip), notFound(ip)]);
+      const none = { value: null, pttlMs: -2 };
+      expect(await sut.blockedFor(ip, freshPrincipal(), none)).toMatchObject({ subject: 'ip', signal: 'not_found' });
+      expect(await sut.blockedFor(undefined, undefined, { value: 'deny', pttlMs: 5000 })).toBeUndefined();
+      expect(await sut.blockedFor(undefined, freshPrincipal(), { value: 'deny', pttlMs: -2 })).toMatchObject({ subject: 'principal', retryAfterS: 1 });
+      expect(await sut.lift({ ip })).toBe(true);
+    });
+  });
+
+  describe('while Redis fails and comes back', () => {
+    it('fails open, warns once when detection goes off (naming the operation) and logs once when it is back', async () => {
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      const ours = (spy: typeof warn) => spy.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('abuse detection'));
+      try {
+        const link = switchable(redisA);
+        const sut = detector({ ABUSE_MAX_NOT_FOUND: '1' }, link.client);
+        const ip = freshIp();
+        link.down = true;
+        expect(await observeAll(sut, [notFound(ip), notFound(ip)])).toEqual([]);
+        expect(await sut.blockedFor(ip)).toBeUndefined();
+        expect(ours(warn)).toEqual(['Redis unavailable in observe (connection lost): abuse detection is off until it answers again']);
+        expect(ours(log)).toEqual([]);
+
+        link.down = false;
+        expect(await sut.observe(notFound(ip))).toEqual([]);
+        expect(await sut.observe(notFound(ip))).toEqual([expect.objectContaining({ subject: { kind: 'ip', ip } })]);
+        expect(await sut.blockedFor(ip)).toMatchObject({ subject: 'ip' });
+        expect(ours(log)).toEqual(['Redis available again: abuse detection is back on']);
+
+        link.down = true;
+        link.failure = 'not an Error';
+        expect(await sut.blockedFor(ip)).toBeUndefined();
+        expect(ours(warn)).toHaveLength(2);
+        expect(ours(warn)[1]).toBe('Redis unavailable in blockedFor (unknown error): abuse detection is off until it answers again');
+        link.down = false;
+        expect(await sut.blockedFor(ip)).toMatchObject({ subject: 'ip' });
+        expect(ours(log)).toHaveLength(2);
+        expect(await sut.lift({ ip })).toBe(true);
+      } finally {
+        warn.mockRestore();
+        log.mockRestore();
+      }
     });
   });
 

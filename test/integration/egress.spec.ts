@@ -274,6 +274,10 @@ describe('SafeHttpClient delivers to allowed addresses', () => {
       'webhook-signature': 'v1,abc',
       'Content-Length': '1',
       Host: 'evil.example',
+      // Set by the client itself: a caller's value would contradict the body or the keep-alive pool.
+      'Transfer-Encoding': 'chunked',
+      Connection: 'close',
+      'Keep-Alive': 'timeout=600',
     });
     expect(response).toMatchObject({ status: 202, body: 'accepted ✓', truncated: false });
     expect(response.headers['x-receiver']).toBe('yes');
@@ -287,7 +291,20 @@ describe('SafeHttpClient delivers to allowed addresses', () => {
       'webhook-signature': 'v1,abc',
       'content-length': String(Buffer.byteLength(body)),
       host: `127.0.0.1:${receiving.port}`,
+      connection: 'keep-alive',
     });
+    expect(received!.headers['transfer-encoding']).toBeUndefined();
+    expect(received!.headers['keep-alive']).toBeUndefined();
+  });
+
+  it('measures the latency from the start of post to the end of the body', async () => {
+    const slow = await receiver((_q, response) => setTimeout(() => response.end('late'), 150), '127.0.0.1');
+    const started = performance.now();
+    const response = await allowLocal.post(`http://127.0.0.1:${slow.port}/`, '{}', {});
+    const elapsed = performance.now() - started;
+    expect(response.body).toBe('late');
+    expect(response.latencyMs).toBeGreaterThanOrEqual(140);
+    expect(response.latencyMs).toBeLessThanOrEqual(Math.ceil(elapsed) + 1);
   });
 
   it('returns an error status as a response, not a rejection', async () => {
@@ -366,12 +383,84 @@ describe('SafeHttpClient limits', () => {
     expect((await rejectionOf(allowLocal.post(`http://127.0.0.1:${bloated.port}/`, '', {}))).reason).toBe('too_large');
   });
 
+  it('counts the name lookup against the deadline: a resolver that never answers is a timeout', async () => {
+    const silent: LookupFunction = () => undefined;
+    const sut = new SafeHttpClient(config(), silent);
+    const started = Date.now();
+    const error = await rejectionOf(sut.post('http://hook.test/', '{}', {}, { timeoutMs: 200 }));
+    expect(error).toMatchObject({ reason: 'timeout', message: 'No complete response in time.' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('waits for a slow resolver within the deadline', async () => {
+    const receiving = await receiver(undefined, '127.0.0.1');
+    const scripted = scriptedLookup(['127.0.0.1']);
+    const slow: LookupFunction = (hostname, options, callback) => void setTimeout(() => scripted(hostname, options, callback), 100);
+    const sut = new SafeHttpClient(config('127.0.0.1/32'), slow);
+    expect(await sut.post(`http://rebind.test:${receiving.port}/`, '{}', {}, { timeoutMs: 3000 })).toMatchObject({ status: 200, body: 'ok' });
+  });
+
+  it('names the deadline in the message of a timeout', async () => {
+    const silent = await receiver(() => undefined, '127.0.0.1');
+    expect(await rejectionOf(allowLocal.post(`http://127.0.0.1:${silent.port}/`, '{}', {}, { timeoutMs: 250 }))).toMatchObject({
+      reason: 'timeout',
+      message: 'No complete response within 250 ms.',
+    });
+  });
+
   it('reports a refused connection as connect_failed and an unknown name as dns', async () => {
     const closed = await receiver(undefined, '127.0.0.1');
     await closed.close();
     expect((await rejectionOf(allowLocal.post(`http://127.0.0.1:${closed.port}/`, '', {}))).reason).toBe('connect_failed');
     const sut = new SafeHttpClient(config(), scriptedLookup(['8.8.8.8']));
     expect((await rejectionOf(sut.post('http://unknown.test/', '', {}))).reason).toBe('dns');
+  });
+});
+
+describe('SafeHttpClient and kept-alive connections', () => {
+  /** A receiver that answers with `answer(n, m)`: n counts its connections, m the requests on this one (both from 1). */
+  async function byConnection(answer: (connection: number, request: number, response: http.ServerResponse) => void): Promise<Receiver> {
+    const perSocket = new WeakMap<object, { connection: number; requests: number }>();
+    let connections = 0;
+    return receiver((request, response) => {
+      let seen = perSocket.get(request.socket);
+      if (!seen) perSocket.set(request.socket, (seen = { connection: (connections += 1), requests: 0 }));
+      seen.requests += 1;
+      answer(seen.connection, seen.requests, response);
+    }, '127.0.0.1');
+  }
+
+  it('sends a request once more on a fresh connection when the kept-alive one turns out closed', async () => {
+    // The receiver drops a connection's second request without an answer, as a receiver does whose
+    // idle timeout ended just as the socket was reused.
+    const flaky = await byConnection((_connection, request, response) => (request === 1 ? response.end('ok') : response.socket!.destroy()));
+    const sut = new SafeHttpClient(config('127.0.0.1/32'));
+    expect(await sut.post(`http://127.0.0.1:${flaky.port}/`, 'one', {})).toMatchObject({ status: 200 });
+    expect(await sut.post(`http://127.0.0.1:${flaky.port}/`, 'two', {})).toMatchObject({ status: 200 });
+    expect(flaky.requests.map((request) => request.body)).toEqual(['one', 'two', 'two']);
+    expect(flaky.connections).toBe(2);
+  });
+
+  it('does not send again what a fresh connection lost: the receiver may have it', async () => {
+    const flaky = await byConnection((connection, _request, response) => (connection === 1 ? response.socket!.destroy() : response.end('ok')));
+    const sut = new SafeHttpClient(config('127.0.0.1/32'));
+    expect((await rejectionOf(sut.post(`http://127.0.0.1:${flaky.port}/`, 'one', {}))).reason).toBe('connect_failed');
+    await settle();
+    expect(flaky.requests.map((request) => request.body)).toEqual(['one']);
+  });
+
+  it('does not send again once the answer has begun, even on a kept-alive connection', async () => {
+    const flaky = await byConnection((connection, request, response) => {
+      if (connection === 1 && request === 2) {
+        response.writeHead(200, { 'content-length': '100' });
+        response.write('partial', () => response.socket!.destroy());
+      } else response.end('ok');
+    });
+    const sut = new SafeHttpClient(config('127.0.0.1/32'));
+    expect(await sut.post(`http://127.0.0.1:${flaky.port}/`, 'one', {})).toMatchObject({ status: 200 });
+    expect((await rejectionOf(sut.post(`http://127.0.0.1:${flaky.port}/`, 'two', {}))).reason).toBe('connect_failed');
+    await settle();
+    expect(flaky.requests.map((request) => request.body)).toEqual(['one', 'two']);
   });
 });
 

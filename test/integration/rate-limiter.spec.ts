@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '@benteng/config';
 import { createRedis, isCluster, type RedisClient } from '@benteng/redis';
 import { RATE_LIMIT_KEY_PREFIX, RateLimiter, type RateLimitResult, type RateLimitSubject } from '@benteng/security';
@@ -232,6 +233,39 @@ describe.each<Mode>(['consume', 'one round trip'])(tag('RATE-LIMIT', 'RateLimite
     });
   });
 
+  it("reports a tenant nothing has counted yet with its whole budget when the principal's cell refuses", async () => {
+    const sut = limiter({ user: { read: [1, 60] }, tenant: [50, 30] });
+    const owner = fresh('user');
+    expect((await sut.consume({ principalClass: 'user', owner, tenantId: fresh('tenant') }, 'read')).allowed).toBe(true);
+    const untouched = fresh('tenant');
+    const refused = await sut.consume({ principalClass: 'user', owner, tenantId: untouched }, 'read');
+    expect(refused).toMatchObject({ allowed: false, exceeded: 'principal' });
+    expect(refused.headers.RateLimit).toMatch(/^"user-read";r=0;t=\d+, "tenant";r=50;t=30$/);
+    expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}tenant:${untouched}`)).toBeNull();
+  });
+
+  it('tells how long the refusing budget lasts: Retry-After from the tenant cap when it refuses', async () => {
+    const sut = limiter({ user: { read: [100, 600] }, tenant: [1, 5] });
+    const tenantId = fresh('tenant');
+    expect((await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'read')).allowed).toBe(true);
+    const refused = await sut.consume({ principalClass: 'user', owner: fresh('user'), tenantId }, 'read');
+    expect(refused).toMatchObject({ allowed: false, exceeded: 'tenant', policy: 'user-read' });
+    expect(refused.retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(refused.retryAfterS).toBeLessThanOrEqual(5);
+    expect(refused.headers['Retry-After']).toBe(String(refused.retryAfterS));
+    // The principal got its point back: its whole budget is left.
+    expect(refused.headers.RateLimit).toMatch(/^"user-read";r=100;t=\d+, "tenant";r=0;t=[1-5]$/);
+  });
+
+  it('refuses a subject without an owner, and an unknown class or sensitivity, instead of pooling them', async () => {
+    const sut = limiter({});
+    for (const owner of ['', 'ip:']) {
+      await expect(sut.consume({ principalClass: 'anonymous', owner }, 'read')).rejects.toThrow('A rate-limit subject needs an owner');
+    }
+    await expect(sut.consume({ principalClass: 'user', owner: fresh('user') }, 'nonsense' as 'read')).rejects.toThrow('Unknown principal class or sensitivity');
+    await expect(sut.consume({ principalClass: 'robot' as 'user', owner: fresh('user') }, 'read')).rejects.toThrow('Unknown principal class or sensitivity');
+  });
+
   it('keeps separate budgets per sensitivity', async () => {
     const sut = limiter({ user: { read: [2, 60], write: [2, 60] } });
     const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user'), tenantId: fresh('tenant') };
@@ -269,6 +303,38 @@ describe.each<Mode>(['consume', 'one round trip'])(tag('RATE-LIMIT', 'RateLimite
       expect(allowedCount(results)).toBe(3);
       expect(results.find((result) => !result.allowed)?.headers['Retry-After']).toMatch(/^[1-9]\d*$/);
     });
+  });
+});
+
+describe('RateLimiter while the shared Redis reconnects', () => {
+  it('warns once that limits fall back to per-instance limits, and logs once when they are shared again', async () => {
+    let status: string | undefined = 'reconnecting';
+    const client = new Proxy(redisA, {
+      get(target, prop) {
+        if (prop === 'status') return status ?? target.status;
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    const ours = (spy: typeof warn) => spy.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('rate limits'));
+    try {
+      const sut = realLimiter({ user: { read: [5, 60] } }, client);
+      const subject: RateLimitSubject = { principalClass: 'user', owner: fresh('user') };
+      expect((await sut.consume(subject, 'read')).allowed).toBe(true);
+      expect((await sut.consume(subject, 'read')).allowed).toBe(true);
+      expect(ours(warn)).toEqual(['Redis unavailable: rate limits fall back to per-instance limits']);
+      expect(ours(log)).toEqual([]);
+      status = undefined;
+      expect((await sut.consume(subject, 'read')).allowed).toBe(true);
+      expect((await sut.consumeUnless(subject, 'read', []))?.result?.allowed).toBe(true);
+      expect(ours(log)).toEqual(['Redis available again: rate limits are shared across instances']);
+      expect(ours(warn)).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
   });
 });
 
@@ -338,6 +404,31 @@ describe.skipIf(isCluster(redisA))(tag('RATE-LIMIT', 'RateLimiter.consumeUnless:
     const results = await times(30, async () => (await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', []))!.result!);
     expect(results.map((result) => result.exceeded)).toEqual(Array.from({ length: 30 }, () => 'tenant'));
     expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBe('0');
+  });
+
+  it('answers undefined, with a warning and nothing consumed, when the script fails', async () => {
+    const sut = realLimiter({ user: { read: [5, 60] }, tenant: [100, 60] });
+    const owner = fresh('user');
+    const tenantId = fresh('tenant');
+    const wrongType = guardKey();
+    await redisA.hset(wrongType, 'field', 'a hash: GET fails with WRONGTYPE');
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      expect(await sut.consumeUnless({ principalClass: 'user', owner, tenantId }, 'read', [{ key: wrongType, stopWhen: 'present' }])).toBeUndefined();
+      expect(warn.mock.calls.map(([message]) => String(message))).toEqual([expect.stringMatching(/^Gate round trip failed \(.*WRONGTYPE.*\): checks read one by one$/)]);
+      expect(await redisA.get(`${RATE_LIMIT_KEY_PREFIX}user:read:${owner}`)).toBeNull();
+    } finally {
+      warn.mockRestore();
+      await redisA.del(wrongType);
+    }
+  });
+
+  it('checks the subject like consume does', async () => {
+    const sut = realLimiter({});
+    for (const owner of ['', 'ip:']) {
+      await expect(sut.consumeUnless({ principalClass: 'anonymous', owner }, 'read', [])).rejects.toThrow('A rate-limit subject needs an owner');
+    }
+    await expect(sut.consumeUnless({ principalClass: 'user', owner: fresh('user') }, 'nonsense' as 'read', [])).rejects.toThrow('Unknown principal class or sensitivity');
   });
 
   it('is not possible (undefined) while Redis is not ready: the caller reads and consumes one by one', async () => {

@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { AppConfig, ConfigError, loadConfig } from '@benteng/config';
-import { EGRESS_IDLE_SOCKET_MS, EgressError, SafeHttpClient, addressAllowed, checkUrl, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './safe-http-client.js';
+import { EGRESS_IDLE_SOCKET_MS, EGRESS_MAX_URL_LENGTH, EgressError, SafeHttpClient, addressAllowed, checkUrl, classifyEgressFailure, egressAgentOptions, egressAllowList, guardedLookup, type AddressPolicy } from './safe-http-client.js';
 
 const policyOf = (EGRESS_ALLOW_PRIVATE: string): AddressPolicy => ({ allow: egressAllowList(loadConfig({ NODE_ENV: 'test', EGRESS_ALLOW_PRIVATE })) });
 const strict = policyOf('');
@@ -36,6 +36,7 @@ describe('addressAllowed', () => {
     ['169.254.0.1', 'link-local'],
     ['fe80::1', 'IPv6 link-local'],
     ['fe80::1%eth0', 'IPv6 link-local with a zone id'],
+    ['2606:4700:4700::1111%eth0', 'a public IPv6 address with a zone id'],
     ['fec0::1', 'IPv6 site-local (deprecated)'],
     ['100.64.0.1', 'CGNAT 100.64/10'],
     ['100.127.255.254', 'CGNAT 100.64/10 (end)'],
@@ -99,12 +100,17 @@ describe('addressAllowed', () => {
 });
 
 describe('egressAllowList', () => {
+  it('reads each prefix length as written, from 1 up to the family\'s width', () => {
+    const sut = policyOf('10.0.0.0/1,127.0.0.1/32, fd00::/1, ::1/128,');
+    expect(sut.allow.map(([network, bits]) => `${network.toString()}/${bits}`)).toEqual(['10.0.0.0/1', '127.0.0.1/32', 'fd00::/1', '::1/128']);
+  });
+
   it('reads plain addresses as single-address ranges', () => {
     const sut = policyOf('127.0.0.1, ::1');
     expect(sut.allow.map(([network, bits]) => `${network.toString()}/${bits}`)).toEqual(['127.0.0.1/32', '::1/128']);
   });
 
-  it.each(['nope', '127.1', '10.0.0.0/0', '::/0', '10.0.0.0/33', '10.0.0.0/8/8', '0x7f.0.0.1'])(
+  it.each(['nope', '127.1', '10.0.0.0/0', '::/0', '10.0.0.0/33', '10.0.0.0/8/8', '0x7f.0.0.1', '10.0.0.0/+8', '10.0.0.0/ 8', '10.0.0.0/0x8', 'fd00::/8e1', 'fd00::/0128', '10.0.0.0/'])(
     'refuses the entry %s, naming its position but not its value',
     (entry) => {
       const error = errorOf(() => policyOf(`127.0.0.1/32,${entry}`));
@@ -200,6 +206,72 @@ describe('checkUrl', () => {
   it('returns the parsed URL of a deliverable address', () => {
     expect(checkUrl('https://Example.COM:8443/a?b=1', true, strict).host).toBe('example.com:8443');
   });
+
+  it(`accepts a URL of exactly ${EGRESS_MAX_URL_LENGTH} characters and refuses one more`, () => {
+    const base = 'https://example.com/';
+    const exact = base + 'a'.repeat(EGRESS_MAX_URL_LENGTH - base.length);
+    expect(() => checkUrl(exact, true, strict)).not.toThrow();
+    expect(errorOf(() => checkUrl(`${exact}a`, true, strict))).toMatchObject({ reason: 'invalid_url', message: `The URL is longer than ${EGRESS_MAX_URL_LENGTH} characters.` });
+  });
+
+  // The message is what a tenant reads in its delivery log: it says why, and never echoes the URL.
+  it.each([
+    ['not a url', 'invalid_url', 'The URL is not a valid absolute URL.'],
+    ['ftp://example.com/', 'invalid_url', 'The URL must use http or https.'],
+    ['https://user:secret@example.com/', 'invalid_url', 'The URL must not contain a user name or password.'],
+    ['http://example.com/', 'https_required', 'The URL must use https.'],
+    ['https://example.com:25/', 'blocked_address', 'The URL uses a port that is not allowed.'],
+    ['https://10.0.0.1/', 'blocked_address', 'The URL points to an address that is not allowed.'],
+    ['https://[::1]/', 'blocked_address', 'The URL points to an address that is not allowed.'],
+  ])('refuses %s as %s, with a message that says why', (url, reason, message) => {
+    expect(errorOf(() => checkUrl(url, true, strict))).toMatchObject({ name: 'EgressError', reason, message });
+  });
+
+  it('judges the default port of each scheme, and a literal IPv6 address without its brackets', () => {
+    expect(() => checkUrl('http://example.com/', false, strict)).not.toThrow();
+    expect(() => checkUrl('https://example.com/', true, strict)).not.toThrow();
+    expect(() => checkUrl('https://[2606:4700:4700::1111]/', true, strict)).not.toThrow();
+  });
+});
+
+describe('classifyEgressFailure', () => {
+  const failure = (code: string | undefined, message = 'failed') => Object.assign(new Error(message), code === undefined ? {} : { code });
+
+  it('passes an EgressError on as it is', () => {
+    const error = new EgressError('timeout', 'No complete response in time.');
+    expect(classifyEgressFailure(error)).toBe(error);
+  });
+
+  it("reads request-filtering-agent's refusal as blocked_address, without its message (which names the address)", () => {
+    const sut = classifyEgressFailure(failure(undefined, 'DNS lookup 10.0.0.7(family:4, host:hook.example) is not allowed. Because, It is private IP address.'));
+    expect(sut).toMatchObject({ name: 'EgressError', reason: 'blocked_address', message: 'The host resolves to an address that is not allowed.' });
+  });
+
+  it.each(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA'])('reads %s as dns', (code) => {
+    expect(classifyEgressFailure(failure(code, `getaddrinfo ${code} hook.example`))).toMatchObject({ reason: 'dns', message: 'The host name could not be resolved.' });
+  });
+
+  it('reads an overflow of the response head as too_large', () => {
+    expect(classifyEgressFailure(failure('HPE_HEADER_OVERFLOW'))).toMatchObject({ reason: 'too_large', message: 'The response headers exceed 16384 bytes.' });
+  });
+
+  it.each(['ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'HOSTNAME_MISMATCH'])(
+    'reads %s as tls',
+    (code) => {
+      expect(classifyEgressFailure(failure(code))).toMatchObject({ reason: 'tls', message: 'The TLS handshake failed or the certificate was not accepted.' });
+    },
+  );
+
+  it.each([undefined, 'ECONNREFUSED', 'ECONNRESET', 'X_ERR_TLS_', 'XCERT_HAS_EXPIRED', 'EAI_AGAIN_X'])('reads code %s as connect_failed', (code) => {
+    expect(classifyEgressFailure(failure(code, 'connect ECONNREFUSED 10.0.0.7:443'))).toMatchObject({
+      reason: 'connect_failed',
+      message: 'The connection failed or was closed before a complete response.',
+    });
+  });
+
+  it('reads a refusal message only at its end of a sentence, not any mention of "not allowed"', () => {
+    expect(classifyEgressFailure(failure(undefined, 'Method is not allowed.'))).toMatchObject({ reason: 'connect_failed' });
+  });
 });
 
 describe('guardedLookup', () => {
@@ -237,6 +309,24 @@ describe('guardedLookup', () => {
     expect((error as Error).message, 'no address in the message').not.toContain('10.0.0.7');
   });
 
+  it('accepts a lookup that answers one bare address, and tells its family when the lookup does not', async () => {
+    const bare: LookupFunction = (_hostname, _options, callback) => (callback as (error: null, address: string) => void)(null, '2606:4700:4700::1111');
+    expect(await run(bare, false)).toMatchObject({ error: null, answer: '2606:4700:4700::1111', family: 6 });
+    expect(await run(bare, true)).toMatchObject({ error: null, answer: [{ address: '2606:4700:4700::1111', family: 6 }] });
+    const privateBare: LookupFunction = (_hostname, _options, callback) => callback(null, '10.0.0.7', 4);
+    expect((await run(privateBare, false)).error).toMatchObject({ reason: 'blocked_address' });
+  });
+
+  it('refuses an empty answer as a name not found', async () => {
+    const { error } = await run(fakeLookup([]), true);
+    expect(error).toMatchObject({ code: 'ENOTFOUND', message: 'No address found.' });
+  });
+
+  it('names no address when it refuses', async () => {
+    const { error } = await run(fakeLookup([{ address: '10.0.0.7', family: 4 }]), false);
+    expect(error).toMatchObject({ name: 'EgressError', reason: 'blocked_address', message: 'The host resolves to an address that is not allowed.' });
+  });
+
   it('passes DNS errors on', async () => {
     const failing: LookupFunction = (_hostname, _options, callback) => callback(Object.assign(new Error('nope'), { code: 'ENOTFOUND' }), '');
     expect((await run(failing, true)).error).toMatchObject({ code: 'ENOTFOUND' });
@@ -258,6 +348,11 @@ describe('SafeHttpClient wiring', () => {
     const sut = new SafeHttpClient(loadConfig({ NODE_ENV: 'test' })) as unknown as { httpAgent: unknown; httpsAgent: unknown };
     expect(sut.httpAgent).toBeInstanceOf(RequestFilteringHttpAgent);
     expect(sut.httpsAgent).toBeInstanceOf(RequestFilteringHttpsAgent);
+  });
+
+  it('refuses TLS below 1.2 whatever the process default (node --tls-min-v1.0 lowers it)', () => {
+    const sut = new SafeHttpClient(loadConfig({ NODE_ENV: 'test' })) as unknown as { httpsAgent: { options: { minVersion?: string } } };
+    expect(sut.httpsAgent.options.minVersion).toBe('TLSv1.2');
   });
 });
 

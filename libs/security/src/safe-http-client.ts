@@ -243,8 +243,8 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', '
 /** request-filtering-agent's refusals are plain Errors; this is how its messages end. */
 const AGENT_REFUSAL = /is not allowed\. Because/;
 
-/** Every failure as an EgressError with a reason and a message that names no address. */
-function classify(error: unknown): EgressError {
+/** Every failure as an EgressError with a reason and a message that names no address (exported for its spec). */
+export function classifyEgressFailure(error: unknown): EgressError {
   if (error instanceof EgressError) return error;
   const { code, message } = error as NodeJS.ErrnoException;
   if (typeof message === 'string' && AGENT_REFUSAL.test(message)) return new EgressError('blocked_address', 'The host resolves to an address that is not allowed.');
@@ -336,7 +336,7 @@ export class SafeHttpClient {
       this.send(target, address, requestHeaders, payload, maxBytes, started, deadline, timeoutMs).catch((error: unknown) => {
         // A kept-alive socket the receiver closed just as it was reused: once more on a fresh one.
         if (!retried && error instanceof StaleSocket) return send(true);
-        throw classify(error instanceof StaleSocket ? error.cause : error);
+        throw classifyEgressFailure(error instanceof StaleSocket ? error.cause : error);
       });
     return send(false);
   }
@@ -348,7 +348,7 @@ export class SafeHttpClient {
       const timer = setTimeout(() => reject(new EgressError('timeout', 'No complete response in time.')), Math.max(0, deadline - performance.now()));
       this.resolve(host, { all: true }, (error, answer) => {
         clearTimeout(timer);
-        if (error) return reject(classify(error));
+        if (error) return reject(classifyEgressFailure(error));
         const first = Array.isArray(answer) ? answer[0]?.address : answer;
         if (!first) return reject(new EgressError('dns', 'The host name could not be resolved.'));
         resolve(first);
