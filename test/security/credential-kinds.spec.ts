@@ -16,8 +16,8 @@ const MINTING = /\brandomBytes\(|\bcreateHmac\(|\bnew SignJWT\b|\bCompactSign\b/
 
 /** Files whose random bytes or MACs are not credentials a caller could present, and why. */
 const NOT_CREDENTIALS: Record<string, string> = {
-  'libs/platform/src/internal-admin.ts': 'a UUIDv7 for a new tenant (an identifier, public)',
-  'libs/audit/src/audit-log.ts': 'UUIDv7 ids of audit rows (identifiers, public)',
+  'libs/common/src/uuid.ts': 'UUIDv7 ids (identifiers, public: tenants, audit rows, access records)',
+  'libs/audit/src/audit-log.ts': 'the salt of an audit entry\u2019s personal-data commitment (stored beside the row, never a credential)',
   'libs/config/src/keyrings.ts': 'ephemeral development keys and peppers (without AUTH_TOKEN_PEPPER), never sent anywhere',
   'libs/jobs/src/job-signer.ts': 'job envelope MACs: integrity tags that travel through Redis only and authenticate nothing over HTTP',
   'libs/webhooks/src/webhook-dispatch.ts': 'a random suffix of a BullMQ job id (an identifier)',
