@@ -218,7 +218,7 @@ describe('checkUrl', () => {
   it.each([
     ['not a url', 'invalid_url', 'The URL is not a valid absolute URL.'],
     ['ftp://example.com/', 'invalid_url', 'The URL must use http or https.'],
-    ['https://user:secret@example.com/', 'invalid_url', 'The URL must not contain a user name or password.'],
+    ['https://user:pass@example.com/', 'invalid_url', 'The URL must not contain a user name or password.'],
     ['http://example.com/', 'https_required', 'The URL must use https.'],
     ['https://example.com:25/', 'blocked_address', 'The URL uses a port that is not allowed.'],
     ['https://10.0.0.1/', 'blocked_address', 'The URL points to an address that is not allowed.'],
