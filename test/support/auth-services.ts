@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { PinoLogger } from 'nestjs-pino';
 import { Clock, SystemClock } from '@benteng/common';
 import { loadConfig, type AppConfig } from '@benteng/config';
 import type { PrismaService, TenantDatabase } from '@benteng/database';
@@ -21,33 +20,10 @@ import { SessionsRepository } from '../../libs/auth/src/sessions.repository.js';
 import { SessionsService } from '../../libs/auth/src/sessions.service.js';
 import { SigningKeys } from '../../libs/auth/src/signing-keys.js';
 import { TenantSwitchService } from '../../libs/auth/src/tenant-switch.service.js';
+import { capturingLogger } from './capturing-logger.js';
 import { ownerInTenant } from './db.js';
 
-/** One line a service logged through the PinoLogger it was given. */
-export interface LogLine {
-  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
-  fields: unknown;
-  message: unknown;
-}
-
-/**
- * A PinoLogger stand-in that keeps what a service logs, so a spec can read the security events the
- * auth services write (reuse detected, markers not written) next to what they answer.
- */
-export function capturingLogger(): { logger: PinoLogger; lines: LogLine[]; contexts: string[] } {
-  const lines: LogLine[] = [];
-  const contexts: string[] = [];
-  const log = (level: LogLine['level']) => (fields: unknown, message?: unknown) => void lines.push({ level, fields, message });
-  const logger = {
-    setContext: (name: string) => void contexts.push(name),
-    trace: log('trace'),
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-  } as unknown as PinoLogger;
-  return { logger, lines, contexts };
-}
+export { capturingLogger, type LogLine } from './capturing-logger.js';
 
 /** A Clock a test sets and moves (the services read time only from it). */
 export class SettableClock extends Clock {

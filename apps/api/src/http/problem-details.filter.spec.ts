@@ -1,5 +1,5 @@
 import { BadRequestException, ForbiddenException, HttpException, HttpStatus, NotFoundException, type ArgumentsHost } from '@nestjs/common';
-import type { PinoLogger } from 'nestjs-pino';
+import { capturingLogger } from '../../../../test/support/capturing-logger.js';
 import { describe, expect, it } from 'vitest';
 import { DomainError, type DomainErrorKind } from '@benteng/common';
 import { ProblemDetailsFilter, toProblem } from './problem-details.filter.js';
@@ -152,12 +152,7 @@ describe('toProblem', () => {
 
 describe('ProblemDetailsFilter', () => {
   function harness(request: Record<string, unknown> = {}) {
-    const logged: { level: string; fields: unknown; message: unknown }[] = [];
-    let context: string | undefined;
-    const logger = {
-      setContext: (name: string) => void (context = name),
-      error: (fields: unknown, message: unknown) => logged.push({ level: 'error', fields, message }),
-    } as unknown as PinoLogger;
+    const { logger, lines: logged, contexts } = capturingLogger();
     const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
     const reply = {
       status(code: number) {
@@ -177,12 +172,12 @@ describe('ProblemDetailsFilter', () => {
       switchToHttp: () => ({ getRequest: () => ({ id: 'fastify-id', raw: { id: 'raw-id' }, routeOptions: { config: {} }, ...request }), getResponse: () => reply }),
     } as unknown as ArgumentsHost;
     const filter = new ProblemDetailsFilter(logger);
-    return { filter, host, sent, logged, context: () => context };
+    return { filter, host, sent, logged, contexts };
   }
 
   it('sends problem+json with the status and the raw request id, and logs nothing for a client error', () => {
-    const { filter, host, sent, logged, context } = harness();
-    expect(context()).toBe('ProblemDetailsFilter');
+    const { filter, host, sent, logged, contexts } = harness();
+    expect(contexts).toEqual(['ProblemDetailsFilter']);
     filter.catch(new ForbiddenException(), host);
     expect(sent).toEqual({ status: 403, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: { ...problemBase(403), requestId: 'raw-id' } });
     expect(logged).toEqual([]);

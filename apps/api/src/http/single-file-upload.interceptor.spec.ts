@@ -4,7 +4,7 @@ import { Controller, Module, Post, type INestApplication } from '@nestjs/common'
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import type { PinoLogger } from 'nestjs-pino';
+import { capturingLogger } from '../../../../test/support/capturing-logger.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppConfig } from '@benteng/config';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
@@ -58,8 +58,7 @@ async function build(): Promise<NestFastifyApplication> {
   const created = module.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
   app = created;
   await created.register(multipart, { limits: multipartLimits({ DOCUMENTS_MAX_BYTES: MAX } as AppConfig) });
-  const logger = { setContext: () => undefined, error: () => undefined } as unknown as PinoLogger;
-  created.useGlobalFilters(new ProblemDetailsFilter(logger));
+  created.useGlobalFilters(new ProblemDetailsFilter(capturingLogger().logger));
   await created.init();
   return created;
 }
