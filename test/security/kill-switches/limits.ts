@@ -121,7 +121,6 @@ export class AddressBlindLoginThrottle extends LoginThrottle {
   }
 }
 
-export { AddressWideAbuseDetector, DeclaredNameTypes, TRUST_EVERY_PEER };
 
 // --- Scenarios -----------------------------------------------------------------------------------
 
