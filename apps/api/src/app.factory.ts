@@ -10,19 +10,19 @@ import { AbuseObserver } from './http/abuse-observer.js';
 import { AccessRecorder } from './http/access-recorder.js';
 import { keepRawBodyWhereDeclared } from './inbound/raw-body.js';
 import { refuseUndeclaredMediaTypes } from './http/media-types.js';
-import { clientErrorHandler, helmetHeaders, requireHostHeader } from './http/client-errors.js';
+import { clientErrorHandler, requireHostHeader } from './http/client-errors.js';
 import { multipartLimits } from './http/single-file-upload.interceptor.js';
 import { RequestValidationPipe } from './http/validation.js';
 import { OpenApiDocument } from './openapi/openapi.document.provider.js';
 import { RouteInventory } from './http/route-inventory.js';
 import { requestIdFor } from './logging/logging.js';
-import { containsNul, SecurityHeaders } from './http/security-headers.js';
+import { containsNul, helmetHeaders, SecurityHeaders } from './http/security-headers.js';
 import { processMetrics } from './metrics/metrics.js';
 import { PROBLEM_CONTENT_TYPE, problemBase } from './http/problem.js';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   // Answers the router gives before any hook runs get the listener's security headers from the
-  // same helmet configuration the hooks apply (apps/api/src/http/client-errors.ts).
+  // same helmet header set the hooks apply (apps/api/src/http/security-headers.ts).
   const security = helmetHeaders();
   return new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,

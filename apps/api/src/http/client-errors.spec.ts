@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientErrorHandler, helmetHeaders, requireHostHeader } from './client-errors.js';
+import { clientErrorHandler, requireHostHeader } from './client-errors.js';
+import { helmetHeaders } from './security-headers.js';
 import { problemBase, PROBLEM_CONTENT_TYPE } from './problem.js';
 
 // Unit spec of the answers written before a request exists (ERROR-PROBLEM, SECURITY-HEADERS): the

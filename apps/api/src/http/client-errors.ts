@@ -1,37 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { BadRequestException } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
-import { HELMET_OPTIONS } from './security-headers.js';
+import { helmetHeaders } from './security-headers.js';
 import { PROBLEM_CONTENT_TYPE, problemBase, statusTitle } from './problem.js';
-
-type HelmetMiddleware = (req: unknown, res: { setHeader(name: string, value: string): void; removeHeader(name: string): void }, next: (error?: unknown) => void) => void;
-
-/**
- * The headers helmet sets with HELMET_OPTIONS, computed once by running the very helmet that
- * @fastify/helmet registers on every listener (resolved from that plugin, so the version is the
- * same), against a stand-in response. Every header helmet sets is static for given options, so the
- * answers written on a bare socket carry exactly what every other answer carries, and cannot drift
- * from it when HELMET_OPTIONS changes.
- */
-export function helmetHeaders(): Record<string, string> {
-  const fromPlugin = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'));
-  const helmet = fromPlugin('helmet') as (options: unknown) => HelmetMiddleware;
-  const headers: Record<string, string> = {};
-  helmet(HELMET_OPTIONS)(
-    {},
-    {
-      setHeader: (name, value) => (headers[name.toLowerCase()] = String(value)),
-      removeHeader: (name) => delete headers[name.toLowerCase()],
-    },
-    (error) => {
-      if (error) throw error;
-    },
-  );
-  return headers;
-}
 
 /** Parser errors Node reports before a request exists, by the status they deserve. */
 function statusOfClientError(code: string | undefined): number {
