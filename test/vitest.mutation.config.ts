@@ -15,9 +15,11 @@ export default defineConfig({
   test: {
     ...shared,
     include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'test/integration/**/*.spec.ts'],
-    // The module-boundary spec lints the sandbox, whose files Stryker has instrumented; the projects
-    // spec runs the unit project as its own process, which mutants in this worker never reach.
-    exclude: [...exclude, 'test/integration/boundaries.spec.ts', 'test/integration/unit-project.spec.ts'],
+    // The module-boundary and production-dependency specs read the sources as text, and in the
+    // sandbox those are Stryker's instrumented copies (a `target: 'pino-pretty'` becomes a mutant
+    // switch); the projects spec runs the unit project as its own process, which mutants in this
+    // worker never reach.
+    exclude: [...exclude, 'test/integration/boundaries.spec.ts', 'test/integration/production-dependencies.spec.ts', 'test/integration/unit-project.spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/setup-env.ts'],
     // Stryker runs one file at a time; a stable order makes two runs comparable.
