@@ -10,6 +10,9 @@ import { AccessTokens } from '../../libs/auth/src/access-tokens.js';
 import { AccountsRepository } from '../../libs/auth/src/accounts.repository.js';
 import { LoginService } from '../../libs/auth/src/login.service.js';
 import { PasswordHasher } from '../../libs/auth/src/password-hasher.js';
+import { PartnerAuthService } from '../../libs/auth/src/partner-auth.service.js';
+import { PartnerCredentials } from '../../libs/auth/src/partner-credentials.js';
+import { PartnerCredentialsRepository } from '../../libs/auth/src/partner-credentials.repository.js';
 import { PasswordService } from '../../libs/auth/src/password.service.js';
 import { ProfileService } from '../../libs/auth/src/profile.service.js';
 import { RefreshService } from '../../libs/auth/src/refresh.service.js';
@@ -154,5 +157,33 @@ export async function authGraph(options: AuthGraphOptions) {
   const tenantSwitch = new TenantSwitchService(revocations, accounts, issuer);
   const password = new PasswordService(accounts, hasher, throttle, audit, sessions);
   const profile = new ProfileService(accounts);
-  return { config, clock, lines, contexts, keys, accessTokens, refreshTokens, audit, sessionsRepository, accounts, revocations, throttle, hasher, issuer, refresh, sessions, failureAudit, login, tenantSwitch, password, profile };
+  const partnerCredentials = new PartnerCredentials(config, logger);
+  const partnerRepository = new PartnerCredentialsRepository(prisma, db);
+  const partnerAuth = new PartnerAuthService(partnerRepository, partnerCredentials, accessTokens, audit, config, clock, logger);
+  return {
+    config,
+    clock,
+    lines,
+    contexts,
+    keys,
+    accessTokens,
+    refreshTokens,
+    audit,
+    sessionsRepository,
+    accounts,
+    revocations,
+    throttle,
+    hasher,
+    issuer,
+    refresh,
+    sessions,
+    failureAudit,
+    login,
+    tenantSwitch,
+    password,
+    profile,
+    partnerCredentials,
+    partnerRepository,
+    partnerAuth,
+  };
 }
