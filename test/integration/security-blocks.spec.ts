@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '@benteng/audit';
+import { definePlatformAbility, type OperatorPrincipal } from '@benteng/authz';
 import { SecurityBlocksService, type PlacedBlock } from '@benteng/security';
 import { Scope } from '@benteng/tenancy';
 import { SecurityBlocksRepository } from '../../libs/security/src/security-blocks.repository.js';
@@ -199,6 +200,36 @@ describe('security blocks', () => {
       expect(await auditOf(owner, tenant.id)).toMatchObject([{ subject: `partner:${clientId}`, request_id: 'req-p', data: { blockS: 60, blockId: row!.id } }]);
     });
 
+    it("repository: looks the member up through the scope's CASL condition (a scope that may not read memberships learns no member id)", async () => {
+      const tenant = await createTenant(owner, 'blocks-casl');
+      const { repository } = services();
+      const userId = tenant.users.member.id;
+      // A partner client's scope is granted no read of memberships (libs/authz/src/rules/partner.rules.ts).
+      const partnerScope = Scope.for(tenant.id, { kind: 'partner', clientId: randomUUID(), scopes: [], tier: 'free' });
+      const seen: (string | null)[] = [];
+      const row = await repository.create(
+        partnerScope,
+        { principal: `user:${userId}`, ip: null, signal: 'scraping', observed: 3, threshold: 2, windowS: 60, blockedAt: T0, expiresAt: new Date(T0.getTime() + 1000) },
+        (created, memberId) => {
+          seen.push(memberId);
+          return { type: 'security.principal_blocked', subjectType: 'security_block', subjectId: created.id, payload: { memberId } };
+        },
+        (created) => ({ type: 'security.principal_blocked', outcome: 'denied', actor: 'system:security', data: { blockId: created.id } }),
+      );
+      expect(seen).toEqual([null]);
+      expect(await blocksOf(tenant.id)).toEqual([expect.objectContaining({ id: row.id, principal: `user:${userId}`, ip: null, signal: 'scraping' })]);
+      expect((await eventsOf(tenant.id)).map((e) => e.payload)).toEqual([{ memberId: null }]);
+      // The security principal may read them: the same block names the member.
+      const { repository: again } = services();
+      await again.create(
+        Scope.for(tenant.id, { kind: 'system', name: 'security' }),
+        { principal: `user:${userId}`, ip: null, signal: 'scraping', observed: 3, threshold: 2, windowS: 60, blockedAt: T0, expiresAt: new Date(T0.getTime() + 1000) },
+        (created, memberId) => ({ type: 'security.principal_blocked', subjectType: 'security_block', subjectId: created.id, payload: { memberId } }),
+        (created) => ({ type: 'security.principal_blocked', outcome: 'denied', actor: 'system:security', data: { blockId: created.id } }),
+      );
+      expect((await eventsOf(tenant.id)).map((e) => e.payload)).toEqual([{ memberId: null }, { memberId: await membershipOf(tenant.id, userId) }]);
+    });
+
     it('only logs a block on an address (no tenant), and a principal block without a tenant', async () => {
       const tenant = await createTenant(owner, 'blocks-none');
       const { service, lines } = services();
@@ -330,6 +361,13 @@ describe('security blocks', () => {
       // The stranger has no membership; the partner client is not looked up.
       expect([...memberOf.entries()]).toEqual([[tenant.users.member.id, memberId]]);
       expect(memberOf.has(stranger)).toBe(false);
+      // A security operator's ability reads blocks but not memberships (libs/authz/src/rules/operator.rules.ts):
+      // the blocks (RLS keeps them the tenant's), and no member ids.
+      const principal: OperatorPrincipal = { kind: 'operator', operatorId: randomUUID(), roles: ['security'], service: 'ops-cli' };
+      const operator = Scope.for(tenant.id, principal, { forTenant: () => definePlatformAbility(principal) });
+      const seenByOperator = await repository.list(operator, { limit: 10, activeAt: T0 });
+      expect(seenByOperator.rows.map((r) => r.id)).toEqual([ids.stranger, ids.partner, ids.member]);
+      expect(seenByOperator.memberOf).toEqual(new Map());
       const none = await repository.list(tenant.scope('admin'), { limit: 10, activeAt: new Date(T0.getTime() + 3_600_000) });
       expect(none).toEqual({ rows: [], memberOf: new Map() });
     });

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -65,7 +66,7 @@ async function build(): Promise<Probe> {
   const blocks = new RecordingBlocks();
   const { logger, lines, contexts } = capturingLogger();
   const observer = new AbuseObserver(detector as unknown as AbuseDetector, blocks as unknown as SecurityBlocksService, logger);
-  const instance = new FastifyAdapter({ genReqId: (req) => String(req.headers['x-request-id'] ?? 'no-id') }).getInstance() as unknown as FastifyInstance;
+  const instance = new FastifyAdapter({ genReqId: (req: IncomingMessage) => String(req.headers['x-request-id'] ?? 'no-id') }).getInstance() as unknown as FastifyInstance;
   fastify = instance;
   instance.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
     const who = request.headers['x-auth'];

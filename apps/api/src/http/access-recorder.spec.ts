@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -51,6 +52,8 @@ interface Probe {
   log: RecordingAccessLog;
   lines: LogLine[];
   contexts: string[];
+  /** What observe() threw inside the hook: nothing, ever (app.factory.ts counts metrics after it). */
+  thrown: unknown[];
 }
 
 const ROUTES = [
@@ -75,15 +78,20 @@ async function build(): Promise<Probe> {
   const log = new RecordingAccessLog();
   const { logger, lines, contexts } = capturingLogger();
   const recorder = new AccessRecorder(log as unknown as AccessLog, logger);
-  const instance = new FastifyAdapter({ genReqId: (req) => String(req.headers['x-request-id'] ?? 'no-id') }).getInstance() as unknown as FastifyInstance;
+  const instance = new FastifyAdapter({ genReqId: (req: IncomingMessage) => String(req.headers['x-request-id'] ?? 'no-id') }).getInstance() as unknown as FastifyInstance;
   fastify = instance;
+  const thrown: unknown[] = [];
   instance.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
     const auth = AUTH[String(request.headers['x-auth'])];
     if (auth) attachAuth(request, auth);
     done();
   });
   instance.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    recorder.observe(request, reply);
+    try {
+      recorder.observe(request, reply);
+    } catch (error) {
+      thrown.push(error);
+    }
     done();
   });
   const answer = (request: FastifyRequest, reply: FastifyReply) => {
@@ -93,7 +101,7 @@ async function build(): Promise<Probe> {
   };
   for (const url of ROUTES) instance.route({ method: ['GET', 'POST', 'PATCH', 'DELETE'], url, handler: answer });
   await instance.ready();
-  return { fastify: instance, recorder, log, lines, contexts };
+  return { fastify: instance, recorder, log, lines, contexts, thrown };
 }
 
 interface Call {
@@ -113,6 +121,7 @@ async function call(probe: Probe, { method = 'GET', url, auth = 'user', status, 
   const res = await probe.fastify.inject({ method, url, headers, remoteAddress: '::ffff:198.51.100.7' });
   expect(res.statusCode).toBe(status ?? 200);
   await probe.recorder.settled();
+  expect(probe.thrown).toEqual([]);
   return probe.log.entries.slice(before).map((e) => e.entry);
 }
 
