@@ -13,7 +13,8 @@ import { attachAuth, type RequestAuth } from './request-auth.js';
 // apps/api/src/app.factory.ts hooks it): which answered requests are recorded, and the exact entry
 // (principal, credential, ip, request id, action, method, route, record type and id, status).
 // AccessLog only receives the entry here, so it is a recording fake; what it writes is pinned by
-// the access-record specs of libs/audit and test/e2e/breach-scope.spec.ts.
+// test/integration/access-recorder.spec.ts (this class with the real AccessLog on PostgreSQL),
+// test/integration/hot-path-functions.spec.ts and test/e2e/breach-scope.spec.ts.
 
 const TENANT = '0193b7a0-0000-7000-8000-00000000000a';
 const USER = '0193b7a0-0000-7000-8000-0000000000a1';
