@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PlatformAuditLog } from '@benteng/audit';
 import { keyRingRootKeys } from '@benteng/config';
 import { KeyRingRepository, openKeyMaterial, sealKeyMaterial, type KeyFamily } from '@benteng/database';
-import { jobEnvelopeKeyOverlapS, JOBS_QUEUE, PLATFORM_QUEUE, QueuedJobRevocation } from '@benteng/jobs';
+import { jobEnvelopeKeyOverlapS, JOBS_QUEUE, PLATFORM_QUEUE, QUEUE_SWEEP_TIMEOUT_MS, QueuedJobRevocation } from '@benteng/jobs';
 import { KeyRotationHandler } from '../../libs/auth/src/key-rotation.handler.js';
 import { KeyRingUnavailableError, KeyRotationService, rotationPolicy, type RotationOutcome } from '../../libs/auth/src/key-rotation.service.js';
 import type { RotationMode } from '../../libs/auth/src/key-rotation.js';
@@ -464,6 +464,26 @@ describe(tag('SECRETS-LIFECYCLE', 'an emergency rotation of job-envelope and the
       await redis.del(`${prefix}:${JOBS_QUEUE}:wait`);
       redis.disconnect();
     }
+  });
+
+  it('with Redis unreachable the sweep gives up after its deadline: the rotation completes and its audit event says why the queues were not swept', async () => {
+    // Port 1 refuses the connection; BullMQ would wait for Redis for ever without the deadline.
+    const r = rotation({ env: { QUEUE_PREFIX: uniqueQueuePrefix('key-rotation-unreachable') } });
+    const queuedJobs = new QueuedJobRevocation({ ...r.config, REDIS_URL: 'redis://127.0.0.1:1' } as typeof r.config);
+    expect(queuedJobs.sweepTimeoutMs).toBe(QUEUE_SWEEP_TIMEOUT_MS);
+    queuedJobs.sweepTimeoutMs = 500;
+    r.service = new KeyRotationService(new KeyRingRepository(database.prisma), r.config, r.clock, capturingLogger().logger, new PlatformAuditLog(database.prisma), queuedJobs);
+    const { active, next } = await activeAndNext('job-envelope', r, 0, 0);
+    r.clock.at = at(10);
+    const started = Date.now();
+    const outcome = await r.service.rotate('job-envelope', 'emergency');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const error = 'the queue sweep did not finish within 500 ms (is Redis reachable?)';
+    expect(outcome).toMatchObject({ active: next, queuedJobs: { error } });
+    expect((await platformEvents(`job-envelope:${active}`)).map((e) => e.data)).toEqual([
+      expect.objectContaining({ queuedJobsRefused: null, queuedJobsListed: '', scheduledRunsSignedAgain: null, queueSweepError: error }),
+    ]);
+    expect(states(await stored('job-envelope', [r.rootKid]))).toMatchObject({ [active]: 'revoked', [next]: 'active' });
   });
 });
 

@@ -23,4 +23,4 @@ export { PlatformJobScheduler } from './platform-job.scheduler.js';
 export { namesAnotherTenant } from './tenant-claims.js';
 export { LOCK_DURATION_MS, MAX_STALLED_COUNT, PLATFORM_JOB_CONCURRENCY, STALLED_INTERVAL_MS, TENANT_JOB_CONCURRENCY } from './job-runtime.js';
 export { JobsModule, JobsWorkerModule, type JobsProducerOptions } from './jobs.module.js';
-export { QueuedJobRevocation, type QueuedJobsRefused } from './queued-job-revocation.js';
+export { QUEUE_SWEEP_TIMEOUT_MS, QueuedJobRevocation, type QueuedJobsRefused } from './queued-job-revocation.js';
