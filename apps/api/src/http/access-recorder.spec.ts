@@ -169,6 +169,8 @@ describe('recordTypeOf and the collection lists', () => {
     expect(recordTypeOf('/partner/v2/invoices')).toBeUndefined();
     expect(recordTypeOf('/other/v1/invoices')).toBeUndefined();
     expect(recordTypeOf('/v1/invoicesx')).toBeUndefined();
+    // Object.prototype's members are no collection.
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) expect(recordTypeOf(`/v1/${name}/:id`)).toBeUndefined();
     expect(recordTypeOf('/v1/')).toBeUndefined();
     expect(recordTypeOf('/v1')).toBeUndefined();
     expect(recordTypeOf('v1/invoices')).toBeUndefined();

@@ -34,7 +34,8 @@ const SURFACE = /^\/(?:partner\/)?v1\/([^/]+)/;
 /** The record type a route pattern (`/v1/invoices/:id`) reads or changes, if any. */
 export function recordTypeOf(route: string | undefined): AccessRecordType | undefined {
   const collection = route === undefined ? undefined : SURFACE.exec(route)?.[1];
-  return collection === undefined ? undefined : RECORDED_COLLECTIONS[collection];
+  // Own keys only: a plain lookup would answer Object.prototype's members for `/v1/constructor`.
+  return collection !== undefined && Object.hasOwn(RECORDED_COLLECTIONS, collection) ? RECORDED_COLLECTIONS[collection] : undefined;
 }
 
 function credentialOf(auth: RequestAuth): string {
