@@ -50,6 +50,31 @@ describe('cursors', () => {
     refused(() => decodeCursor(raw({ v: 7, id: ID }), 'createdAt'));
   });
 
+  it('refuses a cursor longer than CURSOR_TEXT allows even when what it holds is valid', () => {
+    // 190 characters of text are a valid value; its cursor is well over 256 characters.
+    const long = raw({ v: 'x'.repeat(190), id: ID });
+    expect(long.length).toBeGreaterThan(256);
+    refused(() => decodeCursor(long, 'number'));
+    expect(decodeCursor(raw({ v: 'x'.repeat(100), id: ID }), 'number').value).toBe('x'.repeat(100));
+  });
+
+  it('refuses a non-canonical spelling of valid cursor bytes (unused trailing bits set)', () => {
+    // Some other last character decodes to exactly the same bytes; only the canonical one is accepted.
+    for (const v of ['a', 'ab', 'abc']) {
+      const canonical = raw({ v, id: ID });
+      const bytes = Buffer.from(canonical, 'base64url');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const twins = [...alphabet].map((c) => canonical.slice(0, -1) + c).filter((t) => t !== canonical && Buffer.from(t, 'base64url').equals(bytes));
+      if (bytes.length % 3 === 0) {
+        expect(twins).toEqual([]);
+        continue;
+      }
+      expect(twins.length).toBeGreaterThan(0);
+      expect(decodeCursor(canonical, 'number')).toEqual({ value: v, id: ID });
+      for (const twin of twins) refused(() => decodeCursor(twin, 'number'));
+    }
+  });
+
   it('text values: no control characters or lone surrogates, not empty (the 256-character cursor bounds the length)', () => {
     expect(decodeCursor(raw({ v: 'x'.repeat(100), id: ID }), 'number').value).toBe('x'.repeat(100));
     expect(decodeCursor(raw({ v: 'INV ü-7', id: ID }), 'number').value).toBe('INV ü-7');
