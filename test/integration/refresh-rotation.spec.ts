@@ -138,9 +138,12 @@ describe(tag('AUTHN-REFRESH-ROTATION', 'refresh-token rotation on the database')
       expect(code(await g.refresh.refresh(next.refreshToken, replay).catch((e: unknown) => e))).toBe(AuthErrorCode.InvalidRefreshToken);
       expect((await refreshTokensOf(owner, tenant.id, sessionId))[1]!.rotated_at).toBeNull();
       expect(await failuresAt(replay.ip)).toBe(1);
-      // A second replay ends nothing more and audits reuse again.
+      // A second replay ends nothing more and audits reuse again (a spent token is reuse even once
+      // its session is over, never a dead session's retry or a guessing failure).
       await g.refresh.refresh(pair.refreshToken, replay).catch(() => undefined);
       expect((await sessionsOf(owner, tenant.id, tenant.users.member.id)).find((s) => s.id === sessionId)!.revoked_at).toEqual(session.revoked_at);
+      expect((await auditOf(owner, tenant.id, ['auth.refresh_reuse'])).filter((a) => a.subject === `session:${sessionId}`)).toHaveLength(2);
+      expect(await failuresAt(replay.ip)).toBe(1);
     });
 
     it('two concurrent refreshes with one token: exactly one rotates, the other is reuse and ends the session', async () => {
