@@ -125,6 +125,8 @@ describe(tag('AUTHN-REVOCATION', 'PasswordService on the database'), () => {
     ]);
     const accountKeys = await scanKeys(redis, `${THROTTLE_KEY_PREFIX}login-account:failures:*`);
     expect(accountKeys.some((k) => k.endsWith(createHash('sha256').update(`user:${user}`).digest('hex')))).toBe(true);
+    // A signed-in user's failure is not counted against the address (no anonymous spray to catch).
+    expect((await scanKeys(redis, `${THROTTLE_KEY_PREFIX}login-ip:failures:*`)).filter((k) => k.endsWith(`:${m.ip}`))).toEqual([]);
 
     // Without a stored password the dummy hash is checked: refused the same way.
     await owner.query('UPDATE users SET password_hash = NULL WHERE id = $1', [user]);
@@ -147,6 +149,18 @@ describe(tag('AUTHN-REVOCATION', 'PasswordService on the database'), () => {
     expect(verify).not.toHaveBeenCalled();
     // Judged by the account: another address is refused too (a signed-in user is not an anonymous spray).
     expect(codeOf(await g.password.change(signedIn(a, 'member'), randomUUID(), { currentPassword: PASSWORD, newPassword: 'z'.repeat(20) }, meta()).catch((e: unknown) => e))).toBe(AuthErrorCode.RateLimited);
+
+
+    // The other way round: an address blocked for anonymous logins does not stop a signed-in user's
+    // change (judged by the account only).
+    const [b] = await twoTenants('password-blocked-ip');
+    const strict = await graph({ LOGIN_MAX_FAILURES_PER_IP: '2' });
+    const blocked = meta();
+    for (let i = 0; i < 2; i++) await strict.throttle.recordFailure({ account: `user:${randomUUID()}`, ip: blocked.ip });
+    expect(await strict.throttle.check({ account: `user:${randomUUID()}`, ip: blocked.ip })).toMatchObject({ allowed: false, reason: 'ip' });
+    await strict.password.change(signedIn(b, 'member'), randomUUID(), { currentPassword: PASSWORD, newPassword: 'the new password' }, blocked);
+    const { rows } = await owner.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [b.users.member.id]);
+    expect(rows[0]!.password_hash).not.toBe(hash);
   });
 });
 
