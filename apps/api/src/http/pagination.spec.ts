@@ -65,11 +65,8 @@ describe('cursors', () => {
       const bytes = Buffer.from(canonical, 'base64url');
       const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
       const twins = [...alphabet].map((c) => canonical.slice(0, -1) + c).filter((t) => t !== canonical && Buffer.from(t, 'base64url').equals(bytes));
-      if (bytes.length % 3 === 0) {
-        expect(twins).toEqual([]);
-        continue;
-      }
-      expect(twins.length).toBeGreaterThan(0);
+      // Bytes in whole groups of three leave no unused bits, so no twin; the others have some.
+      expect(twins.length > 0).toBe(bytes.length % 3 !== 0);
       expect(decodeCursor(canonical, 'number')).toEqual({ value: v, id: ID });
       for (const twin of twins) refused(() => decodeCursor(twin, 'number'));
     }
