@@ -307,7 +307,7 @@ export const CONTROLS = define({
     threat: 'Responses can be framed, sniffed into HTML or read cross-origin by a hostile page.',
     owasp: ['API8:2023'],
     asvs: ['V3', 'V4'],
-    code: ['apps/api/src/http/security-headers.ts#HELMET_OPTIONS', 'apps/api/src/http/security-headers.ts#SecurityHeaders', 'apps/api/src/http/client-errors.ts#helmetHeaders'],
+    code: ['apps/api/src/http/security-headers.ts#HELMET_OPTIONS', 'apps/api/src/http/security-headers.ts#SecurityHeaders', 'apps/api/src/http/security-headers.ts#helmetHeaders'],
   },
   'SECRETS-LIFECYCLE': {
     title: 'Secrets come from one declared place each (environment, mounted file or a secret manager), never from the repository, and signing keys rotate with overlap and can be revoked at once',

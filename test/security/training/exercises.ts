@@ -254,7 +254,7 @@ export const EXERCISES: readonly Exercise[] = [
       `echo "\${HEADERS:-no security headers}"`,
     ].join('\n'),
     lab: { shows: ['no security headers'], means: 'nothing stops a hostile page from framing the response or the browser from sniffing it as HTML' },
-    demo: { shows: ["Content-Security-Policy: default-src 'none'", 'X-Content-Type-Options: nosniff', 'X-Frame-Options: DENY'], means: 'frame denial, nosniff and a deny-all CSP on every response' },
+    demo: { shows: ["content-security-policy: default-src 'none'", 'x-content-type-options: nosniff', 'x-frame-options: DENY'], means: 'frame denial, nosniff and a deny-all CSP on every response' },
   },
   {
     control: 'ERROR-PROBLEM',
