@@ -4,6 +4,7 @@ import { AuditLog } from '@benteng/audit';
 import { definePlatformAbility, type OperatorPrincipal } from '@benteng/authz';
 import { SecurityBlocksService, type PlacedBlock } from '@benteng/security';
 import { Scope } from '@benteng/tenancy';
+import type { BlockRow as PlatformBlockRow } from '../../libs/platform/src/platform-database.js';
 import { SecurityBlocksRepository } from '../../libs/security/src/security-blocks.repository.js';
 import { auditOf, capturingLogger, SettableClock } from '../support/auth-services.js';
 import { ownerInTenant, ownerPool, tenantDatabase } from '../support/db.js';
@@ -40,19 +41,8 @@ describe('security blocks', () => {
     ...overrides,
   });
 
-  interface BlockRow {
-    id: string;
-    principal: string;
-    ip: string | null;
-    signal: string;
-    observed: number;
-    threshold: number;
-    window_s: number;
-    blocked_at: Date;
-    expires_at: Date;
-    lifted_at: Date | null;
-    lifted_by: string | null;
-  }
+  /** A security_blocks row as the platform reads it, without the tenant (the spec reads one tenant's). */
+  type BlockRow = Omit<PlatformBlockRow, 'tenant_id'>;
   const blocksOf = async (tenantId: string): Promise<BlockRow[]> =>
     (
       await ownerInTenant(owner, tenantId, (c) =>
