@@ -99,6 +99,7 @@ function normaliser() {
     s
       .replace(/\brt\.[0-9a-f-]{36}\.[A-Za-z0-9_-]+/g, (rt) => stable('refresh-token', rt))
       .replace(/\bbt_cs_[A-Za-z0-9_-]+/g, (cs) => stable('client-secret', cs))
+      .replace(/\bbt_inv_[A-Za-z0-9_-]+/g, (token) => stable('invitation-token', token))
       .replace(/\bmsg_[A-Za-z0-9-]+/g, (id) => stable('msg-id', id))
       .replace(/\b[a-z]{2,8}_[0-9a-f]{8,}\b/g, (id) => stable(id.slice(0, id.indexOf('_')), id))
       .replace(/\b[A-Z]{2,5}-[0-9a-f]{6,}\b/g, (number) => stable('number', number))
@@ -122,6 +123,9 @@ function normaliser() {
       // Signatures and nonces are random per request, and a Content-Digest covers a body with random
       // values (an invoice number); the report shows that they are there.
       if (/nonce|signature|^sig$|digest/i.test(key ?? '')) return `<${key.toLowerCase().replace(/^x-benteng-/, '')}>`;
+      // A spoofed X-Forwarded-For is a new random address for every request (which one a run shows
+      // last, and whether it equals another shown address, differs between runs).
+      if (/^x-forwarded-for$/i.test(key ?? '')) return '<another address each request>';
       return text(v);
     }
     if (Array.isArray(v)) return v.map((item) => value(item));
