@@ -16,7 +16,17 @@ const root = projectRoot();
 const AWS_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** An access key id in AWS's format (AKIA + 16 base32 characters), random so it is nobody's. */
 const awsAccessKeyId = (): string => `AKIA${[...randomBytes(16)].map((b) => AWS_ALPHABET[b % 32]).join('')}`;
-const awsSecretAccessKey = (): string => randomBytes(30).toString('base64').slice(0, 40);
+/**
+ * A secret access key (40 base64 characters). secretlint's AWS rule ends its pattern with `\b`, so
+ * it misses a key whose last character is `+` or `/` (about 1 in 32 random keys): the test plants
+ * one it can see, the scan's limit is noted in docs/operations.md (`npm run lint:secrets`).
+ */
+const awsSecretAccessKey = (): string => {
+  for (;;) {
+    const key = randomBytes(30).toString('base64').slice(0, 40);
+    if (/[A-Za-z0-9]$/.test(key)) return key;
+  }
+};
 /** A freshly generated private key, PEM-encoded as it would be pasted into a config file. */
 const privateKeyPem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 /**
