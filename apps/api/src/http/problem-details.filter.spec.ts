@@ -1,4 +1,5 @@
 import { BadRequestException, ForbiddenException, HttpException, HttpStatus, NotFoundException, type ArgumentsHost } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { capturingLogger } from '../../../../test/support/capturing-logger.js';
 import { describe, expect, it } from 'vitest';
 import { DomainError, type DomainErrorKind } from '@benteng/common';
@@ -168,9 +169,8 @@ describe('ProblemDetailsFilter', () => {
         return reply;
       },
     };
-    const host = {
-      switchToHttp: () => ({ getRequest: () => ({ id: 'fastify-id', raw: { id: 'raw-id' }, routeOptions: { config: {} }, ...request }), getResponse: () => reply }),
-    } as unknown as ArgumentsHost;
+    // Nest's own ArgumentsHost over the request and the recording reply (what the HTTP adapter passes).
+    const host: ArgumentsHost = new ExecutionContextHost([{ id: 'fastify-id', raw: { id: 'raw-id' }, routeOptions: { config: {} }, ...request }, reply]);
     const filter = new ProblemDetailsFilter(logger);
     return { filter, host, sent, logged, contexts };
   }
