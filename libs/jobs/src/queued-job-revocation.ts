@@ -60,7 +60,8 @@ export class QueuedJobRevocation {
       }, this.sweepTimeoutMs);
     });
     const sweeping = sweep(queues, kid);
-    // The loser of the race below still settles (with an error once the queues are disconnected).
+    // A race, not a timer that only disconnects: a BullMQ call waiting for a connection does not
+    // settle when its client is disconnected (checked with Redis unreachable: it waits for ever).
     sweeping.catch(() => undefined);
     try {
       return await Promise.race([sweeping, deadline]);
