@@ -325,6 +325,61 @@ describe('IdempotencyInterceptor on the real idempotency_keys table', () => {
     expect(rows[0]).toMatchObject({ response_status: 201, response_body: { body: { id: 'retried' }, headers: {} } });
   });
 
+  it('counts a reservation as abandoned only when it is more than 60,000 ms old by the API clock', async () => {
+    const tenant = await createTenant(owner, 'idem-edge');
+    const scope = tenant.scope('owner');
+    const key = newKey();
+    const request = { route: route(), key, requestHash: hashOf({ params: {}, body: { subject: 'S' } }) };
+    await keys.reserve(scope, request);
+    const createdAt = (await keys.find(scope, request))!.createdAt.getTime();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(createdAt + 60_000);
+      expect(problemOf((await send({ scope, key })).error)).toEqual(IN_PROGRESS);
+      vi.setSystemTime(createdAt + 60_001);
+      expect(await send({ scope, key })).toMatchObject({ error: undefined, runs: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('releases an abandoned reservation once per request: a retry that took the key meanwhile keeps it, even with a clock far ahead', async () => {
+    const tenant = await createTenant(owner, 'idem-once');
+    const scope = tenant.scope('owner');
+    const key = newKey();
+    const request = { route: route(), key, requestHash: hashOf({ params: {}, body: { subject: 'S' } }) };
+    await keys.reserve(scope, request);
+    // This API instance's clock is an hour ahead: every reservation looks abandoned to it.
+    const skewed = () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 3_600_000);
+    };
+    // Another retry, on an instance with the right time, reserves the key right after this one
+    // released the abandoned reservation.
+    const releaseAbandoned = keys.releaseAbandoned.bind(keys);
+    const spy = vi.spyOn(keys, 'releaseAbandoned').mockImplementation(async (...args) => {
+      await releaseAbandoned(...args);
+      if (spy.mock.calls.length > 1) return;
+      vi.useRealTimers();
+      try {
+        await keys.reserve(scope, request);
+      } finally {
+        skewed();
+      }
+    });
+    skewed();
+    try {
+      const sent = await send({ scope, key });
+      expect(problemOf(sent.error)).toEqual(IN_PROGRESS);
+      expect(sent.runs).toBe(0);
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(await rowsOf(tenant, key)).toMatchObject([{ response_status: 0 }]);
+    } finally {
+      vi.useRealTimers();
+      spy.mockRestore();
+    }
+  });
+
   it('releases the key of a failed request (4xx or 5xx), rethrows its error without Location or ETag, and runs a corrected retry', async () => {
     const tenant = await createTenant(owner, 'idem-failed');
     const scope = tenant.scope('owner');
