@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { IsString } from 'class-validator';
+import { targetConstructorToSchema } from 'class-validator-jsonschema';
 import { describe, expect, it } from 'vitest';
 import { NestedArray, NestedObject } from '../nested.decorator.js';
 import { ValidationProblem } from '../problem.js';
@@ -77,6 +78,29 @@ describe('NestedArray', () => {
     expect(await validate(Body, { items: null })).toEqual({ errors: [{ pointer: '/items', rules: ['isArray', 'isObject', 'nestedValidation'] }] });
     expect(await validate(Body, { items: [[]] })).toEqual({ errors: [{ pointer: '/items', rules: ['isObject'] }] });
     expect(await validate(Body, { items: [{ name: 2 }] })).toEqual({ errors: [{ pointer: '/items/0/name', rules: ['isString'] }] });
+  });
+});
+
+describe('the nested decorators in the JSON schema (OpenAPI)', () => {
+  it('declares an optional nested property not nullable, a required one as required, and an array as an array of objects', () => {
+    class Body {
+      @NestedObject(() => Item)
+      item!: Item;
+      @NestedObject(() => Item, { optional: true })
+      maybeItem?: Item;
+      @NestedArray(() => Item)
+      items!: Item[];
+      @NestedArray(() => Item, { optional: true })
+      maybeItems?: Item[];
+    }
+    const schema = targetConstructorToSchema(Body) as { properties: Record<string, Record<string, unknown>>; required: string[] };
+    expect(schema.required).toEqual(['item', 'items']);
+    expect(schema.properties.item).not.toHaveProperty('nullable');
+    expect(schema.properties.items).not.toHaveProperty('nullable');
+    expect(schema.properties.maybeItem).toMatchObject({ type: 'object', nullable: false });
+    expect(schema.properties.maybeItems).toMatchObject({ type: 'array', nullable: false, items: { type: 'object' } });
+    expect(schema.properties.items).toMatchObject({ type: 'array', items: { type: 'object' } });
+    expect(schema.properties.items).not.toHaveProperty('$ref');
   });
 });
 
