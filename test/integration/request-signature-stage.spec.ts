@@ -77,6 +77,8 @@ describe('RequestSignatureStage', () => {
     headers?: Record<string, string>;
     sign?: Omit<SignOptions, 'key'> & { key?: TestSigningKey };
     unsigned?: boolean;
+    /** The route pattern Fastify matched (default: ROUTE; undefined: none). */
+    route?: string | undefined;
   }
 
   /** A request as Fastify would hand it to the stage, signed with `sign` unless `unsigned`. */
@@ -91,7 +93,7 @@ describe('RequestSignatureStage', () => {
       url: path,
       headers,
       ...(raw === undefined ? {} : { rawBody: raw }),
-      routeOptions: { url: ROUTE },
+      routeOptions: { url: 'route' in sent ? sent.route : ROUTE },
       id: `req-${randomBytes(4).toString('hex')}`,
       ip: '::ffff:198.51.100.23',
     } as unknown as FastifyRequest;
@@ -149,6 +151,9 @@ describe('RequestSignatureStage', () => {
       data: { code: SignatureErrorCode.Missing, route: `POST ${ROUTE}` },
     });
     expect((await check({ unsigned: true, method: 'GET' }, contextOf(HighTrustController.prototype.any, HighTrustController))).outcome).toBe(SignatureErrorCode.Missing);
+    // No matched route pattern: the method alone.
+    expect((await check({ body: body(), unsigned: true, route: undefined })).outcome).toBe(SignatureErrorCode.Missing);
+    expect((await auditOf(owner, tenant.id, ['partner.signature_refused'])).at(-1)!.data).toEqual({ code: SignatureErrorCode.Missing, route: 'POST ' });
   });
 
   it('lets an unsigned request through on an ordinary route (the client does not require signatures), and ignores user callers', async () => {
