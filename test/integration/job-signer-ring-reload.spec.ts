@@ -349,8 +349,12 @@ describe('JobSigner.verifyCurrent: the reload an unknown kid causes', () => {
     expect(ring.reads).toHaveLength(2);
     // Again, but the read started after the kid was seen is still running when the wait ends.
     const second = await promote();
+    // A read just now (one that fails: it still counts against the budget) makes the kid wait, without loading the key.
+    ring.via = new KeyRingRepository(unreachable);
     await signer.reload();
+    ring.via = undefined;
     expect(ring.reads).toHaveLength(3);
+    expect(verdictNow(signer, second)).toBe('unknown_key');
     const running = reason(signer, second);
     let release = (): void => undefined;
     ring.held = new Promise<void>((resolve) => (release = resolve));
