@@ -4,7 +4,7 @@ import type { PartnerPrincipal, PartnerScope } from '../principal.js';
 /**
  * What each partner scope grants, as (action, subject) pairs: the function-level view of the
  * rules below, used to document routes (OpenAPI security requirements, the route catalog).
- * rules/partner.rules.spec.ts proves the two agree.
+ * rules/rules-scopes.spec.ts proves the two agree.
  */
 export const PARTNER_SCOPE_GRANTS: Readonly<Record<PartnerScope, readonly (readonly [string, string])[]>> = {
   'invoices:read': [
