@@ -46,7 +46,6 @@ let clock: FakeClock;
 let box: WebhookSecretBox;
 let service: WebhookDeliveryService;
 let lines: LogLine[];
-let contexts: string[];
 let queue: ReturnType<typeof testQueue>;
 let platformQueue: ReturnType<typeof testQueue>;
 let jobs: JobQueue;
@@ -210,7 +209,7 @@ beforeAll(async () => {
   queue = testQueue(JOBS_QUEUE, queuePrefix);
   platformQueue = testQueue('platform', queuePrefix);
   jobs = new JobQueue(queue, platformQueue, new JobSigner(config), capturingLogger().logger);
-  ({ sut: service, lines, contexts } = build());
+  ({ sut: service, lines } = build());
 });
 
 afterAll(async () => {
@@ -227,8 +226,10 @@ describe('WebhookDeliveryService.deliver: a successful attempt', () => {
     const p = path();
     const { id: endpointId, secret } = await endpoint({ url: receiver.url(p) });
     const { id, messageId, payload } = await delivery(endpointId);
+    // Built inside the test: the constructor's work (log context, retry policy) then counts as this test's.
+    const { sut, lines, contexts } = build();
 
-    expect(await service.deliver(tenantScope(), id, 1)).toBe('succeeded');
+    expect(await sut.deliver(tenantScope(), id, 1)).toBe('succeeded');
 
     const [received, ...more] = receiver.requests(p);
     expect(more).toHaveLength(0);
@@ -307,8 +308,9 @@ describe('WebhookDeliveryService.deliver: failed attempts', () => {
     const failingSince = new Date(clock.now().getTime() - 10_000);
     const { id: endpointId } = await endpoint({ url: receiver.url(p), failingSince });
     const { id } = await delivery(endpointId);
+    const { sut, lines } = build();
 
-    expect(await service.deliver(tenantScope(), id, 1, 'req-retry')).toBe('retrying');
+    expect(await sut.deliver(tenantScope(), id, 1, 'req-retry')).toBe('retrying');
 
     expect(await deliveryRow(id)).toMatchObject({ status: 'pending', attempts: 1, last_status_code: 500, next_attempt_at: new Date(clock.now().getTime() + SCHEDULE_S[1]! * 1000) });
     expect(await attemptRows(id)).toMatchObject([{ attempt: 1, status_code: 500, error: null, response_excerpt: 'down for maintenance' }]);
