@@ -41,6 +41,31 @@ function wrapped(overrides: Record<string, unknown> = {}) {
   return { client, emit: (event: string) => events.emit(event) };
 }
 
+/**
+ * A client whose `held`-th MULTI (1: the first resync's, 2: the next one's) waits for `release()`
+ * before it executes; `firstAtMulti` settles when the first resync reaches its MULTI.
+ */
+function holdingMulti(held: 1 | 2) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let multis = 0;
+  let reached!: () => void;
+  const firstAtMulti = new Promise<void>((resolve) => (reached = resolve));
+  const { client, emit } = wrapped({
+    multi: () => {
+      const multi = redis.multi();
+      const mine = ++multis;
+      if (mine === 1) reached();
+      const exec = async () => {
+        if (mine === held) await gate;
+        return multi.exec();
+      };
+      return { set: (...args: Parameters<typeof multi.set>) => void multi.set(...args), exec };
+    },
+  });
+  return { client, emit, firstAtMulti, release };
+}
+
 function store(client: RedisClient) {
   const { logger, lines } = capturingLogger();
   const sut = new RevocationStore(client, prisma, db, authConfig(), systemClock(), logger);
@@ -68,24 +93,8 @@ describe('RevocationStore resync bookkeeping', () => {
   });
 
   it("an earlier connection's resync that ends first does not hand the next call a new resync while the current connection's still runs", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let multis = 0;
-    let reached!: () => void;
-    const firstAtMulti = new Promise<void>((resolve) => (reached = resolve));
     // The second resync's MULTI (the current connection's) is held back until the first has ended.
-    const { client, emit } = wrapped({
-      multi: () => {
-        const multi = redis.multi();
-        const mine = ++multis;
-        if (mine === 1) reached();
-        const exec = async () => {
-          if (mine === 2) await held;
-          return multi.exec();
-        };
-        return { set: (...args: Parameters<typeof multi.set>) => void multi.set(...args), exec };
-      },
-    });
+    const { client, emit, firstAtMulti, release } = holdingMulti(2);
     const { sut, lines } = store(client);
     sut.onApplicationBootstrap(); // Redis is ready: the first connection's resync starts
     const first = Reflect.get(sut, 'resyncing') as Promise<void>;
@@ -103,24 +112,8 @@ describe('RevocationStore resync bookkeeping', () => {
   });
 
   it("an earlier connection's resync that ends last does not take back the trust the current connection's resync gave", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let multis = 0;
-    let reached!: () => void;
-    const firstAtMulti = new Promise<void>((resolve) => (reached = resolve));
     // The first resync's MULTI (the dropped connection's) is held back until the current one has ended.
-    const { client, emit } = wrapped({
-      multi: () => {
-        const multi = redis.multi();
-        const mine = ++multis;
-        if (mine === 1) reached();
-        const exec = async () => {
-          if (mine === 1) await held;
-          return multi.exec();
-        };
-        return { set: (...args: Parameters<typeof multi.set>) => void multi.set(...args), exec };
-      },
-    });
+    const { client, emit, firstAtMulti, release } = holdingMulti(1);
     const { sut, lines } = store(client);
     sut.onApplicationBootstrap();
     const first = Reflect.get(sut, 'resyncing') as Promise<void>;
