@@ -1,17 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, LookupFunction, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestFilteringHttpAgent } from 'request-filtering-agent';
 import { AppConfig, loadConfig } from '@benteng/config';
 import { EgressError, SafeHttpClient } from '@benteng/security';
 import { egressAgentOptions, egressAllowList, guardedLookup } from '../../libs/security/src/safe-http-client.js';
 import { tag } from '../security/support/controls.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 
 /**
  * SafeHttpClient against real local HTTP servers. Every refusal also checks that the server saw no
@@ -464,25 +461,7 @@ describe('SafeHttpClient and kept-alive connections', () => {
   });
 });
 
-/** A throwaway self-signed certificate for 127.0.0.1, made with the openssl CLI where there is one. */
-function selfSignedCertificate(): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'egress-tls-'));
-  try {
-    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const certificate = selfSignedCertificate();
+const certificate = selfSignedCertificate('127.0.0.1', ['subjectAltName=IP:127.0.0.1']);
 
 describe(tag('SSRF-EGRESS', 'SafeHttpClient over https'), () => {
   it.skipIf(certificate === undefined)('verifies the receiver\'s certificate: a self-signed one is refused as tls', async () => {

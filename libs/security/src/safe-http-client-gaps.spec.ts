@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import type { LookupAddress } from 'node:dns';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, LookupFunction, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
 import { EgressError, SafeHttpClient } from './safe-http-client.js';
+import { selfSignedCertificate } from '../../../test/support/certificates.js';
 
 /**
  * SafeHttpClient's request path (`post`, `addressOf`, `send`) against local servers on 127.0.0.1
@@ -169,21 +166,7 @@ describe('SafeHttpClient.post: sending again', () => {
   });
 });
 
-/** A throwaway self-signed certificate for hook.test, made with the openssl CLI where there is one. */
-function selfSignedCertificate(): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'egress-sni-'));
-  try {
-    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=hook.test', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const certificate = selfSignedCertificate();
+const certificate = selfSignedCertificate('hook.test');
 
 describe('SafeHttpClient.post over https: the server name (SNI)', () => {
   /** An https server that records the server name each handshake asks for ('' when none); its certificate is refused, so nothing is ever sent. */
