@@ -182,7 +182,7 @@ function verifies(request: ReceivedRequest, secret: string): boolean {
 const path = () => `/hook/${randomBytes(4).toString('hex')}`;
 
 /** A receiver on 127.0.0.1 (port 0) whose answer the test writes; it records the bodies it received. */
-async function ownReceiver(handler: (body: string, response: http.ServerResponse) => void | Promise<void>): Promise<{ url: string; bodies: string[] }> {
+async function ownReceiver(handler: (body: string, response: http.ServerResponse, request: http.IncomingMessage) => void | Promise<void>): Promise<{ url: string; bodies: string[] }> {
   const bodies: string[] = [];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -190,7 +190,7 @@ async function ownReceiver(handler: (body: string, response: http.ServerResponse
     request.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       bodies.push(body);
-      void handler(body, response);
+      void handler(body, response, request);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -493,21 +493,14 @@ describe('WebhookDeliveryService.deliverBatch', () => {
   it('signs each message of a batch with the endpoint secret and claims it under the lease', async () => {
     const leases: (Date | null)[] = [];
     const received: ReceivedRequest[] = [];
-    const server = http.createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        received.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, answered: 200, receivedAt: new Date() });
-        void ownerInTenant(owner, tenant.id, (c) => c.query<{ next_attempt_at: Date | null }>('SELECT next_attempt_at FROM webhook_deliveries WHERE tenant_id = $1 AND message_id = $2', [tenant.id, request.headers['webhook-id']])).then(({ rows }) => {
-          leases.push(rows[0]!.next_attempt_at);
-          response.end('ok');
-        });
-      });
+    // Each message's lease is read while its request is open.
+    const own = await ownReceiver(async (body, response, request) => {
+      received.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, answered: 200, receivedAt: new Date() });
+      const { rows } = await ownerInTenant(owner, tenant.id, (c) => c.query<{ next_attempt_at: Date | null }>('SELECT next_attempt_at FROM webhook_deliveries WHERE tenant_id = $1 AND message_id = $2', [tenant.id, request.headers['webhook-id']]));
+      leases.push(rows[0]!.next_attempt_at);
+      response.end('ok');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push(server);
-    const { id: endpointId, secret } = await endpoint({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/batch` });
+    const { id: endpointId, secret } = await endpoint({ url: own.url });
     const items = [await delivery(endpointId), await delivery(endpointId)];
     const outcomes = await service.deliverBatch(tenantScope(), endpointId, items.map(({ id }) => ({ deliveryId: id, attempt: 1 })));
     expect([...outcomes.values()]).toEqual(['succeeded', 'succeeded']);
