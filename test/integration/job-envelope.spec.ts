@@ -4,6 +4,7 @@ import { canonicalize } from '@benteng/common';
 import { loadConfig } from '@benteng/config';
 import { JobRejection, JobSigner, type SignedEnvelope, type TenantJobEnvelope } from '@benteng/jobs';
 import { tag } from '../security/support/controls.js';
+import { verdictOf } from '../support/job-verdicts.js';
 
 const secret = () => randomBytes(24).toString('base64url');
 const signerWith = (keys?: string) => new JobSigner(loadConfig({ ...process.env, ...(keys ? { JOB_SIGNING_KEYS: keys } : {}) }));
@@ -21,15 +22,7 @@ const envelope = (fields: Partial<TenantJobEnvelope> = {}): TenantJobEnvelope =>
 });
 
 /** The reason a verify() refuses with (or 'accepted'). */
-function verdict(sut: JobSigner, signed: unknown): string {
-  try {
-    sut.verify(signed);
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    throw error;
-  }
-}
+const verdict = (sut: JobSigner, signed: unknown): string => verdictOf(() => sut.verify(signed));
 
 /** A deep copy as Redis gives it back (BullMQ stores job data as JSON). */
 const viaRedis = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;

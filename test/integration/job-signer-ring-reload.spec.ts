@@ -11,6 +11,7 @@ import { KeyRotationService } from '../../libs/auth/src/key-rotation.service.js'
 import { capturingLogger, SettableClock } from '../support/auth-services.js';
 import { FakeClock } from '../support/clock.js';
 import { ownerPool, tenantDatabase } from '../support/db.js';
+import { settledVerdictOf, verdictOf } from '../support/job-verdicts.js';
 
 /**
  * JobSigner on the real key ring (prisma/migrations/20261207152000_key_ring), written by the
@@ -101,26 +102,10 @@ const tenant = (tenantId = randomUUID()) => ({
   data: { exportId: randomUUID() },
 });
 
-async function reason(signer: JobSigner, signed: unknown): Promise<string> {
-  try {
-    await signer.verifyCurrent(signed);
-    return 'verified';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    throw error;
-  }
-}
+const reason = (signer: JobSigner, signed: unknown): Promise<string> => settledVerdictOf(() => signer.verifyCurrent(signed), 'verified');
 
 /** verify() alone: the refusal without the reload an unknown kid causes (no wait). */
-function verdictNow(signer: JobSigner, signed: unknown): string {
-  try {
-    signer.verify(signed);
-    return 'verified';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    throw error;
-  }
-}
+const verdictNow = (signer: JobSigner, signed: unknown): string => verdictOf(() => signer.verify(signed), 'verified');
 
 /** A job as BullMQ hands it to a processor (the fields verifiedEnvelope and the recorder read). */
 const jobOf = (data: unknown, fields: Partial<Pick<Job, 'id' | 'name' | 'attemptsMade'>> = {}) => ({ id: '41', name: 'exports.run', data, attemptsMade: 0, ...fields }) as unknown as Job;

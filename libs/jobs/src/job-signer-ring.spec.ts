@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { kidDate, keyRingRootKeys, loadConfig } from '@benteng/config';
 import { sealKeyMaterial, type KeyRingRepository, type KeyRingRow, type KeyState } from '@benteng/database';
 import { jobEnvelopeKeyOverlapS } from './job-queue.js';
-import { JobRejection } from './job-rejection.js';
 import { JobSigner } from './job-signer.js';
 import { tag } from '../../../test/security/support/controls.js';
+import { settledVerdictOf } from '../../../test/support/job-verdicts.js';
 
 // JobSigner with the key ring's job-envelope family (docs/operations.md, "Key rotation"), against a
 // ring held in memory: who signs, what verifies, what a revocation refuses (the compiled processes:
@@ -34,15 +34,7 @@ class MemoryRing {
 }
 
 const envelope = () => ({ v: 1 as const, kind: 'platform' as const, name: 'platform.cleanup', requestId: randomUUID(), issuedAt: new Date().toISOString(), data: {} });
-const reason = async (signer: JobSigner, signed: unknown): Promise<string> => {
-  try {
-    await signer.verifyCurrent(signed);
-    return 'verified';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    throw error;
-  }
-};
+const reason = (signer: JobSigner, signed: unknown): Promise<string> => settledVerdictOf(() => signer.verifyCurrent(signed), 'verified');
 async function signerOn(ring: MemoryRing): Promise<JobSigner> {
   const signer = new JobSigner(config, undefined, ring as unknown as KeyRingRepository);
   await signer.onModuleInit();

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
-import { JobRejection } from './job-rejection.js';
 import { JobSigner, parseEnvelope } from './job-signer.js';
+import { verdictOf } from '../../../test/support/job-verdicts.js';
 
 // The corners of the envelope shape that job-signer.spec.ts does not reach: a kind that is neither
 // tenant nor platform, values JSON can carry but of the wrong type (a list where a string belongs),
@@ -16,16 +16,8 @@ const platformEnvelope = (fields: Record<string, unknown> = {}) => ({ v: 1, kind
 const tenantEnvelope = (fields: Record<string, unknown> = {}) =>
   platformEnvelope({ kind: 'tenant', name: 'exports.run', tenantId: randomUUID(), actor: { kind: 'user', userId: randomUUID() }, data: { n: 1 }, ...fields });
 
-/** The reason `run` is refused with, 'accepted', or the error that is not a refusal. */
-function verdict(run: () => unknown): string {
-  try {
-    run();
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    return `not a refusal: ${String(error)}`;
-  }
-}
+/** The reason `run` is refused with, or 'accepted'; an error that is not a refusal fails the test. */
+const verdict = (run: () => unknown): string => verdictOf(run);
 
 describe('job envelope shape: kinds, types and own keys', () => {
   it('accepts only the two kinds: another kind with exactly the platform fields is malformed', () => {

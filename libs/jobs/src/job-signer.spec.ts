@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@benteng/config';
-import { JobRejection } from './job-rejection.js';
 import { JobSigner, parseEnvelope } from './job-signer.js';
 import { tag } from '../../../test/security/support/controls.js';
+import { verdictOf } from '../../../test/support/job-verdicts.js';
 
 // The shape check of every envelope the worker verifies, class by class: whatever is not exactly a
 // documented envelope is `malformed` before any key is looked up (test/integration/job-envelope.spec.ts
@@ -24,15 +24,7 @@ const tenantEnvelope = (fields: Record<string, unknown> = {}) => ({
 const without = (value: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(value).filter(([k]) => k !== key));
 const platformEnvelope = (fields: Record<string, unknown> = {}) => ({ v: 1, kind: 'platform', name: 'platform.cleanup', requestId: 'req-1', issuedAt: '2026-12-07T09:00:00.000Z', data: {}, ...fields });
 
-function verdict(value: unknown): string {
-  try {
-    parseEnvelope(value);
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof JobRejection) return error.reason;
-    throw error;
-  }
-}
+const verdict = (value: unknown): string => verdictOf(() => parseEnvelope(value));
 
 describe(tag('JOB-ENVELOPE', 'envelope shape'), () => {
   it('accepts each documented envelope and actor, returning it unchanged', () => {
