@@ -1,5 +1,6 @@
-import { BadRequestException, ForbiddenException, HttpException, HttpStatus, NotFoundException, type ArgumentsHost } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import Fastify from 'fastify';
 import { capturingLogger } from '../../../../test/support/capturing-logger.js';
 import { describe, expect, it } from 'vitest';
 import { DomainError, type DomainErrorKind } from '@benteng/common';
@@ -7,8 +8,8 @@ import { ProblemDetailsFilter, toProblem } from './problem-details.filter.js';
 import { PROBLEM_CONTENT_TYPE, problemBase, ProblemException, RefusalException, statusCode, statusTitle, ValidationProblem } from './problem.js';
 
 // Unit spec of the error answers (ERROR-PROBLEM): toProblem's mapping of every exception kind, and
-// the filter's status, headers and logging, called directly with a fake host. The e2e specs
-// (test/e2e/problem-details*.spec.ts and the security suites) prove the same on the running API.
+// the filter's status, headers and logging on a real Fastify reply (injected, no socket). The e2e
+// specs (test/e2e/problem-details*.spec.ts and the security suites) prove the same on the running API.
 
 class SomeError extends DomainError<string> {
   constructor(
@@ -152,89 +153,77 @@ describe('toProblem', () => {
 });
 
 describe('ProblemDetailsFilter', () => {
-  function harness(request: Record<string, unknown> = {}) {
+  /** Headers Fastify itself adds to every answer; everything else on the answer was set by the filter. */
+  const FASTIFY_OWN = new Set(['content-length', 'date', 'connection', 'keep-alive']);
+
+  /**
+   * The filter answering `exception` on a real Fastify reply: a route whose handler hands its
+   * request and reply to the filter through Nest's own ArgumentsHost, as the HTTP adapter does.
+   * `rawId` is the id request logging puts on the raw request (none: the filter falls back to
+   * Fastify's own id); `config` is the route's config (`oauthErrors` marks the token endpoint).
+   */
+  async function answer(exception: unknown, options: { rawId?: string; config?: Record<string, unknown> } = { rawId: 'raw-id' }) {
     const { logger, lines: logged, contexts } = capturingLogger();
-    const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
-    const reply = {
-      status(code: number) {
-        sent.status = code;
-        return reply;
-      },
-      header(name: string, value: string) {
-        sent.headers[name] = value;
-        return reply;
-      },
-      send(body: unknown) {
-        sent.body = body;
-        return reply;
-      },
-    };
-    // Nest's own ArgumentsHost over the request and the recording reply (what the HTTP adapter passes).
-    const host: ArgumentsHost = new ExecutionContextHost([{ id: 'fastify-id', raw: { id: 'raw-id' }, routeOptions: { config: {} }, ...request }, reply]);
     const filter = new ProblemDetailsFilter(logger);
-    return { filter, host, sent, logged, contexts };
+    const app = Fastify({ genReqId: () => 'fastify-id' });
+    try {
+      if (options.rawId !== undefined) {
+        const rawId = options.rawId;
+        app.addHook('onRequest', async (request) => {
+          (request.raw as { id?: string }).id = rawId;
+        });
+      }
+      app.get('/', { config: options.config ?? {} }, (request, reply) => {
+        filter.catch(exception, new ExecutionContextHost([request, reply]));
+        return reply;
+      });
+      const response = await app.inject({ method: 'GET', url: '/' });
+      const headers = Object.fromEntries(Object.entries(response.headers).filter(([name]) => !FASTIFY_OWN.has(name)));
+      return { status: response.statusCode, headers, body: response.json() as unknown, logged, contexts };
+    } finally {
+      await app.close();
+    }
   }
 
-  it('sends problem+json with the status and the raw request id, and logs nothing for a client error', () => {
-    const { filter, host, sent, logged, contexts } = harness();
-    expect(contexts).toEqual(['ProblemDetailsFilter']);
-    filter.catch(new ForbiddenException(), host);
-    expect(sent).toEqual({ status: 403, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: { ...problemBase(403), requestId: 'raw-id' } });
-    expect(logged).toEqual([]);
+  it('sends problem+json with the status and the raw request id, and logs nothing for a client error', async () => {
+    const sent = await answer(new ForbiddenException());
+    expect(sent.contexts).toEqual(['ProblemDetailsFilter']);
+    expect({ status: sent.status, headers: sent.headers, body: sent.body }).toEqual({ status: 403, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: { ...problemBase(403), requestId: 'raw-id' } });
+    expect(sent.logged).toEqual([]);
   });
 
-  it('falls back to the Fastify request id when the raw request has none', () => {
-    const { filter, host, sent } = harness({ raw: {} });
-    filter.catch(new ForbiddenException(), host);
+  it('falls back to the Fastify request id when the raw request has none', async () => {
+    const sent = await answer(new ForbiddenException(), {});
     expect((sent.body as { requestId: string }).requestId).toBe('fastify-id');
-    const noRaw = harness({ raw: undefined });
-    noRaw.filter.catch(new ForbiddenException(), noRaw.host);
-    expect((noRaw.sent.body as { requestId: string }).requestId).toBe('fastify-id');
   });
 
-  it('logs a server error in full, the client gets the fixed sentence', () => {
-    const { filter, host, sent, logged } = harness();
+  it('logs a server error in full, the client gets the fixed sentence', async () => {
     const error = new Error('boom');
-    filter.catch(error, host);
-    expect(sent.status).toBe(500);
-    expect(logged).toEqual([{ level: 'error', fields: { err: error }, message: 'request failed' }]);
-    const unavailable = harness();
-    unavailable.filter.catch(new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, {}), unavailable.host);
-    expect(unavailable.logged).toHaveLength(1);
-    const justBelow = harness();
-    justBelow.filter.catch(new HttpException('x', 499), justBelow.host);
-    expect(justBelow.logged).toEqual([]);
+    const failed = await answer(error);
+    expect(failed.status).toBe(500);
+    expect(failed.logged).toEqual([{ level: 'error', fields: { err: error }, message: 'request failed' }]);
+    expect((await answer(new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, {}))).logged).toHaveLength(1);
+    const justBelow = await answer(new HttpException('x', 499));
+    expect([justBelow.status, justBelow.logged]).toEqual([499, []]);
   });
 
-  it('challenges a 401 with Bearer, and only a 401', () => {
-    const { filter, host, sent } = harness();
-    filter.catch(new SomeError('unauthenticated'), host);
-    expect(sent.headers['www-authenticate']).toBe('Bearer');
-    const other = harness();
-    other.filter.catch(new SomeError('forbidden'), other.host);
-    expect(other.sent.headers['www-authenticate']).toBeUndefined();
+  it('challenges a 401 with Bearer, and only a 401', async () => {
+    expect((await answer(new SomeError('unauthenticated'))).headers['www-authenticate']).toBe('Bearer');
+    expect((await answer(new SomeError('forbidden'))).headers['www-authenticate']).toBeUndefined();
   });
 
-  it('Retry-After: a domain error\'s own, 1 s for an unreachable database, none otherwise', () => {
+  it('Retry-After: a domain error\'s own, 1 s for an unreachable database, none otherwise', async () => {
     const limited = new SomeError('rate_limited');
     limited.retryAfterS = 0;
-    const a = harness();
-    a.filter.catch(limited, a.host);
-    expect(a.sent.headers['retry-after']).toBe('0');
-    const b = harness();
-    b.filter.catch(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), b.host);
-    expect([b.sent.status, b.sent.headers['retry-after']]).toEqual([503, '1']);
-    const c = harness();
-    c.filter.catch(new SomeError('rate_limited'), c.host);
-    expect(c.sent.headers['retry-after']).toBeUndefined();
-    const d = harness();
-    d.filter.catch(new Error('x'), d.host);
-    expect(d.sent.headers['retry-after']).toBeUndefined();
+    expect((await answer(limited)).headers['retry-after']).toBe('0');
+    const unavailable = await answer(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }));
+    expect([unavailable.status, unavailable.headers['retry-after']]).toEqual([503, '1']);
+    expect((await answer(new SomeError('rate_limited'))).headers['retry-after']).toBeUndefined();
+    expect((await answer(new Error('x'))).headers['retry-after']).toBeUndefined();
   });
 
-  it('answers a route marked for OAuth errors in RFC 6749 JSON instead', () => {
-    const { filter, host, sent } = harness({ routeOptions: { config: { oauthErrors: true } } });
-    filter.catch(new BadRequestException(), host);
+  it('answers a route marked for OAuth errors in RFC 6749 JSON instead', async () => {
+    const sent = await answer(new BadRequestException(), { rawId: 'raw-id', config: { oauthErrors: true } });
     expect(sent.status).toBe(400);
     expect(sent.headers['content-type']).toBe('application/json;charset=UTF-8');
     expect(sent.body).toMatchObject({ error: 'invalid_request' });

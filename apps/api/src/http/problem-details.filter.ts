@@ -94,7 +94,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       sendOAuthError(exception, request, reply, this.logger);
       return;
     }
-    const requestId = (request.raw as { id?: string } | undefined)?.id ?? request.id;
+    const requestId = (request.raw as { id?: string }).id ?? request.id;
     const problem = toProblem(exception, requestId);
     if (problem.status >= 500) this.logger.error({ err: exception }, 'request failed');
     if (problem.status === 401) reply.header('www-authenticate', 'Bearer');

@@ -99,7 +99,7 @@ function codeOf(status: number, oauthCode: unknown): OAuthErrorCode {
  * the token response; the security headers and X-Request-Id are set by the listener's hooks.
  */
 export function sendOAuthError(exception: unknown, request: FastifyRequest, reply: FastifyReply, logger: PinoLogger): void {
-  const requestId = (request.raw as { id?: string } | undefined)?.id ?? request.id;
+  const requestId = (request.raw as { id?: string }).id ?? request.id;
   const problem = toProblem(exception, requestId);
   const body: OAuthErrorBody = { error: codeOf(problem.status, problem['error']) };
   body.error_description = exception instanceof DomainError ? exception.message : (DESCRIPTIONS[body.error] ?? DESCRIPTIONS.invalid_request);
